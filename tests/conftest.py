@@ -1,0 +1,349 @@
+"""Shared fixtures: a real database (SQLite file or WATCHNET_TEST_DATABASE_URL), the app,
+HTTP clients, logged-in personas, factories, a live server in a thread and headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.serving import make_server
+
+from watchnet import create_app
+from watchnet.config import normalise_database_url
+from watchnet.extensions import db
+
+PASSWORD = "correct horse battery"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+def _database_url(tmp_root: Path) -> str:
+    url = os.environ.get("WATCHNET_TEST_DATABASE_URL")
+    if url:
+        return normalise_database_url(url)
+    return f"sqlite:///{tmp_root / 'test.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return _database_url(tmp_path_factory.mktemp("db"))
+
+
+@pytest.fixture(scope="session")
+def instance_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("instance")
+    os.environ["WATCHNET_INSTANCE_PATH"] = str(path)
+    return path
+
+
+def make_test_app(database_url: str, **overrides: Any) -> Flask:
+    config: dict[str, Any] = {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SECRET_KEY": "test-secret-key",
+        "WTF_CSRF_ENABLED": False,
+        "SERVER_NAME": None,
+    }
+    config.update(overrides)
+    return create_app(config)
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str, instance_path: Path) -> Iterator[Flask]:
+    """The app with a fresh schema; CSRF is off so test clients can post forms directly."""
+    app = make_test_app(database_url)
+    with app.app_context():
+        db.drop_all()
+        db.session.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+        db.session.commit()
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _wipe(app: Flask) -> None:
+    with app.app_context():
+        db.session.remove()
+        tables = list(reversed(db.metadata.sorted_tables))
+        if db.engine.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            with db.engine.begin() as conn:
+                conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            with db.engine.begin() as conn:
+                for table in tables:
+                    conn.execute(table.delete())
+
+
+@pytest.fixture(autouse=True)
+def _clean_database(app: Flask) -> Iterator[None]:
+    """Every test starts with empty tables and runs inside an app context."""
+    _wipe(app)
+    with app.app_context():
+        yield
+        db.session.remove()
+
+
+@pytest.fixture()
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture()
+def csrf_app(database_url: str, instance_path: Path) -> Flask:
+    """A second app on the same database with CSRF protection on, as in production."""
+    return make_test_app(database_url, WTF_CSRF_ENABLED=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Factories
+
+
+@pytest.fixture()
+def make_district() -> Callable[..., Any]:
+    from watchnet.districts.models import District
+
+    counter = iter(range(1, 10_000))
+
+    def factory(**overrides: Any) -> District:
+        n = next(counter)
+        values: dict[str, Any] = {
+            "name": f"テスト地区{n}", "name_kana": f"てすとちく{n}",
+            "center_lat": 36.3335, "center_lon": 138.9455,
+        }
+        values.update(overrides)
+        district = District(**values)
+        db.session.add(district)
+        db.session.commit()
+        return district
+
+    return factory
+
+
+@pytest.fixture()
+def make_staff() -> Callable[..., Any]:
+    from watchnet.people.models import StaffRole, StaffUser
+
+    counter = iter(range(1, 10_000))
+
+    def factory(districts: list[Any] | None = None, role: str = "organizer",
+                **overrides: Any) -> StaffUser:
+        n = next(counter)
+        user = StaffUser(email=overrides.pop("email", f"staff{n}@example.jp"),
+                         name=overrides.pop("name", f"職員 {n}"), role=StaffRole(role),
+                         districts=list(districts or []), **overrides)
+        user.set_password(PASSWORD)
+        db.session.add(user)
+        db.session.commit()
+        return user
+
+    return factory
+
+
+@pytest.fixture()
+def make_supporter() -> Callable[..., Any]:
+    from watchnet.people.services import register_supporter
+
+    counter = iter(range(1, 10_000))
+
+    def factory(district: Any, **overrides: Any) -> Any:
+        n = next(counter)
+        values: dict[str, Any] = {
+            "name": f"支援 太郎{n}", "name_kana": f"しえん たろう{n}",
+            "kind": "community_supporter", "email": f"supporter{n}@example.jp",
+        }
+        values.update(overrides)
+        supporter = register_supporter(district, **values)
+        db.session.commit()
+        return supporter
+
+    return factory
+
+
+@pytest.fixture()
+def make_drill() -> Callable[..., Any]:
+    from watchnet.drills.models import Checkpoint, Drill, RoutePoint
+
+    def factory(district: Any, **overrides: Any) -> Drill:
+        values: dict[str, Any] = {
+            "title": "テスト訓練",
+            "starts_at": datetime.now(UTC) + timedelta(days=7),
+            "meeting_place": "公民館",
+            "purpose": "見守り体制の強化",
+            "background": "行方不明の経験から",
+        }
+        route = overrides.pop("route", [(36.3330, 138.9450), (36.3340, 138.9460),
+                                        (36.3350, 138.9470)])
+        checkpoints = overrides.pop("checkpoints", [
+            {"name": "ポイント1", "lat": 36.3340, "lon": 138.9461},
+        ])
+        values.update(overrides)
+        drill = Drill(
+            district_id=district.id, **values,
+            route_points=[RoutePoint(seq=i, lat=a, lon=b) for i, (a, b) in enumerate(route)],
+            checkpoints=[Checkpoint(seq=i, **cp) for i, cp in enumerate(checkpoints)],
+        )
+        db.session.add(drill)
+        db.session.commit()
+        return drill
+
+    return factory
+
+
+# ---------------------------------------------------------------------------------------------
+# Personas
+
+
+@pytest.fixture()
+def district(make_district: Callable[..., Any]) -> Any:
+    return make_district(name="八幡地区")
+
+
+@pytest.fixture()
+def other_district(make_district: Callable[..., Any]) -> Any:
+    return make_district(name="寺尾地区")
+
+
+@pytest.fixture()
+def organizer(make_staff: Callable[..., Any], district: Any) -> Any:
+    return make_staff([district], role="organizer", email="organizer@example.jp")
+
+
+@pytest.fixture()
+def coordinator(make_staff: Callable[..., Any], district: Any) -> Any:
+    return make_staff([district], role="coordinator", email="coordinator@example.jp")
+
+
+@pytest.fixture()
+def outsider(make_staff: Callable[..., Any], other_district: Any) -> Any:
+    """An organizer of another district: must see nothing of `district`."""
+    return make_staff([other_district], role="organizer", email="outsider@example.jp")
+
+
+@pytest.fixture()
+def supporter(make_supporter: Callable[..., Any], district: Any) -> Any:
+    return make_supporter(district, name="見守 花子", name_kana="みまもり はなこ")
+
+
+def login(client: FlaskClient, user: Any) -> FlaskClient:
+    """Log a staff member in through the real login form."""
+    response = client.post("/login", data={"email": user.email, "password": PASSWORD})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
+
+
+def signin_supporter(client: FlaskClient, supporter: Any) -> FlaskClient:
+    """Sign a supporter's phone in through their personal link."""
+    from watchnet.auth.services import make_signin_token
+
+    response = client.get(f"/s/{make_signin_token(supporter)}")
+    assert response.status_code == 302
+    return client
+
+
+@pytest.fixture()
+def organizer_client(app: Flask, organizer: Any) -> FlaskClient:
+    return login(app.test_client(), organizer)
+
+
+@pytest.fixture()
+def outsider_client(app: Flask, outsider: Any) -> FlaskClient:
+    return login(app.test_client(), outsider)
+
+
+@pytest.fixture()
+def supporter_client(app: Flask, supporter: Any) -> FlaskClient:
+    return signin_supporter(app.test_client(), supporter)
+
+
+# ---------------------------------------------------------------------------------------------
+# Live server and browser
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiveServer:
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.port = free_port()
+        self.server = make_server("127.0.0.1", self.port, app, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.thread.join(5)
+
+
+@pytest.fixture(scope="session")
+def live_server(database_url: str, instance_path: Path, app: Flask) -> Iterator[LiveServer]:
+    """The app served over real HTTP on 127.0.0.1, CSRF on, same database as `app`."""
+    server = LiveServer(make_test_app(database_url, WTF_CSRF_ENABLED=True, TESTING=False))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=os.environ.get("WATCHNET_CHROMIUM", "/usr/bin/chromium"),
+            args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--disable-quic"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture()
+def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A desktop-sized page; a screenshot lands in test-artifacts/ when the test fails."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP",
+                                  timezone_id="Asia/Tokyo")
+    page = context.new_page()
+    yield page
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    setattr(item, f"rep_{report.when}", report)
+
+
+def browser_login(page: Any, server: LiveServer, user: Any) -> None:
+    """Log in through the login page in the browser."""
+    page.goto(f"{server.url}/login")
+    page.fill("input[name=email]", user.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")

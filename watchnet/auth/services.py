@@ -1,0 +1,111 @@
+"""Authentication: password logins with a throttle, supporters' personal links, API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from watchnet.audit.services import record_audit
+from watchnet.auth.models import ApiToken, LoginAttempt
+from watchnet.dbtypes import utcnow
+from watchnet.extensions import db
+from watchnet.people.models import StaffUser, Supporter
+
+SIGNIN_SALT = "watchnet.supporter-signin"
+
+
+class LoginThrottled(Exception):
+    """Too many failed attempts recently for this account or address."""
+
+
+def is_login_throttled(email: str, remote_addr: str) -> bool:
+    """True when the account or the address has too many recent failures."""
+    cfg = current_app.config
+    since = utcnow() - timedelta(seconds=cfg["LOGIN_WINDOW_S"])
+    failures = sa.select(sa.func.count()).select_from(LoginAttempt).where(
+        LoginAttempt.succeeded.is_(False), LoginAttempt.attempted_at >= since
+    )
+    by_email = db.session.scalar(failures.where(LoginAttempt.email == email.lower())) or 0
+    by_addr = db.session.scalar(failures.where(LoginAttempt.remote_addr == remote_addr)) or 0
+    return by_email >= cfg["LOGIN_MAX_FAILURES"] or by_addr >= cfg["LOGIN_MAX_FAILURES_PER_IP"]
+
+
+def authenticate_staff(email: str, password: str, remote_addr: str) -> StaffUser | None:
+    """Check a password login, record the attempt, raise LoginThrottled when over the limit."""
+    email = email.strip().lower()
+    if is_login_throttled(email, remote_addr):
+        raise LoginThrottled()
+    user = db.session.scalar(sa.select(StaffUser).where(sa.func.lower(StaffUser.email) == email))
+    ok = bool(user and user.is_active and user.check_password(password))
+    db.session.add(LoginAttempt(email=email, remote_addr=remote_addr, succeeded=ok))
+    if ok and user is not None:
+        record_audit("staff.login", "staff_user", user.id, actor=f"staff:{user.id}")
+        return user
+    return None
+
+
+def _signin_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=SIGNIN_SALT)
+
+
+def make_signin_token(supporter: Supporter) -> str:
+    """The supporter's personal sign-in token; stable until revoked."""
+    return str(_signin_serializer().dumps({"s": supporter.id, "v": supporter.token_version}))
+
+
+def supporter_from_signin_token(token: str) -> Supporter | None:
+    """The supporter a token signs in, or None if it is forged or revoked."""
+    try:
+        data = _signin_serializer().loads(token)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict):
+        return None
+    supporter = db.session.get(Supporter, data.get("s"))
+    if supporter is None or not supporter.is_active or supporter.token_version != data.get("v"):
+        return None
+    return supporter
+
+
+def revoke_signin_token(supporter: Supporter) -> None:
+    """Invalidate the personal link; every phone signed in with it is logged out."""
+    supporter.token_version += 1
+    record_audit("supporter.link_revoked", "supporter", supporter.id, supporter.district_id)
+    db.session.flush()
+
+
+def _hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def issue_api_token(staff: StaffUser, name: str) -> tuple[ApiToken, str]:
+    """Create an API token; the raw value is returned once and never stored."""
+    raw = "wn_" + secrets.token_urlsafe(32)
+    token = ApiToken(staff_id=staff.id, name=name, token_hash=_hash_token(raw), prefix=raw[:10])
+    db.session.add(token)
+    record_audit("api_token.issued", "staff_user", staff.id, actor=f"staff:{staff.id}", name=name)
+    db.session.flush()
+    return token, raw
+
+
+def staff_from_api_token(raw: str) -> StaffUser | None:
+    """The active staff member a bearer token belongs to, or None."""
+    token = db.session.scalar(
+        sa.select(ApiToken).where(ApiToken.token_hash == _hash_token(raw))
+    )
+    if token is None or token.revoked_at is not None or not token.staff.is_active:
+        return None
+    token.last_used_at = utcnow()
+    return token.staff
+
+
+def revoke_api_token(token: ApiToken) -> None:
+    """Stop a token from working."""
+    token.revoked_at = utcnow()
+    record_audit("api_token.revoked", "staff_user", token.staff_id, name=token.name)
+    db.session.flush()

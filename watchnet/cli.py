@@ -1,0 +1,109 @@
+"""The `watchnet` command: demo, serve, create-user, db (Alembic), and Flask's own commands."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+import sqlalchemy as sa
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from watchnet import create_app
+from watchnet.extensions import db
+
+
+def _create_app() -> object:
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False,
+             load_dotenv=False, set_debug_flag=False)
+def main() -> None:
+    """watchnet: walking drills and missing-elder alerts."""
+
+
+def upgrade_database() -> None:
+    """Apply every Alembic migration to the configured database."""
+    from flask_migrate import upgrade
+
+    upgrade()
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=max(2, (os.cpu_count() or 1) * 2), show_default=True, type=int)
+@click.option("--threads", default=1, show_default=True, type=int,
+              help="Threads per worker (gthread); >1 suits many open live streams.")
+@click.option("--upgrade/--no-upgrade", default=True, show_default=True,
+              help="Apply database migrations before serving.")
+@with_appcontext
+def serve_command(host: str, port: int, workers: int, threads: int, upgrade: bool) -> None:
+    """Serve in production with gunicorn and several worker processes."""
+    from watchnet.server import run_gunicorn
+
+    if upgrade:
+        upgrade_database()
+    click.echo(f"watchnet serving on http://{host}:{port}/ with {workers} workers")
+    run_gunicorn(current_app._get_current_object(), f"{host}:{port}", workers, threads)  # type: ignore[attr-defined]
+
+
+@main.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Load the demo data and exit.")
+@with_appcontext
+def demo_command(host: str, port: int, workers: int, no_serve: bool) -> None:
+    """Create the database, load the Yawata demo district and serve it."""
+    from watchnet.demo import DEMO_LOGINS, load_demo_data
+    from watchnet.server import run_gunicorn
+
+    upgrade_database()
+    created = load_demo_data()
+    db.session.commit()
+    url = f"http://{host}:{port}/"
+    click.echo("")
+    click.echo("watchnet demo " + ("loaded" if created else "already loaded; nothing duplicated"))
+    click.echo(f"  database: {db.engine.url.render_as_string(hide_password=True)}")
+    click.echo(f"  open:     {url}")
+    for role, (email, password) in DEMO_LOGINS.items():
+        click.echo(f"  {role:<12} {email}  /  {password}")
+    click.echo("  supporters sign in with their personal link (see Supporters → a supporter)")
+    click.echo("")
+    if no_serve:
+        return
+    run_gunicorn(current_app._get_current_object(), f"{host}:{port}", workers, access_log=False)  # type: ignore[attr-defined]
+
+
+@main.command("create-user")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice(["admin", "coordinator", "organizer"]), required=True)
+@click.option("--district", "districts", multiple=True, help="District name (repeatable).")
+@click.password_option()
+@with_appcontext
+def create_user_command(email: str, name: str, role: str, districts: tuple[str, ...],
+                        password: str) -> None:
+    """Create a staff account."""
+    from watchnet.people.services import UserInputError, create_staff_user
+
+    try:
+        user = create_staff_user(email=email, name=name, role=role, password=password,
+                                 district_names=list(districts))
+    except UserInputError as exc:
+        db.session.rollback()
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    db.session.commit()
+    click.echo(f"created {user.role} {user.email} (id {user.id})")
+
+
+@main.command("check-db")
+@with_appcontext
+def check_db_command() -> None:
+    """Print whether the database answers."""
+    db.session.execute(sa.text("SELECT 1"))
+    click.echo(f"ok: {db.engine.dialect.name}")

@@ -1,0 +1,141 @@
+"""Configuration: defaults -> instance/watchnet.toml -> WATCHNET_* environment -> test mapping.
+
+Bad values fail loudly at start-up rather than surfacing as odd behaviour later.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+GSI_STD_TILES = "https://cyberjapandata.gsi.go.jp/xyz/std/{z}/{x}/{y}.png"
+GSI_ATTRIBUTION = (
+    '<a href="https://maps.gsi.go.jp/development/ichiran.html" target="_blank" '
+    'rel="noopener">国土地理院</a>'
+)
+
+DEFAULTS: dict[str, Any] = {
+    "SQLALCHEMY_DATABASE_URI": None,  # filled in from DATABASE_URL or the instance folder
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "SECRET_KEY": None,  # generated once into the instance folder when not configured
+    "LANGUAGES": ["ja", "en"],
+    "BABEL_DEFAULT_LOCALE": "ja",
+    "BABEL_DEFAULT_TIMEZONE": "Asia/Tokyo",
+    "DISPLAY_TIMEZONE": "Asia/Tokyo",
+    "TILE_URL": GSI_STD_TILES,
+    "TILE_ATTRIBUTION": GSI_ATTRIBUTION,
+    "TILE_MAX_ZOOM": 18,
+    # Uploads (CSV, GPX) are small; anything larger is refused with 413 before it is read.
+    "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
+    "WTF_CSRF_TIME_LIMIT": None,
+    "WTF_I18N_ENABLED": True,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "LOGIN_MAX_FAILURES": 5,  # per account within LOGIN_WINDOW_S
+    "LOGIN_MAX_FAILURES_PER_IP": 20,
+    "LOGIN_WINDOW_S": 900,
+    "WALKING_SPEED_MPS": 1.0,  # an elder's pace, used for walking-time estimates
+    "API_TITLE": "watchnet API",
+    "API_VERSION": "1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/api",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "PUBLIC_BASE_URL": None,  # e.g. https://watch.example.jp; used in links printed on handouts
+}
+
+_INT_KEYS = {
+    "MAX_CONTENT_LENGTH", "LOGIN_MAX_FAILURES", "LOGIN_MAX_FAILURES_PER_IP",
+    "LOGIN_WINDOW_S", "TILE_MAX_ZOOM",
+}
+_FLOAT_KEYS = {"WALKING_SPEED_MPS"}
+_LIST_KEYS = {"LANGUAGES"}
+
+
+class ConfigError(RuntimeError):
+    """Raised when a configuration value cannot be used."""
+
+
+def _coerce(key: str, raw: str) -> Any:
+    if key in _INT_KEYS:
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise ConfigError(f"WATCHNET_{key} must be a whole number, got {raw!r}") from exc
+    if key in _FLOAT_KEYS:
+        try:
+            return float(raw)
+        except ValueError as exc:
+            raise ConfigError(f"WATCHNET_{key} must be a number, got {raw!r}") from exc
+    if key in _LIST_KEYS:
+        return [part.strip() for part in raw.split(",") if part.strip()]
+    return raw
+
+
+def normalise_database_url(url: str) -> str:
+    """Make a DATABASE_URL usable by SQLAlchemy with psycopg 3."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def _secret_key(instance_path: Path) -> str:
+    # Every worker process must sign with the same key, so it lives in a file, not in memory.
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, key.encode())
+    finally:
+        os.close(fd)
+    return key
+
+
+def build_config(instance_path: Path, test_config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return the merged configuration for one app."""
+    cfg: dict[str, Any] = dict(DEFAULTS)
+    toml_file = instance_path / "watchnet.toml"
+    if toml_file.exists():
+        with toml_file.open("rb") as fh:
+            try:
+                cfg.update({k.upper(): v for k, v in tomllib.load(fh).items()})
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f"{toml_file}: {exc}") from exc
+    for name, raw in os.environ.items():
+        if name.startswith("WATCHNET_") and not name.startswith("WATCHNET_TEST_"):
+            cfg[name[len("WATCHNET_"):]] = _coerce(name[len("WATCHNET_"):], raw)
+    if os.environ.get("DATABASE_URL"):
+        cfg["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+    if test_config:
+        cfg.update(test_config)
+
+    if not cfg["SQLALCHEMY_DATABASE_URI"]:
+        instance_path.mkdir(parents=True, exist_ok=True)
+        cfg["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance_path / 'watchnet.sqlite3'}"
+    cfg["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(cfg["SQLALCHEMY_DATABASE_URI"])
+    if not cfg["SECRET_KEY"]:
+        cfg["SECRET_KEY"] = _secret_key(instance_path)
+
+    languages = cfg["LANGUAGES"]
+    if not languages or cfg["BABEL_DEFAULT_LOCALE"] not in languages:
+        raise ConfigError("BABEL_DEFAULT_LOCALE must be one of LANGUAGES")
+    unknown = set(languages) - {"ja", "en"}
+    if unknown:
+        raise ConfigError(f"no translations for {sorted(unknown)}; available: ja, en")
+    try:
+        ZoneInfo(cfg["DISPLAY_TIMEZONE"])
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"unknown DISPLAY_TIMEZONE {cfg['DISPLAY_TIMEZONE']!r}") from exc
+    if "{z}" not in cfg["TILE_URL"] or "{x}" not in cfg["TILE_URL"]:
+        raise ConfigError("TILE_URL must contain {z}, {x} and {y}")
+    if cfg["WALKING_SPEED_MPS"] <= 0:
+        raise ConfigError("WALKING_SPEED_MPS must be positive")
+    return cfg

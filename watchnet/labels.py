@@ -1,0 +1,82 @@
+"""Translated labels for every enum shown to users; one place so wording stays consistent."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
+
+from watchnet.districts.models import LandmarkKind
+from watchnet.drills.models import DrillStatus, ExpectedContact, ParticipantRole
+from watchnet.people.models import StaffRole, SupporterKind
+
+LABELS: dict[type[StrEnum], dict[str, LazyString]] = {
+    StaffRole: {
+        "admin": _l("Administrator"),
+        "coordinator": _l("Coordinator (SC)"),
+        "organizer": _l("Organizer"),
+    },
+    SupporterKind: {
+        "community_supporter": _l("Community supporter"),
+        "care_prevention_supporter": _l("Care-prevention supporter"),
+        "dementia_supporter": _l("Orange (dementia) supporter"),
+        "care_manager": _l("Care manager"),
+        "welfare_commissioner": _l("Welfare commissioner"),
+        "ward_head": _l("Ward head"),
+        "council_member": _l("Council member"),
+        "other": _l("Other"),
+    },
+    LandmarkKind: {
+        "community_hall": _l("Community hall"),
+        "school": _l("School"),
+        "shrine": _l("Shrine"),
+        "temple": _l("Temple"),
+        "park": _l("Park"),
+        "station": _l("Station"),
+        "shop": _l("Shop"),
+        "police_box": _l("Police box"),
+        "hospital": _l("Hospital / clinic"),
+        "other": _l("Other"),
+    },
+    DrillStatus: {
+        "planned": _l("Planned"),
+        "live": _l("Live"),
+        "ended": _l("Ended"),
+    },
+    ExpectedContact: {
+        "family": _l("Family"),
+        "anshin_center": _l("Anshin center"),
+        "police": _l("Police"),
+        "organizer": _l("Organizer"),
+    },
+    ParticipantRole: {
+        "walker": _l("Walker"),
+        "observer": _l("Observer"),
+        "role_player": _l("Role-player"),
+    },
+}
+
+
+def label(enum_cls: type[StrEnum], value: str | StrEnum | None) -> str:
+    """The user-facing label of one enum value ("" for None)."""
+    if value is None:
+        return ""
+    return str(LABELS[enum_cls].get(str(value), str(value)))
+
+
+def choices(enum_cls: type[StrEnum]) -> list[tuple[str, LazyString]]:
+    """(value, label) pairs for a select field, in declaration order."""
+    return [(m.value, LABELS[enum_cls][m.value]) for m in enum_cls]
+
+
+def template_globals() -> dict[str, object]:
+    """Label helpers for Jinja."""
+    return {
+        "role_label": lambda v: label(StaffRole, v),
+        "kind_label": lambda v: label(SupporterKind, v),
+        "landmark_kind_label": lambda v: label(LandmarkKind, v),
+        "status_label": lambda v: label(DrillStatus, v),
+        "contact_label": lambda v: label(ExpectedContact, v),
+        "participant_role_label": lambda v: label(ParticipantRole, v),
+    }

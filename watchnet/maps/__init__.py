@@ -1,0 +1,1 @@
+"""Folium map builders. They take domain objects and never query the database."""

@@ -1,0 +1,14 @@
+"""Imports every model so the metadata is complete for Alembic and create_all."""
+
+from __future__ import annotations
+
+from watchnet.audit.models import AuditEvent
+from watchnet.auth.models import ApiToken, LoginAttempt
+from watchnet.districts.models import District, Landmark
+from watchnet.drills.models import Checkpoint, Drill, Participant, RoutePoint, Team
+from watchnet.people.models import NotificationAddress, StaffUser, Supporter
+
+__all__ = [
+    "ApiToken", "AuditEvent", "Checkpoint", "District", "Drill", "Landmark", "LoginAttempt",
+    "NotificationAddress", "Participant", "RoutePoint", "StaffUser", "Supporter", "Team",
+]

@@ -1,0 +1,153 @@
+"""Staff accounts and registered supporters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from watchnet.dbtypes import UTCDateTime, utcnow
+from watchnet.districts.models import District
+from watchnet.enums import enum_column_type
+from watchnet.extensions import db
+
+
+class StaffRole(StrEnum):
+    admin = "admin"
+    coordinator = "coordinator"
+    organizer = "organizer"
+
+
+# Which districts a staff member works for; every staff page and API route filters by it.
+staff_district = sa.Table(
+    "staff_district",
+    db.metadata,
+    sa.Column("staff_id", sa.ForeignKey("staff_user.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("district_id", sa.ForeignKey("district.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class StaffUser(db.Model):
+    """A person who logs in with a password: admin, coordinator (SC) or organizer."""
+
+    __tablename__ = "staff_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    role: Mapped[StaffRole] = mapped_column(enum_column_type(StaffRole))
+    locale: Mapped[str | None] = mapped_column(sa.String(8), nullable=True)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    districts: Mapped[list[District]] = relationship(secondary=staff_district, order_by=District.id)
+
+    is_staff = True
+    is_supporter = False
+
+    # Flask-Login protocol
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return f"staff:{self.id}"
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == StaffRole.admin
+
+
+class SupporterKind(StrEnum):
+    community_supporter = "community_supporter"
+    care_prevention_supporter = "care_prevention_supporter"
+    dementia_supporter = "dementia_supporter"
+    care_manager = "care_manager"
+    welfare_commissioner = "welfare_commissioner"
+    ward_head = "ward_head"
+    council_member = "council_member"
+    other = "other"
+
+
+class Supporter(db.Model):
+    """A registered volunteer. Signs in on a phone with a personal link; no password."""
+
+    __tablename__ = "supporter"
+    # One row per person per district: CSV imports match on this key so nothing comes in twice.
+    __table_args__ = (sa.UniqueConstraint("district_id", "dedupe_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    district_id: Mapped[int] = mapped_column(sa.ForeignKey("district.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(sa.String(100))
+    name_kana: Mapped[str] = mapped_column(sa.String(100), default="")
+    kind: Mapped[SupporterKind] = mapped_column(enum_column_type(SupporterKind))
+    email: Mapped[str | None] = mapped_column(sa.String(254), nullable=True)
+    phone: Mapped[str | None] = mapped_column(sa.String(30), nullable=True)
+    # Approximate home position, rounded on entry; used to find supporters near an alert.
+    home_lat: Mapped[float | None] = mapped_column(sa.Float, nullable=True)
+    home_lon: Mapped[float | None] = mapped_column(sa.Float, nullable=True)
+    locale: Mapped[str | None] = mapped_column(sa.String(8), nullable=True)
+    note: Mapped[str] = mapped_column(sa.String(500), default="")
+    dedupe_key: Mapped[str] = mapped_column(sa.String(300))
+    # Bumped to revoke the personal link: every phone signed in with the old one is logged out.
+    token_version: Mapped[int] = mapped_column(default=1)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    district: Mapped[District] = relationship()
+    notification_addresses: Mapped[list[NotificationAddress]] = relationship(
+        back_populates="supporter", cascade="all, delete-orphan", order_by="NotificationAddress.id"
+    )
+
+    is_staff = False
+    is_supporter = True
+    is_admin = False
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return f"supporter:{self.id}:{self.token_version}"
+
+    @staticmethod
+    def make_dedupe_key(name: str, name_kana: str, email: str | None) -> str:
+        """E-mail when known, else name and kana, normalised (case, spaces)."""
+        if email:
+            return "email:" + email.strip().lower()
+        squash = lambda s: "".join(s.split()).lower()  # noqa: E731
+        return f"name:{squash(name)}|{squash(name_kana)}"
+
+
+class NotificationAddress(db.Model):
+    """A further channel for a supporter beyond e-mail: an apprise URL (webhook, chat service)."""
+
+    __tablename__ = "notification_address"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    supporter_id: Mapped[int] = mapped_column(sa.ForeignKey("supporter.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(sa.String(1000))
+    label: Mapped[str] = mapped_column(sa.String(100), default="")
+    is_enabled: Mapped[bool] = mapped_column(default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
+
+    supporter: Mapped[Supporter] = relationship(back_populates="notification_addresses")
