@@ -107,3 +107,7 @@ def check_db_command() -> None:
     """Print whether the database answers."""
     db.session.execute(sa.text("SELECT 1"))
     click.echo(f"ok: {db.engine.dialect.name}")
+
+
+if __name__ == "__main__":
+    main()

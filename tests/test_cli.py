@@ -1,0 +1,104 @@
+"""The watchnet command as a new user runs it: demo twice, serve with workers, create-user."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from conftest import free_port
+
+WATCHNET = [sys.executable, "-m", "watchnet.cli"]
+
+
+def _env(instance: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["WATCHNET_INSTANCE_PATH"] = str(instance)
+    return env
+
+
+def _wait_for(url: str, timeout_s: float = 30.0) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return json.loads(response.read())
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
+def _counts(db_file: Path) -> dict[str, int]:
+    con = sqlite3.connect(db_file)
+    try:
+        tables = ["district", "landmark", "staff_user", "supporter", "drill", "route_point",
+                  "checkpoint", "team", "participant"]
+        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+    finally:
+        con.close()
+
+
+def test_demo_serves_the_yawata_drill_and_a_second_run_duplicates_nothing(tmp_path):
+    port = free_port()
+    proc = subprocess.Popen([*WATCHNET, "demo", "--port", str(port)], env=_env(tmp_path),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        health = _wait_for(f"http://127.0.0.1:{port}/healthz")
+        assert health["database"] == {"state": "ok", "dialect": "sqlite"}
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as response:
+            assert "watchnet" in response.read().decode()
+    finally:
+        proc.terminate()
+        output, _ = proc.communicate(timeout=20)
+    assert f"http://127.0.0.1:{port}/" in output
+    assert "organizer@yawata.example.jp" in output and "coordinator@yawata.example.jp" in output
+
+    db_file = tmp_path / "watchnet.sqlite3"
+    first = _counts(db_file)
+    assert first["district"] == 2 and first["checkpoint"] == 3 and first["team"] == 2
+    assert first["supporter"] >= 12
+    con = sqlite3.connect(db_file)
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    kinds = {k for (k,) in con.execute("SELECT DISTINCT kind FROM supporter")}
+    con.close()
+    assert {"community_supporter", "care_prevention_supporter", "dementia_supporter",
+            "care_manager"} <= kinds
+
+    again = subprocess.run([*WATCHNET, "demo", "--no-serve"], env=_env(tmp_path),
+                           capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0, again.stderr
+    assert "nothing duplicated" in again.stdout
+    assert _counts(db_file) == first
+
+
+def test_serve_runs_several_gunicorn_workers(tmp_path):
+    port = free_port()
+    proc = subprocess.Popen([*WATCHNET, "serve", "--port", str(port), "--workers", "2"],
+                            env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    try:
+        assert _wait_for(f"http://127.0.0.1:{port}/healthz")["status"] == "ok"
+    finally:
+        proc.terminate()
+        output, _ = proc.communicate(timeout=20)
+    assert output.count("Booting worker") == 2
+
+
+def test_create_user_makes_a_staff_login_and_refuses_a_duplicate(tmp_path):
+    env = _env(tmp_path)
+    subprocess.run([*WATCHNET, "demo", "--no-serve"], env=env, check=True, capture_output=True,
+                   timeout=60)
+    args = [*WATCHNET, "create-user", "--email", "sc@example.jp", "--name", "SC",
+            "--role", "coordinator", "--district", "八幡地区", "--password", "long-enough-pw"]
+    made = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    assert "created coordinator sc@example.jp" in made.stdout
+    again = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 2
+    assert "exists already" in again.stderr
