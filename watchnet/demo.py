@@ -119,12 +119,13 @@ def load_demo_data() -> bool:
     yawata = _get_or_create_district("八幡地区", "やわたちく", YAWATA_CENTER)
     _get_or_create_district("寺尾地区", "てらおちく", (36.3040, 138.9950))
 
-    for name, kind, lat, lon in LANDMARKS:
+    for name, lm_kind, lat, lon in LANDMARKS:
         exists = db.session.scalar(
             sa.select(Landmark.id).where(Landmark.district_id == yawata.id, Landmark.name == name)
         )
         if not exists:
-            db.session.add(Landmark(district_id=yawata.id, name=name, kind=kind, lat=lat, lon=lon))
+            db.session.add(Landmark(district_id=yawata.id, name=name, kind=lm_kind, lat=lat,
+                                    lon=lon))
             created = True
 
     for role, (email, password) in DEMO_LOGINS.items():
@@ -171,7 +172,7 @@ def load_demo_data() -> bool:
                 "アンケートで「声かけの仕方がわからない」という回答が複数あったことから、"
                 "気になるひとり歩き高齢者への声かけを実践する。"
             ),
-            route_points=[RoutePoint(seq=i, lat=lat, lon=lon) for i, (lat, lon) in enumerate(ROUTE)],
+            route_points=[RoutePoint(seq=i, lat=a, lon=b) for i, (a, b) in enumerate(ROUTE)],
             checkpoints=[Checkpoint(seq=i, **cp) for i, cp in enumerate(CHECKPOINTS)],
         )
         db.session.add(drill)

@@ -83,7 +83,8 @@ def account() -> Response | str:
         db.session.commit()
         form = ApiTokenForm(formdata=None)
     tokens = db.session.scalars(
-        sa.select(ApiToken).where(ApiToken.staff_id == current_user.id, ApiToken.revoked_at.is_(None))
+        sa.select(ApiToken)
+        .where(ApiToken.staff_id == current_user.id, ApiToken.revoked_at.is_(None))
         .order_by(ApiToken.id)
     ).all()
     return render_template("auth/account.html", form=form, tokens=tokens, new_token=new_token)

@@ -115,6 +115,7 @@ def fit_to(m: folium.Map, points: Sequence[LatLon]) -> None:
 def render_parts(m: folium.Map) -> MapParts:
     """Render a map once and split it for embedding in a page."""
     root = m.get_root()
+    assert isinstance(root, folium.Figure)
     root.render()
     return MapParts(
         name=m.get_name(),

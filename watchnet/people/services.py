@@ -9,7 +9,13 @@ import sqlalchemy as sa
 from watchnet.audit.services import record_audit
 from watchnet.districts.models import District
 from watchnet.extensions import db
-from watchnet.people.models import NotificationAddress, StaffRole, StaffUser, Supporter, SupporterKind
+from watchnet.people.models import (
+    NotificationAddress,
+    StaffRole,
+    StaffUser,
+    Supporter,
+    SupporterKind,
+)
 
 
 class UserInputError(ValueError):
