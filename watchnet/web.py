@@ -48,6 +48,7 @@ def init_app(app: Flask) -> None:
 
     use_local_assets(app.config.get("APPLICATION_ROOT") or "/")
 
+    from watchnet.admin.views import bp as admin_bp
     from watchnet.api.views import register_api
     from watchnet.auth.views import bp as auth_bp
     from watchnet.core.errors import register_error_handlers
@@ -56,7 +57,7 @@ def init_app(app: Flask) -> None:
     from watchnet.drills.views import bp as drills_bp
     from watchnet.people.views import bp as people_bp
 
-    for bp in (core_bp, auth_bp, people_bp, districts_bp, drills_bp):
+    for bp in (core_bp, admin_bp, auth_bp, people_bp, districts_bp, drills_bp):
         app.register_blueprint(bp)
     register_api(api)
     register_error_handlers(app)
