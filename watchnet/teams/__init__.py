@@ -1,0 +1,1 @@
+"""Teams and participants of a drill, and the printable team handout."""
