@@ -27,7 +27,9 @@ from watchnet.people.services import create_staff_user, register_supporter
 DEMO_LOGINS = {
     "organizer": ("organizer@yawata.example.jp", "yawata-organizer"),
     "coordinator": ("coordinator@yawata.example.jp", "yawata-coordinator"),
+    "admin": ("admin@yawata.example.jp", "yawata-admin"),
 }
+_DEMO_NAMES = {"organizer": "八幡 主催者", "coordinator": "目崎 コーディネーター", "admin": "高崎市 管理者"}
 
 YAWATA_CENTER = (36.3335, 138.9455)
 
@@ -131,8 +133,8 @@ def load_demo_data() -> bool:
     for role, (email, password) in DEMO_LOGINS.items():
         exists = db.session.scalar(sa.select(StaffUser.id).where(StaffUser.email == email))
         if not exists:
-            name = "八幡 主催者" if role == "organizer" else "目崎 コーディネーター"
-            create_staff_user(email, name, role, password, ["八幡地区"])
+            districts = [] if role == "admin" else ["八幡地区"]
+            create_staff_user(email, _DEMO_NAMES[role], role, password, districts)
             created = True
 
     supporters: list[Supporter] = []
