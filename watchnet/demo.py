@@ -29,7 +29,9 @@ DEMO_LOGINS = {
     "coordinator": ("coordinator@yawata.example.jp", "yawata-coordinator"),
     "admin": ("admin@yawata.example.jp", "yawata-admin"),
 }
-_DEMO_NAMES = {"organizer": "八幡 主催者", "coordinator": "目崎 コーディネーター", "admin": "高崎市 管理者"}
+_DEMO_NAMES = {
+    "organizer": "八幡 主催者", "coordinator": "目崎 コーディネーター", "admin": "高崎市 管理者",
+}
 
 YAWATA_CENTER = (36.3335, 138.9455)
 
