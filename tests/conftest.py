@@ -347,3 +347,109 @@ def browser_login(page: Any, server: LiveServer, user: Any) -> None:
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_load_state("networkidle")
+
+
+# ---------------------------------------------------------------------------------------------
+# Real sinks: an SMTP server (aiosmtpd) and a webhook receiver (http.server) on 127.0.0.1
+
+
+class SmtpSink:
+    """Collects every message; recipients listed in `refuse` get a permanent 550."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[Any] = []
+        self.refuse: set[str] = set()
+        self.lock = threading.Lock()
+        self.port = free_port()
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          rcpt_options: Any) -> str:
+        if address in self.refuse:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        from email import message_from_bytes
+        from email.policy import default
+
+        message = message_from_bytes(envelope.content, policy=default)
+        with self.lock:
+            self.messages.append(message)
+        return "250 Message accepted"
+
+    def to(self, address: str) -> list[Any]:
+        with self.lock:
+            return [m for m in self.messages if address in str(m["To"])]
+
+    def wait_for(self, count: int, timeout_s: float = 10.0) -> list[Any]:
+        import time
+
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.messages) >= count:
+                    return list(self.messages)
+            time.sleep(0.05)
+        return list(self.messages)
+
+
+@pytest.fixture()
+def smtp_sink(app: Flask) -> Iterator[SmtpSink]:
+    sink = SmtpSink()
+    sink.controller.start()
+    previous = (app.config["SMTP_HOST"], app.config["SMTP_PORT"])
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=sink.port)
+    yield sink
+    app.config.update(SMTP_HOST=previous[0], SMTP_PORT=previous[1])
+    sink.controller.stop()
+
+
+class WebhookSink:
+    """An http.server that records JSON posts; paths in `fail_with` answer that status."""
+
+    def __init__(self) -> None:
+        import http.server
+        import json
+
+        sink = self
+        self.posts: list[tuple[str, Any]] = []
+        self.fail_with: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                length = int(self.headers.get("Content-Length", 0))
+                raw = self.rfile.read(length)
+                status = sink.fail_with.get(self.path, 200)
+                if status == 200:
+                    with sink.lock:
+                        sink.posts.append((self.path, json.loads(raw or b"null")))
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def url(self, path: str) -> str:
+        return f"json://127.0.0.1:{self.port}{path}"
+
+    def to(self, path: str) -> list[Any]:
+        with self.lock:
+            return [body for p, body in self.posts if p == path]
+
+
+@pytest.fixture()
+def webhook_sink() -> Iterator[WebhookSink]:
+    sink = WebhookSink()
+    sink.thread.start()
+    yield sink
+    sink.server.shutdown()
+    sink.server.server_close()

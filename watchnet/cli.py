@@ -101,6 +101,38 @@ def create_user_command(email: str, name: str, role: str, districts: tuple[str, 
     click.echo(f"created {user.role} {user.email} (id {user.id})")
 
 
+@main.command("dispatcher")
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
+@click.option("--interval", default=1.0, show_default=True, type=float,
+              help="Seconds to wait when nothing is due.")
+@click.option("--batch", default=50, show_default=True, type=int)
+@with_appcontext
+def dispatcher_command(once: bool, interval: float, batch: int) -> None:
+    """Deliver queued notifications (e-mail, webhooks, chat). Several may run at once."""
+    import signal
+    import time
+
+    from watchnet.jobs.deliveries import deliver_due_notifications
+
+    stopping = False
+
+    def stop(_signum: int, _frame: object) -> None:
+        # Finish the message in hand, then leave: nothing is half-recorded.
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    click.echo(f"dispatcher started (pid {os.getpid()})")
+    while not stopping:
+        handled = deliver_due_notifications(batch)
+        if once and handled == 0:
+            break
+        if handled == 0:
+            time.sleep(interval)
+    db.session.remove()
+
+
 @main.command("check-db")
 @with_appcontext
 def check_db_command() -> None:

@@ -44,14 +44,28 @@ DEFAULTS: dict[str, Any] = {
     "OPENAPI_VERSION": "3.0.3",
     "OPENAPI_URL_PREFIX": "/api",
     "OPENAPI_JSON_PATH": "openapi.json",
-    "PUBLIC_BASE_URL": None,  # e.g. https://watch.example.jp; used in links printed on handouts
+    "PUBLIC_BASE_URL": None,
+    # Outgoing e-mail (the dispatcher process sends; web requests only write the outbox).
+    "SMTP_HOST": "localhost",
+    "SMTP_PORT": 25,
+    "SMTP_USERNAME": None,
+    "SMTP_PASSWORD": None,
+    "SMTP_STARTTLS": False,
+    "SMTP_TIMEOUT_S": 10,
+    "MAIL_FROM": "watchnet <noreply@localhost>",
+    "DELIVERY_MAX_ATTEMPTS": 8,
+    "DELIVERY_BACKOFF_S": 30,
+    "DELIVERY_BACKOFF_MAX_S": 3600,
+    "DELIVERY_CLAIM_S": 120,  # e.g. https://watch.example.jp; used in links printed on handouts
 }
 
 _INT_KEYS = {
     "MAX_CONTENT_LENGTH", "LOGIN_MAX_FAILURES", "LOGIN_MAX_FAILURES_PER_IP",
-    "LOGIN_WINDOW_S", "TILE_MAX_ZOOM",
+    "LOGIN_WINDOW_S", "TILE_MAX_ZOOM", "SMTP_PORT", "DELIVERY_MAX_ATTEMPTS",
+    "DELIVERY_BACKOFF_S", "DELIVERY_BACKOFF_MAX_S", "DELIVERY_CLAIM_S",
 }
-_FLOAT_KEYS = {"WALKING_SPEED_MPS"}
+_BOOL_KEYS = {"SMTP_STARTTLS"}
+_FLOAT_KEYS = {"WALKING_SPEED_MPS", "SMTP_TIMEOUT_S"}
 _LIST_KEYS = {"LANGUAGES"}
 
 
@@ -70,6 +84,10 @@ def _coerce(key: str, raw: str) -> Any:
             return float(raw)
         except ValueError as exc:
             raise ConfigError(f"WATCHNET_{key} must be a number, got {raw!r}") from exc
+    if key in _BOOL_KEYS:
+        if raw.lower() not in {"1", "0", "true", "false", "yes", "no"}:
+            raise ConfigError(f"WATCHNET_{key} must be true or false, got {raw!r}")
+        return raw.lower() in {"1", "true", "yes"}
     if key in _LIST_KEYS:
         return [part.strip() for part in raw.split(",") if part.strip()]
     return raw

@@ -6,9 +6,11 @@ from watchnet.audit.models import AuditEvent
 from watchnet.auth.models import ApiToken, LoginAttempt
 from watchnet.districts.models import District, Landmark
 from watchnet.drills.models import Checkpoint, Drill, Participant, RoutePoint, Team
+from watchnet.notifications.models import Delivery
 from watchnet.people.models import NotificationAddress, StaffUser, Supporter
 
 __all__ = [
-    "ApiToken", "AuditEvent", "Checkpoint", "District", "Drill", "Landmark", "LoginAttempt",
+    "ApiToken", "AuditEvent", "Checkpoint",
+    "Delivery", "District", "Drill", "Landmark", "LoginAttempt",
     "NotificationAddress", "Participant", "RoutePoint", "StaffUser", "Supporter", "Team",
 ]
