@@ -51,8 +51,9 @@ def longitude(**kwargs: Any) -> fields.Float:
     return fields.Float(allow_nan=False, validate=validate.Range(min=-180, max=180), **kwargs)
 
 
-def ident(**kwargs: Any) -> fields.Integer:
-    return fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+def ident(strict: bool = True, **kwargs: Any) -> fields.Integer:
+    """A row id; strict in JSON bodies (no "3" for 3), loose in query strings."""
+    return fields.Integer(strict=strict, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
 
 
 class LatLon(fields.Field):
@@ -120,7 +121,7 @@ class CheckpointPatchSchema(CheckpointSchema):
 
 
 class DrillQuerySchema(Schema):
-    district_id = ident()
+    district_id = ident(strict=False)
 
 
 class DrillSchema(Schema):
@@ -168,7 +169,7 @@ class RouteSchema(Schema):
 
 
 class SupporterQuerySchema(Schema):
-    district_id = ident()
+    district_id = ident(strict=False)
     kind = fields.Enum(SupporterKind, by_value=True)
     q = text(100, metadata={"description": "Part of the name, kana or e-mail."})
     active = fields.Boolean()
