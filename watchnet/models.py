@@ -8,8 +8,19 @@ from watchnet.districts.models import District, Landmark
 from watchnet.drills.models import Checkpoint, Drill, Participant, RoutePoint, Team
 from watchnet.notifications.models import Delivery
 from watchnet.people.models import NotificationAddress, StaffUser, Supporter
+from watchnet.tracking.models import (
+    EncounterStep,
+    GeocodeCache,
+    HelpCall,
+    HelpResponse,
+    LatestPosition,
+    LiveEvent,
+    PositionReport,
+)
 
 __all__ = [
+    "EncounterStep", "GeocodeCache", "HelpCall", "HelpResponse", "LatestPosition", "LiveEvent",
+    "PositionReport",
     "ApiToken", "AuditEvent", "Checkpoint",
     "Delivery", "District", "Drill", "Landmark", "LoginAttempt",
     "NotificationAddress", "Participant", "RoutePoint", "StaffUser", "Supporter", "Team",

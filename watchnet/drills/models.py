@@ -44,6 +44,11 @@ class Drill(db.Model):
     status: Mapped[DrillStatus] = mapped_column(
         enum_column_type(DrillStatus), default=DrillStatus.planned
     )
+    # When set, the scheduler process starts the drill at starts_at and ends it at ends_at.
+    is_auto_scheduled: Mapped[bool] = mapped_column(default=False)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_by_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("staff_user.id", ondelete="SET NULL"), nullable=True
     )
@@ -148,6 +153,8 @@ class Participant(db.Model):
     role: Mapped[ParticipantRole] = mapped_column(
         enum_column_type(ParticipantRole), default=ParticipantRole.walker
     )
+    # The supporter agreed on their phone to share position while the drill is live.
+    position_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     drill: Mapped[Drill] = relationship(back_populates="participants")
     supporter: Mapped[Supporter] = relationship()
