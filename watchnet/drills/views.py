@@ -1,7 +1,222 @@
-"""Drill planning pages."""
+"""Drill planning pages: list, create/edit, the drill page, the route editor, checkpoints, GPX."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from watchnet.auth.access import get_in_district_or_404, staff_required, visible_districts
+from watchnet.drills import services
+from watchnet.drills.forms import (
+    CheckpointForm,
+    ConfirmForm,
+    DrillForm,
+    GpxImportForm,
+    select_choices,
+)
+from watchnet.drills.models import Checkpoint, Drill
+from watchnet.extensions import db
+from watchnet.maps.drill_maps import drill_map_parts, route_editor_map_parts, tile_settings
+from watchnet.people.services import UserInputError
 
 bp = Blueprint("drills", __name__, url_prefix="/drills")
+
+
+def _speed() -> float:
+    return float(current_app.config["WALKING_SPEED_MPS"])
+
+
+def _load_drill(drill_id: int) -> Drill:
+    return get_in_district_or_404(current_user, Drill, drill_id)
+
+
+def _drill_form(**kwargs: Any) -> DrillForm:
+    form = DrillForm(**kwargs)
+    districts = visible_districts(current_user)
+    form.district_id.choices = select_choices((d.id, d.name) for d in districts)
+    return form
+
+
+def _field_error(form: Any, exc: UserInputError) -> None:
+    field = getattr(form, exc.field or "", None)
+    if field is not None:
+        field.errors = [*field.errors, str(exc)]
+    else:
+        flash(str(exc), "error")
+
+
+@bp.get("/")
+@staff_required()
+def list_drills() -> str:
+    """The staff home: drills of the user's districts, upcoming first."""
+    listing = services.list_drills(current_user, _speed())
+    return render_template("drills/list.html", listing=listing)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@staff_required()
+def new_drill() -> Any:
+    """Plan a new drill."""
+    form = _drill_form()
+    if form.validate_on_submit():
+        try:
+            drill = services.plan_drill(form.to_fields(), created_by=current_user)
+        except UserInputError as exc:
+            db.session.rollback()
+            _field_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_("The drill has been created."), "success")
+            return redirect(url_for(".show_drill", drill_id=drill.id))
+    status = 400 if form.is_submitted() else 200
+    return render_template("drills/form.html", form=form, drill=None), status
+
+
+@bp.route("/<int:drill_id>/edit", methods=["GET", "POST"])
+@staff_required()
+def edit_drill(drill_id: int) -> Any:
+    """Change a drill's facts."""
+    drill = _load_drill(drill_id)
+    form = _drill_form()
+    if not form.is_submitted():
+        form.fill_from(drill)
+    elif form.validate():
+        try:
+            services.update_drill(drill, form.to_fields())
+        except UserInputError as exc:
+            db.session.rollback()
+            _field_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_("The drill has been saved."), "success")
+            return redirect(url_for(".show_drill", drill_id=drill.id))
+    status = 400 if form.is_submitted() else 200
+    return render_template("drills/form.html", form=form, drill=drill), status
+
+
+@bp.route("/<int:drill_id>/delete", methods=["GET", "POST"])
+@staff_required()
+def delete_drill(drill_id: int) -> Any:
+    """Ask, then delete a planned drill."""
+    drill = _load_drill(drill_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            services.delete_drill(drill)
+        except UserInputError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return redirect(url_for(".show_drill", drill_id=drill_id))
+        db.session.commit()
+        flash(_("The drill has been deleted."), "success")
+        return redirect(url_for(".list_drills"))
+    return render_template("drills/delete.html", drill=drill, form=form)
+
+
+def _render_show(drill: Drill, gpx_form: GpxImportForm, status: int = 200) -> Any:
+    landmarks = services.district_landmarks(drill.district_id)
+    parts = drill_map_parts(drill, landmarks, tile_settings(current_app.config))
+    summary = services.summarize_route(drill.route_latlons, _speed())
+    return render_template("drills/show.html", drill=drill, map_parts=parts, summary=summary,
+                           gpx_form=gpx_form, delete_form=ConfirmForm()), status
+
+
+@bp.get("/<int:drill_id>")
+@staff_required()
+def show_drill(drill_id: int) -> Any:
+    """The drill page: facts, map, route length and checkpoints."""
+    return _render_show(_load_drill(drill_id), GpxImportForm(formdata=None))
+
+
+@bp.get("/<int:drill_id>/route")
+@staff_required()
+def route_editor(drill_id: int) -> str:
+    """The route editor page; static/js/route_editor.js does the drawing."""
+    drill = _load_drill(drill_id)
+    landmarks = services.district_landmarks(drill.district_id)
+    parts = route_editor_map_parts(drill, landmarks, tile_settings(current_app.config))
+    return render_template("drills/route_editor.html", drill=drill, map_parts=parts,
+                           state=services.editor_state(drill), speed_mps=_speed())
+
+
+@bp.post("/<int:drill_id>/route")
+@staff_required()
+def save_route(drill_id: int) -> Any:
+    """Save the route editor's geometry (JSON); 422 with field paths when it is refused."""
+    drill = _load_drill(drill_id)
+    payload = request.get_json(silent=True)
+    try:
+        services.save_route(drill, payload)
+    except services.GeometryError as exc:
+        db.session.rollback()
+        return jsonify(message=_("Nothing was saved. Please correct the marked points."),
+                       errors=exc.errors), 422
+    db.session.commit()
+    return jsonify(message=_("Saved."), **services.editor_state(drill))
+
+
+@bp.route("/<int:drill_id>/checkpoints/<int:checkpoint_id>/edit", methods=["GET", "POST"])
+@staff_required()
+def edit_checkpoint(drill_id: int, checkpoint_id: int) -> Any:
+    """A checkpoint's role-player, scenario, expected contact and checklist."""
+    checkpoint = get_in_district_or_404(current_user, Checkpoint, checkpoint_id)
+    if checkpoint.drill_id != drill_id:
+        abort(404)
+    form = CheckpointForm(obj=None if request.method == "POST" else checkpoint)
+    if request.method == "GET":
+        form.checklist.data = "\n".join(checkpoint.checklist or [])
+    if form.validate_on_submit():
+        try:
+            services.update_checkpoint(checkpoint, form.to_fields())
+        except UserInputError as exc:
+            db.session.rollback()
+            _field_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_("The checkpoint has been saved."), "success")
+            return redirect(url_for(".show_drill", drill_id=drill_id) + f"#cp-{checkpoint.id}")
+    status = 400 if form.is_submitted() else 200
+    return render_template("drills/checkpoint_form.html", form=form, checkpoint=checkpoint,
+                           drill=checkpoint.drill), status
+
+
+@bp.get("/<int:drill_id>.gpx")
+@staff_required()
+def export_gpx(drill_id: int) -> Response:
+    """Download the drill as GPX."""
+    drill = _load_drill(drill_id)
+    return Response(services.export_drill_gpx(drill), mimetype="application/gpx+xml",
+                    headers={"Content-Disposition": f'attachment; filename="drill-{drill.id}.gpx"'})
+
+
+@bp.post("/<int:drill_id>/gpx")
+@staff_required()
+def import_gpx(drill_id: int) -> Any:
+    """Replace the route and checkpoints from an uploaded GPX file (after confirmation)."""
+    drill = _load_drill(drill_id)
+    form = GpxImportForm()
+    if form.validate_on_submit():
+        try:
+            services.import_drill_gpx(drill, form.file.data.read())
+        except UserInputError as exc:
+            db.session.rollback()
+            _field_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_("The route and checkpoints were imported."), "success")
+            return redirect(url_for(".show_drill", drill_id=drill.id))
+    return _render_show(drill, form, 400)

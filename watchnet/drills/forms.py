@@ -1,0 +1,121 @@
+"""Forms of the drill planning pages. Length limits match the columns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField, TimeField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+
+from watchnet.drills.models import Drill, DrillStatus, ExpectedContact
+from watchnet.drills.services import (
+    CHECKLIST_ITEM_MAX,
+    CHECKLIST_MAX_ITEMS,
+    CHECKPOINT_NAME_MAX,
+    CheckpointFields,
+    DrillFields,
+    parse_checklist,
+)
+from watchnet.labels import choices
+from watchnet.timefmt import from_local, to_local
+
+TEXT_MAX = 4000  # purpose and background are Text columns; a page of text is plenty
+
+
+def select_choices(pairs: Iterable[tuple[Any, Any]]) -> list[SelectChoice]:
+    """(value, label) pairs as WTForms SelectChoice objects (tuples are deprecated)."""
+    return [SelectChoice(value=value, label=label) for value, label in pairs]
+
+
+class DrillForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
+    district_id = SelectField(_l("District"), coerce=int, validators=[InputRequired()])
+    date = DateField(_l("Date"), validators=[InputRequired()])
+    start_time = TimeField(_l("Start time"), validators=[InputRequired()])
+    end_time = TimeField(_l("End time"), validators=[Optional()])
+    meeting_place = StringField(_l("Meeting place"), validators=[Optional(), Length(max=200)])
+    purpose = TextAreaField(_l("Purpose (目的)"), validators=[Optional(), Length(max=TEXT_MAX)])
+    background = TextAreaField(_l("Background (経緯)"),
+                               validators=[Optional(), Length(max=TEXT_MAX)])
+    status = SelectField(_l("Status"), choices=select_choices(choices(DrillStatus)),
+                         default=DrillStatus.planned.value)
+
+    def validate_end_time(self, field: Any) -> None:
+        if field.data is not None and self.start_time.data is not None \
+                and field.data <= self.start_time.data:
+            raise ValidationError(_l("The end time must be after the start time."))
+
+    def fill_from(self, drill: Drill) -> None:
+        """Show a drill's stored (UTC) values in local time."""
+        starts = to_local(drill.starts_at)
+        self.title.data = drill.title
+        self.district_id.data = drill.district_id
+        self.date.data = starts.date()
+        self.start_time.data = starts.time().replace(tzinfo=None)
+        self.end_time.data = to_local(drill.ends_at).time().replace(tzinfo=None) \
+            if drill.ends_at else None
+        self.meeting_place.data = drill.meeting_place
+        self.purpose.data = drill.purpose
+        self.background.data = drill.background
+        self.status.data = drill.status.value
+
+    def to_fields(self) -> DrillFields:
+        """The parsed values, with times converted from local time to UTC."""
+        starts = from_local(datetime.combine(self.date.data, self.start_time.data))
+        ends = (from_local(datetime.combine(self.date.data, self.end_time.data))
+                if self.end_time.data else None)
+        return DrillFields(
+            district_id=self.district_id.data, title=self.title.data or "",
+            starts_at=starts, ends_at=ends, meeting_place=self.meeting_place.data or "",
+            purpose=self.purpose.data or "", background=self.background.data or "",
+            status=DrillStatus(self.status.data),
+        )
+
+
+class CheckpointForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=CHECKPOINT_NAME_MAX)])
+    role_player = StringField(_l("Role-player"), validators=[Optional(), Length(max=100)])
+    scenario_wear = TextAreaField(_l("What they wear"),
+                                  validators=[Optional(), Length(max=1000)])
+    scenario_say = TextAreaField(_l("What they say"), validators=[Optional(), Length(max=1000)])
+    scenario_do = TextAreaField(_l("What they do"), validators=[Optional(), Length(max=1000)])
+    expected_contact = SelectField(_l("Expected contact"),
+                                   choices=select_choices(choices(ExpectedContact)))
+    expected_contact_note = StringField(_l("Note on the contact"),
+                                        validators=[Optional(), Length(max=200)])
+    checklist = TextAreaField(_l("Checklist (one item per line)"),
+                              validators=[Optional(), Length(max=4000)])
+
+    def validate_checklist(self, field: Any) -> None:
+        items = parse_checklist(field.data or "")
+        if len(items) > CHECKLIST_MAX_ITEMS:
+            raise ValidationError(_l("At most %(n)d items.", n=CHECKLIST_MAX_ITEMS))
+        if any(len(item) > CHECKLIST_ITEM_MAX for item in items):
+            raise ValidationError(_l("Each item has at most %(max)d characters.",
+                                     max=CHECKLIST_ITEM_MAX))
+
+    def to_fields(self) -> CheckpointFields:
+        return CheckpointFields(
+            name=self.name.data or "", role_player=self.role_player.data or "",
+            scenario_wear=self.scenario_wear.data or "", scenario_say=self.scenario_say.data or "",
+            scenario_do=self.scenario_do.data or "",
+            expected_contact=ExpectedContact(self.expected_contact.data),
+            expected_contact_note=self.expected_contact_note.data or "",
+            checklist=tuple(parse_checklist(self.checklist.data or "")),
+        )
+
+
+class GpxImportForm(FlaskForm):
+    file = FileField(_l("GPX file"), validators=[FileRequired()])
+    replace = BooleanField(_l("Replace the current route and checkpoints"),
+                           validators=[DataRequired(_l("Please confirm the replacement."))])
+
+
+class ConfirmForm(FlaskForm):
+    """A form with only the CSRF token, for confirmed actions such as deleting."""
