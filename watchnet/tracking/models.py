@@ -47,7 +47,11 @@ class LatestPosition(db.Model):
     live map read this, never the history."""
 
     __tablename__ = "latest_position"
-    __table_args__ = (sa.Index("ix_latest_position_drill_latlon", "drill_id", "lat", "lon"),)
+    __table_args__ = (
+        sa.Index("ix_latest_position_drill_latlon", "drill_id", "lat", "lon"),
+        # Live streams ask "what moved since I last looked" per drill.
+        sa.Index("ix_latest_position_drill_received", "drill_id", "received_at"),
+    )
 
     drill_id: Mapped[int] = mapped_column(
         sa.ForeignKey("drill.id", ondelete="CASCADE"), primary_key=True
@@ -59,6 +63,7 @@ class LatestPosition(db.Model):
     lon: Mapped[float] = mapped_column(sa.Float)
     accuracy_m: Mapped[float | None] = mapped_column(sa.Float, nullable=True)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     supporter: Mapped[Supporter] = relationship()
 
