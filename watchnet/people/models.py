@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -151,3 +152,42 @@ class NotificationAddress(db.Model):
     disabled_reason: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
 
     supporter: Mapped[Supporter] = relationship(back_populates="notification_addresses")
+
+
+class SupporterImport(db.Model):
+    """A parsed CSV upload waiting for confirmation (the preview), then its outcome.
+
+    The parsed rows live here rather than in the session: several web workers serve the
+    preview and the confirmation, and a cookie cannot hold thousands of rows. `confirmed_at`
+    is set with a conditional UPDATE so confirming twice imports nothing the second time.
+    """
+
+    __tablename__ = "supporter_import"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    district_id: Mapped[int] = mapped_column(sa.ForeignKey("district.id", ondelete="CASCADE"))
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("staff_user.id", ondelete="SET NULL"), nullable=True
+    )
+    filename: Mapped[str] = mapped_column(sa.String(255), default="")
+    encoding: Mapped[str] = mapped_column(sa.String(16), default="")
+    # Which header of the file each field came from, so errors name the column the user sees.
+    headers: Mapped[dict[str, str]] = mapped_column(sa.JSON, default=dict)
+    # Headers of the file that were not understood (shown in the preview, otherwise ignored).
+    ignored_columns: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    # One dict per data row: {"row": Excel row number, "status", "values", "errors"}.
+    rows: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    imported_count: Mapped[int] = mapped_column(default=0)
+    skipped_count: Mapped[int] = mapped_column(default=0)
+
+    district: Mapped[District] = relationship()
+
+    @property
+    def is_confirmed(self) -> bool:
+        return self.confirmed_at is not None
+
+    def count(self, status: str) -> int:
+        """How many rows of the preview have this status."""
+        return sum(1 for r in self.rows if r["status"] == status)

@@ -2,6 +2,288 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from datetime import date
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+
+from watchnet.auth.access import (
+    get_in_district_or_404,
+    staff_required,
+    supporter_required,
+    visible_district_ids,
+    visible_districts,
+)
+from watchnet.auth.services import revoke_signin_token
+from watchnet.districts.models import District
+from watchnet.extensions import db
+from watchnet.people import services
+from watchnet.people.forms import (
+    ConfirmForm,
+    ExportForm,
+    ImportForm,
+    RevokeLinkForm,
+    SupporterFilterForm,
+    SupporterForm,
+)
+from watchnet.people.models import Supporter, SupporterImport
+from watchnet.people.services import UserInputError
 
 bp = Blueprint("people", __name__)
+
+PER_PAGE = 100
+
+
+def _district_or_404(district_id: int | None) -> District:
+    if district_id is None or district_id not in visible_district_ids(current_user):
+        abort(404)
+    district = db.session.get(District, district_id)
+    if district is None:
+        abort(404)
+    return district
+
+
+def _supporter_or_404(supporter_id: int) -> Supporter:
+    return get_in_district_or_404(current_user, Supporter, supporter_id)
+
+
+def _show_error(form: FlaskForm, exc: UserInputError) -> None:
+    """Put a service's refusal next to the field it names (or above the form)."""
+    db.session.rollback()
+    target = form._fields.get(exc.field or "")
+    if target is None:
+        target = form._fields.get("name") or next(iter(form._fields.values()))
+    target.errors = [*target.errors, str(exc.message)]
+
+
+def _signin_url(supporter: Supporter) -> str:
+    base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url
+    return services.signin_url(
+        supporter, base, lambda token: url_for("auth.supporter_signin", token=token))
+
+
+# ---------------------------------------------------------------------------------------------
+# Staff: the list, registering and editing
+
+
+@bp.get("/supporters")
+@staff_required()
+def list_supporters() -> str:
+    """Supporters of the staff member's districts, filtered."""
+    districts = visible_districts(current_user)
+    form = SupporterFilterForm(districts, request.args)
+    form.validate()
+    stmt = services.supporters_query([d.id for d in districts], form.district_id(),
+                                     form.kind_value(), form.q.data, form.active())
+    page = db.paginate(stmt, per_page=PER_PAGE, error_out=False)
+    export_form = ExportForm(districts, district=form.district.data if form.district_id() else "")
+    args = {k: v for k, v in request.args.items() if k != "page"}
+    return render_template("people/list.html", form=form, page=page, export_form=export_form,
+                           args=args)
+
+
+@bp.route("/supporters/new", methods=["GET", "POST"])
+@staff_required()
+def new_supporter() -> Response | str | tuple[str, int]:
+    """Register one supporter."""
+    districts = visible_districts(current_user)
+    form = SupporterForm(districts)
+    if form.validate_on_submit():
+        district = _district_or_404(form.district_id.data)
+        try:
+            supporter = services.register_supporter(district, **form.service_kwargs())
+        except UserInputError as exc:
+            _show_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_("The supporter was registered."), "success")
+            return redirect(url_for("people.show_supporter", supporter_id=supporter.id))
+    status = 400 if form.is_submitted() else 200
+    return render_template("people/form.html", form=form, supporter=None), status
+
+
+@bp.route("/supporters/<int:supporter_id>/edit", methods=["GET", "POST"])
+@staff_required()
+def edit_supporter(supporter_id: int) -> Response | str | tuple[str, int]:
+    """Change a supporter's details."""
+    supporter = _supporter_or_404(supporter_id)
+    districts = visible_districts(current_user)
+    form = SupporterForm(districts, obj=supporter, notification_urls="\n".join(
+        a.url for a in supporter.notification_addresses))
+    if form.validate_on_submit():
+        district = _district_or_404(form.district_id.data)
+        try:
+            services.update_supporter(supporter, district, **form.service_kwargs())
+        except UserInputError as exc:
+            _show_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_("The changes were saved."), "success")
+            return redirect(url_for("people.show_supporter", supporter_id=supporter.id))
+    status = 400 if form.is_submitted() else 200
+    return render_template("people/form.html", form=form, supporter=supporter), status
+
+
+@bp.get("/supporters/<int:supporter_id>")
+@staff_required()
+def show_supporter(supporter_id: int) -> str:
+    """A supporter's details with their personal sign-in link and QR code (audited)."""
+    supporter = _supporter_or_404(supporter_id)
+    return _render_detail(supporter, RevokeLinkForm())
+
+
+def _render_detail(supporter: Supporter, revoke_form: RevokeLinkForm) -> str:
+    url = _signin_url(supporter)
+    services.record_signin_link_view(supporter)
+    db.session.commit()
+    return render_template("people/detail.html", supporter=supporter, signin_url=url,
+                           qr=services.qr_svg(url), revoke_form=revoke_form,
+                           action_form=ConfirmForm())
+
+
+@bp.get("/supporters/<int:supporter_id>/card")
+@staff_required()
+def supporter_card(supporter_id: int) -> str:
+    """A printable card with the personal QR code to hand to the supporter."""
+    supporter = _supporter_or_404(supporter_id)
+    url = _signin_url(supporter)
+    services.record_signin_link_view(supporter)
+    db.session.commit()
+    return render_template("people/card.html", supporter=supporter, signin_url=url,
+                           qr=services.qr_svg(url))
+
+
+@bp.post("/supporters/<int:supporter_id>/revoke-link")
+@staff_required()
+def revoke_link(supporter_id: int) -> Response | tuple[str, int]:
+    """Replace the personal link; the old one stops working and its phones are logged out."""
+    supporter = _supporter_or_404(supporter_id)
+    form = RevokeLinkForm()
+    if not form.validate_on_submit():
+        return _render_detail(supporter, form), 400
+    revoke_signin_token(supporter)
+    db.session.commit()
+    flash(_("The old link no longer works. Give the supporter the new link or QR code below."),
+          "success")
+    return redirect(url_for("people.show_supporter", supporter_id=supporter.id))
+
+
+@bp.post("/supporters/<int:supporter_id>/deactivate")
+@staff_required()
+def deactivate_supporter(supporter_id: int) -> Response:
+    """Stop a supporter's link and notices without deleting them."""
+    return _set_active(supporter_id, False)
+
+
+@bp.post("/supporters/<int:supporter_id>/reactivate")
+@staff_required()
+def reactivate_supporter(supporter_id: int) -> Response:
+    """Make a deactivated supporter active again."""
+    return _set_active(supporter_id, True)
+
+
+def _set_active(supporter_id: int, active: bool) -> Response:
+    supporter = _supporter_or_404(supporter_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    services.set_supporter_active(supporter, active)
+    db.session.commit()
+    flash(_("The supporter is active again.") if active
+          else _("The supporter was deactivated. Their link no longer works."), "success")
+    return redirect(url_for("people.show_supporter", supporter_id=supporter.id))
+
+
+# ---------------------------------------------------------------------------------------------
+# Staff: CSV import and export
+
+
+@bp.route("/supporters/import", methods=["GET", "POST"])
+@staff_required()
+def import_supporters() -> Response | str | tuple[str, int]:
+    """Upload a CSV; it is read into a stored preview, nothing is registered yet."""
+    form = ImportForm(visible_districts(current_user))
+    if form.validate_on_submit():
+        district = _district_or_404(form.district_id.data)
+        upload = form.file.data
+        try:
+            batch = services.prepare_supporter_import(
+                district, current_user, upload.filename or "", upload.read())
+        except UserInputError as exc:
+            _show_error(form, exc)
+        else:
+            db.session.commit()
+            return redirect(url_for("people.import_preview", batch_id=batch.id))
+    status = 400 if form.is_submitted() else 200
+    return render_template("people/import.html", form=form), status
+
+
+@bp.get("/supporters/import/<int:batch_id>")
+@staff_required()
+def import_preview(batch_id: int) -> str:
+    """Each row of the upload with its status or its problems; a button to confirm."""
+    batch = get_in_district_or_404(current_user, SupporterImport, batch_id)
+    return render_template("people/import_preview.html", batch=batch, form=ConfirmForm(),
+                           problem=services.problem_message)
+
+
+@bp.post("/supporters/import/<int:batch_id>/confirm")
+@staff_required()
+def confirm_import(batch_id: int) -> Response:
+    """Register the new rows of a preview, once."""
+    batch = get_in_district_or_404(current_user, SupporterImport, batch_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        imported = services.confirm_supporter_import(batch)
+    except UserInputError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "warning")
+        return redirect(url_for("people.import_preview", batch_id=batch_id))
+    db.session.commit()
+    flash(_("%(imported)d supporters were imported; %(skipped)d rows were skipped.",
+            imported=imported, skipped=batch.skipped_count), "success")
+    return redirect(url_for("people.list_supporters", district=batch.district_id))
+
+
+@bp.get("/supporters/export.csv")
+@staff_required()
+def export_supporters() -> Response:
+    """The supporters of one or all of the staff member's districts as CSV for Excel."""
+    districts = visible_districts(current_user)
+    form = ExportForm(districts, request.args)
+    if not form.validate():
+        abort(404 if form.district.errors else 400)
+    district_ids = [int(form.district.data)] if form.district.data else [d.id for d in districts]
+    data = services.export_supporters(district_ids, form.encoding.data or "utf-8-sig")
+    db.session.commit()
+    suffix = f"-{district_ids[0]}" if form.district.data else ""
+    filename = f"supporters{suffix}-{date.today():%Y%m%d}.csv"
+    charset = "shift_jis" if form.encoding.data == "cp932" else "utf-8"
+    return Response(data, content_type=f"text/csv; charset={charset}",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+# ---------------------------------------------------------------------------------------------
+# The supporter's own page
+
+
+@bp.get("/me")
+@supporter_required
+def supporter_home() -> str:
+    """The supporter's phone page: greeting, their drills, how to approach someone."""
+    supporter = current_user._get_current_object()
+    return render_template("people/me.html", supporter=supporter,
+                           participations=services.upcoming_participations(supporter),
+                           safe_color=services.safe_color)
