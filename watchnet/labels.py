@@ -10,6 +10,7 @@ from flask_babel.speaklater import LazyString
 from watchnet.districts.models import LandmarkKind
 from watchnet.drills.models import DrillStatus, ExpectedContact, ParticipantRole
 from watchnet.people.models import StaffRole, SupporterKind
+from watchnet.tracking.models import EncounterStepKind
 
 LABELS: dict[type[StrEnum], dict[str, LazyString]] = {
     StaffRole: {
@@ -55,6 +56,14 @@ LABELS: dict[type[StrEnum], dict[str, LazyString]] = {
         "observer": _l("Observer"),
         "role_player": _l("Role-player"),
     },
+    EncounterStepKind: {
+        "noticed": _l("Noticed the person"),
+        "approached_front": _l("Approached from the front"),
+        "gave_own_name": _l("Gave own name"),
+        "asked_name_or_destination": _l("Asked name or destination"),
+        "contacted": _l("Contacted someone"),
+        "handed_over": _l("Handed over"),
+    },
 }
 
 
@@ -79,4 +88,5 @@ def template_globals() -> dict[str, object]:
         "status_label": lambda v: label(DrillStatus, v),
         "contact_label": lambda v: label(ExpectedContact, v),
         "participant_role_label": lambda v: label(ParticipantRole, v),
+        "step_label": lambda v: label(EncounterStepKind, v),
     }
