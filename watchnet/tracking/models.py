@@ -133,6 +133,8 @@ class HelpCall(db.Model):
     called_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the phone's clock
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Whom the call reached, [{"name", "distance_m", "kind"}]: a retry answers the same list.
+    notified: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
 
     supporter: Mapped[Supporter] = relationship()
     responses: Mapped[list[HelpResponse]] = relationship(
