@@ -87,6 +87,7 @@ def refuse(exc: UserInputError | str, field: str | None = None) -> NoReturn:
     name = field or getattr(exc, "field", None) or "_schema"
     db.session.rollback()
     abort(422, messages={"json": {_FIELD_NAMES.get(name, name): [str(exc)]}})
+    raise AssertionError("abort() returned")  # pragma: no cover - abort always raises
 
 
 def commit() -> None:
@@ -125,7 +126,7 @@ class Landmarks(MethodView):
     def post(self, data: dict[str, Any], district_id: int) -> Any:
         """Add a landmark to a district (names are unique within a district)."""
         ensure_visible_district(district_id)
-        district = db.session.get(District, district_id)
+        district = db.session.get_one(District, district_id)
         try:
             landmark = add_landmark(district, data["name"], data["kind"], data["lat"],
                                     data["lon"], actor=actor())
@@ -363,7 +364,7 @@ class Supporters(MethodView):
         """Register a supporter; the same person twice in a district is refused."""
         if data["district_id"] not in visible_ids():
             refuse(_("Unknown district."), "district_id")
-        district = db.session.get(District, data["district_id"])
+        district = db.session.get_one(District, data["district_id"])
         try:
             supporter = register_supporter(district, **_supporter_args(data))
         except UserInputError as exc:

@@ -1,0 +1,265 @@
+"""Access tests: an organizer of another district, a supporter and an anonymous visitor get
+403/404 (or the login page; 401 on the API) on every staff page and API route of a district not
+theirs, and nothing of that district changes.
+
+The routes come from the app's URL map, so pages added later are covered automatically. A route
+with a URL variable this file cannot fill fails with a message: extend VARIABLE_OBJECTS (and
+`victim_world`) for the new kind of object, or add the route to PUBLIC_ENDPOINTS if anyone may
+use it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from werkzeug.routing import Rule
+
+from tests.conftest import login, make_test_app, signin_supporter
+from watchnet.auth.services import issue_api_token
+from watchnet.districts.models import Landmark
+from watchnet.drills.models import Participant, Team
+from watchnet.extensions import db
+
+# Anyone may call these (they hold no district's data, or check their own secret).
+PUBLIC_ENDPOINTS = {
+    "static", "core.vendor", "core.healthz", "core.switch_language", "core.index",
+    "auth.login", "auth.logout", "auth.supporter_signin", "api-docs.openapi_json",
+}
+# A signed-in supporter may use these (their own page); staff and anonymous visitors may not.
+SUPPORTER_ENDPOINTS = {"people.supporter_home"}
+
+# URL variable -> the victim district's object whose id fills it.
+VARIABLE_OBJECTS = {
+    "district_id": "district", "drill_id": "drill", "checkpoint_id": "checkpoint",
+    "supporter_id": "supporter", "landmark_id": "landmark", "team_id": "team",
+    "participant_id": "participant", "token_id": "api_token", "user_id": "staff",
+    "batch_id": "supporter_import",
+}
+# For a bare <id>, the first of these words found in the endpoint or rule names the object.
+ID_GUESSES = ["checkpoint", "landmark", "participant", "team", "supporter", "drill", "district"]
+
+# Strings only the victim district's data contains: no response to an outsider may show them.
+MARKERS = ["被害訓練VX", "VXポイント", "VX班", "VX公民館", "VX支援者"]
+
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _collect_rules() -> list[Rule]:
+    app = make_test_app("sqlite://")
+    rules = [r for r in app.url_map.iter_rules()
+             if r.endpoint not in PUBLIC_ENDPOINTS and not r.endpoint.startswith("api-docs.")]
+    return sorted(rules, key=lambda r: (r.rule, sorted(r.methods or ())))
+
+
+RULES = _collect_rules()
+
+
+def _rule_id(rule: Rule) -> str:
+    methods = ",".join(m for m in METHODS if m in (rule.methods or ()))
+    return f"{methods} {rule.rule} ({rule.endpoint})"
+
+
+@dataclass
+class World:
+    ids: dict[str, int]
+    district_id: int
+    staff_ids: list[int]
+    outsider_token: str
+    problems: list[str] = field(default_factory=list)
+
+
+@pytest.fixture()
+def victim_world(district, organizer, outsider, supporter, make_drill, make_supporter) -> World:
+    """A district with one of each object, and the outsider's API token."""
+    drill = make_drill(district, title="被害訓練VX",
+                       checkpoints=[{"name": "VXポイント", "lat": 36.334, "lon": 138.946}])
+    person = make_supporter(district, name="VX支援者", name_kana="ぶいえっくす")
+    team = Team(drill_id=drill.id, name="VX班")
+    db.session.add(team)
+    db.session.flush()
+    participant = Participant(drill_id=drill.id, supporter_id=person.id, team_id=team.id)
+    landmark = Landmark(district_id=district.id, name="VX公民館", lat=36.3338, lon=138.946)
+    db.session.add_all([participant, landmark])
+    victim_token, _raw = issue_api_token(organizer, "victim")
+    _outsider_token, outsider_raw = issue_api_token(outsider, "outsider")
+    db.session.commit()
+    ids = {
+        "district": district.id, "drill": drill.id, "checkpoint": drill.checkpoints[0].id,
+        "supporter": person.id, "landmark": landmark.id, "team": team.id,
+        "participant": participant.id, "api_token": victim_token.id, "staff": organizer.id,
+    }
+    try:  # the CSV import preview, where the people package has it
+        from watchnet.people.models import SupporterImport
+    except ImportError:
+        pass
+    else:
+        batch = SupporterImport(district_id=district.id, created_by_id=organizer.id,
+                                filename="VX.csv")
+        db.session.add(batch)
+        db.session.commit()
+        ids["supporter_import"] = batch.id
+    return World(ids, district.id, [organizer.id], outsider_raw)
+
+
+def victim_rows(world: World) -> list[tuple[str, str]]:
+    """Every row belonging to the victim district, its drills, supporters or staff."""
+    db.session.expire_all()
+    district_id = world.district_id
+    drill_ids = sa.text("SELECT id FROM drill WHERE district_id = :d")
+    supporter_ids = sa.text("SELECT id FROM supporter WHERE district_id = :d")
+    rows: list[tuple[str, str]] = []
+    with db.engine.connect() as conn:
+        for table in db.metadata.sorted_tables:
+            if table.name in {"audit_event", "login_attempt"}:
+                continue
+            cols = table.c
+            if table.name == "district":
+                where = cols.id == district_id
+            elif table.name == "staff_user":
+                where = cols.id.in_(world.staff_ids)
+            elif "district_id" in cols:
+                where = cols.district_id == district_id
+            elif "drill_id" in cols:
+                where = cols.drill_id.in_(
+                    [r[0] for r in conn.execute(drill_ids, {"d": district_id})])
+            elif "supporter_id" in cols:
+                where = cols.supporter_id.in_(
+                    [r[0] for r in conn.execute(supporter_ids, {"d": district_id})])
+            elif "staff_id" in cols:
+                where = cols.staff_id.in_(world.staff_ids)
+            else:
+                continue
+            for row in conn.execute(sa.select(table).where(where)):
+                rows.append((table.name, repr(tuple(row))))
+    return sorted(rows)
+
+
+def fill_url(rule: Rule, world: World) -> str:
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        kind = VARIABLE_OBJECTS.get(name)
+        if name == "id":
+            text = f"{rule.endpoint} {rule.rule}".lower()
+            kind = next((k for k in ID_GUESSES if k in text), None)
+        if kind is None or kind not in world.ids:
+            pytest.fail(
+                f"{rule.rule} ({rule.endpoint}) has the URL variable <{name}> that "
+                f"tests/test_access.py cannot fill: add it to VARIABLE_OBJECTS and create the "
+                f"object in victim_world, or list the endpoint in PUBLIC_ENDPOINTS.")
+        return str(world.ids[kind])
+
+    return re.sub(r"<(?:[^:<>]+:)?(\w+)>", value, rule.rule)
+
+
+def form_payload(world: World) -> dict[str, str]:
+    """Plausible form fields, aimed at the victim district where a form lets one choose."""
+    d = str(world.district_id)
+    return {"district_id": d, "district": d, "districts": d, "title": "侵入VX", "name": "侵入VX",
+            "name_kana": "しんにゅう", "kind": "other", "lat": "36.3", "lon": "138.9",
+            "starts_at": "2026-04-01T09:00", "start_date": "2026-04-01", "start_time": "09:00",
+            "email": "intruder@example.jp", "supporter_ids": str(world.ids["supporter"])}
+
+
+def json_payload(url: str, method: str, world: World) -> dict[str, Any]:
+    """A valid body for the API resource, so the request gets past validation to the check."""
+    if url.endswith("/route"):
+        return {"route": [[36.3, 138.9], [36.31, 138.91]]}
+    if "/checkpoints" in url:
+        return {"name": "侵入VX", "lat": 36.3, "lon": 138.9}
+    if "/landmarks" in url:
+        return {"name": "侵入VX", "kind": "other", "lat": 36.3, "lon": 138.9}
+    if "/supporters" in url:
+        body = {"name": "侵入VX", "kind": "other"}
+        return body if method == "PATCH" else {**body, "district_id": world.district_id}
+    body = {"title": "侵入VX", "starts_at": "2026-04-01T09:00:00"}
+    return body if method == "PATCH" else {**body, "district_id": world.district_id}
+
+
+def call(client: Any, method: str, url: str, world: World, headers: dict[str, str]) -> Any:
+    # A fresh app context per request: the test's own context would otherwise share `g` (and
+    # flask-login's cached user in it) between the clients of different personas.
+    with client.application.app_context():
+        if url.startswith("/api/"):
+            body = json_payload(url, method, world) if method in {"POST", "PUT", "PATCH"} \
+                else None
+            return client.open(url, method=method, json=body, headers=headers)
+        data = form_payload(world) if method in {"POST", "PUT", "PATCH"} else None
+        return client.open(url, method=method, data=data, headers=headers)
+
+
+def redirects_to_login(response: Any) -> bool:
+    return response.status_code == 302 and "/login" in response.headers.get("Location", "")
+
+
+def check(world: World, who: str, method: str, url: str, response: Any, allowed: set[int],
+          login_redirect: bool) -> None:
+    status = response.status_code
+    ok = status in allowed or (login_redirect and redirects_to_login(response))
+    if not ok:
+        where = response.headers.get("Location", "")
+        world.problems.append(f"{who}: {method} {url} -> {status} {where}".rstrip())
+    body = response.get_data(as_text=True)
+    leaked = [m for m in MARKERS if m in body]
+    if leaked:
+        world.problems.append(f"{who}: {method} {url} shows the victim's data {leaked}")
+
+
+@pytest.mark.parametrize("rule", RULES, ids=_rule_id)
+def test_nobody_outside_the_district_can_use_its_pages_or_api(
+        app: Flask, rule: Rule, victim_world: World, outsider: Any, supporter: Any) -> None:
+    world = victim_world
+    before = victim_rows(world)
+    url = fill_url(rule, world)
+    has_object = url != rule.rule
+    is_api = rule.rule.startswith("/api/")
+    methods = [m for m in METHODS if m in (rule.methods or ())]
+
+    anonymous = app.test_client()
+    with app.app_context():
+        supporter_client = signin_supporter(app.test_client(), supporter)
+    with app.app_context():
+        outsider_client = login(app.test_client(), outsider)
+    outsider_auth = {"Authorization": f"Bearer {world.outsider_token}"}
+
+    for method in methods:
+        # An anonymous visitor: the login page, or 401 on the API.
+        response = call(anonymous, method, url, world, {})
+        if is_api:
+            check(world, "anonymous", method, url, response, {401}, False)
+        else:
+            check(world, "anonymous", method, url, response, {401, 403, 404}, True)
+
+        # A supporter of this very district, signed in on a phone: no staff page, no API.
+        if rule.endpoint not in SUPPORTER_ENDPOINTS:
+            response = call(supporter_client, method, url, world, {})
+            allowed = {401} if is_api else {401, 403, 404}
+            check(world, "supporter", method, url, response, allowed, not is_api)
+
+        # An organizer of another district, with the browser session or an API token.
+        client, headers = (anonymous, outsider_auth) if is_api else (outsider_client, {})
+        if has_object:
+            response = call(client, method, url, world, headers)
+            check(world, "outsider", method, url, response, {403, 404}, False)
+        else:
+            # A page of one's own districts: fine to use, but it must not show the victim's
+            # data, also when asked for the victim district by query string.
+            for target in (url, f"{url}?district_id={world.district_id}"):
+                response = call(client, method, target, world, headers)
+                if response.status_code >= 500:
+                    world.problems.append(f"outsider: {method} {target} -> "
+                                          f"{response.status_code}")
+                check(world, "outsider", method, target, response,
+                      set(range(200, 500)), False)
+
+    after = victim_rows(world)
+    if after != before:
+        gone = sorted(set(before) - set(after))
+        new = sorted(set(after) - set(before))
+        world.problems.append(f"the victim district changed: removed/changed {gone}, "
+                              f"added/changed to {new}")
+    assert not world.problems, f"{_rule_id(rule)}:\n  " + "\n  ".join(world.problems)
