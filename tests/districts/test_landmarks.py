@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from werkzeug.routing import BuildError
 
 from watchnet.audit.models import AuditEvent
 from watchnet.districts.models import Landmark, LandmarkKind
 from watchnet.districts.services import add_landmark
 from watchnet.extensions import db
-
-
-@pytest.fixture(autouse=True)
-def _menu_links_of_pages_not_built_yet(app: Any) -> Iterator[None]:
-    # base.html links to pages other engineers build; until they exist, let the link be "#".
-    def fallback(error: BuildError, endpoint: str, values: dict[str, Any]) -> str:
-        if endpoint in app.view_functions:
-            raise error
-        return "#"
-
-    app.url_build_error_handlers.append(fallback)
-    yield
-    app.url_build_error_handlers.remove(fallback)
 
 
 @pytest.fixture()
