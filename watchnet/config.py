@@ -57,15 +57,21 @@ DEFAULTS: dict[str, Any] = {
     "DELIVERY_BACKOFF_S": 30,
     "DELIVERY_BACKOFF_MAX_S": 3600,
     "DELIVERY_CLAIM_S": 120,  # e.g. https://watch.example.jp; used in links printed on handouts
+    # Reverse geocoding for "where am I" (Nominatim API), e.g. "http://127.0.0.1:8080"; None = off.
+    "GEOCODER_URL": None,
+    "GEOCODER_TIMEOUT_S": 2.0,
+    "HELP_CALL_NEAREST": 2,  # how many of the nearest other participants a help call reaches
+    "POSITION_MAX_BATCH": 100,  # positions per request from a phone
 }
 
 _INT_KEYS = {
     "MAX_CONTENT_LENGTH", "LOGIN_MAX_FAILURES", "LOGIN_MAX_FAILURES_PER_IP",
     "LOGIN_WINDOW_S", "TILE_MAX_ZOOM", "SMTP_PORT", "DELIVERY_MAX_ATTEMPTS",
     "DELIVERY_BACKOFF_S", "DELIVERY_BACKOFF_MAX_S", "DELIVERY_CLAIM_S",
+    "HELP_CALL_NEAREST", "POSITION_MAX_BATCH",
 }
 _BOOL_KEYS = {"SMTP_STARTTLS"}
-_FLOAT_KEYS = {"WALKING_SPEED_MPS", "SMTP_TIMEOUT_S"}
+_FLOAT_KEYS = {"WALKING_SPEED_MPS", "SMTP_TIMEOUT_S", "GEOCODER_TIMEOUT_S"}
 _LIST_KEYS = {"LANGUAGES"}
 
 

@@ -57,9 +57,10 @@ def init_app(app: Flask) -> None:
     from watchnet.drills.views import bp as drills_bp
     from watchnet.people.views import bp as people_bp
     from watchnet.teams.views import bp as teams_bp
+    from watchnet.tracking.field_views import bp as field_bp
 
     for bp in (core_bp, admin_bp, auth_bp, people_bp, districts_bp, drills_bp,
-               teams_bp):
+               teams_bp, field_bp):
         app.register_blueprint(bp)
     register_api(api)
     register_error_handlers(app)

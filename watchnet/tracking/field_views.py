@@ -1,0 +1,235 @@
+"""The supporter's phone in the field: JSON endpoints, the phone's event stream, and the field
+page. Every route is for a signed-in supporter who takes part in the drill (else 404)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.exceptions import HTTPException
+
+from watchnet.auth.access import supporter_required
+from watchnet.core.errors import _messages, handle_http_exception
+from watchnet.dbtypes import utcnow
+from watchnet.drills.models import Participant
+from watchnet.extensions import db
+from watchnet.tracking import services
+from watchnet.tracking.models import HelpCall
+from watchnet.tracking.schemas import (
+    InvalidPayload,
+    parse_consent,
+    parse_help,
+    parse_latlon_query,
+    parse_positions,
+    parse_step,
+)
+
+bp = Blueprint("field", __name__, url_prefix="/field")
+
+# ---------------------------------------------------------------------------------------------
+# JSON and event-stream routes (the phone's API). Errors are JSON here, whatever Accept says;
+# the HTML pages of this blueprint keep the app's error pages.
+
+PAGE_ENDPOINTS = frozenset({"field.home", "field.drill_page"})
+
+
+def json_error(code: int, message: str, errors: dict[str, list[str]] | None = None,
+               **extra: Any) -> tuple[Response, int]:
+    """{"code", "message", "errors"} with the status code."""
+    body: dict[str, Any] = {"code": code, "message": message, "errors": errors or {}}
+    body.update(extra)
+    return jsonify(body), code
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> Any:
+    if request.endpoint in PAGE_ENDPOINTS:
+        return handle_http_exception(exc)
+    code = exc.code or 500
+    return json_error(code, _messages().get(code, exc.description or ""))
+
+
+@bp.errorhandler(InvalidPayload)
+def _invalid(exc: InvalidPayload) -> Any:
+    db.session.rollback()
+    return json_error(422, _("Some of the values are not valid."), exc.errors)
+
+
+@bp.errorhandler(services.DrillNotLive)
+def _not_live(exc: services.DrillNotLive) -> Any:
+    db.session.rollback()
+    return json_error(409, _("The drill is not live now, so nothing was recorded."))
+
+
+@bp.errorhandler(services.ConsentRequired)
+def _no_consent(exc: services.ConsentRequired) -> Any:
+    db.session.rollback()
+    return json_error(409, _("Position sharing is off. Turn it on to share your position."))
+
+
+@bp.errorhandler(services.NotParticipant)
+def _not_participant(exc: services.NotParticipant) -> Any:
+    db.session.rollback()
+    return json_error(404, _messages()[404])
+
+
+def _json_body() -> Any:
+    body = request.get_json(force=True, silent=True)
+    if body is None:
+        raise _BadJson()
+    return body
+
+
+class _BadJson(Exception):
+    pass
+
+
+@bp.errorhandler(_BadJson)
+def _bad_json(exc: _BadJson) -> Any:
+    return json_error(400, _("Send a JSON body."))
+
+
+def _participant(drill_id: int) -> Participant:
+    participant = services.get_participant(drill_id, current_user.id)
+    if participant is None:
+        raise services.NotParticipant()
+    return participant
+
+
+@bp.post("/drills/<int:drill_id>/consent")
+@supporter_required
+def set_consent(drill_id: int) -> Any:
+    share = parse_consent(_json_body())
+    shared = services.set_position_consent(_participant(drill_id), share)
+    db.session.commit()
+    return {"share": shared}
+
+
+@bp.post("/drills/<int:drill_id>/positions")
+@supporter_required
+def post_positions(drill_id: int) -> Any:
+    rows = parse_positions(_json_body(), int(current_app.config["POSITION_MAX_BATCH"]),
+                           utcnow())
+    accepted, duplicates = services.record_positions(drill_id, current_user.id, rows)
+    db.session.commit()
+    return {"accepted": accepted, "duplicates": duplicates}
+
+
+@bp.post("/drills/<int:drill_id>/steps")
+@supporter_required
+def post_step(drill_id: int) -> Any:
+    data = parse_step(_json_body(), utcnow())
+    participant = _participant(drill_id)
+    step, created = services.record_step(participant, data)
+    db.session.commit()
+    body = services.step_to_dict(step, {cp.id: cp.name for cp in participant.drill.checkpoints})
+    return body, 201 if created else 200
+
+
+@bp.get("/drills/<int:drill_id>/steps")
+@supporter_required
+def get_steps(drill_id: int) -> Any:
+    return {"steps": services.list_steps(_participant(drill_id))}
+
+
+@bp.get("/drills/<int:drill_id>/nearest-checkpoint")
+@supporter_required
+def get_nearest_checkpoint(drill_id: int) -> Any:
+    lat, lon = parse_latlon_query(request.args)
+    drill = _participant(drill_id).drill
+    return {"checkpoint": services.nearest_checkpoint(drill, lat, lon)}
+
+
+@bp.get("/drills/<int:drill_id>/where")
+@supporter_required
+def get_where(drill_id: int) -> Any:
+    lat, lon = parse_latlon_query(request.args)
+    drill = _participant(drill_id).drill
+    result = services.describe_location(drill, lat, lon)
+    db.session.commit()  # the geocoder's answer is cached
+    return result
+
+
+@bp.post("/drills/<int:drill_id>/help")
+@supporter_required
+def post_help(drill_id: int) -> Any:
+    data = parse_help(_json_body(), utcnow())
+    call, created = services.record_help_call(_participant(drill_id), data)
+    db.session.commit()
+    return services.help_call_body(call), 201 if created else 200
+
+
+@bp.post("/help/<int:help_call_id>/respond")
+@supporter_required
+def respond_help(help_call_id: int) -> Any:
+    call = db.session.get(HelpCall, help_call_id)
+    if call is None:
+        raise services.NotParticipant()
+    _participant(call.drill_id)
+    if call.supporter_id == current_user.id:
+        raise InvalidPayload({"help_call_id": [_("This is your own call for help.")]})
+    responders = services.respond_to_help_call(call, current_user._get_current_object())
+    db.session.commit()
+    return {"responders": responders}
+
+
+def _last_event_id() -> int | None:
+    raw = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
+    return int(raw) if raw and raw.isdigit() else None
+
+
+# In-flight transactions on PostgreSQL may commit a smaller id after a larger one was read;
+# each poll looks this many ids back and skips what it already sent.
+_ID_LOOKBACK = 200
+
+
+@bp.get("/drills/<int:drill_id>/events")
+@supporter_required
+def phone_events(drill_id: int) -> Any:
+    supporter_id = _participant(drill_id).supporter_id
+    last_id = _last_event_id()
+    cfg = current_app.config
+    poll_s = float(cfg.get("FIELD_SSE_POLL_S", 0.5))
+    heartbeat_s = float(cfg.get("FIELD_SSE_HEARTBEAT_S", 15.0))
+    lifetime_s = float(cfg.get("FIELD_SSE_LIFETIME_S", 300.0))
+    # No connection is held between polls: each poll is one short transaction.
+    db.session.close()
+
+    @stream_with_context
+    def stream() -> Iterator[str]:
+        nonlocal last_id
+        floor = last_id  # the browser saw everything up to Last-Event-ID
+        sent: set[int] = set()
+        started = last_beat = time.monotonic()
+        yield "retry: 3000\n\n"
+        while time.monotonic() - started < lifetime_s:
+            after = None if last_id is None else max(0, last_id - _ID_LOOKBACK)
+            try:
+                events = services.list_phone_events(drill_id, supporter_id, after)
+            finally:
+                db.session.close()
+            for event_id, kind, payload in events:
+                if event_id in sent or (floor is not None and event_id <= floor):
+                    continue
+                sent.add(event_id)
+                last_id = max(last_id or 0, event_id)
+                data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+                yield f"id: {event_id}\nevent: {kind}\ndata: {data}\n\n"
+                last_beat = time.monotonic()
+            if last_id is not None and len(sent) > 4 * _ID_LOOKBACK:
+                sent = {i for i in sent if i > last_id - _ID_LOOKBACK}
+            if time.monotonic() - last_beat >= heartbeat_s:
+                yield ": keepalive\n\n"
+                last_beat = time.monotonic()
+            time.sleep(poll_s)
+
+    return Response(stream(), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+# ---------------------------------------------------------------------------------------------
+# End of the JSON and event-stream routes. The HTML pages (field.home, field.drill_page) follow.

@@ -1,0 +1,505 @@
+"""What phones do during a live drill: report positions, log encounter steps, ask where they
+are, call for help and answer a call. Functions flush and leave the commit to the caller."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app, url_for
+from flask_babel import force_locale, get_locale
+from flask_babel import gettext as _
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from werkzeug.routing import BuildError
+
+from watchnet import geo
+from watchnet.dbtypes import utcnow
+from watchnet.drills.models import Checkpoint, Drill, DrillStatus, Participant
+from watchnet.extensions import db
+from watchnet.labels import label
+from watchnet.notifications.services import notify_staff, notify_supporter
+from watchnet.people.models import StaffRole, StaffUser, Supporter, staff_district
+from watchnet.tracking import geocoding
+from watchnet.tracking.events import DRILL, STAFF, emit, supporter_audience
+from watchnet.tracking.models import (
+    EncounterStep,
+    EncounterStepKind,
+    HelpCall,
+    HelpResponse,
+    LatestPosition,
+    LiveEvent,
+    PositionReport,
+)
+from watchnet.tracking.schemas import HelpInput, InvalidPayload, StepInput
+
+# A step logged without a checkpoint is put at the nearest one when it is this close.
+CHECKPOINT_SNAP_M = 100.0
+# Help calls look for helpers in growing boxes around the caller before taking anyone.
+HELP_SEARCH_RADII_M = (1_000.0, 5_000.0, 20_000.0)
+
+
+class DrillNotLive(Exception):
+    """The drill is not live: positions, steps and help calls are refused (409)."""
+
+
+class ConsentRequired(Exception):
+    """The supporter has not agreed to share their position in this drill (409)."""
+
+
+class NotParticipant(Exception):
+    """The supporter is not a participant of the drill (404, no hint that it exists)."""
+
+
+def _language() -> str:
+    locale = get_locale()
+    return "en" if locale is not None and locale.language == "en" else "ja"
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _insert(table: sa.Table) -> Any:
+    """INSERT with ON CONFLICT support for the bound database."""
+    if db.engine.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+# ---------------------------------------------------------------------------------------------
+# Participants and consent
+
+
+def get_participant(drill_id: int, supporter_id: int) -> Participant | None:
+    """The supporter's participation in a drill, or None."""
+    return db.session.scalar(sa.select(Participant).where(
+        Participant.drill_id == drill_id, Participant.supporter_id == supporter_id))
+
+
+def set_position_consent(participant: Participant, share: bool) -> bool:
+    """Record whether the supporter agrees to share their position while the drill is live."""
+    if share and participant.position_consent_at is None:
+        participant.position_consent_at = utcnow()
+    elif not share:
+        participant.position_consent_at = None
+    db.session.flush()
+    return participant.position_consent_at is not None
+
+
+# ---------------------------------------------------------------------------------------------
+# Positions
+
+
+def record_positions(drill_id: int, supporter_id: int,
+                     rows: Sequence[dict[str, Any]]) -> tuple[int, int]:
+    """Store a batch of checked positions; returns (accepted, duplicates).
+
+    Idempotent per (supporter, client_id): a retried report is counted as a duplicate. The
+    supporter's LatestPosition moves only forward in recorded_at. Two statements whatever the
+    batch size (this endpoint is benchmarked): one INSERT .. ON CONFLICT DO NOTHING for the
+    history and one upsert for the latest position.
+    """
+    state = db.session.execute(
+        sa.select(Drill.status, Participant.position_consent_at)
+        .join(Participant, Participant.drill_id == Drill.id)
+        .where(Drill.id == drill_id, Participant.supporter_id == supporter_id)
+    ).first()
+    if state is None:
+        raise NotParticipant()
+    if state[0] != DrillStatus.live:
+        raise DrillNotLive()
+    if state[1] is None:
+        raise ConsentRequired()
+    now = utcnow()
+    values = [{**row, "drill_id": drill_id, "supporter_id": supporter_id, "received_at": now}
+              for row in rows]
+    history = _insert(PositionReport.__table__).values(values).on_conflict_do_nothing(
+        index_elements=["supporter_id", "client_id"])
+    accepted = max(db.session.execute(history).rowcount or 0, 0)
+    if accepted:
+        newest = max(rows, key=lambda r: r["recorded_at"])
+        table = LatestPosition.__table__
+        upsert = _insert(table).values(
+            drill_id=drill_id, supporter_id=supporter_id, lat=newest["lat"], lon=newest["lon"],
+            accuracy_m=newest["accuracy_m"], recorded_at=newest["recorded_at"], received_at=now)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=["drill_id", "supporter_id"],
+            set_={"lat": upsert.excluded.lat, "lon": upsert.excluded.lon,
+                  "accuracy_m": upsert.excluded.accuracy_m,
+                  "recorded_at": upsert.excluded.recorded_at,
+                  "received_at": upsert.excluded.received_at},
+            where=table.c.recorded_at < upsert.excluded.recorded_at,
+        )
+        db.session.execute(upsert)
+    return accepted, len(rows) - accepted
+
+
+# ---------------------------------------------------------------------------------------------
+# Where am I
+
+
+def _places(drill: Drill) -> list[geo.NamedPlace]:
+    places = [geo.NamedPlace(lm.name, lm.lat, lm.lon) for lm in drill.district.landmarks]
+    places += [geo.NamedPlace(cp.name, cp.lat, cp.lon) for cp in drill.checkpoints]
+    return places
+
+
+def format_coords(lat: float, lon: float) -> str:
+    """Coordinates as read aloud or typed into a map: "36.33380, 138.94600"."""
+    return f"{lat:.5f}, {lon:.5f}"
+
+
+def describe_location(drill: Drill, lat: float, lon: float,
+                      language: str | None = None) -> dict[str, Any]:
+    """The "where am I" sentence: nearest landmark or checkpoint, address when the geocoder
+    answers, and the coordinates. Always returns a sentence; never raises for the geocoder."""
+    language = language or _language()
+    nearest = geo.nearest_place((lat, lon), _places(drill))
+    relative = geo.relative_phrase((lat, lon), nearest[0], language) if nearest else None
+    address = geocoding.reverse_geocode(lat, lon, language)
+    coords = format_coords(lat, lon)
+    parts = []
+    if relative:
+        parts.append(_("You are %(place)s.", place=relative))
+    if address:
+        parts.append(_("Address: around %(address)s.", address=address))
+    parts.append(_("Latitude and longitude: %(coords)s.", coords=coords))
+    return {"sentence": " ".join(parts), "relative": relative, "address": address,
+            "lat": lat, "lon": lon, "coords": coords}
+
+
+def nearest_checkpoint(drill: Drill, lat: float, lon: float) -> dict[str, Any] | None:
+    """The drill's checkpoint closest to a position, with its distance in metres."""
+    best: tuple[Checkpoint, float] | None = None
+    for cp in drill.checkpoints:
+        d = geo.haversine_m((lat, lon), (cp.lat, cp.lon))
+        if best is None or d < best[1]:
+            best = (cp, d)
+    if best is None:
+        return None
+    cp, distance = best
+    return {"id": cp.id, "name": cp.name, "seq": cp.seq, "distance_m": int(round(distance))}
+
+
+# ---------------------------------------------------------------------------------------------
+# Encounter steps
+
+
+def step_to_dict(step: EncounterStep, checkpoint_names: dict[int, str]) -> dict[str, Any]:
+    """The wire form of one step."""
+    return {
+        "id": step.id, "client_id": step.client_id, "step": str(step.step),
+        "step_label": label(EncounterStepKind, step.step),
+        "checkpoint_id": step.checkpoint_id,
+        "checkpoint_name": checkpoint_names.get(step.checkpoint_id or 0),
+        "contact_whom": str(step.contact_whom) if step.contact_whom else None,
+        "note": step.note, "lat": step.lat, "lon": step.lon, "accuracy_m": step.accuracy_m,
+        "done_at": _iso(step.done_at), "received_at": _iso(step.received_at),
+        "corrects_id": step.corrects_id,
+    }
+
+
+def _checkpoint_names(drill: Drill) -> dict[int, str]:
+    return {cp.id: cp.name for cp in drill.checkpoints}
+
+
+def _accepts_step(drill: Drill, data: StepInput) -> bool:
+    if drill.status == DrillStatus.live:
+        return True
+    if drill.status != DrillStatus.ended:
+        return False
+    # A correction may come afterwards; a step done while live may arrive late from a phone
+    # that was offline when the drill ended.
+    if data.corrects_client_id is not None:
+        return True
+    started, finished = drill.started_at, drill.finished_at
+    return (started is not None and finished is not None
+            and started <= data.done_at <= finished)
+
+
+def record_step(participant: Participant, data: StepInput) -> tuple[EncounterStep, bool]:
+    """Store one encounter step with the phone's time; returns (step, created).
+
+    The same client_id twice gives the stored step (created False). A correction is a new row
+    pointing at the original, which is kept."""
+    drill = participant.drill
+    existing = db.session.scalar(sa.select(EncounterStep).where(
+        EncounterStep.supporter_id == participant.supporter_id,
+        EncounterStep.client_id == data.client_id))
+    if existing is not None:
+        return existing, False
+    if not _accepts_step(drill, data):
+        raise DrillNotLive()
+    names = _checkpoint_names(drill)
+    checkpoint_id = data.checkpoint_id
+    if checkpoint_id is not None and checkpoint_id not in names:
+        raise InvalidPayload({"checkpoint_id": [_("Unknown checkpoint.")]})
+    if checkpoint_id is None and data.lat is not None and data.lon is not None:
+        near = nearest_checkpoint(drill, data.lat, data.lon)
+        if near is not None and near["distance_m"] <= CHECKPOINT_SNAP_M:
+            checkpoint_id = near["id"]
+    corrects_id = None
+    if data.corrects_client_id is not None:
+        original = db.session.scalar(sa.select(EncounterStep).where(
+            EncounterStep.supporter_id == participant.supporter_id,
+            EncounterStep.drill_id == drill.id,
+            EncounterStep.client_id == data.corrects_client_id))
+        if original is None:
+            raise InvalidPayload({"corrects_client_id": [_("Unknown step.")]})
+        # Corrections of a correction hang off the first entry, so one original has a history.
+        corrects_id = original.corrects_id or original.id
+    step = EncounterStep(
+        drill_id=drill.id, supporter_id=participant.supporter_id, team_id=participant.team_id,
+        checkpoint_id=checkpoint_id, client_id=data.client_id, step=data.step,
+        contact_whom=data.contact_whom, note=data.note, lat=data.lat, lon=data.lon,
+        accuracy_m=data.accuracy_m, done_at=data.done_at, corrects_id=corrects_id,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(step)
+    except IntegrityError:
+        # The same step arrived twice at once (two workers); the first one wins.
+        found = db.session.scalar(sa.select(EncounterStep).where(
+            EncounterStep.supporter_id == participant.supporter_id,
+            EncounterStep.client_id == data.client_id))
+        assert found is not None
+        return found, False
+    team = participant.team
+    payload = step_to_dict(step, names)
+    payload.update(supporter_id=participant.supporter_id, name=participant.supporter.name,
+                   team_id=team.id if team else None, team_name=team.name if team else None,
+                   color=team.color if team else None)
+    emit(drill.id, "step", payload, audience=STAFF)
+    return step, True
+
+
+def list_steps(participant: Participant) -> list[dict[str, Any]]:
+    """The supporter's steps in the order done, corrections applied, originals kept."""
+    names = _checkpoint_names(participant.drill)
+    rows = list(db.session.scalars(sa.select(EncounterStep).where(
+        EncounterStep.drill_id == participant.drill_id,
+        EncounterStep.supporter_id == participant.supporter_id,
+    ).order_by(EncounterStep.id)))
+    latest_correction: dict[int, EncounterStep] = {}
+    originals: list[EncounterStep] = []
+    for row in rows:
+        if row.corrects_id is None:
+            originals.append(row)
+        else:
+            latest_correction[row.corrects_id] = row  # ordered by id: the last one wins
+    result = []
+    for original in originals:
+        correction = latest_correction.get(original.id)
+        if correction is None:
+            item = step_to_dict(original, names)
+            item["original"] = None
+        else:
+            item = step_to_dict(correction, names)
+            item["original"] = step_to_dict(original, names)
+        result.append(item)
+    result.sort(key=lambda item: (item["done_at"], item["id"]))
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Help calls
+
+
+def drill_staff(drill: Drill) -> list[StaffUser]:
+    """Who hears about a help call on the staff side: the district's organizers and
+    coordinators, and whoever created the drill."""
+    staff = list(db.session.scalars(
+        sa.select(StaffUser).join(staff_district, staff_district.c.staff_id == StaffUser.id)
+        .where(staff_district.c.district_id == drill.district_id,
+               StaffUser.is_active.is_(True),
+               StaffUser.role.in_([StaffRole.organizer, StaffRole.coordinator]))
+        .order_by(StaffUser.id)))
+    creator = drill.created_by
+    if creator is not None and creator.is_active and creator not in staff:
+        staff.append(creator)
+    return staff
+
+
+def nearest_participants(drill_id: int, lat: float, lon: float, exclude_supporter_id: int,
+                         count: int) -> list[tuple[Supporter, float]]:
+    """The `count` participants nearest a position by their latest position, with distances.
+
+    Bounding boxes of growing size prefilter on the (drill_id, lat, lon) index; haversine
+    orders what they find."""
+    base = (
+        sa.select(Supporter, LatestPosition.lat, LatestPosition.lon)
+        .join(LatestPosition, LatestPosition.supporter_id == Supporter.id)
+        .join(Participant, sa.and_(Participant.drill_id == LatestPosition.drill_id,
+                                   Participant.supporter_id == LatestPosition.supporter_id))
+        .where(LatestPosition.drill_id == drill_id, Supporter.id != exclude_supporter_id,
+               Supporter.is_active.is_(True))
+    )
+    found: list[tuple[Supporter, float]] = []
+    if count <= 0:
+        return found
+    for radius in (*HELP_SEARCH_RADII_M, math.inf):
+        query = base
+        if math.isfinite(radius):
+            min_lat, min_lon, max_lat, max_lon = geo.bounding_box((lat, lon), radius)
+            query = query.where(LatestPosition.lat.between(min_lat, max_lat),
+                                LatestPosition.lon.between(min_lon, max_lon))
+        found = sorted(((s, geo.haversine_m((lat, lon), (s_lat, s_lon)))
+                        for s, s_lat, s_lon in db.session.execute(query)),
+                       key=lambda pair: pair[1])
+        # Everyone within `radius` is inside the box, so the first `count` are final once the
+        # farthest of them is within the radius.
+        if len(found) >= count and found[count - 1][1] <= radius:
+            break
+    return found[:count]
+
+
+def _link(endpoint: str, path: str, **values: Any) -> str:
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    if base:
+        return str(base).rstrip("/") + path
+    try:
+        return url_for(endpoint, _external=True, **values)
+    except (BuildError, RuntimeError):
+        return path
+
+
+def _recipient_locale(person: Supporter | StaffUser) -> str:
+    languages = current_app.config["LANGUAGES"]
+    return person.locale if person.locale in languages else current_app.config[
+        "BABEL_DEFAULT_LOCALE"]
+
+
+def _help_message(call: HelpCall, caller: Supporter, link: str) -> tuple[str, str]:
+    subject = _("%(name)s is asking for help", name=caller.name)
+    lines = [_("%(name)s cannot cope alone and is asking for help.", name=caller.name)]
+    if call.sentence:
+        lines.append(call.sentence)
+    lines.append(_("Coordinates: %(coords)s", coords=format_coords(call.lat, call.lon)))
+    lines.append(_("Open: %(link)s", link=link))
+    return subject, "\n".join(lines)
+
+
+def help_call_body(call: HelpCall) -> dict[str, Any]:
+    """The answer to the phone that called: the call's id and whom it reached."""
+    return {"id": call.id, "notified": [
+        {"name": n["name"], "distance_m": n.get("distance_m")} for n in call.notified or []]}
+
+
+def record_help_call(participant: Participant, data: HelpInput) -> tuple[HelpCall, bool]:
+    """Ask the nearest other participants and the drill's staff for help; returns
+    (call, created). LiveEvents reach their phones and the live view; the outbox carries the
+    message to each person's notification channels."""
+    existing = db.session.scalar(sa.select(HelpCall).where(
+        HelpCall.supporter_id == participant.supporter_id,
+        HelpCall.client_id == data.client_id))
+    if existing is not None:
+        return existing, False
+    drill = participant.drill
+    if drill.status != DrillStatus.live:
+        raise DrillNotLive()
+    caller = participant.supporter
+    sentence = data.sentence or describe_location(drill, data.lat, data.lon)["sentence"]
+    nearest = nearest_participants(drill.id, data.lat, data.lon, caller.id,
+                                   int(current_app.config["HELP_CALL_NEAREST"]))
+    staff = drill_staff(drill)
+    notified: list[dict[str, Any]] = [
+        {"name": s.name, "distance_m": int(round(d)), "kind": "supporter", "id": s.id}
+        for s, d in nearest]
+    notified += [{"name": s.name, "distance_m": None, "kind": "staff", "id": s.id}
+                 for s in staff]
+    call = HelpCall(drill_id=drill.id, supporter_id=caller.id, client_id=data.client_id,
+                    lat=data.lat, lon=data.lon, accuracy_m=data.accuracy_m,
+                    sentence=sentence[:500], called_at=data.called_at, notified=notified)
+    try:
+        with db.session.begin_nested():
+            db.session.add(call)
+    except IntegrityError:
+        found = db.session.scalar(sa.select(HelpCall).where(
+            HelpCall.supporter_id == caller.id, HelpCall.client_id == data.client_id))
+        assert found is not None
+        return found, False
+
+    payload = {"id": call.id, "supporter_id": caller.id, "name": caller.name, "lat": call.lat,
+               "lon": call.lon, "accuracy_m": call.accuracy_m, "sentence": call.sentence,
+               "coords": format_coords(call.lat, call.lon), "called_at": _iso(call.called_at),
+               "targets": [n["name"] for n in notified]}
+    emit(drill.id, "help_call", payload, audience=STAFF)
+    field_link = _link("field.drill_page", f"/field/drills/{drill.id}", drill_id=drill.id)
+    live_link = _link("live.live_view", f"/drills/{drill.id}/live", drill_id=drill.id)
+    key = f"help:{call.id}"
+    for supporter, distance in nearest:
+        emit(drill.id, "help_call", {**payload, "distance_m": int(round(distance))},
+             audience=supporter_audience(supporter.id))
+        with force_locale(_recipient_locale(supporter)):
+            subject, body = _help_message(call, caller, field_link)
+        notify_supporter(supporter, key=key, subject=subject, body=body, topic="help_call",
+                         topic_id=call.id)
+    for member in staff:
+        with force_locale(_recipient_locale(member)):
+            subject, body = _help_message(call, caller, live_link)
+        notify_staff(member, key=key, subject=subject, body=body, topic="help_call",
+                     topic_id=call.id, district_id=drill.district_id)
+    db.session.flush()
+    return call, True
+
+
+def responder_names(call: HelpCall) -> list[str]:
+    """Who answered "on my way", in the order they answered."""
+    return list(db.session.scalars(sa.select(HelpResponse.responder_name).where(
+        HelpResponse.help_call_id == call.id).order_by(HelpResponse.answered_at,
+                                                       HelpResponse.id)))
+
+
+def respond_to_help_call(call: HelpCall, responder: Supporter | StaffUser) -> list[str]:
+    """Answer "on my way" (once per person); the caller's phone and the staff hear of it.
+    Returns everyone who has answered."""
+    key = (f"staff:{responder.id}" if getattr(responder, "is_staff", False)
+           else f"supporter:{responder.id}")
+    exists = db.session.scalar(sa.select(HelpResponse.id).where(
+        HelpResponse.help_call_id == call.id, HelpResponse.responder == key))
+    if exists is not None:
+        return responder_names(call)
+    response = HelpResponse(help_call_id=call.id, responder=key,
+                            responder_name=responder.name[:100])
+    try:
+        with db.session.begin_nested():
+            db.session.add(response)
+    except IntegrityError:
+        return responder_names(call)
+    names = responder_names(call)
+    payload = {"help_call_id": call.id, "responder_name": response.responder_name,
+               "answered_at": _iso(response.answered_at), "responders": names}
+    emit(call.drill_id, "help_response", payload, audience=supporter_audience(call.supporter_id))
+    emit(call.drill_id, "help_response", payload, audience=STAFF)
+    return names
+
+
+# ---------------------------------------------------------------------------------------------
+# Live events for one phone
+
+# A phone that opens its stream without Last-Event-ID still hears of a help call made this
+# recently (it may have been reloading the page when the call went out).
+PHONE_REPLAY = timedelta(minutes=10)
+
+
+def phone_audiences(supporter_id: int) -> tuple[str, str]:
+    """The LiveEvent audiences one phone hears."""
+    return supporter_audience(supporter_id), DRILL
+
+
+def list_phone_events(drill_id: int, supporter_id: int, after_id: int | None,
+                      limit: int = 100) -> list[tuple[int, str, dict[str, Any]]]:
+    """(id, kind, payload) of the phone's events after an id (or from the replay window)."""
+    query = sa.select(LiveEvent.id, LiveEvent.kind, LiveEvent.payload).where(
+        LiveEvent.drill_id == drill_id,
+        LiveEvent.audience.in_(phone_audiences(supporter_id)))
+    if after_id is not None:
+        query = query.where(LiveEvent.id > after_id)
+    else:
+        query = query.where(LiveEvent.created_at >= utcnow() - PHONE_REPLAY)
+    rows = db.session.execute(query.order_by(LiveEvent.id).limit(limit))
+    return [(row[0], row[1], row[2]) for row in rows]
