@@ -56,10 +56,28 @@ def make_test_app(database_url: str, **overrides: Any) -> Flask:
     return create_app(config)
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request runs in its own app context, as in production.
+
+    Tests run inside an app context (for factories and queries); without this, requests would
+    reuse it and share `g` (Flask-Login's cached user) and the database session across
+    clients: a second client in the same test would act as the first one's user.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        ctx = self.application.app_context()
+        ctx.push()
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            ctx.pop()
+
+
 @pytest.fixture(scope="session")
 def app(database_url: str, instance_path: Path) -> Iterator[Flask]:
     """The app with a fresh schema; CSRF is off so test clients can post forms directly."""
     app = make_test_app(database_url)
+    app.test_client_class = IsolatedClient
     with app.app_context():
         db.drop_all()
         db.session.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
@@ -102,7 +120,9 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture()
 def csrf_app(database_url: str, instance_path: Path) -> Flask:
     """A second app on the same database with CSRF protection on, as in production."""
-    return make_test_app(database_url, WTF_CSRF_ENABLED=True)
+    app = make_test_app(database_url, WTF_CSRF_ENABLED=True)
+    app.test_client_class = IsolatedClient
+    return app
 
 
 # ---------------------------------------------------------------------------------------------
@@ -345,7 +365,7 @@ def browser_login(page: Any, server: LiveServer, user: Any) -> None:
     page.goto(f"{server.url}/login")
     page.fill("input[name=email]", user.email)
     page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    page.click("main form button[type=submit]")
     page.wait_for_load_state("networkidle")
 
 

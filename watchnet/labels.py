@@ -75,7 +75,7 @@ def label(enum_cls: type[StrEnum], value: str | StrEnum | None) -> str:
 
 
 def choices(enum_cls: type[StrEnum]) -> list[tuple[str, LazyString]]:
-    """(value, label) pairs for a select field, in declaration order."""
+    """(value, label) pairs in declaration order; forms wrap them in SelectChoice."""
     return [(m.value, LABELS[enum_cls][m.value]) for m in enum_cls]
 
 

@@ -74,8 +74,9 @@ def test_staff_create_and_revoke_api_tokens_on_the_account_page(organizer_client
     html = organizer_client.post("/account", data={"name": "GIS"}).get_data(as_text=True)
     raw = re.search(r'id="new-token">(wn_[^<]+)<', html).group(1)
     assert staff_from_api_token(raw).id == organizer.id
+    db.session.commit()  # last_used_at, as the API view would
     token = db.session.scalar(sa.select(ApiToken))
     assert token.token_hash != raw and raw not in html.replace(f">{raw}<", "")
-    organizer_client.post(f"/account/tokens/{token.id}/revoke")
+    assert organizer_client.post(f"/account/tokens/{token.id}/revoke").status_code == 302
     db.session.expire_all()
     assert staff_from_api_token(raw) is None

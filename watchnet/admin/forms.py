@@ -14,6 +14,7 @@ from wtforms import (
     StringField,
     widgets,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
 from watchnet.labels import choices
@@ -28,7 +29,9 @@ class MultiCheckboxField(SelectMultipleField):
 class StaffForm(FlaskForm):
     email = EmailField(_l("E-mail address"), validators=[DataRequired(), Email(), Length(max=254)])
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
-    role = SelectField(_l("Role"), choices=choices(StaffRole), validators=[DataRequired()])
+    role = SelectField(_l("Role"),
+                       choices=[SelectChoice(v, label) for v, label in choices(StaffRole)],
+                       validators=[DataRequired()])
     district_ids = MultiCheckboxField(_l("Districts"), coerce=int)
     password = PasswordField(
         _l("Password"), validators=[Optional(), Length(min=8, max=200)],

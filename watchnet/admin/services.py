@@ -25,7 +25,9 @@ def save_staff_user(user: StaffUser | None, *, email: str, name: str, role: str,
                     is_active: bool) -> StaffUser:
     """Create (user=None) or update a staff account; a new account needs a password."""
     email = email.strip().lower()
-    clash = db.session.scalar(sa.select(StaffUser.id).where(sa.func.lower(StaffUser.email) == email))
+    clash = db.session.scalar(
+        sa.select(StaffUser.id).where(sa.func.lower(StaffUser.email) == email)
+    )
     if clash and (user is None or clash != user.id):
         raise UserInputError("exists", "email")
     if user is None:
@@ -33,7 +35,8 @@ def save_staff_user(user: StaffUser | None, *, email: str, name: str, role: str,
             raise UserInputError("password required", "password")
         user = StaffUser(email=email, name=name, role=StaffRole(role), password_hash="")
         db.session.add(user)
-    user.email, user.name, user.role, user.is_active = email, name.strip(), StaffRole(role), is_active
+    user.email, user.name, user.is_active = email, name.strip(), is_active
+    user.role = StaffRole(role)
     user.districts = _districts(district_ids)
     if password:
         user.set_password(password)
