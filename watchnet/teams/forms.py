@@ -7,6 +7,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField, SelectMultipleField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length
 
 from watchnet.drills.models import ParticipantRole, Team
@@ -16,7 +17,8 @@ from watchnet.teams.services import TEAM_COLORS, TEAM_NAME_MAX
 
 class TeamForm(FlaskForm):
     name = StringField(_l("Team name"), validators=[DataRequired(), Length(max=TEAM_NAME_MAX)])
-    color = SelectField(_l("Colour"), choices=TEAM_COLORS, default=TEAM_COLORS[0][0])
+    color = SelectField(_l("Colour"), choices=[SelectChoice(v, label) for v, label in TEAM_COLORS],
+                        default=TEAM_COLORS[0][0])
 
 
 def team_form(team: Team | None = None, **kwargs: Any) -> TeamForm:
@@ -28,7 +30,8 @@ def team_form(team: Team | None = None, **kwargs: Any) -> TeamForm:
         return TeamForm(prefix="new-team", **kwargs)
     form = TeamForm(prefix=f"team{team.id}", obj=team, **kwargs)
     if team.color not in {value for value, _label in TEAM_COLORS}:
-        form.color.choices = [(team.color, _l("Current colour")), *TEAM_COLORS]
+        form.color.choices = [SelectChoice(team.color, _l("Current colour")),
+                              *(SelectChoice(v, label) for v, label in TEAM_COLORS)]
     return form
 
 
@@ -42,14 +45,16 @@ class AssignForm(FlaskForm):
     # 0 means "no team"; whether a team id belongs to the drill is checked when it is loaded.
     team_id = SelectField(_l("Team"), coerce=int, validate_choice=False,
                           validators=[InputRequired()])
-    role = SelectField(_l("Role"), choices=choices(ParticipantRole))
+    role = SelectField(_l("Role"),
+                       choices=[SelectChoice(v, label) for v, label in choices(ParticipantRole)])
 
 
 def assign_form(participant_id: int, team_choices: list[tuple[int, str]],
                 **kwargs: Any) -> AssignForm:
     """The team-and-role form of one participant row."""
     form = AssignForm(prefix=f"p{participant_id}", **kwargs)
-    form.team_id.choices = [(0, str(_l("No team"))), *team_choices]
+    form.team_id.choices = [SelectChoice(0, _l("No team")),  # type: ignore[arg-type]
+                            *(SelectChoice(tid, name) for tid, name in team_choices)]
     return form
 
 

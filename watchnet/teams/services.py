@@ -90,7 +90,7 @@ class TeamOverview:
         return sum(len(m) for m in self.members.values()) + len(self.unassigned)
 
 
-def _participants_query(drill: Drill) -> sa.Select[tuple[Participant]]:
+def _participants_query(drill: Drill) -> sa.Select[Participant]:
     return (
         sa.select(Participant)
         .join(Supporter, Supporter.id == Participant.supporter_id)

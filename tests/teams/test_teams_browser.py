@@ -1,0 +1,119 @@
+"""The handout in headless Chromium: printed as PDF it is exactly one A4 page, offline."""
+
+from __future__ import annotations
+
+import re
+import struct
+import zlib
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from watchnet.extensions import db
+from watchnet.teams import services
+
+GSI_TILES = re.compile(r"https://cyberjapandata\.gsi\.go\.jp/.*")
+A4_POINTS = (595, 842)  # 210 x 297 mm
+
+
+def blank_png(size: int = 256) -> bytes:
+    """A plain light 256x256 PNG standing in for a map tile."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    rows = b"".join(b"\x00" + b"\xf2" * size for _ in range(size))
+    return (b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def pdf_page_count(pdf: bytes) -> int:
+    """The number of page objects in a PDF (Chromium writes them uncompressed)."""
+    return len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", pdf))
+
+
+def pdf_media_boxes(pdf: bytes) -> list[tuple[int, int]]:
+    """Width and height, in whole points, of every MediaBox of a PDF."""
+    boxes = re.findall(rb"/MediaBox\s*\[\s*[\d.]+\s+[\d.]+\s+([\d.]+)\s+([\d.]+)", pdf)
+    return [(round(float(w)), round(float(h))) for w, h in boxes]
+
+
+def open_handout(page: Any, server: Any, log_in: Any, user: Any, path: str) -> set[str]:
+    """Log in, open a handout page with blank tiles; returns the hosts the page asked."""
+    tile = blank_png()
+    page.route(GSI_TILES, lambda route: route.fulfill(status=200, content_type="image/png",
+                                                      body=tile))
+    hosts: set[str] = set()
+    page.on("request", lambda req: hosts.add(urlsplit(req.url).netloc))
+    log_in(page, server, user)
+    page.goto(f"{server.url}{path}")
+    page.wait_for_load_state("networkidle")
+    return hosts
+
+
+def print_to_pdf(page: Any, path: Any) -> bytes:
+    page.emulate_media(media="print")
+    path.parent.mkdir(exist_ok=True)
+    return page.pdf(path=str(path), format="A4", print_background=True,  # type: ignore[no-any-return]
+                    prefer_css_page_size=True)
+
+
+@pytest.mark.browser
+def test_the_team_handout_prints_on_exactly_one_a4_page(
+        live_server, page, browser_log_in, root_conftest, organizer, yawata_drill,
+        six_supporters):
+    team = services.create_team(yawata_drill, "A班", "#0b5cad")
+    for p in services.invite_supporters(yawata_drill, [s.id for s in six_supporters]):
+        services.assign_participant(p, team, "walker")
+    db.session.commit()
+
+    hosts = open_handout(page, live_server, browser_log_in, organizer,
+                         f"/drills/{yawata_drill.id}/teams/{team.id}/handout")
+    assert page.locator(".member .qr-box svg").count() == 6
+    assert page.locator(".handout-map .leaflet-marker-icon .wn-cp-badge").count() == 3
+    assert page.locator(".leaflet-control-zoom").count() == 0
+    assert page.locator("#print-button").is_visible()
+    assert hosts <= {urlsplit(live_server.url).netloc, "cyberjapandata.gsi.go.jp"}
+
+    pdf = print_to_pdf(page, root_conftest.ARTIFACTS / "handout.pdf")
+    assert not page.locator("#print-button").is_visible()
+    pages = pdf_page_count(pdf)
+    assert pages == 1, f"the handout printed on {pages} pages"
+    assert set(pdf_media_boxes(pdf)) == {A4_POINTS}
+
+
+@pytest.mark.browser
+def test_a_team_of_twelve_still_fits_on_one_page_and_all_handouts_give_a_page_per_team(
+        live_server, page, browser_log_in, root_conftest, organizer, yawata_drill, district,
+        make_supporter):
+    big = services.create_team(yawata_drill, "大きな班", "#1d6b35")
+    services.create_team(yawata_drill, "B班", "#b3261e")
+    kinds = ["community_supporter", "care_prevention_supporter", "dementia_supporter",
+             "care_manager"]
+    people = [make_supporter(district, name=f"班員 {i:02d}", name_kana=f"はんいん {i:02d}",
+                             kind=kinds[i % 4]) for i in range(12)]
+    for p in services.invite_supporters(yawata_drill, [s.id for s in people]):
+        services.assign_participant(p, big, "walker")
+    db.session.commit()
+
+    open_handout(page, live_server, browser_log_in, organizer,
+                 f"/drills/{yawata_drill.id}/teams/handouts")
+    assert page.locator(".member .qr-box svg").count() == 12
+    pdf = print_to_pdf(page, root_conftest.ARTIFACTS / "handouts-all.pdf")
+    assert pdf_page_count(pdf) == 2
+
+
+@pytest.mark.browser
+def test_the_print_button_opens_the_print_dialog(live_server, page, browser_log_in, organizer,
+                                                 yawata_drill):
+    team = services.create_team(yawata_drill, "A班", "#0b5cad")
+    db.session.commit()
+    page.route(GSI_TILES, lambda route: route.fulfill(status=200, content_type="image/png",
+                                                      body=blank_png()))
+    browser_log_in(page, live_server, organizer)
+    page.goto(f"{live_server.url}/drills/{yawata_drill.id}/teams/{team.id}/handout")
+    page.evaluate("window.print = () => { window.__printed = true; }")
+    page.click("#print-button")
+    assert page.evaluate("window.__printed") is True
