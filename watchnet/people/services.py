@@ -341,7 +341,7 @@ def supporters_query(
     kind: str | None = None,
     text: str | None = None,
     active: bool | None = None,
-) -> sa.Select[tuple[Supporter]]:
+) -> sa.Select[Any]:
     """Supporters of the given districts, filtered; ordered by kana as a Japanese list is."""
     stmt = (sa.select(Supporter).where(Supporter.district_id.in_(list(district_ids)))
             .options(selectinload(Supporter.district))
@@ -551,13 +551,13 @@ def confirm_supporter_import(batch: SupporterImport) -> int:
     """Register the batch's new rows in one go; a second confirmation imports nothing."""
     # A conditional UPDATE claims the batch: of two confirmations racing (double click, two
     # workers) only one sees a row change.
-    claimed = db.session.execute(
+    result: sa.CursorResult[Any] = db.session.execute(  # type: ignore[assignment]
         sa.update(SupporterImport)
         .where(SupporterImport.id == batch.id, SupporterImport.confirmed_at.is_(None))
         .values(confirmed_at=utcnow())
         .execution_options(synchronize_session=False)
-    ).rowcount
-    if claimed != 1:
+    )
+    if result.rowcount != 1:
         raise ImportAlreadyConfirmed(_l("This import was confirmed already. Nothing was "
                                         "imported again."))
     existing = set(db.session.scalars(
