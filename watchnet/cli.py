@@ -133,6 +133,44 @@ def dispatcher_command(once: bool, interval: float, batch: int) -> None:
     db.session.remove()
 
 
+@main.command("scheduler")
+@click.option("--once", is_flag=True, help="Run each job once, then exit.")
+@with_appcontext
+def scheduler_command(once: bool) -> None:
+    """Start and end scheduled drills and send reminders. Only one runs at a time."""
+    import logging
+    import signal
+
+    from watchnet.scheduler import SchedulerLock, SchedulerLockError, build_scheduler, run_once
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    lock = SchedulerLock(app)
+    try:
+        lock.acquire()
+    except SchedulerLockError as exc:
+        click.echo(f"error: another scheduler is already running (lock held: {exc}); "
+                   "not starting a second one", err=True)
+        sys.exit(3)
+    try:
+        if once:
+            for name, done in run_once(app).items():
+                click.echo(f"{name}: {done}")
+            return
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        scheduler = build_scheduler(app)
+
+        def stop(_signum: int, _frame: object) -> None:
+            scheduler.shutdown(wait=False)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        click.echo(f"scheduler started (pid {os.getpid()}, lock: {lock.description})")
+        scheduler.start()
+    finally:
+        lock.release()
+        db.session.remove()
+
+
 @main.command("check-db")
 @with_appcontext
 def check_db_command() -> None:

@@ -58,9 +58,10 @@ def init_app(app: Flask) -> None:
     from watchnet.people.views import bp as people_bp
     from watchnet.teams.views import bp as teams_bp
     from watchnet.tracking.field_views import bp as field_bp
+    from watchnet.tracking.live_views import bp as live_bp
 
     for bp in (core_bp, admin_bp, auth_bp, people_bp, districts_bp, drills_bp,
-               teams_bp, field_bp):
+               teams_bp, live_bp, field_bp):
         app.register_blueprint(bp)
     register_api(api)
     register_error_handlers(app)
