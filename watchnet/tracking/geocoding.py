@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import current_app
+from geopy.adapters import RequestsAdapter
 from geopy.exc import GeopyError
 from geopy.geocoders import Nominatim
 from sqlalchemy.exc import IntegrityError
@@ -48,8 +50,12 @@ def _geocoder(url: str, timeout_s: float) -> Nominatim:
     with _lock:
         geocoder = _geocoders.get(key)
         if geocoder is None:
-            geocoder = Nominatim(domain=domain, scheme=parts.scheme or "http",
-                                 user_agent="watchnet", timeout=timeout_s)
+            # No retries: geopy's default of two would triple the wait for a dead geocoder.
+            geocoder = Nominatim(
+                domain=domain, scheme=parts.scheme or "http", user_agent="watchnet",
+                timeout=timeout_s,
+                adapter_factory=partial(RequestsAdapter, max_retries=0),
+            )
             _geocoders[key] = geocoder
     return geocoder
 
