@@ -18,6 +18,7 @@ from typing import IO, Any
 
 import sqlalchemy as sa
 from flask import Flask
+from flask_babel import force_locale
 
 from watchnet.extensions import db
 
@@ -105,7 +106,9 @@ def in_app_context(app: Flask, job: Callable[[], int], name: str) -> Callable[[]
     """Wrap a job so it runs in an app context, logs what it did and never kills the loop."""
 
     def run() -> int:
-        with app.app_context():
+        # No request here to choose a language from: texts made by jobs (reminders choose
+        # each recipient's own) default to the app's language.
+        with app.app_context(), force_locale(app.config["BABEL_DEFAULT_LOCALE"]):
             try:
                 done = job()
             except Exception:

@@ -15,6 +15,8 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 
 from watchnet.audit.services import record_audit
 from watchnet.dbtypes import utcnow
@@ -29,14 +31,15 @@ from watchnet.tracking.events import DRILL, emit
 REMINDER_TOPIC = "drill_reminder"
 
 
-def _status_message(drill: Drill, wanted: DrillStatus) -> str:
-    """Why a drill in its current status cannot move to `wanted`."""
+def _status_message(drill: Drill, wanted: DrillStatus) -> LazyString:
+    """Why a drill in its current status cannot move to `wanted` (lazy: the scheduler process
+    has no request to pick a language from, and only shows it if someone reads it)."""
     if drill.status == DrillStatus.live:
-        return _("This drill is already live.") if wanted == DrillStatus.live \
-            else _("This drill is live; it can only be ended.")
+        return _l("This drill is already live.") if wanted == DrillStatus.live \
+            else _l("This drill is live; it can only be ended.")
     if drill.status == DrillStatus.ended:
-        return _("This drill has already ended.")
-    return _("This drill has not started yet.")
+        return _l("This drill has already ended.")
+    return _l("This drill has not started yet.")
 
 
 def _move(drill: Drill, source: DrillStatus, target: DrillStatus, stamp: str,
@@ -79,7 +82,7 @@ def end_drill(drill: Drill, *, actor: str | None = None, now: datetime | None = 
 def schedule_drill(drill: Drill, is_auto_scheduled: bool, *, actor: str | None = None) -> Drill:
     """Let the scheduler process start the drill at starts_at and end it at ends_at (or not)."""
     if drill.status == DrillStatus.ended:
-        raise UserInputError(_("This drill has already ended."))
+        raise UserInputError(_l("This drill has already ended."))
     if drill.is_auto_scheduled != is_auto_scheduled:
         drill.is_auto_scheduled = is_auto_scheduled
         record_audit("drill.scheduled" if is_auto_scheduled else "drill.unscheduled", "drill",
