@@ -8,7 +8,18 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
@@ -16,8 +27,12 @@ from werkzeug.exceptions import HTTPException
 from watchnet.auth.access import supporter_required
 from watchnet.core.errors import _messages, handle_http_exception
 from watchnet.dbtypes import utcnow
-from watchnet.drills.models import Participant
+from watchnet.drills.models import Drill, DrillStatus, Participant
+from watchnet.drills.services import district_landmarks
 from watchnet.extensions import db
+from watchnet.maps.drill_maps import drill_map_parts, tile_settings
+from watchnet.people.services import safe_color, upcoming_participations
+from watchnet.timefmt import to_local
 from watchnet.tracking import services
 from watchnet.tracking.models import HelpCall
 from watchnet.tracking.schemas import (
@@ -228,8 +243,44 @@ def phone_events(drill_id: int) -> Any:
                 last_beat = time.monotonic()
             time.sleep(poll_s)
 
-    return Response(stream(), mimetype="text/event-stream",
+    return Response(stream(), mimetype="text/event-stream",  # type: ignore[call-arg]
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 # ---------------------------------------------------------------------------------------------
 # End of the JSON and event-stream routes. The HTML pages (field.home, field.drill_page) follow.
+
+
+@bp.get("/")
+@supporter_required
+def home() -> Any:
+    """The supporter's drill now: the live one, else today's; otherwise what is coming."""
+    participations = upcoming_participations(current_user._get_current_object())
+    current = next((p for p in participations if _is_drill_of_the_day(p.drill)), None)
+    if current is not None:
+        return redirect(url_for(".drill_page", drill_id=current.drill_id))
+    return render_template("field/no_drill.html", participations=participations)
+
+
+@bp.get("/drills/<int:drill_id>")
+@supporter_required
+def drill_page(drill_id: int) -> Any:
+    """The field page on the phone: the map, sharing position, where am I, the encounter log,
+    the approach guide and calling for help."""
+    participant = services.get_participant(drill_id, current_user.id)
+    if participant is None:
+        abort(404)
+    drill = participant.drill
+    parts = drill_map_parts(drill, district_landmarks(drill.district_id),
+                            tile_settings(current_app.config))
+    return render_template("field/drill.html", drill=drill, participant=participant,
+                           map_parts=parts,
+                           team_color=safe_color(participant.team.color if participant.team
+                                                 else None))
+
+
+def _is_drill_of_the_day(drill: Drill) -> bool:
+    """Live now, or planned for today (display time zone)."""
+    if drill.status == DrillStatus.live:
+        return True
+    return (drill.status == DrillStatus.planned
+            and to_local(drill.starts_at).date() == to_local(utcnow()).date())

@@ -186,13 +186,13 @@ def parse_step(body: Any, now: datetime) -> StepInput:
     client_id = _client_id(errors, "client_id", item.get("client_id"))
     step: EncounterStepKind | None = None
     try:
-        step = EncounterStepKind(item.get("step"))
+        step = EncounterStepKind(str(item.get("step")))
     except ValueError:
         errors.add("step", _("Unknown step."))
     contact: ExpectedContact | None = None
     if item.get("contact_whom") not in (None, ""):
         try:
-            contact = ExpectedContact(item.get("contact_whom"))
+            contact = ExpectedContact(str(item.get("contact_whom")))
         except ValueError:
             errors.add("contact_whom", _("Unknown contact."))
     elif step == EncounterStepKind.contacted:

@@ -6,13 +6,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from flask import current_app, url_for
 from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from werkzeug.routing import BuildError
 
@@ -119,7 +120,8 @@ def record_positions(drill_id: int, supporter_id: int,
               for row in rows]
     history = _insert(PositionReport.__table__).values(values).on_conflict_do_nothing(
         index_elements=["supporter_id", "client_id"])
-    accepted = max(db.session.execute(history).rowcount or 0, 0)
+    result = cast(CursorResult[Any], db.session.execute(history))
+    accepted = max(result.rowcount or 0, 0)
     if accepted:
         newest = max(rows, key=lambda r: r["recorded_at"])
         table = LatestPosition.__table__
@@ -369,8 +371,9 @@ def _link(endpoint: str, path: str, **values: Any) -> str:
 
 def _recipient_locale(person: Supporter | StaffUser) -> str:
     languages = current_app.config["LANGUAGES"]
-    return person.locale if person.locale in languages else current_app.config[
-        "BABEL_DEFAULT_LOCALE"]
+    if person.locale in languages:
+        return str(person.locale)
+    return str(current_app.config["BABEL_DEFAULT_LOCALE"])
 
 
 def _help_message(call: HelpCall, caller: Supporter, link: str) -> tuple[str, str]:
