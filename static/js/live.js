@@ -7,6 +7,11 @@
   var config = JSON.parse(document.getElementById("live-config").textContent);
   var text = config.text;
   var map = (window.watchnetMaps || {}).main;
+  if (map) {
+    // People above the checkpoint badges (markerPane is 600), below tooltips (650).
+    map.createPane("livePeople").style.zIndex = 640;
+    map.createPane("liveTracks").style.zIndex = 450;
+  }
 
   var state = {
     status: null,
@@ -122,8 +127,8 @@
     var marker = state.markers[sid];
     if (!marker) {
       marker = L.circleMarker(latlng, {
-        radius: 10, color: "#ffffff", weight: 3, fillColor: color, fillOpacity: 0.95,
-        className: "live-pos live-pos-" + sid
+        radius: 11, color: "#ffffff", weight: 3, fillColor: color, fillOpacity: 0.95,
+        pane: "livePeople", className: "live-pos live-pos-" + sid
       }).addTo(map);
       marker.bindTooltip(tooltipFor(p), {permanent: true, direction: "right", offset: [10, 0],
                                          className: "live-name-tooltip"});
@@ -141,7 +146,7 @@
     var track = state.tracks[sid];
     if (!track) {
       track = L.polyline([], {color: color, weight: 4, opacity: 0.55, interactive: false,
-                              className: "live-track live-track-" + sid}).addTo(map);
+                              pane: "liveTracks", className: "live-track live-track-" + sid}).addTo(map);
       state.tracks[sid] = track;
     }
     var points = track.getLatLngs();
@@ -160,7 +165,7 @@
       var p = state.participants[sid];
       var color = safeColor(p ? p.color : null);
       var line = L.polyline(tracks[sid].map(function (t) { return [t[0], t[1]]; }), {
-        color: color, weight: 4, opacity: 0.55, interactive: false,
+        color: color, weight: 4, opacity: 0.55, interactive: false, pane: "liveTracks",
         className: "live-track live-track-" + sid
       }).addTo(map);
       state.tracks[sid] = line;
@@ -238,6 +243,7 @@
     time.setAttribute("datetime", (kind === "help_call" ? p.called_at : p.done_at) || "");
     item.appendChild(time);
     var body = el("div", "feed-body");
+    item.appendChild(body);
     var who = el("div", "feed-who");
     who.appendChild(el("strong", "user-text", p.name));
     var team = teamOf(p.team_id);
@@ -253,7 +259,7 @@
       what.appendChild(el("span", "feed-step", p.step_label || p.step));
       if (p.contact_whom) {
         what.appendChild(el("span", "feed-contact",
-          " (" + text.contacted + " " + (config.contactLabels[p.contact_whom] || p.contact_whom) + ")"));
+          " → " + (config.contactLabels[p.contact_whom] || p.contact_whom)));
       }
       body.appendChild(what);
       if (p.checkpoint_name) {
@@ -273,7 +279,6 @@
       state.helpItems[p.id] = item;
       setResponders(p.id, p.responders || []);
     }
-    item.appendChild(body);
     return item;
   }
 
