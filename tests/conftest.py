@@ -4,7 +4,6 @@ HTTP clients, logged-in personas, factories, a live server in a thread and headl
 from __future__ import annotations
 
 import os
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,13 +14,19 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.serving import make_server
+from support import (  # noqa: F401 - re-exported for tests that still import conftest
+    PASSWORD,
+    LiveServer,
+    browser_login,
+    free_port,
+    login,
+    signin_supporter,
+)
 
 from watchnet import create_app
 from watchnet.config import normalise_database_url
 from watchnet.extensions import db
 
-PASSWORD = "correct horse battery"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
@@ -255,20 +260,6 @@ def supporter(make_supporter: Callable[..., Any], district: Any) -> Any:
     return make_supporter(district, name="見守 花子", name_kana="みまもり はなこ")
 
 
-def login(client: FlaskClient, user: Any) -> FlaskClient:
-    """Log a staff member in through the real login form."""
-    response = client.post("/login", data={"email": user.email, "password": PASSWORD})
-    assert response.status_code == 302, response.get_data(as_text=True)
-    return client
-
-
-def signin_supporter(client: FlaskClient, supporter: Any) -> FlaskClient:
-    """Sign a supporter's phone in through their personal link."""
-    from watchnet.auth.services import make_signin_token
-
-    response = client.get(f"/s/{make_signin_token(supporter)}")
-    assert response.status_code == 302
-    return client
 
 
 @pytest.fixture()
@@ -290,29 +281,6 @@ def supporter_client(app: Flask, supporter: Any) -> FlaskClient:
 # Live server and browser
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class LiveServer:
-    def __init__(self, app: Flask) -> None:
-        self.app = app
-        self.port = free_port()
-        self.server = make_server("127.0.0.1", self.port, app, threaded=True)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.thread.join(5)
 
 
 @pytest.fixture(scope="session")
@@ -359,14 +327,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = outcome.get_result()  # type: ignore[attr-defined]
     setattr(item, f"rep_{report.when}", report)
 
-
-def browser_login(page: Any, server: LiveServer, user: Any) -> None:
-    """Log in through the login page in the browser."""
-    page.goto(f"{server.url}/login")
-    page.fill("input[name=email]", user.email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_load_state("networkidle")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from conftest import free_port
+from support import free_port
 
 WATCHNET = [sys.executable, "-m", "watchnet.cli"]
 

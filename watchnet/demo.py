@@ -181,8 +181,8 @@ def load_demo_data() -> bool:
         )
         db.session.add(drill)
         db.session.flush()
-        team_a = Team(drill_id=drill.id, name="A班", color="#d62728")
-        team_b = Team(drill_id=drill.id, name="B班", color="#1f77b4")
+        team_a = Team(drill_id=drill.id, name="A班", color="#b3261e")
+        team_b = Team(drill_id=drill.id, name="B班", color="#0b5cad")
         db.session.add_all([team_a, team_b])
         db.session.flush()
         for i, supporter in enumerate(supporters):

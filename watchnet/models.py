@@ -7,7 +7,7 @@ from watchnet.auth.models import ApiToken, LoginAttempt
 from watchnet.districts.models import District, Landmark
 from watchnet.drills.models import Checkpoint, Drill, Participant, RoutePoint, Team
 from watchnet.notifications.models import Delivery
-from watchnet.people.models import NotificationAddress, StaffUser, Supporter
+from watchnet.people.models import NotificationAddress, StaffUser, Supporter, SupporterImport
 from watchnet.tracking.models import (
     EncounterStep,
     GeocodeCache,
@@ -23,5 +23,6 @@ __all__ = [
     "PositionReport",
     "ApiToken", "AuditEvent", "Checkpoint",
     "Delivery", "District", "Drill", "Landmark", "LoginAttempt",
-    "NotificationAddress", "Participant", "RoutePoint", "StaffUser", "Supporter", "Team",
+    "NotificationAddress", "Participant", "RoutePoint", "StaffUser", "Supporter",
+    "SupporterImport", "Team",
 ]

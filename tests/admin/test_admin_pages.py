@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from conftest import login
+from support import login
 from watchnet.districts.models import District
 from watchnet.extensions import db
 from watchnet.people.models import StaffUser

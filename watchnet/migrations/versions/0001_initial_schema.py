@@ -2,11 +2,12 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 07:40:24.361526
+Create Date: 2026-11-29 08:02:57.161512
 
 """
 from alembic import op
 import sqlalchemy as sa
+import watchnet.dbtypes
 import watchnet.dbtypes
 
 
@@ -44,6 +45,12 @@ def upgrade():
     sa.Column('created_at', watchnet.dbtypes.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_district')),
     sa.UniqueConstraint('name', name=op.f('uq_district_name'))
+    )
+    op.create_table('geocode_cache',
+    sa.Column('key', sa.String(length=40), nullable=False),
+    sa.Column('address', sa.String(length=500), nullable=False),
+    sa.Column('fetched_at', watchnet.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_geocode_cache'))
     )
     op.create_table('login_attempt',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -92,6 +99,10 @@ def upgrade():
     sa.Column('purpose', sa.Text(), nullable=False),
     sa.Column('background', sa.Text(), nullable=False),
     sa.Column('status', sa.Enum('planned', 'live', 'ended', name='drillstatus', native_enum=False, length=32), nullable=False),
+    sa.Column('is_auto_scheduled', sa.Boolean(), nullable=False),
+    sa.Column('started_at', watchnet.dbtypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', watchnet.dbtypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reminder_sent_at', watchnet.dbtypes.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
     sa.Column('created_at', watchnet.dbtypes.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', watchnet.dbtypes.UTCDateTime(timezone=True), nullable=False),
@@ -139,6 +150,23 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_supporter')),
     sa.UniqueConstraint('district_id', 'dedupe_key', name=op.f('uq_supporter_district_id'))
     )
+    op.create_table('supporter_import',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('district_id', sa.Integer(), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('filename', sa.String(length=255), nullable=False),
+    sa.Column('encoding', sa.String(length=16), nullable=False),
+    sa.Column('headers', sa.JSON(), nullable=False),
+    sa.Column('ignored_columns', sa.JSON(), nullable=False),
+    sa.Column('rows', sa.JSON(), nullable=False),
+    sa.Column('created_at', watchnet.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('confirmed_at', watchnet.dbtypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('imported_count', sa.Integer(), nullable=False),
+    sa.Column('skipped_count', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['created_by_id'], ['staff_user.id'], name=op.f('fk_supporter_import_created_by_id_staff_user'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['district_id'], ['district.id'], name=op.f('fk_supporter_import_district_id_district'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_supporter_import'))
+    )
     op.create_table('checkpoint',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('drill_id', sa.Integer(), nullable=False),
@@ -156,6 +184,53 @@ def upgrade():
     sa.ForeignKeyConstraint(['drill_id'], ['drill.id'], name=op.f('fk_checkpoint_drill_id_drill'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_checkpoint'))
     )
+    op.create_table('help_call',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('drill_id', sa.Integer(), nullable=False),
+    sa.Column('supporter_id', sa.Integer(), nullable=False),
+    sa.Column('client_id', sa.String(length=64), nullable=False),
+    sa.Column('lat', sa.Float(), nullable=False),
+    sa.Column('lon', sa.Float(), nullable=False),
+    sa.Column('accuracy_m', sa.Float(), nullable=True),
+    sa.Column('sentence', sa.String(length=500), nullable=False),
+    sa.Column('called_at', watchnet.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', watchnet.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('resolved_at', watchnet.dbtypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('notified', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['drill_id'], ['drill.id'], name=op.f('fk_help_call_drill_id_drill'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['supporter_id'], ['supporter.id'], name=op.f('fk_help_call_supporter_id_supporter'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_help_call')),
+    sa.UniqueConstraint('supporter_id', 'client_id', name=op.f('uq_help_call_supporter_id'))
+    )
+    op.create_table('latest_position',
+    sa.Column('drill_id', sa.Integer(), nullable=False),
+    sa.Column('supporter_id', sa.Integer(), nullable=False),
+    sa.Column('lat', sa.Float(), nullable=False),
+    sa.Column('lon', sa.Float(), nullable=False),
+    sa.Column('accuracy_m', sa.Float(), nullable=True),
+    sa.Column('recorded_at', watchnet.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', watchnet.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['drill_id'], ['drill.id'], name=op.f('fk_latest_position_drill_id_drill'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['supporter_id'], ['supporter.id'], name=op.f('fk_latest_position_supporter_id_supporter'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('drill_id', 'supporter_id', name=op.f('pk_latest_position'))
+    )
+    with op.batch_alter_table('latest_position', schema=None) as batch_op:
+        batch_op.create_index('ix_latest_position_drill_latlon', ['drill_id', 'lat', 'lon'], unique=False)
+        batch_op.create_index('ix_latest_position_drill_received', ['drill_id', 'received_at'], unique=False)
+
+    op.create_table('live_event',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('drill_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('audience', sa.String(length=64), nullable=False),
+    sa.Column('payload', sa.JSON(), nullable=False),
+    sa.Column('created_at', watchnet.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['drill_id'], ['drill.id'], name=op.f('fk_live_event_drill_id_drill'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_live_event'))
+    )
+    with op.batch_alter_table('live_event', schema=None) as batch_op:
+        batch_op.create_index('ix_live_event_drill_id', ['drill_id', 'id'], unique=False)
+
     op.create_table('notification_address',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('supporter_id', sa.Integer(), nullable=False),
@@ -166,6 +241,24 @@ def upgrade():
     sa.ForeignKeyConstraint(['supporter_id'], ['supporter.id'], name=op.f('fk_notification_address_supporter_id_supporter'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notification_address'))
     )
+    op.create_table('position_report',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('drill_id', sa.Integer(), nullable=False),
+    sa.Column('supporter_id', sa.Integer(), nullable=False),
+    sa.Column('client_id', sa.String(length=64), nullable=False),
+    sa.Column('lat', sa.Float(), nullable=False),
+    sa.Column('lon', sa.Float(), nullable=False),
+    sa.Column('accuracy_m', sa.Float(), nullable=True),
+    sa.Column('recorded_at', watchnet.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', watchnet.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['drill_id'], ['drill.id'], name=op.f('fk_position_report_drill_id_drill'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['supporter_id'], ['supporter.id'], name=op.f('fk_position_report_supporter_id_supporter'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_position_report')),
+    sa.UniqueConstraint('supporter_id', 'client_id', name=op.f('uq_position_report_supporter_id'))
+    )
+    with op.batch_alter_table('position_report', schema=None) as batch_op:
+        batch_op.create_index('ix_position_report_drill_time', ['drill_id', 'recorded_at'], unique=False)
+
     op.create_table('route_point',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('drill_id', sa.Integer(), nullable=False),
@@ -185,12 +278,81 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_team')),
     sa.UniqueConstraint('drill_id', 'name', name=op.f('uq_team_drill_id'))
     )
+    op.create_table('delivery',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('dedupe_key', sa.String(length=200), nullable=False),
+    sa.Column('channel', sa.Enum('email', 'apprise', name='deliverychannel', native_enum=False, length=32), nullable=False),
+    sa.Column('address', sa.String(length=1000), nullable=False),
+    sa.Column('subject', sa.String(length=300), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('supporter_id', sa.Integer(), nullable=True),
+    sa.Column('staff_id', sa.Integer(), nullable=True),
+    sa.Column('notification_address_id', sa.Integer(), nullable=True),
+    sa.Column('district_id', sa.Integer(), nullable=True),
+    sa.Column('topic', sa.String(length=32), nullable=False),
+    sa.Column('topic_id', sa.Integer(), nullable=True),
+    sa.Column('status', sa.Enum('pending', 'sending', 'sent', 'failed', name='deliverystatus', native_enum=False, length=32), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', watchnet.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('claim_token', sa.String(length=64), nullable=True),
+    sa.Column('claimed_until', watchnet.dbtypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('sent_at', watchnet.dbtypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_error', sa.String(length=1000), nullable=True),
+    sa.Column('created_at', watchnet.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['notification_address_id'], ['notification_address.id'], name=op.f('fk_delivery_notification_address_id_notification_address'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff_user.id'], name=op.f('fk_delivery_staff_id_staff_user'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['supporter_id'], ['supporter.id'], name=op.f('fk_delivery_supporter_id_supporter'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_delivery')),
+    sa.UniqueConstraint('dedupe_key', name=op.f('uq_delivery_dedupe_key'))
+    )
+    with op.batch_alter_table('delivery', schema=None) as batch_op:
+        batch_op.create_index('ix_delivery_due', ['status', 'next_attempt_at'], unique=False)
+        batch_op.create_index('ix_delivery_topic', ['topic', 'topic_id'], unique=False)
+
+    op.create_table('encounter_step',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('drill_id', sa.Integer(), nullable=False),
+    sa.Column('supporter_id', sa.Integer(), nullable=False),
+    sa.Column('team_id', sa.Integer(), nullable=True),
+    sa.Column('checkpoint_id', sa.Integer(), nullable=True),
+    sa.Column('client_id', sa.String(length=64), nullable=False),
+    sa.Column('step', sa.Enum('noticed', 'approached_front', 'gave_own_name', 'asked_name_or_destination', 'contacted', 'handed_over', name='encounterstepkind', native_enum=False, length=32), nullable=False),
+    sa.Column('contact_whom', sa.Enum('family', 'anshin_center', 'police', 'organizer', name='expectedcontact', native_enum=False, length=32), nullable=True),
+    sa.Column('note', sa.String(length=500), nullable=False),
+    sa.Column('lat', sa.Float(), nullable=True),
+    sa.Column('lon', sa.Float(), nullable=True),
+    sa.Column('accuracy_m', sa.Float(), nullable=True),
+    sa.Column('done_at', watchnet.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', watchnet.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('corrects_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.ForeignKeyConstraint(['checkpoint_id'], ['checkpoint.id'], name=op.f('fk_encounter_step_checkpoint_id_checkpoint'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['corrects_id'], ['encounter_step.id'], name=op.f('fk_encounter_step_corrects_id_encounter_step'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['drill_id'], ['drill.id'], name=op.f('fk_encounter_step_drill_id_drill'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['supporter_id'], ['supporter.id'], name=op.f('fk_encounter_step_supporter_id_supporter'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['team_id'], ['team.id'], name=op.f('fk_encounter_step_team_id_team'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_encounter_step')),
+    sa.UniqueConstraint('supporter_id', 'client_id', name=op.f('uq_encounter_step_supporter_id'))
+    )
+    with op.batch_alter_table('encounter_step', schema=None) as batch_op:
+        batch_op.create_index('ix_encounter_step_drill_time', ['drill_id', 'done_at'], unique=False)
+
+    op.create_table('help_response',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('help_call_id', sa.Integer(), nullable=False),
+    sa.Column('responder', sa.String(length=64), nullable=False),
+    sa.Column('responder_name', sa.String(length=100), nullable=False),
+    sa.Column('answered_at', watchnet.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['help_call_id'], ['help_call.id'], name=op.f('fk_help_response_help_call_id_help_call'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_help_response')),
+    sa.UniqueConstraint('help_call_id', 'responder', name=op.f('uq_help_response_help_call_id'))
+    )
     op.create_table('participant',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('drill_id', sa.Integer(), nullable=False),
     sa.Column('supporter_id', sa.Integer(), nullable=False),
     sa.Column('team_id', sa.Integer(), nullable=True),
     sa.Column('role', sa.Enum('walker', 'observer', 'role_player', name='participantrole', native_enum=False, length=32), nullable=False),
+    sa.Column('position_consent_at', watchnet.dbtypes.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['drill_id'], ['drill.id'], name=op.f('fk_participant_drill_id_drill'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['supporter_id'], ['supporter.id'], name=op.f('fk_participant_supporter_id_supporter'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['team_id'], ['team.id'], name=op.f('fk_participant_team_id_team'), ondelete='SET NULL'),
@@ -203,10 +365,35 @@ def upgrade():
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
     op.drop_table('participant')
+    op.drop_table('help_response')
+    with op.batch_alter_table('encounter_step', schema=None) as batch_op:
+        batch_op.drop_index('ix_encounter_step_drill_time')
+
+    op.drop_table('encounter_step')
+    with op.batch_alter_table('delivery', schema=None) as batch_op:
+        batch_op.drop_index('ix_delivery_topic')
+        batch_op.drop_index('ix_delivery_due')
+
+    op.drop_table('delivery')
     op.drop_table('team')
     op.drop_table('route_point')
+    with op.batch_alter_table('position_report', schema=None) as batch_op:
+        batch_op.drop_index('ix_position_report_drill_time')
+
+    op.drop_table('position_report')
     op.drop_table('notification_address')
+    with op.batch_alter_table('live_event', schema=None) as batch_op:
+        batch_op.drop_index('ix_live_event_drill_id')
+
+    op.drop_table('live_event')
+    with op.batch_alter_table('latest_position', schema=None) as batch_op:
+        batch_op.drop_index('ix_latest_position_drill_received')
+        batch_op.drop_index('ix_latest_position_drill_latlon')
+
+    op.drop_table('latest_position')
+    op.drop_table('help_call')
     op.drop_table('checkpoint')
+    op.drop_table('supporter_import')
     op.drop_table('supporter')
     op.drop_table('staff_district')
     op.drop_table('landmark')
@@ -218,6 +405,7 @@ def downgrade():
         batch_op.drop_index('ix_login_attempt_email_at')
 
     op.drop_table('login_attempt')
+    op.drop_table('geocode_cache')
     op.drop_table('district')
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_event_subject')
