@@ -54,6 +54,8 @@
       watchId: null,
       last: null,            // {lat, lon, accuracy_m, at}
       lastRecordedAt: 0,
+      lastRecordedFixAt: null,
+      recordTimer: null,
       firstFix: true,
       serverSteps: [],       // from GET steps
       checkpointId: storageGet(drillKey + ".checkpoint", null),
@@ -211,11 +213,29 @@
       state.last = p;
       drawOwn(p);
       gpsSay("");
-      if (!state.sharing || state.status !== "live") { return; }
+      recordPosition();
+    }
+
+    /* At most one report every few seconds; a fix that comes sooner is kept and reported when
+       the interval is up, so the last place a still phone reached is never lost. */
+    function recordPosition() {
+      if (!state.sharing || state.status !== "live" || !state.last) { return; }
+      var p = state.last;
+      if (p.at === state.lastRecordedFixAt) { return; }
       var now = Date.now();
       var first = state.lastRecordedAt === 0;
-      if (!first && now - state.lastRecordedAt < MIN_POSITION_INTERVAL_MS) { return; }
+      var wait = state.lastRecordedAt + MIN_POSITION_INTERVAL_MS - now;
+      if (!first && wait > 0) {
+        if (!state.recordTimer) {
+          state.recordTimer = window.setTimeout(function () {
+            state.recordTimer = null;
+            recordPosition();
+          }, wait);
+        }
+        return;
+      }
       state.lastRecordedAt = now;
+      state.lastRecordedFixAt = p.at;
       queue.addPosition(cfg.urls.positions, {
         client_id: newId(), lat: p.lat, lon: p.lon, accuracy_m: p.accuracy_m, recorded_at: p.at
       }, first);
@@ -560,9 +580,10 @@
         $("own-help-coming").textContent = "";
         return;
       }
+      // Whom the server reached: the nearest supporters and the drill's organizers, by name.
       var names = (h.notified || []).map(function (n) { return n.name; });
-      names.push(t.organizers);
-      $("own-help-notified").textContent = fmt(t.help_notified, { names: names.join("、") });
+      $("own-help-notified").textContent = names.length
+        ? fmt(t.help_notified, { names: names.join("、") }) : t.help_nobody;
       $("own-help-coming").textContent = (h.responders && h.responders.length)
         ? fmt(t.help_coming, { names: h.responders.join("、") }) : t.help_no_answer_yet;
     }

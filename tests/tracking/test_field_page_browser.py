@@ -20,6 +20,7 @@ from watchnet.tracking.models import (
     EncounterStepKind,
     HelpCall,
     HelpResponse,
+    LatestPosition,
     PositionReport,
 )
 
@@ -137,6 +138,16 @@ def stored_steps(supporter: Any, drill: Drill) -> list[EncounterStep]:
     return list(db.session.scalars(sa.select(EncounterStep).where(
         EncounterStep.supporter_id == supporter.id, EncounterStep.drill_id == drill.id)
         .order_by(EncounterStep.done_at)))
+
+
+def assert_accessible(page: Any) -> None:
+    """axe finds nothing serious or critical on the page as it is now."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    serious = [v for v in results.response["violations"]
+               if v.get("impact") in ("serious", "critical")]
+    assert serious == [], [(v["id"], [n["target"] for n in v["nodes"]]) for v in serious]
 
 
 def assert_near(actual: datetime, expected: datetime, tolerance_s: float = 1.5) -> None:
@@ -348,7 +359,7 @@ def test_the_approach_guide_is_one_tap_away(live_server, phone, live_drill, supp
 
 
 def test_a_help_call_reaches_the_nearest_phone_and_the_caller_sees_who_is_coming(
-        live_server, phone, live_drill, supporter, make_supporter, district):
+        live_server, phone, live_drill, supporter, make_supporter, district, organizer):
     helper = make_supporter(district, name="近所 一郎", name_kana="きんじょ いちろう")
     join(live_drill, supporter)
     join(live_drill, helper, team_name="2班")
@@ -369,11 +380,14 @@ def test_a_help_call_reaches_the_nearest_phone_and_the_caller_sees_who_is_coming
     caller_page.wait_for_function(
         "document.getElementById('own-help-notified').textContent.indexOf('近所 一郎') >= 0")
     assert "八幡公民館前" in call.sentence
+    told = caller_page.inner_text("#own-help-notified")
+    assert organizer.name in told  # the organizers are told too, by name
 
     banner = helper_page.wait_for_selector(".help-banner", timeout=10000)
     assert "見守 花子" in banner.inner_text()
     helper_page.wait_for_function(
         "document.querySelectorAll('.leaflet-interactive').length >= 3")  # the caller's marker
+    assert_accessible(helper_page)
     helper_page.click(f".respond-btn[data-help-call-id='{call.id}']")
 
     wait_until(lambda: db.session.scalar(sa.select(HelpResponse).where(
@@ -381,12 +395,27 @@ def test_a_help_call_reaches_the_nearest_phone_and_the_caller_sees_who_is_coming
     caller_page.wait_for_function(
         "document.getElementById('own-help-coming').textContent.indexOf('近所 一郎') >= 0",
         timeout=10000)
+    assert_accessible(caller_page)
+
+
+def test_the_no_drill_today_page_is_accessible(live_server, phone, district, make_drill,
+                                               supporter):
+    drill = make_drill(district, title="来週の訓練", meeting_place="八幡公民館")
+    join(drill, supporter)
+    page = phone().new_page()
+    page.goto(f"{live_server.url}/s/{make_signin_token(supporter)}")
+    page.goto(f"{live_server.url}/field/")
+
+    assert "来週の訓練" in page.inner_text("main")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    assert_accessible(page)
+    page.click(f"a[href$='/field/drills/{drill.id}']")
+    page.wait_for_selector("body[data-field-ready='1']")
+    assert "planned" in page.get_attribute("#drill-state", "class")
 
 
 def test_the_field_page_is_accessible_and_fits_a_360_px_phone(live_server, phone, live_drill,
                                                               supporter):
-    from axe_playwright_python.sync_playwright import Axe
-
     join(live_drill, supporter)
     page = open_field_page(phone(), live_server, supporter, live_drill)
     share_position(page)
@@ -395,10 +424,15 @@ def test_the_field_page_is_accessible_and_fits_a_360_px_phone(live_server, phone
     tap_step(page, "noticed")
     page.wait_for_function("document.getElementById('queue-status').dataset.actions === '0'")
 
-    results = Axe().run(page)
-    serious = [v for v in results.response["violations"]
-               if v.get("impact") in ("serious", "critical")]
-    assert serious == [], [(v["id"], [n["target"] for n in v["nodes"]]) for v in serious]
+    assert_accessible(page)
+    page.click("#where-btn")
+    page.wait_for_function(
+        "document.getElementById('where-sentence').textContent.indexOf('36.33405') >= 0")
+    assert_accessible(page)
+    for dialog in ("guide", "help"):
+        page.click(f"#{dialog}-btn")
+        assert_accessible(page)
+        page.keyboard.press("Escape")
 
     # Nothing wider than the phone; large type; big full-width buttons.
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
@@ -412,3 +446,73 @@ def test_the_field_page_is_accessible_and_fits_a_360_px_phone(live_server, phone
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(ARTIFACTS / "field_page.png"), full_page=True)
 
+
+
+def test_a_phone_that_moves_reports_its_new_position(live_server, phone, live_drill,
+                                                     supporter):
+    join(live_drill, supporter)
+    context = phone()
+    page = open_field_page(context, live_server, supporter, live_drill)
+    share_position(page)
+    wait_until(lambda: db.session.scalar(sa.select(PositionReport).where(
+        PositionReport.supporter_id == supporter.id)), what="the first position")
+
+    # Moving makes Chromium report a brief "position unavailable" (code 2) before the new
+    # position: the page keeps watching, and a fix that comes quickly is still reported.
+    context.set_geolocation({"latitude": 36.3352, "longitude": 138.9472, "accuracy": 8})
+
+    moved = wait_until(lambda: db.session.scalar(sa.select(LatestPosition).where(
+        LatestPosition.supporter_id == supporter.id, LatestPosition.lat > 36.335)),
+        timeout_s=25, what="the new position")
+    assert moved.lon == pytest.approx(138.9472)
+    assert page.get_attribute("#share-toggle", "aria-pressed") == "true"
+    count = db.session.scalar(sa.select(sa.func.count()).select_from(PositionReport).where(
+        PositionReport.supporter_id == supporter.id))
+    assert count == 2
+
+
+def test_the_page_follows_the_drill_starting_and_ending_without_a_reload(
+        live_server, phone, district, make_drill, supporter):
+    from watchnet.tracking.lifecycle import end_drill, start_drill
+
+    drill = make_drill(district, title="これから始まる訓練",
+                       starts_at=datetime.now(UTC) + timedelta(minutes=1))
+    join(drill, supporter)
+    page = open_field_page(phone(), live_server, supporter, drill)
+    assert "planned" in page.get_attribute("#drill-state", "class")
+    assert page.locator("#not-live-note").is_visible()
+    page.click("#share-toggle")
+    assert page.get_attribute("#share-toggle", "aria-pressed") == "false"
+    assert page.locator("#field-message").is_visible()
+
+    start_drill(drill)
+    db.session.commit()
+    page.wait_for_selector("#drill-state.live", timeout=10000)
+    assert not page.locator("#not-live-note").is_visible()
+    share_position(page)
+    wait_until(lambda: db.session.scalar(sa.select(PositionReport).where(
+        PositionReport.supporter_id == supporter.id)), what="a position once live")
+
+    end_drill(db.session.get(Drill, drill.id))
+    db.session.commit()
+    page.wait_for_selector("#drill-state.ended", timeout=10000)
+    assert page.get_attribute("#share-toggle", "aria-pressed") == "false"
+    assert page.locator("#not-live-note").is_visible()
+
+
+def test_an_expired_csrf_token_is_renewed_and_the_step_still_arrives_once(
+        live_server, phone, live_drill, supporter):
+    join(live_drill, supporter)
+    page = open_field_page(phone(), live_server, supporter, live_drill)
+    page.click("#encounter-btn")
+    page.evaluate(
+        "document.querySelector('meta[name=csrf-token]').setAttribute('content', 'expired')")
+
+    at = tap_step(page, "noticed")
+
+    page.wait_for_function("document.getElementById('queue-status').dataset.actions === '0'")
+    steps = wait_until(lambda: stored_steps(supporter, live_drill), what="the step")
+    assert len(steps) == 1
+    assert_near(steps[0].done_at, at)
+    assert page.get_attribute("meta[name=csrf-token]", "content") != "expired"
+    assert not page.locator("#field-message.error").is_visible()
