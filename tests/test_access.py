@@ -31,14 +31,14 @@ PUBLIC_ENDPOINTS = {
     "auth.login", "auth.logout", "auth.supporter_signin", "api-docs.openapi_json",
 }
 # A signed-in supporter may use these (their own page); staff and anonymous visitors may not.
-SUPPORTER_ENDPOINTS = {"people.supporter_home"}
+SUPPORTER_ENDPOINTS = {"people.supporter_home", "field.home"}
 
 # URL variable -> the victim district's object whose id fills it.
 VARIABLE_OBJECTS = {
     "district_id": "district", "drill_id": "drill", "checkpoint_id": "checkpoint",
     "supporter_id": "supporter", "landmark_id": "landmark", "team_id": "team",
     "participant_id": "participant", "token_id": "api_token", "user_id": "staff",
-    "batch_id": "supporter_import",
+    "batch_id": "supporter_import", "help_call_id": "help_call",
 }
 # For a bare <id>, the first of these words found in the endpoint or rule names the object.
 ID_GUESSES = ["checkpoint", "landmark", "participant", "team", "supporter", "drill", "district"]
@@ -85,6 +85,13 @@ def victim_world(district, organizer, outsider, supporter, make_drill, make_supp
     participant = Participant(drill_id=drill.id, supporter_id=person.id, team_id=team.id)
     landmark = Landmark(district_id=district.id, name="VX公民館", lat=36.3338, lon=138.946)
     db.session.add_all([participant, landmark])
+    from watchnet.tracking.models import HelpCall
+
+    db.session.flush()
+    help_call = HelpCall(drill_id=drill.id, supporter_id=person.id, client_id="vx-help-1",
+                         lat=36.334, lon=138.946, sentence="VX公民館の近く",
+                         called_at=drill.starts_at)
+    db.session.add(help_call)
     victim_token, _raw = issue_api_token(organizer, "victim")
     _outsider_token, outsider_raw = issue_api_token(outsider, "outsider")
     db.session.commit()
@@ -92,6 +99,7 @@ def victim_world(district, organizer, outsider, supporter, make_drill, make_supp
         "district": district.id, "drill": drill.id, "checkpoint": drill.checkpoints[0].id,
         "supporter": person.id, "landmark": landmark.id, "team": team.id,
         "participant": participant.id, "api_token": victim_token.id, "staff": organizer.id,
+        "help_call": help_call.id,
     }
     try:  # the CSV import preview, where the people package has it
         from watchnet.people.models import SupporterImport

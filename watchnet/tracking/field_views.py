@@ -119,8 +119,8 @@ def _participant(drill_id: int) -> Participant:
 @bp.post("/drills/<int:drill_id>/consent")
 @supporter_required
 def set_consent(drill_id: int) -> Any:
-    share = parse_consent(_json_body())
-    shared = services.set_position_consent(_participant(drill_id), share)
+    participant = _participant(drill_id)
+    shared = services.set_position_consent(participant, parse_consent(_json_body()))
     db.session.commit()
     return {"share": shared}
 
@@ -128,8 +128,15 @@ def set_consent(drill_id: int) -> Any:
 @bp.post("/drills/<int:drill_id>/positions")
 @supporter_required
 def post_positions(drill_id: int) -> Any:
-    rows = parse_positions(_json_body(), int(current_app.config["POSITION_MAX_BATCH"]),
-                           utcnow())
+    # Participation and consent are checked inside record_positions with one query (this is
+    # the hot path); only a refused body costs the extra look-up, so strangers get 404, not
+    # validation messages.
+    try:
+        rows = parse_positions(_json_body(), int(current_app.config["POSITION_MAX_BATCH"]),
+                               utcnow())
+    except (InvalidPayload, _BadJson):
+        _participant(drill_id)
+        raise
     accepted, duplicates = services.record_positions(drill_id, current_user.id, rows)
     db.session.commit()
     return {"accepted": accepted, "duplicates": duplicates}
@@ -138,8 +145,8 @@ def post_positions(drill_id: int) -> Any:
 @bp.post("/drills/<int:drill_id>/steps")
 @supporter_required
 def post_step(drill_id: int) -> Any:
-    data = parse_step(_json_body(), utcnow())
     participant = _participant(drill_id)
+    data = parse_step(_json_body(), utcnow())
     step, created = services.record_step(participant, data)
     db.session.commit()
     body = services.step_to_dict(step, {cp.id: cp.name for cp in participant.drill.checkpoints})
@@ -155,16 +162,16 @@ def get_steps(drill_id: int) -> Any:
 @bp.get("/drills/<int:drill_id>/nearest-checkpoint")
 @supporter_required
 def get_nearest_checkpoint(drill_id: int) -> Any:
-    lat, lon = parse_latlon_query(request.args)
     drill = _participant(drill_id).drill
+    lat, lon = parse_latlon_query(request.args)
     return {"checkpoint": services.nearest_checkpoint(drill, lat, lon)}
 
 
 @bp.get("/drills/<int:drill_id>/where")
 @supporter_required
 def get_where(drill_id: int) -> Any:
-    lat, lon = parse_latlon_query(request.args)
     drill = _participant(drill_id).drill
+    lat, lon = parse_latlon_query(request.args)
     result = services.describe_location(drill, lat, lon)
     db.session.commit()  # the geocoder's answer is cached
     return result
@@ -173,8 +180,9 @@ def get_where(drill_id: int) -> Any:
 @bp.post("/drills/<int:drill_id>/help")
 @supporter_required
 def post_help(drill_id: int) -> Any:
+    participant = _participant(drill_id)
     data = parse_help(_json_body(), utcnow())
-    call, created = services.record_help_call(_participant(drill_id), data)
+    call, created = services.record_help_call(participant, data)
     db.session.commit()
     return services.help_call_body(call), 201 if created else 200
 
