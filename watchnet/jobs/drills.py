@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -25,7 +26,7 @@ REMINDER_WINDOW = timedelta(hours=24)
 SCHEDULER_ACTOR = "system:scheduler"
 
 
-def _due_ids(stmt: sa.Select[tuple[int]]) -> list[int]:
+def _due_ids(stmt: sa.Select[Any]) -> list[int]:
     ids = list(db.session.scalars(stmt))
     db.session.commit()
     return ids

@@ -119,7 +119,8 @@ def _teams_through(drill_id: int) -> dict[int, list[int]]:
     )
     through: dict[int, list[int]] = {}
     for checkpoint_id, team_id in rows:
-        through.setdefault(checkpoint_id, []).append(team_id)
+        if checkpoint_id is not None:
+            through.setdefault(checkpoint_id, []).append(team_id)
     return {cp: sorted(teams) for cp, teams in through.items()}
 
 
