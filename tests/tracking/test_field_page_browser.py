@@ -406,6 +406,7 @@ def test_the_no_drill_today_page_is_accessible(live_server, phone, district, mak
     page.goto(f"{live_server.url}/s/{make_signin_token(supporter)}")
     page.goto(f"{live_server.url}/field/")
 
+    assert page.url.endswith("/me")
     assert "来週の訓練" in page.inner_text("main")
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     assert_accessible(page)

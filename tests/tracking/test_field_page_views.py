@@ -67,8 +67,9 @@ def test_without_a_drill_today_the_field_home_lists_the_upcoming_ones(
 
     response = supporter_client.get("/field/")
 
-    assert response.status_code == 200
-    html = response.get_data(as_text=True)
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/me")
+    html = supporter_client.get("/me").get_data(as_text=True)
     assert "来週の&lt;まち歩き&gt;" in html
     assert "八幡公民館" in html
     assert f"/field/drills/{drill.id}" in html

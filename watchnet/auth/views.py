@@ -69,7 +69,8 @@ def supporter_signin(token: str) -> Response | tuple[str, int]:
     session.clear()
     session.permanent = True  # phones stay signed in until the link is revoked
     login_user(supporter)
-    return redirect(url_for("people.supporter_home"))
+    # The drill page when a drill is on today, otherwise the supporter's own page.
+    return redirect(url_for("field.home"))
 
 
 @bp.route("/account", methods=["GET", "POST"])

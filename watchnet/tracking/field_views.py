@@ -261,12 +261,13 @@ def phone_events(drill_id: int) -> Any:
 @bp.get("/")
 @supporter_required
 def home() -> Any:
-    """The supporter's drill now: the live one, else today's; otherwise what is coming."""
+    """The supporter's drill now: the live one, else today's; otherwise their own page, which
+    lists what is coming."""
     participations = upcoming_participations(current_user._get_current_object())
     current = next((p for p in participations if _is_drill_of_the_day(p.drill)), None)
     if current is not None:
         return redirect(url_for(".drill_page", drill_id=current.drill_id))
-    return render_template("field/no_drill.html", participations=participations)
+    return redirect(url_for("people.supporter_home"))
 
 
 @bp.get("/drills/<int:drill_id>")
