@@ -19,9 +19,8 @@ COMPASS_EN = ["north", "northeast", "east", "southeast", "south", "southwest", "
 
 def is_valid_latlon(lat: float, lon: float) -> bool:
     """True for a finite latitude in [-90, 90] and longitude in [-180, 180]."""
-    return (
-        math.isfinite(lat) and math.isfinite(lon) and -90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0
-    )
+    return (math.isfinite(lat) and math.isfinite(lon)
+            and -90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0)
 
 
 def haversine_m(a: LatLon, b: LatLon) -> float:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-
 from support import login
+
 from watchnet.districts.models import District
 from watchnet.extensions import db
 from watchnet.people.models import StaffUser
@@ -19,11 +19,13 @@ def test_an_admin_creates_an_organizer_for_one_district(app, make_staff, distric
         "district_ids": [str(district.id)], "password": "long-enough-1", "is_active": "y",
     })
     assert response.status_code == 302
-    user = db.session.scalar(sa.select(StaffUser).where(StaffUser.email == "new.organizer@example.jp"))
+    user = db.session.scalar(
+        sa.select(StaffUser).where(StaffUser.email == "new.organizer@example.jp"))
     assert [d.name for d in user.districts] == ["八幡地区"]
     assert user.check_password("long-enough-1")
     fresh = app.test_client()
-    assert fresh.post("/login", data={"email": user.email, "password": "long-enough-1"}).status_code == 302
+    response = fresh.post("/login", data={"email": user.email, "password": "long-enough-1"})
+    assert response.status_code == 302
 
 
 def test_a_new_account_without_password_or_with_a_taken_email_is_refused(app, make_staff,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import sqlalchemy as sa
-
 from support import PASSWORD
+
 from watchnet.auth.models import ApiToken
 from watchnet.auth.services import make_signin_token, revoke_signin_token, staff_from_api_token
 from watchnet.extensions import db
