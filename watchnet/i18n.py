@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from flask import current_app, session
+from flask import current_app, has_request_context, session
 from flask_login import current_user
 
 
 def select_locale() -> str:
     """Pick the UI language for this request."""
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():  # scheduler and dispatcher jobs: the default language
+        return str(current_app.config["BABEL_DEFAULT_LOCALE"])
     user_locale = getattr(current_user, "locale", None) if current_user else None
     if user_locale in languages:
         return str(user_locale)

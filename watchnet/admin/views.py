@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
@@ -18,7 +20,7 @@ from watchnet.people.services import UserInputError
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-_ERRORS = {
+_ERRORS: dict[tuple[str | None, str], Callable[[], str]] = {
     ("email", "exists"): lambda: _("Another account uses this e-mail address."),
     ("password", "password required"): lambda: _("A new account needs a password."),
     ("name", "exists"): lambda: _("A district with this name exists already."),

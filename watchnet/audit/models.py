@@ -9,10 +9,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from watchnet.dbtypes import UTCDateTime, utcnow
-from watchnet.extensions import db
+from watchnet.extensions import Model
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     """One recorded action. Never updated or deleted by the app."""
 
     __tablename__ = "audit_event"

@@ -8,11 +8,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from watchnet.dbtypes import UTCDateTime, utcnow
-from watchnet.extensions import db
+from watchnet.extensions import Model
 from watchnet.people.models import StaffUser
 
 
-class LoginAttempt(db.Model):
+class LoginAttempt(Model):
     """One password login attempt. Kept in the database so every worker sees the same count."""
 
     __tablename__ = "login_attempt"
@@ -29,7 +29,7 @@ class LoginAttempt(db.Model):
     attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     """A staff member's bearer token for the JSON API; only its SHA-256 is stored."""
 
     __tablename__ = "api_token"

@@ -10,10 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from watchnet.dbtypes import UTCDateTime, utcnow
 from watchnet.enums import enum_column_type
-from watchnet.extensions import db
+from watchnet.extensions import Model
 
 
-class District(db.Model):
+class District(Model):
     """A neighbourhood area with its own council (第2層協議体), e.g. 八幡地区."""
 
     __tablename__ = "district"
@@ -43,7 +43,7 @@ class LandmarkKind(StrEnum):
     other = "other"
 
 
-class Landmark(db.Model):
+class Landmark(Model):
     """A named place people know (公民館, 小学校, 神社 ...), used on maps and in "where am I"."""
 
     __tablename__ = "landmark"

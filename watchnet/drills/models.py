@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from watchnet.dbtypes import UTCDateTime, utcnow
 from watchnet.districts.models import District
 from watchnet.enums import enum_column_type
-from watchnet.extensions import db
+from watchnet.extensions import Model
 from watchnet.people.models import StaffUser, Supporter
 
 
@@ -28,7 +28,7 @@ class ExpectedContact(StrEnum):
     organizer = "organizer"
 
 
-class Drill(db.Model):
+class Drill(Model):
     """A walking drill (まち歩き見守り声掛け訓練)."""
 
     __tablename__ = "drill"
@@ -75,7 +75,7 @@ class Drill(db.Model):
         return [(p.lat, p.lon) for p in self.route_points]
 
 
-class RoutePoint(db.Model):
+class RoutePoint(Model):
     """One vertex of the drill's route, in walking order."""
 
     __tablename__ = "route_point"
@@ -90,7 +90,7 @@ class RoutePoint(db.Model):
     drill: Mapped[Drill] = relationship(back_populates="route_points")
 
 
-class Checkpoint(db.Model):
+class Checkpoint(Model):
     """A place on the route where a role-player waits (ポイント)."""
 
     __tablename__ = "checkpoint"
@@ -115,7 +115,7 @@ class Checkpoint(db.Model):
     drill: Mapped[Drill] = relationship(back_populates="checkpoints")
 
 
-class Team(db.Model):
+class Team(Model):
     """Supporters who walk together (グループ / 班)."""
 
     __tablename__ = "team"
@@ -138,7 +138,7 @@ class ParticipantRole(StrEnum):
     role_player = "role_player"
 
 
-class Participant(db.Model):
+class Participant(Model):
     """A supporter invited to a drill, optionally in a team."""
 
     __tablename__ = "participant"

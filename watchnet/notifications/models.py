@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from watchnet.dbtypes import UTCDateTime, utcnow
 from watchnet.enums import enum_column_type
-from watchnet.extensions import db
+from watchnet.extensions import Model
 
 
 class DeliveryChannel(StrEnum):
@@ -26,7 +26,7 @@ class DeliveryStatus(StrEnum):
     failed = "failed"  # permanently: a reason is recorded and shown to coordinators
 
 
-class Delivery(db.Model):
+class Delivery(Model):
     """One message to one address. `dedupe_key` makes enqueueing idempotent."""
 
     __tablename__ = "delivery"

@@ -13,7 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from watchnet.dbtypes import UTCDateTime, utcnow
 from watchnet.districts.models import District
 from watchnet.enums import enum_column_type
-from watchnet.extensions import db
+from watchnet.extensions import Model, db
 
 
 class StaffRole(StrEnum):
@@ -31,7 +31,7 @@ staff_district = sa.Table(
 )
 
 
-class StaffUser(db.Model):
+class StaffUser(Model):
     """A person who logs in with a password: admin, coordinator (SC) or organizer."""
 
     __tablename__ = "staff_user"
@@ -84,7 +84,7 @@ class SupporterKind(StrEnum):
     other = "other"
 
 
-class Supporter(db.Model):
+class Supporter(Model):
     """A registered volunteer. Signs in on a phone with a personal link; no password."""
 
     __tablename__ = "supporter"
@@ -139,7 +139,7 @@ class Supporter(db.Model):
         return f"name:{squash(name)}|{squash(name_kana)}"
 
 
-class NotificationAddress(db.Model):
+class NotificationAddress(Model):
     """A further channel for a supporter beyond e-mail: an apprise URL (webhook, chat service)."""
 
     __tablename__ = "notification_address"
@@ -154,7 +154,7 @@ class NotificationAddress(db.Model):
     supporter: Mapped[Supporter] = relationship(back_populates="notification_addresses")
 
 
-class SupporterImport(db.Model):
+class SupporterImport(Model):
     """A parsed CSV upload waiting for confirmation (the preview), then its outcome.
 
     The parsed rows live here rather than in the session: several web workers serve the

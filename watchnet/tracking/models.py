@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from watchnet.dbtypes import UTCDateTime, utcnow
 from watchnet.drills.models import ExpectedContact
 from watchnet.enums import enum_column_type
-from watchnet.extensions import db
+from watchnet.extensions import Model
 from watchnet.people.models import Supporter
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit key for the
@@ -21,7 +21,7 @@ from watchnet.people.models import Supporter
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
-class PositionReport(db.Model):
+class PositionReport(Model):
     """One position a phone reported. `client_id` is made on the phone: a retry is stored once."""
 
     __tablename__ = "position_report"
@@ -42,7 +42,7 @@ class PositionReport(db.Model):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class LatestPosition(db.Model):
+class LatestPosition(Model):
     """One row per drill and supporter: where they were last. Nearest-supporter queries and the
     live map read this, never the history."""
 
@@ -77,7 +77,7 @@ class EncounterStepKind(StrEnum):
     handed_over = "handed_over"
 
 
-class EncounterStep(db.Model):
+class EncounterStep(Model):
     """One step of an encounter, time-stamped with the phone's clock and position.
 
     A correction is a new row pointing at the original (`corrects_id`); the original is kept.
@@ -116,7 +116,7 @@ class EncounterStep(db.Model):
     supporter: Mapped[Supporter] = relationship()
 
 
-class HelpCall(db.Model):
+class HelpCall(Model):
     """"I can't cope alone": a supporter asks the nearest others and the organizers for help."""
 
     __tablename__ = "help_call"
@@ -142,7 +142,7 @@ class HelpCall(db.Model):
     )
 
 
-class HelpResponse(db.Model):
+class HelpResponse(Model):
     """Someone answered a help call ("on my way")."""
 
     __tablename__ = "help_response"
@@ -157,7 +157,7 @@ class HelpResponse(db.Model):
     help_call: Mapped[HelpCall] = relationship(back_populates="responses")
 
 
-class LiveEvent(db.Model):
+class LiveEvent(Model):
     """An append-only log of what happened in a drill. Server-sent-event streams in any worker
     (or any app process on PostgreSQL) read new rows by id, so updates flow through the database
     rather than one process's memory."""
@@ -174,7 +174,7 @@ class LiveEvent(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class GeocodeCache(db.Model):
+class GeocodeCache(Model):
     """Street addresses the geocoder gave, keyed by a rounded position (about 10 m)."""
 
     __tablename__ = "geocode_cache"

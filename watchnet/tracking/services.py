@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from flask import current_app, url_for
@@ -110,12 +110,12 @@ def _position_sql() -> tuple[Any, Any, Any]:
         .where(Drill.id == sa.bindparam("drill_id"),
                Participant.supporter_id == sa.bindparam("supporter_id"))
     )
-    history_table = PositionReport.__table__
+    history_table = cast(sa.Table, PositionReport.__table__)
     # One statement executed for many rows (a multi-VALUES literal would be compiled afresh
     # on every request); RETURNING counts what was new on SQLite and PostgreSQL alike.
     history = _insert(history_table).on_conflict_do_nothing(
         index_elements=["supporter_id", "client_id"]).returning(history_table.c.id)
-    latest_table = LatestPosition.__table__
+    latest_table = cast(sa.Table, LatestPosition.__table__)
     upsert = _insert(latest_table)
     upsert = upsert.on_conflict_do_update(
         index_elements=["drill_id", "supporter_id"],
