@@ -67,7 +67,9 @@ def test_revoking_logs_the_phone_out_and_kills_the_old_link(app, organizer_clien
     assert response.status_code == 302
 
     assert signed_in.get("/me").status_code == 403
-    old = app.test_client().get(old_link.replace("http://localhost", ""))
+    stranger = app.test_client()
+    stranger.post("/lang/en")
+    old = stranger.get(old_link.replace("http://localhost", ""))
     assert old.status_code == 404
     assert "This link no longer works" in old.get_data(as_text=True)
     html = organizer_client.get(f"/supporters/{supporter.id}").get_data(as_text=True)
