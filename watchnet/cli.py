@@ -39,15 +39,18 @@ def upgrade_database() -> None:
               help="Threads per worker (gthread); >1 suits many open live streams.")
 @click.option("--upgrade/--no-upgrade", default=True, show_default=True,
               help="Apply database migrations before serving.")
+@click.option("--access-log/--no-access-log", default=True, show_default=True)
 @with_appcontext
-def serve_command(host: str, port: int, workers: int, threads: int, upgrade: bool) -> None:
+def serve_command(host: str, port: int, workers: int, threads: int, upgrade: bool,
+                  access_log: bool) -> None:
     """Serve in production with gunicorn and several worker processes."""
     from watchnet.server import run_gunicorn
 
     if upgrade:
         upgrade_database()
     click.echo(f"watchnet serving on http://{host}:{port}/ with {workers} workers")
-    run_gunicorn(current_app._get_current_object(), f"{host}:{port}", workers, threads)  # type: ignore[attr-defined]
+    run_gunicorn(current_app._get_current_object(), f"{host}:{port}", workers, threads,  # type: ignore[attr-defined]
+                 access_log=access_log)
 
 
 @main.command("demo")

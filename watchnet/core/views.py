@@ -44,6 +44,16 @@ def vendor(lib: str, filename: str) -> Response:
     return send_from_directory(directory, filename, max_age=86400)
 
 
+@bp.route("/ping", methods=["GET", "POST"])
+def ping() -> Response:
+    """The cheapest answer the app can give (no database): for load balancers, and the
+    baseline that bench/ compares real endpoints with under the same server and settings.
+    A POST parses its JSON body, as the phone endpoints do."""
+    if request.method == "POST":
+        request.get_json(silent=True)
+    return jsonify(ok=True)
+
+
 @bp.get("/healthz")
 def healthz() -> tuple[Response, int]:
     """200 with the database's state, 503 when it does not answer."""
