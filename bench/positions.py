@@ -71,7 +71,7 @@ SETUP = textwrap.dedent("""
 WRK_SCRIPT = textwrap.dedent("""
     -- One phone per connection would need 64 cookies per thread: rotate over all phones.
     local phones = {}
-    local ok = 0
+    ok = 0  -- global: done() reads it from each thread with thread:get("ok")
     local counter = 0
     local threads = {}
     function setup(thread)
@@ -161,9 +161,12 @@ def sign_in_phones(base: str, tokens: list[str], path: Path, drill_id: int) -> N
 def run_wrk(wrk: str, url: str, phones: Path, script: Path, batch: int, path: str,
             connections: int, duration: int) -> dict[str, float]:
     env = dict(os.environ, BENCH_PHONES=str(phones), BENCH_BATCH=str(batch), BENCH_PATH=path)
-    out = subprocess.run(
+    done = subprocess.run(
         [wrk, "-t2", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "-s", str(script),
-         url], env=env, capture_output=True, text=True, check=True).stdout
+         url], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"wrk failed: {done.stdout}{done.stderr}")
+    out = done.stdout
     requests, ok, p50, p99, errors = re.search(
         r"RESULT (\d+) (\d+) ([\d.]+) ([\d.]+) (\d+)", out).groups()
     return {"requests": int(requests), "ok": int(ok), "rps": int(requests) / duration,

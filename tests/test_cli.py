@@ -8,8 +8,11 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
+
+import pytest
 
 from support import free_port
 
@@ -77,13 +80,37 @@ def test_demo_serves_the_yawata_drill_and_a_second_run_duplicates_nothing(tmp_pa
     assert _counts(db_file) == first
 
 
-def test_serve_runs_several_gunicorn_workers(tmp_path):
+def _signin_token(env: dict[str, str]) -> str:
+    code = ("import sqlalchemy as sa\nfrom watchnet import create_app\n"
+            "from watchnet.extensions import db\nfrom watchnet.people.models import Supporter\n"
+            "from watchnet.auth.services import make_signin_token\napp = create_app()\n"
+            "with app.app_context():\n"
+            "    print(make_signin_token(db.session.scalar(sa.select(Supporter))))")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, check=True, timeout=60)
+    return done.stdout.strip().splitlines()[-1]
+
+
+def test_serve_runs_several_gunicorn_workers_that_keep_users_apart(tmp_path):
+    env = _env(tmp_path)
+    subprocess.run([*WATCHNET, "demo", "--no-serve"], env=env, check=True, capture_output=True,
+                   timeout=60)
+    token = _signin_token(env)
     port = free_port()
     proc = subprocess.Popen([*WATCHNET, "serve", "--port", str(port), "--workers", "2"],
-                            env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
     try:
-        assert _wait_for(f"http://127.0.0.1:{port}/healthz")["status"] == "ok"
+        assert _wait_for(f"{base}/healthz")["status"] == "ok"
+        phone = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        for _ in range(4):  # reach both workers
+            assert phone.open(f"{base}/s/{token}", timeout=5).status == 200
+        # A request without the phone's cookie must not be taken for that supporter, in any
+        # worker: each request gets its own `g`.
+        for _ in range(8):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(f"{base}/me", timeout=5)
+            assert refused.value.code == 403
     finally:
         proc.terminate()
         output, _ = proc.communicate(timeout=20)

@@ -8,7 +8,7 @@ import sys
 import click
 import sqlalchemy as sa
 from flask import current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 
 from watchnet import create_app
 from watchnet.extensions import db
@@ -31,7 +31,7 @@ def upgrade_database() -> None:
     upgrade()
 
 
-@main.command("serve")
+@main.command("serve", with_appcontext=False)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=max(2, (os.cpu_count() or 1) * 2), show_default=True, type=int)
@@ -40,37 +40,43 @@ def upgrade_database() -> None:
 @click.option("--upgrade/--no-upgrade", default=True, show_default=True,
               help="Apply database migrations before serving.")
 @click.option("--access-log/--no-access-log", default=True, show_default=True)
-@with_appcontext
-def serve_command(host: str, port: int, workers: int, threads: int, upgrade: bool,
-                  access_log: bool) -> None:
+@click.pass_obj
+def serve_command(info: ScriptInfo, host: str, port: int, workers: int, threads: int,
+                  upgrade: bool, access_log: bool) -> None:
     """Serve in production with gunicorn and several worker processes."""
     from watchnet.server import run_gunicorn
 
+    # No app context may be active while serving: forked workers would inherit it and every
+    # request would share its `g` (and with it the logged-in user).
+    app = info.load_app()
     if upgrade:
-        upgrade_database()
+        with app.app_context():
+            upgrade_database()
     click.echo(f"watchnet serving on http://{host}:{port}/ with {workers} workers")
-    run_gunicorn(current_app._get_current_object(), f"{host}:{port}", workers, threads,  # type: ignore[attr-defined]
-                 access_log=access_log)
+    run_gunicorn(app, f"{host}:{port}", workers, threads, access_log=access_log)
 
 
-@main.command("demo")
+@main.command("demo", with_appcontext=False)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
 @click.option("--no-serve", is_flag=True, help="Load the demo data and exit.")
-@with_appcontext
-def demo_command(host: str, port: int, workers: int, no_serve: bool) -> None:
+@click.pass_obj
+def demo_command(info: ScriptInfo, host: str, port: int, workers: int, no_serve: bool) -> None:
     """Create the database, load the Yawata demo district and serve it."""
     from watchnet.demo import DEMO_LOGINS, load_demo_data
     from watchnet.server import run_gunicorn
 
-    upgrade_database()
-    created = load_demo_data()
-    db.session.commit()
+    app = info.load_app()
+    with app.app_context():
+        upgrade_database()
+        created = load_demo_data()
+        db.session.commit()
+        database = db.engine.url.render_as_string(hide_password=True)
     url = f"http://{host}:{port}/"
     click.echo("")
     click.echo("watchnet demo " + ("loaded" if created else "already loaded; nothing duplicated"))
-    click.echo(f"  database: {db.engine.url.render_as_string(hide_password=True)}")
+    click.echo(f"  database: {database}")
     click.echo(f"  open:     {url}")
     for role, (email, password) in DEMO_LOGINS.items():
         click.echo(f"  {role:<12} {email}  /  {password}")
@@ -78,7 +84,7 @@ def demo_command(host: str, port: int, workers: int, no_serve: bool) -> None:
     click.echo("")
     if no_serve:
         return
-    run_gunicorn(current_app._get_current_object(), f"{host}:{port}", workers, access_log=False)  # type: ignore[attr-defined]
+    run_gunicorn(app, f"{host}:{port}", workers, access_log=False)
 
 
 @main.command("create-user")

@@ -28,9 +28,14 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
 def run_gunicorn(app: Flask, bind: str, workers: int, threads: int = 1,
                  timeout_s: int = 60, access_log: bool = True) -> None:
     """Serve the app with gunicorn until interrupted."""
-    # The engine's connection pool must not be shared across forked workers.
+    from flask import has_app_context
+
     from watchnet.extensions import db
 
+    if has_app_context():
+        # Forked workers would inherit it, and every request would share one `g`.
+        raise RuntimeError("run_gunicorn must be called outside an app context")
+    # The engine's connection pool must not be shared across forked workers.
     with app.app_context():
         db.engine.dispose()
     GunicornServer(app, {
