@@ -85,6 +85,7 @@ WRK_SCRIPT = textwrap.dedent("""
       end
       batch = tonumber(os.getenv("BENCH_BATCH"))
       path = os.getenv("BENCH_PATH")
+      run = os.getenv("BENCH_RUN")
     end
     function request()
       counter = counter + 1
@@ -93,8 +94,8 @@ WRK_SCRIPT = textwrap.dedent("""
       local items = {}
       for i = 1, batch do
         items[i] = string.format(
-          '{"client_id":"b%d-%d-%d","lat":36.3335%d,"lon":138.9455%d,"accuracy_m":8,"recorded_at":"%s"}',
-          tid, counter, i, counter % 10, i % 10, now)
+          '{"client_id":"%s-%d-%09d-%03d","lat":36.3335%d,"lon":138.9455%d,"accuracy_m":8,"recorded_at":"%s"}',
+          run, tid, counter, i, counter % 10, i % 10, now)
       end
       local body = '{"positions":[' .. table.concat(items, ",") .. ']}'
       return wrk.format("POST", path, {
@@ -160,7 +161,9 @@ def sign_in_phones(base: str, tokens: list[str], path: Path, drill_id: int) -> N
 
 def run_wrk(wrk: str, url: str, phones: Path, script: Path, batch: int, path: str,
             connections: int, duration: int) -> dict[str, float]:
-    env = dict(os.environ, BENCH_PHONES=str(phones), BENCH_BATCH=str(batch), BENCH_PATH=path)
+    # Client ids must be unique across runs, or a later run's reports count as retries.
+    env = dict(os.environ, BENCH_PHONES=str(phones), BENCH_BATCH=str(batch), BENCH_PATH=path,
+               BENCH_RUN=f"r{time.monotonic_ns() % 10**9}")
     done = subprocess.run(
         [wrk, "-t2", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "-s", str(script),
          url], env=env, capture_output=True, text=True)

@@ -20,7 +20,7 @@ GSI_ATTRIBUTION = (
 
 DEFAULTS: dict[str, Any] = {
     "SQLALCHEMY_DATABASE_URI": None,  # filled in from DATABASE_URL or the instance folder
-    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "SQLALCHEMY_ENGINE_OPTIONS": {},  # pool_pre_ping is added for server databases below
     "SECRET_KEY": None,  # generated once into the instance folder when not configured
     "LANGUAGES": ["ja", "en"],
     "BABEL_DEFAULT_LOCALE": "ja",
@@ -35,6 +35,10 @@ DEFAULTS: dict[str, Any] = {
     "WTF_I18N_ENABLED": True,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
+    # Phones stay signed in for half a year (until the link is revoked); the cookie is not
+    # re-signed on every request, which costs each position report as much as its insert.
+    "PERMANENT_SESSION_LIFETIME": 180 * 24 * 3600,
+    "SESSION_REFRESH_EACH_REQUEST": False,
     "LOGIN_MAX_FAILURES": 5,  # per account within LOGIN_WINDOW_S
     "LOGIN_MAX_FAILURES_PER_IP": 20,
     "LOGIN_WINDOW_S": 900,
@@ -145,6 +149,11 @@ def build_config(instance_path: Path, test_config: dict[str, Any] | None = None)
         instance_path.mkdir(parents=True, exist_ok=True)
         cfg["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance_path / 'watchnet.sqlite3'}"
     cfg["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(cfg["SQLALCHEMY_DATABASE_URI"])
+    if not cfg["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # A server may drop idle connections; a local SQLite file never does, and the extra
+        # round trip would be paid by every request.
+        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True,
+                                            **cfg["SQLALCHEMY_ENGINE_OPTIONS"]}
     if not cfg["SECRET_KEY"]:
         cfg["SECRET_KEY"] = _secret_key(instance_path)
 

@@ -17,6 +17,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     stream_with_context,
     url_for,
 )
@@ -87,6 +88,12 @@ def _no_consent(exc: services.ConsentRequired) -> Any:
     return json_error(409, _("Position sharing is off. Turn it on to share your position."))
 
 
+@bp.errorhandler(services.SignedOut)
+def _signed_out(exc: services.SignedOut) -> Any:
+    db.session.rollback()
+    return json_error(403, _messages()[403])
+
+
 @bp.errorhandler(services.NotParticipant)
 def _not_participant(exc: services.NotParticipant) -> Any:
     db.session.rollback()
@@ -125,19 +132,31 @@ def set_consent(drill_id: int) -> Any:
     return {"share": shared}
 
 
+def _session_supporter() -> tuple[int, int]:
+    """(supporter id, link version) of the signed session, without loading the supporter.
+
+    Only for the position endpoint, the hot path: record_positions checks the version and
+    participation in the same query that reads the drill's state.
+    """
+    kind, _, rest = str(session.get("_user_id", "")).partition(":")
+    supporter_id, _, version = rest.partition(":")
+    if kind != "supporter" or not supporter_id.isdigit() or not version.isdigit():
+        abort(403)
+    return int(supporter_id), int(version)
+
+
 @bp.post("/drills/<int:drill_id>/positions")
-@supporter_required
 def post_positions(drill_id: int) -> Any:
-    # Participation and consent are checked inside record_positions with one query (this is
-    # the hot path); only a refused body costs the extra look-up, so strangers get 404, not
-    # validation messages.
+    supporter_id, version = _session_supporter()
+    # Participation is checked inside record_positions with the same query; only a refused
+    # body costs an extra look-up, so strangers get 404, not validation messages.
     try:
         rows = parse_positions(_json_body(), int(current_app.config["POSITION_MAX_BATCH"]),
                                utcnow())
     except (InvalidPayload, _BadJson):
-        _participant(drill_id)
+        services.check_position_sender(drill_id, supporter_id, version)
         raise
-    accepted, duplicates = services.record_positions(drill_id, current_user.id, rows)
+    accepted, duplicates = services.record_positions(drill_id, supporter_id, version, rows)
     db.session.commit()
     return {"accepted": accepted, "duplicates": duplicates}
 

@@ -54,6 +54,10 @@ class NotParticipant(Exception):
     """The supporter is not a participant of the drill (404, no hint that it exists)."""
 
 
+class SignedOut(Exception):
+    """The phone's personal link was revoked or the supporter deactivated (403)."""
+
+
 def _language() -> str:
     locale = get_locale()
     return "en" if locale is not None and locale.language == "en" else "ja"
@@ -104,9 +108,13 @@ def _position_sql() -> tuple[Any, Any, Any]:
     cached = _position_statements.get(dialect)
     if cached is not None:
         return cached
+    # The supporter's link version comes along, so the endpoint needs no separate query to
+    # check that the phone is still signed in.
     state = (
-        sa.select(Drill.status, Participant.position_consent_at)
+        sa.select(Drill.status, Participant.position_consent_at, Supporter.token_version,
+                  Supporter.is_active)
         .join(Participant, Participant.drill_id == Drill.id)
+        .join(Supporter, Supporter.id == Participant.supporter_id)
         .where(Drill.id == sa.bindparam("drill_id"),
                Participant.supporter_id == sa.bindparam("supporter_id"))
     )
@@ -127,7 +135,19 @@ def _position_sql() -> tuple[Any, Any, Any]:
     return state, history, upsert
 
 
-def record_positions(drill_id: int, supporter_id: int,
+def check_position_sender(drill_id: int, supporter_id: int, token_version: int) -> Any:
+    """The drill's status and the consent of a signed-in participant, or NotParticipant /
+    SignedOut."""
+    state = db.session.execute(
+        _position_sql()[0], {"drill_id": drill_id, "supporter_id": supporter_id}).first()
+    if state is None:
+        raise NotParticipant()
+    if state[2] != token_version or not state[3]:
+        raise SignedOut()
+    return state
+
+
+def record_positions(drill_id: int, supporter_id: int, token_version: int,
                      rows: Sequence[dict[str, Any]]) -> tuple[int, int]:
     """Store a batch of checked positions; returns (accepted, duplicates).
 
@@ -135,12 +155,10 @@ def record_positions(drill_id: int, supporter_id: int,
     supporter's LatestPosition moves only forward in recorded_at. Three statements whatever
     the batch size (this endpoint is benchmarked): the drill's status and consent, one
     INSERT .. ON CONFLICT DO NOTHING for the history and one upsert for the latest position.
+    `token_version` is the phone's sign-in link version; a revoked link raises SignedOut.
     """
-    state_sql, history_sql, upsert_sql = _position_sql()
-    state = db.session.execute(
-        state_sql, {"drill_id": drill_id, "supporter_id": supporter_id}).first()
-    if state is None:
-        raise NotParticipant()
+    _state_sql, history_sql, upsert_sql = _position_sql()
+    state = check_position_sender(drill_id, supporter_id, token_version)
     if state[0] != DrillStatus.live:
         raise DrillNotLive()
     if state[1] is None:
