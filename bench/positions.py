@@ -198,6 +198,7 @@ def bench_one(db: str, args: argparse.Namespace, wrk: str) -> dict[str, object]:
     server = subprocess.Popen(
         [sys.executable, "-m", "watchnet.cli", "serve", "--port", str(port), "--no-upgrade",
          "--workers", str(args.workers), "--threads", str(args.threads),
+         *(["--worker-class", args.worker_class] if args.worker_class else []),
          "--no-access-log"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
@@ -239,10 +240,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1,
                         help="threads per worker (1 = sync workers, >1 = gthread)")
     parser.add_argument("--batch", type=int, default=10, help="positions per batched POST")
+    parser.add_argument("--worker-class", choices=["sync", "gthread"], default=None)
     args = parser.parse_args()
     wrk = ensure_wrk()
     dbs = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    worker = "sync" if args.threads == 1 else f"gthread×{args.threads}"
+    worker = args.worker_class or ("sync" if args.threads == 1 else f"gthread×{args.threads}")
     print(f"gunicorn {args.workers} workers ({worker}), wrk 2 threads, "
           f"{args.connections} connections, {args.duration} s each, batch {args.batch}")
     for db in dbs:

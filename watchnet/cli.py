@@ -35,14 +35,17 @@ def upgrade_database() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=max(2, (os.cpu_count() or 1) * 2), show_default=True, type=int)
-@click.option("--threads", default=1, show_default=True, type=int,
-              help="Threads per worker (gthread); >1 suits many open live streams.")
+@click.option("--threads", default=16, show_default=True, type=int,
+              help="Threads per worker. Each open live page (a phone's or the organizer's "
+                   "live view) holds one thread; 1 gives sync workers, which cannot.")
 @click.option("--upgrade/--no-upgrade", default=True, show_default=True,
               help="Apply database migrations before serving.")
 @click.option("--access-log/--no-access-log", default=True, show_default=True)
+@click.option("--worker-class", type=click.Choice(["sync", "gthread"]), default=None,
+              help="Default: gthread when --threads > 1, else sync.")
 @click.pass_obj
 def serve_command(info: ScriptInfo, host: str, port: int, workers: int, threads: int,
-                  upgrade: bool, access_log: bool) -> None:
+                  upgrade: bool, access_log: bool, worker_class: str | None) -> None:
     """Serve in production with gunicorn and several worker processes."""
     from watchnet.server import run_gunicorn
 
@@ -53,16 +56,20 @@ def serve_command(info: ScriptInfo, host: str, port: int, workers: int, threads:
         with app.app_context():
             upgrade_database()
     click.echo(f"watchnet serving on http://{host}:{port}/ with {workers} workers")
-    run_gunicorn(app, f"{host}:{port}", workers, threads, access_log=access_log)
+    run_gunicorn(app, f"{host}:{port}", workers, threads, worker_class=worker_class,
+                 access_log=access_log)
 
 
 @main.command("demo", with_appcontext=False)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
+@click.option("--threads", default=16, show_default=True, type=int,
+              help="Threads per worker; each open live page holds one.")
 @click.option("--no-serve", is_flag=True, help="Load the demo data and exit.")
 @click.pass_obj
-def demo_command(info: ScriptInfo, host: str, port: int, workers: int, no_serve: bool) -> None:
+def demo_command(info: ScriptInfo, host: str, port: int, workers: int, threads: int,
+                 no_serve: bool) -> None:
     """Create the database, load the Yawata demo district and serve it."""
     from watchnet.demo import DEMO_LOGINS, load_demo_data
     from watchnet.server import run_gunicorn
@@ -84,7 +91,7 @@ def demo_command(info: ScriptInfo, host: str, port: int, workers: int, no_serve:
     click.echo("")
     if no_serve:
         return
-    run_gunicorn(app, f"{host}:{port}", workers, access_log=False)
+    run_gunicorn(app, f"{host}:{port}", workers, threads, access_log=False)
 
 
 @main.command("create-user")

@@ -26,6 +26,7 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
 
 
 def run_gunicorn(app: Flask, bind: str, workers: int, threads: int = 1,
+                 worker_class: str | None = None,
                  timeout_s: int = 60, access_log: bool = True) -> None:
     """Serve the app with gunicorn until interrupted."""
     from flask import has_app_context
@@ -42,7 +43,7 @@ def run_gunicorn(app: Flask, bind: str, workers: int, threads: int = 1,
         "bind": bind,
         "workers": workers,
         "threads": threads,
-        "worker_class": "gthread" if threads > 1 else "sync",
+        "worker_class": worker_class or ("gthread" if threads > 1 else "sync"),
         "timeout": timeout_s,
         "accesslog": "-" if access_log else None,
         "graceful_timeout": 10,
