@@ -66,6 +66,10 @@ def init_app(app: Flask) -> None:
     register_api(api)
     register_error_handlers(app)
 
+    from watchnet.core import turns
+
+    turns.init_app(app)
+
     from watchnet.labels import template_globals
 
     app.jinja_env.globals.update(template_globals())

@@ -21,6 +21,7 @@ from geopy.exc import GeopyError
 from geopy.geocoders import Nominatim
 from sqlalchemy.exc import IntegrityError
 
+from watchnet.core.turns import turn_released
 from watchnet.extensions import db
 from watchnet.tracking.models import GeocodeCache
 
@@ -79,9 +80,10 @@ def format_address(raw: dict[str, Any], language: str) -> str | None:
 
 def _lookup(url: str, timeout_s: float, lat: float, lon: float, language: str) -> str | None:
     try:
-        location = _geocoder(url, timeout_s).reverse(
-            (lat, lon), exactly_one=True, language=language, timeout=timeout_s
-        )
+        with turn_released():
+            location = _geocoder(url, timeout_s).reverse(
+                (lat, lon), exactly_one=True, language=language, timeout=timeout_s
+            )
     except (GeopyError, OSError, ValueError) as exc:
         log.info("geocoder unavailable: %s", exc)
         with _lock:

@@ -1,0 +1,56 @@
+"""One request at a time per worker process for CPU work, while idle live streams wait aside.
+
+Threaded gunicorn workers are needed because every open live page (a phone's events, the
+organizer's live view) holds a thread for minutes. But threads that run requests at the same
+time fight over the GIL and SQLite's single writer: bench/positions.py measured threaded
+workers at half the position reports per second of one-request-at-a-time workers, p99 4×.
+So each request takes the process's turn before its view runs and gives it back as soon as
+its response is ready, before a streamed body starts: streams then sleep without holding it.
+
+Only throughput depends on this lock; correctness never does (the database serialises writes
+across processes anyway), so it may live in each process's memory.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask, Response, g, has_request_context
+
+_turn = threading.Semaphore(1)
+
+
+def _take_turn() -> None:
+    _turn.acquire()
+    g._has_turn = True
+
+
+def _give_turn_back(response: Response | None = None) -> Response | None:
+    if g.pop("_has_turn", False):
+        _turn.release()
+    return response
+
+
+@contextmanager
+def turn_released() -> Iterator[None]:
+    """Let other requests of this process run while this one waits on the network."""
+    had_turn = has_request_context() and g.get("_has_turn", False)
+    if had_turn:
+        _turn.release()
+    try:
+        yield
+    finally:
+        if had_turn:
+            _turn.acquire()
+
+
+def init_app(app: Flask) -> None:
+    """Install the turn-taking unless WORKER_TURNS is off (tests use a threaded dev server)."""
+    if not app.config.get("WORKER_TURNS", True):
+        return
+    app.before_request_funcs.setdefault(None, []).insert(0, _take_turn)
+    app.after_request(_give_turn_back)
+    # An exception before after_request must not keep the turn.
+    app.teardown_request(lambda _exc: _give_turn_back())
