@@ -188,8 +188,9 @@ def read_table(text: str, encoding: str = "", max_rows: int = MAX_ROWS) -> CsvTa
                                           "氏名 (or name)."))
                 continue
             if len(rows) >= max_rows:
+                limit = f"{max_rows:,}"
                 raise CsvFileError(_l("The file has more than %(max)s rows. Please split it "
-                                      "into several files.", max=f"{max_rows:,}"))
+                                      "into several files.", max=limit))
             values = {name: _uncell(cell) for name, cell in zip(columns, cells, strict=False)
                       if name is not None}
             rows.append(RawRow(index, values))
