@@ -13,7 +13,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from support import free_port
 
 WATCHNET = [sys.executable, "-m", "watchnet.cli"]

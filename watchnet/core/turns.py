@@ -52,5 +52,9 @@ def init_app(app: Flask) -> None:
         return
     app.before_request_funcs.setdefault(None, []).insert(0, _take_turn)
     app.after_request(_give_turn_back)
+    app.teardown_request(_give_turn_back_on_error)
+
+
+def _give_turn_back_on_error(_exc: BaseException | None) -> None:
     # An exception before after_request must not keep the turn.
-    app.teardown_request(lambda _exc: _give_turn_back())
+    _give_turn_back()
