@@ -56,12 +56,13 @@ def init_app(app: Flask) -> None:
     from watchnet.districts.views import bp as districts_bp
     from watchnet.drills.views import bp as drills_bp
     from watchnet.people.views import bp as people_bp
+    from watchnet.reflection.views import bp as reflection_bp
     from watchnet.teams.views import bp as teams_bp
     from watchnet.tracking.field_views import bp as field_bp
     from watchnet.tracking.live_views import bp as live_bp
 
     for bp in (core_bp, admin_bp, auth_bp, people_bp, districts_bp, drills_bp,
-               teams_bp, live_bp, field_bp):
+               teams_bp, live_bp, field_bp, reflection_bp):
         app.register_blueprint(bp)
     register_api(api)
     register_error_handlers(app)

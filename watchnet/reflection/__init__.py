@@ -1,0 +1,1 @@
+"""The reflection session after a drill: timings, facts, chart, exports and replay."""
