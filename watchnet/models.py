@@ -6,6 +6,7 @@ from watchnet.audit.models import AuditEvent
 from watchnet.auth.models import ApiToken, LoginAttempt
 from watchnet.districts.models import District, Landmark
 from watchnet.drills.models import Checkpoint, Drill, Participant, RoutePoint, Team
+from watchnet.kpt.models import ActionItem, KptBoard, KptItem, NewsletterDraft
 from watchnet.notifications.models import Delivery
 from watchnet.people.models import NotificationAddress, StaffUser, Supporter, SupporterImport
 from watchnet.tracking.models import (
@@ -19,6 +20,7 @@ from watchnet.tracking.models import (
 )
 
 __all__ = [
+    "ActionItem", "KptBoard", "KptItem", "NewsletterDraft",
     "EncounterStep", "GeocodeCache", "HelpCall", "HelpResponse", "LatestPosition", "LiveEvent",
     "PositionReport",
     "ApiToken", "AuditEvent", "Checkpoint",

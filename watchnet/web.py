@@ -55,6 +55,7 @@ def init_app(app: Flask) -> None:
     from watchnet.core.views import bp as core_bp
     from watchnet.districts.views import bp as districts_bp
     from watchnet.drills.views import bp as drills_bp
+    from watchnet.kpt.views import bp as kpt_bp
     from watchnet.people.views import bp as people_bp
     from watchnet.reflection.views import bp as reflection_bp
     from watchnet.teams.views import bp as teams_bp

@@ -1,0 +1,1 @@
+"""Keep / Problem / Try board, action items, the printable report and the newsletter draft."""

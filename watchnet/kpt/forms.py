@@ -1,0 +1,25 @@
+"""Forms of the newsletter page and the action-item buttons. Length limits match the columns."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, TextAreaField
+from wtforms.validators import Length, Optional
+
+from watchnet.kpt.models import NEWSLETTER_SECTION_MAX
+
+
+class NewsletterForm(FlaskForm):
+    purpose = TextAreaField("【目的】", validators=[Optional(), Length(max=NEWSLETTER_SECTION_MAX)])
+    background = TextAreaField("【経緯】",
+                               validators=[Optional(), Length(max=NEWSLETTER_SECTION_MAX)])
+    happenings = TextAreaField("【様子】",
+                               validators=[Optional(), Length(max=NEWSLETTER_SECTION_MAX)])
+    future = TextAreaField("【今後】", validators=[Optional(), Length(max=NEWSLETTER_SECTION_MAX)])
+    redraft = HiddenField(_l("Draft again"))
+
+
+class CloseActionForm(FlaskForm):
+    # The drill page the item was closed on (the next drill of the district), if any.
+    closed_in_drill_id = HiddenField()
