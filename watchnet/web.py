@@ -63,7 +63,7 @@ def init_app(app: Flask) -> None:
     from watchnet.tracking.live_views import bp as live_bp
 
     for bp in (core_bp, admin_bp, auth_bp, people_bp, districts_bp, drills_bp,
-               teams_bp, live_bp, field_bp, reflection_bp):
+               teams_bp, live_bp, field_bp, reflection_bp, kpt_bp):
         app.register_blueprint(bp)
     register_api(api)
     register_error_handlers(app)
