@@ -6,6 +6,7 @@ from watchnet.audit.models import AuditEvent
 from watchnet.auth.models import ApiToken, LoginAttempt
 from watchnet.districts.models import District, Landmark
 from watchnet.drills.models import Checkpoint, Drill, Participant, RoutePoint, Team
+from watchnet.feedback.models import Feedback, FeedbackTheme
 from watchnet.kpt.models import ActionItem, KptBoard, KptItem, NewsletterDraft
 from watchnet.notifications.models import Delivery
 from watchnet.people.models import NotificationAddress, StaffUser, Supporter, SupporterImport
@@ -24,7 +25,7 @@ __all__ = [
     "EncounterStep", "GeocodeCache", "HelpCall", "HelpResponse", "LatestPosition", "LiveEvent",
     "PositionReport",
     "ApiToken", "AuditEvent", "Checkpoint",
-    "Delivery", "District", "Drill", "Landmark", "LoginAttempt",
+    "Delivery", "District", "Drill", "Feedback", "FeedbackTheme", "Landmark", "LoginAttempt",
     "NotificationAddress", "Participant", "RoutePoint", "StaffUser", "Supporter",
     "SupporterImport", "Team",
 ]

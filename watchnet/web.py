@@ -55,6 +55,7 @@ def init_app(app: Flask) -> None:
     from watchnet.core.views import bp as core_bp
     from watchnet.districts.views import bp as districts_bp
     from watchnet.drills.views import bp as drills_bp
+    from watchnet.feedback.views import bp as feedback_bp
     from watchnet.kpt.views import bp as kpt_bp
     from watchnet.people.views import bp as people_bp
     from watchnet.reflection.views import bp as reflection_bp
@@ -63,7 +64,7 @@ def init_app(app: Flask) -> None:
     from watchnet.tracking.live_views import bp as live_bp
 
     for bp in (core_bp, admin_bp, auth_bp, people_bp, districts_bp, drills_bp,
-               teams_bp, live_bp, field_bp, reflection_bp, kpt_bp):
+               teams_bp, live_bp, field_bp, feedback_bp, reflection_bp, kpt_bp):
         app.register_blueprint(bp)
     register_api(api)
     register_error_handlers(app)

@@ -1,0 +1,1 @@
+"""Feedback after a drill (ふりかえり): viewpoints, themes and chosen quotes."""
