@@ -39,6 +39,7 @@ VARIABLE_OBJECTS = {
     "supporter_id": "supporter", "landmark_id": "landmark", "team_id": "team",
     "participant_id": "participant", "token_id": "api_token", "user_id": "staff",
     "batch_id": "supporter_import", "help_call_id": "help_call",
+    "kpt_item_id": "kpt_item", "action_item_id": "action_item",
 }
 # For a bare <id>, the first of these words found in the endpoint or rule names the object.
 ID_GUESSES = ["checkpoint", "landmark", "participant", "team", "supporter", "drill", "district"]
@@ -92,6 +93,14 @@ def victim_world(district, organizer, outsider, supporter, make_drill, make_supp
                          lat=36.334, lon=138.946, sentence="VX公民館の近く",
                          called_at=drill.starts_at)
     db.session.add(help_call)
+    from watchnet.kpt.models import ActionItem, KptItem, KptKind
+
+    kpt_item = KptItem(drill_id=drill.id, kind=KptKind.try_, text="VX班の課題")
+    db.session.add(kpt_item)
+    db.session.flush()
+    action_item = ActionItem(district_id=district.id, drill_id=drill.id,
+                             kpt_item_id=kpt_item.id, title="VX班の課題", owner="VX支援者")
+    db.session.add(action_item)
     victim_token, _raw = issue_api_token(organizer, "victim")
     _outsider_token, outsider_raw = issue_api_token(outsider, "outsider")
     db.session.commit()
@@ -99,7 +108,7 @@ def victim_world(district, organizer, outsider, supporter, make_drill, make_supp
         "district": district.id, "drill": drill.id, "checkpoint": drill.checkpoints[0].id,
         "supporter": person.id, "landmark": landmark.id, "team": team.id,
         "participant": participant.id, "api_token": victim_token.id, "staff": organizer.id,
-        "help_call": help_call.id,
+        "help_call": help_call.id, "kpt_item": kpt_item.id, "action_item": action_item.id,
     }
     try:  # the CSV import preview, where the people package has it
         from watchnet.people.models import SupporterImport
