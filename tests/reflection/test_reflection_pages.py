@@ -143,7 +143,27 @@ def test_the_geojson_export_holds_route_checkpoints_positions_and_steps(
 
 
 @pytest.mark.parametrize("suffix", ["reflection", "reflection/chart.svg",
-                                    "reflection/encounters.csv", "reflection/drill.geojson"])
+                                    "reflection/encounters.csv", "reflection/drill.geojson",
+                                    "replay"])
 def test_staff_of_another_district_get_not_found(outsider_client, known_drill, suffix):
     response = outsider_client.get(f"/drills/{known_drill.drill.id}/{suffix}")
     assert response.status_code == 404
+
+
+def test_the_replay_page_embeds_tracks_and_steps_with_user_text_as_data(
+        english_organizer_client, known_drill):
+    known_drill.team_b.name = "</script><script>alert(1)</script>"
+    db.session.commit()
+    response = english_organizer_client.get(f"/drills/{known_drill.drill.id}/replay")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "alert(1)</script>" not in html
+    raw = re.search(r'<script type="application/json" id="replay-data">(.*?)</script>', html,
+                    re.S)
+    assert raw
+    data = json.loads(raw.group(1))
+    assert len(data["tracks"]) == 1 and len(data["tracks"][0]["points"]) == 3
+    assert len(data["steps"]) == 11
+    assert (data["end"] - data["start"]) // 1000 == 660
+    assert 'type="range"' in html and 'max="660"' in html
+    assert "HeatMap" in html or "heatLayer" in html

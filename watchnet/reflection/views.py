@@ -11,8 +11,10 @@ from flask_login import current_user
 
 from watchnet.auth.access import get_in_district_or_404, staff_required
 from watchnet.drills.models import Drill
+from watchnet.maps.drill_maps import tile_settings
 from watchnet.reflection.exports import drill_geojson, encounters_csv
 from watchnet.reflection.facts import drill_facts, load_positions
+from watchnet.reflection.replay import replay_data, replay_map_parts
 
 bp = Blueprint("reflection", __name__, url_prefix="/drills/<int:drill_id>")
 
@@ -74,3 +76,16 @@ def export_geojson(drill_id: int) -> Response:
     return Response(json.dumps(data, ensure_ascii=False), mimetype="application/geo+json",
                     headers={"Content-Disposition":
                              f'attachment; filename="{_filename(drill, "drill.geojson")}"'})
+
+
+@bp.get("/replay")
+@staff_required()
+def replay(drill_id: int) -> str:
+    """The drill on the map over time: tracks and steps under a time slider, and a heat map."""
+    drill = _load_drill(drill_id)
+    facts = drill_facts(drill, with_previous=False)
+    positions = load_positions(drill)
+    parts = replay_map_parts(drill, facts, positions, tile_settings(current_app.config))
+    return render_template("reflection/replay.html", drill=drill, facts=facts, map_parts=parts,
+                           data=replay_data(drill, facts, positions),
+                           timezone=current_app.config["DISPLAY_TIMEZONE"])

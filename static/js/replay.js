@@ -1,0 +1,100 @@
+// Replay of a drill: draws each phone's track and the encounter steps up to the time the
+// slider shows. Data comes from the page (#replay-data); the map from window.watchnetMaps.main.
+(function () {
+  "use strict";
+  var dataEl = document.getElementById("replay-data");
+  var map = window.watchnetMaps && window.watchnetMaps.main;
+  if (!dataEl || !map || !window.L) { return; }
+  var data = JSON.parse(dataEl.textContent);
+  var zone = JSON.parse(document.getElementById("replay-zone").textContent);
+  var slider = document.getElementById("replay-slider");
+  var timeOut = document.getElementById("replay-time");
+  var summary = document.getElementById("replay-summary");
+  var playButton = document.getElementById("replay-play");
+  var clock = new Intl.DateTimeFormat(document.documentElement.lang || "ja", {
+    hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false, timeZone: zone
+  });
+
+  function escapeHtml(text) {
+    return String(text).replace(/[&<>"']/g, function (c) {
+      return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
+    });
+  }
+
+  var trackLayer = L.layerGroup().addTo(map);
+  var stepLayer = L.layerGroup().addTo(map);
+
+  var tracks = data.tracks.map(function (track) {
+    var line = L.polyline([], {color: track.color, weight: 4, opacity: 0.8,
+                               className: "replay-track"});
+    var here = L.circleMarker([0, 0], {radius: 7, color: "#fff", weight: 2,
+                                       fillColor: track.color, fillOpacity: 1,
+                                       className: "replay-here"});
+    here.bindTooltip(escapeHtml(track.name + (track.team ? " (" + track.team + ")" : "")));
+    return {track: track, line: line, here: here, shown: false};
+  });
+
+  var steps = data.steps.map(function (step) {
+    var marker = L.circleMarker([step.lat, step.lon], {
+      radius: 8, color: "#222", weight: 2, fillColor: step.color, fillOpacity: 0.9,
+      dashArray: step.at_checkpoint ? "3 3" : null, className: "replay-step"
+    });
+    var when = clock.format(new Date(step.t));
+    marker.bindTooltip(escapeHtml(when + " " + step.label + " — " + step.name +
+                                  (step.team ? " (" + step.team + ")" : "") +
+                                  (step.checkpoint ? " @ " + step.checkpoint : "")));
+    return {step: step, marker: marker, shown: false};
+  });
+
+  function show(t) {
+    var visible = 0;
+    tracks.forEach(function (item) {
+      var pts = item.track.points.filter(function (p) { return p[0] <= t; });
+      if (pts.length) {
+        var latlngs = pts.map(function (p) { return [p[1], p[2]]; });
+        item.line.setLatLngs(latlngs);
+        item.here.setLatLng(latlngs[latlngs.length - 1]);
+        if (!item.shown) { trackLayer.addLayer(item.line); trackLayer.addLayer(item.here); }
+        item.shown = true;
+      } else if (item.shown) {
+        trackLayer.removeLayer(item.line); trackLayer.removeLayer(item.here);
+        item.shown = false;
+      }
+    });
+    steps.forEach(function (item) {
+      var due = item.step.t <= t;
+      if (due && !item.shown) { stepLayer.addLayer(item.marker); }
+      if (!due && item.shown) { stepLayer.removeLayer(item.marker); }
+      item.shown = due;
+      if (due) { visible += 1; }
+    });
+    timeOut.textContent = clock.format(new Date(t));
+    summary.textContent = summary.getAttribute("data-template").replace("{steps}", visible);
+    summary.setAttribute("data-visible-steps", String(visible));
+  }
+
+  function current() { return data.start + Number(slider.value) * 1000; }
+
+  var timer = null;
+  function stop() {
+    if (timer) { clearInterval(timer); timer = null; }
+    playButton.setAttribute("aria-pressed", "false");
+    playButton.textContent = playButton.getAttribute("data-play");
+  }
+  playButton.addEventListener("click", function () {
+    if (timer) { stop(); return; }
+    if (Number(slider.value) >= Number(slider.max)) { slider.value = "0"; }
+    playButton.setAttribute("aria-pressed", "true");
+    playButton.textContent = playButton.getAttribute("data-pause");
+    // About a minute of replay for the whole drill, whatever its length.
+    var stepS = Math.max(1, Math.round(Number(slider.max) / 240));
+    timer = setInterval(function () {
+      var next = Math.min(Number(slider.max), Number(slider.value) + stepS);
+      slider.value = String(next);
+      show(current());
+      if (next >= Number(slider.max)) { stop(); }
+    }, 250);
+  });
+  slider.addEventListener("input", function () { show(current()); });
+  show(current());
+})();
