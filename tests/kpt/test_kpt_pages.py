@@ -80,8 +80,9 @@ def test_a_try_becomes_an_action_item_shown_and_closed_on_the_next_drills_page(
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/drills/{next_drill.id}#open-actions")
     db.session.expire_all()
-    action = db.session.get(ActionItem, action.id)
-    assert action.status == ActionStatus.done and action.closed_in_drill_id == next_drill.id
+    closed = db.session.get(ActionItem, action.id)
+    assert closed is not None
+    assert closed.status == ActionStatus.done and closed.closed_in_drill_id == next_drill.id
     page = organizer_client.get(f"/drills/{next_drill.id}").get_data(as_text=True)
     assert "地図を事前に配る" not in page
     listing = organizer_client.get(f"/districts/{district.id}/actions").get_data(as_text=True)
@@ -112,7 +113,7 @@ def test_an_outsider_gets_404_on_the_board_actions_report_and_close(
     response = outsider_client.post(f"/districts/{district.id}/actions/{action.id}/close")
     assert response.status_code == 404
     db.session.expire_all()
-    assert db.session.get(ActionItem, action.id).status == ActionStatus.open
+    assert db.session.scalar(sa.select(ActionItem.status)) == ActionStatus.open
 
 
 def test_the_report_shows_facts_notes_and_action_items_in_english(
