@@ -88,7 +88,7 @@ def test_preset_themes_are_created_once_per_drill(district, make_drill):
     themes = services.ensure_preset_themes(drill)
     db.session.commit()
 
-    assert [t.preset.value for t in themes] == ["location", "confidence_alone", "own_name",
+    assert [str(t.preset) for t in themes] == ["location", "confidence_alone", "own_name",
                                                 "approach"]
     assert db.session.scalar(sa.select(sa.func.count(FeedbackTheme.id))) == 4
 

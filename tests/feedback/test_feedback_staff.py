@@ -51,6 +51,20 @@ def give(drill, viewpoint, text="", supporter=None, team=None, client_id=None, *
     return feedback
 
 
+def found(pattern: str, text: str) -> str:
+    """The first group of a pattern that must match."""
+    match = re.search(pattern, text, re.S)
+    assert match is not None, pattern
+    return match.group(1)
+
+
+def quoted(feedback_id: int) -> bool:
+    db.session.expire_all()
+    feedback = db.session.get(Feedback, feedback_id)
+    assert feedback is not None
+    return feedback.is_quote_chosen
+
+
 def _count() -> int:
     return db.session.scalar(sa.select(sa.func.count(Feedback.id))) or 0
 
@@ -132,10 +146,10 @@ def test_the_list_shows_averages_per_viewpoint(organizer_client, drill):
 
     html = organizer_client.get(f"/drills/{drill.id}/feedback").get_data(as_text=True)
 
-    caller = re.search(r'<tr data-viewpoint="caller">(.*?)</tr>', html, re.S).group(1)
+    caller = found(r'<tr data-viewpoint="caller">(.*?)</tr>', html)
     cells = re.findall(r"<td>([^<]*)</td>", caller)
     assert cells == ["2", "4.5", "0 / 1", "2.0", "—"]
-    called = re.search(r'<tr data-viewpoint="called">(.*?)</tr>', html, re.S).group(1)
+    called = found(r'<tr data-viewpoint="called">(.*?)</tr>', html)
     assert re.findall(r"<td>([^<]*)</td>", called) == ["1", "2.0", "1 / 1", "—", "—"]
 
 
@@ -164,12 +178,12 @@ def test_the_viewpoints_page_puts_both_sides_of_each_theme_side_by_side(organize
     give(drill, Viewpoint.observer, text="まだ分類していない")
 
     html = organizer_client.get(f"/drills/{drill.id}/viewpoints").get_data(as_text=True)
-    themes = {t.preset.value: t for t in db.session.scalars(sa.select(FeedbackTheme))}
+    themes = {str(t.preset): t for t in db.session.scalars(sa.select(FeedbackTheme))}
     assert set(themes) == {"location", "confidence_alone", "own_name", "approach"}
     for title in ("Telling the location", "Coping alone", "Giving one's own name first",
                   "How to approach"):
         assert title.replace("'", "&#39;") in html
-    unsorted = re.search(r'id="theme-unsorted">(.*?)</section>', html, re.S).group(1)
+    unsorted = found(r'id="theme-unsorted">(.*?)</section>', html)
     assert "まだ分類していない" in unsorted
 
     own_name = themes["own_name"].id
@@ -179,7 +193,7 @@ def test_the_viewpoints_page_puts_both_sides_of_each_theme_side_by_side(organize
         assert response.status_code == 302
 
     html = organizer_client.get(f"/drills/{drill.id}/viewpoints").get_data(as_text=True)
-    section = re.search(rf'id="theme-{own_name}">(.*?)</section>', html, re.S).group(1)
+    section = found(rf'id="theme-{own_name}">(.*?)</section>', html)
     parts = re.split(r'data-column="(\w+)"', section)
     columns = dict(zip(parts[1::2], parts[2::2], strict=True))
     assert "名乗るのを忘れた" in columns["caller"] and "名乗ってほしかった" not in columns["caller"]
@@ -214,8 +228,7 @@ def test_only_feedback_with_words_can_be_quoted(organizer_client, drill):
 
     assert response.status_code == 422
     assert "Only feedback with words can be quoted." in response.get_data(as_text=True)
-    db.session.expire_all()
-    assert db.session.get(Feedback, silent.id).is_quote_chosen is False
+    assert quoted(silent.id) is False
 
 
 def test_feedback_of_another_drill_cannot_be_sorted_from_this_one(organizer_client, drill,
@@ -227,8 +240,7 @@ def test_feedback_of_another_drill_cannot_be_sorted_from_this_one(organizer_clie
         "feedback_id": str(foreign.id), "is_quote_chosen": "y"})
 
     assert response.status_code == 404
-    db.session.expire_all()
-    assert db.session.get(Feedback, foreign.id).is_quote_chosen is False
+    assert quoted(foreign.id) is False
 
 
 def test_staff_of_another_district_see_nothing(outsider_client, drill):
