@@ -30,6 +30,7 @@ from watchnet.drills.forms import (
 )
 from watchnet.drills.models import Checkpoint, Drill
 from watchnet.extensions import db
+from watchnet.kpt.services import open_action_items
 from watchnet.maps.drill_maps import drill_map_parts, route_editor_map_parts, tile_settings
 from watchnet.people.services import UserInputError
 
@@ -132,7 +133,8 @@ def _render_show(drill: Drill, gpx_form: GpxImportForm, status: int = 200) -> An
     parts = drill_map_parts(drill, landmarks, tile_settings(current_app.config))
     summary = services.summarize_route(drill.route_latlons, _speed())
     return render_template("drills/show.html", drill=drill, map_parts=parts, summary=summary,
-                           gpx_form=gpx_form, delete_form=ConfirmForm()), status
+                           gpx_form=gpx_form, delete_form=ConfirmForm(),
+                           open_actions=open_action_items(drill.district_id)), status
 
 
 @bp.get("/<int:drill_id>")

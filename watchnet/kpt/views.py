@@ -22,10 +22,8 @@ bp = Blueprint("kpt", __name__)
 
 @bp.app_context_processor
 def inject_open_actions() -> dict[str, object]:
-    """`open_action_items_for(district_id)` for templates/kpt/_open_actions.html, which the
-    drill page includes without its view knowing about action items."""
-    return {"open_action_items_for": services.open_action_items,
-            "close_action_form": CloseActionForm}
+    """The close form class for templates/kpt/_open_actions.html."""
+    return {"close_action_form": CloseActionForm}
 
 
 def _load_drill(drill_id: int) -> Drill:
