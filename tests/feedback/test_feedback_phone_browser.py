@@ -85,3 +85,37 @@ def test_a_caller_answers_with_big_buttons_on_a_360_px_phone(live_server, phone_
     assert (saved.viewpoint, saved.safe_approach, saved.gave_name_first, saved.location_ease,
             saved.confidence_alone) == (Viewpoint.caller, 4, GaveNameFirst.yes, 2, None)
     assert saved.text == "現在地を電話で伝えるのが難しかった"
+
+
+def test_an_organizer_sorts_feedback_into_a_theme_and_chooses_a_quote_in_the_browser(
+        live_server, page, district, make_drill, organizer):
+    from support import browser_login
+
+    organizer.locale = "en"
+    drill = make_drill(district, title="八幡地区 第2回", status=DrillStatus.ended)
+    for i, (vp, text) in enumerate([(Viewpoint.caller, "自分から名乗ることを忘れた"),
+                                    (Viewpoint.called, "名乗ってもらえると安心する"),
+                                    (Viewpoint.observer, "正面から近づいていた")]):
+        db.session.add(Feedback(drill_id=drill.id, viewpoint=vp, text=text,
+                                client_id=f"b{i}", safe_approach=4))
+    db.session.commit()
+    browser_login(page, live_server, organizer)
+
+    page.goto(f"{live_server.url}/drills/{drill.id}/viewpoints")
+    item = page.locator("#theme-unsorted article", has_text="自分から名乗ることを忘れた")
+    item.locator("summary").click()
+    item.locator("label", has_text="Giving one's own name first").locator("input").check()
+    item.locator("input[name=is_quote_chosen]").check()
+    item.locator("button[type=submit]").click()
+    page.wait_for_selector(".flash-success")
+
+    quotes = page.locator("section", has=page.locator(
+        "h2", has_text="Quotes chosen for the newsletter"))
+    assert "自分から名乗ることを忘れた" in quotes.inner_text()
+    own_name = page.locator("section", has=page.locator(
+        "h2", has_text="Giving one's own name first"))
+    assert "自分から名乗ることを忘れた" in own_name.locator("[data-column=caller]").inner_text()
+    assert page.locator("article.fb-item.chosen").count() == 1
+    assert_accessible(page)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "feedback_viewpoints.png"), full_page=True)

@@ -251,3 +251,21 @@ def test_staff_of_another_district_see_nothing(outsider_client, drill):
         response = outsider_client.get(url)
         assert response.status_code == 404, url
         assert "内緒の感想" not in response.get_data(as_text=True)
+
+
+def test_the_role_players_view_of_each_team_is_listed_team_by_team(organizer_client, drill,
+                                                                   team):
+    blue = Team(drill_id=drill.id, name="青班")
+    db.session.add(blue)
+    db.session.commit()
+    give(drill, Viewpoint.called, text="後ろから急に声を掛けられた", team=team, safe_approach=2,
+         gave_name_first=GaveNameFirst.no)
+
+    html = organizer_client.get(f"/drills/{drill.id}/viewpoints").get_data(as_text=True)
+
+    rows = found(r'id="by-team">(.*?)</section>', html)
+    red_row = found(r"(赤班</th>.*?</tr>)", rows)
+    assert "後ろから急に声を掛けられた" in red_row and "<td>2</td>" in red_row
+    assert "<td>No</td>" in red_row
+    blue_row = found(r"(青班</th>.*?</tr>)", rows)
+    assert "No feedback from a role-player yet." in blue_row

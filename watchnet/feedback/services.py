@@ -313,6 +313,12 @@ def viewpoint_board(drill: Drill) -> list[ThemeGroup]:
     return groups
 
 
+def role_player_views(drill: Drill) -> list[tuple[Team, list[Feedback]]]:
+    """What the role-players said about each team, team by team (teams without any too)."""
+    items = [f for f in feedback_for_drill(drill) if f.viewpoint == Viewpoint.called]
+    return [(team, [f for f in items if f.team_id == team.id]) for team in drill.teams]
+
+
 # ---------------------------------------------------------------------------------------------
 # CSV export
 

@@ -156,7 +156,8 @@ def _viewpoints_page(drill: Drill, status: int = 200, theme_form: ThemeForm | No
     return render_template(
         "feedback/viewpoints.html", drill=drill, groups=groups, themes=themes,
         theme_form=theme_form or ThemeForm(formdata=None), curate_error=curate_error,
-        quotes=services.chosen_quotes(drill), **LABELS), status
+        quotes=services.chosen_quotes(drill), by_team=services.role_player_views(drill),
+        **LABELS), status
 
 
 @bp.get("/drills/<int:drill_id>/viewpoints")
