@@ -63,7 +63,9 @@ def test_demo_serves_the_yawata_drill_and_a_second_run_duplicates_nothing(tmp_pa
 
     db_file = tmp_path / "watchnet.sqlite3"
     first = _counts(db_file)
-    assert first["district"] == 2 and first["checkpoint"] == 3 and first["team"] == 2
+    # The planned Yawata drill, plus two ended ones for the reflection pages: 3 checkpoints each.
+    assert first["district"] == 2 and first["drill"] == 3
+    assert first["checkpoint"] == 9 and first["team"] == 6
     assert first["supporter"] >= 12
     con = sqlite3.connect(db_file)
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -414,6 +414,23 @@ def upcoming_participations(supporter: Supporter, now: datetime | None = None) -
     return list(db.session.scalars(stmt))
 
 
+def recent_ended_participations(supporter: Supporter, now: datetime | None = None,
+                                days: int = 30) -> list[Any]:
+    """Drills the supporter took part in that ended in the last `days` days, newest first:
+    the ones they can still give feedback on."""
+    from watchnet.drills.models import Drill, DrillStatus, Participant
+
+    since = (now or utcnow()) - timedelta(days=days)
+    stmt = (
+        sa.select(Participant).join(Participant.drill)
+        .where(Participant.supporter_id == supporter.id, Drill.status == DrillStatus.ended,
+               Drill.starts_at >= since)
+        .options(contains_eager(Participant.drill))
+        .order_by(Drill.starts_at.desc())
+    )
+    return list(db.session.scalars(stmt))
+
+
 # ---------------------------------------------------------------------------------------------
 # CSV import and export
 

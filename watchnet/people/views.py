@@ -286,4 +286,5 @@ def supporter_home() -> str:
     supporter = current_user._get_current_object()
     return render_template("people/me.html", supporter=supporter,
                            participations=services.upcoming_participations(supporter),
+                           ended=services.recent_ended_participations(supporter),
                            safe_color=services.safe_color)

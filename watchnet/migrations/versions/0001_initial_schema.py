@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 08:02:57.161512
+Create Date: 2026-11-29 08:52:48.491526
 
 """
 from alembic import op
@@ -184,6 +184,16 @@ def upgrade():
     sa.ForeignKeyConstraint(['drill_id'], ['drill.id'], name=op.f('fk_checkpoint_drill_id_drill'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_checkpoint'))
     )
+    op.create_table('feedback_theme',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('drill_id', sa.Integer(), nullable=False),
+    sa.Column('preset', sa.Enum('location', 'confidence_alone', 'own_name', 'approach', name='presettheme', native_enum=False, length=32), nullable=True),
+    sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('created_at', watchnet.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['drill_id'], ['drill.id'], name=op.f('fk_feedback_theme_drill_id_drill'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_feedback_theme')),
+    sa.UniqueConstraint('drill_id', 'preset', name=op.f('uq_feedback_theme_drill_id'))
+    )
     op.create_table('help_call',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('drill_id', sa.Integer(), nullable=False),
@@ -202,6 +212,25 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_help_call')),
     sa.UniqueConstraint('supporter_id', 'client_id', name=op.f('uq_help_call_supporter_id'))
     )
+    op.create_table('kpt_board',
+    sa.Column('drill_id', sa.Integer(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['drill_id'], ['drill.id'], name=op.f('fk_kpt_board_drill_id_drill'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('drill_id', name=op.f('pk_kpt_board'))
+    )
+    op.create_table('kpt_item',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('drill_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.Enum('keep', 'problem', 'try', name='kptkind', native_enum=False, length=32), nullable=False),
+    sa.Column('text', sa.String(length=500), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('created_at', watchnet.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['drill_id'], ['drill.id'], name=op.f('fk_kpt_item_drill_id_drill'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_kpt_item'))
+    )
+    with op.batch_alter_table('kpt_item', schema=None) as batch_op:
+        batch_op.create_index('ix_kpt_item_drill_kind', ['drill_id', 'kind', 'position'], unique=False)
+
     op.create_table('latest_position',
     sa.Column('drill_id', sa.Integer(), nullable=False),
     sa.Column('supporter_id', sa.Integer(), nullable=False),
@@ -231,6 +260,18 @@ def upgrade():
     with op.batch_alter_table('live_event', schema=None) as batch_op:
         batch_op.create_index('ix_live_event_drill_id', ['drill_id', 'id'], unique=False)
 
+    op.create_table('newsletter_draft',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('drill_id', sa.Integer(), nullable=False),
+    sa.Column('purpose', sa.Text(), nullable=False),
+    sa.Column('background', sa.Text(), nullable=False),
+    sa.Column('happenings', sa.Text(), nullable=False),
+    sa.Column('future', sa.Text(), nullable=False),
+    sa.Column('updated_at', watchnet.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['drill_id'], ['drill.id'], name=op.f('fk_newsletter_draft_drill_id_drill'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_newsletter_draft')),
+    sa.UniqueConstraint('drill_id', name=op.f('uq_newsletter_draft_drill_id'))
+    )
     op.create_table('notification_address',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('supporter_id', sa.Integer(), nullable=False),
@@ -278,6 +319,27 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_team')),
     sa.UniqueConstraint('drill_id', 'name', name=op.f('uq_team_drill_id'))
     )
+    op.create_table('action_item',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('district_id', sa.Integer(), nullable=False),
+    sa.Column('drill_id', sa.Integer(), nullable=True),
+    sa.Column('kpt_item_id', sa.Integer(), nullable=True),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('owner', sa.String(length=100), nullable=False),
+    sa.Column('due_date', sa.Date(), nullable=True),
+    sa.Column('status', sa.Enum('open', 'in_progress', 'done', name='actionstatus', native_enum=False, length=32), nullable=False),
+    sa.Column('created_at', watchnet.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('closed_at', watchnet.dbtypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('closed_in_drill_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['closed_in_drill_id'], ['drill.id'], name=op.f('fk_action_item_closed_in_drill_id_drill'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['district_id'], ['district.id'], name=op.f('fk_action_item_district_id_district'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['drill_id'], ['drill.id'], name=op.f('fk_action_item_drill_id_drill'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['kpt_item_id'], ['kpt_item.id'], name=op.f('fk_action_item_kpt_item_id_kpt_item'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_action_item'))
+    )
+    with op.batch_alter_table('action_item', schema=None) as batch_op:
+        batch_op.create_index('ix_action_item_district_status', ['district_id', 'status'], unique=False)
+
     op.create_table('delivery',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('dedupe_key', sa.String(length=200), nullable=False),
@@ -336,6 +398,32 @@ def upgrade():
     with op.batch_alter_table('encounter_step', schema=None) as batch_op:
         batch_op.create_index('ix_encounter_step_drill_time', ['drill_id', 'done_at'], unique=False)
 
+    op.create_table('feedback',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('drill_id', sa.Integer(), nullable=False),
+    sa.Column('supporter_id', sa.Integer(), nullable=True),
+    sa.Column('staff_id', sa.Integer(), nullable=True),
+    sa.Column('viewpoint', sa.Enum('caller', 'called', 'observer', 'organizer', name='viewpoint', native_enum=False, length=32), nullable=False),
+    sa.Column('team_id', sa.Integer(), nullable=True),
+    sa.Column('safe_approach', sa.Integer(), nullable=True),
+    sa.Column('gave_name_first', sa.Enum('yes', 'no', 'unsure', name='gavenamefirst', native_enum=False, length=32), nullable=True),
+    sa.Column('location_ease', sa.Integer(), nullable=True),
+    sa.Column('confidence_alone', sa.Integer(), nullable=True),
+    sa.Column('text', sa.String(length=2000), nullable=False),
+    sa.Column('is_quote_chosen', sa.Boolean(), nullable=False),
+    sa.Column('client_id', sa.String(length=64), nullable=False),
+    sa.Column('created_at', watchnet.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['drill_id'], ['drill.id'], name=op.f('fk_feedback_drill_id_drill'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff_user.id'], name=op.f('fk_feedback_staff_id_staff_user'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['supporter_id'], ['supporter.id'], name=op.f('fk_feedback_supporter_id_supporter'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['team_id'], ['team.id'], name=op.f('fk_feedback_team_id_team'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_feedback')),
+    sa.UniqueConstraint('staff_id', 'client_id', name=op.f('uq_feedback_staff_id')),
+    sa.UniqueConstraint('supporter_id', 'client_id', name=op.f('uq_feedback_supporter_id'))
+    )
+    with op.batch_alter_table('feedback', schema=None) as batch_op:
+        batch_op.create_index('ix_feedback_drill_created', ['drill_id', 'created_at'], unique=False)
+
     op.create_table('help_response',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('help_call_id', sa.Integer(), nullable=False),
@@ -359,13 +447,25 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_participant')),
     sa.UniqueConstraint('drill_id', 'supporter_id', name=op.f('uq_participant_drill_id'))
     )
+    op.create_table('feedback_theme_tag',
+    sa.Column('feedback_id', sa.Integer(), nullable=False),
+    sa.Column('theme_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['feedback_id'], ['feedback.id'], name=op.f('fk_feedback_theme_tag_feedback_id_feedback'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['theme_id'], ['feedback_theme.id'], name=op.f('fk_feedback_theme_tag_theme_id_feedback_theme'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('feedback_id', 'theme_id', name=op.f('pk_feedback_theme_tag'))
+    )
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
+    op.drop_table('feedback_theme_tag')
     op.drop_table('participant')
     op.drop_table('help_response')
+    with op.batch_alter_table('feedback', schema=None) as batch_op:
+        batch_op.drop_index('ix_feedback_drill_created')
+
+    op.drop_table('feedback')
     with op.batch_alter_table('encounter_step', schema=None) as batch_op:
         batch_op.drop_index('ix_encounter_step_drill_time')
 
@@ -375,6 +475,10 @@ def downgrade():
         batch_op.drop_index('ix_delivery_due')
 
     op.drop_table('delivery')
+    with op.batch_alter_table('action_item', schema=None) as batch_op:
+        batch_op.drop_index('ix_action_item_district_status')
+
+    op.drop_table('action_item')
     op.drop_table('team')
     op.drop_table('route_point')
     with op.batch_alter_table('position_report', schema=None) as batch_op:
@@ -382,6 +486,7 @@ def downgrade():
 
     op.drop_table('position_report')
     op.drop_table('notification_address')
+    op.drop_table('newsletter_draft')
     with op.batch_alter_table('live_event', schema=None) as batch_op:
         batch_op.drop_index('ix_live_event_drill_id')
 
@@ -391,7 +496,13 @@ def downgrade():
         batch_op.drop_index('ix_latest_position_drill_latlon')
 
     op.drop_table('latest_position')
+    with op.batch_alter_table('kpt_item', schema=None) as batch_op:
+        batch_op.drop_index('ix_kpt_item_drill_kind')
+
+    op.drop_table('kpt_item')
+    op.drop_table('kpt_board')
     op.drop_table('help_call')
+    op.drop_table('feedback_theme')
     op.drop_table('checkpoint')
     op.drop_table('supporter_import')
     op.drop_table('supporter')
