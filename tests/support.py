@@ -65,3 +65,27 @@ def browser_login(page: Any, server: LiveServer, user: Any) -> None:
     page.fill("input[name=password]", PASSWORD)
     page.click("main form button[type=submit]")
     page.wait_for_load_state("networkidle")
+
+
+def blank_png() -> bytes:
+    """A valid 1×1 transparent PNG: what browser tests answer for map tiles (no network)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 6, 0, 0, 0)
+    pixels = zlib.compress(b"\x00\x00\x00\x00\x00")
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels)
+            + chunk(b"IEND", b""))
+
+
+def answer_tiles_offline(target: Any) -> None:
+    """Serve every GSI tile request of a page or context with a blank PNG."""
+    import re
+
+    png = blank_png()
+    target.route(re.compile(r"https://cyberjapandata\.gsi\.go\.jp/.*"),
+                 lambda route: route.fulfill(status=200, body=png, content_type="image/png"))
