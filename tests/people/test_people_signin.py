@@ -117,7 +117,11 @@ def test_my_page_greets_the_supporter_and_lists_their_drills(district, supporter
     assert "八幡公民館 集会室" in html
     assert "1班" in html and "#d62728" in html
     assert html.index("今日の訓練") < html.index("第2回 まち歩き見守り声掛け訓練")
-    for absent in ("終わった訓練", "去年の訓練", "呼ばれていない訓練"):
+    upcoming, _sep, took_part = html.partition('id="ended-drills"')
+    assert "終わった訓練" not in upcoming
+    # A recently ended drill is listed below, with a link to give feedback.
+    assert "終わった訓練" in took_part and f"/field/drills/{ended.id}/feedback" in took_part
+    for absent in ("去年の訓練", "呼ばれていない訓練"):
         assert absent not in html
     assert 'name="viewport"' in html
 
