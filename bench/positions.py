@@ -259,7 +259,7 @@ def main() -> None:
         print(f"  batched positions/s      {batched['rps'] * args.batch:8.0f}")
         # wrk stops counting at the deadline while requests are still in flight: those may be
         # stored without being counted, so stored may exceed accepted by at most that many.
-        in_flight = args.connections * args.batch
+        in_flight = args.connections + args.connections * args.batch  # single + batched runs
         surplus = r["stored"] - r["expected"]  # type: ignore[operator]
         verdict = ("every accepted report stored" if 0 <= surplus <= in_flight
                    else "MISMATCH: accepted reports missing" if surplus < 0
