@@ -1,30 +1,11 @@
-"""Each test request gets a fresh `g`, as in production.
-
-The shared autouse fixture keeps one app context open for the whole test, and Flask reuses
-it for every request, so `g` (Flask-Login's cached user, Flask-Babel's locale) would leak
-from one client's request into the next client's. Clearing it when a request starts makes
-"the outsider gets 404" mean what it says.
-"""
+"""Fixtures for the supporter tests: a phone signed in by its personal link, English pages."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from flask import Flask, g, request_started
-
-
-def _fresh_g(sender: Flask, **extra: Any) -> None:
-    for name in list(vars(g)):
-        delattr(g, name)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_g_per_request(app: Flask) -> Iterator[None]:
-    request_started.connect(_fresh_g, app)
-    yield
-    request_started.disconnect(_fresh_g, app)
+from flask import Flask
 
 
 @pytest.fixture()

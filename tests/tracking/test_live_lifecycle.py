@@ -4,31 +4,17 @@ audit records, and outsiders who must see nothing."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask, g, render_template_string, request_started
+from flask import render_template_string
 
 from tests.conftest import login
 from watchnet.audit.models import AuditEvent
 from watchnet.drills.models import Drill, DrillStatus
 from watchnet.extensions import db
 from watchnet.tracking.models import LiveEvent
-
-
-def _fresh_g(sender: Flask, **extra: Any) -> None:
-    for name in list(vars(g)):
-        delattr(g, name)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_g_per_request(app: Flask) -> Iterator[None]:
-    # The shared app context outlives requests in tests; each request must load its own user.
-    request_started.connect(_fresh_g, app)
-    yield
-    request_started.disconnect(_fresh_g, app)
 
 
 @pytest.fixture()

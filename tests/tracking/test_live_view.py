@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask, g, request_started
+from flask import Flask
 
 from tests.conftest import make_test_app, signin_supporter
 from watchnet.dbtypes import utcnow
@@ -20,19 +20,6 @@ from watchnet.drills.models import Drill, DrillStatus, Participant, Team
 from watchnet.extensions import db
 from watchnet.tracking.events import emit, supporter_audience
 from watchnet.tracking.models import HelpResponse
-
-
-def _fresh_g(sender: Flask, **extra: Any) -> None:
-    for name in list(vars(g)):
-        delattr(g, name)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_g_per_request(app: Flask) -> Iterator[None]:
-    # The shared app context outlives requests in tests; each request must load its own user.
-    request_started.connect(_fresh_g, app)
-    yield
-    request_started.disconnect(_fresh_g, app)
 
 
 @pytest.fixture()

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask, g, request_started
+from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import LiveServer, SmtpSink, signin_supporter
@@ -31,16 +31,6 @@ from watchnet.tracking.models import HelpResponse, LatestPosition, LiveEvent
 HERE = (36.3340, 138.9460)
 
 
-def _fresh_g(sender: Flask, **extra: Any) -> None:
-    for name in list(vars(g)):
-        delattr(g, name)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_g_per_request(app: Flask) -> Iterator[None]:
-    request_started.connect(_fresh_g, app)
-    yield
-    request_started.disconnect(_fresh_g, app)
 
 
 def now() -> datetime:

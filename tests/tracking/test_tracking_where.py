@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask, g, request_started
+from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import free_port, signin_supporter
@@ -28,17 +28,11 @@ HALL = (36.3330, 138.9450)  # 八幡公民館
 HERE = (36.33376, 138.94594)  # about 120 m north-east of the hall
 
 
-def _fresh_g(sender: Flask, **extra: Any) -> None:
-    for name in list(vars(g)):
-        delattr(g, name)
-
 
 @pytest.fixture(autouse=True)
-def _fresh_g_per_request(app: Flask) -> Iterator[None]:
-    request_started.connect(_fresh_g, app)
+def _geocoder_failures_forgotten() -> Iterator[None]:
     geocoding.forget_failures()
     yield
-    request_started.disconnect(_fresh_g, app)
     geocoding.forget_failures()
 
 
