@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
+from wtforms.fields.choices import SelectChoice
 
 from watchnet.districts.models import LandmarkKind
 from watchnet.drills.models import DrillStatus, ExpectedContact, ParticipantRole
@@ -74,9 +77,14 @@ def label(enum_cls: type[StrEnum], value: str | StrEnum | None) -> str:
     return str(LABELS[enum_cls].get(str(value), str(value)))
 
 
-def choices(enum_cls: type[StrEnum]) -> list[tuple[str, LazyString]]:
-    """(value, label) pairs in declaration order; forms wrap them in SelectChoice."""
-    return [(m.value, LABELS[enum_cls][m.value]) for m in enum_cls]
+def select_choices(pairs: Iterable[tuple[Any, Any]]) -> list[SelectChoice]:
+    """(value, label) pairs as WTForms SelectChoice objects (WTForms 3.3 deprecates tuples)."""
+    return [SelectChoice(value=value, label=label) for value, label in pairs]
+
+
+def choices(enum_cls: type[StrEnum]) -> list[SelectChoice]:
+    """A select field's options for an enum, in declaration order, with translated labels."""
+    return select_choices((m.value, LABELS[enum_cls][m.value]) for m in enum_cls)
 
 
 def template_globals() -> dict[str, object]:

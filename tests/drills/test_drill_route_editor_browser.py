@@ -7,6 +7,7 @@ from types import ModuleType
 from urllib.parse import urlsplit
 
 import pytest
+from support import blank_png
 
 from watchnet.drills.models import Drill
 from watchnet.extensions import db
@@ -16,10 +17,7 @@ pytestmark = pytest.mark.browser
 TILE_HOST = "cyberjapandata.gsi.go.jp"
 HOSTILE = "<img src=x onerror=alert(1)>"
 # A 1x1 transparent PNG, served for every tile so the test needs no network.
-BLANK_PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
-    "0000000d49444154789c6360000002000001e221bc330000000049454e44ae426082"
-)
+BLANK_PNG = blank_png()
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from support import blank_png
 
 from watchnet.auth.services import make_signin_token
 from watchnet.drills.models import Drill, DrillStatus, ExpectedContact, Participant, Team
@@ -28,10 +29,7 @@ pytestmark = pytest.mark.browser
 
 TILE_HOST = "cyberjapandata.gsi.go.jp"
 # A 1x1 transparent PNG, served for every tile so the test needs no network.
-BLANK_PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
-    "0000000d49444154789c6360000002000001e221bc330000000049454e44ae426082"
-)
+BLANK_PNG = blank_png()
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHECKPOINT = {"name": "八幡公民館前", "lat": 36.3340, "lon": 138.9461,
               "expected_contact": ExpectedContact.anshin_center}

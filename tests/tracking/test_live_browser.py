@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import blank_png
 
 from tests.conftest import PASSWORD
 from watchnet.auth.services import make_signin_token
@@ -22,10 +23,7 @@ from watchnet.tracking.models import EncounterStepKind
 pytestmark = pytest.mark.browser
 
 TILE_HOST = "cyberjapandata.gsi.go.jp"
-BLANK_PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
-    "0000000d49444154789c6360000002000001e221bc330000000049454e44ae426082"
-)
+BLANK_PNG = blank_png()
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 AT_CHECKPOINT = {"latitude": 36.33405, "longitude": 138.94615, "accuracy": 12}
 STEPS = [kind.value for kind in EncounterStepKind]

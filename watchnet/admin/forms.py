@@ -14,7 +14,6 @@ from wtforms import (
     StringField,
     widgets,
 )
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
 from watchnet.labels import choices
@@ -30,7 +29,7 @@ class StaffForm(FlaskForm):
     email = EmailField(_l("E-mail address"), validators=[DataRequired(), Email(), Length(max=254)])
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
     role = SelectField(_l("Role"),
-                       choices=[SelectChoice(v, label) for v, label in choices(StaffRole)],
+                       choices=choices(StaffRole),
                        validators=[DataRequired()])
     district_ids = MultiCheckboxField(_l("Districts"), coerce=int)
     password = PasswordField(

@@ -8,13 +8,13 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
-from wtforms.fields.choices import SelectChoice
 
 from watchnet.admin.forms import DistrictForm, StaffForm
 from watchnet.admin.services import save_district, save_staff_user
 from watchnet.auth.access import staff_required
 from watchnet.districts.models import District
 from watchnet.extensions import db
+from watchnet.labels import select_choices
 from watchnet.people.models import StaffRole, StaffUser
 from watchnet.people.services import UserInputError
 
@@ -49,7 +49,7 @@ def edit_staff(user_id: int | None) -> Response | str | tuple[str, int]:
     if user_id and user is None:
         abort(404)
     form = StaffForm(obj=user)
-    form.district_ids.choices = [SelectChoice(value=d.id, label=d.name) for d in _all_districts()]
+    form.district_ids.choices = select_choices((d.id, d.name) for d in _all_districts())
     if user is not None and not form.is_submitted():
         form.district_ids.data = [d.id for d in user.districts]
     if form.validate_on_submit():

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import FloatField, SelectField, StringField
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
 
 from watchnet.districts.models import LandmarkKind
@@ -22,7 +21,7 @@ def _finite(form: FlaskForm, field: FloatField) -> None:
 class LandmarkForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
     kind = SelectField(_l("Kind"),
-                       choices=[SelectChoice(v, label) for v, label in choices(LandmarkKind)],
+                       choices=choices(LandmarkKind),
                        default=LandmarkKind.other.value)
     lat = FloatField(_l("Latitude"), validators=[
         InputRequired(), _finite,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -10,7 +9,6 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField, TimeField
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from watchnet.drills.models import Drill, DrillStatus, ExpectedContact
@@ -28,10 +26,6 @@ from watchnet.timefmt import from_local, to_local
 TEXT_MAX = 4000  # purpose and background are Text columns; a page of text is plenty
 
 
-def select_choices(pairs: Iterable[tuple[Any, Any]]) -> list[SelectChoice]:
-    """(value, label) pairs as WTForms SelectChoice objects (tuples are deprecated)."""
-    return [SelectChoice(value=value, label=label) for value, label in pairs]
-
 
 class DrillForm(FlaskForm):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
@@ -43,7 +37,7 @@ class DrillForm(FlaskForm):
     purpose = TextAreaField(_l("Purpose (目的)"), validators=[Optional(), Length(max=TEXT_MAX)])
     background = TextAreaField(_l("Background (経緯)"),
                                validators=[Optional(), Length(max=TEXT_MAX)])
-    status = SelectField(_l("Status"), choices=select_choices(choices(DrillStatus)),
+    status = SelectField(_l("Status"), choices=choices(DrillStatus),
                          default=DrillStatus.planned.value)
 
     def validate_end_time(self, field: Any) -> None:
@@ -86,7 +80,7 @@ class CheckpointForm(FlaskForm):
     scenario_say = TextAreaField(_l("What they say"), validators=[Optional(), Length(max=1000)])
     scenario_do = TextAreaField(_l("What they do"), validators=[Optional(), Length(max=1000)])
     expected_contact = SelectField(_l("Expected contact"),
-                                   choices=select_choices(choices(ExpectedContact)))
+                                   choices=choices(ExpectedContact))
     expected_contact_note = StringField(_l("Note on the contact"),
                                         validators=[Optional(), Length(max=200)])
     checklist = TextAreaField(_l("Checklist (one item per line)"),

@@ -26,11 +26,11 @@ from watchnet.drills.forms import (
     ConfirmForm,
     DrillForm,
     GpxImportForm,
-    select_choices,
 )
 from watchnet.drills.models import Checkpoint, Drill
 from watchnet.extensions import db
 from watchnet.kpt.services import open_action_items
+from watchnet.labels import select_choices
 from watchnet.maps.drill_maps import drill_map_parts, route_editor_map_parts, tile_settings
 from watchnet.people.services import UserInputError
 

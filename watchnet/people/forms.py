@@ -80,7 +80,7 @@ def _district_choices(districts: Sequence[District]) -> list[SelectChoice]:
 
 
 def _kind_choices() -> list[SelectChoice]:
-    return [SelectChoice(value, label) for value, label in choices(SupporterKind)]
+    return choices(SupporterKind)
 
 
 class SupporterForm(FlaskForm):

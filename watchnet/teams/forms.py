@@ -11,13 +11,13 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length
 
 from watchnet.drills.models import ParticipantRole, Team
-from watchnet.labels import choices
+from watchnet.labels import choices, select_choices
 from watchnet.teams.services import TEAM_COLORS, TEAM_NAME_MAX
 
 
 class TeamForm(FlaskForm):
     name = StringField(_l("Team name"), validators=[DataRequired(), Length(max=TEAM_NAME_MAX)])
-    color = SelectField(_l("Colour"), choices=[SelectChoice(v, label) for v, label in TEAM_COLORS],
+    color = SelectField(_l("Colour"), choices=select_choices(TEAM_COLORS),
                         default=TEAM_COLORS[0][0])
 
 
@@ -31,7 +31,7 @@ def team_form(team: Team | None = None, **kwargs: Any) -> TeamForm:
     form = TeamForm(prefix=f"team{team.id}", obj=team, **kwargs)
     if team.color not in {value for value, _label in TEAM_COLORS}:
         form.color.choices = [SelectChoice(team.color, _l("Current colour")),
-                              *(SelectChoice(v, label) for v, label in TEAM_COLORS)]
+                              *select_choices(TEAM_COLORS)]
     return form
 
 
@@ -46,7 +46,7 @@ class AssignForm(FlaskForm):
     team_id = SelectField(_l("Team"), coerce=int, validate_choice=False,
                           validators=[InputRequired()])
     role = SelectField(_l("Role"),
-                       choices=[SelectChoice(v, label) for v, label in choices(ParticipantRole)])
+                       choices=choices(ParticipantRole))
 
 
 def assign_form(participant_id: int, team_choices: list[tuple[int, str]],
