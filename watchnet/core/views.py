@@ -15,7 +15,6 @@ from flask import (
     current_app,
     jsonify,
     redirect,
-    render_template,
     request,
     send_from_directory,
     session,
@@ -95,7 +94,3 @@ def index() -> Response | str:
 def inject_layout() -> dict[str, object]:
     return {"languages": current_app.config["LANGUAGES"]}
 
-
-def render_page(template: str, **context: object) -> str:
-    """render_template with the shared layout context (kept for symmetry in views)."""
-    return render_template(template, **context)
