@@ -30,7 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "TILE_ATTRIBUTION": GSI_ATTRIBUTION,
     "TILE_MAX_ZOOM": 18,
     # Uploads (CSV, GPX) are small; anything larger is refused with 413 before it is read.
-    "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
+    "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,  # room for two phone photos in one form
     "WTF_CSRF_TIME_LIMIT": None,
     "WTF_I18N_ENABLED": True,
     "SESSION_COOKIE_HTTPONLY": True,
@@ -66,17 +66,36 @@ DEFAULTS: dict[str, Any] = {
     "GEOCODER_TIMEOUT_S": 2.0,
     "HELP_CALL_NEAREST": 2,  # how many of the nearest other participants a help call reaches
     "POSITION_MAX_BATCH": 100,  # positions per request from a phone
+    # --- Real alerts ---
+    # The search radius grows with the time since the person was last seen, in steps
+    # "minutes:metres". The distances come from lost-person statistics for people living with
+    # dementia: the Grampian Police study (Missing Persons: Understanding, Planning,
+    # Responding, 2007, as quoted by misper.uk) found half within 1.2 km and 90 % within
+    # 9.5 km; Koester's US data put 89 % within 1.6 km; in Japan most of those found dead
+    # were within 5 km. The times follow an elder's walking pace (about 3 km/h, slowing).
+    "ALERT_RADIUS_SCHEDULE": ["0:1200", "30:1600", "90:5000", "180:9500"],
+    # Also reach supporters whose phone reported a position this recently (any drill or alert).
+    "ALERT_RECENT_POSITION_MIN": 120,
+    "ALERT_REMIND_AFTER_MIN": 15,  # remind those who have not answered
+    "ALERT_MIN_SEARCHERS": 3,  # fewer searching than this after ALERT_ESCALATE_AFTER_MIN:
+    "ALERT_ESCALATE_AFTER_MIN": 20,  # ... the district's coordinators are told
+    "ALERT_RETENTION_DAYS": 30,  # positions, sightings, photos of closed alerts are deleted
+    "ALERT_SECTOR_RESOLUTION": 8,  # H3 resolution of search sectors (res 8: ~0.74 km² cells)
+    "PHOTO_MAX_BYTES": 6 * 1024 * 1024,  # upload limit per photo before re-encoding
+    "PHOTO_MAX_SIDE_PX": 1600,  # re-encoded photos are at most this wide/high
 }
 
 _INT_KEYS = {
     "MAX_CONTENT_LENGTH", "LOGIN_MAX_FAILURES", "LOGIN_MAX_FAILURES_PER_IP",
     "LOGIN_WINDOW_S", "TILE_MAX_ZOOM", "SMTP_PORT", "DELIVERY_MAX_ATTEMPTS",
     "DELIVERY_BACKOFF_S", "DELIVERY_BACKOFF_MAX_S", "DELIVERY_CLAIM_S",
-    "HELP_CALL_NEAREST", "POSITION_MAX_BATCH",
+    "HELP_CALL_NEAREST", "POSITION_MAX_BATCH", "ALERT_RECENT_POSITION_MIN",
+    "ALERT_REMIND_AFTER_MIN", "ALERT_MIN_SEARCHERS", "ALERT_ESCALATE_AFTER_MIN",
+    "ALERT_RETENTION_DAYS", "ALERT_SECTOR_RESOLUTION", "PHOTO_MAX_BYTES", "PHOTO_MAX_SIDE_PX",
 }
 _BOOL_KEYS = {"SMTP_STARTTLS"}
 _FLOAT_KEYS = {"WALKING_SPEED_MPS", "SMTP_TIMEOUT_S", "GEOCODER_TIMEOUT_S"}
-_LIST_KEYS = {"LANGUAGES"}
+_LIST_KEYS = {"LANGUAGES", "ALERT_RADIUS_SCHEDULE"}
 
 
 class ConfigError(RuntimeError):

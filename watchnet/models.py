@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+from watchnet.alerts.models import (
+    Alert,
+    AlertEvent,
+    AlertRecipient,
+    SearchPosition,
+    SearchSectorClaim,
+    Sighting,
+)
 from watchnet.audit.models import AuditEvent
 from watchnet.auth.models import ApiToken, LoginAttempt
 from watchnet.districts.models import District, Landmark
@@ -10,6 +18,7 @@ from watchnet.feedback.models import Feedback, FeedbackTheme
 from watchnet.kpt.models import ActionItem, KptBoard, KptItem, NewsletterDraft
 from watchnet.notifications.models import Delivery
 from watchnet.people.models import NotificationAddress, StaffUser, Supporter, SupporterImport
+from watchnet.registry.models import AtRiskPerson, Consent, FamilyContact, PersonPhoto, UsualPlace
 from watchnet.tracking.models import (
     EncounterStep,
     GeocodeCache,
@@ -21,6 +30,8 @@ from watchnet.tracking.models import (
 )
 
 __all__ = [
+    "Alert", "AlertEvent", "AlertRecipient", "SearchPosition", "SearchSectorClaim", "Sighting",
+    "AtRiskPerson", "Consent", "FamilyContact", "PersonPhoto", "UsualPlace",
     "ActionItem", "KptBoard", "KptItem", "NewsletterDraft",
     "EncounterStep", "GeocodeCache", "HelpCall", "HelpResponse", "LatestPosition", "LiveEvent",
     "PositionReport",

@@ -89,7 +89,11 @@ class Supporter(Model):
 
     __tablename__ = "supporter"
     # One row per person per district: CSV imports match on this key so nothing comes in twice.
-    __table_args__ = (sa.UniqueConstraint("district_id", "dedupe_key"),)
+    __table_args__ = (
+        sa.UniqueConstraint("district_id", "dedupe_key"),
+        # Alerts find supporters near a point: a bounding box on this index, then haversine.
+        sa.Index("ix_supporter_home_latlon", "home_lat", "home_lon"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     district_id: Mapped[int] = mapped_column(sa.ForeignKey("district.id", ondelete="CASCADE"))

@@ -51,6 +51,8 @@ class LatestPosition(Model):
         sa.Index("ix_latest_position_drill_latlon", "drill_id", "lat", "lon"),
         # Live streams ask "what moved since I last looked" per drill.
         sa.Index("ix_latest_position_drill_received", "drill_id", "received_at"),
+        # Alerts also reach supporters by where their phone was recently, in any drill.
+        sa.Index("ix_latest_position_received", "received_at"),
     )
 
     drill_id: Mapped[int] = mapped_column(
