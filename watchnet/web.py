@@ -49,6 +49,9 @@ def init_app(app: Flask) -> None:
     use_local_assets(app.config.get("APPLICATION_ROOT") or "/")
 
     from watchnet.admin.views import bp as admin_bp
+    from watchnet.alerts.export_views import bp as alert_exports_bp
+    from watchnet.alerts.field_views import bp as alert_field_bp
+    from watchnet.alerts.views import bp as alerts_bp
     from watchnet.api.views import register_api
     from watchnet.auth.views import bp as auth_bp
     from watchnet.core.errors import register_error_handlers
@@ -59,12 +62,14 @@ def init_app(app: Flask) -> None:
     from watchnet.kpt.views import bp as kpt_bp
     from watchnet.people.views import bp as people_bp
     from watchnet.reflection.views import bp as reflection_bp
+    from watchnet.registry.views import bp as registry_bp
     from watchnet.teams.views import bp as teams_bp
     from watchnet.tracking.field_views import bp as field_bp
     from watchnet.tracking.live_views import bp as live_bp
 
     for bp in (core_bp, admin_bp, auth_bp, people_bp, districts_bp, drills_bp,
-               teams_bp, live_bp, field_bp, feedback_bp, reflection_bp, kpt_bp):
+               teams_bp, live_bp, field_bp, feedback_bp, reflection_bp, kpt_bp, registry_bp,
+               alerts_bp, alert_field_bp, alert_exports_bp):
         app.register_blueprint(bp)
     register_api(api)
     register_error_handlers(app)

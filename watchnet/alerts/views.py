@@ -1,0 +1,7 @@
+"""Coordinator pages of an alert."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("alerts", __name__)
