@@ -13,6 +13,7 @@ from wtforms.fields.choices import SelectChoice
 from watchnet.districts.models import LandmarkKind
 from watchnet.drills.models import DrillStatus, ExpectedContact, ParticipantRole
 from watchnet.people.models import StaffRole, SupporterKind
+from watchnet.registry.models import Build, ConsentScope, PhotoKind, Sex, WalkingAbility
 from watchnet.tracking.models import EncounterStepKind
 
 LABELS: dict[type[StrEnum], dict[str, LazyString]] = {
@@ -67,6 +68,36 @@ LABELS: dict[type[StrEnum], dict[str, LazyString]] = {
         "contacted": _l("Contacted someone"),
         "handed_over": _l("Handed over"),
     },
+    Sex: {
+        "female": _l("Female"),
+        "male": _l("Male"),
+        "other": _l("Other"),
+        "unknown": _l("Not stated"),
+    },
+    Build: {
+        "slim": _l("Slim"),
+        "medium": _l("Medium build"),
+        "stout": _l("Stout"),
+        "unknown": _l("Not stated"),
+    },
+    WalkingAbility: {
+        "brisk": _l("Walks far and fast"),
+        "independent": _l("Walks unaided"),
+        "slow": _l("Walks slowly"),
+        "cane": _l("Walks with a cane"),
+        "walker": _l("Uses a walker or silver car"),
+        "wheelchair": _l("Wheelchair"),
+    },
+    PhotoKind: {
+        "face": _l("Face"),
+        "full_body": _l("Full body"),
+        "other": _l("Other"),
+    },
+    ConsentScope: {
+        "share_with_supporters": _l("Share the description with nearby supporters in a search"),
+        "share_photo": _l("Show the photos on alert pages and flyers"),
+        "share_with_police": _l("Share the details with the police"),
+    },
 }
 
 
@@ -97,4 +128,9 @@ def template_globals() -> dict[str, object]:
         "contact_label": lambda v: label(ExpectedContact, v),
         "participant_role_label": lambda v: label(ParticipantRole, v),
         "step_label": lambda v: label(EncounterStepKind, v),
+        "sex_label": lambda v: label(Sex, v),
+        "build_label": lambda v: label(Build, v),
+        "walking_label": lambda v: label(WalkingAbility, v),
+        "photo_kind_label": lambda v: label(PhotoKind, v),
+        "consent_scope_label": lambda v: label(ConsentScope, v),
     }
