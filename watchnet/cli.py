@@ -73,6 +73,7 @@ def demo_command(info: ScriptInfo, host: str, port: int, workers: int, threads: 
     """Create the database, load the Yawata demo district and serve it."""
     from watchnet.demo import DEMO_LOGINS, load_demo_data
     from watchnet.reflection.demo_data import load_demo_reflection
+    from watchnet.registry.demo_data import load_demo_registry
     from watchnet.server import run_gunicorn
 
     app = info.load_app()
@@ -81,6 +82,7 @@ def demo_command(info: ScriptInfo, host: str, port: int, workers: int, threads: 
         created = load_demo_data()
         # Two ended drills before the planned one, so reflection pages have data to show.
         created = load_demo_reflection() or created
+        created = load_demo_registry() or created
         db.session.commit()
         database = db.engine.url.render_as_string(hide_password=True)
     url = f"http://{host}:{port}/"
