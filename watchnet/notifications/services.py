@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from watchnet.dbtypes import utcnow
 from watchnet.extensions import db
-from watchnet.notifications.models import Delivery, DeliveryChannel
+from watchnet.notifications.models import Delivery, DeliveryChannel, DeliveryStatus
 from watchnet.people.models import StaffUser, Supporter
 
 
@@ -61,3 +66,45 @@ def notify_staff(staff: StaffUser, *, key: str, subject: str, body: str, topic: 
         dedupe_key=f"{key}:staff:{staff.id}:email", channel=DeliveryChannel.email,
         address=staff.email, subject=subject, body=body, topic=topic, topic_id=topic_id,
         staff_id=staff.id, district_id=district_id)
+
+
+# Rows per INSERT statement: 15 columns each stays well under SQLite's 32766 bound parameters.
+ENQUEUE_CHUNK = 1000
+_ENQUEUE_COLUMNS = ("dedupe_key", "channel", "address", "subject", "body", "topic", "topic_id",
+                    "supporter_id", "staff_id", "notification_address_id", "district_id")
+
+
+def enqueue_deliveries(rows: Iterable[Mapping[str, Any]]) -> int:
+    """Add many messages to the outbox at once; returns how many were new.
+
+    Each row is a dict of enqueue_delivery's keywords (dedupe_key, channel, address, subject,
+    body; the rest optional). One INSERT ... ON CONFLICT (dedupe_key) DO NOTHING per chunk: an
+    alert's broadcast of thousands of messages takes a few statements instead of a flush per
+    row, and a retry (or a second process) queues nothing twice. The caller commits.
+    """
+    dialect = db.session.get_bind().dialect.name
+    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    now = utcnow()
+    total = 0
+    chunk: list[dict[str, Any]] = []
+
+    def flush_chunk() -> int:
+        stmt = insert(Delivery.__table__).values(chunk).on_conflict_do_nothing(
+            index_elements=["dedupe_key"])
+        result = db.session.execute(stmt)
+        chunk.clear()
+        return max(int(result.rowcount or 0), 0)  # type: ignore[attr-defined]
+
+    for row in rows:
+        values = {column: row.get(column) for column in _ENQUEUE_COLUMNS}
+        values["topic"] = values["topic"] or ""
+        values["subject"] = str(values["subject"])[:300]
+        values["channel"] = DeliveryChannel(str(values["channel"])).value
+        values.update(status=DeliveryStatus.pending.value, attempts=0, next_attempt_at=now,
+                      created_at=now)
+        chunk.append(values)
+        if len(chunk) >= ENQUEUE_CHUNK:
+            total += flush_chunk()
+    if chunk:
+        total += flush_chunk()
+    return total

@@ -1,0 +1,229 @@
+"""The texts an alert sends: the alert itself, an update when the search re-centres, the
+reminder to those who have not answered, the all-clear, and the coordinators' escalation.
+
+Each function writes in the current locale (callers wrap it in force_locale with the
+recipient's language). What travels over e-mail and chat is only what a finder needs: no name,
+no home address, no family contacts; the personal link shows the rest while the search lasts.
+Exercises say 訓練 in the subject and the first line.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, url_for
+from flask_babel import gettext as _
+from werkzeug.routing import BuildError
+
+from watchnet.alerts.models import Alert, AlertRecipient, AlertStatus
+from watchnet.geo import format_distance
+from watchnet.registry.models import Build, Sex
+from watchnet.timefmt import format_datetime
+
+# Stands for the personal link in a text made once per language; each recipient's copy gets
+# their own link in its place (private-use characters never typed by anyone).
+LINK_SLOT = "\ue000link\ue000"
+
+
+def _base_url() -> str | None:
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    return str(base).rstrip("/") if base else None
+
+
+def alert_link_for_token(token: str) -> str:
+    """The absolute URL of a recipient's personal alert page."""
+    try:
+        path = url_for("alert_field.show", token=token)
+    except (BuildError, RuntimeError):
+        path = f"/a/{token}"
+    base = _base_url()
+    if base:
+        return base + path
+    try:
+        return url_for("alert_field.show", token=token, _external=True)
+    except (BuildError, RuntimeError):
+        return path
+
+
+def alert_link(recipient: AlertRecipient) -> str:
+    """The absolute URL of url_for("alert_field.show", token=...), on PUBLIC_BASE_URL when set."""
+    return alert_link_for_token(recipient.token)
+
+
+def staff_alert_link(alert: Alert) -> str:
+    """The coordinators' page of the alert (absolute where possible)."""
+    try:
+        path = url_for("alerts.show_alert", alert_id=alert.id)
+    except (BuildError, RuntimeError):
+        path = f"/alerts/{alert.id}"
+    base = _base_url()
+    if base:
+        return base + path
+    try:
+        return url_for("alerts.show_alert", alert_id=alert.id, _external=True)
+    except (BuildError, RuntimeError):
+        return path
+
+
+def _exercise_prefix(alert: Alert) -> str:
+    return _("[EXERCISE] ") if alert.is_exercise else ""
+
+
+def _exercise_lines(alert: Alert) -> list[str]:
+    if not alert.is_exercise:
+        return []
+    return [_("This is an EXERCISE (訓練). Nobody is really missing."), ""]
+
+
+def _sex_word(sex: Sex) -> str:
+    return {Sex.female: _("woman"), Sex.male: _("man")}.get(sex, _("person"))
+
+
+def _build_word(build: Build) -> str:
+    return {Build.slim: _("slim build"), Build.medium: _("medium build"),
+            Build.stout: _("stout build")}.get(build, "")
+
+
+def description_lines(alert: Alert) -> list[str]:
+    """What the person looks like, as a finder needs it (no name, no address)."""
+    who = []
+    if alert.age:
+        who.append(_("about %(age)s years old", age=alert.age))
+    who.append(_sex_word(alert.sex))
+    lines = [_("Who: %(who)s", who=_(", ").join(who))]
+    looks = []
+    if alert.height_cm:
+        looks.append(_("about %(cm)s cm tall", cm=alert.height_cm))
+    build = _build_word(alert.build)
+    if build:
+        looks.append(build)
+    if alert.hair:
+        looks.append(_("hair: %(hair)s", hair=alert.hair))
+    if looks:
+        lines.append(_("Looks: %(looks)s", looks=_(", ").join(looks)))
+    if alert.features:
+        lines.append(_("Features: %(features)s", features=alert.features))
+    if alert.clothing_today:
+        lines.append(_("Clothing today: %(clothing)s", clothing=alert.clothing_today))
+    if alert.belongings:
+        lines.append(_("Carrying: %(belongings)s", belongings=alert.belongings))
+    return lines
+
+
+def last_seen_line(alert: Alert) -> str:
+    """When and where the person was last seen."""
+    when = format_datetime(alert.last_seen_at)
+    if alert.last_seen_place:
+        return _("Last seen: %(when)s, %(place)s", when=when, place=alert.last_seen_place)
+    return _("Last seen: %(when)s (place on the map behind the link)", when=when)
+
+
+def what_to_do_lines(alert: Alert) -> list[str]:
+    """The approach guide in four lines, and the number to call."""
+    who = alert.contact_label or _("the number to call")
+    return [
+        _("If you see someone who may be this person:"),
+        _("- Please do not chase them or call out loudly."),
+        _("- Approach gently, from the front, and give your own name first."),
+        _("- Stay with them if you can, and call %(who)s: %(phone)s", who=who,
+          phone=alert.contact_phone),
+    ]
+
+
+def _link_lines() -> list[str]:
+    return [_("Please answer (I'll search / I can't now) and see the details here:"), LINK_SLOT]
+
+
+def alert_message(alert: Alert) -> tuple[str, str]:
+    """(subject, body) of the alert, with LINK_SLOT where the personal link goes."""
+    subject = _exercise_prefix(alert) + _("Please help look for a missing person")
+    lines = _exercise_lines(alert) + [
+        _("A person living with dementia is missing in your neighbourhood. Please keep an eye "
+          "out while you go about your day, and help search if you can."),
+        "",
+        last_seen_line(alert),
+        _("Search area: within %(distance)s of the place last seen",
+          distance=format_distance(alert.radius_m, _lang())),
+        "",
+        *description_lines(alert),
+        "",
+        *what_to_do_lines(alert),
+        "",
+        *_link_lines(),
+        "",
+        _("Please do not forward this message; the link is yours alone."),
+    ]
+    return subject, "\n".join(lines)
+
+
+def update_message(alert: Alert) -> tuple[str, str]:
+    """(subject, body) after a confirmed sighting moved the search (LINK_SLOT for the link)."""
+    subject = _exercise_prefix(alert) + _("Update: the person was seen, the search has moved")
+    lines = _exercise_lines(alert) + [
+        _("There is a confirmed sighting. The search now centres on the new place."),
+        "",
+        last_seen_line(alert),
+        _("Search area: within %(distance)s of the place last seen",
+          distance=format_distance(alert.radius_m, _lang())),
+        "",
+        *description_lines(alert),
+        "",
+        *what_to_do_lines(alert),
+        "",
+        *_link_lines(),
+    ]
+    return subject, "\n".join(lines)
+
+
+def reminder_message(alert: Alert) -> tuple[str, str]:
+    """(subject, body) reminding a recipient who has not answered (LINK_SLOT for the link)."""
+    subject = _exercise_prefix(alert) + _("Reminder: a missing person is still being looked for")
+    lines = _exercise_lines(alert) + [
+        _("The search is still going on. Could you let us know whether you can help? "
+          "One tap is enough, either way."),
+        "",
+        last_seen_line(alert),
+        "",
+        *what_to_do_lines(alert),
+        "",
+        *_link_lines(),
+    ]
+    return subject, "\n".join(lines)
+
+
+def all_clear_message(alert: Alert) -> tuple[str, str]:
+    """(subject, body) of the all-clear: no personal detail, no link needed."""
+    if alert.status == AlertStatus.found:
+        subject = _exercise_prefix(alert) + _("Found: the search is over — thank you")
+        first = _("The person we were looking for has been found. The search is over.")
+    else:
+        subject = _exercise_prefix(alert) + _("The search has ended — thank you")
+        first = _("The search has ended. There is no need to look any further.")
+    lines = _exercise_lines(alert) + [
+        first,
+        _("Thank you very much for your help and your watchful eyes."),
+        "",
+        _("Please delete the earlier messages about this search, and keep what you saw to "
+          "yourself."),
+    ]
+    return subject, "\n".join(lines)
+
+
+def escalation_message(alert: Alert, *, told: int, searching: int) -> tuple[str, str]:
+    """(subject, body) telling the district's coordinators that too few are searching."""
+    subject = _exercise_prefix(alert) + _("Few searchers: please consider more help")
+    lines = _exercise_lines(alert) + [
+        _("Only %(searching)s of the %(told)s supporters told are searching so far.",
+          searching=searching, told=told),
+        _("Consider widening the search area, reminding supporters, or asking for more help."),
+        "",
+        last_seen_line(alert),
+        "",
+        _("The alert's page: %(link)s", link=staff_alert_link(alert)),
+    ]
+    return subject, "\n".join(lines)
+
+
+def _lang() -> str:
+    from flask_babel import get_locale
+
+    locale = get_locale()
+    return "en" if locale is not None and locale.language == "en" else "ja"

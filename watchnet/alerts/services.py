@@ -1,0 +1,657 @@
+"""Alert use cases: start, widen, re-centre, remind, answer, close; and the coordinator's summary.
+
+Every message goes to the outbox in the same transaction as the change that caused it (the
+dispatcher delivers); every change adds an AlertEvent for live pages and an audit record.
+start_alert commits (its client_key makes a double submit start one alert); the other
+functions flush and leave the commit to the caller.
+
+Broadcasts are bulk: recipients and outbox rows are written with a few multi-row INSERTs
+(ON CONFLICT DO NOTHING, so a retry or a second process tells nobody twice), and each text is
+made once per language with the personal link put in per recipient. Ten thousand recipients
+take well under a second.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from watchnet.alerts import messages
+from watchnet.alerts.events import ALL, STAFF, emit_alert_event, supporter_audience
+from watchnet.alerts.models import (
+    Acknowledgement,
+    Alert,
+    AlertRecipient,
+    AlertStatus,
+    SearchSectorClaim,
+    Sighting,
+    SightingStatus,
+)
+from watchnet.alerts.targeting import Target, effective_radius_m, find_targets
+from watchnet.audit.services import record_audit
+from watchnet.dbtypes import utcnow
+from watchnet.districts.models import District
+from watchnet.extensions import db
+from watchnet.geo import is_valid_latlon
+from watchnet.notifications.models import Delivery, DeliveryChannel, DeliveryStatus
+from watchnet.notifications.services import enqueue_deliveries
+from watchnet.people.models import NotificationAddress, StaffUser, Supporter
+from watchnet.people.services import UserInputError
+from watchnet.registry.models import AtRiskPerson, Build, Sex
+
+TOPIC = "alert"
+MAX_RADIUS_M = 50_000.0  # an override beyond this is a typo, not a search area
+RECIPIENT_CHUNK = 1000
+
+Actor = StaffUser | str | None
+
+
+# ---------------------------------------------------------------------------------------------
+# Input
+
+
+@dataclass
+class AlertInput:
+    """The start form's fields (prefilled from the registry when a person is chosen)."""
+
+    last_seen_at: datetime
+    last_seen_lat: float
+    last_seen_lon: float
+    contact_phone: str
+    last_seen_place: str = ""
+    contact_label: str = ""
+    person_id: int | None = None
+    display_name: str = ""
+    name_kana: str = ""
+    age: int | None = None
+    sex: Sex = Sex.unknown
+    height_cm: int | None = None
+    build: Build = Build.unknown
+    hair: str = ""
+    features: str = ""
+    clothing_today: str = ""
+    belongings: str = ""
+    handling_notes: str = ""
+    share_photo: bool = False
+    police_informed: bool = False
+    police_station: str = ""
+    police_case_number: str = ""
+    is_exercise: bool = False
+    radius_override_m: float | None = None
+
+    @classmethod
+    def from_person(cls, person: AtRiskPerson, *, today: datetime | None = None,
+                    **values: Any) -> AlertInput:
+        """An input prefilled with a registered person's description; `values` add the rest
+        (last_seen_*, contact_phone ...) and may replace any field."""
+        now = today or utcnow()
+        age = None
+        if person.birth_date is not None:
+            born = person.birth_date
+            age = now.year - born.year - ((now.month, now.day) < (born.month, born.day))
+        prefill: dict[str, Any] = dict(
+            person_id=person.id, display_name=person.name, name_kana=person.name_kana, age=age,
+            sex=person.sex, height_cm=person.height_cm, build=person.build, hair=person.hair,
+            features=person.features, clothing_today=person.usual_clothing,
+            handling_notes=person.handling_notes,
+        )
+        prefill.update(values)
+        return cls(**prefill)
+
+
+def _actor_name(actor: Actor) -> str:
+    if isinstance(actor, StaffUser):
+        return f"staff:{actor.id}"
+    return actor or "system"
+
+
+def _staff_id(actor: Actor) -> int | None:
+    return actor.id if isinstance(actor, StaffUser) else None
+
+
+def _validate(data: AlertInput) -> None:
+    if not is_valid_latlon(float(data.last_seen_lat), float(data.last_seen_lon)):
+        raise UserInputError(_l("Choose the place last seen on the map."), "last_seen")
+    if data.last_seen_at.tzinfo is None:
+        raise ValueError("last_seen_at must be timezone-aware")
+    if data.last_seen_at > utcnow() + timedelta(minutes=5):
+        raise UserInputError(_l("The time last seen cannot be in the future."), "last_seen_at")
+    if not data.contact_phone.strip():
+        raise UserInputError(_l("Enter the number to call on a sighting."), "contact_phone")
+    if data.radius_override_m is not None:
+        _check_radius(data.radius_override_m)
+
+
+def _check_radius(radius_m: float) -> None:
+    if not 50 <= radius_m <= MAX_RADIUS_M:
+        raise UserInputError(_l("The radius must be between 50 m and 50 km."), "radius_m")
+
+
+# ---------------------------------------------------------------------------------------------
+# Bulk writing: recipients and their messages
+
+
+def _dialect_insert() -> Any:
+    name = db.session.get_bind().dialect.name
+    return postgresql.insert if name == "postgresql" else sqlite.insert
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _add_recipients(alert: Alert, targets: list[Target], radius_m: float) -> int:
+    """Insert AlertRecipient rows for targets not yet told; returns how many were new.
+
+    ON CONFLICT DO NOTHING on (alert_id, supporter_id): a supporter already told (by an
+    earlier ring, or by a widening running at the same moment) is never added twice.
+    """
+    if not targets:
+        return 0
+    insert = _dialect_insert()
+    now = utcnow()
+    added = 0
+    table = AlertRecipient.__table__
+    for chunk in _chunks(targets, RECIPIENT_CHUNK):
+        rows = [{
+            "alert_id": alert.id, "supporter_id": t.supporter_id,
+            "token": secrets.token_urlsafe(32), "radius_m": radius_m,
+            "revision": alert.revision, "distance_m": t.distance_m,
+            "matched_by": t.matched_by, "targeted_at": now,
+        } for t in chunk]
+        result = db.session.execute(
+            insert(table).values(rows).on_conflict_do_nothing(
+                index_elements=["alert_id", "supporter_id"]))
+        added += max(int(result.rowcount or 0), 0)  # type: ignore[attr-defined]
+    return added
+
+
+def _default_locale() -> str:
+    return str(current_app.config["BABEL_DEFAULT_LOCALE"])
+
+
+def _locale_of(locale: str | None) -> str:
+    languages = current_app.config["LANGUAGES"]
+    return locale if locale and locale in languages else _default_locale()
+
+
+def _queue_messages(alert: Alert, recipient_filter: Any, key: str,
+                    make_text: Callable[[Alert], tuple[str, str]]) -> int:
+    """Queue one text to every channel of the recipients matching `recipient_filter` (an SQL
+    condition on AlertRecipient): e-mail and each enabled apprise address. Returns the
+    number of new outbox rows.
+
+    Dedupe keys are f"alert:{alert.id}:{key}:supporter:{id}:email|addr:{id}", so the same
+    message to the same recipient is queued once however often this runs.
+    """
+    people = db.session.execute(
+        sa.select(Supporter.id, Supporter.email, Supporter.locale, Supporter.district_id,
+                  AlertRecipient.token)
+        .join(AlertRecipient, AlertRecipient.supporter_id == Supporter.id)
+        .where(AlertRecipient.alert_id == alert.id, recipient_filter)
+        .order_by(AlertRecipient.id)
+    ).all()
+    if not people:
+        return 0
+    addresses: dict[int, list[tuple[int, str]]] = {}
+    for supporter_id, address_id, url in db.session.execute(
+        sa.select(NotificationAddress.supporter_id, NotificationAddress.id, NotificationAddress.url)
+        .join(AlertRecipient, AlertRecipient.supporter_id == NotificationAddress.supporter_id)
+        .where(AlertRecipient.alert_id == alert.id, recipient_filter,
+               NotificationAddress.is_enabled.is_(True))
+        .order_by(NotificationAddress.id)
+    ):
+        addresses.setdefault(supporter_id, []).append((address_id, url))
+
+    # One text per language; only the link differs between recipients.
+    texts: dict[str, tuple[str, str]] = {}
+    link_template = messages.alert_link_for_token(messages.LINK_SLOT)
+    prefix = f"alert:{alert.id}:{key}"
+    rows: list[dict[str, Any]] = []
+    for supporter_id, email, locale, district_id, token in people:
+        lang = _locale_of(locale)
+        if lang not in texts:
+            with force_locale(lang):
+                texts[lang] = make_text(alert)
+        subject, body_template = texts[lang]
+        body = body_template.replace(messages.LINK_SLOT,
+                                     link_template.replace(messages.LINK_SLOT, token))
+        common = {"subject": subject, "body": body, "topic": TOPIC, "topic_id": alert.id,
+                  "supporter_id": supporter_id, "district_id": district_id}
+        if email:
+            rows.append({"dedupe_key": f"{prefix}:supporter:{supporter_id}:email",
+                         "channel": DeliveryChannel.email, "address": email, **common})
+        for address_id, url in addresses.get(supporter_id, ()):
+            rows.append({"dedupe_key": f"{prefix}:supporter:{supporter_id}:addr:{address_id}",
+                         "channel": DeliveryChannel.apprise, "address": url,
+                         "notification_address_id": address_id, **common})
+    return enqueue_deliveries(rows)
+
+
+def _tell_targets(alert: Alert, radius_m: float, now: datetime) -> int:
+    """Find who is inside radius_m now, add those not yet told, and queue the alert to them
+    (revision `alert.revision`). Returns how many were newly told."""
+    recent_since = now - timedelta(minutes=int(current_app.config["ALERT_RECENT_POSITION_MIN"]))
+    targets = find_targets(alert.last_seen_lat, alert.last_seen_lon, radius_m,
+                           recent_since=recent_since)
+    added = _add_recipients(alert, targets, radius_m)
+    if added:
+        _queue_messages(alert, AlertRecipient.revision == alert.revision,
+                        f"r{alert.revision}:alert", messages.alert_message)
+    return added
+
+
+def _count_recipients(alert: Alert) -> int:
+    return int(db.session.scalar(
+        sa.select(sa.func.count()).select_from(AlertRecipient)
+        .where(AlertRecipient.alert_id == alert.id)) or 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Starting
+
+
+def start_alert(district: District, actor: Actor, data: AlertInput, *,
+                client_key: str | None = None) -> Alert:
+    """Start an alert and tell every supporter inside the first radius, in one transaction;
+    commits. The same client_key twice returns the first alert (a double submit)."""
+    if client_key:
+        existing = db.session.scalar(sa.select(Alert).where(Alert.client_key == client_key))
+        if existing is not None:
+            return existing
+    _validate(data)
+    now = utcnow()
+    alert = Alert(
+        district_id=district.id, person_id=data.person_id, client_key=client_key or None,
+        is_exercise=data.is_exercise, status=AlertStatus.active,
+        display_name=data.display_name.strip(), name_kana=data.name_kana.strip(), age=data.age,
+        sex=Sex(data.sex), height_cm=data.height_cm, build=Build(data.build),
+        hair=data.hair.strip(), features=data.features.strip(),
+        clothing_today=data.clothing_today.strip(), belongings=data.belongings.strip(),
+        handling_notes=data.handling_notes.strip(), share_photo=data.share_photo,
+        last_seen_at=data.last_seen_at, last_seen_lat=float(data.last_seen_lat),
+        last_seen_lon=float(data.last_seen_lon), last_seen_place=data.last_seen_place.strip(),
+        police_informed=data.police_informed, police_station=data.police_station.strip(),
+        police_case_number=data.police_case_number.strip(),
+        contact_phone=data.contact_phone.strip(), contact_label=data.contact_label.strip(),
+        radius_override_m=data.radius_override_m, revision=1,
+        started_by_id=_staff_id(actor), started_at=now,
+    )
+    db.session.add(alert)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # The same form submitted twice at the same moment: the other request won.
+        db.session.rollback()
+        existing = db.session.scalar(sa.select(Alert).where(Alert.client_key == client_key))
+        if existing is None:
+            raise
+        return existing
+    alert.radius_m = effective_radius_m(alert, now)
+    told = _tell_targets(alert, alert.radius_m, now)
+    name = _actor_name(actor)
+    emit_alert_event(alert.id, "started", {"radius_m": alert.radius_m, "told": told,
+                                           "revision": alert.revision,
+                                           "is_exercise": alert.is_exercise}, actor=name)
+    record_audit("start_alert", "alert", alert.id, district_id=district.id, actor=name,
+                 person_id=data.person_id, radius_m=alert.radius_m, told=told,
+                 is_exercise=alert.is_exercise)
+    db.session.commit()
+    return alert
+
+
+# ---------------------------------------------------------------------------------------------
+# Widening, override, re-centring
+
+
+def _claim_revision(alert: Alert, **values: Any) -> bool:
+    """Bump the alert's revision with a conditional UPDATE: of two processes changing the
+    same alert at once, only one goes on (the other's change would repeat messages)."""
+    claimed = db.session.execute(
+        sa.update(Alert)
+        .where(Alert.id == alert.id, Alert.revision == alert.revision,
+               Alert.status == AlertStatus.active)
+        .values(revision=alert.revision + 1, **values)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    db.session.refresh(alert)
+    return bool(claimed)
+
+
+def widen_alert(alert: Alert, *, now: datetime | None = None, actor: Actor = "system") -> int:
+    """Widen to the radius the schedule (or override) gives now and tell only those newly
+    inside; returns how many were newly told. Nothing happens when the radius has not grown."""
+    at = now or utcnow()
+    if not alert.is_active:
+        return 0
+    radius = effective_radius_m(alert, at)
+    if radius <= alert.radius_m:
+        return 0
+    previous = alert.radius_m
+    if not _claim_revision(alert, radius_m=radius, widened_at=at):
+        return 0
+    told = _tell_targets(alert, radius, at)
+    name = _actor_name(actor)
+    emit_alert_event(alert.id, "widened", {"radius_m": radius, "previous_radius_m": previous,
+                                           "told": told, "revision": alert.revision},
+                     actor=name)
+    record_audit("widen_alert", "alert", alert.id, district_id=alert.district_id, actor=name,
+                 radius_m=radius, previous_radius_m=previous, told=told)
+    db.session.flush()
+    return told
+
+
+def override_radius(alert: Alert, radius_m: float | None, actor: Actor) -> int:
+    """Set (or clear, with None) the coordinator's radius. A larger radius tells those newly
+    inside at once; a smaller one only redraws the rings (nobody is un-told). Returns how many
+    were newly told."""
+    if not alert.is_active:
+        raise UserInputError(_l("This alert is closed."))
+    if radius_m is not None:
+        _check_radius(float(radius_m))
+        radius_m = float(radius_m)
+    name = _actor_name(actor)
+    previous = alert.radius_m
+    alert.radius_override_m = radius_m
+    record_audit("override_alert_radius", "alert", alert.id, district_id=alert.district_id,
+                 actor=name, radius_override_m=radius_m, previous_radius_m=previous)
+    db.session.flush()
+    radius = effective_radius_m(alert)
+    if radius > alert.radius_m:
+        return widen_alert(alert, actor=actor)
+    if radius != alert.radius_m:
+        alert.radius_m = radius
+    emit_alert_event(alert.id, "radius_changed",
+                     {"radius_m": alert.radius_m, "override_m": radius_m,
+                      "revision": alert.revision}, actor=name)
+    db.session.flush()
+    return 0
+
+
+def _place_phrase(alert: Alert, lat: float, lon: float) -> str:
+    """Where a point is, relative to the district's nearest landmark (default language)."""
+    from watchnet.districts.services import landmarks_of
+    from watchnet.geo import NamedPlace, nearest_place, relative_phrase
+
+    places = [NamedPlace(lm.name, lm.lat, lm.lon) for lm in landmarks_of(alert.district)]
+    best = nearest_place((lat, lon), places)
+    if best is None or best[1] > 3000:
+        return ""
+    return relative_phrase((lat, lon), best[0], _default_locale()[:2])
+
+
+def recentre_alert(alert: Alert, sighting: Sighting, actor: Actor) -> int:
+    """Make a confirmed sighting the new last-seen point: the search re-centres, every current
+    recipient gets an update, and those newly inside the radius are told. Returns how many
+    were newly told."""
+    if not alert.is_active:
+        raise UserInputError(_l("This alert is closed."))
+    if sighting.alert_id != alert.id:
+        raise ValueError("the sighting belongs to another alert")
+    if sighting.recentred:
+        return 0
+    at = utcnow()
+    place = _place_phrase(alert, sighting.lat, sighting.lon)
+    if not _claim_revision(alert, last_seen_at=sighting.seen_at, last_seen_lat=sighting.lat,
+                           last_seen_lon=sighting.lon, last_seen_place=place):
+        return 0
+    sighting.recentred = True
+    if sighting.status != SightingStatus.confirmed:
+        sighting.status = SightingStatus.confirmed
+        sighting.reviewed_by_id = _staff_id(actor)
+        sighting.reviewed_at = at
+    radius = effective_radius_m(alert, at)
+    alert.radius_m = radius
+    db.session.flush()
+    # Those told before this revision get the update; the alert itself goes to the new ones.
+    updated = _queue_messages(alert, AlertRecipient.revision < alert.revision,
+                              f"r{alert.revision}:update", messages.update_message)
+    told = _tell_targets(alert, radius, at)
+    name = _actor_name(actor)
+    emit_alert_event(alert.id, "recentred",
+                     {"lat": sighting.lat, "lon": sighting.lon, "radius_m": radius,
+                      "sighting_id": sighting.id, "told": told, "revision": alert.revision},
+                     audience=ALL, actor=name)
+    record_audit("recentre_alert", "alert", alert.id, district_id=alert.district_id, actor=name,
+                 sighting_id=sighting.id, radius_m=radius, told=told, updates=updated)
+    db.session.flush()
+    return told
+
+
+def review_sighting(sighting: Sighting, status: SightingStatus, actor: Actor) -> None:
+    """The coordinator's verdict on a sighting: confirmed, doubtful or duplicate."""
+    status = SightingStatus(status)
+    if status == SightingStatus.new:
+        raise UserInputError(_l("Choose confirmed, doubtful or duplicate."), "status")
+    name = _actor_name(actor)
+    previous = sighting.status
+    sighting.status = status
+    sighting.reviewed_by_id = _staff_id(actor)
+    sighting.reviewed_at = utcnow()
+    emit_alert_event(sighting.alert_id, "sighting_reviewed",
+                     {"sighting_id": sighting.id, "status": status.value}, actor=name)
+    record_audit("review_sighting", "sighting", sighting.id, actor=name,
+                 alert_id=sighting.alert_id, status=status.value, previous=previous.value)
+    db.session.flush()
+
+
+# ---------------------------------------------------------------------------------------------
+# Reminders
+
+
+def remind_unanswered(alert: Alert, actor: Actor, *, told_before: datetime | None = None) -> int:
+    """Remind, once each, the recipients who have not answered (told before `told_before`
+    when given: the scheduler waits ALERT_REMIND_AFTER_MIN). Returns how many were reminded.
+
+    AlertRecipient.reminded_at is the state: set with a conditional UPDATE before the
+    messages are queued, so a restarted or second scheduler reminds nobody twice.
+    """
+    if not alert.is_active:
+        return 0
+    at = utcnow()
+    due: list[sa.ColumnElement[bool]] = [
+        AlertRecipient.alert_id == alert.id, AlertRecipient.answer.is_(None),
+        AlertRecipient.reminded_at.is_(None)]
+    if told_before is not None:
+        due.append(AlertRecipient.targeted_at <= told_before)
+    reminded = db.session.execute(
+        sa.update(AlertRecipient).where(*due).values(reminded_at=at)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    if not reminded:
+        return 0
+    _queue_messages(alert, AlertRecipient.reminded_at == at, "remind", messages.reminder_message)
+    db.session.execute(sa.update(Alert).where(Alert.id == alert.id).values(reminded_at=at)
+                       .execution_options(synchronize_session=False))
+    db.session.refresh(alert)
+    name = _actor_name(actor)
+    emit_alert_event(alert.id, "reminded", {"reminded": reminded}, actor=name)
+    record_audit("remind_alert", "alert", alert.id, district_id=alert.district_id, actor=name,
+                 reminded=reminded)
+    db.session.flush()
+    return int(reminded)
+
+
+# ---------------------------------------------------------------------------------------------
+# The recipient's side
+
+
+def recipient_by_token(token: str) -> AlertRecipient | None:
+    """The recipient a personal link belongs to (None for an unknown token)."""
+    if not token or len(token) > 64:
+        return None
+    return db.session.scalar(sa.select(AlertRecipient).where(AlertRecipient.token == token))
+
+
+def mark_opened(recipient: AlertRecipient) -> None:
+    """Note the first time the recipient opened their link (the coordinator sees it)."""
+    if recipient.opened_at is not None:
+        return
+    recipient.opened_at = utcnow()
+    emit_alert_event(recipient.alert_id, "opened", {"recipient_id": recipient.id,
+                                                    "supporter_id": recipient.supporter_id},
+                     actor=f"supporter:{recipient.supporter_id}")
+    db.session.flush()
+
+
+def acknowledge_alert(recipient: AlertRecipient, answer: Acknowledgement) -> None:
+    """The recipient's one-tap answer (I'll search / I can't now); may be changed later.
+    The same answer twice changes nothing."""
+    answer = Acknowledgement(answer)
+    if not recipient.alert.is_active:
+        raise UserInputError(_l("This search has ended. Thank you."))
+    if recipient.answer == answer:
+        return
+    now = utcnow()
+    if recipient.opened_at is None:
+        recipient.opened_at = now
+    previous = recipient.answer
+    recipient.answer = answer
+    recipient.answered_at = now
+    name = f"supporter:{recipient.supporter_id}"
+    payload = {"recipient_id": recipient.id, "supporter_id": recipient.supporter_id,
+               "answer": answer.value}
+    emit_alert_event(recipient.alert_id, "answered", payload, actor=name)
+    emit_alert_event(recipient.alert_id, "answered", payload,
+                     audience=supporter_audience(recipient.supporter_id), actor=name)
+    record_audit("acknowledge_alert", "alert", recipient.alert_id,
+                 district_id=recipient.alert.district_id, actor=name, answer=answer.value,
+                 previous=previous.value if previous else None)
+    db.session.flush()
+
+
+# ---------------------------------------------------------------------------------------------
+# Closing
+
+
+def close_alert(alert: Alert, *, outcome: AlertStatus, found_place: str = "",
+                found_lat: float | None = None, found_lon: float | None = None,
+                found_condition: str = "", note: str = "", actor: Actor) -> None:
+    """Close the alert as found or cancelled and send the all-clear to every recipient on
+    every channel. Closing an already closed alert does nothing (a double submit)."""
+    outcome = AlertStatus(outcome)
+    if outcome == AlertStatus.active:
+        raise UserInputError(_l("Choose found or cancelled."), "outcome")
+    if (found_lat is None) != (found_lon is None) or (
+            found_lat is not None and found_lon is not None
+            and not is_valid_latlon(found_lat, found_lon)):
+        raise UserInputError(_l("Choose the place found on the map."), "found_place")
+    at = utcnow()
+    # Claim the close: of two coordinators pressing at once, one sends the all-clear.
+    claimed = db.session.execute(
+        sa.update(Alert).where(Alert.id == alert.id, Alert.status == AlertStatus.active)
+        .values(status=outcome, closed_at=at, closed_by_id=_staff_id(actor),
+                found_place=found_place.strip()[:300], found_lat=found_lat, found_lon=found_lon,
+                found_condition=found_condition.strip()[:300], close_note=note.strip()[:500])
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    db.session.refresh(alert)
+    if not claimed:
+        return
+    # Open sector claims end with the search.
+    db.session.execute(
+        sa.update(SearchSectorClaim)
+        .where(SearchSectorClaim.alert_id == alert.id, SearchSectorClaim.released_at.is_(None))
+        .values(released_at=at).execution_options(synchronize_session=False))
+    sent = _queue_messages(alert, sa.true(), "closed", messages.all_clear_message)
+    name = _actor_name(actor)
+    emit_alert_event(alert.id, "closed", {"status": outcome.value}, audience=ALL, actor=name)
+    record_audit("close_alert", "alert", alert.id, district_id=alert.district_id, actor=name,
+                 outcome=outcome.value, all_clear_messages=sent,
+                 recipients=_count_recipients(alert))
+    db.session.flush()
+
+
+# ---------------------------------------------------------------------------------------------
+# The coordinator's summary
+
+
+@dataclass(frozen=True)
+class DeliveryFailure:
+    """A message that could not be delivered, with the reason (shown to the coordinator)."""
+
+    delivery_id: int
+    supporter_id: int | None
+    supporter_name: str
+    channel: str
+    address: str
+    reason: str
+    at: datetime | None
+
+
+@dataclass
+class AlertSummary:
+    """Who was told, who opened, who answered what; how the messages went."""
+
+    told: int = 0
+    opened: int = 0
+    searching: int = 0
+    cannot: int = 0
+    unanswered: int = 0
+    deliveries_sent: int = 0
+    deliveries_pending: int = 0
+    deliveries_failed: int = 0
+    failures: list[DeliveryFailure] = field(default_factory=list)
+
+
+MAX_FAILURES_LISTED = 200
+
+
+def alert_summary(alert: Alert) -> AlertSummary:
+    """Counts for the coordinator's page (a few aggregate queries, no rows loaded)."""
+    summary = AlertSummary()
+    row = db.session.execute(
+        sa.select(
+            sa.func.count(),
+            sa.func.count(AlertRecipient.opened_at),
+            sa.func.count(sa.case((AlertRecipient.answer == Acknowledgement.searching, 1))),
+            sa.func.count(sa.case((AlertRecipient.answer == Acknowledgement.cannot, 1))),
+        ).where(AlertRecipient.alert_id == alert.id)
+    ).one()
+    summary.told, summary.opened, summary.searching, summary.cannot = (int(v) for v in row)
+    summary.unanswered = summary.told - summary.searching - summary.cannot
+    for status, count in db.session.execute(
+        sa.select(Delivery.status, sa.func.count())
+        .where(Delivery.topic == TOPIC, Delivery.topic_id == alert.id,
+               Delivery.supporter_id.is_not(None))
+        .group_by(Delivery.status)
+    ):
+        if status == DeliveryStatus.sent:
+            summary.deliveries_sent += count
+        elif status == DeliveryStatus.failed:
+            summary.deliveries_failed += count
+        else:
+            summary.deliveries_pending += count
+    failed = db.session.execute(
+        sa.select(Delivery.id, Delivery.supporter_id, Supporter.name, Delivery.channel,
+                  Delivery.address, Delivery.last_error, Delivery.created_at)
+        .outerjoin(Supporter, Supporter.id == Delivery.supporter_id)
+        .where(Delivery.topic == TOPIC, Delivery.topic_id == alert.id,
+               Delivery.status == DeliveryStatus.failed)
+        .order_by(Delivery.id).limit(MAX_FAILURES_LISTED)
+    )
+    summary.failures = [
+        DeliveryFailure(delivery_id=d_id, supporter_id=s_id, supporter_name=s_name or "",
+                        channel=str(channel), address=address, reason=error or "", at=at)
+        for d_id, s_id, s_name, channel, address, error, at in failed
+    ]
+    return summary
+
+
+__all__ = [
+    "STAFF", "AlertInput", "AlertSummary", "DeliveryFailure", "acknowledge_alert",
+    "alert_summary", "close_alert", "emit_alert_event", "mark_opened", "override_radius",
+    "recentre_alert", "recipient_by_token", "remind_unanswered", "review_sighting",
+    "start_alert", "widen_alert",
+]
