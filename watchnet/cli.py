@@ -126,32 +126,37 @@ def create_user_command(email: str, name: str, role: str, districts: tuple[str, 
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
 @click.option("--interval", default=1.0, show_default=True, type=float,
               help="Seconds to wait when nothing is due.")
-@click.option("--batch", default=50, show_default=True, type=int)
+@click.option("--batch", default=100, show_default=True, type=int,
+              help="Messages claimed at a time.")
+@click.option("--threads", default=8, show_default=True, type=int,
+              help="Messages sent at once (each thread keeps its own connections open).")
 @with_appcontext
-def dispatcher_command(once: bool, interval: float, batch: int) -> None:
+def dispatcher_command(once: bool, interval: float, batch: int, threads: int) -> None:
     """Deliver queued notifications (e-mail, webhooks, chat). Several may run at once."""
     import signal
-    import time
 
-    from watchnet.jobs.deliveries import deliver_due_notifications
+    from watchnet.jobs.deliveries import Dispatcher
 
-    stopping = False
+    dispatcher = Dispatcher(threads=threads, batch=batch)
 
     def stop(_signum: int, _frame: object) -> None:
-        # Finish the message in hand, then leave: nothing is half-recorded.
-        nonlocal stopping
-        stopping = True
+        # Finish and record the batch in hand (sends not yet started are released), then
+        # leave: nothing is half-recorded.
+        dispatcher.stop()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    click.echo(f"dispatcher started (pid {os.getpid()})")
-    while not stopping:
-        handled = deliver_due_notifications(batch)
-        if once and handled == 0:
-            break
-        if handled == 0:
-            time.sleep(interval)
-    db.session.remove()
+    click.echo(f"dispatcher started (pid {os.getpid()}, {threads} threads)")
+    try:
+        while not dispatcher.stopping:
+            handled = dispatcher.run_once()
+            if once and handled == 0:
+                break
+            if handled == 0:
+                dispatcher.wait(interval)
+    finally:
+        dispatcher.close()
+        db.session.remove()
 
 
 @main.command("scheduler")

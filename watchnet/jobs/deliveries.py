@@ -1,9 +1,45 @@
-"""Delivering the outbox: claim due rows atomically, send each once, record the outcome."""
+"""Delivering the outbox: claim due rows atomically, send them concurrently, record outcomes.
+
+What is guaranteed, and why (read before changing anything here):
+
+* Claiming is exclusive. A dispatcher claims a batch with a conditional UPDATE (status and
+  expiry re-checked in the WHERE; on PostgreSQL the candidate rows are locked with SKIP
+  LOCKED), stamping its own claim token and `claimed_until`. Any number of dispatcher
+  processes can run at once: a row is in at most one live claim.
+* A claim is only used while it is valid. A message is handed to a transport only if the
+  claim will still be valid for the longest a send can take (the network timeout, ×3 for
+  connect/send/receive, plus a second), so a send cannot still be running when another
+  dispatcher may take the row over. Messages not started in time are released unsent.
+* Outcomes are recorded with a conditional UPDATE on the claim token, a few dozen at a time
+  and at least every RECORD_EVERY_S, as results come in; a row recorded "sent" is never sent
+  again.
+* The one gap no outbox can close: a dispatcher killed after the receiver accepted a message
+  but before the outcome was recorded. Its claim expires (DELIVERY_CLAIM_S) and the row is
+  sent again. Delivery is therefore AT-LEAST-ONCE at the transport, and repeats are bounded
+  to the messages in flight or awaiting recording at the moment of the kill (at most
+  `threads` + one recording group per dispatcher). Every message carries a stable key — the
+  `X-Watchnet-Delivery` header (= Delivery.dedupe_key) and, for e-mail, the Message-ID
+  `<delivery-ID@watchnet>` — so receivers that drop repeats by that key (mail systems do by
+  Message-ID; our webhook contract asks receivers to) see every message EXACTLY ONCE.
+  The alternative (mark "sent" before sending) would turn the gap into lost messages, which
+  is worse for a missing-person alert than a rare repeat. tests/notifications/
+  test_dispatcher_kill.py kills a real dispatcher mid-broadcast and checks this at the sinks.
+* Failures: a transient failure goes back to pending with exponential backoff; a permanent
+  one (or the last allowed attempt) is recorded as failed with its reason, and a broken
+  address is switched off with that reason.
+"""
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 import uuid
+from collections.abc import Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -11,8 +47,13 @@ from flask import current_app
 from watchnet.dbtypes import utcnow
 from watchnet.extensions import db
 from watchnet.notifications.models import Delivery, DeliveryChannel, DeliveryStatus
-from watchnet.notifications.transports import SmtpSettings, TransportError, transport_for
+from watchnet.notifications.transports import SmtpSettings, TransportError, TransportSet
 from watchnet.people.models import NotificationAddress
+
+log = logging.getLogger(__name__)
+
+RECORD_EVERY_S = 0.05  # longest a finished send waits to be recorded (bounds repeats on a kill)
+RECORD_GROUP = 50  # record as soon as this many outcomes are waiting
 
 
 def smtp_settings() -> SmtpSettings:
@@ -23,6 +64,12 @@ def smtp_settings() -> SmtpSettings:
         password=cfg.get("SMTP_PASSWORD"), starttls=bool(cfg.get("SMTP_STARTTLS")),
         sender=cfg["MAIL_FROM"], timeout_s=float(cfg["SMTP_TIMEOUT_S"]),
     )
+
+
+def webhook_timeout_s() -> float:
+    """Network timeout for webhook posts (WEBHOOK_TIMEOUT_S, else the SMTP timeout)."""
+    cfg = current_app.config
+    return float(cfg.get("WEBHOOK_TIMEOUT_S") or cfg["SMTP_TIMEOUT_S"])
 
 
 def _due_condition(now: sa.ColumnElement | object) -> sa.ColumnElement[bool]:
@@ -67,42 +114,187 @@ def backoff_s(attempts: int) -> int:
                    cfg["DELIVERY_BACKOFF_MAX_S"]))
 
 
-def _record_failure(delivery: Delivery, exc: TransportError) -> None:
-    max_attempts = int(current_app.config["DELIVERY_MAX_ATTEMPTS"])
-    if exc.permanent or delivery.attempts >= max_attempts:
-        delivery.status = DeliveryStatus.failed
-        prefix = "" if exc.permanent else f"gave up after {delivery.attempts} attempts: "
-        delivery.last_error = (prefix + exc.reason)[:1000]
-        if exc.permanent and delivery.notification_address_id is not None:
-            # A broken address would fail every future message too: switch it off, say why.
-            address = db.session.get(NotificationAddress, delivery.notification_address_id)
-            if address is not None:
-                address.is_enabled = False
-                address.disabled_reason = exc.reason[:500]
-    else:
-        delivery.status = DeliveryStatus.pending
-        delivery.last_error = exc.reason[:1000]
-        delivery.next_attempt_at = utcnow() + timedelta(seconds=backoff_s(delivery.attempts))
-    delivery.claim_token = None
-    delivery.claimed_until = None
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """A claimed delivery as plain data: sending threads never touch the ORM session."""
+
+    id: int
+    dedupe_key: str
+    channel: DeliveryChannel
+    address: str
+    subject: str
+    body: str
+    attempts: int
+    claim_token: str
+    notification_address_id: int | None
+
+    @classmethod
+    def of(cls, delivery: Delivery) -> OutgoingMessage:
+        assert delivery.claim_token is not None
+        return cls(id=delivery.id, dedupe_key=delivery.dedupe_key,
+                   channel=DeliveryChannel(delivery.channel), address=delivery.address,
+                   subject=delivery.subject, body=delivery.body, attempts=delivery.attempts,
+                   claim_token=delivery.claim_token,
+                   notification_address_id=delivery.notification_address_id)
 
 
-def deliver_due_notifications(batch: int = 50) -> int:
-    """Claim and send one batch; returns how many were handled (sent or recorded as failed)."""
-    deliveries = claim_due_deliveries(batch)
-    smtp = smtp_settings()
-    for delivery in deliveries:
-        transport = transport_for(DeliveryChannel(delivery.channel), smtp)
-        try:
-            transport.send(delivery)
-        except TransportError as exc:
-            _record_failure(delivery, exc)
+@dataclass(frozen=True)
+class Outcome:
+    message: OutgoingMessage
+    error: TransportError | None = None
+    started: bool = True  # False: the claim was too close to expiry; released unsent
+
+
+def _owned(message: OutgoingMessage) -> sa.ColumnElement[bool]:
+    return sa.and_(Delivery.id == message.id, Delivery.claim_token == message.claim_token,
+                   Delivery.status == DeliveryStatus.sending)
+
+
+def record_outcomes(outcomes: Iterable[Outcome]) -> int:
+    """Record what happened to claimed messages, in one transaction; returns rows recorded.
+
+    Every UPDATE is conditional on our claim token: if a row was taken over (our claim had
+    expired), the other dispatcher's record stands and ours is dropped with a warning."""
+    sent: dict[str, list[int]] = {}
+    released: dict[str, list[int]] = {}
+    failed: list[Outcome] = []
+    for outcome in outcomes:
+        if not outcome.started:
+            released.setdefault(outcome.message.claim_token, []).append(outcome.message.id)
+        elif outcome.error is None:
+            sent.setdefault(outcome.message.claim_token, []).append(outcome.message.id)
         else:
-            delivery.status = DeliveryStatus.sent
-            delivery.sent_at = utcnow()
-            delivery.last_error = None
-            delivery.claim_token = None
-            delivery.claimed_until = None
-        # One commit per message keeps the window between "sent" and "recorded" small.
-        db.session.commit()
-    return len(deliveries)
+            failed.append(outcome)
+    recorded = expected = 0
+    now = utcnow()
+    for token, ids in sent.items():
+        expected += len(ids)
+        recorded += _update(sa.and_(Delivery.id.in_(ids), Delivery.claim_token == token,
+                                    Delivery.status == DeliveryStatus.sending),
+                            status=DeliveryStatus.sent, sent_at=now, last_error=None,
+                            claim_token=None, claimed_until=None)
+    for token, ids in released.items():
+        expected += len(ids)
+        # Not attempted: give the attempt back, due again at once.
+        recorded += _update(sa.and_(Delivery.id.in_(ids), Delivery.claim_token == token,
+                                    Delivery.status == DeliveryStatus.sending),
+                            status=DeliveryStatus.pending, attempts=Delivery.attempts - 1,
+                            next_attempt_at=now, claim_token=None, claimed_until=None)
+    for outcome in failed:
+        expected += 1
+        recorded += _record_failure(outcome.message, outcome.error)  # type: ignore[arg-type]
+    db.session.commit()
+    if recorded != expected:
+        log.warning("%d outcome(s) not recorded: their claim had expired and was taken over",
+                    expected - recorded)
+    return recorded
+
+
+def _update(where: sa.ColumnElement[bool], **values: Any) -> int:
+    result = db.session.execute(
+        sa.update(Delivery).where(where).values(**values)
+        .execution_options(synchronize_session=False))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _record_failure(message: OutgoingMessage, exc: TransportError) -> int:
+    max_attempts = int(current_app.config["DELIVERY_MAX_ATTEMPTS"])
+    if exc.permanent or message.attempts >= max_attempts:
+        prefix = "" if exc.permanent else f"gave up after {message.attempts} attempts: "
+        done = _update(_owned(message), status=DeliveryStatus.failed,
+                       last_error=(prefix + exc.reason)[:1000], claim_token=None,
+                       claimed_until=None)
+        if done and exc.permanent and message.notification_address_id is not None:
+            # A broken address would fail every future message too: switch it off, say why.
+            db.session.execute(
+                sa.update(NotificationAddress)
+                .where(NotificationAddress.id == message.notification_address_id)
+                .values(is_enabled=False, disabled_reason=exc.reason[:500])
+                .execution_options(synchronize_session=False))
+        return done
+    return _update(_owned(message), status=DeliveryStatus.pending,
+                   last_error=exc.reason[:1000],
+                   next_attempt_at=utcnow() + timedelta(seconds=backoff_s(message.attempts)),
+                   claim_token=None, claimed_until=None)
+
+
+class Dispatcher:
+    """Claims batches and sends each batch with a pool of threads over reused connections.
+
+    One per process (the `watchnet dispatcher` command); several processes may run at once.
+    Must be used inside an app context; only the calling thread touches the database."""
+
+    def __init__(self, *, threads: int = 8, batch: int = 100) -> None:
+        cfg = current_app.config
+        self.batch = max(1, batch)
+        self.threads = max(1, threads)
+        self.claim_s = float(cfg["DELIVERY_CLAIM_S"])
+        timeout = max(float(cfg["SMTP_TIMEOUT_S"]), webhook_timeout_s())
+        # The latest moment (after claiming) a send may start and still end inside the claim.
+        self.send_window_s = self.claim_s - (3 * timeout + 1)
+        if self.send_window_s <= 0:
+            raise ValueError("DELIVERY_CLAIM_S must exceed 3 × the network timeout + 1 s")
+        self.transports = TransportSet(smtp_settings(), webhook_timeout_s())
+        self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix="dispatch")
+        self._stop = threading.Event()
+
+    def __enter__(self) -> Dispatcher:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def stop(self) -> None:
+        """Start no further sends; the batch in hand is finished and recorded."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def wait(self, seconds: float) -> None:
+        """Sleep between polls; a stop request ends the sleep at once."""
+        self._stop.wait(seconds)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+        self.transports.close()
+
+    def _send(self, message: OutgoingMessage, start_by: float) -> Outcome:
+        if time.monotonic() > start_by or self._stop.is_set():
+            return Outcome(message, started=False)
+        try:
+            self.transports.send(message.channel, message)
+        except TransportError as exc:
+            return Outcome(message, error=exc)
+        except Exception as exc:  # noqa: BLE001 - a transport bug must not kill the batch
+            log.exception("transport crashed on delivery %s", message.id)
+            return Outcome(message, error=TransportError(f"internal error: {exc!r}"[:500]))
+        return Outcome(message)
+
+    def run_once(self) -> int:
+        """Claim one batch, send it, record every outcome; returns how many were claimed."""
+        claimed_at = time.monotonic()
+        messages = [OutgoingMessage.of(d) for d in claim_due_deliveries(self.batch)]
+        if not messages:
+            return 0
+        start_by = claimed_at + self.send_window_s
+        waiting: set[Future[Outcome]] = {self.pool.submit(self._send, m, start_by)
+                                         for m in messages}
+        done_unrecorded: list[Outcome] = []
+        last_record = time.monotonic()
+        while waiting:
+            done, waiting = wait(waiting, timeout=RECORD_EVERY_S, return_when=FIRST_COMPLETED)
+            done_unrecorded.extend(f.result() for f in done)
+            if done_unrecorded and (len(done_unrecorded) >= RECORD_GROUP or not waiting
+                                    or time.monotonic() - last_record >= RECORD_EVERY_S):
+                record_outcomes(done_unrecorded)
+                done_unrecorded = []
+                last_record = time.monotonic()
+        return len(messages)
+
+
+def deliver_due_notifications(batch: int = 50, threads: int = 8) -> int:
+    """Claim and send one batch; returns how many were handled (sent or recorded as failed)."""
+    with Dispatcher(threads=threads, batch=batch) as dispatcher:
+        return dispatcher.run_once()
