@@ -49,6 +49,11 @@ def _mib(n: int) -> str:
     return f"{n / (1024 * 1024):.1f}".rstrip("0").rstrip(".")
 
 
+def photo_limit_mb() -> str:
+    """The upload limit in MB as shown to users ("6")."""
+    return _mib(_limits()[0])
+
+
 def reencode_photo(data: bytes, *, max_bytes: int | None = None,
                    max_side_px: int | None = None) -> ProcessedPhoto:
     """Check that `data` is an image within the size limit and return it as a clean JPEG."""
