@@ -1,7 +1,235 @@
-"""The supporter's alert page (personal link) and its JSON actions."""
+"""The supporter's alert page (personal link /a/<token>) and its JSON actions.
+
+No sign-in: the token in the link is the recipient's secret and names exactly one recipient,
+so every action here is theirs and nobody else's. The same secret is why the blueprint is
+exempt from CSRF tokens: a forged cross-site request would need the token, and whoever has it
+can act anyway — while a page left open through a long search would outlive a CSRF token.
+
+While the alert is active the page shows the description, the photo (if shared) and the
+search; once it is closed every route answers with the outcome and a thank-you only.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import re
+from typing import Any
 
-bp = Blueprint("alert_field", __name__)
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    make_response,
+    render_template,
+    request,
+)
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException
+
+from watchnet.alerts import field_services as fs
+from watchnet.alerts import services as alert_services
+from watchnet.alerts.models import Acknowledgement, AlertRecipient
+from watchnet.alerts.sectors import SectorError
+from watchnet.core.errors import _messages, handle_http_exception
+from watchnet.dbtypes import utcnow
+from watchnet.extensions import csrf, db
+from watchnet.maps.builders import new_map, render_parts
+from watchnet.maps.drill_maps import tile_settings
+from watchnet.tracking.schemas import InvalidPayload, parse_positions
+
+bp = Blueprint("alert_field", __name__, url_prefix="/a")
+csrf.exempt(bp)
+
+# Tokens are secrets.token_urlsafe(32): 43 characters. Anything else is not worth a query.
+_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{20,64}")
+PAGE_ENDPOINTS = frozenset({"alert_field.show", "alert_field.photo"})
+
+
+def _private(response: Response) -> Response:
+    """The link's pages carry personal details and the token: never cached, never sent on
+    as a Referer, never indexed."""
+    response.headers["Cache-Control"] = "no-store, private"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+def _json_error(code: int, message: str, errors: dict[str, list[str]] | None = None,
+                **extra: Any) -> tuple[Response, int]:
+    body: dict[str, Any] = {"code": code, "message": message, "errors": errors or {}}
+    body.update(extra)
+    return _private(jsonify(body)), code
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> Any:
+    if request.endpoint in PAGE_ENDPOINTS:
+        return handle_http_exception(exc)
+    code = exc.code or 500
+    return _json_error(code, _messages().get(code, exc.description or ""))
+
+
+@bp.errorhandler(InvalidPayload)
+def _invalid(exc: InvalidPayload) -> Any:
+    db.session.rollback()
+    return _json_error(422, _("Some of the values are not valid."), exc.errors)
+
+
+@bp.errorhandler(SectorError)
+def _sector_refused(exc: SectorError) -> Any:
+    db.session.rollback()
+    return _json_error(exc.status, str(exc), {"cell": [str(exc)]})
+
+
+@bp.errorhandler(fs.NotSearching)
+def _not_searching(exc: fs.NotSearching) -> Any:
+    db.session.rollback()
+    return _json_error(409, _("Tap “I'll search” first to share your position."))
+
+
+@bp.errorhandler(fs.AlertClosed)
+def _closed_meanwhile(exc: fs.AlertClosed) -> Any:
+    # Closed between the check at the top of the view and the service call.
+    return _closed(_recipient(str((request.view_args or {}).get("token", ""))))
+
+
+class _BadJson(Exception):
+    pass
+
+
+@bp.errorhandler(_BadJson)
+def _bad_json(exc: _BadJson) -> Any:
+    return _json_error(400, _("Send a JSON body."), {"_body": [_("Send a JSON object.")]})
+
+
+def _closed(recipient: AlertRecipient) -> Any:
+    """410 with the outcome: the phone shows the thank-you and forgets the details."""
+    db.session.rollback()
+    state = fs.closed_state(recipient.alert)
+    return _json_error(410, state["message"], state=state)
+
+
+def _recipient(token: str) -> AlertRecipient:
+    recipient = alert_services.recipient_by_token(token) if _TOKEN_RE.fullmatch(token) else None
+    if recipient is None:
+        abort(404)
+    return recipient
+
+
+def _json_object() -> dict[str, Any]:
+    body = request.get_json(force=True, silent=True)
+    if body is None:
+        raise _BadJson()
+    if not isinstance(body, dict):
+        raise InvalidPayload({"_body": [_("Send a JSON object.")]})
+    return body
+
+
+# ---------------------------------------------------------------------------------------------
+# Pages
+
+
+@bp.get("/<token>")
+def show(token: str) -> Any:
+    """The alert on the phone: details and the search while active, a thank-you after."""
+    recipient = _recipient(token)
+    alert = recipient.alert
+    if not alert.is_active:
+        return _private(make_response(render_template(
+            "alerts/field/closed.html", state=fs.closed_state(alert))))
+    alert_services.mark_opened(recipient)
+    fs.record_link_view(recipient)
+    db.session.commit()
+    tiles = tile_settings(current_app.config)
+    map_parts = render_parts(new_map((alert.last_seen_lat, alert.last_seen_lon), tiles, 14))
+    return _private(make_response(render_template(
+        "alerts/field/show.html", alert=alert, recipient=recipient, token=token,
+        photos=fs.shown_photos(alert), state=fs.field_state(recipient),
+        tel_href=fs.tel_href(alert.contact_phone), map_parts=map_parts)))
+
+
+@bp.get("/<token>/photos/<int:photo_id>")
+def photo(token: str, photo_id: int) -> Any:
+    """A shared registry photo, only while the alert is active and sharing is on."""
+    recipient = _recipient(token)
+    if not recipient.alert.is_active:
+        abort(410)
+    shown = fs.shown_photo(recipient.alert, photo_id)
+    if shown is None:
+        abort(404)
+    fs.record_link_view(recipient, what=f"photo:{photo_id}")
+    db.session.commit()
+    return _private(Response(shown.data, mimetype=shown.content_type or "image/jpeg"))
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON
+
+
+@bp.get("/<token>/state")
+def state(token: str) -> Any:
+    """The page's live state (polled every few seconds); shapes of the sectors only when the
+    search area changed since `have`."""
+    recipient = _recipient(token)
+    return _private(jsonify(fs.field_state(recipient, request.args.get("have"))))
+
+
+@bp.post("/<token>/ack")
+def ack(token: str) -> Any:
+    """Answer "I'll search" / "I can't now" (changeable)."""
+    recipient = _recipient(token)
+    if not recipient.alert.is_active:
+        return _closed(recipient)
+    raw = _json_object().get("answer")
+    try:
+        answer = Acknowledgement(str(raw))
+    except ValueError:
+        raise InvalidPayload({"answer": [_("Answer “searching” or “cannot”.")]}) from None
+    alert_services.acknowledge_alert(recipient, answer)
+    db.session.commit()
+    return _private(jsonify({"answer": answer.value}))
+
+
+@bp.post("/<token>/sector")
+def sector(token: str) -> Any:
+    """{"action": "take", "cell": ...} or {"action": "release"}."""
+    recipient = _recipient(token)
+    if not recipient.alert.is_active:
+        return _closed(recipient)
+    body = _json_object()
+    action = body.get("action", "take")
+    if action == "release":
+        released = fs.give_back_sector(recipient)
+        db.session.commit()
+        return _private(jsonify({"my_sector": None, "released": released}))
+    if action != "take":
+        raise InvalidPayload({"action": [_("Unknown choice.")]})
+    cell, created = fs.take_sector(recipient, str(body.get("cell") or ""))
+    db.session.commit()
+    return _private(jsonify({"my_sector": cell, "created": created})), 201 if created else 200
+
+
+@bp.post("/<token>/positions")
+def positions(token: str) -> Any:
+    """A batch of shared positions while searching (client ids: stored once)."""
+    recipient = _recipient(token)
+    if not recipient.alert.is_active:
+        return _closed(recipient)
+    rows = parse_positions(_json_object(), int(current_app.config["POSITION_MAX_BATCH"]),
+                           utcnow())
+    accepted, duplicates = fs.record_search_positions(recipient, rows)
+    db.session.commit()
+    return _private(jsonify({"accepted": accepted, "duplicates": duplicates}))
+
+
+@bp.post("/<token>/sightings")
+def sightings(token: str) -> Any:
+    """A sighting (multipart form, optional photo re-encoded without EXIF)."""
+    recipient = _recipient(token)
+    if not recipient.alert.is_active:
+        return _closed(recipient)
+    data = fs.parse_sighting(request.form, request.files, utcnow())
+    sighting, created = fs.report_sighting(recipient, data)
+    db.session.commit()
+    return _private(jsonify(fs.sighting_body(sighting))), 201 if created else 200

@@ -19,6 +19,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
+from watchnet.alerts.field_services import active_alerts_for
 from watchnet.auth.access import (
     get_in_district_or_404,
     staff_required,
@@ -285,6 +286,7 @@ def supporter_home() -> str:
     """The supporter's phone page: greeting, their drills, how to approach someone."""
     supporter = current_user._get_current_object()
     return render_template("people/me.html", supporter=supporter,
+                           alerts=active_alerts_for(supporter),
                            participations=services.upcoming_participations(supporter),
                            ended=services.recent_ended_participations(supporter),
                            safe_color=services.safe_color)
