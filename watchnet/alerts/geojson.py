@@ -141,9 +141,11 @@ def track_features(alert: Alert) -> list[Feature]:
     tracks: dict[int, list[Any]] = defaultdict(list)
     for row in rows:
         tracks[row.supporter_id].append(row)
-    names = dict(db.session.execute(
-        sa.select(Supporter.id, Supporter.name).where(Supporter.id.in_(list(tracks)))
-    ).tuples().all()) if tracks else {}
+    names: dict[int, str] = {}
+    if tracks:
+        for supporter_id, name in db.session.execute(
+                sa.select(Supporter.id, Supporter.name).where(Supporter.id.in_(list(tracks)))):
+            names[supporter_id] = name
     features = []
     for supporter_id, points in tracks.items():
         coords = [_pos(p.lat, p.lon) for p in points]
