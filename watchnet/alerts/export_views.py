@@ -36,7 +36,8 @@ def _audit(alert: Alert, action: str) -> None:
 
 
 def cap_sender() -> str:
-    """The CAP sender: this installation's public host (stable across requests and workers)."""
+    """The CAP sender: this installation's public host. PUBLIC_BASE_URL keeps it the same
+    whatever host name a request came in by, so later messages' <references> match."""
     base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url
     host = urlsplit(base).hostname or "localhost"
     return f"watchnet@{host}"
