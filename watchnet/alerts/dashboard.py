@@ -1,0 +1,383 @@
+"""What the coordinator's alert page shows: one JSON-able state (recipients, deliveries,
+sectors, searchers, sightings, timeline) that the page renders first and then polls while the
+search runs, and the search map's data built from it.
+
+Read-only: a few queries per call, no lazy relationships walked in loops. Everything comes
+from the database, so the page served by any web worker sees what every other worker wrote;
+the version is the newest AlertEvent id (every change — answers, positions, sightings,
+sectors, widening — adds one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask import url_for
+from flask_babel import gettext as _
+from werkzeug.routing import BuildError
+
+from watchnet.alerts import sectors
+from watchnet.alerts.events import ALL, STAFF
+from watchnet.alerts.forms import (
+    ANSWER_LABELS,
+    CERTAINTY_LABELS,
+    DIRECTION_LABELS,
+    SIGHTING_STATUS_LABELS,
+    STATUS_LABELS,
+)
+from watchnet.alerts.models import (
+    Alert,
+    AlertEvent,
+    AlertRecipient,
+    AlertStatus,
+    SearchPosition,
+    Sighting,
+)
+from watchnet.alerts.services import alert_summary
+from watchnet.alerts.targeting import (
+    RadiusStep,
+    effective_radius_m,
+    next_step,
+    radius_schedule,
+    ring_source,
+)
+from watchnet.dbtypes import utcnow
+from watchnet.extensions import db
+from watchnet.maps.alert_maps import (
+    AlertMapData,
+    Place,
+    Ring,
+    Searcher,
+    Sector,
+    SightingMark,
+    format_km,
+)
+from watchnet.people.models import Supporter
+from watchnet.registry.models import PersonPhoto, UsualPlace
+from watchnet.timefmt import format_time, to_local
+
+RECIPIENTS_LISTED = 500  # the counts cover everyone; the table shows the first ones
+TIMELINE_SIZE = 100
+# Position events are many and say little on their own: the map shows them.
+TIMELINE_HIDDEN = ("search_position",)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def last_event_id(alert_id: int) -> int:
+    """The newest event of the alert (0 when none): the state's version."""
+    return int(db.session.scalar(
+        sa.select(sa.func.max(AlertEvent.id)).where(AlertEvent.alert_id == alert_id)) or 0)
+
+
+def current_radius_m(alert: Alert) -> float:
+    """The radius searched now: the override, else the radius reached so far."""
+    return sectors.search_radius_m(alert)
+
+
+def ring_label(radius_m: float) -> str:
+    """"1.2 km：<the statistic it comes from>"."""
+    return _("%(distance)s: %(source)s", distance=format_km(radius_m),
+             source=ring_source(radius_m))
+
+
+def rings(alert: Alert) -> list[dict[str, Any]]:
+    """The schedule's rings (plus the coordinator's own radius), the current one marked."""
+    current = current_radius_m(alert)
+    out: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    for step in radius_schedule():
+        key = round(step.radius_m)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append({"radius_m": step.radius_m, "minutes": step.minutes,
+                    "label": ring_label(step.radius_m), "current": key == round(current)})
+    if round(current) not in seen and current > 0:
+        out.append({"radius_m": current, "minutes": None, "current": True,
+                    "label": _("%(distance)s: set by the coordinator",
+                               distance=format_km(current))})
+    return sorted(out, key=lambda r: r["radius_m"])
+
+
+def _names(supporter_ids: set[int]) -> dict[int, str]:
+    if not supporter_ids:
+        return {}
+    return dict(db.session.execute(
+        sa.select(Supporter.id, Supporter.name).where(Supporter.id.in_(supporter_ids))
+    ).all())
+
+
+def recipients(alert: Alert) -> list[dict[str, Any]]:
+    """Who was told: searching first, then cannot, then not answered; nearest first."""
+    order = sa.case((AlertRecipient.answer == "searching", 0),
+                    (AlertRecipient.answer == "cannot", 1), else_=2)
+    rows = db.session.execute(
+        sa.select(AlertRecipient.id, AlertRecipient.supporter_id, Supporter.name,
+                  AlertRecipient.distance_m, AlertRecipient.matched_by,
+                  AlertRecipient.targeted_at, AlertRecipient.opened_at, AlertRecipient.answer,
+                  AlertRecipient.answered_at, AlertRecipient.reminded_at)
+        .join(Supporter, Supporter.id == AlertRecipient.supporter_id)
+        .where(AlertRecipient.alert_id == alert.id)
+        .order_by(order, AlertRecipient.distance_m, AlertRecipient.id)
+        .limit(RECIPIENTS_LISTED)
+    )
+    return [{
+        "id": rid, "supporter_id": sid, "name": name, "distance_m": round(distance),
+        "matched_by": matched_by, "told_at": _iso(told), "opened_at": _iso(opened),
+        "answer": answer.value if answer else None,
+        "answer_label": str(ANSWER_LABELS[answer]) if answer else _("No answer yet"),
+        "answered_at": _iso(answered), "reminded_at": _iso(reminded),
+    } for rid, sid, name, distance, matched_by, told, opened, answer, answered, reminded in rows]
+
+
+def searchers(alert: Alert) -> list[dict[str, Any]]:
+    """Each searcher's latest shared position."""
+    newest = (sa.select(sa.func.max(SearchPosition.id))
+              .where(SearchPosition.alert_id == alert.id)
+              .group_by(SearchPosition.supporter_id))
+    rows = db.session.execute(
+        sa.select(SearchPosition.supporter_id, Supporter.name, SearchPosition.lat,
+                  SearchPosition.lon, SearchPosition.recorded_at)
+        .join(Supporter, Supporter.id == SearchPosition.supporter_id)
+        .where(SearchPosition.id.in_(newest))
+        .order_by(SearchPosition.supporter_id)
+    )
+    return [{"supporter_id": sid, "name": name, "lat": lat, "lon": lon,
+             "recorded_at": _iso(at)} for sid, name, lat, lon, at in rows]
+
+
+def sightings(alert: Alert) -> list[dict[str, Any]]:
+    """Every sighting, newest first, without photo bytes."""
+    rows = db.session.execute(
+        sa.select(Sighting.id, Sighting.seen_at, Sighting.lat, Sighting.lon,
+                  Sighting.direction, Sighting.certainty, Sighting.description,
+                  Sighting.status, Sighting.recentred, Sighting.photo.is_not(None),
+                  Supporter.name)
+        .outerjoin(Supporter, Supporter.id == Sighting.reporter_supporter_id)
+        .where(Sighting.alert_id == alert.id)
+        .order_by(Sighting.seen_at.desc(), Sighting.id.desc())
+    )
+    return [{
+        "id": sid, "seen_at": _iso(seen), "lat": lat, "lon": lon,
+        "direction": direction.value, "direction_label": str(DIRECTION_LABELS[direction]),
+        "certainty": certainty.value, "certainty_label": str(CERTAINTY_LABELS[certainty]),
+        "description": description, "status": status.value,
+        "status_label": str(SIGHTING_STATUS_LABELS[status]), "recentred": recentred,
+        "has_photo": bool(has_photo), "reporter": reporter or "",
+    } for (sid, seen, lat, lon, direction, certainty, description, status, recentred,
+           has_photo, reporter) in rows]
+
+
+def sector_list(alert: Alert) -> list[dict[str, Any]]:
+    """The sectors and their state (taken / walked / untouched, priority)."""
+    labels = {"taken": _("Taken"), "walked": _("Walked"), "untouched": _("Untouched")}
+    out = []
+    for state in sectors.sector_states(alert).values():
+        label = labels[state.state]
+        if state.taken_by_name:
+            label = _("Taken by %(name)s", name=state.taken_by_name)
+        if state.walked and state.state == "taken":
+            label += " · " + _("Walked")
+        if state.priority:
+            label += " · " + _("Usual place (priority)")
+        out.append({"cell": state.cell, "state": state.state, "priority": state.priority,
+                    "walked": state.walked, "label": label,
+                    "boundary": sectors.cell_boundary(state.cell)})
+    return out
+
+
+def usual_places(alert: Alert) -> list[dict[str, Any]]:
+    """The person's usual places (search priorities); none for an alert from a description."""
+    if alert.person_id is None or alert.purged_at is not None:
+        return []
+    rows = db.session.execute(
+        sa.select(UsualPlace.name, UsualPlace.lat, UsualPlace.lon, UsualPlace.note)
+        .where(UsualPlace.person_id == alert.person_id).order_by(UsualPlace.id))
+    return [{"name": name, "lat": lat, "lon": lon, "note": note}
+            for name, lat, lon, note in rows]
+
+
+def _event_text(event: AlertEvent, names: dict[int, str]) -> str:
+    p = event.payload or {}
+    who = names.get(int(p.get("supporter_id") or 0), p.get("name") or "")
+    kind = event.kind
+    if kind == "started":
+        return _("Alert started: %(told)s supporters told within %(distance)s.",
+                 told=p.get("told", 0), distance=format_km(float(p.get("radius_m") or 0)))
+    if kind == "widened":
+        return _("Search widened to %(distance)s: %(told)s more supporters told.",
+                 distance=format_km(float(p.get("radius_m") or 0)), told=p.get("told", 0))
+    if kind == "radius_changed":
+        if p.get("override_m") is None:
+            return _("Radius override cleared: the schedule applies (%(distance)s).",
+                     distance=format_km(float(p.get("radius_m") or 0)))
+        return _("Radius set to %(distance)s by the coordinator.",
+                 distance=format_km(float(p.get("override_m") or 0)))
+    if kind == "recentred":
+        return _("A confirmed sighting is the new last-seen point: %(told)s more supporters "
+                 "told.", told=p.get("told", 0))
+    if kind == "reminded":
+        return _("Reminder sent to %(n)s supporters who had not answered.",
+                 n=p.get("reminded", 0))
+    if kind == "opened":
+        return _("%(name)s opened the message.", name=who)
+    if kind == "answered":
+        answer = p.get("answer")
+        if answer == "searching":
+            return _("%(name)s: will search.", name=who)
+        return _("%(name)s: cannot search now.", name=who)
+    if kind == "sighting":
+        return _("New sighting reported by %(name)s.", name=who)
+    if kind == "sighting_reviewed":
+        status = p.get("status", "")
+        label = next((str(v) for k, v in SIGHTING_STATUS_LABELS.items() if k.value == status),
+                     status)
+        return _("Sighting %(id)s marked: %(status)s.", id=p.get("sighting_id"), status=label)
+    if kind == "sector_taken":
+        return _("%(name)s took a sector.", name=who)
+    if kind == "sector_released":
+        return _("%(name)s gave a sector back.", name=who)
+    if kind == "closed":
+        status = p.get("status", "")
+        return _("Search ended: found.") if status == "found" else _("Search cancelled.")
+    if kind == "escalated":
+        return _("Too few searchers: the coordinators were told.")
+    return kind.replace("_", " ")
+
+
+def timeline(alert: Alert) -> list[dict[str, Any]]:
+    """The newest events for the coordinator (one line each), newest first."""
+    events = list(db.session.scalars(
+        sa.select(AlertEvent)
+        .where(AlertEvent.alert_id == alert.id, AlertEvent.audience.in_((STAFF, ALL)),
+               AlertEvent.kind.not_in(TIMELINE_HIDDEN))
+        .order_by(AlertEvent.id.desc()).limit(TIMELINE_SIZE)))
+    ids = {int(e.payload.get("supporter_id") or 0) for e in events if e.payload}
+    names = _names(ids - {0})
+    return [{"id": e.id, "kind": e.kind, "at": _iso(e.at), "text": _event_text(e, names)}
+            for e in events]
+
+
+def dashboard_state(alert: Alert, now: datetime | None = None) -> dict[str, Any]:
+    """Everything the coordinator's page shows that changes during a search."""
+    now = now or utcnow()
+    summary = alert_summary(alert)
+    upcoming = next_step(alert, now) if alert.is_active else None
+    return {
+        "version": last_event_id(alert.id),
+        "server_time": now.isoformat(),
+        "alert": {
+            "id": alert.id, "status": alert.status.value,
+            "status_label": str(STATUS_LABELS[alert.status]),
+            "is_active": alert.is_active, "is_exercise": alert.is_exercise,
+            "revision": alert.revision,
+            "last_seen": {"lat": alert.last_seen_lat, "lon": alert.last_seen_lon,
+                          "at": _iso(alert.last_seen_at), "place": alert.last_seen_place},
+            "radius_m": current_radius_m(alert),
+            "radius_override_m": alert.radius_override_m,
+            "scheduled_radius_m": effective_radius_m(alert, now),
+            "next_step": ({"minutes": upcoming.minutes, "radius_m": upcoming.radius_m,
+                           "label": format_km(upcoming.radius_m)} if upcoming else None),
+            "closed_at": _iso(alert.closed_at),
+            "found": ({"lat": alert.found_lat, "lon": alert.found_lon,
+                       "place": alert.found_place}
+                      if alert.found_lat is not None and alert.found_lon is not None else None),
+        },
+        "rings": rings(alert),
+        "summary": {k: v for k, v in asdict(summary).items() if k != "failures"},
+        "failures": [{"id": f.delivery_id, "name": f.supporter_name, "channel": f.channel,
+                      "address": f.address, "reason": f.reason, "at": _iso(f.at)}
+                     for f in summary.failures],
+        "recipients": recipients(alert),
+        "recipients_listed": RECIPIENTS_LISTED,
+        "sectors": sector_list(alert),
+        "searchers": searchers(alert),
+        "sightings": sightings(alert),
+        "places": usual_places(alert),
+        "timeline": timeline(alert),
+    }
+
+
+def map_data(state: dict[str, Any]) -> AlertMapData:
+    """The search map's content from a dashboard state."""
+    a = state["alert"]
+    last_seen = Place(a["last_seen"]["lat"], a["last_seen"]["lon"], _("Last seen"))
+    found = a["found"]
+    return AlertMapData(
+        last_seen=last_seen,
+        rings=[Ring(r["radius_m"], r["label"], r["current"]) for r in state["rings"]],
+        places=[Place(p["lat"], p["lon"], p["name"]) for p in state["places"]],
+        sectors=[Sector(s["cell"], s["state"], [tuple(c) for c in s["boundary"]], s["label"],
+                        s["priority"]) for s in state["sectors"]],
+        searchers=[Searcher(s["supporter_id"], s["lat"], s["lon"], s["name"])
+                   for s in state["searchers"]],
+        sightings=[SightingMark(s["id"], s["lat"], s["lon"], s["status"],
+                                f'{s["status_label"]} · {s["certainty_label"]}')
+                   for s in state["sightings"]],
+        found=Place(found["lat"], found["lon"], _("Found here")) if found else None,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Small reads for the list, the start form and the dashboard
+
+
+def local_now() -> datetime:
+    """Now in the display zone (Japan time unless configured otherwise)."""
+    return to_local(utcnow())
+
+
+def clock(iso: str | None) -> str:
+    """HH:MM in the display zone from a state's ISO time ("" for none)."""
+    return format_time(datetime.fromisoformat(iso)) if iso else ""
+
+
+def district_alerts(district_id: int) -> list[Alert]:
+    """The district's alerts: active first (newest first), then closed ones (newest first)."""
+    return list(db.session.scalars(
+        sa.select(Alert).where(Alert.district_id == district_id)
+        .order_by(sa.case((Alert.status == AlertStatus.active, 0), else_=1),
+                  Alert.started_at.desc(), Alert.id.desc())))
+
+
+def last_contact(district_id: int) -> tuple[str, str] | None:
+    """The number to call of the district's latest alert: usually the same desk."""
+    row = db.session.execute(
+        sa.select(Alert.contact_phone, Alert.contact_label)
+        .where(Alert.district_id == district_id, Alert.contact_phone != "")
+        .order_by(Alert.started_at.desc(), Alert.id.desc()).limit(1)).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+def person_photo_ids(alert: Alert) -> list[int]:
+    """The registered person's photos, for the coordinator (none once purged)."""
+    if alert.person_id is None or alert.purged_at is not None:
+        return []
+    return list(db.session.scalars(
+        sa.select(PersonPhoto.id).where(PersonPhoto.person_id == alert.person_id)
+        .order_by(PersonPhoto.id)))
+
+
+def next_ring_m(alert: Alert, schedule: list[RadiusStep]) -> float | None:
+    """The next ring of the schedule beyond the radius searched now (None at the outer one)."""
+    current = current_radius_m(alert)
+    return next((step.radius_m for step in schedule if step.radius_m > current + 1), None)
+
+
+def export_links(alert_id: int) -> list[tuple[str, str]]:
+    """(label, url) of the exports that exist in this app."""
+    links = []
+    for endpoint, label in (("alert_exports.cap", _("CAP 1.2 (XML)")),
+                            ("alert_exports.geojson", _("GeoJSON of the search")),
+                            ("alert_exports.flyer", _("Printable flyer (A4)"))):
+        try:
+            links.append((label, url_for(endpoint, alert_id=alert_id)))
+        except BuildError:
+            continue  # that export is not installed
+    return links
