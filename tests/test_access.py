@@ -40,12 +40,19 @@ VARIABLE_OBJECTS = {
     "participant_id": "participant", "token_id": "api_token", "user_id": "staff",
     "batch_id": "supporter_import", "help_call_id": "help_call",
     "kpt_item_id": "kpt_item", "action_item_id": "action_item",
+    "person_id": "person", "photo_id": "photo", "alert_id": "alert", "sighting_id": "sighting",
+    # A recipient's link is its own secret: everyone here gets a wrong one and must learn nothing.
+    "token": "wrong_token",
 }
+# Registry and alert pages hold health and personal data: only coordinators of the district.
+COORDINATOR_ONLY_BLUEPRINTS = {"registry", "alerts", "alert_exports"}
+# ... except that organizers see that a search is on (no names, no details: MARKERS checks).
+ORGANIZER_MAY_SEE = {"alerts.list_alerts"}
 # For a bare <id>, the first of these words found in the endpoint or rule names the object.
 ID_GUESSES = ["checkpoint", "landmark", "participant", "team", "supporter", "drill", "district"]
 
 # Strings only the victim district's data contains: no response to an outsider may show them.
-MARKERS = ["被害訓練VX", "VXポイント", "VX班", "VX公民館", "VX支援者"]
+MARKERS = ["被害訓練VX", "VXポイント", "VX班", "VX公民館", "VX支援者", "VX見守り", "VX服装"]
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
@@ -71,11 +78,13 @@ class World:
     district_id: int
     staff_ids: list[int]
     outsider_token: str
+    organizer_id: int = 0
     problems: list[str] = field(default_factory=list)
 
 
 @pytest.fixture()
-def victim_world(district, organizer, outsider, supporter, make_drill, make_supporter) -> World:
+def victim_world(district, organizer, coordinator, outsider, supporter, make_drill,
+                 make_supporter) -> World:
     """A district with one of each object, and the outsider's API token."""
     drill = make_drill(district, title="被害訓練VX",
                        checkpoints=[{"name": "VXポイント", "lat": 36.334, "lon": 138.946}])
@@ -120,7 +129,41 @@ def victim_world(district, organizer, outsider, supporter, make_drill, make_supp
         db.session.add(batch)
         db.session.commit()
         ids["supporter_import"] = batch.id
-    return World(ids, district.id, [organizer.id], outsider_raw)
+    ids.update(_victim_alert_objects(district, coordinator, person))
+    return World(ids, district.id, [organizer.id, coordinator.id], outsider_raw,
+                 organizer_id=organizer.id)
+
+
+def _victim_alert_objects(district: Any, coordinator: Any, supporter: Any) -> dict[str, Any]:
+    """A registered person with a photo, an alert about them with a recipient and a sighting."""
+    from datetime import UTC, datetime
+
+    from watchnet.alerts.models import Alert, AlertRecipient, Sighting
+    from watchnet.registry.demo_data import silhouette_jpeg
+    from watchnet.registry.models import AtRiskPerson, PersonPhoto
+
+    person = AtRiskPerson(district_id=district.id, name="VX見守り", name_kana="ぶいえっくす",
+                          usual_clothing="VX服装", home_lat=36.334, home_lon=138.946)
+    person.photos.append(PersonPhoto(data=silhouette_jpeg(0), width=360, height=480))
+    db.session.add(person)
+    db.session.flush()
+    now = datetime.now(UTC)
+    alert = Alert(district_id=district.id, person_id=person.id, display_name="VX見守り",
+                  clothing_today="VX服装", last_seen_at=now, last_seen_lat=36.334,
+                  last_seen_lon=138.946, contact_phone="027-000-0000", radius_m=1200,
+                  share_photo=True, started_by_id=coordinator.id)
+    db.session.add(alert)
+    db.session.flush()
+    recipient = AlertRecipient(alert_id=alert.id, supporter_id=supporter.id,
+                               token="vx-victim-token-" + "x" * 27, radius_m=1200,
+                               distance_m=10)
+    sighting = Sighting(alert_id=alert.id, client_id="vx-sighting-1", seen_at=now, lat=36.335,
+                        lon=138.946, description="VX服装の人", photo=silhouette_jpeg(1),
+                        reporter_supporter_id=supporter.id)
+    db.session.add_all([recipient, sighting])
+    db.session.commit()
+    return {"person": person.id, "photo": person.photos[0].id, "alert": alert.id,
+            "sighting": sighting.id, "wrong_token": "not-a-recipient-token"}
 
 
 def victim_rows(world: World) -> list[tuple[str, str]]:
@@ -141,6 +184,12 @@ def victim_rows(world: World) -> list[tuple[str, str]]:
                 where = cols.id.in_(world.staff_ids)
             elif "district_id" in cols:
                 where = cols.district_id == district_id
+            elif "person_id" in cols:
+                where = cols.person_id.in_([r[0] for r in conn.execute(sa.text(
+                    "SELECT id FROM at_risk_person WHERE district_id = :d"), {"d": district_id})])
+            elif "alert_id" in cols:
+                where = cols.alert_id.in_([r[0] for r in conn.execute(sa.text(
+                    "SELECT id FROM alert WHERE district_id = :d"), {"d": district_id})])
             elif "drill_id" in cols:
                 where = cols.drill_id.in_(
                     [r[0] for r in conn.execute(drill_ids, {"d": district_id})])
@@ -228,7 +277,8 @@ def check(world: World, who: str, method: str, url: str, response: Any, allowed:
 
 @pytest.mark.parametrize("rule", RULES, ids=_rule_id)
 def test_nobody_outside_the_district_can_use_its_pages_or_api(
-        app: Flask, rule: Rule, victim_world: World, outsider: Any, supporter: Any) -> None:
+        app: Flask, rule: Rule, victim_world: World, outsider: Any, supporter: Any,
+        make_staff: Any, other_district: Any) -> None:
     world = victim_world
     before = victim_rows(world)
     url = fill_url(rule, world)
@@ -237,6 +287,17 @@ def test_nobody_outside_the_district_can_use_its_pages_or_api(
     methods = [m for m in METHODS if m in (rule.methods or ())]
 
     anonymous = app.test_client()
+    coordinator_only = rule.endpoint.split(".")[0] in COORDINATOR_ONLY_BLUEPRINTS
+    if coordinator_only:
+        from watchnet.people.models import StaffUser
+
+        other_id = make_staff([other_district], role="coordinator",
+                              email="coord-other@example.jp").id
+        with app.app_context():
+            same_district_organizer = login(app.test_client(),
+                                            db.session.get(StaffUser, world.organizer_id))
+        with app.app_context():
+            other_coordinator = login(app.test_client(), db.session.get(StaffUser, other_id))
     with app.app_context():
         supporter_client = signin_supporter(app.test_client(), supporter)
     with app.app_context():
@@ -272,6 +333,17 @@ def test_nobody_outside_the_district_can_use_its_pages_or_api(
                                           f"{response.status_code}")
                 check(world, "outsider", method, target, response,
                       set(range(200, 500)), False)
+
+        if coordinator_only:
+            # Organizers of the very district do not see the registry or alerts; neither do
+            # coordinators of other districts.
+            response = call(same_district_organizer, method, url, world, {})
+            limited = not has_object or rule.endpoint in ORGANIZER_MAY_SEE
+            check(world, "organizer of the district", method, url, response,
+                  {403, 404} | set(range(200, 400)) if limited else {403, 404}, False)
+            response = call(other_coordinator, method, url, world, {})
+            check(world, "coordinator of another district", method, url, response,
+                  {403, 404} if has_object else set(range(200, 500)), False)
 
     after = victim_rows(world)
     if after != before:
