@@ -37,6 +37,7 @@ from watchnet.people.models import NotificationAddress, Supporter, SupporterKind
 
 SUPPORTERS = 1000
 THREADS = 8
+BATCH = 100
 LAST_SEEN = (36.3335, 138.9455)
 
 
@@ -106,7 +107,7 @@ def _supporters(district: Any, webhook_port: int) -> None:
 def _dispatcher(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "watchnet.cli", "dispatcher", "--interval", "0.2",
-         "--batch", "100", "--threads", str(THREADS)],
+         "--batch", str(BATCH), "--threads", str(THREADS)],
         env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
 
 
@@ -144,13 +145,14 @@ def test_killing_the_dispatcher_mid_broadcast_loses_and_repeats_nothing(
 
     started = time.monotonic()
     in_dead_claim: set[str] = set()
-    # Kill while a claim is held (almost always: a dispatcher holds one except while it
-    # queries for the next batch); if the kill fell between two batches, start and kill again.
-    for share in (0.3, 0.5, 0.7):
+    # Kill in the middle of a batch of 100 (some of it received, the rest claimed or in
+    # flight): thresholds off the batch boundaries. If the kill still fell between two
+    # batches (no claim left behind), start and kill again.
+    for threshold in (637, 1043, 1451):
         first = _dispatcher(env, log)
         try:
             while time.monotonic() - started < 30 and not (
-                    received() >= 2 * SUPPORTERS * share
+                    received() >= threshold
                     and _count(Delivery.status == DeliveryStatus.sending)):
                 assert first.poll() is None, log.read_text()
                 time.sleep(0.005)
@@ -164,6 +166,7 @@ def test_killing_the_dispatcher_mid_broadcast_loses_and_repeats_nothing(
             sa.select(Delivery.dedupe_key).where(Delivery.status == DeliveryStatus.sending)))
         if in_dead_claim:
             break
+    killed_after = time.monotonic() - started
     assert 0 < at_kill < 2 * SUPPORTERS, "the kill must land in the middle of the broadcast"
     assert in_dead_claim, "the killed dispatcher must have left a claim behind"
 
@@ -204,7 +207,8 @@ def test_killing_the_dispatcher_mid_broadcast_loses_and_repeats_nothing(
     assert max(arrivals.values()) <= 2
     assert len(repeated) <= THREADS + RECORD_GROUP
     assert sent_at_kill + len(in_dead_claim) <= 2 * SUPPORTERS
-    print(f"\nkilled at {at_kill}/{2 * SUPPORTERS} received, {len(in_dead_claim)} in the dead "
-          f"claim, {len(repeated)} repeated at the raw sinks (dropped by key), "
+    print(f"\nkilled after {killed_after:.1f} s at {at_kill}/{2 * SUPPORTERS} received, "
+          f"{len(in_dead_claim)} in the dead claim, {len(repeated)} repeated at the raw sinks "
+          "(dropped by key), "
           f"{elapsed:.1f} s in all")
     assert elapsed < 60
