@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 ADVISORY_LOCK_KEY = 0x77617463686E6574 & 0x7FFFFFFFFFFFFFFF  # "watchnet"
 LIFECYCLE_INTERVAL_S = 15
 REMINDER_INTERVAL_S = 60
+ALERT_INTERVAL_S = 30  # widening, reminders and escalation of real alerts: minutes matter
+PURGE_INTERVAL_S = 3600
 
 
 class SchedulerLockError(RuntimeError):
@@ -127,15 +129,30 @@ def in_app_context(app: Flask, job: Callable[[], int], name: str) -> Callable[[]
 
 def scheduled_jobs(app: Flask) -> list[tuple[str, Callable[[], int], int]]:
     """(name, wrapped job, interval in seconds) for every job the scheduler runs."""
+    from watchnet.jobs.alerts import (
+        escalate_short_searches,
+        purge_closed_alerts,
+        remind_unanswered_recipients,
+        widen_due_alerts,
+    )
     from watchnet.jobs.drills import advance_drill_lifecycle, send_due_reminders
 
+    alert_jobs: list[tuple[str, Callable[[], int], int]] = [
+        (name, in_app_context(app, job, name), interval)
+        for name, job, interval in (
+            ("widen_due_alerts", widen_due_alerts, ALERT_INTERVAL_S),
+            ("remind_unanswered_recipients", remind_unanswered_recipients, ALERT_INTERVAL_S),
+            ("escalate_short_searches", escalate_short_searches, ALERT_INTERVAL_S),
+            ("purge_closed_alerts", purge_closed_alerts, PURGE_INTERVAL_S),
+        )
+    ]
     return [
         ("advance_drill_lifecycle", in_app_context(app, advance_drill_lifecycle,
                                                    "advance_drill_lifecycle"),
          LIFECYCLE_INTERVAL_S),
         ("send_due_reminders", in_app_context(app, send_due_reminders, "send_due_reminders"),
          REMINDER_INTERVAL_S),
-    ]
+    ] + alert_jobs
 
 
 def run_once(app: Flask) -> dict[str, int]:

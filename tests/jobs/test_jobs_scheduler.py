@@ -114,7 +114,9 @@ def test_jobs_run_late_rather_than_never_and_never_overlap(app: Any):
 
     scheduler = build_scheduler(app)
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"advance_drill_lifecycle", "send_due_reminders"}
+    assert set(jobs) == {"advance_drill_lifecycle", "send_due_reminders", "widen_due_alerts",
+                         "remind_unanswered_recipients", "escalate_short_searches",
+                         "purge_closed_alerts"}
     for job in jobs.values():
         assert job.coalesce is True
         assert job.misfire_grace_time is None

@@ -160,20 +160,21 @@ def _add_recipients(alert: Alert, targets: list[Target], radius_m: float) -> int
     if not targets:
         return 0
     insert = _dialect_insert()
-    now = utcnow()
-    added = 0
     table = AlertRecipient.__table__
+    # What every row shares is bound once in the statement; rows carry only their own values.
+    stmt = (insert(table)
+            .values(alert_id=alert.id, radius_m=radius_m, revision=alert.revision,
+                    targeted_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["alert_id", "supporter_id"])
+            .returning(table.c.id))
+    token = secrets.token_urlsafe
+    added = 0
     for chunk in _chunks(targets, RECIPIENT_CHUNK):
-        rows = [{
-            "alert_id": alert.id, "supporter_id": t.supporter_id,
-            "token": secrets.token_urlsafe(32), "radius_m": radius_m,
-            "revision": alert.revision, "distance_m": t.distance_m,
-            "matched_by": t.matched_by, "targeted_at": now,
-        } for t in chunk]
-        result = db.session.execute(
-            insert(table).values(rows).on_conflict_do_nothing(
-                index_elements=["alert_id", "supporter_id"]))
-        added += max(int(result.rowcount or 0), 0)  # type: ignore[attr-defined]
+        rows = [{"supporter_id": t.supporter_id, "token": token(32), "distance_m": t.distance_m,
+                 "matched_by": t.matched_by} for t in chunk]
+        # One multi-row INSERT per chunk (insertmanyvalues); RETURNING counts the new rows.
+        added += len(db.session.execute(stmt, rows, execution_options={
+            "insertmanyvalues_page_size": RECIPIENT_CHUNK}).all())
     return added
 
 
@@ -184,6 +185,13 @@ def _default_locale() -> str:
 def _locale_of(locale: str | None) -> str:
     languages = current_app.config["LANGUAGES"]
     return locale if locale and locale in languages else _default_locale()
+
+
+def _locale_chooser() -> Callable[[str | None], str]:
+    """_locale_of with the settings read once (it runs once per recipient)."""
+    languages = set(current_app.config["LANGUAGES"])
+    default = _default_locale()
+    return lambda locale: locale if locale and locale in languages else default
 
 
 def _queue_messages(alert: Alert, recipient_filter: Any, key: str,
@@ -219,8 +227,9 @@ def _queue_messages(alert: Alert, recipient_filter: Any, key: str,
     link_template = messages.alert_link_for_token(messages.LINK_SLOT)
     prefix = f"alert:{alert.id}:{key}"
     rows: list[dict[str, Any]] = []
+    locale_of = _locale_chooser()
     for supporter_id, email, locale, district_id, token in people:
-        lang = _locale_of(locale)
+        lang = locale_of(locale)
         if lang not in texts:
             with force_locale(lang):
                 texts[lang] = make_text(alert)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlalchemy as sa
 from flask import current_app
@@ -124,9 +124,9 @@ def next_step(alert: Alert, now: datetime | None = None) -> RadiusStep | None:
     return None
 
 
-@dataclass(frozen=True)
-class Target:
-    """A supporter to tell: how far away, and whether by home or by a recent phone position."""
+class Target(NamedTuple):
+    """A supporter to tell: how far away, and whether by home or by a recent phone position.
+    (A NamedTuple: an alert builds thousands of these, at a third of a dataclass's cost.)"""
 
     supporter_id: int
     distance_m: float
@@ -141,29 +141,60 @@ def _nearest(found: dict[int, Target], supporter_id: int, distance: float, by: s
         found[supporter_id] = Target(supporter_id, distance, by)
 
 
-def _distance_filter(lat: float, lon: float, radius_m: float) -> Any:
-    """Keep rows whose exact distance is at most radius_m: a closure with the constants
-    hoisted, because it runs once per candidate row (thousands per alert)."""
-    lat0 = math.radians(lat)
-    lon0 = math.radians(lon)
-    cos0 = math.cos(lat0)
-    # haversine(d) <= radius  <=>  h <= sin^2(radius / 2R): compare h and take asin only for
-    # the rows kept.
-    h_max = math.sin(min(math.pi / 2, radius_m / (2 * EARTH_RADIUS_M))) ** 2
-    h_max_slack = h_max * (1 + 1e-9)
-    sin, cos, asin, sqrt, radians = math.sin, math.cos, math.asin, math.sqrt, math.radians
-    two_r = 2 * EARTH_RADIUS_M
+# Whether the database has sin/cos/asin/radians (PostgreSQL always; SQLite when built with
+# its math functions, as Debian's is), keyed by engine URL; checked once per process.
+_SQL_MATH: dict[str, bool] = {}
 
-    def within(p_lat: float, p_lon: float) -> float | None:
-        lat1 = radians(p_lat)
-        h = sin((lat1 - lat0) / 2) ** 2 + cos0 * cos(lat1) * sin((radians(p_lon) - lon0) / 2) ** 2
-        if h > h_max_slack:
-            return None
-        distance = two_r * asin(min(1.0, sqrt(h)))
-        # The final comparison is the same as find_targets_naive's, so both agree at the edge.
-        return distance if distance <= radius_m else None
 
-    return within
+def _sql_has_math() -> bool:
+    bind = db.engine
+    key = str(bind.url)
+    if key not in _SQL_MATH:
+        if bind.dialect.name == "postgresql":
+            _SQL_MATH[key] = True
+        else:
+            try:
+                with bind.connect() as conn:
+                    conn.exec_driver_sql("SELECT sin(0.5), asin(0.5), radians(1.0), power(2, 2)")
+                _SQL_MATH[key] = True
+            except sa.exc.DBAPIError:
+                _SQL_MATH[key] = False
+    return _SQL_MATH[key]
+
+
+class _Circle:
+    """The haversine term of every candidate against one centre, in SQL or in Python.
+
+    h = sin²(Δlat/2) + cos(lat0)·cos(lat)·sin²(Δlon/2); the distance is 2R·asin(√h), and it is
+    within the radius exactly when h ≤ sin²(radius/2R). Filtering on h in the database sends
+    back only the supporters inside; the final comparison in metres is the same as
+    haversine_m's (find_targets_naive), so both agree at the edge.
+    """
+
+    def __init__(self, lat: float, lon: float, radius_m: float) -> None:
+        self.lat0 = math.radians(lat)
+        self.lon0 = math.radians(lon)
+        self.cos0 = math.cos(self.lat0)
+        self.radius_m = radius_m
+        h_max = math.sin(min(math.pi / 2, radius_m / (2 * EARTH_RADIUS_M))) ** 2
+        self.h_max = h_max * (1 + 1e-9)  # slack for rounding; metres decide at the edge
+
+    def sql_h(self, lat_col: Any, lon_col: Any) -> Any:
+        f = sa.func
+        return (f.power(f.sin((f.radians(lat_col) - self.lat0) / 2), 2)
+                + self.cos0 * f.cos(f.radians(lat_col))
+                * f.power(f.sin((f.radians(lon_col) - self.lon0) / 2), 2))
+
+    def python_h(self) -> Any:
+        lat0, lon0, cos0 = self.lat0, self.lon0, self.cos0
+        sin, cos, radians = math.sin, math.cos, math.radians
+
+        def h(p_lat: float, p_lon: float) -> float:
+            lat1 = radians(p_lat)
+            return (sin((lat1 - lat0) / 2) ** 2
+                    + cos0 * cos(lat1) * sin((radians(p_lon) - lon0) / 2) ** 2)
+
+        return h
 
 
 def find_targets(lat: float, lon: float, radius_m: float, *,
@@ -171,37 +202,44 @@ def find_targets(lat: float, lon: float, radius_m: float, *,
     """Active supporters of any district whose home, or a phone position received since
     `recent_since`, lies within radius_m of (lat, lon); nearest first.
 
-    Two indexed range queries (ix_supporter_home_latlon; ix_latest_position_received) fetch
-    only the candidates in the bounding box, as plain tuples; the exact distance is computed
-    in Python on those alone.
+    Two indexed range queries (ix_supporter_home_latlon; ix_latest_position_received) read
+    only the bounding box; the haversine term is computed by the database where it can (so
+    only those inside come back, as plain tuples), else in Python on the box's candidates.
     """
     min_lat, min_lon, max_lat, max_lon = bounding_box((lat, lon), radius_m)
-    within = _distance_filter(lat, lon, radius_m)
+    circle = _Circle(lat, lon, radius_m)
+    in_sql = _sql_has_math()
     found: dict[int, Target] = {}
+    sqrt, asin, two_r = math.sqrt, math.asin, 2 * EARTH_RADIUS_M
 
-    homes = db.session.execute(
-        sa.select(Supporter.id, Supporter.home_lat, Supporter.home_lon)
-        .where(Supporter.home_lat.between(min_lat, max_lat),
-               Supporter.home_lon.between(min_lon, max_lon),
-               Supporter.is_active.is_(True))
-    )
-    for supporter_id, h_lat, h_lon in homes:
-        distance = within(h_lat, h_lon)
-        if distance is not None:
+    def query(id_col: Any, lat_col: Any, lon_col: Any, *where: Any) -> Any:
+        box = (lat_col.between(min_lat, max_lat), lon_col.between(min_lon, max_lon))
+        if in_sql:
+            h = circle.sql_h(lat_col, lon_col)
+            return db.session.execute(sa.select(id_col, h).where(*box, *where,
+                                                                 h <= circle.h_max))
+        python_h = circle.python_h()
+        rows = db.session.execute(sa.select(id_col, lat_col, lon_col).where(*box, *where))
+        return ((sid, python_h(p_lat, p_lon)) for sid, p_lat, p_lon in rows)
+
+    radius = circle.radius_m
+    for supporter_id, h in query(Supporter.id, Supporter.home_lat, Supporter.home_lon,
+                                 Supporter.is_active.is_(True)):
+        distance = two_r * asin(min(1.0, sqrt(h)))
+        if distance <= radius:
             found[supporter_id] = Target(supporter_id, distance, "home")
 
-    positions = db.session.execute(
-        sa.select(LatestPosition.supporter_id, LatestPosition.lat, LatestPosition.lon)
-        .join(Supporter, Supporter.id == LatestPosition.supporter_id)
-        .where(LatestPosition.received_at >= recent_since,
-               LatestPosition.lat.between(min_lat, max_lat),
-               LatestPosition.lon.between(min_lon, max_lon),
-               Supporter.is_active.is_(True))
-    )
-    for supporter_id, p_lat, p_lon in positions:
-        distance = within(p_lat, p_lon)
-        if distance is not None:
-            _nearest(found, supporter_id, distance, "position")
+    recent = sa.select(LatestPosition.supporter_id).where(
+        LatestPosition.received_at >= recent_since).exists()
+    if db.session.scalar(sa.select(recent)):
+        active = sa.select(Supporter.id).where(Supporter.id == LatestPosition.supporter_id,
+                                               Supporter.is_active.is_(True)).exists()
+        for supporter_id, h in query(LatestPosition.supporter_id, LatestPosition.lat,
+                                     LatestPosition.lon,
+                                     LatestPosition.received_at >= recent_since, active):
+            distance = two_r * asin(min(1.0, sqrt(h)))
+            if distance <= radius:
+                _nearest(found, supporter_id, distance, "position")
 
     return sorted(found.values(), key=lambda t: (t.distance_m, t.supporter_id))
 
