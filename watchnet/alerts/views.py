@@ -195,7 +195,9 @@ def start_alert(district_id: int) -> Any:
         return _render_start(district, form, person)
     person = _chosen_person(district, form.person_id.data)
     valid = form.validate_on_submit()
-    if valid and _locate(form, district):
+    # The place is checked even when other fields are wrong, so every error shows at once.
+    located = _locate(form, district) if form.is_submitted() else False
+    if valid and located:
         info = consent_info(person, dashboard.local_now().date()) if person else None
         share_photo = bool(form.share_photo.data and info and info.photo_allowed)
         try:

@@ -1,0 +1,194 @@
+"""The coordinator's alert pages in headless Chromium: the start form filled as a coordinator
+would (timed), the dashboard updating live when a supporter answers or reports a sighting, and
+the close flow with its confirmation."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alert_staff_support import PHONE, make_person, place_supporter, point_at, start_fields
+from playwright.sync_api import expect
+from support import answer_tiles_offline, browser_login
+
+from watchnet.alerts.events import emit_alert_event
+from watchnet.alerts.models import (
+    Acknowledgement,
+    Alert,
+    AlertRecipient,
+    AlertStatus,
+    Sighting,
+)
+from watchnet.alerts.services import AlertInput, acknowledge_alert, start_alert
+from watchnet.dbtypes import utcnow
+from watchnet.extensions import db
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+LIVE_WITHIN_MS = 6000  # the page polls every 3 s
+
+
+@pytest.fixture()
+def staff_page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="ja-JP",
+                                  timezone_id="Asia/Tokyo")
+    answer_tiles_offline(context)
+    page = context.new_page()
+    yield page
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+@pytest.fixture()
+def near(make_supporter: Callable[..., Any], district: Any) -> Any:
+    return place_supporter(make_supporter, district, 500, name="近所 太郎",
+                           name_kana="きんじょ たろう")
+
+
+def assert_accessible(page: Any) -> None:
+    """axe finds nothing serious or critical on the page as it is now."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    serious = [v for v in results.response["violations"]
+               if v.get("impact") in ("serious", "critical")]
+    assert serious == [], [(v["id"], [n["target"] for n in v["nodes"]]) for v in serious]
+
+
+def running_alert(district: Any, coordinator: Any, **values: Any) -> Alert:
+    fields = start_fields(**values)
+    data = AlertInput(
+        last_seen_at=utcnow(), last_seen_lat=float(fields["last_seen_lat"]),
+        last_seen_lon=float(fields["last_seen_lon"]), contact_phone=PHONE,
+        last_seen_place=fields["last_seen_place"], display_name="見守 一郎",
+        clothing_today=fields["clothing_today"],
+        is_exercise=bool(values.get("is_exercise")))
+    return start_alert(district, coordinator, data)
+
+
+def test_a_coordinator_starts_an_alert_for_a_registered_person_in_under_a_minute(
+        live_server: Any, staff_page: Any, district: Any, coordinator: Any, near: Any) -> None:
+    person = make_person(district)
+    page = staff_page
+    browser_login(page, live_server, coordinator)
+    began = time.monotonic()
+    page.goto(f"{live_server.url}/districts/{district.id}/alerts/new")
+    # Choose the person: the form comes back prefilled from the registry.
+    with page.expect_navigation():
+        page.select_option("#choose-person", str(person.id))
+    expect(page.locator("#display_name")).to_have_value(person.name)
+    # Click the map a little north-east of the home.
+    box = page.locator(".pick-map").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.3)
+    expect(page.locator("#point-status")).to_have_text("地図で場所を選びました。")
+    page.fill("#clothing_today", "赤い帽子、茶色のコート")
+    page.fill("#contact_phone", PHONE)
+    page.click("#start-submit")
+    page.wait_for_url(re.compile(r"/alerts/\d+$"))
+    expect(page.locator("#alert-status")).to_have_text("捜索中")
+    seconds = time.monotonic() - began
+    print(f"\nstart form: person chosen, map clicked, clothing and number typed, submitted, "
+          f"dashboard shown in {seconds:.1f} s of browser time (goal for a person: < 60 s; "
+          f"4 fields touched)")
+    assert seconds < 60
+    alert = db.session.scalars(sa.select(Alert)).one()
+    assert alert.person_id == person.id and alert.clothing_today == "赤い帽子、茶色のコート"
+    assert alert.last_seen_lat > person.home_lat and alert.last_seen_lon > person.home_lon
+    expect(page.locator(f'#recipient-rows tr[data-supporter-id="{near.id}"]')).to_be_visible()
+    assert page.locator(".wn-ring-current").count() == 1
+    assert page.locator(".wn-ring-label").count() >= 4
+    assert_accessible(page)
+
+
+def test_start_form_shows_field_errors_in_japanese(
+        live_server: Any, staff_page: Any, district: Any, coordinator: Any) -> None:
+    page = staff_page
+    browser_login(page, live_server, coordinator)
+    page.goto(f"{live_server.url}/districts/{district.id}/alerts/new")
+    page.fill("#contact_phone", "123")
+    page.click("#start-submit")
+    expect(page.locator("#contact_phone-err")).to_contain_text("電話番号")
+    expect(page.locator("#last_seen_place-err")).to_contain_text("地図")
+    expect(page.locator("#clothing_today-err")).to_contain_text("服装")
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Alert)) == 0
+    assert_accessible(page)
+
+
+def test_dashboard_updates_live_when_a_supporter_answers_and_reports(
+        live_server: Any, staff_page: Any, district: Any, coordinator: Any, near: Any) -> None:
+    alert = running_alert(district, coordinator, is_exercise=True)
+    page = staff_page
+    browser_login(page, live_server, coordinator)
+    page.goto(f"{live_server.url}/alerts/{alert.id}")
+    expect(page.locator("#exercise-banner")).to_contain_text("訓練")
+    row = page.locator(f'#recipient-rows tr[data-supporter-id="{near.id}"]')
+    expect(row.locator("td").nth(4)).to_have_text("まだ応答がありません")
+    page.evaluate("window.__notReloaded = true")
+
+    recipient = db.session.scalars(sa.select(AlertRecipient)).one()
+    answered_at = time.monotonic()
+    acknowledge_alert(recipient, Acknowledgement.searching)
+    db.session.commit()
+    expect(row.locator("td.answer-searching")).to_contain_text("捜索に参加",
+                                                                timeout=LIVE_WITHIN_MS)
+    delay = time.monotonic() - answered_at
+    expect(page.locator("#count-searching")).to_have_text("1")
+    expect(page.locator("#timeline")).to_contain_text("近所 太郎 さん：捜索に参加します。")
+
+    lat, lon = point_at(700, 30)
+    sighting = Sighting(alert_id=alert.id, client_id="s-1", seen_at=utcnow(), lat=lat, lon=lon,
+                        description="駅の方へ歩いていた", reporter_supporter_id=near.id)
+    db.session.add(sighting)
+    db.session.flush()
+    emit_alert_event(alert.id, "sighting", {"id": sighting.id, "supporter_id": near.id})
+    db.session.commit()
+    item = page.locator(f'#sighting-list [data-sighting-id="{sighting.id}"]')
+    expect(item).to_contain_text("駅の方へ歩いていた", timeout=LIVE_WITHIN_MS)
+    expect(page.locator(".wn-sighting-new")).to_have_count(1)
+    assert page.evaluate("window.__notReloaded") is True
+    print(f"\ndashboard showed the answer {delay:.1f} s after it was stored (no reload)")
+
+    # The live review form posts like the server-rendered one.
+    item.locator("input[value=confirmed]").check()
+    item.locator("input[name=recentre]").check()
+    item.locator("button[type=submit]").click()
+    page.wait_for_url(re.compile(rf"/alerts/{alert.id}#sightings$"))
+    db.session.refresh(alert)
+    assert (alert.last_seen_lat, alert.last_seen_lon) == pytest.approx((lat, lon))
+    expect(page.locator(".wn-sighting-confirmed")).to_have_count(1)
+
+
+def test_closing_an_alert_in_the_browser(
+        live_server: Any, staff_page: Any, district: Any, coordinator: Any, near: Any) -> None:
+    alert = running_alert(district, coordinator)
+    page = staff_page
+    browser_login(page, live_server, coordinator)
+    page.goto(f"{live_server.url}/alerts/{alert.id}")
+    page.click("#close-link")
+    expect(page.locator("#found-details")).to_be_visible()
+    page.locator("input[name=outcome][value=cancelled]").check()
+    expect(page.locator("#found-details")).to_be_hidden()
+    page.locator("input[name=outcome][value=found]").check()
+    box = page.locator(".pick-map").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.6)
+    page.fill("#found_condition", "けがなし。家族が迎えに来た")
+    page.click("#close-submit")
+    expect(page.locator("#confirm-err")).to_be_visible()  # the confirmation box is required
+    db.session.refresh(alert)
+    assert alert.status == AlertStatus.active
+    page.check("#confirm")
+    page.click("#close-submit")
+    page.wait_for_url(re.compile(rf"/alerts/{alert.id}$"))
+    expect(page.locator("#closed-note")).to_contain_text("けがなし")
+    db.session.refresh(alert)
+    assert alert.status == AlertStatus.found and alert.found_lat is not None
+    assert page.locator("#actions").count() == 0
