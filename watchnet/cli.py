@@ -124,8 +124,9 @@ def create_user_command(email: str, name: str, role: str, districts: tuple[str, 
 
 @main.command("dispatcher")
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
-@click.option("--interval", default=1.0, show_default=True, type=float,
-              help="Seconds to wait when nothing is due.")
+@click.option("--interval", default=0.25, show_default=True, type=float,
+              help="Seconds to wait when nothing is due (an alert's first message waits "
+                   "at most this long).")
 @click.option("--batch", default=100, show_default=True, type=int,
               help="Messages claimed at a time.")
 @click.option("--threads", default=8, show_default=True, type=int,

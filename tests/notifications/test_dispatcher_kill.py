@@ -117,27 +117,63 @@ def _count(*where: Any) -> int:
                or 0)
 
 
-def test_killing_the_dispatcher_mid_broadcast_loses_and_repeats_nothing(
-        district, coordinator, smtp_sink, keyed_webhook_sink, database_url, tmp_path):
-    _supporters(district, keyed_webhook_sink.port)
+def _broadcast(district: Any, coordinator: Any, webhook_port: int) -> list[Any]:
+    """Start an alert reaching the 1,000 supporters: 2,000 outbox rows (e-mail + webhook)."""
+    _supporters(district, webhook_port)
     alert = start_alert(district, coordinator, AlertInput(
         last_seen_at=utcnow() - timedelta(minutes=5), last_seen_lat=LAST_SEEN[0],
         last_seen_lon=LAST_SEEN[1], contact_phone="0270-00-0000", display_name="テスト",
         is_exercise=True))
-    rows = db.session.execute(
+    rows = list(db.session.execute(
         sa.select(Delivery.id, Delivery.dedupe_key, Delivery.channel, Delivery.address)
-        .where(Delivery.topic == "alert", Delivery.topic_id == alert.id)).all()
+        .where(Delivery.topic == "alert", Delivery.topic_id == alert.id)).all())
     assert len(rows) == 2 * SUPPORTERS
+    return rows
+
+
+def _env(database_url: str, tmp_path: Path, smtp_port: int) -> dict[str, str]:
+    # Short claims and timeouts so a second run takes over a dead claim within seconds.
+    return dict(os.environ, DATABASE_URL=database_url, WATCHNET_INSTANCE_PATH=str(tmp_path),
+                WATCHNET_SMTP_HOST="127.0.0.1", WATCHNET_SMTP_PORT=str(smtp_port),
+                WATCHNET_DELIVERY_CLAIM_S="6", WATCHNET_SMTP_TIMEOUT_S="1",
+                WATCHNET_WEBHOOK_TIMEOUT_S="1")
+
+
+def test_two_dispatcher_processes_at_once_send_every_message_once(
+        district, coordinator, smtp_sink, keyed_webhook_sink, database_url, tmp_path):
+    rows = _broadcast(district, coordinator, keyed_webhook_sink.port)
+    env = _env(database_url, tmp_path, smtp_sink.port)
+    log = tmp_path / "dispatcher.log"
+    dispatchers = [_dispatcher(env, log), _dispatcher(env, log)]
+    try:
+        deadline = time.monotonic() + 40
+        while _count(Delivery.status != DeliveryStatus.sent) and time.monotonic() < deadline:
+            assert all(d.poll() is None for d in dispatchers), log.read_text()
+            time.sleep(0.2)
+    finally:
+        for d in dispatchers:
+            d.send_signal(signal.SIGTERM)
+        for d in dispatchers:
+            d.wait(20)
+    assert _count(Delivery.status != DeliveryStatus.sent) == 0, log.read_text()[-3000:]
+    time.sleep(0.3)
+    # Nobody was killed: not even a raw repeat, and both processes took a share.
+    arrivals = Counter([str(m["X-Watchnet-Delivery"]) for m in smtp_sink.messages]
+                       + [key for _, key in keyed_webhook_sink.snapshot()])
+    assert set(arrivals) == {r.dedupe_key for r in rows}
+    assert set(arrivals.values()) == {1}
+    assert db.session.scalar(sa.select(sa.func.max(Delivery.attempts))) == 1
+
+
+def test_killing_the_dispatcher_mid_broadcast_loses_and_repeats_nothing(
+        district, coordinator, smtp_sink, keyed_webhook_sink, database_url, tmp_path):
+    rows = _broadcast(district, coordinator, keyed_webhook_sink.port)
     key_of_mail = {f"<delivery-{r.id}@watchnet>": r.dedupe_key for r in rows
                    if r.channel == DeliveryChannel.email}
     path_of_key = {r.dedupe_key: "/" + r.address.split("/", 3)[3] for r in rows
                    if r.channel == DeliveryChannel.apprise}
 
-    # Short claims and timeouts so the second run takes over the dead claim within seconds.
-    env = dict(os.environ, DATABASE_URL=database_url, WATCHNET_INSTANCE_PATH=str(tmp_path),
-               WATCHNET_SMTP_HOST="127.0.0.1", WATCHNET_SMTP_PORT=str(smtp_sink.port),
-               WATCHNET_DELIVERY_CLAIM_S="6", WATCHNET_SMTP_TIMEOUT_S="1",
-               WATCHNET_WEBHOOK_TIMEOUT_S="1")
+    env = _env(database_url, tmp_path, smtp_sink.port)
     log = tmp_path / "dispatcher.log"
 
     def received() -> int:

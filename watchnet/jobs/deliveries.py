@@ -52,8 +52,8 @@ from watchnet.people.models import NotificationAddress
 
 log = logging.getLogger(__name__)
 
-RECORD_EVERY_S = 0.05  # longest a finished send waits to be recorded (bounds repeats on a kill)
-RECORD_GROUP = 50  # record as soon as this many outcomes are waiting
+RECORD_EVERY_S = 0.025  # longest a finished send waits to be recorded (bounds repeats on a kill)
+RECORD_GROUP = 25  # record as soon as this many outcomes are waiting
 
 
 def smtp_settings() -> SmtpSettings:
