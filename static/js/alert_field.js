@@ -373,6 +373,9 @@
       h.className = "closed-message";
       h.textContent = s.message || "";
       box.appendChild(h);
+      var note = document.createElement("p");
+      note.textContent = cfg.removed_note || "";
+      box.appendChild(note);
       show(box, true);
       document.body.dataset.alertStatus = s.status || "closed";
       if (navigator.vibrate) { navigator.vibrate(200); }
