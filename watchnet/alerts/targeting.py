@@ -40,9 +40,9 @@ FALLBACK_RADIUS_M = 1200.0
 # Which published statistic each default ring distance is (keyed by metres).
 RING_SOURCES: dict[int, Any] = {
     1200: _l("Grampian study: half of people with dementia found within 1.2 km"),
-    1600: _l("Koester (USA): 89 % found within 1.6 km"),
+    1600: _l("Koester (USA): 89 % were found within 1.6 km"),
     5000: _l("Japan: most of those found dead were within 5 km"),
-    9500: _l("Grampian study: 90 % found within 9.5 km"),
+    9500: _l("Grampian study: 90 % were found within 9.5 km"),
 }
 
 
