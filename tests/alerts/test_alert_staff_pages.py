@@ -261,7 +261,7 @@ def test_dashboard_shows_rings_with_their_statistics_and_records_the_view(
         coordinator_client: FlaskClient, district: Any, coordinator: Any) -> None:
     alert = started(coordinator_client, district)
     html = coordinator_client.get(f"/alerts/{alert.id}").get_data(as_text=True)
-    assert "1.2 km" in html and "Grampian" in html and "9.5 km" in html
+    assert "1.2 km：グランピアン警察の調査" in html and "9.5 km" in html
     assert 'id="ring-list"' in html and 'class="current"' in html
     assert "wn-ring-current" in html  # the current ring drawn bold on the map
     assert "/vendor/leaflet/leaflet.js" in html and "unpkg" not in html
