@@ -154,7 +154,9 @@ def test_editing_replaces_facts_contacts_and_places(sc, district):
     response = sc.post(f"/registry/{person.id}/edit", data=form)
     assert response.status_code == 302, response.get_data(as_text=True)
     db.session.expire_all()
-    person = db.session.get(AtRiskPerson, person.id)
+    stored = db.session.get(AtRiskPerson, person.id)
+    assert stored is not None
+    person = stored
     assert person.usual_clothing == "ベージュの帽子"
     assert [c.name for c in person.contacts] == ["高崎 次郎", "八幡 花"]
     assert [p.name for p in person.places] == ["スーパー", "公園"]
@@ -202,7 +204,9 @@ def test_archiving_withdraws_the_consent_and_hides_the_alert_button(sc, district
     assert sc.get(f"/registry/{person.id}/archive").status_code == 200
     assert sc.post(f"/registry/{person.id}/archive").status_code == 302
     db.session.expire_all()
-    person = db.session.get(AtRiskPerson, person.id)
+    stored = db.session.get(AtRiskPerson, person.id)
+    assert stored is not None
+    person = stored
     assert person.is_archived and all(c.withdrawn_at for c in person.consents)
     listing = sc.get(f"/districts/{district.id}/registry").get_data(as_text=True)
     assert f'data-person-id="{person.id}"' not in listing
@@ -215,3 +219,34 @@ def test_archiving_withdraws_the_consent_and_hides_the_alert_button(sc, district
     assert alertable_persons(district.id) == []
     actions = list(db.session.scalars(sa.select(AuditEvent.action)))
     assert "person.archived" in actions
+
+
+def test_the_list_counts_the_consents_to_renew(sc, district):
+    make_person(district, name="期限切れ 一", renew_in_days=-3)
+    make_person(district, name="期限間近 二", renew_in_days=10)
+    make_person(district, name="有効 三", renew_in_days=100)
+    listing = sc.get(f"/districts/{district.id}/registry",
+                     headers={"Accept-Language": "ja"}).get_data(as_text=True)
+    assert "有効な同意がない方が 1 人います" in listing
+    assert "30日以内に同意の更新期限が来る方が 1 人います" in listing
+
+
+def test_registration_without_the_csrf_token_is_refused(csrf_app: Flask, district, coordinator):
+    import re
+
+    from support import PASSWORD
+
+    def token(html: str) -> str:
+        found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
+        assert found is not None
+        return found.group(1)
+
+    client = csrf_app.test_client()
+    client.post("/login", data={"email": coordinator.email, "password": PASSWORD,
+                                "csrf_token": token(client.get("/login").get_data(as_text=True))})
+    url = f"/districts/{district.id}/registry/new"
+    assert client.post(url, data=person_form()).status_code == 400
+    assert _persons() == []
+    with_token = person_form(csrf_token=token(client.get(url).get_data(as_text=True)))
+    assert client.post(url, data=with_token).status_code == 302
+    assert len(_persons()) == 1

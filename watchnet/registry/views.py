@@ -97,8 +97,11 @@ def list_persons(district_id: int) -> str:
     rows = [(p, services.age_on(p.birth_date, today), services.consent_state(p, today),
              services.current_consent(p))
             for p in services.list_persons(district.id, archived=archived)]
+    states = [state for _p, _a, state, _c in rows]
     return render_template("registry/list.html", district=district, rows=rows,
-                           archived=archived)
+                           archived=archived,
+                           needs_consent=states.count("expired") + states.count("none"),
+                           expiring=states.count("expiring"))
 
 
 @bp.route("/districts/<int:district_id>/registry/new", methods=["GET", "POST"])
