@@ -76,7 +76,8 @@ def running_alert(district: Any, coordinator: Any, **values: Any) -> Alert:
 
 
 def test_a_coordinator_starts_an_alert_for_a_registered_person_in_under_a_minute(
-        live_server: Any, staff_page: Any, district: Any, coordinator: Any, near: Any) -> None:
+        live_server: Any, staff_page: Any, district: Any, coordinator: Any, near: Any,
+        capsys: pytest.CaptureFixture[str]) -> None:
     person = make_person(district)
     page = staff_page
     browser_login(page, live_server, coordinator)
@@ -96,9 +97,10 @@ def test_a_coordinator_starts_an_alert_for_a_registered_person_in_under_a_minute
     page.wait_for_url(re.compile(r"/alerts/\d+$"))
     expect(page.locator("#alert-status")).to_have_text("捜索中")
     seconds = time.monotonic() - began
-    print(f"\nstart form: person chosen, map clicked, clothing and number typed, submitted, "
-          f"dashboard shown in {seconds:.1f} s of browser time (goal for a person: < 60 s; "
-          f"4 fields touched)")
+    with capsys.disabled():  # the figure belongs in the test output, captured or not
+        print(f"\nstart form: person chosen, map clicked, clothing and number typed, "
+              f"submitted, dashboard shown in {seconds:.1f} s of browser time (goal for a "
+              f"person: < 60 s; 4 fields touched)")
     assert seconds < 60
     alert = db.session.scalars(sa.select(Alert)).one()
     assert alert.person_id == person.id and alert.clothing_today == "赤い帽子、茶色のコート"
@@ -124,7 +126,8 @@ def test_start_form_shows_field_errors_in_japanese(
 
 
 def test_dashboard_updates_live_when_a_supporter_answers_and_reports(
-        live_server: Any, staff_page: Any, district: Any, coordinator: Any, near: Any) -> None:
+        live_server: Any, staff_page: Any, district: Any, coordinator: Any, near: Any,
+        capsys: pytest.CaptureFixture[str]) -> None:
     alert = running_alert(district, coordinator, is_exercise=True)
     page = staff_page
     browser_login(page, live_server, coordinator)
@@ -155,7 +158,8 @@ def test_dashboard_updates_live_when_a_supporter_answers_and_reports(
     expect(item).to_contain_text("駅の方へ歩いていた", timeout=LIVE_WITHIN_MS)
     expect(page.locator(".wn-sighting-new")).to_have_count(1)
     assert page.evaluate("window.__notReloaded") is True
-    print(f"\ndashboard showed the answer {delay:.1f} s after it was stored (no reload)")
+    with capsys.disabled():
+        print(f"\ndashboard showed the answer {delay:.1f} s after it was stored (no reload)")
 
     # The live review form posts like the server-rendered one.
     item.locator("input[value=confirmed]").check()
