@@ -224,7 +224,8 @@ def _queue_messages(alert: Alert, recipient_filter: Any, key: str,
 
     # One text per language; only the link differs between recipients.
     texts: dict[str, tuple[str, str]] = {}
-    link_template = messages.alert_link_for_token(messages.LINK_SLOT)
+    # The token slot must be URL-safe: url_for percent-encodes anything else (LINK_SLOT is not).
+    link_template = messages.alert_link_for_token(messages.TOKEN_SLOT)
     prefix = f"alert:{alert.id}:{key}"
     rows: list[dict[str, Any]] = []
     locale_of = _locale_chooser()
@@ -235,7 +236,7 @@ def _queue_messages(alert: Alert, recipient_filter: Any, key: str,
                 texts[lang] = make_text(alert)
         subject, body_template = texts[lang]
         body = body_template.replace(messages.LINK_SLOT,
-                                     link_template.replace(messages.LINK_SLOT, token))
+                                     link_template.replace(messages.TOKEN_SLOT, token))
         common = {"subject": subject, "body": body, "topic": TOPIC, "topic_id": alert.id,
                   "supporter_id": supporter_id, "district_id": district_id}
         if email:
