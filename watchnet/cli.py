@@ -134,10 +134,13 @@ def create_user_command(email: str, name: str, role: str, districts: tuple[str, 
 @with_appcontext
 def dispatcher_command(once: bool, interval: float, batch: int, threads: int) -> None:
     """Deliver queued notifications (e-mail, webhooks, chat). Several may run at once."""
+    import logging
     import signal
 
     from watchnet.jobs.deliveries import Dispatcher
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("apprise").setLevel(logging.WARNING)  # not a line per message sent
     dispatcher = Dispatcher(threads=threads, batch=batch)
 
     def stop(_signum: int, _frame: object) -> None:

@@ -182,7 +182,12 @@ def record_outcomes(outcomes: Iterable[Outcome]) -> int:
                             next_attempt_at=now, claim_token=None, claimed_until=None)
     for outcome in failed:
         expected += 1
-        recorded += _record_failure(outcome.message, outcome.error)  # type: ignore[arg-type]
+        error = outcome.error
+        assert error is not None
+        log.warning("delivery %d, attempt %d: %s%s", outcome.message.id,
+                    outcome.message.attempts, "permanent: " if error.permanent else "",
+                    error.reason)
+        recorded += _record_failure(outcome.message, error)
     db.session.commit()
     if recorded != expected:
         log.warning("%d outcome(s) not recorded: their claim had expired and was taken over",
