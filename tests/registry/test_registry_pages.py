@@ -250,3 +250,13 @@ def test_registration_without_the_csrf_token_is_refused(csrf_app: Flask, distric
     with_token = person_form(csrf_token=token(client.get(url).get_data(as_text=True)))
     assert client.post(url, data=with_token).status_code == 302
     assert len(_persons()) == 1
+
+
+def test_a_form_shown_again_keeps_the_place_rows_numbering(sc, district):
+    """Rows come back numbered 0, 1 … with their values; the map script numbers new rows
+    after the highest index shown, so no two rows share a name."""
+    form = person_form(**{"name": "", "places-3-name": "神社", "places-3-note": "",
+                          "places-3-lat": "36.33", "places-3-lon": "138.94"})
+    page = sc.post(f"/districts/{district.id}/registry/new", data=form).get_data(as_text=True)
+    assert 'data-index="1"' in page and 'name="places-1-lat" value="36.33"' in page
+    assert "神社" in page
