@@ -136,7 +136,7 @@ def _session_supporter() -> tuple[int, int]:
     """(supporter id, link version) of the signed session, without loading the supporter.
 
     Only for the position endpoint, the hot path: record_positions checks the version and
-    participation in the same query that reads the drill's state.
+    participation in the statement that stores the positions.
     """
     kind, _, rest = str(session.get("_user_id", "")).partition(":")
     supporter_id, _, version = rest.partition(":")
@@ -148,16 +148,16 @@ def _session_supporter() -> tuple[int, int]:
 @bp.post("/drills/<int:drill_id>/positions")
 def post_positions(drill_id: int) -> Any:
     supporter_id, version = _session_supporter()
-    # Participation is checked inside record_positions with the same query; only a refused
-    # body costs an extra look-up, so strangers get 404, not validation messages.
+    # Participation is checked inside record_positions' insert; only a refused body costs a
+    # look-up of its own, so strangers get 404, not validation messages.
     try:
         rows = parse_positions(_json_body(), int(current_app.config["POSITION_MAX_BATCH"]),
                                utcnow())
     except (InvalidPayload, _BadJson):
         services.check_position_sender(drill_id, supporter_id, version)
         raise
+    # record_positions commits on its own connection; the request's session stays unused.
     accepted, duplicates = services.record_positions(drill_id, supporter_id, version, rows)
-    db.session.commit()
     return {"accepted": accepted, "duplicates": duplicates}
 
 

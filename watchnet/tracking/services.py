@@ -4,7 +4,8 @@ are, call for help and answer a call. Functions flush and leave the commit to th
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -98,82 +99,165 @@ def set_position_consent(participant: Participant, share: bool) -> bool:
 # Positions
 
 
-_position_statements: dict[str, tuple[Any, Any, Any]] = {}
+@dataclass(frozen=True)
+class _RawStatement:
+    """A Core statement compiled once per dialect and run on a DBAPI cursor.
+
+    The position report is the hot path of a live drill: running its statements through a
+    Connection or the Session cost three times as much CPU as the statements themselves
+    (bench/positions.py). Compiling once keeps the SQL and the column types' conversions (UTC
+    datetimes, enums) those of the models; only the per-execution bookkeeping is skipped.
+    """
+
+    sql: str
+    names: tuple[str, ...]  # the parameters in the DBAPI's order (positional paramstyles)
+    positional: bool
+    processors: tuple[tuple[str, Callable[[Any], Any]], ...]
+    constants: tuple[tuple[str, Any], ...]  # literal values of the statement (e.g. 'live')
+
+    @classmethod
+    def compile(cls, statement: Any, dialect: sa.Dialect, given: set[str]) -> _RawStatement:
+        compiled = statement.compile(dialect=dialect)
+        binds = compiled.binds
+        processors = []
+        for name, bind in binds.items():
+            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if process is not None:
+                processors.append((name, process))
+        constants = tuple((name, bind.effective_value) for name, bind in binds.items()
+                          if name not in given)
+        names = tuple(compiled.positiontup or ()) if compiled.positional else tuple(binds)
+        return cls(str(compiled), names, bool(compiled.positional), tuple(processors),
+                   constants)
+
+    def params(self, values: dict[str, Any]) -> Any:
+        """The DBAPI parameters for one execution."""
+        values = {**values, **dict(self.constants)} if self.constants else dict(values)
+        for name, process in self.processors:
+            values[name] = process(values[name])
+        if self.positional:
+            return tuple(values[name] for name in self.names)
+        return values
 
 
-def _position_sql() -> tuple[Any, Any, Any]:
-    """The three statements of record_positions, built once per dialect: building them (and
-    the `excluded` alias) costs more than running them."""
-    dialect = db.engine.dialect.name
-    cached = _position_statements.get(dialect)
+_HISTORY_KEYS = ("drill_id", "supporter_id", "client_id", "lat", "lon", "accuracy_m",
+                 "recorded_at", "received_at")
+_LATEST_KEYS = ("drill_id", "supporter_id", "lat", "lon", "accuracy_m", "recorded_at",
+                "received_at")
+_position_statements: dict[str, tuple[_RawStatement, _RawStatement]] = {}
+
+
+def _position_sql() -> tuple[_RawStatement, _RawStatement]:
+    """The two statements of record_positions, built once per dialect."""
+    dialect = db.engine.dialect
+    cached = _position_statements.get(dialect.name)
     if cached is not None:
         return cached
-    # The supporter's link version comes along, so the endpoint needs no separate query to
-    # check that the phone is still signed in.
-    state = (
-        sa.select(Drill.status, Participant.position_consent_at, Supporter.token_version,
-                  Supporter.is_active)
-        .join(Participant, Participant.drill_id == Drill.id)
-        .join(Supporter, Supporter.id == Participant.supporter_id)
-        .where(Drill.id == sa.bindparam("drill_id"),
-               Participant.supporter_id == sa.bindparam("supporter_id"))
-    )
     history_table = cast(sa.Table, PositionReport.__table__)
-    # One statement executed for many rows (a multi-VALUES literal would be compiled afresh
-    # on every request); RETURNING counts what was new on SQLite and PostgreSQL alike.
-    history = _insert(history_table).on_conflict_do_nothing(
-        index_elements=["supporter_id", "client_id"]).returning(history_table.c.id)
     latest_table = cast(sa.Table, LatestPosition.__table__)
-    upsert = _insert(latest_table)
+
+    def bind(table: sa.Table, key: str) -> Any:
+        column = table.c[key]
+        value = sa.bindparam(key, type_=column.type)
+        # PostgreSQL types a SELECT list's untyped parameter (a NULL accuracy) as text. Only
+        # floats: SQLite would turn a datetime's text into a number under a cast.
+        return sa.cast(value, column.type) if isinstance(column.type, sa.Float) else value
+
+    # The row goes in only if the drill is live, the supporter takes part and agreed to share,
+    # and the phone's sign-in link is still valid: the checks cost no statement of their own.
+    history = _insert(history_table).from_select(
+        list(_HISTORY_KEYS),
+        sa.select(*(bind(history_table, key) for key in _HISTORY_KEYS))
+        .select_from(Participant)
+        .join(Drill, Drill.id == Participant.drill_id)
+        .join(Supporter, Supporter.id == Participant.supporter_id)
+        .where(Participant.drill_id == sa.bindparam("drill_id"),
+               Participant.supporter_id == sa.bindparam("supporter_id"),
+               Drill.status == DrillStatus.live,
+               Participant.position_consent_at.is_not(None),
+               Supporter.token_version == sa.bindparam("token_version", type_=sa.Integer),
+               Supporter.is_active.is_(True)),
+    ).on_conflict_do_nothing(index_elements=["supporter_id", "client_id"])
+    upsert = _insert(latest_table).values(
+        {key: sa.bindparam(key, type_=latest_table.c[key].type) for key in _LATEST_KEYS})
     upsert = upsert.on_conflict_do_update(
         index_elements=["drill_id", "supporter_id"],
         set_={name: upsert.excluded[name]
               for name in ("lat", "lon", "accuracy_m", "recorded_at", "received_at")},
         where=latest_table.c.recorded_at < upsert.excluded.recorded_at,
     )
-    _position_statements[dialect] = (state, history, upsert)
-    return state, history, upsert
+    statements = (
+        _RawStatement.compile(history, dialect, {*_HISTORY_KEYS, "token_version"}),
+        _RawStatement.compile(upsert, dialect, set(_LATEST_KEYS)),
+    )
+    _position_statements[dialect.name] = statements
+    return statements
 
 
 def check_position_sender(drill_id: int, supporter_id: int, token_version: int) -> Any:
     """The drill's status and the consent of a signed-in participant, or NotParticipant /
     SignedOut."""
-    # Core statements on the session's connection (same transaction) skip the ORM's execute
-    # layer, which costs more than the statements themselves on this hot path.
-    state = db.session.connection().execute(
-        _position_sql()[0], {"drill_id": drill_id, "supporter_id": supporter_id}).first()
+    state = db.session.execute(
+        sa.select(Drill.status, Participant.position_consent_at, Supporter.token_version,
+                  Supporter.is_active)
+        .join(Participant, Participant.drill_id == Drill.id)
+        .join(Supporter, Supporter.id == Participant.supporter_id)
+        .where(Drill.id == drill_id, Participant.supporter_id == supporter_id)).first()
     if state is None:
         raise NotParticipant()
-    if state[2] != token_version or not state[3]:
+    if state.token_version != token_version or not state.is_active:
         raise SignedOut()
     return state
 
 
+def _refuse_positions(drill_id: int, supporter_id: int, token_version: int) -> None:
+    """Raise why the phone may not report positions now, if it may not."""
+    state = check_position_sender(drill_id, supporter_id, token_version)
+    if state.status != DrillStatus.live:
+        raise DrillNotLive()
+    if state.position_consent_at is None:
+        raise ConsentRequired()
+
+
 def record_positions(drill_id: int, supporter_id: int, token_version: int,
                      rows: Sequence[dict[str, Any]]) -> tuple[int, int]:
-    """Store a batch of checked positions; returns (accepted, duplicates).
+    """Store a batch of checked positions and commit; returns (accepted, duplicates).
 
-    Idempotent per (supporter, client_id): a retried report is counted as a duplicate. The
-    supporter's LatestPosition moves only forward in recorded_at. Three statements whatever
-    the batch size (this endpoint is benchmarked): the drill's status and consent, one
-    INSERT .. ON CONFLICT DO NOTHING for the history and one upsert for the latest position.
-    `token_version` is the phone's sign-in link version; a revoked link raises SignedOut.
+    Unlike the other functions here this one commits, in its own short transaction on a pooled
+    connection: it is the endpoint bench/positions.py measures. Two statements whatever the
+    batch size: the history insert, which also checks that the drill is live, the supporter
+    takes part and agreed, and `token_version` (the phone's sign-in link) is still valid; then
+    the upsert of the supporter's LatestPosition, which moves only forward in recorded_at.
+    Idempotent per (supporter, client_id): a retried report counts as a duplicate. When
+    nothing went in, a second look tells a refusal (raised) from duplicates.
     """
-    _state_sql, history_sql, upsert_sql = _position_sql()
-    state = check_position_sender(drill_id, supporter_id, token_version)
-    if state[0] != DrillStatus.live:
-        raise DrillNotLive()
-    if state[1] is None:
-        raise ConsentRequired()
+    history_sql, upsert_sql = _position_sql()
     now = utcnow()
-    values = [{**row, "drill_id": drill_id, "supporter_id": supporter_id, "received_at": now}
-              for row in rows]
-    conn = db.session.connection()
-    accepted = len(conn.execute(history_sql, values).all())
-    if accepted:
-        newest = max(values, key=lambda r: r["recorded_at"])
-        newest = {k: v for k, v in newest.items() if k != "client_id"}
-        conn.execute(upsert_sql, newest)
+    sender = {"drill_id": drill_id, "supporter_id": supporter_id, "received_at": now}
+    values = [{**row, **sender} for row in rows]
+    connection = db.engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        if len(values) == 1:
+            cursor.execute(history_sql.sql,
+                           history_sql.params({**values[0], "token_version": token_version}))
+        else:
+            cursor.executemany(history_sql.sql, [
+                history_sql.params({**v, "token_version": token_version}) for v in values])
+        accepted = max(cursor.rowcount, 0)
+        if accepted:
+            newest = max(values, key=lambda r: r["recorded_at"])
+            cursor.execute(upsert_sql.sql, upsert_sql.params(newest))
+            connection.commit()
+        else:
+            connection.rollback()
+    except BaseException:
+        connection.rollback()
+        raise
+    finally:
+        connection.close()
+    if not accepted:
+        _refuse_positions(drill_id, supporter_id, token_version)
     return accepted, len(rows) - accepted
 
 
