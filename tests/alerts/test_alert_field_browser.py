@@ -27,7 +27,7 @@ from watchnet.alerts.models import (
     SearchSectorClaim,
     Sighting,
 )
-from watchnet.alerts.services import close_alert
+from watchnet.alerts.services import close_alert, override_radius
 from watchnet.extensions import db
 
 pytestmark = pytest.mark.browser
@@ -129,6 +129,15 @@ def test_search_from_the_link_then_the_all_clear_removes_the_details(
     assert sighting.photo is not None and b"PhoneMakerXYZ" not in sighting.photo
     assert not Image.open(io.BytesIO(sighting.photo)).getexif()
     page.wait_for_function("document.getElementById('queue-status').dataset.actions === '0'")
+
+    # The coordinator widens the search: the ring and the sectors grow without a reload.
+    before = page.locator("path.wn-sector").count()
+    override_radius(fa.alert, 2500, "test")
+    db.session.commit()
+    page.wait_for_function(
+        "n => document.querySelectorAll('path.wn-sector').length > n", arg=before)
+    assert "約2.5km" in page.locator("#radius-text").inner_text()
+    page.wait_for_selector(f"path[data-cell='{cell}'][data-state='mine']")
 
     # The coordinator closes the alert: the page changes by itself.
     close_alert(fa.alert, outcome=AlertStatus.found, actor="test")

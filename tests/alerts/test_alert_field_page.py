@@ -27,7 +27,7 @@ from watchnet.alerts.models import (
     SearchSectorClaim,
     Sighting,
 )
-from watchnet.alerts.services import alert_summary, close_alert
+from watchnet.alerts.services import alert_summary, close_alert, override_radius, recentre_alert
 from watchnet.audit.models import AuditEvent
 from watchnet.dbtypes import utcnow
 from watchnet.extensions import db
@@ -167,6 +167,14 @@ def test_a_supporter_who_was_not_told_sees_nothing(app: Any, fa: Any, district: 
         assert "紺色" not in response.get_data(as_text=True)
 
 
+def test_a_deactivated_supporters_link_stops_working(client: FlaskClient, fa: Any) -> None:
+    supporter = fa.recipients[0].supporter
+    supporter.is_active = False
+    db.session.commit()
+    assert client.get(fa.url).status_code == 404
+    assert client.get(f"/a/{fa.token}/state").status_code == 404
+
+
 def test_me_lists_the_supporters_active_alerts_with_their_links(app: Any, fa: Any) -> None:
     first = fa.recipients[0]
     phone = signin_supporter(app.test_client(), first.supporter)
@@ -254,6 +262,27 @@ def test_sector_states_walked_taken_untouched(client: FlaskClient, fa: Any) -> N
     assert states[cells[2]].state == "taken" and states[cells[2]].taken_by_name == "捜索"
     assert states[cells[3]].state == "walked"
     assert states[cells[4]].state == "untouched"
+
+
+def test_widening_and_recentring_reach_the_page_state(client: FlaskClient, fa: Any) -> None:
+    url = f"/a/{fa.token}/state"
+    first = client.get(url).get_json()
+    key = first["sectors_key"]
+    override_radius(fa.alert, 3000, "test")
+    db.session.commit()
+    wider = client.get(f"{url}?have={key}").get_json()
+    assert wider["radius_m"] == 3000 and wider["sectors_key"] != key
+    assert len(wider["sectors"]) > len(first["sectors"])
+    assert {c["cell"] for c in first["sectors"]} < {c["cell"] for c in wider["sectors"]}
+    form = _sighting_form(lat="36.3400", lon="138.9500")
+    client.post(f"/a/{fa.token}/sightings", data=form, content_type="multipart/form-data")
+    sighting = db.session.scalars(sa.select(Sighting)).one()
+    recentre_alert(fa.alert, sighting, "test")
+    db.session.commit()
+    moved = client.get(f"{url}?have={wider['sectors_key']}").get_json()
+    assert (moved["last_seen"]["lat"], moved["last_seen"]["lon"]) == (36.34, 138.95)
+    assert moved["revision"] > first["revision"] and "sectors" in moved
+    assert sectors.cell_of(36.34, 138.95) in {c["cell"] for c in moved["sectors"]}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -383,3 +412,46 @@ def test_after_close_nothing_personal_is_left(client: FlaskClient, fa: Any,
     # Opening the closed link is not a view of personal details.
     assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
         AuditEvent.action == "view_alert_link")) == 0
+
+
+def test_two_searchers_tapping_the_same_sector_at_once_one_gets_it(
+        live_server: Any, district: Any, coordinator: Any, make_supporter: Any) -> None:
+    """Real HTTP, requests in parallel threads: the claim check and insert do not interleave."""
+    import json
+    import threading
+    import urllib.error
+    import urllib.request
+
+    fa = start_field_alert(district, coordinator, make_supporter, supporters=4)
+    for r in fa.recipients:
+        r.answer = Acknowledgement.searching
+    db.session.commit()
+
+    def post(token: str, cell: str, results: list[int]) -> None:
+        request = urllib.request.Request(
+            f"{live_server.url}/a/{token}/sector", method="POST",
+            data=json.dumps({"action": "take", "cell": cell}).encode(),
+            headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=20) as response:
+                results.append(response.status)
+        except urllib.error.HTTPError as exc:
+            results.append(exc.code)
+
+    for cell in _cells(fa)[:4]:
+        results: list[int] = []
+        threads = [threading.Thread(target=post, args=(r.token, cell, results))
+                   for r in fa.recipients]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(results) == [201, 409, 409, 409], (cell, results)
+        db.session.expire_all()
+        holders = db.session.scalars(sa.select(SearchSectorClaim.supporter_id).where(
+            SearchSectorClaim.cell == cell, SearchSectorClaim.released_at.is_(None))).all()
+        assert len(holders) == 1
+        # Everyone gives back before the next round, so all four may claim again.
+        for r in fa.recipients:
+            sectors.release_sector(r)
+        db.session.commit()

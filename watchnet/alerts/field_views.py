@@ -112,7 +112,8 @@ def _closed(recipient: AlertRecipient) -> Any:
 
 def _recipient(token: str) -> AlertRecipient:
     recipient = alert_services.recipient_by_token(token) if _TOKEN_RE.fullmatch(token) else None
-    if recipient is None:
+    # A supporter taken off the register no longer sees what their old messages point to.
+    if recipient is None or not recipient.supporter.is_active:
         abort(404)
     return recipient
 
