@@ -104,6 +104,7 @@ def test_a_coordinator_starts_an_alert_for_a_registered_person_in_under_a_minute
     assert seconds < 60
     alert = db.session.scalars(sa.select(Alert)).one()
     assert alert.person_id == person.id and alert.clothing_today == "赤い帽子、茶色のコート"
+    assert person.home_lat is not None and person.home_lon is not None
     assert alert.last_seen_lat > person.home_lat and alert.last_seen_lon > person.home_lon
     expect(page.locator(f'#recipient-rows tr[data-supporter-id="{near.id}"]')).to_be_visible()
     assert page.locator(".wn-ring-current").count() == 1

@@ -60,6 +60,12 @@ def far(make_supporter: Callable[..., Any], district: Any) -> Any:
                            name_kana="えんぽう じろう")
 
 
+def as_json(response: Any) -> dict[str, Any]:
+    body = response.get_json()
+    assert isinstance(body, dict)
+    return body
+
+
 def alerts() -> list[Alert]:
     return list(db.session.scalars(sa.select(Alert).order_by(Alert.id)))
 
@@ -223,10 +229,10 @@ def test_an_address_is_found_through_the_geocoder(
             found = coordinator_client.get(
                 f"/districts/{district.id}/alerts/geocode?q=八幡町2丁目")
             assert found.status_code == 200
-            assert (found.json["lat"], found.json["lon"]) == pytest.approx(spot)
+            assert (as_json(found)["lat"], as_json(found)["lon"]) == pytest.approx(spot)
             missing = coordinator_client.get(f"/districts/{district.id}/alerts/geocode?q=月面")
             assert missing.status_code == 404
-            assert "見つかりません" in missing.json["errors"]["last_seen_place"][0]
+            assert "見つかりません" in as_json(missing)["errors"]["last_seen_place"][0]
             # Without a map click the typed address is looked up when the form is sent.
             alert = started(coordinator_client, district, last_seen_lat="", last_seen_lon="",
                             last_seen_place="八幡町2丁目")
@@ -243,7 +249,7 @@ def test_an_unreachable_geocoder_says_so_and_nothing_starts(
     try:
         answer = coordinator_client.get(f"/districts/{district.id}/alerts/geocode?q=八幡町")
         assert answer.status_code == 503
-        assert "地図" in answer.json["errors"]["last_seen_place"][0]
+        assert "地図" in as_json(answer)["errors"]["last_seen_place"][0]
         response = start(coordinator_client, district, last_seen_lat="", last_seen_lon="",
                          last_seen_place="八幡町")
         assert response.status_code == 422
@@ -276,18 +282,18 @@ def test_dashboard_shows_who_opened_and_who_answered(
     other = place_supporter(make_supporter, district, 800, 180, name="南 三郎",
                             name_kana="みなみ さぶろう")
     alert = started(coordinator_client, district)
-    state = coordinator_client.get(f"/alerts/{alert.id}/state").json
+    state = as_json(coordinator_client.get(f"/alerts/{alert.id}/state"))
     assert state["summary"]["told"] == 2 and state["summary"]["searching"] == 0
     version = state["version"]
-    assert coordinator_client.get(f"/alerts/{alert.id}/state?v={version}").json == {
+    assert as_json(coordinator_client.get(f"/alerts/{alert.id}/state?v={version}")) == {
         "version": version, "unchanged": True}
 
-    recipient = db.session.scalar(sa.select(AlertRecipient).where(
-        AlertRecipient.supporter_id == near.id))
+    recipient = db.session.scalars(sa.select(AlertRecipient).where(
+        AlertRecipient.supporter_id == near.id)).one()
     acknowledge_alert(recipient, Acknowledgement.searching)
     db.session.commit()
 
-    state = coordinator_client.get(f"/alerts/{alert.id}/state?v={version}").json
+    state = as_json(coordinator_client.get(f"/alerts/{alert.id}/state?v={version}"))
     assert state["version"] > version
     assert state["summary"]["searching"] == 1 and state["summary"]["opened"] == 1
     rows = {r["name"]: r for r in state["recipients"]}
