@@ -113,13 +113,11 @@ def shown_photo(alert: Alert, photo_id: int) -> PersonPhoto | None:
 # The page's live state
 
 
-def sector_geometry(alert: Alert) -> tuple[str, list[dict[str, Any]]]:
-    """(key, cells with their corners) of the current search area; the key changes when the
-    area does (widened radius, re-centred point), so phones fetch the shapes only then."""
-    cells = sectors.alert_cells(alert)
-    key = (f"{alert.last_seen_lat:.6f}:{alert.last_seen_lon:.6f}:"
-           f"{sectors.search_radius_m(alert):.0f}:{sectors.sector_resolution()}")
-    return key, [{"cell": c, "boundary": sectors.cell_boundary(c)} for c in cells]
+def sectors_key(alert: Alert) -> str:
+    """Names the current search area; it changes when the area does (widened radius,
+    re-centred point), so phones fetch the sector shapes only then."""
+    return (f"{alert.last_seen_lat:.6f}:{alert.last_seen_lon:.6f}:"
+            f"{sectors.search_radius_m(alert):.0f}:{sectors.sector_resolution()}")
 
 
 def latest_event_id(alert: Alert, supporter_id: int) -> int:
@@ -141,8 +139,9 @@ def field_state(recipient: AlertRecipient, have_sectors: str | None = None) -> d
     alert = recipient.alert
     if not alert.is_active:
         return closed_state(alert)
-    key, cells = sector_geometry(alert)
-    states = sectors.sector_states(alert)
+    key = sectors_key(alert)
+    cells = sectors.alert_cells(alert)
+    states = sectors.sector_states(alert, cells)
     mine = next((s.cell for s in states.values()
                  if s.taken_by_id == recipient.supporter_id), None)
     state: dict[str, Any] = {
@@ -168,7 +167,7 @@ def field_state(recipient: AlertRecipient, have_sectors: str | None = None) -> d
         "my_sector": mine,
     }
     if have_sectors != key:
-        state["sectors"] = cells
+        state["sectors"] = [{"cell": c, "boundary": sectors.cell_boundary(c)} for c in cells]
     return state
 
 

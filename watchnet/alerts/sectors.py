@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 import h3
 import sqlalchemy as sa
@@ -72,6 +73,14 @@ def cell_of(lat: float, lon: float, resolution: int | None = None) -> str:
 def sector_cells(lat: float, lon: float, radius_m: float, resolution: int) -> list[str]:
     """H3 cells covering the circle: every cell whose centre or a corner lies within it, plus
     the cell of the centre itself. Sorted for stable output."""
+    return list(_covering_cells(lat, lon, float(radius_m), resolution))
+
+
+# Every searcher's page asks for the same area every few seconds; at the outer ring that is
+# ~440 cells and ~10 ms of geometry, so the answer is kept per (point, radius, resolution).
+@lru_cache(maxsize=256)
+def _covering_cells(lat: float, lon: float, radius_m: float,
+                    resolution: int) -> tuple[str, ...]:
     centre = h3.latlng_to_cell(lat, lon, resolution)
     edge_m = float(h3.average_hexagon_edge_length(resolution, unit="m"))
     # Neighbouring centres are about √3·edge apart; one ring more covers the cells cut by the
@@ -85,7 +94,7 @@ def sector_cells(lat: float, lon: float, radius_m: float, resolution: int) -> li
             cells.add(str(cell))
         if len(cells) > MAX_SECTORS:
             break
-    return sorted(cells)
+    return tuple(sorted(cells))
 
 
 def cell_boundary(cell: str) -> list[list[float]]:
@@ -140,11 +149,12 @@ def priority_cells(alert: Alert, resolution: int | None = None) -> set[str]:
     return {cell_of(lat, lon, resolution) for lat, lon in places}
 
 
-def sector_states(alert: Alert) -> dict[str, SectorState]:
+def sector_states(alert: Alert, area: list[str] | None = None) -> dict[str, SectorState]:
     """Every sector of the current search area (plus any taken or walked outside it, so a
-    narrowed radius does not hide work already done), keyed by cell."""
+    narrowed radius does not hide work already done), keyed by cell. `area` is
+    alert_cells(alert) when the caller already has it."""
     resolution = sector_resolution()
-    cells = set(alert_cells(alert))
+    cells = set(alert_cells(alert) if area is None else area)
     claims = {c.cell: c for c in open_claims(alert.id)}
     walked = walked_cells(alert.id)
     priority = priority_cells(alert, resolution) & cells
