@@ -8,8 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from flask_babel import force_locale
 from alert_core_support import CENTRE, point_at
+from flask_babel import force_locale
 
 from watchnet.alerts import targeting
 from watchnet.alerts.targeting import (

@@ -14,7 +14,7 @@ take well under a second.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,7 +23,6 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from watchnet.alerts import messages
@@ -39,6 +38,7 @@ from watchnet.alerts.models import (
 )
 from watchnet.alerts.targeting import Target, effective_radius_m, find_targets
 from watchnet.audit.services import record_audit
+from watchnet.bulk import insert_ignoring_conflicts
 from watchnet.dbtypes import utcnow
 from watchnet.districts.models import District
 from watchnet.extensions import db
@@ -51,7 +51,6 @@ from watchnet.registry.models import AtRiskPerson, Build, Sex
 
 TOPIC = "alert"
 MAX_RADIUS_M = 50_000.0  # an override beyond this is a typo, not a search area
-RECIPIENT_CHUNK = 1000
 
 Actor = StaffUser | str | None
 
@@ -141,16 +140,6 @@ def _check_radius(radius_m: float) -> None:
 # Bulk writing: recipients and their messages
 
 
-def _dialect_insert() -> Any:
-    name = db.session.get_bind().dialect.name
-    return postgresql.insert if name == "postgresql" else sqlite.insert
-
-
-def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
 def _add_recipients(alert: Alert, targets: list[Target], radius_m: float) -> int:
     """Insert AlertRecipient rows for targets not yet told; returns how many were new.
 
@@ -159,23 +148,15 @@ def _add_recipients(alert: Alert, targets: list[Target], radius_m: float) -> int
     """
     if not targets:
         return 0
-    insert = _dialect_insert()
-    table = AlertRecipient.__table__
-    # What every row shares is bound once in the statement; rows carry only their own values.
-    stmt = (insert(table)
-            .values(alert_id=alert.id, radius_m=radius_m, revision=alert.revision,
-                    targeted_at=utcnow())
-            .on_conflict_do_nothing(index_elements=["alert_id", "supporter_id"])
-            .returning(table.c.id))
     token = secrets.token_urlsafe
-    added = 0
-    for chunk in _chunks(targets, RECIPIENT_CHUNK):
-        rows = [{"supporter_id": t.supporter_id, "token": token(32), "distance_m": t.distance_m,
-                 "matched_by": t.matched_by} for t in chunk]
-        # One multi-row INSERT per chunk (insertmanyvalues); RETURNING counts the new rows.
-        added += len(db.session.execute(stmt, rows, execution_options={
-            "insertmanyvalues_page_size": RECIPIENT_CHUNK}).all())
-    return added
+    rows = [{"supporter_id": t.supporter_id, "token": token(32), "distance_m": t.distance_m,
+             "matched_by": t.matched_by} for t in targets]
+    return insert_ignoring_conflicts(
+        AlertRecipient.__table__, rows,  # type: ignore[arg-type]
+        columns=("supporter_id", "token", "distance_m", "matched_by"),
+        conflict=("alert_id", "supporter_id"),
+        shared={"alert_id": alert.id, "radius_m": radius_m, "revision": alert.revision,
+                "targeted_at": utcnow()})
 
 
 def _default_locale() -> str:

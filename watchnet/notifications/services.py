@@ -6,9 +6,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from watchnet.bulk import insert_ignoring_conflicts
 from watchnet.dbtypes import utcnow
 from watchnet.extensions import db
 from watchnet.notifications.models import Delivery, DeliveryChannel, DeliveryStatus
@@ -68,8 +68,6 @@ def notify_staff(staff: StaffUser, *, key: str, subject: str, body: str, topic: 
         staff_id=staff.id, district_id=district_id)
 
 
-# Rows per INSERT statement: 15 columns each stays well under SQLite's 32766 bound parameters.
-ENQUEUE_CHUNK = 1000
 _ENQUEUE_COLUMNS = ("dedupe_key", "channel", "address", "subject", "body", "topic", "topic_id",
                     "supporter_id", "staff_id", "notification_address_id", "district_id")
 
@@ -78,40 +76,20 @@ def enqueue_deliveries(rows: Iterable[Mapping[str, Any]]) -> int:
     """Add many messages to the outbox at once; returns how many were new.
 
     Each row is a dict of enqueue_delivery's keywords (dedupe_key, channel, address, subject,
-    body; the rest optional). One INSERT ... ON CONFLICT (dedupe_key) DO NOTHING per chunk: an
-    alert's broadcast of thousands of messages takes a few statements instead of a flush per
-    row, and a retry (or a second process) queues nothing twice. The caller commits.
+    body; the rest optional). One INSERT ... ON CONFLICT (dedupe_key) DO NOTHING per chunk
+    (watchnet.bulk): an alert's broadcast of thousands of messages takes a few statements
+    instead of a flush per row, and a retry (or a second process) queues nothing twice.
+    The caller commits.
     """
-    dialect = db.session.get_bind().dialect.name
-    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    now = utcnow()
-    total = 0
-    chunk: list[dict[str, Any]] = []
-
-    # Executed with a list of rows and RETURNING, SQLAlchemy's "insertmanyvalues" renders one
-    # multi-row INSERT per chunk (a cached statement, no per-value compiling); RETURNING gives
-    # the rows actually inserted, so conflicts are not counted.
-    # The values every row shares are bound once in the statement, not once per row.
-    stmt = (insert(Delivery.__table__)
-            .values(status=DeliveryStatus.pending, attempts=0, next_attempt_at=now,
-                    created_at=now)
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
-            .returning(Delivery.__table__.c.id))
-
-    def flush_chunk() -> int:
-        inserted = len(db.session.execute(
-            stmt, chunk, execution_options={"insertmanyvalues_page_size": ENQUEUE_CHUNK}).all())
-        chunk.clear()
-        return inserted
-
+    values = []
     for row in rows:
-        values = {column: row.get(column) for column in _ENQUEUE_COLUMNS}
-        values["topic"] = values["topic"] or ""
-        values["subject"] = str(values["subject"])[:300]
-        values["channel"] = DeliveryChannel(str(values["channel"]))
-        chunk.append(values)
-        if len(chunk) >= ENQUEUE_CHUNK:
-            total += flush_chunk()
-    if chunk:
-        total += flush_chunk()
-    return total
+        item = {column: row.get(column) for column in _ENQUEUE_COLUMNS}
+        item["topic"] = item["topic"] or ""
+        item["subject"] = str(item["subject"])[:300]
+        item["channel"] = DeliveryChannel(str(item["channel"])).value
+        values.append(item)
+    now = utcnow()
+    return insert_ignoring_conflicts(
+        Delivery.__table__, values, columns=_ENQUEUE_COLUMNS, conflict=["dedupe_key"],  # type: ignore[arg-type]
+        shared={"status": DeliveryStatus.pending.value, "attempts": 0, "next_attempt_at": now,
+                "created_at": now})
