@@ -349,3 +349,13 @@ def test_ten_thousand_recipients_are_told_in_about_a_second(district: Any,
     db.session.commit()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Delivery).where(
         Delivery.dedupe_key.like(f"alert:{alert.id}:closed:%"))) == 10_500
+
+
+def test_links_are_whole_when_started_from_a_page(app: Any, district: Any, coordinator: Any,
+                                                  make_supporter: Any) -> None:
+    """Inside a request url_for builds the link: each recipient's token must come out intact."""
+    s = place_supporter(make_supporter, district, 100, email="web@example.jp")
+    with app.test_request_context("/", base_url="http://watch.local"):
+        start_alert(district, coordinator, alert_input())
+    body = _to("web@example.jp")[0].body
+    assert f"http://watch.local/a/{_recipient(s).token}\n" in body

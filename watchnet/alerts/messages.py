@@ -21,7 +21,8 @@ from watchnet.timefmt import format_datetime
 # Stands for the personal link in a text made once per language; each recipient's copy gets
 # their own link in its place (private-use characters never typed by anyone).
 LINK_SLOT = "\ue000link\ue000"
-TOKEN_SLOT = "WATCHNET_TOKEN_SLOT"  # URL-safe, so it survives url_for unchanged
+# URL-safe, so it survives url_for unchanged (a placeholder, not a secret).
+TOKEN_SLOT = "WATCHNET_TOKEN_SLOT"  # noqa: S105
 
 
 def _base_url() -> str | None:
