@@ -12,12 +12,14 @@ What is guaranteed, and why (read before changing anything here):
   dispatcher may take the row over. Messages not started in time are released unsent.
 * Outcomes are recorded with a conditional UPDATE on the claim token, a few dozen at a time
   and at least every RECORD_EVERY_S, as results come in; a row recorded "sent" is never sent
-  again.
+  again. A send may only start while fewer than `threads` + RECORD_GROUP messages are sent
+  or being sent but not yet recorded (a semaphore released by the recording), however slow
+  the database or the machine is at that moment.
 * The one gap no outbox can close: a dispatcher killed after the receiver accepted a message
   but before the outcome was recorded. Its claim expires (DELIVERY_CLAIM_S) and the row is
   sent again. Delivery is therefore AT-LEAST-ONCE at the transport, and repeats are bounded
-  to the messages in flight or awaiting recording at the moment of the kill (at most
-  `threads` + one recording group per dispatcher). Every message carries a stable key — the
+  to the messages in flight or awaiting recording at the moment of the kill: at most
+  `threads` + RECORD_GROUP per killed dispatcher. Every message carries a stable key — the
   `X-Watchnet-Delivery` header (= Delivery.dedupe_key) and, for e-mail, the Message-ID
   `<delivery-ID@watchnet>` — so receivers that drop repeats by that key (mail systems do by
   Message-ID; our webhook contract asks receivers to) see every message EXACTLY ONCE.
@@ -242,6 +244,10 @@ class Dispatcher:
         self.transports = TransportSet(smtp_settings(), webhook_timeout_s())
         self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix="dispatch")
         self._stop = threading.Event()
+        # Sent-or-sending but unrecorded messages: what a kill can make the receivers see
+        # twice. A thread takes a permit before it sends; the recording gives it back.
+        self.unrecorded_limit = self.threads + RECORD_GROUP
+        self._unrecorded = threading.BoundedSemaphore(self.unrecorded_limit)
 
     def __enter__(self) -> Dispatcher:
         return self
@@ -266,6 +272,7 @@ class Dispatcher:
         self.transports.close()
 
     def _send(self, message: OutgoingMessage, start_by: float) -> Outcome:
+        self._unrecorded.acquire()  # released by run_once once the outcome is recorded
         if time.monotonic() > start_by or self._stop.is_set():
             return Outcome(message, started=False)
         try:
@@ -276,6 +283,13 @@ class Dispatcher:
             log.exception("transport crashed on delivery %s", message.id)
             return Outcome(message, error=TransportError(f"internal error: {exc!r}"[:500]))
         return Outcome(message)
+
+    def _record(self, outcomes: list[Outcome]) -> None:
+        try:
+            record_outcomes(outcomes)
+        finally:
+            for _ in outcomes:
+                self._unrecorded.release()
 
     def run_once(self) -> int:
         """Claim one batch, send it, record every outcome; returns how many were claimed."""
@@ -293,7 +307,7 @@ class Dispatcher:
             done_unrecorded.extend(f.result() for f in done)
             if done_unrecorded and (len(done_unrecorded) >= RECORD_GROUP or not waiting
                                     or time.monotonic() - last_record >= RECORD_EVERY_S):
-                record_outcomes(done_unrecorded)
+                self._record(done_unrecorded)
                 done_unrecorded = []
                 last_record = time.monotonic()
         return len(messages)
