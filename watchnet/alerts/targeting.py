@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlalchemy as sa
@@ -209,39 +210,43 @@ def find_targets(lat: float, lon: float, radius_m: float, *,
     min_lat, min_lon, max_lat, max_lon = bounding_box((lat, lon), radius_m)
     circle = _Circle(lat, lon, radius_m)
     in_sql = _sql_has_math()
-    found: dict[int, Target] = {}
     sqrt, asin, two_r = math.sqrt, math.asin, 2 * EARTH_RADIUS_M
+    radius = circle.radius_m
 
-    def query(id_col: Any, lat_col: Any, lon_col: Any, *where: Any) -> Any:
+    def query(id_col: Any, lat_col: Any, lon_col: Any, *where: Any) -> list[tuple[int, float]]:
+        """(supporter id, distance in metres) of the candidates inside the circle."""
         box = (lat_col.between(min_lat, max_lat), lon_col.between(min_lon, max_lon))
         if in_sql:
             h = circle.sql_h(lat_col, lon_col)
-            return db.session.execute(sa.select(id_col, h).where(*box, *where,
-                                                                 h <= circle.h_max))
+            distance = two_r * sa.func.asin(sa.func.sqrt(h))
+            return db.session.execute(  # type: ignore[return-value]
+                sa.select(id_col, distance).where(*box, *where, h <= circle.h_max)).all()
         python_h = circle.python_h()
         rows = db.session.execute(sa.select(id_col, lat_col, lon_col).where(*box, *where))
-        return ((sid, python_h(p_lat, p_lon)) for sid, p_lat, p_lon in rows)
+        return [(sid, two_r * asin(min(1.0, sqrt(python_h(p_lat, p_lon)))))
+                for sid, p_lat, p_lon in rows]
 
-    radius = circle.radius_m
-    for supporter_id, h in query(Supporter.id, Supporter.home_lat, Supporter.home_lon,
-                                 Supporter.is_active.is_(True)):
-        distance = two_r * asin(min(1.0, sqrt(h)))
-        if distance <= radius:
-            found[supporter_id] = Target(supporter_id, distance, "home")
+    # The final comparison in metres is the same as find_targets_naive's.
+    found = {sid: Target(sid, d, "home")
+             for sid, d in query(Supporter.id, Supporter.home_lat, Supporter.home_lon,
+                                 Supporter.is_active.is_(True))
+             if d <= radius}
 
     recent = sa.select(LatestPosition.supporter_id).where(
         LatestPosition.received_at >= recent_since).exists()
     if db.session.scalar(sa.select(recent)):
         active = sa.select(Supporter.id).where(Supporter.id == LatestPosition.supporter_id,
                                                Supporter.is_active.is_(True)).exists()
-        for supporter_id, h in query(LatestPosition.supporter_id, LatestPosition.lat,
-                                     LatestPosition.lon,
-                                     LatestPosition.received_at >= recent_since, active):
-            distance = two_r * asin(min(1.0, sqrt(h)))
+        for supporter_id, distance in query(LatestPosition.supporter_id, LatestPosition.lat,
+                                            LatestPosition.lon,
+                                            LatestPosition.received_at >= recent_since, active):
             if distance <= radius:
                 _nearest(found, supporter_id, distance, "position")
 
-    return sorted(found.values(), key=lambda t: (t.distance_m, t.supporter_id))
+    return sorted(found.values(), key=_BY_DISTANCE)
+
+
+_BY_DISTANCE = itemgetter(1, 0)  # (distance_m, supporter_id): nearest first, ties stable
 
 
 def find_targets_naive(lat: float, lon: float, radius_m: float, *,
@@ -264,4 +269,4 @@ def find_targets_naive(lat: float, lon: float, radius_m: float, *,
         distance = haversine_m(centre, (position.lat, position.lon))
         if distance <= radius_m:
             _nearest(found, position.supporter_id, distance, "position")
-    return sorted(found.values(), key=lambda t: (t.distance_m, t.supporter_id))
+    return sorted(found.values(), key=_BY_DISTANCE)
