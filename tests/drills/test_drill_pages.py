@@ -348,10 +348,12 @@ def test_a_non_gpx_upload_is_refused_in_japanese_by_default(organizer_client, di
     assert 'id="file-err"' in response.get_data(as_text=True)
 
 
-def test_an_oversized_upload_is_refused_before_it_is_read(organizer_client, district, make_drill):
+def test_an_oversized_upload_is_refused_before_it_is_read(app, organizer_client, district,
+                                                          make_drill):
     drill = make_drill(district)
     before = stored(drill.id)
-    response = upload(organizer_client, drill, b"<gpx>" + b" " * (6 * 1024 * 1024) + b"</gpx>")
+    padding = b" " * (app.config["MAX_CONTENT_LENGTH"] + 1024)
+    response = upload(organizer_client, drill, b"<gpx>" + padding + b"</gpx>")
     assert response.status_code == 413
     assert stored(drill.id) == before
 
