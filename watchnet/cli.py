@@ -141,7 +141,11 @@ def dispatcher_command(once: bool, interval: float, batch: int, threads: int) ->
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("apprise").setLevel(logging.WARNING)  # not a line per message sent
-    dispatcher = Dispatcher(threads=threads, batch=batch)
+    try:
+        dispatcher = Dispatcher(threads=threads, batch=batch)
+    except ValueError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
 
     def stop(_signum: int, _frame: object) -> None:
         # Finish and record the batch in hand (sends not yet started are released), then

@@ -140,21 +140,29 @@ def _env(database_url: str, tmp_path: Path, smtp_port: int) -> dict[str, str]:
                 WATCHNET_WEBHOOK_TIMEOUT_S="1", WATCHNET_DELIVERY_BACKOFF_S="1")
 
 
-def test_two_dispatcher_processes_at_once_send_every_message_once(
+def test_two_dispatchers_at_once_and_a_polite_stop_send_every_message_once(
         district, coordinator, smtp_sink, keyed_webhook_sink, database_url, tmp_path):
     rows = _broadcast(district, coordinator, keyed_webhook_sink.port)
     env = _env(database_url, tmp_path, smtp_sink.port)
     log = tmp_path / "dispatcher.log"
-    dispatchers = [_dispatcher(env, log), _dispatcher(env, log)]
+
+    def received() -> int:
+        return len(smtp_sink.messages) + len(keyed_webhook_sink.snapshot())
+
+    first, second = _dispatcher(env, log), _dispatcher(env, log)
     try:
         deadline = time.monotonic() + 40
+        while received() < 537 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        # A polite stop mid-broadcast: the batch in hand is finished or released, then exit.
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(15) == 0, log.read_text()[-3000:]
         while _count(Delivery.status != DeliveryStatus.sent) and time.monotonic() < deadline:
-            assert all(d.poll() is None for d in dispatchers), log.read_text()
+            assert second.poll() is None, log.read_text()
             time.sleep(0.2)
     finally:
-        for d in dispatchers:
+        for d in (first, second):
             d.send_signal(signal.SIGTERM)
-        for d in dispatchers:
             d.wait(20)
     assert _count(Delivery.status != DeliveryStatus.sent) == 0, log.read_text()[-3000:]
     time.sleep(0.3)
