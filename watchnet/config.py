@@ -60,7 +60,8 @@ DEFAULTS: dict[str, Any] = {
     "DELIVERY_MAX_ATTEMPTS": 8,
     "DELIVERY_BACKOFF_S": 30,
     "DELIVERY_BACKOFF_MAX_S": 3600,
-    "DELIVERY_CLAIM_S": 120,  # e.g. https://watch.example.jp; used in links printed on handouts
+    "DELIVERY_CLAIM_S": 120,  # must exceed 3 × the longer network timeout + 1 s
+    "WEBHOOK_TIMEOUT_S": 10.0,  # network timeout of a webhook post  # e.g. https://watch.example.jp; used in links printed on handouts
     # Reverse geocoding for "where am I" (Nominatim API), e.g. "http://127.0.0.1:8080"; None = off.
     "GEOCODER_URL": None,
     "GEOCODER_TIMEOUT_S": 2.0,
@@ -94,7 +95,7 @@ _INT_KEYS = {
     "ALERT_RETENTION_DAYS", "ALERT_SECTOR_RESOLUTION", "PHOTO_MAX_BYTES", "PHOTO_MAX_SIDE_PX",
 }
 _BOOL_KEYS = {"SMTP_STARTTLS"}
-_FLOAT_KEYS = {"WALKING_SPEED_MPS", "SMTP_TIMEOUT_S", "GEOCODER_TIMEOUT_S"}
+_FLOAT_KEYS = {"WALKING_SPEED_MPS", "SMTP_TIMEOUT_S", "GEOCODER_TIMEOUT_S", "WEBHOOK_TIMEOUT_S"}
 _LIST_KEYS = {"LANGUAGES", "ALERT_RADIUS_SCHEDULE"}
 
 
