@@ -48,7 +48,7 @@ DEFAULTS: dict[str, Any] = {
     "OPENAPI_VERSION": "3.0.3",
     "OPENAPI_URL_PREFIX": "/api",
     "OPENAPI_JSON_PATH": "openapi.json",
-    "PUBLIC_BASE_URL": None,
+    "PUBLIC_BASE_URL": None,  # e.g. https://watch.example.jp: links on handouts and in alerts
     # Outgoing e-mail (the dispatcher process sends; web requests only write the outbox).
     "SMTP_HOST": "localhost",
     "SMTP_PORT": 25,
@@ -61,7 +61,7 @@ DEFAULTS: dict[str, Any] = {
     "DELIVERY_BACKOFF_S": 30,
     "DELIVERY_BACKOFF_MAX_S": 3600,
     "DELIVERY_CLAIM_S": 120,  # must exceed 3 × the longer network timeout + 1 s
-    "WEBHOOK_TIMEOUT_S": 10.0,  # network timeout of a webhook post  # e.g. https://watch.example.jp; used in links printed on handouts
+    "WEBHOOK_TIMEOUT_S": 10.0,  # network timeout of a webhook post
     # Reverse geocoding for "where am I" (Nominatim API), e.g. "http://127.0.0.1:8080"; None = off.
     "GEOCODER_URL": None,
     "GEOCODER_TIMEOUT_S": 2.0,
