@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,11 +12,11 @@ from datetime import date, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from alert_core_support import point_at
 from PIL import Image
 
 from watchnet.dbtypes import utcnow
 from watchnet.extensions import db
-from watchnet.geo import EARTH_RADIUS_M
 from watchnet.registry.models import (
     AtRiskPerson,
     Build,
@@ -33,27 +32,6 @@ CENTRE = (36.3335, 138.9455)  # the test district's centre
 PHONE = "0270-20-1234"
 PERSON_NAME = "見守 一郎"
 USUAL_CLOTHING = "紺色のジャンパー、灰色のズボン"
-
-
-def point_at(distance_m: float, bearing_deg: float = 90.0,
-             origin: tuple[float, float] = CENTRE) -> tuple[float, float]:
-    """The point `distance_m` from origin along the bearing (great circle)."""
-    lat1, lon1 = map(math.radians, origin)
-    brg = math.radians(bearing_deg)
-    d = distance_m / EARTH_RADIUS_M
-    lat2 = math.asin(math.sin(lat1) * math.cos(d) + math.cos(lat1) * math.sin(d) * math.cos(brg))
-    lon2 = lon1 + math.atan2(math.sin(brg) * math.sin(d) * math.cos(lat1),
-                             math.cos(d) - math.sin(lat1) * math.sin(lat2))
-    return math.degrees(lat2), math.degrees(lon2)
-
-
-def place_supporter(make_supporter: Any, district: Any, distance_m: float,
-                    bearing_deg: float = 90.0, **values: Any) -> Any:
-    """A supporter whose home is exactly distance_m from CENTRE."""
-    supporter = make_supporter(district, **values)
-    supporter.home_lat, supporter.home_lon = point_at(distance_m, bearing_deg)
-    db.session.commit()
-    return supporter
 
 
 def jpeg() -> bytes:

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from alert_staff_support import PHONE, make_person, place_supporter, point_at, start_fields
+from alert_core_support import place_supporter, point_at
+from alert_staff_support import PHONE, make_person, start_fields
 from playwright.sync_api import expect
 from support import answer_tiles_offline, browser_login
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alert_core_support import place_supporter, point_at
 from alert_staff_support import (
     CENTRE,
     PERSON_NAME,
@@ -17,8 +18,6 @@ from alert_staff_support import (
     USUAL_CLOTHING,
     fake_nominatim,
     make_person,
-    place_supporter,
-    point_at,
     start_fields,
 )
 from flask import Flask
