@@ -141,6 +141,16 @@ def alert_message(alert: Alert) -> tuple[str, str]:
         _("A person living with dementia is missing in your neighbourhood. Please keep an eye "
           "out while you go about your day, and help search if you can."),
         "",
+        *_search_lines(alert),
+        "",
+        _("Please do not forward this message; the link is yours alone."),
+    ]
+    return subject, "\n".join(lines)
+
+
+def _search_lines(alert: Alert) -> list[str]:
+    """Where, whom, what to do and the link: the part an alert and its update share."""
+    return [
         last_seen_line(alert),
         _("Search area: within %(distance)s of the place last seen",
           distance=format_distance(alert.radius_m, _lang())),
@@ -150,10 +160,7 @@ def alert_message(alert: Alert) -> tuple[str, str]:
         *what_to_do_lines(alert),
         "",
         *_link_lines(),
-        "",
-        _("Please do not forward this message; the link is yours alone."),
     ]
-    return subject, "\n".join(lines)
 
 
 def update_message(alert: Alert) -> tuple[str, str]:
@@ -162,15 +169,7 @@ def update_message(alert: Alert) -> tuple[str, str]:
     lines = _exercise_lines(alert) + [
         _("There is a confirmed sighting. The search now centres on the new place."),
         "",
-        last_seen_line(alert),
-        _("Search area: within %(distance)s of the place last seen",
-          distance=format_distance(alert.radius_m, _lang())),
-        "",
-        *description_lines(alert),
-        "",
-        *what_to_do_lines(alert),
-        "",
-        *_link_lines(),
+        *_search_lines(alert),
     ]
     return subject, "\n".join(lines)
 
