@@ -231,10 +231,18 @@ def record_positions(drill_id: int, supporter_id: int, token_version: int,
     Idempotent per (supporter, client_id): a retried report counts as a duplicate. When
     nothing went in, a second look tells a refusal (raised) from duplicates.
     """
-    history_sql, upsert_sql = _position_sql()
     now = utcnow()
     sender = {"drill_id": drill_id, "supporter_id": supporter_id, "received_at": now}
     values = [{**row, **sender} for row in rows]
+    accepted = _store_positions(token_version, values)
+    if not accepted:
+        _refuse_positions(drill_id, supporter_id, token_version)
+    return accepted, len(values) - accepted
+
+
+def _store_positions(token_version: int, values: list[dict[str, Any]]) -> int:
+    """Run record_positions' transaction; returns how many rows went in."""
+    history_sql, upsert_sql = _position_sql()
     connection = db.engine.raw_connection()
     try:
         cursor = connection.cursor()
@@ -256,9 +264,7 @@ def record_positions(drill_id: int, supporter_id: int, token_version: int,
         raise
     finally:
         connection.close()
-    if not accepted:
-        _refuse_positions(drill_id, supporter_id, token_version)
-    return accepted, len(rows) - accepted
+    return accepted
 
 
 # ---------------------------------------------------------------------------------------------
