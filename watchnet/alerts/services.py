@@ -13,6 +13,7 @@ take well under a second.
 
 from __future__ import annotations
 
+import base64
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -140,6 +141,14 @@ def _check_radius(radius_m: float) -> None:
 # Bulk writing: recipients and their messages
 
 
+def _link_tokens(count: int) -> list[str]:
+    """`count` secrets like secrets.token_urlsafe(32), from one read of the system's random
+    source (one read per token cost 0.15 s for 10,000 recipients)."""
+    pool = secrets.token_bytes(32 * count)
+    return [base64.urlsafe_b64encode(pool[i:i + 32]).rstrip(b"=").decode("ascii")
+            for i in range(0, 32 * count, 32)]
+
+
 def _add_recipients(alert: Alert, targets: list[Target], radius_m: float) -> int:
     """Insert AlertRecipient rows for targets not yet told; returns how many were new.
 
@@ -148,9 +157,9 @@ def _add_recipients(alert: Alert, targets: list[Target], radius_m: float) -> int
     """
     if not targets:
         return 0
-    token = secrets.token_urlsafe
-    rows = [{"supporter_id": t.supporter_id, "token": token(32), "distance_m": t.distance_m,
-             "matched_by": t.matched_by} for t in targets]
+    tokens = _link_tokens(len(targets))
+    rows = [{"supporter_id": t.supporter_id, "token": tok, "distance_m": t.distance_m,
+             "matched_by": t.matched_by} for t, tok in zip(targets, tokens, strict=True)]
     return insert_ignoring_conflicts(
         AlertRecipient.__table__, rows,  # type: ignore[arg-type]
         columns=("supporter_id", "token", "distance_m", "matched_by"),
