@@ -248,9 +248,11 @@ def main() -> None:
     print(f"gunicorn {args.workers} workers ({worker}), wrk 2 threads, "
           f"{args.connections} connections, {args.duration} s each, batch {args.batch}")
     for db in dbs:
+        # The two cores may be shared: the load average says how much the figures can trust.
+        load_before = os.getloadavg()[0]
         r = bench_one(db, args, wrk)
         bare, single, batched = r["bare"], r["single"], r["batched"]  # type: ignore[index]
-        print(f"\n[{db}]")
+        print(f"\n[{db}]  load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
         for name, m in (("bare /ping", bare), ("single report", single),
                         (f"batch of {args.batch}", batched)):
             print(f"  {name:<15} {m['rps']:8.0f} req/s   p50 {m['p50_ms']:6.1f} ms   "

@@ -112,32 +112,36 @@ class _RawStatement:
     sql: str
     names: tuple[str, ...]  # the parameters in the DBAPI's order (positional paramstyles)
     positional: bool
-    processors: tuple[tuple[str, Callable[[Any], Any]], ...]
-    constants: tuple[tuple[str, Any], ...]  # literal values of the statement (e.g. 'live')
+    processors: dict[str, Callable[[Any], Any]]
+    constants: dict[str, Any]  # the statement's own values (e.g. 'live'), converted
 
     @classmethod
     def compile(cls, statement: Any, dialect: sa.Dialect, given: set[str]) -> _RawStatement:
         compiled = statement.compile(dialect=dialect)
-        binds = compiled.binds
-        processors = []
-        for name, bind in binds.items():
+        processors = {}
+        for name, bind in compiled.binds.items():
             process = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if process is not None:
-                processors.append((name, process))
-        constants = tuple((name, bind.effective_value) for name, bind in binds.items()
-                          if name not in given)
-        names = tuple(compiled.positiontup or ()) if compiled.positional else tuple(binds)
-        return cls(str(compiled), names, bool(compiled.positional), tuple(processors),
-                   constants)
+                processors[name] = process
+        names = tuple(compiled.positiontup or ()) if compiled.positional else tuple(
+            compiled.binds)
+        raw = cls(str(compiled), names, bool(compiled.positional), processors, {})
+        raw.constants.update(raw.convert({name: bind.effective_value
+                                          for name, bind in compiled.binds.items()
+                                          if name not in given}))
+        return raw
 
-    def params(self, values: dict[str, Any]) -> Any:
-        """The DBAPI parameters for one execution."""
-        values = {**values, **dict(self.constants)} if self.constants else dict(values)
-        for name, process in self.processors:
-            values[name] = process(values[name])
+    def convert(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Values as the database takes them (each column type's conversion)."""
+        processors = self.processors
+        return {name: processors[name](value) if name in processors else value
+                for name, value in values.items()}
+
+    def params(self, converted: dict[str, Any]) -> Any:
+        """The DBAPI parameters of one execution from converted values (constants added)."""
         if self.positional:
-            return tuple(values[name] for name in self.names)
-        return values
+            return tuple(converted[name] for name in self.names)
+        return converted
 
 
 _HISTORY_KEYS = ("drill_id", "supporter_id", "client_id", "lat", "lon", "accuracy_m",
@@ -231,31 +235,34 @@ def record_positions(drill_id: int, supporter_id: int, token_version: int,
     Idempotent per (supporter, client_id): a retried report counts as a duplicate. When
     nothing went in, a second look tells a refusal (raised) from duplicates.
     """
-    now = utcnow()
-    sender = {"drill_id": drill_id, "supporter_id": supporter_id, "received_at": now}
-    values = [{**row, **sender} for row in rows]
-    accepted = _store_positions(token_version, values)
+    accepted = _store_positions(drill_id, supporter_id, token_version, rows)
     if not accepted:
         _refuse_positions(drill_id, supporter_id, token_version)
-    return accepted, len(values) - accepted
+    return accepted, len(rows) - accepted
 
 
-def _store_positions(token_version: int, values: list[dict[str, Any]]) -> int:
+def _store_positions(drill_id: int, supporter_id: int, token_version: int,
+                     rows: Sequence[dict[str, Any]]) -> int:
     """Run record_positions' transaction; returns how many rows went in."""
     history_sql, upsert_sql = _position_sql()
+    sender = {"drill_id": drill_id, "supporter_id": supporter_id, "received_at": utcnow()}
+    # What every row shares is converted once.
+    shared = {**history_sql.constants,
+              **history_sql.convert({**sender, "token_version": token_version})}
+    params = [history_sql.params({**shared, **history_sql.convert(row)}) for row in rows]
     connection = db.engine.raw_connection()
     try:
         cursor = connection.cursor()
-        if len(values) == 1:
-            cursor.execute(history_sql.sql,
-                           history_sql.params({**values[0], "token_version": token_version}))
+        if len(params) == 1:
+            cursor.execute(history_sql.sql, params[0])
         else:
-            cursor.executemany(history_sql.sql, [
-                history_sql.params({**v, "token_version": token_version}) for v in values])
+            cursor.executemany(history_sql.sql, params)
         accepted = max(cursor.rowcount, 0)
         if accepted:
-            newest = max(values, key=lambda r: r["recorded_at"])
-            cursor.execute(upsert_sql.sql, upsert_sql.params(newest))
+            newest = {**max(rows, key=lambda r: r["recorded_at"]), **sender}
+            del newest["client_id"]
+            cursor.execute(upsert_sql.sql, upsert_sql.params(
+                {**upsert_sql.constants, **upsert_sql.convert(newest)}))
             connection.commit()
         else:
             connection.rollback()
