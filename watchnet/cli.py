@@ -35,9 +35,10 @@ def upgrade_database() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=max(2, (os.cpu_count() or 1) * 2), show_default=True, type=int)
-@click.option("--threads", default=16, show_default=True, type=int,
-              help="Threads per worker. Each open live page (a phone's or the organizer's "
-                   "live view) holds one thread; 1 gives sync workers, which cannot.")
+@click.option("--threads", default=1, show_default=True, type=int,
+              help="Threads per worker; 1 gives sync workers. Live pages reconnect their "
+                   "event streams instead of holding a worker (FIELD_SSE_LIFETIME_S, "
+                   "LIVE_STREAM_MAX_S = 0); set those above 0 only with threads.")
 @click.option("--upgrade/--no-upgrade", default=True, show_default=True,
               help="Apply database migrations before serving.")
 @click.option("--access-log/--no-access-log", default=True, show_default=True)
@@ -64,8 +65,8 @@ def serve_command(info: ScriptInfo, host: str, port: int, workers: int, threads:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
-@click.option("--threads", default=16, show_default=True, type=int,
-              help="Threads per worker; each open live page holds one.")
+@click.option("--threads", default=1, show_default=True, type=int,
+              help="Threads per worker; 1 gives sync workers.")
 @click.option("--no-serve", is_flag=True, help="Load the demo data and exit.")
 @click.pass_obj
 def demo_command(info: ScriptInfo, host: str, port: int, workers: int, threads: int,

@@ -67,6 +67,13 @@ DEFAULTS: dict[str, Any] = {
     "GEOCODER_TIMEOUT_S": 2.0,
     "HELP_CALL_NEAREST": 2,  # how many of the nearest other participants a help call reaches
     "POSITION_MAX_BATCH": 100,  # positions per request from a phone
+    # Server-sent events (a phone's field page, the organizer's live view). 0 s: each stream
+    # answers what is new and closes, and the browser reconnects after STREAM_RETRY_MS with
+    # Last-Event-ID; no worker is held, so sync workers serve drill day. With threaded workers
+    # (`watchnet serve --threads N`) streams may stay open, e.g. 300 s, holding one thread each.
+    "FIELD_SSE_LIFETIME_S": 0.0,
+    "LIVE_STREAM_MAX_S": 0.0,
+    "STREAM_RETRY_MS": 1000,
     # --- Real alerts ---
     # The search radius grows with the time since the person was last seen, in steps
     # "minutes:metres". The distances come from lost-person statistics for people living with
@@ -93,9 +100,11 @@ _INT_KEYS = {
     "HELP_CALL_NEAREST", "POSITION_MAX_BATCH", "ALERT_RECENT_POSITION_MIN",
     "ALERT_REMIND_AFTER_MIN", "ALERT_MIN_SEARCHERS", "ALERT_ESCALATE_AFTER_MIN",
     "ALERT_RETENTION_DAYS", "ALERT_SECTOR_RESOLUTION", "PHOTO_MAX_BYTES", "PHOTO_MAX_SIDE_PX",
+    "STREAM_RETRY_MS",
 }
 _BOOL_KEYS = {"SMTP_STARTTLS"}
-_FLOAT_KEYS = {"WALKING_SPEED_MPS", "SMTP_TIMEOUT_S", "GEOCODER_TIMEOUT_S", "WEBHOOK_TIMEOUT_S"}
+_FLOAT_KEYS = {"WALKING_SPEED_MPS", "SMTP_TIMEOUT_S", "GEOCODER_TIMEOUT_S", "WEBHOOK_TIMEOUT_S",
+               "FIELD_SSE_LIFETIME_S", "LIVE_STREAM_MAX_S"}
 _LIST_KEYS = {"LANGUAGES", "ALERT_RADIUS_SCHEDULE"}
 
 

@@ -27,7 +27,8 @@
     helpItems: {},      // help call id -> <li>
     counts: {steps: 0, open_help: 0},
     source: null,
-    retryTimer: null
+    retryTimer: null,
+    openedAt: 0
   };
   window.watchLive = state;  // for tests and for curious organizers with a console
 
@@ -346,9 +347,14 @@
               (state.since ? "&since=" + encodeURIComponent(state.since) : "");
     var source = new EventSource(url);
     state.source = source;
-    source.onopen = function () { setConnection("connected"); };
+    source.onopen = function () { state.openedAt = Date.now(); setConnection("connected"); };
     source.onerror = function () {
-      setConnection("reconnecting");
+      // The server may close each stream after answering (sync workers); the browser then
+      // reconnects within a second or two. Say "reconnecting" only when it does not.
+      var lostAt = Date.now();
+      window.setTimeout(function () {
+        if ((state.openedAt || 0) < lostAt) { setConnection("reconnecting"); }
+      }, 4000);
       if (source.readyState === EventSource.CLOSED) {
         // The browser gave up (e.g. a 5xx); start again with what we have seen.
         clearTimeout(state.retryTimer);

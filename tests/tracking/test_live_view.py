@@ -179,7 +179,7 @@ def test_the_stream_sends_what_happened_after_the_snapshot_and_moved_positions(
 
     messages = read_stream(organizer_client, drill,
                            query=f"?after={state['last_event_id']}&since={state['server_time']}")
-    assert messages[0] == {"retry": "2000"}
+    assert messages[0] == {"retry": "1000"}  # STREAM_RETRY_MS
     events = [m for m in messages if "event" in m]
     steps = [m for m in events if m["event"] == "step"]
     assert [m["data"]["step"] for m in steps] == ["approached_front"]

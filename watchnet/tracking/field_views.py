@@ -238,7 +238,8 @@ def phone_events(drill_id: int) -> Any:
     cfg = current_app.config
     poll_s = float(cfg.get("FIELD_SSE_POLL_S", 0.5))
     heartbeat_s = float(cfg.get("FIELD_SSE_HEARTBEAT_S", 15.0))
-    lifetime_s = float(cfg.get("FIELD_SSE_LIFETIME_S", 300.0))
+    lifetime_s = float(cfg["FIELD_SSE_LIFETIME_S"])
+    retry_ms = int(cfg["STREAM_RETRY_MS"])
     # No connection is held between polls: each poll is one short transaction.
     db.session.close()
 
@@ -248,8 +249,8 @@ def phone_events(drill_id: int) -> Any:
         floor = last_id  # the browser saw everything up to Last-Event-ID
         sent: set[int] = set()
         started = last_beat = time.monotonic()
-        yield "retry: 3000\n\n"
-        while time.monotonic() - started < lifetime_s:
+        yield f"retry: {retry_ms}\n\n"
+        while True:  # at least one poll: a lifetime of 0 answers what is new and closes
             after = None if last_id is None else max(0, last_id - _ID_LOOKBACK)
             try:
                 events = services.list_phone_events(drill_id, supporter_id, after)
@@ -265,6 +266,8 @@ def phone_events(drill_id: int) -> Any:
                 last_beat = time.monotonic()
             if last_id is not None and len(sent) > 4 * _ID_LOOKBACK:
                 sent = {i for i in sent if i > last_id - _ID_LOOKBACK}
+            if time.monotonic() - started >= lifetime_s:
+                break
             if time.monotonic() - last_beat >= heartbeat_s:
                 yield ": keepalive\n\n"
                 last_beat = time.monotonic()

@@ -234,10 +234,10 @@ def parse_since(raw: str | None) -> datetime | None:
 
 def staff_event_stream(drill_id: int, after_id: int, since: datetime | None, *,
                        max_s: float = 300.0, poll_s: float = 0.5,
-                       heartbeat_s: float = 15.0) -> Iterator[str]:
+                       heartbeat_s: float = 15.0, retry_ms: int = 2000) -> Iterator[str]:
     """Yield SSE messages for the drill's staff until max_s has passed: LiveEvents for staff
     newer than after_id, and "position" messages for participants who moved."""
-    yield "retry: 2000\n\n"
+    yield f"retry: {retry_ms}\n\n"
     members = drill_members(drill_id)
     watermark = since or utcnow()
     sent_positions: dict[int, datetime] = {}
@@ -245,7 +245,7 @@ def staff_event_stream(drill_id: int, after_id: int, since: datetime | None, *,
     sent_ids: set[int] = set()
     started = last_beat = time.monotonic()
     try:
-        while time.monotonic() - started < max_s:
+        while True:  # at least one poll: a max_s of 0 answers what is new and closes
             low = max(after_id, last_id - EVENT_ID_LOOKBACK)
             events = list(db.session.scalars(
                 sa.select(LiveEvent)
@@ -286,6 +286,8 @@ def staff_event_stream(drill_id: int, after_id: int, since: datetime | None, *,
             elif now - last_beat >= heartbeat_s:
                 last_beat = now
                 yield ": heartbeat\n\n"
+            if time.monotonic() - started >= max_s:
+                break
             time.sleep(poll_s)
     finally:
         db.session.close()

@@ -70,7 +70,7 @@ def live_events(drill_id: int) -> Response:
     cfg = current_app.config
     stream = staff_event_stream(
         drill.id, _after_id(), parse_since(request.args.get("since")),
-        max_s=float(cfg.get("LIVE_STREAM_MAX_S", 300)),
+        max_s=float(cfg["LIVE_STREAM_MAX_S"]), retry_ms=int(cfg["STREAM_RETRY_MS"]),
         poll_s=float(cfg.get("LIVE_STREAM_POLL_S", 0.5)),
         heartbeat_s=float(cfg.get("LIVE_STREAM_HEARTBEAT_S", 15)),
     )
