@@ -120,6 +120,9 @@
     if (home) {
       home.addEventListener("click", function () {
         picker.place(Number(home.dataset.lat), Number(home.dataset.lon), true);
+        // Say so in the place text too (it travels in messages), unless something is typed.
+        var placeText = document.querySelector("input[name=last_seen_place]");
+        if (placeText && !placeText.value.trim()) { placeText.value = home.dataset.place; }
       });
     }
     form.addEventListener("submit", function () {
