@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 
+from watchnet.alerts import sectors
 from watchnet.alerts.models import Alert, AlertEvent, AlertStatus
 from watchnet.alerts.targeting import FALLBACK_RADIUS_M, radius_schedule
 from watchnet.extensions import db
@@ -145,10 +146,9 @@ def revision_times(alert: Alert) -> dict[int, datetime]:
 def search_radius_m(alert: Alert) -> float:
     """The radius the current message covers: the coordinator's override, else the radius
     reached so far, else the first step of the configured schedule."""
-    if alert.radius_override_m:
-        return alert.radius_override_m
-    if alert.radius_m:
-        return alert.radius_m
+    radius = sectors.search_radius_m(alert)
+    if radius:
+        return radius
     schedule = radius_schedule()
     return schedule[0].radius_m if schedule else FALLBACK_RADIUS_M
 

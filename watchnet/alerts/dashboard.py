@@ -75,11 +75,6 @@ def last_event_id(alert_id: int) -> int:
         sa.select(sa.func.max(AlertEvent.id)).where(AlertEvent.alert_id == alert_id)) or 0)
 
 
-def current_radius_m(alert: Alert) -> float:
-    """The radius searched now: the override, else the radius reached so far."""
-    return sectors.search_radius_m(alert)
-
-
 def ring_label(radius_m: float) -> str:
     """"1.2 km：<the statistic it comes from>"."""
     return _("%(distance)s: %(source)s", distance=format_km(radius_m),
@@ -88,7 +83,7 @@ def ring_label(radius_m: float) -> str:
 
 def rings(alert: Alert) -> list[dict[str, Any]]:
     """The schedule's rings (plus the coordinator's own radius), the current one marked."""
-    current = current_radius_m(alert)
+    current = sectors.search_radius_m(alert)
     out: list[dict[str, Any]] = []
     seen: set[int] = set()
     for step in radius_schedule():
@@ -279,7 +274,7 @@ def dashboard_state(alert: Alert, now: datetime | None = None) -> dict[str, Any]
             "revision": alert.revision,
             "last_seen": {"lat": alert.last_seen_lat, "lon": alert.last_seen_lon,
                           "at": _iso(alert.last_seen_at), "place": alert.last_seen_place},
-            "radius_m": current_radius_m(alert),
+            "radius_m": sectors.search_radius_m(alert),
             "radius_override_m": alert.radius_override_m,
             "scheduled_radius_m": effective_radius_m(alert, now),
             "next_step": ({"minutes": upcoming.minutes, "radius_m": upcoming.radius_m,
@@ -366,7 +361,7 @@ def person_photo_ids(alert: Alert) -> list[int]:
 
 def next_ring_m(alert: Alert, schedule: list[RadiusStep]) -> float | None:
     """The next ring of the schedule beyond the radius searched now (None at the outer one)."""
-    current = current_radius_m(alert)
+    current = sectors.search_radius_m(alert)
     return next((step.radius_m for step in schedule if step.radius_m > current + 1), None)
 
 

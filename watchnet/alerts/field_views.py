@@ -20,7 +20,6 @@ from flask import (
     abort,
     current_app,
     jsonify,
-    make_response,
     render_template,
     request,
 )
@@ -36,6 +35,7 @@ from watchnet.dbtypes import utcnow
 from watchnet.extensions import csrf, db
 from watchnet.maps.builders import new_map, render_parts
 from watchnet.maps.drill_maps import tile_settings
+from watchnet.tracking.field_views import json_error
 from watchnet.tracking.schemas import InvalidPayload, parse_positions
 
 bp = Blueprint("alert_field", __name__, url_prefix="/a")
@@ -46,20 +46,14 @@ _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{20,64}")
 PAGE_ENDPOINTS = frozenset({"alert_field.show", "alert_field.photo"})
 
 
+@bp.after_request
 def _private(response: Response) -> Response:
-    """The link's pages carry personal details and the token: never cached, never sent on
-    as a Referer, never indexed."""
+    """Every answer of the link (pages, photos, JSON, errors) may carry personal details and
+    the token: never cached, never sent on as a Referer, never indexed."""
     response.headers["Cache-Control"] = "no-store, private"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Robots-Tag"] = "noindex, nofollow"
     return response
-
-
-def _json_error(code: int, message: str, errors: dict[str, list[str]] | None = None,
-                **extra: Any) -> tuple[Response, int]:
-    body: dict[str, Any] = {"code": code, "message": message, "errors": errors or {}}
-    body.update(extra)
-    return _private(jsonify(body)), code
 
 
 @bp.errorhandler(HTTPException)
@@ -67,25 +61,25 @@ def _http_error(exc: HTTPException) -> Any:
     if request.endpoint in PAGE_ENDPOINTS:
         return handle_http_exception(exc)
     code = exc.code or 500
-    return _json_error(code, _messages().get(code, exc.description or ""))
+    return json_error(code, _messages().get(code, exc.description or ""))
 
 
 @bp.errorhandler(InvalidPayload)
 def _invalid(exc: InvalidPayload) -> Any:
     db.session.rollback()
-    return _json_error(422, _("Some of the values are not valid."), exc.errors)
+    return json_error(422, _("Some of the values are not valid."), exc.errors)
 
 
 @bp.errorhandler(SectorError)
 def _sector_refused(exc: SectorError) -> Any:
     db.session.rollback()
-    return _json_error(exc.status, str(exc), {"cell": [str(exc)]})
+    return json_error(exc.status, str(exc), {"cell": [str(exc)]})
 
 
 @bp.errorhandler(fs.NotSearching)
 def _not_searching(exc: fs.NotSearching) -> Any:
     db.session.rollback()
-    return _json_error(409, _("Tap “I'll search” first to share your position."))
+    return json_error(409, _("Tap “I'll search” first to share your position."))
 
 
 @bp.errorhandler(fs.AlertClosed)
@@ -100,14 +94,14 @@ class _BadJson(Exception):
 
 @bp.errorhandler(_BadJson)
 def _bad_json(exc: _BadJson) -> Any:
-    return _json_error(400, _("Send a JSON body."), {"_body": [_("Send a JSON object.")]})
+    return json_error(400, _("Send a JSON body."), {"_body": [_("Send a JSON object.")]})
 
 
 def _closed(recipient: AlertRecipient) -> Any:
     """410 with the outcome: the phone shows the thank-you and forgets the details."""
     db.session.rollback()
     state = fs.closed_state(recipient.alert)
-    return _json_error(410, state["message"], state=state)
+    return json_error(410, state["message"], state=state)
 
 
 def _recipient(token: str) -> AlertRecipient:
@@ -137,17 +131,16 @@ def show(token: str) -> Any:
     recipient = _recipient(token)
     alert = recipient.alert
     if not alert.is_active:
-        return _private(make_response(render_template(
-            "alerts/field/closed.html", state=fs.closed_state(alert))))
+        return render_template("alerts/field/closed.html", state=fs.closed_state(alert))
     alert_services.mark_opened(recipient)
     fs.record_link_view(recipient)
     db.session.commit()
     tiles = tile_settings(current_app.config)
     map_parts = render_parts(new_map((alert.last_seen_lat, alert.last_seen_lon), tiles, 14))
-    return _private(make_response(render_template(
+    return render_template(
         "alerts/field/show.html", alert=alert, recipient=recipient, token=token,
         photos=fs.shown_photos(alert), state=fs.field_state(recipient),
-        tel_href=fs.tel_href(alert.contact_phone), map_parts=map_parts)))
+        tel_href=fs.tel_href(alert.contact_phone), map_parts=map_parts)
 
 
 @bp.get("/<token>/photos/<int:photo_id>")
@@ -161,7 +154,7 @@ def photo(token: str, photo_id: int) -> Any:
         abort(404)
     fs.record_link_view(recipient, what=f"photo:{photo_id}")
     db.session.commit()
-    return _private(Response(shown.data, mimetype=shown.content_type or "image/jpeg"))
+    return Response(shown.data, mimetype=shown.content_type or "image/jpeg")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -173,7 +166,7 @@ def state(token: str) -> Any:
     """The page's live state (polled every few seconds); shapes of the sectors only when the
     search area changed since `have`."""
     recipient = _recipient(token)
-    return _private(jsonify(fs.field_state(recipient, request.args.get("have"))))
+    return jsonify(fs.field_state(recipient, request.args.get("have")))
 
 
 @bp.post("/<token>/ack")
@@ -189,7 +182,7 @@ def ack(token: str) -> Any:
         raise InvalidPayload({"answer": [_("Answer “searching” or “cannot”.")]}) from None
     alert_services.acknowledge_alert(recipient, answer)
     db.session.commit()
-    return _private(jsonify({"answer": answer.value}))
+    return jsonify({"answer": answer.value})
 
 
 @bp.post("/<token>/sector")
@@ -203,12 +196,12 @@ def sector(token: str) -> Any:
     if action == "release":
         released = fs.give_back_sector(recipient)
         db.session.commit()
-        return _private(jsonify({"my_sector": None, "released": released}))
+        return jsonify({"my_sector": None, "released": released})
     if action != "take":
         raise InvalidPayload({"action": [_("Unknown choice.")]})
     cell, created = fs.take_sector(recipient, str(body.get("cell") or ""))
     db.session.commit()
-    return _private(jsonify({"my_sector": cell, "created": created})), 201 if created else 200
+    return jsonify({"my_sector": cell, "created": created}), 201 if created else 200
 
 
 @bp.post("/<token>/positions")
@@ -221,7 +214,7 @@ def positions(token: str) -> Any:
                            utcnow())
     accepted, duplicates = fs.record_search_positions(recipient, rows)
     db.session.commit()
-    return _private(jsonify({"accepted": accepted, "duplicates": duplicates}))
+    return jsonify({"accepted": accepted, "duplicates": duplicates})
 
 
 @bp.post("/<token>/sightings")
@@ -233,4 +226,4 @@ def sightings(token: str) -> Any:
     data = fs.parse_sighting(request.form, request.files, utcnow())
     sighting, created = fs.report_sighting(recipient, data)
     db.session.commit()
-    return _private(jsonify(fs.sighting_body(sighting))), 201 if created else 200
+    return jsonify(fs.sighting_body(sighting)), 201 if created else 200

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from functools import partial
-from urllib.parse import urlsplit
 
 from flask import current_app
-from geopy.adapters import RequestsAdapter
 from geopy.exc import GeopyError
-from geopy.geocoders import Nominatim
 from geopy.point import Point
 
 from watchnet.core.turns import turn_released
+from watchnet.tracking.geocoding import nominatim_for
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +35,6 @@ class FoundPlace:
     lat: float
     lon: float
     address: str
-
-
-def _nominatim(url: str, timeout_s: float) -> Nominatim:
-    parts = urlsplit(url if "://" in url else f"http://{url}")
-    # No retries: a dead geocoder must fail within the timeout, not three times it.
-    return Nominatim(domain=parts.netloc + parts.path.rstrip("/"),
-                     scheme=parts.scheme or "http", user_agent="watchnet", timeout=timeout_s,
-                     adapter_factory=partial(RequestsAdapter, max_retries=0))
 
 
 def find_address(query: str, *, near: tuple[float, float] | None = None,
@@ -67,7 +56,7 @@ def find_address(query: str, *, near: tuple[float, float] | None = None,
                    Point(near[0] + NEAR_DEGREES, near[1] + NEAR_DEGREES)]
     try:
         with turn_released():
-            location = _nominatim(url, timeout_s).geocode(
+            location = nominatim_for(url, timeout_s).geocode(
                 query, exactly_one=True, language=language, viewbox=viewbox, bounded=False,
                 timeout=timeout_s)
     except (GeopyError, OSError, ValueError) as exc:

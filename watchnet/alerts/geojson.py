@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from watchnet.alerts.models import Alert, SearchPosition, Sighting
-from watchnet.alerts.sectors import sector_states, short_name
+from watchnet.alerts.sectors import search_radius_m, sector_states, short_name
 from watchnet.alerts.targeting import radius_schedule, ring_source
 from watchnet.extensions import db
 from watchnet.geo import EARTH_RADIUS_M
@@ -75,14 +75,10 @@ def _signed_area(ring: list[Position]) -> float:
     return sum(a[0] * b[1] - b[0] * a[1] for a, b in zip(ring, ring[1:] + ring[:1], strict=True))
 
 
-def _current_radius_m(alert: Alert) -> float:
-    return float(alert.radius_override_m or alert.radius_m or 0.0)
-
-
 def ring_features(alert: Alert) -> list[Feature]:
     """The schedule's rings around the last-seen point, and the coordinator's radius when it
     is not one of them."""
-    current = _current_radius_m(alert)
+    current = search_radius_m(alert)
     features = []
     radii = set()
     for step in radius_schedule():
@@ -178,7 +174,7 @@ def search_geojson(alert: Alert) -> dict[str, Any]:
         "alert_id": alert.id,
         "status": alert.status.value,
         "is_exercise": alert.is_exercise,
-        "radius_m": _current_radius_m(alert),
+        "radius_m": search_radius_m(alert),
         "features": [*ring_features(alert), *sector_features(alert), *point_features(alert),
                      *sighting_features(alert), *track_features(alert)],
     }

@@ -44,7 +44,8 @@ def cache_key(lat: float, lon: float, language: str) -> str:
     return f"{round(lat, 4):.4f},{round(lon, 4):.4f}:{language}"
 
 
-def _geocoder(url: str, timeout_s: float) -> Nominatim:
+def nominatim_for(url: str, timeout_s: float) -> Nominatim:
+    """The process's geocoder client for a URL (made once; its HTTP session is reused)."""
     parts = urlsplit(url if "://" in url else f"http://{url}")
     domain = parts.netloc + parts.path.rstrip("/")
     key = (url, timeout_s)
@@ -81,7 +82,7 @@ def format_address(raw: dict[str, Any], language: str) -> str | None:
 def _lookup(url: str, timeout_s: float, lat: float, lon: float, language: str) -> str | None:
     try:
         with turn_released():
-            location = _geocoder(url, timeout_s).reverse(
+            location = nominatim_for(url, timeout_s).reverse(
                 (lat, lon), exactly_one=True, language=language, timeout=timeout_s
             )
     except (GeopyError, OSError, ValueError) as exc:
