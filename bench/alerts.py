@@ -45,9 +45,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from benchdb import prepare_database
+
 ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
-PG_BENCH_URL = "postgresql://postgres@127.0.0.1:5432/watchnet_bench_alerts"
+BENCH_DB = "watchnet_bench_alerts"  # recreated on the PostgreSQL server for each run
 COORDINATOR = ("bench-coordinator@example.jp", "bench-password-123")
 NEIGHBOURHOOD = (36.3335, 138.9455)  # the dense neighbourhood and the broadcast's alert point
 CITY = (36.25, 36.42, 138.85, 139.07)  # lat min/max, lon min/max: about 20 × 19 km
@@ -214,20 +215,6 @@ def load() -> str:
     return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} on {os.cpu_count()} CPUs"
 
 
-def prepare_database(db: str, env: dict[str, str]) -> None:
-    if db != "postgresql":
-        return
-    import sqlalchemy as sa
-
-    admin = sa.create_engine(PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://"),
-                             isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text("DROP DATABASE IF EXISTS watchnet_bench_alerts WITH (FORCE)"))
-        conn.execute(sa.text("CREATE DATABASE watchnet_bench_alerts"))
-    admin.dispose()
-    env["DATABASE_URL"] = PG_BENCH_URL
-
-
 class FormInputs(html.parser.HTMLParser):
     """The named inputs of a page's forms (their current values), for posting like a browser."""
 
@@ -324,7 +311,7 @@ def bench_one(db: str, args: argparse.Namespace) -> dict[str, Any]:
     instance = Path(tempfile.mkdtemp(prefix=f"wn-bench-alerts-{db}-"))
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env.update(WATCHNET_INSTANCE_PATH=str(instance), NO_PROXY="127.0.0.1")
-    prepare_database(db, env)
+    prepare_database(db, env, BENCH_DB)
     sink_port = free_port()
     sink = subprocess.Popen([sys.executable, "-c", SINK, str(sink_port)], stdout=subprocess.PIPE,
                             text=True, start_new_session=True)

@@ -29,9 +29,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+from benchdb import prepare_database
+
 ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
-PG_BENCH_URL = "postgresql://postgres@127.0.0.1:5432/watchnet_bench"
+BENCH_DB = "watchnet_bench"  # recreated on the PostgreSQL server for each run
 
 SETUP = textwrap.dedent("""
     # Runs inside the app: make the demo drill live with N consenting phones; print their
@@ -131,20 +132,6 @@ def ensure_wrk() -> str:
     return shutil.which("wrk") or "wrk"
 
 
-def prepare_database(db: str, env: dict[str, str]) -> None:
-    if db != "postgresql":
-        return
-    import sqlalchemy as sa
-
-    admin = sa.create_engine(PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://"),
-                             isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text("DROP DATABASE IF EXISTS watchnet_bench WITH (FORCE)"))
-        conn.execute(sa.text("CREATE DATABASE watchnet_bench"))
-    admin.dispose()
-    env["DATABASE_URL"] = PG_BENCH_URL
-
-
 def sign_in_phones(base: str, tokens: list[str], path: Path, drill_id: int) -> None:
     """Open each personal link like a phone; keep its session cookie and CSRF token."""
     lines = []
@@ -190,7 +177,7 @@ def bench_one(db: str, args: argparse.Namespace, wrk: str) -> dict[str, object]:
     instance = Path(tempfile.mkdtemp(prefix=f"wn-bench-{db}-"))
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env["WATCHNET_INSTANCE_PATH"] = str(instance)
-    prepare_database(db, env)
+    prepare_database(db, env, BENCH_DB)
     setup = subprocess.run([sys.executable, "-c", SETUP, str(args.phones)], env=env,
                            capture_output=True, text=True, check=True)
     info = json.loads(setup.stdout.strip().splitlines()[-1])
