@@ -527,6 +527,7 @@
         var isContact = li.dataset.step === "contacted";
         show($("fix-whom-field"), isContact);
         if (isContact) { $("fix-whom").value = li.dataset.contactWhom || ""; }
+        show($("fix-error"), false);
         fixDialog.showModal();
       });
     });
@@ -535,8 +536,22 @@
       var c = state.correcting;
       if (!c) { fixDialog.close(); return; }
       var parts = ($("fix-time").value || "").split(":");
+      var fixError = $("fix-error");
+      if (parts.length < 2) {
+        fixError.textContent = t.fix_no_time;
+        show(fixError, true);
+        return;
+      }
       var d = new Date(c.date.getTime());
-      if (parts.length >= 2) { d.setHours(parseInt(parts[0], 10), parseInt(parts[1], 10), 0, 0); }
+      d.setHours(parseInt(parts[0], 10), parseInt(parts[1], 10), 0, 0);
+      // Checked here, while the dialog is open, rather than by the server later: a refused
+      // correction would otherwise only show up after the queue has sent it.
+      if (d.getTime() > Date.now() + 60000) {
+        fixError.textContent = t.fix_future;
+        show(fixError, true);
+        return;
+      }
+      show(fixError, false);
       var body = { client_id: newId(), step: c.step, done_at: d.toISOString(),
                    corrects_client_id: c.client_id };
       var cp = selectedCheckpoint();

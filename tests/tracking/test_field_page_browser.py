@@ -200,7 +200,9 @@ def test_a_supporter_shares_position_and_logs_all_six_steps_at_a_checkpoint(
     # Each step shows a check and its time on the phone.
     assert page.locator(".step.done").count() == 6
     assert page.locator(".step.waiting").count() == 0
-    local = tapped["noticed"].astimezone(ZoneJST).strftime("%H:%M")
+    # The phone shows the time it recorded for the tap (the stored done_at), not the test's
+    # clock: the two can fall either side of a minute boundary.
+    local = steps[0].done_at.astimezone(ZoneJST).strftime("%H:%M")
     assert local in page.inner_text(".step[data-step='noticed'] .step-status")
 
 
@@ -300,7 +302,14 @@ def test_a_refused_step_is_dropped_with_the_servers_message(live_server, phone, 
 def test_a_step_can_be_corrected_and_the_original_is_kept(live_server, phone, live_drill,
                                                           supporter):
     join(live_drill, supporter)
-    page = open_field_page(phone(), live_server, supporter, live_drill)
+    context = phone()
+    # The phone's clock stands at hh:30 of the hour before now, so that hh:05 is earlier and
+    # hh:55 later on the same day whenever the test runs.
+    phone_now = (datetime.now(ZoneJST) - timedelta(hours=1)).replace(minute=30, second=0,
+                                                                     microsecond=0)
+    context.clock.install(time=phone_now)
+    hh = phone_now.strftime("%H")
+    page = open_field_page(context, live_server, supporter, live_drill)
     page.click("#encounter-btn")
     page.wait_for_function("document.getElementById('checkpoint-select').value !== ''")
     tap_step(page, "noticed")
@@ -308,9 +317,18 @@ def test_a_step_can_be_corrected_and_the_original_is_kept(live_server, phone, li
     page.wait_for_selector(".step[data-step='noticed'] .step-fix:visible")
 
     page.click(".step[data-step='noticed'] .step-fix")
-    page.fill("#fix-time", "09:05")
+    # A time later than now is refused in the dialog, which stays open with what was typed.
+    page.fill("#fix-time", f"{hh}:55")
     page.fill("#fix-note", "実は先に気づいていた")
     page.click("#fix-save")
+    assert "今より後の時刻" in page.locator("#fix-error").inner_text()
+    assert page.locator("#fix-dialog").is_visible()
+    assert page.input_value("#fix-note") == "実は先に気づいていた"
+    assert len(stored_steps(supporter, live_drill)) == 1
+
+    page.fill("#fix-time", f"{hh}:05")
+    page.click("#fix-save")
+    assert not page.locator("#fix-dialog").is_visible()
     page.wait_for_function("document.getElementById('queue-status').dataset.actions === '0'")
 
     rows = wait_until(lambda: len(stored_steps(supporter, live_drill)) == 2 and
@@ -318,11 +336,11 @@ def test_a_step_can_be_corrected_and_the_original_is_kept(live_server, phone, li
     original = next(r for r in rows if r.corrects_id is None)
     correction = next(r for r in rows if r.corrects_id is not None)
     assert correction.corrects_id == original.id
-    assert correction.done_at.astimezone(ZoneJST).strftime("%H:%M") == "09:05"
+    assert correction.done_at.astimezone(ZoneJST) == phone_now.replace(minute=5)
     assert correction.note == "実は先に気づいていた"
     page.wait_for_function(
         "document.querySelector(\".step[data-step='noticed'] .step-status\")"
-        ".textContent.indexOf('09:05') >= 0")
+        f".textContent.indexOf('{hh}:05') >= 0")
 
 
 def test_where_am_i_shows_a_sentence_with_the_nearest_place(live_server, phone, live_drill,
