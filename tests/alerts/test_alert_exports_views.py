@@ -27,6 +27,7 @@ from alert_exports_support import (
 )
 from support import login, signin_supporter
 
+from watchnet.alerts.field_services import record_walked_cells
 from watchnet.alerts.models import (
     AlertStatus,
     SearchPosition,
@@ -179,9 +180,12 @@ def test_the_geojson_holds_the_whole_search_in_lon_lat_order(
     start = alert.started_at
     track = [(36.3335, 138.9455), (36.3345, 138.9465), (36.3355, 138.9475)]
     for i, (lat, lon) in enumerate(reversed(track)):  # stored out of order on purpose
-        db.session.add(SearchPosition(
+        position = SearchPosition(
             alert_id=alert.id, supporter_id=walker.id, client_id=f"p{i}", lat=lat, lon=lon,
-            cell=cell_of(lat, lon, 8), recorded_at=start + timedelta(minutes=10 - i)))
+            cell=cell_of(lat, lon, 8), recorded_at=start + timedelta(minutes=10 - i))
+        db.session.add(position)
+        record_walked_cells(alert.id, [{"cell": position.cell,
+                                        "recorded_at": position.recorded_at}])
     far = (36.3400, 138.9300)
     far_cell = cell_of(*far, 8)
     db.session.add(SearchSectorClaim(alert_id=alert.id, cell=far_cell, supporter_id=holder.id))

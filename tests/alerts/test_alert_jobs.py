@@ -17,6 +17,7 @@ from watchnet.alerts.models import (
     SearchPosition,
     SearchSectorClaim,
     Sighting,
+    WalkedSector,
 )
 from watchnet.alerts.services import acknowledge_alert, close_alert, start_alert
 from watchnet.audit.models import AuditEvent
@@ -144,6 +145,7 @@ def test_purge_deletes_what_a_closed_search_no_longer_needs(
             Sighting(alert_id=alert.id, client_id=f"s{alert.id}", seen_at=utcnow(), lat=36.33,
                      lon=138.94, photo=b"\xff\xd8jpeg"),
             SearchSectorClaim(alert_id=alert.id, cell="88283082b9fffff", supporter_id=s.id),
+            WalkedSector(alert_id=alert.id, cell="88283082b9fffff", first_walked_at=utcnow()),
         ])
     db.session.commit()
     for alert in (old, recent):
@@ -157,7 +159,7 @@ def test_purge_deletes_what_a_closed_search_no_longer_needs(
     assert purge_closed_alerts() == 1
     _restart()
     assert purge_closed_alerts() == 0
-    for model in (SearchPosition, Sighting, SearchSectorClaim):
+    for model in (SearchPosition, Sighting, SearchSectorClaim, WalkedSector):
         alert_ids = set(db.session.scalars(sa.select(model.alert_id)))  # type: ignore[attr-defined]
         assert alert_ids == {recent_id, active_id}, model
     purged = db.session.get(Alert, old_id)
@@ -171,7 +173,8 @@ def test_purge_deletes_what_a_closed_search_no_longer_needs(
     assert kept is not None and kept.display_name == "見守 一郎" and kept.purged_at is None
     audit = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "purge_alert"))
     assert audit is not None and audit.subject_id == old_id
-    assert audit.detail == {"positions": 1, "sightings": 1, "sector_claims": 1}
+    assert audit.detail == {"positions": 1, "sightings": 1, "sector_claims": 1,
+                            "walked_sectors": 1}
 
 
 def test_the_scheduler_runs_the_alert_jobs(app: Any, district: Any, coordinator: Any,

@@ -33,6 +33,7 @@ from watchnet.alerts.models import (
     Sighting,
     SightingCertainty,
     TravelDirection,
+    WalkedSector,
 )
 from watchnet.audit.services import record_audit
 from watchnet.dbtypes import utcnow
@@ -244,6 +245,7 @@ def record_search_positions(recipient: AlertRecipient,
         index_elements=["supporter_id", "client_id"]).returning(table.c.id)
     accepted = len(db.session.connection().execute(statement, values).all())
     if accepted:
+        record_walked_cells(alert.id, values)
         newest = max(values, key=lambda v: v["recorded_at"])
         emit_alert_event(alert.id, "search_position",
                          {"supporter_id": recipient.supporter_id,
@@ -252,6 +254,23 @@ def record_search_positions(recipient: AlertRecipient,
                           "at": newest["recorded_at"].isoformat()},
                          audience=STAFF, actor=actor_of(recipient))
     return accepted, len(values) - accepted
+
+
+def record_walked_cells(alert_id: int, positions: Sequence[Mapping[str, Any]]) -> None:
+    """Note the sectors these positions lie in as walked (once per sector, with the earliest
+    time), so that the pages' polls need not read the positions."""
+    first: dict[str, datetime] = {}
+    for p in positions:
+        if p["cell"] and (p["cell"] not in first or p["recorded_at"] < first[p["cell"]]):
+            first[p["cell"]] = p["recorded_at"]
+    if not first:
+        return
+    table = WalkedSector.__table__
+    assert isinstance(table, sa.Table)
+    db.session.connection().execute(
+        _insert(table).on_conflict_do_nothing(index_elements=["alert_id", "cell"]),
+        [{"alert_id": alert_id, "cell": cell, "first_walked_at": at}
+         for cell, at in sorted(first.items())])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -187,6 +187,8 @@ class SearchPosition(Model):
     __table_args__ = (
         sa.UniqueConstraint("supporter_id", "client_id"),
         sa.Index("ix_search_position_alert_time", "alert_id", "recorded_at"),
+        # Each searcher's newest position (the coordinator's map) without reading the rest.
+        sa.Index("ix_search_position_alert_supporter", "alert_id", "supporter_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -199,6 +201,18 @@ class SearchPosition(Model):
     cell: Mapped[str] = mapped_column(sa.String(16), default="")  # H3 cell walked
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WalkedSector(Model):
+    """A sector some searcher's shared position has been in, kept beside the positions so that
+    every phone's poll reads a few hundred rows instead of all the positions."""
+
+    __tablename__ = "walked_sector"
+
+    alert_id: Mapped[int] = mapped_column(sa.ForeignKey("alert.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    cell: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    first_walked_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Sighting(Model):
@@ -244,7 +258,11 @@ class AlertEvent(Model):
     recipient's page), or "supporter:<id>"."""
 
     __tablename__ = "alert_event"
-    __table_args__ = (sa.Index("ix_alert_event_alert_id", "alert_id", "id"),)
+    __table_args__ = (
+        sa.Index("ix_alert_event_alert_id", "alert_id", "id"),
+        # A phone's newest event: the rows for its audience only, not the staff's many.
+        sa.Index("ix_alert_event_audience", "alert_id", "audience", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     alert_id: Mapped[int] = mapped_column(sa.ForeignKey("alert.id", ondelete="CASCADE"))

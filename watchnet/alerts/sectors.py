@@ -19,7 +19,7 @@ from flask import current_app, has_app_context
 from flask_babel import gettext as _
 from sqlalchemy.orm import joinedload
 
-from watchnet.alerts.models import Alert, AlertRecipient, SearchPosition, SearchSectorClaim
+from watchnet.alerts.models import Alert, AlertRecipient, SearchSectorClaim, WalkedSector
 from watchnet.dbtypes import utcnow
 from watchnet.extensions import db
 from watchnet.geo import haversine_m
@@ -134,10 +134,9 @@ def open_claims(alert_id: int) -> list[SearchSectorClaim]:
 
 
 def walked_cells(alert_id: int) -> set[str]:
-    """Cells where a searcher's shared position has been."""
-    query = (sa.select(SearchPosition.cell).distinct()
-             .where(SearchPosition.alert_id == alert_id, SearchPosition.cell != ""))
-    return set(db.session.scalars(query))
+    """Cells where a searcher's shared position has been (noted by record_walked_cells)."""
+    return set(db.session.scalars(sa.select(WalkedSector.cell)
+                                  .where(WalkedSector.alert_id == alert_id)))
 
 
 def priority_cells(alert: Alert, resolution: int | None = None) -> set[str]:

@@ -28,6 +28,7 @@ from watchnet.alerts.models import (
     SearchPosition,
     SearchSectorClaim,
     Sighting,
+    WalkedSector,
 )
 from watchnet.alerts.services import remind_unanswered, widen_alert
 from watchnet.audit.services import record_audit
@@ -165,7 +166,7 @@ def _purge(alert: Alert, at: datetime) -> int:
         return 0
     deleted = {}
     for name, model in (("positions", SearchPosition), ("sightings", Sighting),
-                        ("sector_claims", SearchSectorClaim)):
+                        ("sector_claims", SearchSectorClaim), ("walked_sectors", WalkedSector)):
         deleted[name] = int(db.session.execute(
             sa.delete(model).where(model.alert_id == alert.id)  # type: ignore[attr-defined]
             .execution_options(synchronize_session=False)
