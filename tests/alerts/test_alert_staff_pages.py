@@ -36,6 +36,7 @@ from watchnet.alerts.services import acknowledge_alert
 from watchnet.audit.models import AuditEvent
 from watchnet.dbtypes import utcnow
 from watchnet.extensions import db
+from watchnet.jobs.alerts import widen_due_alerts
 from watchnet.notifications.models import Delivery, DeliveryStatus
 from watchnet.timefmt import to_local
 
@@ -328,11 +329,22 @@ def test_widen_now_reaches_the_next_ring_only(
     response = coordinator_client.post(f"/alerts/{alert.id}/widen")
     assert response.status_code == 303
     db.session.refresh(alert)
-    assert alert.radius_override_m == 1600
+    assert alert.radius_m == 1600
     told = set(db.session.scalars(sa.select(AlertRecipient.supporter_id)
                                   .where(AlertRecipient.alert_id == alert.id)))
     assert told == {near.id, far.id}
     assert outer.id not in told
+    # The schedule is not paused: the page names the next ring, not the one already reached,
+    # and the scheduler still brings it at its time.
+    assert alert.radius_override_m is None
+    page = coordinator_client.get(f"/alerts/{alert.id}").get_data(as_text=True)
+    assert "次の拡大：最終目撃から 90 分後に 5.0 km" in page
+    assert "今すぐ 5.0 km に広げる" in page
+    alert.last_seen_at -= timedelta(minutes=95)
+    db.session.commit()
+    assert widen_due_alerts() == 1
+    assert outer.id in set(db.session.scalars(
+        sa.select(AlertRecipient.supporter_id).where(AlertRecipient.alert_id == alert.id)))
 
 
 def test_override_radius_and_clear_it(

@@ -329,13 +329,15 @@ def _claim_revision(alert: Alert, **values: Any) -> bool:
     return bool(claimed)
 
 
-def widen_alert(alert: Alert, *, now: datetime | None = None, actor: Actor = "system") -> int:
-    """Widen to the radius the schedule (or override) gives now and tell only those newly
-    inside; returns how many were newly told. Nothing happens when the radius has not grown."""
+def widen_alert(alert: Alert, *, now: datetime | None = None, actor: Actor = "system",
+                to_radius_m: float | None = None) -> int:
+    """Widen to the radius the schedule (or override) gives now, or to `to_radius_m`, and
+    tell only those newly inside; returns how many were newly told. Nothing happens when the
+    radius has not grown."""
     at = now or utcnow()
     if not alert.is_active:
         return 0
-    radius = effective_radius_m(alert, at)
+    radius = effective_radius_m(alert, at) if to_radius_m is None else float(to_radius_m)
     if radius <= alert.radius_m:
         return 0
     previous = alert.radius_m
@@ -350,6 +352,17 @@ def widen_alert(alert: Alert, *, now: datetime | None = None, actor: Actor = "sy
                  radius_m=radius, previous_radius_m=previous, told=told)
     db.session.flush()
     return told
+
+
+def widen_to_next_ring(alert: Alert, ring_m: float, actor: Actor) -> int:
+    """The coordinator's "widen now": reach the next ring at once. Without an override the
+    schedule goes on from there (its later rings still come at their times); with one, the
+    override moves to that ring. Returns how many were newly told."""
+    if not alert.is_active:
+        raise UserInputError(_l("This alert is closed."))
+    if alert.radius_override_m is not None:
+        return override_radius(alert, ring_m, actor)
+    return widen_alert(alert, actor=actor, to_radius_m=ring_m)
 
 
 def override_radius(alert: Alert, radius_m: float | None, actor: Actor) -> int:

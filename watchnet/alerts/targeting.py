@@ -114,11 +114,12 @@ def effective_radius_m(alert: Alert, now: datetime | None = None) -> float:
 
 
 def next_step(alert: Alert, now: datetime | None = None) -> RadiusStep | None:
-    """The next widening the schedule will bring (None with an override or at the last ring)."""
+    """The next widening the schedule will bring (None with an override or at the last ring).
+    A ring the coordinator already reached with "widen now" is not a next widening."""
     if alert.radius_override_m is not None:
         return None
     elapsed_min = ((now or utcnow()) - alert.last_seen_at).total_seconds() / 60.0
-    current = scheduled_radius_m(elapsed_min, radius_schedule())
+    current = max(scheduled_radius_m(elapsed_min, radius_schedule()), float(alert.radius_m or 0))
     for step in radius_schedule():
         if step.minutes > elapsed_min and step.radius_m > current:
             return step

@@ -294,7 +294,7 @@ def _refuse_closed(alert: Alert) -> Any | None:
 @bp.post("/alerts/<int:alert_id>/widen")
 @coordinator_required
 def widen_now(alert_id: int) -> Any:
-    """Widen to the next ring of the schedule now (as an override)."""
+    """Widen to the next ring of the schedule now; the schedule goes on from there."""
     alert = _alert(alert_id)
     if not ActionForm().validate_on_submit():
         abort(400)
@@ -305,7 +305,7 @@ def widen_now(alert_id: int) -> Any:
         flash(_("The search already covers the outer ring. Enter a larger radius below to "
                 "widen further."), "error")
         return _back(alert, "#actions")
-    told = services.override_radius(alert, ring, current_user._get_current_object())
+    told = services.widen_to_next_ring(alert, ring, current_user._get_current_object())
     db.session.commit()
     flash(_("Search widened to %(distance)s: %(told)s more supporters told.",
             distance=format_km(ring), told=told), "success")
