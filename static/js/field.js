@@ -598,9 +598,9 @@
       // Whom the server reached: the nearest supporters and the drill's organizers, by name.
       var names = (h.notified || []).map(function (n) { return n.name; });
       $("own-help-notified").textContent = names.length
-        ? fmt(t.help_notified, { names: names.join("、") }) : t.help_nobody;
+        ? fmt(t.help_notified, { names: names.join(t.name_separator) }) : t.help_nobody;
       $("own-help-coming").textContent = (h.responders && h.responders.length)
-        ? fmt(t.help_coming, { names: h.responders.join("、") }) : t.help_no_answer_yet;
+        ? fmt(t.help_coming, { names: h.responders.join(t.name_separator) }) : t.help_no_answer_yet;
     }
 
     $("own-help-close").addEventListener("click", function () {
@@ -655,7 +655,7 @@
         box.appendChild(p);
         if (call.responders && call.responders.length) {
           var r = document.createElement("p");
-          r.textContent = fmt(t.help_coming, { names: call.responders.join("、") });
+          r.textContent = fmt(t.help_coming, { names: call.responders.join(t.name_separator) });
           box.appendChild(r);
         }
         var btn = document.createElement("button");

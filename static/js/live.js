@@ -287,7 +287,7 @@
     var item = state.helpItems[helpCallId];
     if (!item) { return; }
     var box = item.querySelector(".feed-responders");
-    box.textContent = names.length ? text.responders + " " + names.join("、") : text.noResponders;
+    box.textContent = names.length ? text.responders + " " + names.join(text.nameSeparator) : text.noResponders;
     item.dataset.responders = String(names.length);
   }
 
