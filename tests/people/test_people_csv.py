@@ -222,3 +222,17 @@ def test_an_upload_over_the_size_limit_gets_the_413_page(app, organizer_client, 
     response = _upload(organizer_client, district, big)
     assert response.status_code == 413
     assert db.session.scalar(sa.select(sa.func.count()).select_from(SupporterImport)) == 0
+
+
+def test_the_import_page_lists_every_kind_a_file_may_name(organizer_client, english):
+    """Each kind with its Japanese name and code name (both accepted), and in English too."""
+    from watchnet.people.csv_io import parse_kind
+    from watchnet.people.models import SupporterKind
+
+    html = organizer_client.get("/supporters/import").get_data(as_text=True)
+    items = re.findall(r'<li><span lang="ja">([^<]+)</span> / <code>([^<]+)</code> \(([^)]+)\)',
+                       html)
+    assert len(items) == len(SupporterKind)
+    for name_ja, code, _label in items:
+        assert parse_kind(name_ja) == parse_kind(code) == SupporterKind(code)
+    assert ("ケアマネジャー", "care_manager", "Care manager") in items

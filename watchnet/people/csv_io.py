@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
+from watchnet.labels import label
 from watchnet.people.models import SupporterKind
 
 MAX_ROWS = 5000
@@ -125,6 +126,12 @@ _KIND_LOOKUP: dict[str, SupporterKind] = {
     **{_squash(v): k for k, v in KIND_NAMES_JA.items()},
     **{_squash(k): v for k, v in _KIND_ALIASES.items()},
 }
+
+
+def kind_names() -> list[tuple[str, str, str]]:
+    """(Japanese name, code name, label in the user's language) of every kind a CSV may
+    name, for the import page."""
+    return [(KIND_NAMES_JA[k], k.value, str(label(SupporterKind, k))) for k in SupporterKind]
 
 
 def parse_kind(value: str) -> SupporterKind | None:

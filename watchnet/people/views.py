@@ -30,7 +30,7 @@ from watchnet.auth.access import (
 from watchnet.auth.services import revoke_signin_token
 from watchnet.districts.models import District
 from watchnet.extensions import db
-from watchnet.people import services
+from watchnet.people import csv_io, services
 from watchnet.people.forms import (
     ConfirmForm,
     ExportForm,
@@ -227,7 +227,7 @@ def import_supporters() -> Response | str | tuple[str, int]:
             db.session.commit()
             return redirect(url_for("people.import_preview", batch_id=batch.id))
     status = 400 if form.is_submitted() else 200
-    return render_template("people/import.html", form=form), status
+    return render_template("people/import.html", form=form, kinds=csv_io.kind_names()), status
 
 
 @bp.get("/supporters/import/<int:batch_id>")
