@@ -169,6 +169,8 @@ def load_demo_data() -> bool:
             starts_at=starts,
             ends_at=starts + timedelta(hours=2, minutes=30),
             meeting_place="八幡公民館 集会室",
+            contact_phone="090-0000-0000",
+            contact_label="主催者 八幡地区協議体 事務局（携帯）",
             purpose="地域の見守り体制の強化と、3サポーターが合同で活動する機会とする。",
             background=(
                 "令和3年に地域内で発生した行方不明高齢者について「もっとたくさんの人で探せば"

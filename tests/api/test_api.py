@@ -267,6 +267,8 @@ def test_non_finite_coordinates_are_refused(client, auth, district, raw):
     ("/api/v1/drills", {"title": "x", "starts_at": "yesterday"}, "starts_at"),
     ("/api/v1/drills", {"title": "x", "starts_at": "2026-01-01T09:00:00", "status": "paused"},
      "status"),
+    ("/api/v1/drills", {"title": "x", "starts_at": "2026-01-01T09:00:00",
+                        "contact_phone": "12-34"}, "contact_phone"),
     ("/api/v1/supporters/", {"name": "x", "kind": "superhero"}, "kind"),
     ("/api/v1/supporters/", {"name": "x", "kind": "other", "home_lat": 91, "home_lon": 1},
      "home_lat"),

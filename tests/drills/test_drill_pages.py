@@ -81,6 +81,29 @@ def test_an_end_time_before_the_start_is_refused_and_nothing_is_saved(organizer_
     assert db.session.scalar(sa.select(sa.func.count(Drill.id))) == 0
 
 
+def test_the_number_to_call_on_the_day_is_stored_dialable_and_shown_as_a_call_link(
+        organizer_client, district):
+    response = organizer_client.post("/drills/new", data=drill_form(
+        district, contact_phone="０９０ー１２３４ー５６７８", contact_label="主催者 八幡（携帯）"))
+    assert response.status_code == 302
+    drill = db.session.scalar(sa.select(Drill))
+    assert (drill.contact_phone, drill.contact_label) == ("090-1234-5678", "主催者 八幡（携帯）")
+    page = organizer_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert '<a href="tel:09012345678">090-1234-5678</a> (主催者 八幡（携帯）)' in page
+
+
+def test_a_number_nobody_can_call_is_refused_in_japanese_and_nothing_is_saved(
+        organizer_client, district):
+    response = organizer_client.post("/drills/new",
+                                     data=drill_form(district, contact_phone="12-34"))
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert 'id="contact_phone-err"' in html
+    assert "当日サポーターが電話できる番号を入れてください" in html
+    assert 'value="12-34"' in html  # what was typed stays in the form
+    assert db.session.scalar(sa.select(sa.func.count(Drill.id))) == 0
+
+
 def test_a_title_of_10000_characters_is_refused_with_a_field_error(organizer_client, district,
                                                                    english):
     response = organizer_client.post("/drills/new", data=drill_form(district, title="長" * 10_000))

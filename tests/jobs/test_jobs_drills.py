@@ -136,7 +136,8 @@ def test_an_organizer_who_started_it_first_wins_over_the_scheduler(auto_drill):
 def tomorrow_drill(district: Any, make_drill: Any, make_supporter: Any,
                    webhook_sink: Any) -> tuple[Drill, list[Any]]:
     drill = make_drill(district, title="明日の見守り訓練", starts_at=T0,
-                       ends_at=T0 + timedelta(hours=2), meeting_place="八幡公民館")
+                       ends_at=T0 + timedelta(hours=2), meeting_place="八幡公民館",
+                       contact_phone="090-1234-5678", contact_label="主催者（携帯）")
     people = [make_supporter(district, name="山田 花子", email="hanako@example.jp"),
               make_supporter(district, name="佐藤 一郎", email="ichiro@example.jp"),
               make_supporter(district, name="高橋 進", email=None)]
@@ -199,6 +200,7 @@ def test_the_reminder_reaches_the_participants_mailbox_and_chat_through_the_disp
     assert "明日の見守り訓練" in hanako["Subject"]
     body = hanako.get_body().get_content()
     assert "山田 花子" in body and "八幡公民館" in body and "09:30" in body
+    assert "当日の連絡先：090-1234-5678 主催者（携帯）" in body
     [ichiro] = smtp_sink.to("ichiro@example.jp")
     assert ichiro["Subject"].startswith("Reminder:")  # he reads English
     [chat] = webhook_sink.to("/susumu")

@@ -63,6 +63,7 @@ def test_each_member_has_one_qr_code_whose_link_signs_that_member_in(
 def test_the_handout_shows_the_drill_the_team_and_the_checkpoints_with_their_contacts(
         client_en, yawata_drill, team_of_six):
     yawata_drill.starts_at = datetime(2026, 3, 13, 9, 30, tzinfo=ZoneInfo("Asia/Tokyo"))
+    yawata_drill.contact_phone, yawata_drill.contact_label = "090-1234-5678", "Organizer"
     db.session.commit()
     page = client_en.get(handout_url(yawata_drill, team_of_six)).get_data(as_text=True)
     assert "第2回 まち歩き見守り声掛け訓練" in page
@@ -78,6 +79,10 @@ def test_the_handout_shows_the_drill_the_team_and_the_checkpoints_with_their_con
     ]
     assert "Give your own name first." in page
     assert "<strong>110</strong>" in page and "<strong>119</strong>" in page
+    contact = re.search(r'id="handout-contact">(.*?)</p>', page, re.S)
+    assert contact is not None
+    assert " ".join(re.sub(r"<[^>]+>", " ", contact.group(1)).split()) \
+        == "Number to call on the day: Organizer 090-1234-5678"
     assert 'id="print-button"' in page
 
 

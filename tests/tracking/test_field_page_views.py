@@ -79,7 +79,8 @@ def test_without_a_drill_today_the_field_home_lists_the_upcoming_ones(
 def test_the_field_page_shows_the_drill_map_and_the_actions(supporter_client, district,
                                                            supporter, make_drill):
     drill = make_drill(district, title="八幡 まち歩き", status=DrillStatus.live,
-                       checkpoints=[{"name": "<b>公民館前</b>", "lat": 36.334, "lon": 138.9461}])
+                       checkpoints=[{"name": "<b>公民館前</b>", "lat": 36.334, "lon": 138.9461}],
+                       contact_phone="090-1234-5678", contact_label="主催者 八幡")
     team = Team(drill_id=drill.id, name="1班", color="#d62728")
     db.session.add(team)
     db.session.commit()
@@ -97,6 +98,9 @@ def test_the_field_page_shows_the_drill_map_and_the_actions(supporter_client, di
                     "queue-status"):
         assert f'id="{element}"' in html
     assert html.count('class="step-btn"') == 6
+    # One tap phones the organizer: on the page, and again after calling for help.
+    assert html.count('href="tel:09012345678"') == 2
+    assert "主催者 八幡に電話" in html and "090-1234-5678" in html
     assert "<b>公民館前</b>" not in html  # checkpoint names are escaped everywhere
     config = field_config(html)
     assert config["drill"] == {"id": drill.id, "status": "live"}

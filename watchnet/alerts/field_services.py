@@ -9,7 +9,6 @@ Functions flush and leave the commit to the caller.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -439,15 +438,4 @@ def active_alerts_for(supporter: Supporter) -> list[MyAlert]:
                Alert.status == AlertStatus.active)
         .order_by(Alert.started_at.desc(), Alert.id.desc()))
     return [MyAlert(token=t, is_exercise=e, started_at=s, answer=a) for t, e, s, a in rows]
-
-
-# A tel: link keeps digits, "+" and the separators phones accept; numbers typed with a
-# Japanese keyboard may come in full-width digits.
-_TEL_RE = re.compile(r"[^0-9+*#]")
-_FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９＋－", "0123456789+-")
-
-
-def tel_href(number: str) -> str:
-    """The tel: URL of a phone number as typed (hyphens and spaces dropped)."""
-    return "tel:" + _TEL_RE.sub("", number.translate(_FULLWIDTH_DIGITS))
 

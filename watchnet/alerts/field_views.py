@@ -35,6 +35,7 @@ from watchnet.dbtypes import utcnow
 from watchnet.extensions import csrf, db
 from watchnet.maps.builders import new_map, render_parts
 from watchnet.maps.drill_maps import tile_settings
+from watchnet.phones import tel_href
 from watchnet.tracking.field_views import json_error
 from watchnet.tracking.schemas import InvalidPayload, parse_positions
 
@@ -140,7 +141,7 @@ def show(token: str) -> Any:
     return render_template(
         "alerts/field/show.html", alert=alert, recipient=recipient, token=token,
         photos=fs.shown_photos(alert), state=fs.field_state(recipient),
-        tel_href=fs.tel_href(alert.contact_phone), map_parts=map_parts)
+        tel_href=tel_href(alert.contact_phone), map_parts=map_parts)
 
 
 @bp.get("/<token>/photos/<int:photo_id>")

@@ -8,8 +8,6 @@ last time). Length limits match the columns of watchnet/alerts/models.py.
 from __future__ import annotations
 
 import math
-import re
-import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -48,6 +46,7 @@ from watchnet.alerts.models import (
 from watchnet.alerts.services import AlertInput
 from watchnet.dbtypes import utcnow
 from watchnet.labels import choices, select_choices
+from watchnet.phones import PhoneNumber
 from watchnet.registry.models import AtRiskPerson, Build, ConsentScope, Sex
 from watchnet.registry.services import age_on, consent_state, current_consent
 from watchnet.timefmt import from_local
@@ -93,37 +92,8 @@ DIRECTION_LABELS = {
     TravelDirection.nw: _l("Going north-west"),
 }
 
-# Dashes people type in a phone number (full-width, katakana long mark, minus signs).
-_DASHES = dict.fromkeys(map(ord, "‐‑‒–—―−ーｰ－"), "-")
-_PHONE_SEPARATORS = re.compile(r"[\s\-().]")
-# Japanese numbers: 0 + 9 digits (landline, 0120, 0570) or 0 + 10 (mobile, IP); +country
-# numbers; 110 (police) for alerts where the police asked to be called directly.
-_PHONE_DIGITS = re.compile(r"^(?:0\d{9,10}|\+\d{8,15}|110)$")
-
-
-def normalise_phone(raw: str | None) -> str:
-    """A phone number as typed, in half-width characters with plain hyphens."""
-    return unicodedata.normalize("NFKC", raw or "").translate(_DASHES).strip()
-
-
-def is_phone_number(value: str) -> bool:
-    """Whether a (normalised) phone number can be dialled from a Japanese phone."""
-    return bool(_PHONE_DIGITS.match(_PHONE_SEPARATORS.sub("", value)))
-
-
 def _strip(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
-
-
-class PhoneNumber:
-    """Validator: a number a finder can call."""
-
-    def __call__(self, form: Any, field: Any) -> None:
-        field.data = normalise_phone(field.data)
-        if field.data and not is_phone_number(field.data):
-            raise ValidationError(_l(
-                "Please enter a phone number a finder can call, e.g. 0270-20-1234 or "
-                "090-1234-5678."))
 
 
 def _coordinate_field(label: Any, low: float, high: float) -> FloatField:

@@ -132,6 +132,9 @@ class DrillSchema(Schema):
         "description": "ISO 8601; a time without offset is taken as Japan time."})
     ends_at = fields.DateTime(allow_none=True)
     meeting_place = text(200)
+    contact_phone = text(30, metadata={
+        "description": "The number supporters call on the day, e.g. 090-1234-5678."})
+    contact_label = text(100, metadata={"description": "Whose number it is."})
     purpose = text(TEXT_MAX)
     background = text(TEXT_MAX)
     status = fields.Enum(DrillStatus, by_value=True)

@@ -176,7 +176,8 @@ def _drill_fields(data: dict[str, Any], drill: Drill | None = None) -> DrillFiel
                            ends_at=None)
     else:
         base = DrillFields(drill.district_id, drill.title, drill.starts_at, drill.ends_at,
-                           drill.meeting_place, drill.purpose, drill.background, drill.status)
+                           drill.meeting_place, drill.purpose, drill.background, drill.status,
+                           drill.contact_phone, drill.contact_label)
     values = {k: v for k, v in data.items() if k in DrillFields.__dataclass_fields__}
     for key in ("starts_at", "ends_at"):
         if values.get(key) is not None:

@@ -16,11 +16,13 @@ from watchnet.drills.services import (
     CHECKLIST_ITEM_MAX,
     CHECKLIST_MAX_ITEMS,
     CHECKPOINT_NAME_MAX,
+    DAY_PHONE_INVALID,
     CheckpointFields,
     DrillFields,
     parse_checklist,
 )
 from watchnet.labels import choices
+from watchnet.phones import PhoneNumber
 from watchnet.timefmt import from_local, to_local
 
 TEXT_MAX = 4000  # purpose and background are Text columns; a page of text is plenty
@@ -34,6 +36,10 @@ class DrillForm(FlaskForm):
     start_time = TimeField(_l("Start time"), validators=[InputRequired()])
     end_time = TimeField(_l("End time"), validators=[Optional()])
     meeting_place = StringField(_l("Meeting place"), validators=[Optional(), Length(max=200)])
+    contact_phone = StringField(_l("Number to call on the day"),
+                                validators=[Optional(), Length(max=30),
+                                            PhoneNumber(DAY_PHONE_INVALID)])
+    contact_label = StringField(_l("Whose number it is"), validators=[Optional(), Length(max=100)])
     purpose = TextAreaField(_l("Purpose (目的)"), validators=[Optional(), Length(max=TEXT_MAX)])
     background = TextAreaField(_l("Background (経緯)"),
                                validators=[Optional(), Length(max=TEXT_MAX)])
@@ -55,6 +61,8 @@ class DrillForm(FlaskForm):
         self.end_time.data = to_local(drill.ends_at).time().replace(tzinfo=None) \
             if drill.ends_at else None
         self.meeting_place.data = drill.meeting_place
+        self.contact_phone.data = drill.contact_phone
+        self.contact_label.data = drill.contact_label
         self.purpose.data = drill.purpose
         self.background.data = drill.background
         self.status.data = drill.status.value
@@ -69,6 +77,8 @@ class DrillForm(FlaskForm):
             starts_at=starts, ends_at=ends, meeting_place=self.meeting_place.data or "",
             purpose=self.purpose.data or "", background=self.background.data or "",
             status=DrillStatus(self.status.data),
+            contact_phone=self.contact_phone.data or "",
+            contact_label=self.contact_label.data or "",
         )
 
 

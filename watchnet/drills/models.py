@@ -41,6 +41,10 @@ class Drill(Model):
     meeting_place: Mapped[str] = mapped_column(sa.String(200), default="")
     purpose: Mapped[str] = mapped_column(sa.Text, default="")
     background: Mapped[str] = mapped_column(sa.Text, default="")
+    # Whom supporters phone on the day (the organizer's mobile, the community hall): shown
+    # as a call button on their phones and printed on the handouts.
+    contact_phone: Mapped[str] = mapped_column(sa.String(30), default="")
+    contact_label: Mapped[str] = mapped_column(sa.String(100), default="")
     status: Mapped[DrillStatus] = mapped_column(
         enum_column_type(DrillStatus), default=DrillStatus.planned
     )

@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload, selectinload
 
 from watchnet.audit.services import record_audit
@@ -25,6 +26,7 @@ from watchnet.extensions import db
 from watchnet.geo import is_valid_latlon, route_length_m, walking_time_s
 from watchnet.people.models import StaffUser
 from watchnet.people.services import UserInputError
+from watchnet.phones import is_phone_number, normalise_phone
 
 MAX_ROUTE_POINTS = gpx.MAX_ROUTE_POINTS
 MAX_CHECKPOINTS = gpx.MAX_CHECKPOINTS
@@ -35,6 +37,10 @@ CHECKLIST_ITEM_MAX = 100
 
 # ---------------------------------------------------------------------------------------------
 # Drills
+
+
+DAY_PHONE_INVALID = _l("Please enter a number supporters can call on the day, e.g. "
+                       "027-321-1234 or 090-1234-5678.")
 
 
 @dataclass(frozen=True)
@@ -49,11 +55,15 @@ class DrillFields:
     purpose: str = ""
     background: str = ""
     status: DrillStatus = DrillStatus.planned
+    contact_phone: str = ""
+    contact_label: str = ""
 
 
 def _check_fields(fields: DrillFields) -> None:
     if not fields.title.strip():
         raise UserInputError(_("Please enter a title."), "title")
+    if fields.contact_phone and not is_phone_number(normalise_phone(fields.contact_phone)):
+        raise UserInputError(str(DAY_PHONE_INVALID), "contact_phone")
     if fields.ends_at is not None and fields.ends_at <= fields.starts_at:
         raise UserInputError(_("The end time must be after the start time."), "end_time")
 
@@ -66,6 +76,8 @@ def plan_drill(fields: DrillFields, created_by: StaffUser | None = None) -> Dril
         ends_at=fields.ends_at, meeting_place=fields.meeting_place.strip(),
         purpose=fields.purpose.strip(), background=fields.background.strip(),
         status=DrillStatus(fields.status), created_by_id=created_by.id if created_by else None,
+        contact_phone=normalise_phone(fields.contact_phone),
+        contact_label=fields.contact_label.strip(),
     )
     db.session.add(drill)
     db.session.flush()
@@ -84,6 +96,8 @@ def update_drill(drill: Drill, fields: DrillFields) -> Drill:
     drill.purpose = fields.purpose.strip()
     drill.background = fields.background.strip()
     drill.status = DrillStatus(fields.status)
+    drill.contact_phone = normalise_phone(fields.contact_phone)
+    drill.contact_label = fields.contact_label.strip()
     db.session.flush()
     record_audit("drill.updated", "drill", drill.id, drill.district_id)
     return drill

@@ -106,6 +106,9 @@ def _reminder_text(drill: Drill, name: str) -> tuple[str, str]:
     ]
     if drill.meeting_place:
         lines.append(_("Meeting place: %(place)s", place=drill.meeting_place))
+    if drill.contact_phone:
+        lines.append(_("Number to call on the day: %(phone)s %(whom)s",
+                       phone=drill.contact_phone, whom=drill.contact_label).rstrip())
     lines += ["", _("On the day, open your personal link on your phone. Thank you.")]
     return subject, "\n".join(lines)
 
