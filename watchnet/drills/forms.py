@@ -36,10 +36,11 @@ class DrillForm(FlaskForm):
     start_time = TimeField(_l("Start time"), validators=[InputRequired()])
     end_time = TimeField(_l("End time"), validators=[Optional()])
     meeting_place = StringField(_l("Meeting place"), validators=[Optional(), Length(max=200)])
-    contact_phone = StringField(_l("Number to call on the day"),
+    contact_phone = StringField(_l("Number to call on the day"), render_kw={"type": "tel"},
                                 validators=[Optional(), Length(max=30),
                                             PhoneNumber(DAY_PHONE_INVALID)])
-    contact_label = StringField(_l("Whose number it is"), validators=[Optional(), Length(max=100)])
+    contact_label = StringField(_l("Who answers this number"),
+                                validators=[Optional(), Length(max=100)])
     purpose = TextAreaField(_l("Purpose (目的)"), validators=[Optional(), Length(max=TEXT_MAX)])
     background = TextAreaField(_l("Background (経緯)"),
                                validators=[Optional(), Length(max=TEXT_MAX)])
