@@ -142,3 +142,39 @@ def test_the_teams_page_and_the_handout_have_no_serious_accessibility_violations
                    for v in results.response["violations"]
                    if v["impact"] in ("serious", "critical") and v["id"] != "aria-valid-attr-value"]
         assert serious == [], path
+
+
+@pytest.mark.browser
+def test_a_landmark_label_never_hides_a_checkpoint_badge(live_server, page, browser_log_in,
+                                                          organizer, yawata_drill):
+    """A landmark just west of a checkpoint: its label (to the right of its dot) runs over
+    the checkpoint's badge, which must stay on top, readable and tappable, on the drill's
+    page as on the handout."""
+    from watchnet.districts.models import Landmark, LandmarkKind
+
+    first = yawata_drill.checkpoints[0]
+    db.session.add(Landmark(district_id=yawata_drill.district_id, name="とても長い名前の目印の建物",
+                            kind=LandmarkKind.other, lat=first.lat, lon=first.lon - 0.0004))
+    team = services.create_team(yawata_drill, "A班", "#0b5cad")
+    db.session.commit()
+    for path in (f"/drills/{yawata_drill.id}",
+                 f"/drills/{yawata_drill.id}/teams/{team.id}/handout"):
+        open_handout(page, live_server, browser_log_in, organizer, path)
+        assert_badge_on_top(page)
+
+
+def assert_badge_on_top(page: Any) -> None:
+    label = page.locator(".wn-landmark-label", has_text="とても長い名前の目印の建物").first
+    badge = page.locator(".wn-cp-icon .wn-cp-badge", has_text="1").first
+    badge.scroll_into_view_if_needed()
+    lbox, bbox = label.bounding_box(), badge.bounding_box()
+    assert lbox is not None and bbox is not None
+    x, y = bbox["x"] + bbox["width"] / 2, bbox["y"] + bbox["height"] / 2
+    assert lbox["x"] <= x <= lbox["x"] + lbox["width"] and \
+        lbox["y"] <= y <= lbox["y"] + lbox["height"], ("the label must cover the badge", lbox, bbox)
+    # Tooltips ignore the pointer; let them take it so the hit test sees what is painted on top.
+    page.add_style_tag(content=".leaflet-tooltip { pointer-events: auto !important; }")
+    on_top = page.evaluate(
+        "([x, y]) => { const e = document.elementFromPoint(x, y);"
+        " return e && e.closest('.wn-cp-icon') ? 'badge' : (e ? e.className : null); }", [x, y])
+    assert on_top == "badge"

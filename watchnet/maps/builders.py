@@ -90,15 +90,24 @@ def add_checkpoints(m: folium.Map, checkpoints: Iterable[tuple[int, str, float, 
     return group
 
 
+# Leaflet's marker pane is at z-index 600, its overlay pane (lines, circles) at 400.
+LANDMARK_LABEL_PANE = "wnLandmarkLabels"
+
+
 def add_landmarks(m: folium.Map, landmarks: Iterable[Landmark],
                   name: str = "landmarks") -> folium.FeatureGroup:
-    """Grey dots for the district's named landmarks, name as a permanent label."""
+    """Grey dots for the district's named landmarks, name as a permanent label.
+
+    The labels live in a pane of their own between the route and the markers: a checkpoint
+    badge next to a landmark stays readable on top of the landmark's label."""
+    folium.map.CustomPane(LANDMARK_LABEL_PANE, z_index=590).add_to(m)
     group = folium.FeatureGroup(name=name)
     for lm in landmarks:
         folium.CircleMarker(
             [lm.lat, lm.lon], radius=6, color=LANDMARK_COLOR, fill=True, fill_opacity=0.9,
             tooltip=folium.Tooltip(escape_for_map(lm.name), permanent=True,
-                                   direction="right", class_name="wn-landmark-label"),
+                                   direction="right", class_name="wn-landmark-label",
+                                   pane=LANDMARK_LABEL_PANE),
         ).add_to(group)
     group.add_to(m)
     return group
