@@ -434,6 +434,8 @@ def test_the_no_drill_today_page_is_accessible(live_server, phone, district, mak
 def test_the_field_page_is_accessible_and_fits_a_360_px_phone(live_server, phone, live_drill,
                                                               supporter):
     join(live_drill, supporter)
+    live_drill.contact_phone, live_drill.contact_label = "090-1234-5678", "主催者（携帯）"
+    db.session.commit()
     page = open_field_page(phone(), live_server, supporter, live_drill)
     share_position(page)
     page.click("#encounter-btn")
@@ -455,7 +457,7 @@ def test_the_field_page_is_accessible_and_fits_a_360_px_phone(live_server, phone
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     assert page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)") >= 18
     for selector in ("#share-toggle", "#where-btn", "#encounter-btn", "#guide-btn",
-                     "#help-btn", ".step-btn[data-step='handed_over']"):
+                     "#help-btn", "#call-contact", ".step-btn[data-step='handed_over']"):
         box = page.locator(selector).bounding_box()
         assert box is not None and box["height"] >= 56 and box["width"] >= 280, (selector, box)
 
