@@ -36,6 +36,16 @@ def _wait_for(url: str, timeout_s: float = 30.0) -> dict:
             time.sleep(0.3)
 
 
+def _children(pid: int) -> dict[int, str]:
+    """The watchnet sub-command each child process of pid runs."""
+    found = {}
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+        if b"watchnet" in argv:
+            found[int(child)] = argv[argv.index(b"watchnet") + 1].decode()
+    return found
+
+
 def _counts(db_file: Path) -> dict[str, int]:
     con = sqlite3.connect(db_file)
     try:
@@ -55,10 +65,18 @@ def test_demo_serves_the_yawata_drill_and_a_second_run_duplicates_nothing(tmp_pa
         assert health["database"] == {"state": "ok", "dialect": "sqlite"}
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as response:
             assert "watchnet" in response.read().decode()
+        # The demo delivers too: a dispatcher and a scheduler, each its own process.
+        helpers = _children(proc.pid)
+        assert sorted(helpers.values()) == ["dispatcher", "scheduler"], helpers
     finally:
         proc.terminate()
         output, _ = proc.communicate(timeout=20)
     assert f"http://127.0.0.1:{port}/" in output
+    assert f"into {tmp_path / 'demo-mail'}" in output
+    time.sleep(0.5)
+    assert not [pid for pid in helpers if Path(f"/proc/{pid}").exists()
+                and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()], \
+        "the demo's helpers outlived it"
     assert "organizer@yawata.example.jp" in output and "coordinator@yawata.example.jp" in output
 
     db_file = tmp_path / "watchnet.sqlite3"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 
 import click
@@ -94,10 +95,42 @@ def demo_command(info: ScriptInfo, host: str, port: int, workers: int, threads: 
     for role, (email, password) in DEMO_LOGINS.items():
         click.echo(f"  {role:<12} {email}  /  {password}")
     click.echo("  supporters sign in with their personal link (see Supporters → a supporter)")
-    click.echo("")
     if no_serve:
+        click.echo("")
         return
-    run_gunicorn(app, f"{host}:{port}", workers, threads, access_log=False)
+    helpers = start_demo_helpers(app.instance_path)
+    click.echo("")
+    try:
+        run_gunicorn(app, f"{host}:{port}", workers, threads, access_log=False)
+    finally:
+        stop_demo_helpers(helpers)
+
+
+def start_demo_helpers(instance_path: str) -> list[subprocess.Popen[bytes]]:
+    """The dispatcher and the scheduler, each its own process as in production, so that the
+    demo's alerts, reminders and help calls are delivered. Without SMTP settings the e-mail
+    goes into a Maildir in the instance folder (readable with any mail program)."""
+    env = dict(os.environ)
+    if not env.get("WATCHNET_SMTP_HOST") and not env.get("WATCHNET_MAIL_MAILDIR"):
+        env["WATCHNET_MAIL_MAILDIR"] = "demo-mail"
+    if env.get("WATCHNET_MAIL_MAILDIR"):
+        click.echo(f"  e-mail:   into {os.path.join(instance_path, env['WATCHNET_MAIL_MAILDIR'])}"
+                   " (Maildir; no SMTP server is used)")
+    helpers = [subprocess.Popen([sys.executable, "-m", "watchnet", name], env=env)
+               for name in ("dispatcher", "scheduler")]
+    click.echo("  running:  watchnet dispatcher and watchnet scheduler, stopped with the demo")
+    return helpers
+
+
+def stop_demo_helpers(helpers: list[subprocess.Popen[bytes]]) -> None:
+    for helper in helpers:
+        if helper.poll() is None:
+            helper.terminate()
+    for helper in helpers:
+        try:
+            helper.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            helper.kill()
 
 
 @main.command("create-user")

@@ -57,6 +57,7 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_STARTTLS": False,
     "SMTP_TIMEOUT_S": 10,
     "MAIL_FROM": "watchnet <noreply@localhost>",
+    "MAIL_MAILDIR": "",  # deliver e-mail into this Maildir instead of SMTP (the demo uses it)
     "DELIVERY_MAX_ATTEMPTS": 8,
     "DELIVERY_BACKOFF_S": 30,
     "DELIVERY_BACKOFF_MAX_S": 3600,

@@ -273,3 +273,25 @@ def test_a_permanent_webhook_failure_switches_the_address_off(district, make_sup
     assert row.status == DeliveryStatus.failed and "410" in (row.last_error or "")
     address = db.session.scalars(sa.select(NotificationAddress)).one()
     assert address.is_enabled is False and "410" in (address.disabled_reason or "")
+
+
+def test_with_a_maildir_the_email_becomes_a_file_and_no_smtp_server_is_asked(
+        app, district, make_supporter, tmp_path):
+    import mailbox
+
+    app.config.update(MAIL_MAILDIR=str(tmp_path / "mail"), SMTP_HOST="127.0.0.1",
+                      SMTP_PORT=1)  # nothing listens there: SMTP would fail
+    try:
+        supporter = make_supporter(district, email="file@example.jp")
+        enqueue_delivery(dedupe_key="to-file", channel=DeliveryChannel.email,
+                         address=supporter.email, subject="捜索のお願い", body="本文です")
+        db.session.commit()
+        assert deliver_due_notifications() == 1
+    finally:
+        app.config.update(MAIL_MAILDIR="", SMTP_HOST="localhost", SMTP_PORT=25)
+    db.session.expire_all()
+    assert db.session.scalars(sa.select(Delivery.status)).one() == DeliveryStatus.sent
+    [message] = list(mailbox.Maildir(tmp_path / "mail", create=False))
+    assert message["To"] == "file@example.jp"
+    assert message["X-Watchnet-Delivery"] == "to-file"
+    assert str(message.get_payload(decode=True), "utf-8").strip() == "本文です"

@@ -34,6 +34,7 @@ What is guaranteed, and why (read before changing anything here):
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import uuid
@@ -65,7 +66,16 @@ def smtp_settings() -> SmtpSettings:
         host=cfg["SMTP_HOST"], port=int(cfg["SMTP_PORT"]), username=cfg.get("SMTP_USERNAME"),
         password=cfg.get("SMTP_PASSWORD"), starttls=bool(cfg.get("SMTP_STARTTLS")),
         sender=cfg["MAIL_FROM"], timeout_s=float(cfg["SMTP_TIMEOUT_S"]),
+        maildir=mail_maildir(),
     )
+
+
+def mail_maildir() -> str:
+    """MAIL_MAILDIR as an absolute path (a relative one is inside the instance folder)."""
+    folder = str(current_app.config.get("MAIL_MAILDIR") or "")
+    if not folder:
+        return ""
+    return os.path.join(current_app.instance_path, folder)
 
 
 def webhook_timeout_s() -> float:

@@ -14,6 +14,7 @@ import base64
 import contextlib
 import http.client
 import json
+import mailbox
 import smtplib
 import ssl
 import threading
@@ -73,6 +74,9 @@ class SmtpSettings:
     starttls: bool
     sender: str
     timeout_s: float = 10.0
+    # A Maildir folder that takes the e-mail instead of an SMTP server (the demo; a mail
+    # system that picks up files). Empty: SMTP.
+    maildir: str = ""
 
 
 @dataclass
@@ -108,6 +112,14 @@ class EmailTransport:
         msg[DELIVERY_HEADER] = delivery.dedupe_key
         msg.set_content(delivery.body)
         return msg
+
+    def _file(self, delivery: Message) -> None:
+        """Put the message into the Maildir (each message its own file, written through tmp/
+        and renamed as Maildir prescribes, so several dispatchers may share the folder)."""
+        try:
+            mailbox.Maildir(self.settings.maildir, create=True).add(self.build_message(delivery))
+        except OSError as exc:
+            raise TransportError(f"maildir {self.settings.maildir}: {exc}"[:500]) from exc
 
     def _connect(self) -> _SmtpSession:
         s = self.settings
@@ -157,6 +169,9 @@ class EmailTransport:
         self._drop(session)
 
     def send(self, delivery: Message) -> None:
+        if self.settings.maildir:
+            self._file(delivery)
+            return
         session = None
         try:
             session = self._session()
