@@ -334,16 +334,26 @@ def test_ten_thousand_recipients_are_told_in_about_a_second(district: Any,
         {"supporter_id": sid, "url": f"json://127.0.0.1:9/{sid}", "label": "",
          "is_enabled": True} for sid in ids])
     db.session.commit()
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
     started = time.perf_counter()
-    alert = start_alert(district, coordinator, alert_input())
-    elapsed = time.perf_counter() - started
+    try:
+        alert = start_alert(district, coordinator, alert_input())
+    finally:
+        elapsed = time.perf_counter() - started
+        sa.event.remove(db.engine, "before_cursor_execute", count)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(AlertRecipient)) == 10_000
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Delivery).where(
         Delivery.topic_id == alert.id)) == 10_500
-    print(f"start_alert, 10,000 recipients, 10,500 messages: {elapsed * 1000:.0f} ms")
-    # The goal is under a second; the bound leaves room for a busy shared machine, and a
-    # flush per row (tens of seconds) still fails it.
-    assert elapsed < 3.0
+    print(f"start_alert, 10,000 recipients, 10,500 messages: {elapsed * 1000:.0f} ms, "
+          f"{len(statements)} statements")
+    # The time goes in the benchmark (bench/alerts.py), not here: a shared machine makes any
+    # bound flaky. What keeps it near a second is writing in bulk, never a statement per row.
+    assert len(statements) < 100
     # Closing reaches the same 10,500 addresses.
     close_alert(alert, outcome=AlertStatus.found, actor=coordinator)
     db.session.commit()
