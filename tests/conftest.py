@@ -56,6 +56,8 @@ def make_test_app(database_url: str, **overrides: Any) -> Flask:
         "SECRET_KEY": "test-secret-key",
         "WTF_CSRF_ENABLED": False,
         "SERVER_NAME": None,
+        # One round of PBKDF2 instead of scrypt: logins are not what these tests measure.
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1",
     }
     config.update(overrides)
     return create_app(config)
