@@ -249,7 +249,8 @@ def start_alert_over_http(base: str, district_id: int) -> tuple[float, int, floa
     opener.open(f"{base}/login", urllib.parse.urlencode(login).encode(), timeout=30).read()
     url = f"{base}/districts/{district_id}/alerts/new"
     fields = form_values(opener, url)
-    fields.update(clothing_today="青いシャツ、黒いズボン、白い帽子", is_exercise="y",
+    fields.update(clothing_today="青いシャツ、黒いズボン、白い帽子", alert_mode="exercise",
+                  confirmed="1",  # the confirmation page's button (its count is not timed)
                   last_seen_lat=f"{NEIGHBOURHOOD[0]:.6f}", last_seen_lon=f"{NEIGHBOURHOOD[1]:.6f}",
                   last_seen_place="ベンチ公民館の前", contact_phone="027-000-0000",
                   contact_label="ベンチ地区")

@@ -3,10 +3,12 @@
  * start:     click the Folium map (window.watchnetMaps.main) to set the last-seen point, or
  *            find a typed address through the app's geocoder endpoint; choosing a registered
  *            person reloads the form prefilled.
+ * confirm:   the start form's confirmation (exercise or real, how many told): one click.
  * close:     click the map to set where the person was found; "cancelled" hides those fields.
  * dashboard: polls the state endpoint every few seconds (?v=<version>: the newest AlertEvent
- *            id) and redraws counts, recipients, failures, sightings, the timeline and the
- *            map's live layers without a reload.
+ *            id and the outbox rows' attempts) and redraws counts, recipients with their
+ *            messages' attempts and last errors, the retry banner, the supporters no message
+ *            reaches, failures, sightings, the timeline and the map's live layers.
  *
  * Every piece of user text goes into the page through textContent, never as HTML.
  */
@@ -132,6 +134,18 @@
     });
   }
 
+  function initConfirm() {
+    // One click, one alert (the client_key makes a second submit harmless anyway).
+    var form = $("confirm-form");
+    form.addEventListener("submit", function (e) {
+      var send = e.submitter && e.submitter.id === "confirm-submit";
+      window.setTimeout(function () {
+        Array.prototype.forEach.call(form.querySelectorAll("button"), function (b) { b.disabled = true; });
+        if (send) { $("confirm-submit").textContent = text.sending; }
+      }, 0);
+    });
+  }
+
   function initClose() {
     var form = $("close-form");
     pointPicker(form.elements.found_lat, form.elements.found_lon, text.foundHere);
@@ -213,7 +227,7 @@
     if (!rows.length) {
       var tr = el("tr", "empty");
       var td = el("td", "muted", text.nobody);
-      td.colSpan = 5;
+      td.colSpan = 6;
       tr.appendChild(td);
       body.appendChild(tr);
       return;
@@ -227,8 +241,53 @@
       tr.appendChild(el("td", "", clock(r.opened_at) || "—"));
       tr.appendChild(el("td", "answer-" + (r.answer || "none"),
                         r.answer_label + (r.answered_at ? " (" + clock(r.answered_at) + ")" : "")));
+      tr.appendChild(deliveryCell(r.deliveries || []));
       body.appendChild(tr);
     });
+  }
+
+  function deliveryCell(deliveries) {
+    // One line per address: status, attempts so far and the last error in plain words; the
+    // dispatcher's own text (own district only) underneath.
+    var td = el("td", "deliveries");
+    if (!deliveries.length) { td.appendChild(el("span", "muted", "—")); return td; }
+    deliveries.forEach(function (d) {
+      var line = el("span", "delivery-line status-" + d.status + (d.trouble ? " trouble" : ""),
+                    d.channel_label + ": " + d.label);
+      line.dataset.deliveryId = String(d.id);
+      if (d.error_raw && d.trouble) { line.appendChild(el("span", "raw user-text", d.error_raw)); }
+      td.appendChild(line);
+    });
+    return td;
+  }
+
+  function renderRetrying(retrying) {
+    var banner = $("retry-banner");
+    if (!banner || !retrying) { return; }
+    banner.textContent = retrying.text || "";
+    banner.hidden = !retrying.count;
+  }
+
+  function renderUnreachable(rows) {
+    var list = $("unreachable-list");
+    if (!list) { return; }
+    clearNode(list);
+    rows.forEach(function (u) {
+      var li = el("li");
+      li.dataset.supporterId = String(u.supporter_id);
+      li.appendChild(el("span", "user-text", u.name));
+      li.appendChild(document.createTextNode(" · " + u.reason_label + " · "));
+      if (u.phone) {
+        var a = el("a", "", u.phone);
+        a.href = "tel:" + u.phone;
+        li.appendChild(a);
+      } else {
+        li.appendChild(document.createTextNode(u.other_district ? text.otherDistrict : text.noPhone));
+      }
+      list.appendChild(li);
+    });
+    $("unreachable-count").textContent = String(rows.length);
+    $("no-unreachable").hidden = rows.length > 0;
   }
 
   function renderFailures(rows) {
@@ -434,6 +493,8 @@
     renderCounts(state.summary);
     renderRecipients(state.recipients);
     renderFailures(state.failures);
+    renderRetrying(state.retrying);
+    renderUnreachable(state.unreachable || []);
     renderTimeline(state.timeline);
     renderRings(state.rings);
     var drawn = renderSightings(state.sightings, a.is_active);
@@ -485,6 +546,7 @@
   }
 
   if (config.mode === "start") { initStart(); }
+  else if (config.mode === "confirm") { initConfirm(); }
   else if (config.mode === "close") { initClose(); }
   else if (config.mode === "dashboard") { initDashboard(); }
 }());

@@ -72,6 +72,8 @@ def start_fields(**values: Any) -> dict[str, Any]:
     now = to_local(utcnow())
     fields: dict[str, Any] = {
         "client_key": "",
+        # The first, required choice, and the confirmation page's "send" button.
+        "alert_mode": "real", "confirmed": "1",
         "display_name": "", "clothing_today": "青いシャツ、黒いズボン",
         "sex": "male", "build": "unknown",
         "last_seen_at": now.strftime("%Y-%m-%dT%H:%M"),

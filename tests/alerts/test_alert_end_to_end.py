@@ -104,15 +104,22 @@ def test_register_alert_widen_search_sight_confirm_and_close(
     page = client.get(f"/districts/{district.id}/alerts/new?person_id={person.id}")
     assert page.status_code == 200 and "試験 ヨシ" in page.get_data(as_text=True)
     now_local = datetime.now(ZoneInfo("Asia/Tokyo")).strftime("%Y-%m-%dT%H:%M")
-    response = client.post(f"/districts/{district.id}/alerts/new", data={
-        "person_id": str(person.id), "client_key": "e2e-start-1",
+    start_form = {
+        "person_id": str(person.id), "client_key": "e2e-start-1", "alert_mode": "real",
         "display_name": "試験 ヨシ", "name_kana": "しけん よし", "age": "86", "sex": "female",
         "height_cm": "150", "build": "slim", "hair": "白髪", "features": "左の頬にほくろ",
         "clothing_today": "えんじ色のセーター、灰色のズボン", "share_photo": "y",
         "last_seen_at": now_local, "last_seen_lat": str(LAST_SEEN[0]),
         "last_seen_lon": str(LAST_SEEN[1]), "last_seen_place": "八幡公民館の前",
         "contact_phone": "027-321-1234", "contact_label": "高崎警察署",
-    })
+    }
+    # The confirmation names the choice and who is told; nothing is queued before it.
+    response = client.post(f"/districts/{district.id}/alerts/new", data=start_form)
+    assert response.status_code == 200 and "本番の捜索依頼を2名に送ります" in response.get_data(
+        as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Alert)) == 0
+    response = client.post(f"/districts/{district.id}/alerts/new",
+                           data={**start_form, "confirmed": "1"})
     assert response.status_code in (302, 303), response.get_data(as_text=True)[:3000]
     alert = db.session.scalar(sa.select(Alert))
     assert alert is not None and alert.radius_m == 1200

@@ -128,7 +128,7 @@ def test_coordinator_starts_an_alert_for_a_registered_person(
 def test_coordinator_starts_an_alert_from_a_description_alone(
         coordinator_client: FlaskClient, district: Any, near: Any) -> None:
     alert = started(coordinator_client, district, display_name="",
-                    clothing_today="緑のカーディガン", is_exercise="y", age="79")
+                    clothing_today="緑のカーディガン", alert_mode="exercise", age="79")
     assert alert.person_id is None
     assert alert.clothing_today == "緑のカーディガン"
     assert alert.age == 79
@@ -153,6 +153,11 @@ def test_start_form_remembers_the_number_used_last_time(
      "clothing_today", "服装"),
     ({"last_seen_at": ""}, "last_seen_at", ""),
     ({"police_case_number": "R8-1"}, "police_station", "警察"),
+    # 訓練 or 本番 has no default: not choosing (or sending something else) is refused.
+    ({"alert_mode": None}, "alert_mode", "最初に「訓練」か「本番」かを選んでください。"),
+    ({"alert_mode": ""}, "alert_mode", "最初に「訓練」か「本番」かを選んでください。"),
+    ({"alert_mode": "y"}, "alert_mode", "最初に「訓練」か「本番」かを選んでください。"),
+    ({"alert_mode": None, "is_exercise": "y"}, "alert_mode", "「訓練」か「本番」か"),
 ])
 def test_invalid_start_is_refused_field_by_field_and_nothing_is_written(
         coordinator_client: FlaskClient, district: Any, near: Any, values: dict[str, Any],
@@ -165,6 +170,51 @@ def test_invalid_start_is_refused_field_by_field_and_nothing_is_written(
     assert "まだ何も保存されていません" in html or "Nothing has been saved" in html
     assert alerts() == []
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Delivery)) == 0
+
+
+def test_a_refused_choice_keeps_what_was_typed(
+        coordinator_client: FlaskClient, district: Any) -> None:
+    html = start(coordinator_client, district, alert_mode=None, clothing_today="黄色い雨がっぱ",
+                 last_seen_place="八幡神社の鳥居").get_data(as_text=True)
+    assert "黄色い雨がっぱ" in html and 'value="八幡神社の鳥居"' in html
+    assert 'name="alert_mode" id="alert_mode-exercise" value="exercise" required>' in html
+    assert 'name="alert_mode" id="alert_mode-real" value="real" required>' in html  # unticked
+
+
+@pytest.mark.parametrize(("mode", "heading", "button"), [
+    ("exercise", "訓練の捜索依頼を2名に送ります", "訓練として送る"),
+    ("real", "本番の捜索依頼を2名に送ります", "本番の捜索依頼を送る"),
+])
+def test_the_confirmation_names_the_choice_and_how_many_before_anything_is_sent(
+        coordinator_client: FlaskClient, district: Any, near: Any, make_supporter: Any,
+        mode: str, heading: str, button: str) -> None:
+    place_supporter(make_supporter, district, 900)
+    place_supporter(make_supporter, district, 1400)  # outside the first ring: not counted
+    response = start(coordinator_client, district, alert_mode=mode, confirmed=None,
+                     client_key="k-confirm")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert heading in html and button in html
+    assert 'id="confirm-place">八幡公民館の前<' in html and "1.2 km" in html
+    assert alerts() == [] and db.session.scalar(
+        sa.select(sa.func.count()).select_from(Delivery)) == 0
+    # Every value travels on as hidden fields; "send" starts exactly that alert.
+    assert '<input type="hidden" name="client_key" value="k-confirm">' in html
+    assert f'<input type="hidden" name="alert_mode" value="{mode}">' in html
+    alert = started(coordinator_client, district, alert_mode=mode, client_key="k-confirm")
+    assert alert.is_exercise is (mode == "exercise")
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AlertRecipient)) == 2
+
+
+def test_back_from_the_confirmation_keeps_the_form_and_sends_nothing(
+        coordinator_client: FlaskClient, district: Any, near: Any) -> None:
+    response = start(coordinator_client, district, alert_mode="real", confirmed=None,
+                     back="1", clothing_today="黄色い雨がっぱ")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and 'id="start-form"' in html
+    assert 'id="alert_mode-real" value="real" required checked>' in html
+    assert "黄色い雨がっぱ" in html
+    assert alerts() == []
 
 
 def test_a_last_seen_time_in_the_future_is_refused(
@@ -294,7 +344,7 @@ def test_dashboard_shows_who_opened_and_who_answered(
     db.session.commit()
 
     state = as_json(coordinator_client.get(f"/alerts/{alert.id}/state?v={version}"))
-    assert state["version"] > version
+    assert state["version"] != version
     assert state["summary"]["searching"] == 1 and state["summary"]["opened"] == 1
     rows = {r["name"]: r for r in state["recipients"]}
     assert rows["近所 太郎"]["answer"] == "searching" and rows["近所 太郎"]["opened_at"]

@@ -10,12 +10,14 @@ sectors, widening — adds one).
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import url_for
+from flask import current_app, url_for
+from flask_babel import gettext
 from flask_babel import gettext as _
 from werkzeug.routing import BuildError
 
@@ -36,13 +38,15 @@ from watchnet.alerts.models import (
     SearchPosition,
     Sighting,
 )
-from watchnet.alerts.services import alert_summary
+from watchnet.alerts.services import TOPIC, DeliveryFailure, alert_summary
 from watchnet.alerts.targeting import (
     RadiusStep,
     effective_radius_m,
+    find_targets,
     next_step,
     radius_schedule,
     ring_source,
+    scheduled_radius_m,
 )
 from watchnet.dbtypes import utcnow
 from watchnet.extensions import db
@@ -55,7 +59,8 @@ from watchnet.maps.alert_maps import (
     SightingMark,
     format_km,
 )
-from watchnet.people.models import Supporter
+from watchnet.notifications.models import Delivery, DeliveryChannel, DeliveryStatus
+from watchnet.people.models import NotificationAddress, Supporter
 from watchnet.registry.models import PersonPhoto, UsualPlace
 from watchnet.timefmt import format_time, to_local
 
@@ -73,6 +78,22 @@ def last_event_id(alert_id: int) -> int:
     """The newest event of the alert (0 when none): the state's version."""
     return int(db.session.scalar(
         sa.select(sa.func.max(AlertEvent.id)).where(AlertEvent.alert_id == alert_id)) or 0)
+
+
+def state_version(alert_id: int) -> str:
+    """What changes whenever the page should redraw: the newest event, and the outbox rows
+    of the alert (the dispatcher's attempts and outcomes add no events)."""
+    row = db.session.execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(Delivery.attempts), 0),
+                  sa.func.count(sa.case((Delivery.status == DeliveryStatus.sent, 1))),
+                  sa.func.count(sa.case((Delivery.status == DeliveryStatus.failed, 1))),
+                  sa.func.count(sa.case((Delivery.status == DeliveryStatus.sending, 1))),
+                  sa.func.max(Delivery.next_attempt_at))
+        .where(Delivery.topic == TOPIC, Delivery.topic_id == alert_id)).one()
+    count, attempts, sent, failed, sending, next_at = row
+    stamp = int(next_at.timestamp()) if next_at is not None else 0
+    return (f"{last_event_id(alert_id)}.{int(count)}.{int(attempts)}.{int(sent)}."
+            f"{int(failed)}.{int(sending)}.{stamp}")
 
 
 def ring_label(radius_m: float) -> str:
@@ -129,6 +150,223 @@ def recipients(alert: Alert) -> list[dict[str, Any]]:
         "answer_label": str(ANSWER_LABELS[answer]) if answer else _("No answer yet"),
         "answered_at": _iso(answered), "reminded_at": _iso(reminded),
     } for rid, sid, name, distance, matched_by, told, opened, answer, answered, reminded in rows]
+
+
+# ---------------------------------------------------------------------------------------------
+# Delivery trouble: attempts and last error per message, messages being retried, supporters
+# nobody can reach. Read from the outbox rows (the dispatcher writes them; nothing here does).
+
+# The dispatcher's reasons (watchnet/notifications/transports.py, watchnet/jobs/deliveries.py)
+# in plain words. First match wins: "webhook unreachable: [Errno 111] Connection refused" is a
+# refused connection, not an unknown host.
+_ERROR_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("refused", re.compile(r"connection refused|errno 111\b|econnrefused", re.I)),
+    ("timeout", re.compile(r"timed out|timeout", re.I)),
+    ("http_5xx", re.compile(r"\bHTTP (5\d\d)\b")),
+    ("rejected", re.compile(r"\bHTTP (4\d\d)\b|recipient refused|not a usable notification "
+                            r"address|\bSMTP (5\d\d)\b|login refused", re.I)),
+    ("unreachable", re.compile(r"unreachable|name or service not known|no route to host|"
+                               r"name resolution|nodename nor servname|network is down", re.I)),
+)
+RAW_ERROR_SHOWN = 300  # characters of the dispatcher's own text, under the plain words
+
+
+def classify_error(text: str | None) -> tuple[str, str | None]:
+    """(kind, HTTP or SMTP code) of a delivery error: refused | timeout | http_5xx |
+    rejected | unreachable | other ("" without an error)."""
+    if not text:
+        return "", None
+    for kind, pattern in _ERROR_PATTERNS:
+        match = pattern.search(text)
+        if match:
+            code = next((g for g in match.groups() if g), None)
+            return kind, code
+    return "other", None
+
+
+def error_label(kind: str, code: str | None = None) -> str:
+    """The plain words for a kind of delivery error."""
+    return _DeliveryWords().error(kind, code)
+
+
+class _DeliveryWords:
+    """The translated words of the delivery column, looked up once per page (a state lists
+    hundreds of messages; a gettext call per message and word adds up)."""
+
+    def __init__(self) -> None:
+        self.errors = {
+            "refused": _("Connection refused"),
+            "timeout": _("No answer in time (timeout)"),
+            "unreachable": _("The address cannot be reached"),
+            "other": _("Another error"),
+            "rejected": _("Address rejected"),
+        }
+        self.http_5xx = gettext("The receiving server has a fault (HTTP %(code)s)")
+        self.rejected_code = gettext("Address rejected (%(code)s)")
+        self.channels = {DeliveryChannel.email: _("Mail"),
+                         DeliveryChannel.apprise: _("Notification app")}
+        self.delivered_at = gettext("Delivered %(time)s")
+        self.delivered = _("Delivered")
+        self.failed = gettext("Not delivered (%(n)s attempts): %(error)s")
+        self.retrying_now = gettext("Retrying now (%(n)s attempts so far): %(error)s")
+        self.retrying = gettext("Retrying (%(n)s attempts so far, next at %(time)s): %(error)s")
+        self.sending = _("Sending…")
+        self.waiting = _("Waiting to send")
+
+    def error(self, kind: str, code: str | None) -> str:
+        if kind == "http_5xx":
+            return self.http_5xx % {"code": code or "5xx"}
+        if kind == "rejected" and code:
+            return self.rejected_code % {"code": code}
+        return self.errors.get(kind, "")
+
+    def status(self, status: DeliveryStatus, attempts: int, error: str, next_at: datetime,
+               sent_at: datetime | None) -> str:
+        if status == DeliveryStatus.sent:
+            return (self.delivered_at % {"time": format_time(sent_at)} if sent_at
+                    else self.delivered)
+        if status == DeliveryStatus.failed:
+            return self.failed % {"n": attempts, "error": error}
+        if error:
+            if status == DeliveryStatus.sending:
+                return self.retrying_now % {"n": attempts, "error": error}
+            return self.retrying % {"n": attempts, "time": format_time(next_at), "error": error}
+        return self.sending if status == DeliveryStatus.sending else self.waiting
+
+
+def _is_retrying(status: DeliveryStatus, attempts: int, last_error: str | None) -> bool:
+    """Tried, failed for a passing reason, and waiting (or being sent) for the next try."""
+    return (status in (DeliveryStatus.pending, DeliveryStatus.sending) and attempts >= 1
+            and bool(last_error))
+
+
+def recipient_deliveries(alert: Alert, supporter_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """Per supporter, the newest message to each of their addresses: status, attempts so far,
+    the last error in plain words (and, for the alert's own district only, the raw text)."""
+    if not supporter_ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(Delivery.id, Delivery.supporter_id, Delivery.channel, Delivery.address,
+                  Delivery.status, Delivery.attempts, Delivery.last_error,
+                  Delivery.next_attempt_at, Delivery.sent_at, Supporter.district_id)
+        .join(Supporter, Supporter.id == Delivery.supporter_id)
+        .where(Delivery.topic == TOPIC, Delivery.topic_id == alert.id,
+               Delivery.supporter_id.in_(supporter_ids))
+        .order_by(Delivery.supporter_id, Delivery.id.desc()))
+    words = _DeliveryWords()
+    out: dict[int, list[dict[str, Any]]] = {}
+    seen: set[tuple[int | None, str, str]] = set()
+    for (d_id, sid, channel, address, status, attempts, last_error, next_at, sent_at,
+         district_id) in rows:
+        if (sid, channel, address) in seen:
+            continue  # an older message to the same address (the reminder is newer)
+        seen.add((sid, channel, address))
+        kind, code = classify_error(last_error)
+        error = words.error(kind, code)
+        own = district_id == alert.district_id
+        retrying = _is_retrying(status, attempts, last_error)
+        out.setdefault(int(sid or 0), []).append({
+            "id": d_id, "channel": channel.value, "channel_label": words.channels[channel],
+            "status": status.value, "attempts": attempts, "retrying": retrying,
+            "error_kind": kind, "error_label": error,
+            # Another district's supporter: plain words only (the raw text may name their
+            # address or their provider's reply).
+            "error_raw": (last_error or "")[:RAW_ERROR_SHOWN] if own else "",
+            "next_attempt_at": _iso(next_at) if retrying else None,
+            "label": words.status(status, attempts, error, next_at, sent_at),
+            "trouble": retrying or status == DeliveryStatus.failed,
+        })
+    return out
+
+
+def retrying_summary(alert: Alert) -> dict[str, Any]:
+    """How many of the alert's messages are being retried, and when the next try is."""
+    count, next_at = db.session.execute(
+        sa.select(sa.func.count(), sa.func.min(Delivery.next_attempt_at))
+        .where(Delivery.topic == TOPIC, Delivery.topic_id == alert.id,
+               Delivery.supporter_id.is_not(None),
+               Delivery.status.in_((DeliveryStatus.pending, DeliveryStatus.sending)),
+               Delivery.attempts >= 1, Delivery.last_error.is_not(None),
+               Delivery.last_error != "")).one()
+    count = int(count or 0)
+    text = ""
+    if count:
+        text = _("%(n)s messages could not be delivered yet and are being retried. Next try "
+                 "at %(time)s.", n=count, time=format_time(next_at))
+    return {"count": count, "next_attempt_at": _iso(next_at) if count else None,
+            "text": text}
+
+
+UNREACHABLE_LISTED = 200
+
+
+def _delivery_counts(alert: Alert) -> Any:
+    """Per supporter: messages, sent, failed, and waiting for a first try (not trouble yet)."""
+    waiting = sa.and_(Delivery.status.in_((DeliveryStatus.pending, DeliveryStatus.sending)),
+                      sa.or_(Delivery.last_error.is_(None), Delivery.last_error == ""))
+    return (sa.select(
+        Delivery.supporter_id,
+        sa.func.count().label("total"),
+        sa.func.count(sa.case((Delivery.status == DeliveryStatus.sent, 1))).label("sent"),
+        sa.func.count(sa.case((Delivery.status == DeliveryStatus.failed, 1))).label("failed"),
+        sa.func.count(sa.case((waiting, 1))).label("waiting"),
+    ).where(Delivery.topic == TOPIC, Delivery.topic_id == alert.id,
+            Delivery.supporter_id.is_not(None))
+        .group_by(Delivery.supporter_id))
+
+
+def unreachable_supporters(alert: Alert) -> list[dict[str, Any]]:
+    """Told supporters with no working channel: no address at all, every address switched
+    off, or every message to them failed or waiting for a retry. The coordinator phones them.
+    Phone numbers only for the alert's own district (another district's coordinators hold
+    theirs).
+
+    Plain IN / NOT IN subqueries (hashed by the database), no join on grouped subqueries:
+    with 10,000 recipients a join of aggregates took PostgreSQL seconds."""
+    counts = _delivery_counts(alert)
+    troubled = (counts.with_only_columns(Delivery.supporter_id)
+                .having(sa.func.count(sa.case((Delivery.status == DeliveryStatus.sent, 1))) == 0,
+                        sa.func.count(sa.case((sa.and_(
+                            Delivery.status.in_((DeliveryStatus.pending,
+                                                 DeliveryStatus.sending)),
+                            sa.or_(Delivery.last_error.is_(None),
+                                   Delivery.last_error == "")), 1))) == 0))
+    enabled = sa.select(NotificationAddress.supporter_id).where(
+        NotificationAddress.is_enabled.is_(True))
+    no_email = sa.or_(Supporter.email.is_(None), Supporter.email == "")
+    rows = db.session.execute(
+        sa.select(Supporter.id, Supporter.name, Supporter.phone, Supporter.district_id)
+        .select_from(AlertRecipient)
+        .join(Supporter, Supporter.id == AlertRecipient.supporter_id)
+        .where(AlertRecipient.alert_id == alert.id,
+               sa.or_(AlertRecipient.supporter_id.in_(troubled),
+                      sa.and_(no_email, Supporter.id.not_in(enabled))))
+        .order_by(AlertRecipient.distance_m, AlertRecipient.id)
+        .limit(UNREACHABLE_LISTED)).all()
+    if not rows:
+        return []
+    ids = [r[0] for r in rows]
+    per = {sid: (total, failed) for sid, total, _sent, failed, _waiting in db.session.execute(
+        counts.where(Delivery.supporter_id.in_(ids)))}
+    with_addresses = set(db.session.scalars(
+        sa.select(NotificationAddress.supporter_id)
+        .where(NotificationAddress.supporter_id.in_(ids))))
+    out = []
+    for sid, name, phone, district_id in rows:
+        total, failed = per.get(sid, (0, 0))
+        if total and failed == total:
+            reason, label = "failed", _("Every message failed")
+        elif total:
+            reason, label = "retrying", _("Messages are being retried; none arrived yet")
+        elif sid in with_addresses:
+            reason, label = "disabled", _("Every address is switched off")
+        else:
+            reason, label = "none", _("No e-mail or notification address")
+        own = district_id == alert.district_id
+        out.append({"supporter_id": sid, "name": name, "reason": reason,
+                    "reason_label": label, "phone": (phone or "") if own else "",
+                    "other_district": not own})
+    return out
 
 
 def searchers(alert: Alert) -> list[dict[str, Any]]:
@@ -259,13 +497,36 @@ def timeline(alert: Alert) -> list[dict[str, Any]]:
             for e in events]
 
 
+def _failures(alert: Alert, failures: list[DeliveryFailure]) -> list[dict[str, Any]]:
+    """The failed messages; another district's supporter's address and the raw reason stay
+    with that district (plain words only)."""
+    ids = {f.supporter_id for f in failures if f.supporter_id is not None}
+    districts = dict(db.session.execute(
+        sa.select(Supporter.id, Supporter.district_id).where(Supporter.id.in_(ids))).all()
+    ) if ids else {}
+    out = []
+    for f in failures:
+        own = districts.get(f.supporter_id or 0) == alert.district_id
+        kind, code = classify_error(f.reason)
+        out.append({"id": f.delivery_id, "name": f.supporter_name, "channel": f.channel,
+                    "address": f.address if own else "—",
+                    "reason": (f"{error_label(kind, code)} ({f.reason})" if own
+                               else error_label(kind, code)) if f.reason else "",
+                    "at": _iso(f.at)})
+    return out
+
+
 def dashboard_state(alert: Alert, now: datetime | None = None) -> dict[str, Any]:
     """Everything the coordinator's page shows that changes during a search."""
     now = now or utcnow()
     summary = alert_summary(alert)
     upcoming = next_step(alert, now) if alert.is_active else None
+    listed = recipients(alert)
+    deliveries = recipient_deliveries(alert, [r["supporter_id"] for r in listed])
+    for r in listed:
+        r["deliveries"] = deliveries.get(r["supporter_id"], [])
     return {
-        "version": last_event_id(alert.id),
+        "version": state_version(alert.id),
         "server_time": now.isoformat(),
         "alert": {
             "id": alert.id, "status": alert.status.value,
@@ -286,11 +547,12 @@ def dashboard_state(alert: Alert, now: datetime | None = None) -> dict[str, Any]
         },
         "rings": rings(alert),
         "summary": {k: v for k, v in asdict(summary).items() if k != "failures"},
-        "failures": [{"id": f.delivery_id, "name": f.supporter_name, "channel": f.channel,
-                      "address": f.address, "reason": f.reason, "at": _iso(f.at)}
-                     for f in summary.failures],
-        "recipients": recipients(alert),
+        "failures": _failures(alert, summary.failures),
+        "recipients": listed,
         "recipients_listed": RECIPIENTS_LISTED,
+        "retrying": retrying_summary(alert),
+        "unreachable": unreachable_supporters(alert),
+        "unreachable_listed": UNREACHABLE_LISTED,
         "sectors": sector_list(alert),
         "searchers": searchers(alert),
         "sightings": sightings(alert),
@@ -321,6 +583,17 @@ def map_data(state: dict[str, Any]) -> AlertMapData:
 
 # ---------------------------------------------------------------------------------------------
 # Small reads for the list, the start form and the dashboard
+
+
+def targets_in_range(lat: float, lon: float, last_seen_at: datetime,
+                     now: datetime | None = None) -> tuple[float, int]:
+    """(radius, number of supporters inside it) an alert starting now would have: what the
+    start form's confirmation names. Read-only; start_alert finds them again when sending."""
+    now = now or utcnow()
+    elapsed_min = (now - last_seen_at).total_seconds() / 60.0
+    radius_m = scheduled_radius_m(elapsed_min, radius_schedule())
+    recent_since = now - timedelta(minutes=int(current_app.config["ALERT_RECENT_POSITION_MIN"]))
+    return radius_m, len(find_targets(lat, lon, radius_m, recent_since=recent_since))
 
 
 def local_now() -> datetime:

@@ -27,6 +27,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.validators import (
+    AnyOf,
     DataRequired,
     InputRequired,
     Length,
@@ -92,6 +93,11 @@ DIRECTION_LABELS = {
     TravelDirection.nw: _l("Going north-west"),
 }
 
+ALERT_MODE_EXERCISE = "exercise"
+ALERT_MODE_REAL = "real"
+CHOOSE_MODE = _l("Please choose first: an exercise (訓練) or a real search (本番).")
+
+
 def _strip(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
@@ -114,7 +120,17 @@ class StartAlertForm(FlaskForm):
 
     person_id = IntegerField(widget=HiddenInput(), validators=[Optional()])
     client_key = HiddenField(validators=[Optional(), Length(max=64)])
-    is_exercise = BooleanField(_l("This is an exercise (訓練)"))
+    # The first choice, with no default: a missed tick on a checkbox once meant a real alert
+    # to everyone in range. Nothing is sent until the confirmation step names the choice.
+    alert_mode = RadioField(
+        _l("Exercise or real search?"),
+        choices=select_choices(((ALERT_MODE_EXERCISE, _l("Exercise (訓練)")),
+                                (ALERT_MODE_REAL, _l("Real search (本番)")))),
+        validate_choice=False,  # one message for "none" and "something else", not two
+        validators=[InputRequired(CHOOSE_MODE), AnyOf((ALERT_MODE_EXERCISE, ALERT_MODE_REAL),
+                                                      message=CHOOSE_MODE)])
+    # "1" once the coordinator has seen the confirmation (who is told, exercise or real).
+    confirmed = HiddenField(validators=[Optional()])
     # --- who ---
     display_name = StringField(_l("Name"), validators=[Optional(), Length(max=100)])
     name_kana = StringField(_l("Name in kana"), validators=[Optional(), Length(max=100)])
@@ -174,6 +190,27 @@ class StartAlertForm(FlaskForm):
                 "Tick “The police have been told” to give a case number.")]
             valid = False
         return valid
+
+    @property
+    def is_exercise(self) -> bool:
+        return self.alert_mode.data == ALERT_MODE_EXERCISE
+
+    def is_confirmed(self) -> bool:
+        return self.confirmed.data == "1"
+
+    def carried_values(self) -> list[tuple[str, str]]:
+        """The submitted values as (name, value) pairs, for the confirmation page's hidden
+        fields: what was typed, plus the point a typed address was found at."""
+        out: list[tuple[str, str]] = []
+        for f in self:
+            if f.name in ("csrf_token", "confirmed"):
+                continue
+            if f.name in ("last_seen_lat", "last_seen_lon"):
+                if f.data is not None:
+                    out.append((f.name, f"{float(f.data):.6f}"))
+                continue
+            out += [(f.name, str(v)) for v in (f.raw_data or ())]
+        return out
 
     def has_point(self) -> bool:
         """Whether a last-seen point was given (a map click or an address already resolved)."""
@@ -325,5 +362,5 @@ def alert_input(form: StartAlertForm, *, share_photo: bool) -> AlertInput:
         police_informed=bool(form.police_informed.data),
         police_station=form.police_station.data or "",
         police_case_number=form.police_case_number.data or "",
-        is_exercise=bool(form.is_exercise.data),
+        is_exercise=form.is_exercise,
     )

@@ -178,6 +178,14 @@ def _render_start(district: District, form: StartAlertForm, person: AtRiskPerson
                            ), status
 
 
+def _render_confirm(district: District, form: StartAlertForm) -> Any:
+    lat, lon = float(form.last_seen_lat.data or 0), float(form.last_seen_lon.data or 0)
+    radius_m, told = dashboard.targets_in_range(lat, lon, form.last_seen_utc())
+    return render_template("alerts/staff/confirm.html", district=district, form=form,
+                           is_exercise=form.is_exercise, told=told, radius=format_km(radius_m),
+                           carried=form.carried_values())
+
+
 @bp.route("/districts/<int:district_id>/alerts/new", methods=["GET", "POST"])
 @coordinator_required
 def start_alert(district_id: int) -> Any:
@@ -194,9 +202,17 @@ def start_alert(district_id: int) -> Any:
                                 consent_info(person, dashboard.local_now().date()))
         return _render_start(district, form, person)
     person = _chosen_person(district, form.person_id.data)
+    if request.form.get("back") == "1":
+        # "Correct something" on the confirmation: the form again as typed; nothing sent.
+        form.confirmed.data = ""
+        return _render_start(district, form, person)
     valid = form.validate_on_submit()
     # The place is checked even when other fields are wrong, so every error shows at once.
     located = _locate(form, district) if form.is_submitted() else False
+    if valid and located and not form.is_confirmed():
+        # Nothing is sent before the coordinator has read "exercise" or "real" and how many
+        # supporters will be told.
+        return _render_confirm(district, form)
     if valid and located:
         info = consent_info(person, dashboard.local_now().date()) if person else None
         share_photo = bool(form.share_photo.data and info and info.photo_allowed)
@@ -269,10 +285,11 @@ def show_alert(alert_id: int) -> Any:
 @coordinator_required
 def alert_state(alert_id: int) -> Response:
     """The dashboard's state as JSON; with ?v=<version> answers {"unchanged": true} while
-    nothing happened (the page polls every few seconds)."""
+    nothing happened (the page polls every few seconds). The version covers the alert's
+    events and its outbox rows, so a retry or a failure redraws the page too."""
     alert = _alert(alert_id)
-    version = dashboard.last_event_id(alert.id)
-    if request.args.get("v", type=int) == version:
+    version = dashboard.state_version(alert.id)
+    if request.args.get("v") == version:
         response = jsonify({"version": version, "unchanged": True})
     else:
         response = jsonify(dashboard.dashboard_state(alert))
