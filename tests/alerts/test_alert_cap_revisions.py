@@ -10,12 +10,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 import xmlschema
 from alert_core_support import ago, alert_input, point_at
 from alert_exports_support import XSD, parse, text
 
 from watchnet.alerts.cap import build_cap
-from watchnet.alerts.models import AlertStatus, Sighting, SightingStatus
+from watchnet.alerts.models import Alert, AlertEvent, AlertStatus, Sighting, SightingStatus
 from watchnet.alerts.services import (
     close_alert,
     override_radius,
@@ -136,3 +137,21 @@ def test_widening_widen_now_and_recentring_are_new_messages(district: Any, coord
     cancel = cap.take()
     assert text(cancel, "cap:msgType") == "Cancel"
     assert text(cancel, "cap:references").split(" ")[-1] == cap.ref(moved)
+
+
+def test_an_override_that_loses_the_revision_to_a_widening_still_gets_its_own(
+        district: Any, coordinator: Any, schema: Any) -> None:
+    alert = start_alert(district, coordinator, alert_input(minutes_ago=5))
+    cap = Exports(alert, schema)
+    # Another process widened (revision 2, 1.6 km) after this one read the alert.
+    db.session.execute(sa.update(Alert).where(Alert.id == alert.id)
+                       .values(revision=2, radius_m=1600.0)
+                       .execution_options(synchronize_session=False))
+    db.session.add(AlertEvent(alert_id=alert.id, kind="widened",
+                              payload={"revision": 2, "radius_m": 1600.0}))
+    assert alert.revision == 1  # this process has not seen it
+    override_radius(alert, 3000, coordinator)
+    db.session.commit()
+    assert alert.revision == 3 and alert.radius_m == 3000
+    root = cap.take()
+    assert text(root, "cap:identifier").endswith("-3") and cap.circle_km(root) == "3.000"

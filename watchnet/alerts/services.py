@@ -383,7 +383,13 @@ def override_radius(alert: Alert, radius_m: float | None, actor: Actor) -> int:
     db.session.flush()
     radius = effective_radius_m(alert)
     if radius > alert.radius_m:
-        return widen_alert(alert, actor=actor)
+        told = widen_alert(alert, actor=actor)
+        if alert.is_active and effective_radius_m(alert) > alert.radius_m:
+            # A widening committed between our read and our write took the revision (the
+            # claim refreshed the alert): widen again from it, or the larger circle would be
+            # exported under that widening's identifier.
+            told = widen_alert(alert, actor=actor)
+        return told
     if radius != alert.radius_m or sectors.search_radius_m(alert) != previous_area_m:
         # The circle changed (a shrink, or an override cleared back to a smaller schedule):
         # a new revision, so the CAP export is a new message (identifier, sent, references)
