@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from flask_babel import get_locale
+from flask_babel import get_locale, gettext
 
 # (first day of the era, name); 令和 began on 2019-05-01.
 _ERAS: list[tuple[date, str, str]] = [
@@ -63,6 +63,29 @@ def format_datetime(value: datetime | None) -> str:
 def format_time(value: datetime | None) -> str:
     """Local 24-hour time, HH:MM."""
     return "" if value is None else f"{to_local(value):%H:%M}"
+
+
+def format_end_time(end: datetime | None, start: datetime | None) -> str:
+    """An end time as HH:MM, marked when it falls on a later local day than the start:
+    翌日 00:30 / 00:30 (next day). Later still (which a drill never is) gives the full date."""
+    if end is None:
+        return ""
+    text = format_time(end)
+    if start is None:
+        return text
+    days = (to_local(end).date() - to_local(start).date()).days
+    if days == 1:
+        return gettext("%(time)s (next day)", time=text)
+    return format_datetime(end) if days > 1 else text
+
+
+def format_time_range(start: datetime | None, end: datetime | None) -> str:
+    """A start and an optional end time: 09:30–11:00, or 23:30–翌日 00:30 across midnight."""
+    if start is None:
+        return ""
+    if end is None:
+        return format_time(start)
+    return f"{format_time(start)}–{format_end_time(end, start)}"
 
 
 def format_formal_date(value: datetime | date | None) -> str:

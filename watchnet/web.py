@@ -95,5 +95,7 @@ def init_app(app: Flask) -> None:
         datetime=timefmt.format_datetime,
         time=timefmt.format_time,
         formal_date=timefmt.format_formal_date,
+        time_range=timefmt.format_time_range,
+        end_time=timefmt.format_end_time,
         tel_href=tel_href,
     )

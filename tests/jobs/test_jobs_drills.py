@@ -68,6 +68,26 @@ def test_a_drill_whose_whole_time_passed_while_the_scheduler_was_down_is_started
     assert _status_events(auto_drill) == ["live", "ended"]
 
 
+def test_a_drill_across_midnight_starts_and_ends_on_time(district, make_drill):
+    # 23:30 to 00:30 in Tokyo: 14:30 to 15:30 UTC, the end on the next local day.
+    starts = datetime(2026, 12, 5, 14, 30, tzinfo=UTC)
+    drill = make_drill(district, title="夜の訓練", starts_at=starts,
+                       ends_at=starts + timedelta(hours=1), is_auto_scheduled=True)
+    assert advance_drill_lifecycle(now=starts - timedelta(minutes=1)) == 0
+    assert advance_drill_lifecycle(now=starts) == 1
+    assert _reload(drill).status == DrillStatus.live
+    # Local midnight passes: still live until 00:30.
+    midnight = datetime(2026, 12, 5, 15, 0, tzinfo=UTC)
+    assert advance_drill_lifecycle(now=midnight) == 0
+    assert advance_drill_lifecycle(now=midnight + timedelta(minutes=29)) == 0
+    assert _reload(drill).status == DrillStatus.live
+    assert advance_drill_lifecycle(now=midnight + timedelta(minutes=30)) == 1
+    drill = _reload(drill)
+    assert drill.status == DrillStatus.ended
+    assert drill.finished_at == midnight + timedelta(minutes=30)
+    assert _status_events(drill) == ["live", "ended"]
+
+
 def test_drills_run_by_hand_are_left_alone(district, make_drill):
     by_hand = make_drill(district, starts_at=T0, ends_at=T0 + timedelta(hours=1))
     assert advance_drill_lifecycle(now=T0 + timedelta(minutes=5)) == 0

@@ -1,16 +1,17 @@
 """The alert as a CAP 1.2 message (OASIS Common Alerting Protocol, version 1.2).
 
 CAP is what Japan's L-Alert and most public alerting systems read. One export is the alert's
-current message: Alert (revision 1), Update (a later revision: widened or re-centred) or Cancel
-(closed). The texts are Japanese (info language ja-JP) whoever asks, and carry only what a
-finder needs: no name, no home address, no family contacts. A Cancel carries no description.
+current message: Alert (revision 1), Update (a later revision: every change of the circle, be it
+widened, re-centred, or a radius the coordinator set or cleared) or Cancel (closed). The texts
+are Japanese (info language ja-JP) whoever asks, and carry only what a finder needs: no name,
+no home address, no family contacts. A Cancel carries no description.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET  # noqa: S405 - we only build XML here, never parse input
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask_babel import force_locale, get_locale
@@ -139,8 +140,17 @@ def revision_times(alert: Alert) -> dict[int, datetime]:
     if alert.revision not in times and alert.widened_at is not None:
         times[alert.revision] = alert.widened_at
     for revision in range(2, alert.revision + 1):
-        times.setdefault(revision, times[revision - 1])
+        times[revision] = _after(times.setdefault(revision, times[revision - 1]),
+                                 times[revision - 1])
     return times
+
+
+def _after(value: datetime, earlier: datetime) -> datetime:
+    """`value`, or one second after `earlier` when both fall in the same second (or `value`
+    is earlier still): `sent` has whole seconds, and two area changes a moment apart must
+    still be two messages that receivers can put in order."""
+    floor = earlier.replace(microsecond=0)
+    return value if value.replace(microsecond=0) > floor else floor + timedelta(seconds=1)
 
 
 def search_radius_m(alert: Alert) -> float:
@@ -188,7 +198,7 @@ def _build_cap(alert: Alert, sender: str) -> bytes:
     if closed:
         msg_type = "Cancel"
         identifier = cap_identifier(alert, sender, None)
-        sent = alert.closed_at or times[alert.revision]
+        sent = _after(alert.closed_at or times[alert.revision], times[alert.revision])
         references = _references(alert, sender, times, alert.revision)
     else:
         msg_type = "Alert" if alert.revision <= 1 else "Update"

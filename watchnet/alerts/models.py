@@ -104,7 +104,8 @@ class Alert(Model):
     radius_m: Mapped[float] = mapped_column(sa.Float, default=0)
     radius_override_m: Mapped[float | None] = mapped_column(sa.Float, nullable=True)
     widened_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    # Counts messages that changed the alert (start=1, each widening/re-centring +1): CAP
+    # Counts messages that changed the alert (start=1, each change of the circle +1: widening,
+    # re-centring, a radius override set or cleared): CAP
     # Update identifiers and delivery dedupe keys use it.
     revision: Mapped[int] = mapped_column(default=1)
     # --- escalation bookkeeping (the scheduler's jobs read and set these) ---

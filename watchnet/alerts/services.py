@@ -26,7 +26,7 @@ from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
-from watchnet.alerts import messages
+from watchnet.alerts import messages, sectors
 from watchnet.alerts.events import ALL, STAFF, emit_alert_event, supporter_audience
 from watchnet.alerts.models import (
     Acknowledgement,
@@ -376,15 +376,30 @@ def override_radius(alert: Alert, radius_m: float | None, actor: Actor) -> int:
         radius_m = float(radius_m)
     name = _actor_name(actor)
     previous = alert.radius_m
+    previous_area_m = sectors.search_radius_m(alert)
     alert.radius_override_m = radius_m
     record_audit("override_alert_radius", "alert", alert.id, district_id=alert.district_id,
                  actor=name, radius_override_m=radius_m, previous_radius_m=previous)
     db.session.flush()
     radius = effective_radius_m(alert)
     if radius > alert.radius_m:
-        return widen_alert(alert, actor=actor)
-    if radius != alert.radius_m:
-        alert.radius_m = radius
+        told = widen_alert(alert, actor=actor)
+        if alert.is_active and effective_radius_m(alert) > alert.radius_m:
+            # A widening committed between our read and our write took the revision (the
+            # claim refreshed the alert): widen again from it, or the larger circle would be
+            # exported under that widening's identifier.
+            told = widen_alert(alert, actor=actor)
+        return told
+    if radius != alert.radius_m or sectors.search_radius_m(alert) != previous_area_m:
+        # The circle changed (a shrink, or an override cleared back to a smaller schedule):
+        # a new revision, so the CAP export is a new message (identifier, sent, references)
+        # and phones redraw. Not _claim_revision: this row is already locked by the flush
+        # above, and the coordinator's change must not be dropped by a concurrent widening.
+        db.session.execute(
+            sa.update(Alert).where(Alert.id == alert.id)
+            .values(revision=Alert.revision + 1, radius_m=radius)
+            .execution_options(synchronize_session=False))
+        db.session.refresh(alert)
     emit_alert_event(alert.id, "radius_changed",
                      {"radius_m": alert.radius_m, "override_m": radius_m,
                       "revision": alert.revision}, actor=name)

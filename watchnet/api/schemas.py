@@ -15,7 +15,9 @@ from watchnet.drills.models import DrillStatus, ExpectedContact
 from watchnet.drills.services import (
     CHECKLIST_ITEM_MAX,
     CHECKLIST_MAX_ITEMS,
+    MAX_DRILL_HOURS,
     MAX_ROUTE_POINTS,
+    check_drill_times,
 )
 from watchnet.people.models import SupporterKind
 from watchnet.people.services import (
@@ -25,6 +27,7 @@ from watchnet.people.services import (
     NOTE_MAX,
     PHONE_MAX,
     URL_MAX,
+    UserInputError,
 )
 
 MAX_ID = 2**31 - 1
@@ -130,7 +133,9 @@ class DrillSchema(Schema):
     title = text(200, required=True, min_len=1)
     starts_at = fields.DateTime(required=True, metadata={
         "description": "ISO 8601; a time without offset is taken as Japan time."})
-    ends_at = fields.DateTime(allow_none=True)
+    ends_at = fields.DateTime(allow_none=True, metadata={
+        "description": f"After starts_at and at most {MAX_DRILL_HOURS} hours later (a drill "
+                       "across midnight ends on the next day's date)."})
     meeting_place = text(200)
     contact_phone = text(30, metadata={
         "description": "The number supporters call on the day, e.g. 090-1234-5678."})
@@ -147,8 +152,11 @@ class DrillSchema(Schema):
     @validates_schema
     def _ends_after_start(self, data: dict[str, Any], **_kwargs: Any) -> None:
         starts, ends = data.get("starts_at"), data.get("ends_at")
-        if starts and ends and _comparable(ends) <= _comparable(starts):
-            raise ValidationError("The end time must be after the start time.", "ends_at")
+        if starts and ends:
+            try:
+                check_drill_times(_comparable(starts), _comparable(ends), "ends_at")
+            except UserInputError as exc:
+                raise ValidationError(str(exc), "ends_at") from exc
 
 
 class DrillPatchSchema(DrillSchema):

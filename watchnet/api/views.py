@@ -48,6 +48,7 @@ from watchnet.drills.services import (
     CheckpointFields,
     DrillFields,
     GeometryError,
+    check_drill_times,
     delete_drill,
     editor_state,
     plan_drill,
@@ -183,8 +184,11 @@ def _drill_fields(data: dict[str, Any], drill: Drill | None = None) -> DrillFiel
         if values.get(key) is not None:
             values[key] = from_local(values[key])
     fields = replace(base, **values)
-    if fields.ends_at is not None and fields.ends_at <= fields.starts_at:
-        refuse(_("The end time must be after the start time."), "ends_at")
+    try:
+        # The form's rule (the services apply it again when saving).
+        check_drill_times(fields.starts_at, fields.ends_at, "ends_at")
+    except UserInputError as exc:
+        refuse(exc)
     return fields
 
 

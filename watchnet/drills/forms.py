@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -19,11 +18,14 @@ from watchnet.drills.services import (
     DAY_PHONE_INVALID,
     CheckpointFields,
     DrillFields,
+    check_drill_times,
+    drill_times,
     parse_checklist,
 )
 from watchnet.labels import choices
+from watchnet.people.services import UserInputError
 from watchnet.phones import PhoneNumber
-from watchnet.timefmt import from_local, to_local
+from watchnet.timefmt import to_local
 
 TEXT_MAX = 4000  # purpose and background are Text columns; a page of text is plenty
 
@@ -48,9 +50,14 @@ class DrillForm(FlaskForm):
                          default=DrillStatus.planned.value)
 
     def validate_end_time(self, field: Any) -> None:
-        if field.data is not None and self.start_time.data is not None \
-                and field.data <= self.start_time.data:
-            raise ValidationError(_l("The end time must be after the start time."))
+        # The services' rule, so the form and the API refuse the same times; an end time
+        # earlier than the start time is on the next day.
+        if field.data is None or self.start_time.data is None or self.date.data is None:
+            return
+        try:
+            check_drill_times(*drill_times(self.date.data, self.start_time.data, field.data))
+        except UserInputError as exc:
+            raise ValidationError(str(exc)) from exc
 
     def fill_from(self, drill: Drill) -> None:
         """Show a drill's stored (UTC) values in local time."""
@@ -70,9 +77,7 @@ class DrillForm(FlaskForm):
 
     def to_fields(self) -> DrillFields:
         """The parsed values, with times converted from local time to UTC."""
-        starts = from_local(datetime.combine(self.date.data, self.start_time.data))
-        ends = (from_local(datetime.combine(self.date.data, self.end_time.data))
-                if self.end_time.data else None)
+        starts, ends = drill_times(self.date.data, self.start_time.data, self.end_time.data)
         return DrillFields(
             district_id=self.district_id.data, title=self.title.data or "",
             starts_at=starts, ends_at=ends, meeting_place=self.meeting_place.data or "",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,6 +27,7 @@ from watchnet.geo import is_valid_latlon, route_length_m, walking_time_s
 from watchnet.people.models import StaffUser
 from watchnet.people.services import UserInputError
 from watchnet.phones import is_phone_number, normalise_phone
+from watchnet.timefmt import from_local
 
 MAX_ROUTE_POINTS = gpx.MAX_ROUTE_POINTS
 MAX_CHECKPOINTS = gpx.MAX_CHECKPOINTS
@@ -59,13 +60,43 @@ class DrillFields:
     contact_label: str = ""
 
 
+# A walking drill takes an afternoon or an evening; an end more than this after the start is a
+# typo (10:00 to 09:00 would otherwise be a drill of 23 hours ending the next morning).
+MAX_DRILL_HOURS = 12
+
+
+def drill_times(day: date, start: time, end: time | None) -> tuple[datetime, datetime | None]:
+    """A drill's start and end in UTC from a date and two local times, as the form has them.
+
+    An end time earlier than the start time is on the next day: 23:30 to 00:30 is one hour
+    across midnight. The result still has to pass check_drill_times."""
+    starts_at = from_local(datetime.combine(day, start))
+    if end is None:
+        return starts_at, None
+    end_day = day + timedelta(days=1) if end < start else day
+    return starts_at, from_local(datetime.combine(end_day, end))
+
+
+def check_drill_times(starts_at: datetime, ends_at: datetime | None,
+                      field: str = "end_time") -> None:
+    """The one rule for a drill's times, whether they come from the form (through drill_times)
+    or the API (full date-times): the end after the start, at most MAX_DRILL_HOURS later."""
+    if ends_at is None:
+        return
+    if ends_at <= starts_at:
+        raise UserInputError(_("The end time must be after the start time."), field)
+    if ends_at - starts_at > timedelta(hours=MAX_DRILL_HOURS):
+        raise UserInputError(_("A drill lasts at most %(hours)d hours. An end time earlier "
+                               "than the start time is on the next day.",
+                               hours=MAX_DRILL_HOURS), field)
+
+
 def _check_fields(fields: DrillFields) -> None:
     if not fields.title.strip():
         raise UserInputError(_("Please enter a title."), "title")
     if fields.contact_phone and not is_phone_number(normalise_phone(fields.contact_phone)):
         raise UserInputError(str(DAY_PHONE_INVALID), "contact_phone")
-    if fields.ends_at is not None and fields.ends_at <= fields.starts_at:
-        raise UserInputError(_("The end time must be after the start time."), "end_time")
+    check_drill_times(fields.starts_at, fields.ends_at)
 
 
 def plan_drill(fields: DrillFields, created_by: StaffUser | None = None) -> Drill:

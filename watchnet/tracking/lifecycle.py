@@ -25,7 +25,7 @@ from watchnet.extensions import db
 from watchnet.notifications.models import Delivery
 from watchnet.notifications.services import notify_supporter
 from watchnet.people.services import UserInputError
-from watchnet.timefmt import format_formal_date, format_time
+from watchnet.timefmt import format_formal_date, format_time_range
 from watchnet.tracking.events import DRILL, emit
 
 REMINDER_TOPIC = "drill_reminder"
@@ -92,9 +92,8 @@ def schedule_drill(drill: Drill, is_auto_scheduled: bool, *, actor: str | None =
 
 
 def _reminder_text(drill: Drill, name: str) -> tuple[str, str]:
-    when = f"{format_formal_date(drill.starts_at)} {format_time(drill.starts_at)}"
-    if drill.ends_at:
-        when += f"–{format_time(drill.ends_at)}"
+    times = format_time_range(drill.starts_at, drill.ends_at)
+    when = f"{format_formal_date(drill.starts_at)} {times}"
     subject = _("Reminder: %(title)s tomorrow", title=drill.title)
     lines = [
         _("Dear %(name)s,", name=name),
