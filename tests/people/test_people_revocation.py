@@ -319,3 +319,44 @@ def test_the_lifetime_setting_is_checked_at_start(tmp_path: Path) -> None:
     for bad in (0, 366, "30"):
         with pytest.raises(ConfigError, match="SUPPORTER_SESSION_DAYS"):
             build_config(tmp_path, {"SUPPORTER_SESSION_DAYS": bad})
+
+
+@pytest.mark.browser
+def test_an_open_alert_page_forgets_the_details_when_the_link_is_revoked(
+        live_server: Any, page: Any, world: World) -> None:
+    """The page left open on the phone polls its state: once the supporter's access ended it
+    removes the person's details as it does at the all-clear, without a reload."""
+    from watchnet.auth.services import revoke_signin_token
+
+    page.goto(f"{live_server.url}/a/{world.alert_token}")
+    page.wait_for_selector("body[data-alert-ready='1']")
+    assert "右足を少し引きずる" in page.content()
+    revoke_signin_token(world.supporter)
+    db.session.commit()
+    page.wait_for_selector("body[data-alert-status='revoked']", timeout=15000)
+    assert LINK_ENDED_JA in page.locator("#alert-closed").inner_text()
+    html = page.content()
+    assert not any(text in html for text in PERSON_JA)
+
+
+def test_the_alert_poll_costs_no_more_than_before(app: Flask, world: World) -> None:
+    """A valid link's poll looks the token up and the supporter by primary key, as before the
+    access checks: the revoked-token lookup runs only for a refused link."""
+    client = app.test_client()
+    url = f"/a/{world.alert_token}/state"
+    assert client.get(url).status_code == 200
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    sa.event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        assert client.get(url).status_code == 200
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", seen)
+    assert not any("revoked_token =" in s for s in statements)
+    assert sum(s.startswith("SELECT") and "FROM alert_recipient" in s for s in statements) == 1
+    assert sum("FROM supporter" in s for s in statements) == 1
+    # 7 statements in all at the time of writing (bench/alert_polls.py measures field_state).
+    assert len(statements) <= 7
