@@ -360,3 +360,19 @@ def test_the_alert_poll_costs_no_more_than_before(app: Flask, world: World) -> N
     assert sum("FROM supporter" in s for s in statements) == 1
     # 7 statements in all at the time of writing (bench/alert_polls.py measures field_state).
     assert len(statements) <= 7
+
+
+def test_reactivating_a_supporter_deactivated_before_access_ended_still_ends_the_old_urls(
+        app: Flask, world: World) -> None:
+    """A supporter deactivated by the old code (flag only, links untouched) gets a new link
+    and new alert links on reactivation; nothing from before comes back."""
+    from watchnet.people.services import set_supporter_active
+
+    phone = signin_supporter(app.test_client(), world.supporter)
+    world.supporter.is_active = False  # as the old deactivation did
+    db.session.commit()
+    set_supporter_active(world.supporter, True)
+    db.session.commit()
+    assert phone.get("/me").status_code == 403
+    assert app.test_client().get(f"/a/{world.alert_token}/state").status_code == 403
+    assert app.test_client().get(f"/s/{world.signin_token}").status_code == 404
