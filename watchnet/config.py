@@ -35,9 +35,12 @@ DEFAULTS: dict[str, Any] = {
     "WTF_I18N_ENABLED": True,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
-    # Phones stay signed in for half a year (until the link is revoked); the cookie is not
-    # re-signed on every request, which costs each position report as much as its insert.
+    # The signed cookie's outer bound (raised to cover SUPPORTER_SESSION_DAYS); the cookie is
+    # not re-signed on every request, which costs each position report as much as its insert.
     "PERMANENT_SESSION_LIFETIME": 180 * 24 * 3600,
+    # A phone stays signed in this many days after its last use (renewed at most daily), or
+    # until the link is revoked or the supporter deactivated.
+    "SUPPORTER_SESSION_DAYS": 30,
     "SESSION_REFRESH_EACH_REQUEST": False,
     "LOGIN_MAX_FAILURES": 5,  # per account within LOGIN_WINDOW_S
     "LOGIN_MAX_FAILURES_PER_IP": 20,
@@ -101,7 +104,7 @@ _INT_KEYS = {
     "HELP_CALL_NEAREST", "POSITION_MAX_BATCH", "ALERT_RECENT_POSITION_MIN",
     "ALERT_REMIND_AFTER_MIN", "ALERT_MIN_SEARCHERS", "ALERT_ESCALATE_AFTER_MIN",
     "ALERT_RETENTION_DAYS", "ALERT_SECTOR_RESOLUTION", "PHOTO_MAX_BYTES", "PHOTO_MAX_SIDE_PX",
-    "STREAM_RETRY_MS",
+    "STREAM_RETRY_MS", "SUPPORTER_SESSION_DAYS",
 }
 _BOOL_KEYS = {"SMTP_STARTTLS"}
 _FLOAT_KEYS = {"WALKING_SPEED_MPS", "SMTP_TIMEOUT_S", "GEOCODER_TIMEOUT_S", "WEBHOOK_TIMEOUT_S",
@@ -201,4 +204,12 @@ def build_config(instance_path: Path, test_config: dict[str, Any] | None = None)
         raise ConfigError("TILE_URL must contain {z}, {x} and {y}")
     if cfg["WALKING_SPEED_MPS"] <= 0:
         raise ConfigError("WALKING_SPEED_MPS must be positive")
+    days = cfg["SUPPORTER_SESSION_DAYS"]
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 365:
+        raise ConfigError(f"SUPPORTER_SESSION_DAYS must be a whole number of days from 1 to 365, "
+                          f"got {days!r}")
+    cookie_s = cfg["PERMANENT_SESSION_LIFETIME"]
+    cookie_s = cookie_s.total_seconds() if hasattr(cookie_s, "total_seconds") else int(cookie_s)
+    # The cookie must outlive the session's lifetime plus one renewal interval.
+    cfg["PERMANENT_SESSION_LIFETIME"] = max(int(cookie_s), (days + 1) * 24 * 3600)
     return cfg

@@ -120,6 +120,7 @@
       onSent: function (item, json) {
         if (item.kind === "sector") { st.mySector = json.my_sector || null; poll(); }
       },
+      onSignedOut: function () { poll(); },  // the state tells whether the link was ended
       onFailed: function (item, message, status, json) {
         if (status === 410 && json && json.state) { applyClosed(json.state); return; }
         if (item.kind === "positions" && status === 409) {
@@ -166,7 +167,7 @@
             renderQueue(queue.summary());
             if (r.res.ok) {
               say(t.sighting_sent, "info");
-            } else if (status === 410 && r.json && r.json.state) {
+            } else if ((status === 410 || status === 403) && r.json && r.json.state) {
               applyClosed(r.json.state); return;
             } else {
               showSightingErrors(r.json, item);
@@ -337,8 +338,15 @@
       if (closed) { return; }
       var url = cfg.urls.state + (st.sectorsKey ? "?have=" + encodeURIComponent(st.sectorsKey) : "");
       fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" }, cache: "no-store" })
-        .then(function (res) { if (!res.ok) { throw new Error(String(res.status)); } return res.json(); })
-        .then(renderState, function () { /* offline: try again at the next tick */ });
+        .then(function (res) {
+          // 403 with a state: the supporter's access was ended; forget the details as on closing.
+          if (res.status === 403) {
+            return res.json().then(function (j) { if (j && j.state) { applyClosed(j.state); } return null; });
+          }
+          if (!res.ok) { throw new Error(String(res.status)); }
+          return res.json();
+        })
+        .then(function (s) { if (s) { renderState(s); } }, function () { /* offline: try again at the next tick */ });
     }
 
     /* The all-clear: remove every personal detail from the page and from this phone. */

@@ -171,8 +171,9 @@ def test_a_deactivated_supporters_link_stops_working(client: FlaskClient, fa: An
     supporter = fa.recipients[0].supporter
     supporter.is_active = False
     db.session.commit()
-    assert client.get(fa.url).status_code == 404
-    assert client.get(f"/a/{fa.token}/state").status_code == 404
+    # Refused (403: the link no longer works), not merely unknown.
+    assert client.get(fa.url).status_code == 403
+    assert client.get(f"/a/{fa.token}/state").status_code == 403
 
 
 def test_me_lists_the_supporters_active_alerts_with_their_links(app: Any, fa: Any) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import sqlalchemy as sa
 from flask import (
     Blueprint,
     Response,
@@ -30,6 +31,7 @@ from watchnet.alerts import field_services as fs
 from watchnet.alerts import services as alert_services
 from watchnet.alerts.models import Acknowledgement, AlertRecipient
 from watchnet.alerts.sectors import SectorError
+from watchnet.auth.services import record_refused_access
 from watchnet.core.errors import _messages, handle_http_exception
 from watchnet.dbtypes import utcnow
 from watchnet.extensions import csrf, db
@@ -105,12 +107,46 @@ def _closed(recipient: AlertRecipient) -> Any:
     return json_error(410, state["message"], state=state)
 
 
+class _LinkEnded(Exception):
+    """A link whose supporter's access was ended (revoked link, deactivation)."""
+
+
+@bp.errorhandler(_LinkEnded)
+def _link_ended(exc: _LinkEnded) -> Any:
+    """403: the page says the link no longer works; JSON carries a closed-like state so an
+    open page forgets the person's details as it does when the alert ends."""
+    db.session.rollback()
+    message = _("This link no longer works. Please ask the organizer of your district for a "
+                "new link.")
+    if request.endpoint in PAGE_ENDPOINTS:
+        return render_template("auth/link_invalid.html"), 403
+    return json_error(403, message, signed_out=True,
+                      state={"status": "revoked", "closed": True, "message": message,
+                             "is_exercise": False})
+
+
 def _recipient(token: str) -> AlertRecipient:
+    """The link's recipient, or 404 (unknown) / 403 (the supporter's access was ended).
+
+    The lookup is the token's unique index, then the supporter by primary key: ended access
+    replaced the token (auth.services.end_personal_access), so an old token is not found, and
+    `is_active` covers a supporter deactivated by any other path. Only a refusal costs more.
+    """
     recipient = alert_services.recipient_by_token(token) if _TOKEN_RE.fullmatch(token) else None
-    # A supporter taken off the register no longer sees what their old messages point to.
-    if recipient is None or not recipient.supporter.is_active:
+    if recipient is not None and recipient.supporter.is_active:
+        return recipient
+    if recipient is None and _TOKEN_RE.fullmatch(token):
+        recipient = db.session.scalar(
+            sa.select(AlertRecipient).where(AlertRecipient.revoked_token == token))
+    if recipient is None:
         abort(404)
-    return recipient
+    # A supporter taken off the register, or whose link was replaced, no longer sees what
+    # their old messages point to.
+    supporter = recipient.supporter
+    record_refused_access(supporter, "alert_link", alert_id=recipient.alert_id,
+                          recipient_id=recipient.id, endpoint=request.endpoint or "",
+                          reason="inactive" if not supporter.is_active else "revoked")
+    raise _LinkEnded()
 
 
 def _json_object() -> dict[str, Any]:

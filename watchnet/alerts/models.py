@@ -148,6 +148,9 @@ class AlertRecipient(Model):
     supporter_id: Mapped[int] = mapped_column(sa.ForeignKey("supporter.id", ondelete="CASCADE"))
     # The personal link's secret (URL-safe random); the link works without signing in.
     token: Mapped[str] = mapped_column(sa.String(43), unique=True)
+    # The token this link had before the supporter's access was ended (revoked link,
+    # deactivation): kept only to refuse it with a clear page and an audit record.
+    revoked_token: Mapped[str | None] = mapped_column(sa.String(43), nullable=True, index=True)
     # Which radius (and revision) reached them, and how far their position was.
     radius_m: Mapped[float] = mapped_column(sa.Float)
     revision: Mapped[int] = mapped_column(default=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from typing import cast
 
 import sqlalchemy as sa
 from flask import current_app
@@ -66,17 +67,79 @@ def supporter_from_signin_token(token: str) -> Supporter | None:
         return None
     if not isinstance(data, dict):
         return None
-    supporter = db.session.get(Supporter, data.get("s"))
-    if supporter is None or not supporter.is_active or supporter.token_version != data.get("v"):
+    sid, version = data.get("s"), data.get("v")
+    if not isinstance(sid, int) or not isinstance(version, int):
+        return None
+    supporter = db.session.get(Supporter, sid)
+    if supporter is None:
+        return None
+    if not supporter.is_active or supporter.token_version != version:
+        # A genuine link that was revoked (or its supporter deactivated): worth a record.
+        record_refused_access(supporter, "signin_link", link_version=version,
+                              reason="inactive" if not supporter.is_active else "revoked")
         return None
     return supporter
 
 
-def revoke_signin_token(supporter: Supporter) -> None:
-    """Invalidate the personal link; every phone signed in with it is logged out."""
+def end_personal_access(supporter: Supporter, reactivating: bool = False) -> int:
+    """End every personal URL and session of the supporter at once; returns how many alert
+    links were replaced.
+
+    The sign-in link and every phone session carry `token_version`, so bumping it refuses them
+    all. Each personal alert link (/a/<token>) gets a new random token; the old one is kept in
+    `revoked_token` only to refuse it with a clear page and an audit record. The supporter's
+    own page lists the new alert links once they sign in with their new link. The caller
+    records why (revoked, deactivated, reactivated) and commits.
+
+    Reactivating replaces only the alert tokens that were never replaced: a deactivation
+    already did it for the rest (their new tokens were never handed out), and keeping their
+    `revoked_token` keeps the link the supporter actually had refused with a record. Only the
+    latest replaced token of each alert link is remembered; an older one is simply unknown.
+    """
+    from watchnet.alerts.models import AlertRecipient
+
     supporter.token_version += 1
-    record_audit("supporter.link_revoked", "supporter", supporter.id, supporter.district_id)
     db.session.flush()
+    query = sa.select(AlertRecipient.id).where(AlertRecipient.supporter_id == supporter.id)
+    if reactivating:
+        query = query.where(AlertRecipient.revoked_token.is_(None))
+    ids = db.session.scalars(query).all()
+    if ids:
+        table = cast(sa.Table, AlertRecipient.__table__)
+        db.session.execute(
+            sa.update(table).where(table.c.id == sa.bindparam("rid"))
+            .values(revoked_token=table.c.token, token=sa.bindparam("new_token")),
+            [{"rid": rid, "new_token": secrets.token_urlsafe(32)} for rid in ids])
+        # Loaded recipients must not keep their old token in this session.
+        for obj in list(db.session.identity_map.values()):
+            if isinstance(obj, AlertRecipient) and obj.supporter_id == supporter.id:
+                db.session.expire(obj, ["token", "revoked_token"])
+    return len(ids)
+
+
+def issue_new_link(supporter: Supporter, reactivating: bool = False) -> int:
+    """A new personal link: the old link, its phones and alert links stop working."""
+    replaced = end_personal_access(supporter, reactivating)
+    supporter.link_issued_at = utcnow()
+    db.session.flush()
+    return replaced
+
+
+def revoke_signin_token(supporter: Supporter) -> None:
+    """Invalidate the personal link; every phone signed in with it is logged out, and every
+    personal alert link of the supporter stops working."""
+    replaced = issue_new_link(supporter)
+    record_audit("supporter.link_revoked", "supporter", supporter.id, supporter.district_id,
+                 link_version=supporter.token_version, alert_links_replaced=replaced)
+    db.session.flush()
+
+
+def record_refused_access(supporter: Supporter, what: str, **detail: object) -> None:
+    """Audit one refused use of an ended link or session and commit it at once (the request
+    itself is refused, so nothing else of it is written)."""
+    record_audit("supporter.access_refused", "supporter", supporter.id, supporter.district_id,
+                 actor=f"supporter:{supporter.id}", what=what, **detail)
+    db.session.commit()
 
 
 def _hash_token(raw: str) -> str:

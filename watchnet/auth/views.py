@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from watchnet.auth.access import staff_required
+from watchnet.auth.access import mark_supporter_session_seen, staff_required
 from watchnet.auth.forms import ApiTokenForm, LoginForm
 from watchnet.auth.models import ApiToken
 from watchnet.auth.services import (
@@ -67,8 +67,11 @@ def supporter_signin(token: str) -> Response | tuple[str, int]:
     if supporter is None:
         return render_template("auth/link_invalid.html"), 404
     session.clear()
-    session.permanent = True  # phones stay signed in until the link is revoked
+    # The cookie outlives the browser; the session's own lifetime (SUPPORTER_SESSION_DAYS
+    # since its last use) is checked on every request (auth.access).
+    session.permanent = True
     login_user(supporter)
+    mark_supporter_session_seen()
     # The drill page when a drill is on today, otherwise the supporter's own page.
     return redirect(url_for("field.home"))
 

@@ -114,6 +114,8 @@ class Supporter(Model):
     dedupe_key: Mapped[str] = mapped_column(sa.String(300))
     # Bumped to revoke the personal link: every phone signed in with the old one is logged out.
     token_version: Mapped[int] = mapped_column(default=1)
+    # When the current link was issued by a revocation or a reactivation (None: at registration).
+    link_issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

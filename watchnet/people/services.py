@@ -321,10 +321,16 @@ def update_supporter(
 
 
 def set_supporter_active(supporter: Supporter, active: bool) -> None:
-    """Deactivate (their phone is logged out, they get no notices) or reactivate a supporter."""
+    """Deactivate (every personal link and phone session ends, they get no notices) or
+    reactivate a supporter, which issues a new link: the old link and sessions stay refused."""
+    from watchnet.auth.services import end_personal_access, issue_new_link
+
     supporter.is_active = active
+    replaced = (issue_new_link(supporter, reactivating=True) if active
+                else end_personal_access(supporter))
     action = "supporter.reactivated" if active else "supporter.deactivated"
-    record_audit(action, "supporter", supporter.id, supporter.district_id)
+    record_audit(action, "supporter", supporter.id, supporter.district_id,
+                 link_version=supporter.token_version, alert_links_replaced=replaced)
     db.session.flush()
 
 

@@ -201,7 +201,8 @@ def _set_active(supporter_id: int, active: bool) -> Response:
         abort(400)
     services.set_supporter_active(supporter, active)
     db.session.commit()
-    flash(_("The supporter is active again.") if active
+    flash(_("The supporter is active again with a new link. Give them the new link or QR code "
+            "below; the old one stays invalid.") if active
           else _("The supporter was deactivated. Their link no longer works."), "success")
     return redirect(url_for("people.show_supporter", supporter_id=supporter.id))
 

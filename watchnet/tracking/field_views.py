@@ -25,13 +25,20 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
-from watchnet.auth.access import supporter_required
+from watchnet.auth.access import (
+    end_phone_session,
+    signed_out_message,
+    supporter_required,
+    supporter_session_fresh,
+)
+from watchnet.auth.services import record_refused_access
 from watchnet.core.errors import _messages, handle_http_exception
 from watchnet.dbtypes import utcnow
 from watchnet.drills.models import Drill, DrillStatus, Participant
 from watchnet.drills.services import district_landmarks
 from watchnet.extensions import db
 from watchnet.maps.drill_maps import drill_map_parts, tile_settings
+from watchnet.people.models import Supporter
 from watchnet.people.services import safe_color, upcoming_participations
 from watchnet.timefmt import to_local
 from watchnet.tracking import services
@@ -91,7 +98,7 @@ def _no_consent(exc: services.ConsentRequired) -> Any:
 @bp.errorhandler(services.SignedOut)
 def _signed_out(exc: services.SignedOut) -> Any:
     db.session.rollback()
-    return json_error(403, _messages()[403])
+    return json_error(403, signed_out_message(), signed_out=True)
 
 
 @bp.errorhandler(services.NotParticipant)
@@ -142,7 +149,21 @@ def _session_supporter() -> tuple[int, int]:
     supporter_id, _, version = rest.partition(":")
     if kind != "supporter" or not supporter_id.isdigit() or not version.isdigit():
         abort(403)
+    if not supporter_session_fresh():  # unused for longer than its lifetime (cookie only)
+        end_phone_session()
+        abort(403)
     return int(supporter_id), int(version)
+
+
+def _refused_sender(supporter_id: int, version: int) -> None:
+    """The link was revoked or the supporter deactivated: sign the phone out and audit it."""
+    db.session.rollback()
+    end_phone_session()
+    supporter = db.session.get(Supporter, supporter_id)
+    if supporter is not None:
+        record_refused_access(supporter, "positions", link_version=version,
+                              reason="inactive" if not supporter.is_active else "revoked",
+                              path=request.path)
 
 
 @bp.post("/drills/<int:drill_id>/positions")
@@ -154,10 +175,18 @@ def post_positions(drill_id: int) -> Any:
         rows = parse_positions(_json_body(), int(current_app.config["POSITION_MAX_BATCH"]),
                                utcnow())
     except (InvalidPayload, _BadJson):
-        services.check_position_sender(drill_id, supporter_id, version)
+        try:
+            services.check_position_sender(drill_id, supporter_id, version)
+        except services.SignedOut:
+            _refused_sender(supporter_id, version)
+            raise
         raise
     # record_positions commits on its own connection; the request's session stays unused.
-    accepted, duplicates = services.record_positions(drill_id, supporter_id, version, rows)
+    try:
+        accepted, duplicates = services.record_positions(drill_id, supporter_id, version, rows)
+    except services.SignedOut:
+        _refused_sender(supporter_id, version)
+        raise
     return {"accepted": accepted, "duplicates": duplicates}
 
 
