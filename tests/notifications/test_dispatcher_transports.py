@@ -200,7 +200,8 @@ def test_messages_not_started_within_the_claim_are_released_unsent(app, district
                      subject="s", body="b")
     db.session.commit()
     with Dispatcher(threads=1, batch=10) as dispatcher:
-        dispatcher.send_window_s = -1  # as if the claim ran out before the thread got to it
+        # As if the lease could not be renewed before the thread got to it.
+        dispatcher.send_max_s = 10 * dispatcher.lease_s
         assert dispatcher.run_once() == 1
     assert smtp_sink.wait_for(1, timeout_s=0.3) == []
     db.session.expire_all()
@@ -210,14 +211,14 @@ def test_messages_not_started_within_the_claim_are_released_unsent(app, district
     assert len(smtp_sink.wait_for(1)) == 1
 
 
-def test_a_claim_shorter_than_the_network_timeout_is_refused(app):
-    previous = app.config["DELIVERY_CLAIM_S"]
-    app.config["DELIVERY_CLAIM_S"] = 5
+def test_a_lease_shorter_than_the_network_timeout_is_refused(app):
+    previous = app.config["DELIVERY_LEASE_S"]
+    app.config["DELIVERY_LEASE_S"] = 5
     try:
-        with pytest.raises(ValueError, match="DELIVERY_CLAIM_S"):
+        with pytest.raises(ValueError, match="DELIVERY_LEASE_S"):
             Dispatcher()
     finally:
-        app.config["DELIVERY_CLAIM_S"] = previous
+        app.config["DELIVERY_LEASE_S"] = previous
 
 
 class SessionCountingSmtp:
