@@ -27,8 +27,9 @@ from watchnet.extensions import db
 
 # Anyone may call these (they hold no district's data, or check their own secret).
 PUBLIC_ENDPOINTS = {
-    "static", "core.vendor", "core.healthz", "core.healthz_delivery", "core.ping", "core.switch_language", "core.index",
+    "static", "core.vendor", "core.healthz", "core.ping", "core.switch_language", "core.index",
     "auth.login", "auth.logout", "auth.supporter_signin", "api-docs.openapi_json",
+    "core.healthz_delivery",
 }
 # A signed-in supporter may use these (their own page); staff and anonymous visitors may not.
 SUPPORTER_ENDPOINTS = {"people.supporter_home", "field.home"}

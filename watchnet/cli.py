@@ -197,8 +197,8 @@ def dispatcher_command(once: bool, interval: float, batch: int, threads: int) ->
     try:
         while not dispatcher.stopping:
             try:
-                handled = dispatcher.run_once()
                 dispatcher.beat()
+                handled = dispatcher.run_once()
             except sa.exc.SQLAlchemyError as exc:
                 # Never exit or hang on a database error: log it once, reconnect with backoff.
                 reset_connections()

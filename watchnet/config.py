@@ -98,7 +98,7 @@ DEFAULTS: dict[str, Any] = {
     "DELIVERY_LEASE_S": 15,
     "SCHEDULER_LEASE_S": 15,  # the scheduler's lease row; renewed every third of it
     "HEARTBEAT_S": 5,  # how often each dispatcher and scheduler writes its worker_heartbeat
-    "DB_CONNECT_TIMEOUT_S": 5,  # PostgreSQL connect timeout: outages never block a process
+    "DB_CONNECT_TIMEOUT_S": 3,  # PostgreSQL connect timeout: outages never block a process
     # /healthz/delivery answers 503 when no dispatcher beat this recently while messages are
     # due, or a due message has waited longer than HEALTH_DELIVERY_MAX_AGE_S.
     "HEALTH_DISPATCHER_STALE_S": 30,
@@ -216,7 +216,7 @@ def build_config(instance_path: Path, test_config: dict[str, Any] | None = None)
         # the dispatcher and the scheduler stay responsive to SIGTERM.
         cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {
             "pool_pre_ping": True,
-            "connect_args": {"connect_timeout": int(cfg.get("DB_CONNECT_TIMEOUT_S") or 5)},
+            "connect_args": {"connect_timeout": int(cfg.get("DB_CONNECT_TIMEOUT_S") or 3)},
             **cfg["SQLALCHEMY_ENGINE_OPTIONS"]}
     if not cfg["SECRET_KEY"]:
         cfg["SECRET_KEY"] = _secret_key(instance_path)

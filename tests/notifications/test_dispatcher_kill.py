@@ -268,5 +268,5 @@ def test_killing_the_dispatcher_mid_broadcast_loses_and_repeats_nothing(
           f"(lease {LEASE_S} s), the whole rest {rest_s:.1f} s after it; "
           f"{len(repeated)} repeated at the raw sinks (dropped by key), {elapsed:.1f} s in all")
     # Seconds, not the minutes of the old 120 s claim: the lease plus a loaded machine's slack.
-    assert takeover_s < LEASE_S + 10
+    assert takeover_s < LEASE_S + 20
     assert elapsed < 60

@@ -33,7 +33,7 @@ What is guaranteed, and why (read before changing anything here):
   (before anything new is claimed), so nothing this dispatcher sent is sent again by it.
   Unsent messages of the batch are released (or, if that cannot be written either, left to
   their lease). The process logs the outage once, retries with backoff 0.5 s doubling to
-  10 s, and logs the recovery once with its length (watchnet/jobs/workers.py). SIGTERM is
+  5 s, and logs the recovery once with its length (watchnet/jobs/workers.py). SIGTERM is
   honoured throughout: the waits are interruptible and PostgreSQL connects time out after
   DB_CONNECT_TIMEOUT_S.
 * The one gap no outbox can close: a dispatcher killed after the receiver accepted a message

@@ -21,7 +21,7 @@ from watchnet.jobs.models import WorkerHeartbeat
 log = logging.getLogger(__name__)
 
 BACKOFF_FIRST_S = 0.5
-BACKOFF_MAX_S = 10.0
+BACKOFF_MAX_S = 5.0
 HEARTBEAT_KEEP = timedelta(days=1)  # rows of processes that stopped beating are kept this long
 
 
@@ -62,7 +62,7 @@ class Heartbeat:
 
 class Outage:
     """Tracks one process's view of the database: the first failure is logged as an outage,
-    retries wait 0.5 s doubling to 10 s, and the first success after it logs the recovery
+    retries wait 0.5 s doubling to 5 s, and the first success after it logs the recovery
     with how long it lasted. Nothing in between floods the log."""
 
     def __init__(self, who: str) -> None:
