@@ -296,3 +296,41 @@ def test_with_a_maildir_the_email_becomes_a_file_and_no_smtp_server_is_asked(
     assert message["To"] == "file@example.jp"
     assert message["X-Watchnet-Delivery"] == "to-file"
     assert str(message.get_payload(decode=True), "utf-8").strip() == "本文です"
+
+
+def test_outcomes_that_could_not_be_recorded_are_recorded_after_the_database_returns(
+        app, district, make_supporter, smtp_sink, monkeypatch):
+    """A database error while recording (an outage): the sends already made are kept and
+    recorded first on the next round, before anything is claimed, so none is sent twice."""
+    import watchnet.jobs.deliveries as deliveries
+
+    for i in range(5):
+        enqueue_delivery(dedupe_key=f"outage{i}", channel=DeliveryChannel.email,
+                         address=f"o{i}@example.jp", subject="s", body="b")
+    db.session.commit()
+    real_record = deliveries.record_outcomes
+    failures = []
+
+    def record_during_an_outage(outcomes: Any) -> int:
+        if not failures:
+            failures.append(len(list(outcomes)))
+            raise sa.exc.OperationalError("UPDATE delivery", {}, Exception("server closed"))
+        return real_record(outcomes)
+
+    monkeypatch.setattr(deliveries, "record_outcomes", record_during_an_outage)
+    with Dispatcher(threads=1, batch=10) as dispatcher:
+        with pytest.raises(sa.exc.OperationalError):
+            dispatcher.run_once()
+        db.session.rollback()
+        sent_during = len(smtp_sink.wait_for(1))
+        assert sent_during >= 1 and len(dispatcher.pending) == 5
+        # The next round records the held-over outcomes, then sends what was not started.
+        while dispatcher.run_once():
+            pass
+        assert dispatcher.pending == []
+    keys = [str(m["X-Watchnet-Delivery"]) for m in smtp_sink.wait_for(5)]
+    assert sorted(keys) == [f"outage{i}" for i in range(5)]  # each exactly once
+    db.session.expire_all()
+    rows = list(db.session.scalars(sa.select(Delivery)))
+    assert {r.status for r in rows} == {DeliveryStatus.sent}
+    assert {r.attempts for r in rows} == {1}
