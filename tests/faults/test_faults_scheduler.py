@@ -187,3 +187,35 @@ def test_widening_reminders_and_escalation_due_together_run_once_each_without_de
     _assert_never_two_at_once(runs)
     print(f"\nwidening, reminders and escalation due together: {len(runs)} job runs in 3 "
           "restarts, none overlapping, each change once, no deadlock")
+
+
+def test_a_scheduler_that_loses_the_database_longer_than_its_lease_exits_4_and_sigterm_works(
+        app, database_url, tmp_path):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("database outages are made on PostgreSQL")
+    outage = DatabaseOutage(database_url)
+    first, first_log = _start(database_url, tmp_path, "first")
+    third = None
+    try:
+        wait_until(lambda: _ended_runs() >= INITIAL_JOBS, 60, "the scheduler's jobs")
+        outage.begin("wn-fault-first")
+        # No renewal can succeed: once the lease has run out it stops and exits 4.
+        took = exit_within(first, LEASE_S + 15)
+        assert first.returncode == 4, log_text(first_log)[-3000:]
+        assert "database unavailable" in log_text(first_log)
+        # A replacement started during the outage waits (--wait) and stops on SIGTERM.
+        third, third_log = _start(database_url, tmp_path, "third", "--wait")
+        wait_until(lambda: "database unavailable" in log_text(third_log)
+                   or "did not answer" in log_text(third_log), 60, "the third's outage")
+        third.send_signal(signal.SIGTERM)
+        stopped = exit_within(third, 10)
+        outage.end()
+    finally:
+        outage.end()
+        for proc in (first, third):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+    assert third is not None and third.returncode == 0, log_text(third_log)[-3000:]
+    print(f"\nscheduler without its database: exited 4 after {took:.1f} s (lease {LEASE_S} s); "
+          f"a waiting one stopped {stopped:.2f} s after SIGTERM during the outage")
