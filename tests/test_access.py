@@ -29,6 +29,7 @@ from watchnet.extensions import db
 PUBLIC_ENDPOINTS = {
     "static", "core.vendor", "core.healthz", "core.ping", "core.switch_language", "core.index",
     "auth.login", "auth.logout", "auth.supporter_signin", "api-docs.openapi_json",
+    "core.healthz_delivery",
 }
 # A signed-in supporter may use these (their own page); staff and anonymous visitors may not.
 SUPPORTER_ENDPOINTS = {"people.supporter_home", "field.home"}

@@ -52,3 +52,92 @@ def test_a_broken_instance_file_names_itself(tmp_path):
     (tmp_path / "watchnet.toml").write_text("tile_url = \n")
     with pytest.raises(ConfigError, match="watchnet.toml"):
         build_config(tmp_path)
+
+
+@pytest.mark.parametrize("value", [
+    "0:1200,30",  # a step without metres
+    "0:1200,thirty:1600",
+    "0:1200,30:-5",
+    "0:1200,30:nan",
+    "-10:1200",
+    " , ",  # no step at all
+])
+def test_a_bad_radius_schedule_is_refused_at_start_naming_the_setting(tmp_path, monkeypatch,
+                                                                     value):
+    monkeypatch.setenv("WATCHNET_ALERT_RADIUS_SCHEDULE", value)
+    with pytest.raises(ConfigError, match="ALERT_RADIUS_SCHEDULE"):
+        build_config(tmp_path)
+
+
+def test_a_good_radius_schedule_from_the_environment_is_a_list(tmp_path, monkeypatch):
+    monkeypatch.setenv("WATCHNET_ALERT_RADIUS_SCHEDULE", "0:1000, 60:3000")
+    assert build_config(tmp_path)["ALERT_RADIUS_SCHEDULE"] == ["0:1000", "60:3000"]
+
+
+@pytest.mark.parametrize("raw", ["false", "0", "no", "FALSE", "off"])
+def test_boolean_settings_read_false_as_false(tmp_path, monkeypatch, raw):
+    # Every setting whose default is a bool, not only a hand-kept list.
+    for name in ("SMTP_STARTTLS", "SESSION_COOKIE_HTTPONLY", "WTF_I18N_ENABLED",
+                 "SESSION_REFRESH_EACH_REQUEST"):
+        monkeypatch.setenv(f"WATCHNET_{name}", raw)
+    cfg = build_config(tmp_path)
+    assert cfg["SMTP_STARTTLS"] is False
+    assert cfg["SESSION_COOKIE_HTTPONLY"] is False
+    assert cfg["WTF_I18N_ENABLED"] is False
+    assert cfg["SESSION_REFRESH_EACH_REQUEST"] is False
+
+
+def test_boolean_settings_read_true_and_refuse_anything_else(tmp_path, monkeypatch):
+    monkeypatch.setenv("WATCHNET_SMTP_STARTTLS", "yes")
+    assert build_config(tmp_path)["SMTP_STARTTLS"] is True
+    monkeypatch.setenv("WATCHNET_SMTP_STARTTLS", "maybe")
+    with pytest.raises(ConfigError, match="WATCHNET_SMTP_STARTTLS must be true or false"):
+        build_config(tmp_path)
+
+
+def test_a_boolean_written_as_a_string_in_the_instance_file_is_a_boolean(tmp_path):
+    (tmp_path / "watchnet.toml").write_text('smtp_starttls = "false"\n')
+    assert build_config(tmp_path)["SMTP_STARTTLS"] is False
+    (tmp_path / "watchnet.toml").write_text("smtp_port = true\n")
+    with pytest.raises(ConfigError, match="SMTP_PORT must be a whole number"):
+        build_config(tmp_path)
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("SMTP_PORT", "70000"),
+    ("WEBHOOK_TIMEOUT_S", "nan"),
+    ("WEBHOOK_TIMEOUT_S", "inf"),
+    ("DELIVERY_MAX_ATTEMPTS", "0"),
+    ("ALERT_SECTOR_RESOLUTION", "15"),
+    ("HEARTBEAT_S", "-1"),
+    ("STREAM_RETRY_MS", "1.5"),
+])
+def test_numeric_settings_are_range_checked_naming_the_setting(tmp_path, monkeypatch, name,
+                                                               value):
+    monkeypatch.setenv(f"WATCHNET_{name}", value)
+    with pytest.raises(ConfigError, match=f"WATCHNET_{name}"):
+        build_config(tmp_path)
+
+
+def test_a_delivery_lease_too_short_for_the_network_timeout_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("WATCHNET_WEBHOOK_TIMEOUT_S", "10")
+    with pytest.raises(ConfigError, match="DELIVERY_LEASE_S .* must be at least"):
+        build_config(tmp_path)
+    monkeypatch.setenv("WATCHNET_DELIVERY_LEASE_S", "33")
+    assert build_config(tmp_path)["DELIVERY_LEASE_S"] == 33
+
+
+def test_every_process_refuses_to_start_with_a_bad_setting(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, WATCHNET_INSTANCE_PATH=str(tmp_path),
+               WATCHNET_ALERT_RADIUS_SCHEDULE="0:1200,30:lots")
+    env.pop("DATABASE_URL", None)
+    for command in ("dispatcher", "scheduler"):
+        done = subprocess.run([sys.executable, "-m", "watchnet.cli", command, "--once"],
+                              env=env, capture_output=True, text=True, timeout=90)
+        assert done.returncode != 0
+        assert "ALERT_RADIUS_SCHEDULE" in done.stderr
+        assert "'30:lots' is not minutes:metres" in done.stderr

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+from typing import Any
 
 import click
 import sqlalchemy as sa
@@ -172,71 +174,125 @@ def dispatcher_command(once: bool, interval: float, batch: int, threads: int) ->
     import signal
 
     from watchnet.jobs.deliveries import Dispatcher
+    from watchnet.jobs.workers import Outage, reset_connections
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("apprise").setLevel(logging.WARNING)  # not a line per message sent
     try:
-        dispatcher = Dispatcher(threads=threads, batch=batch)
+        dispatcher = Dispatcher(threads=threads, batch=batch, heartbeat=True)
     except ValueError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
 
     def stop(_signum: int, _frame: object) -> None:
         # Finish and record the batch in hand (sends not yet started are released), then
-        # leave: nothing is half-recorded.
+        # leave: nothing is half-recorded. During an outage the backoff wait ends at once.
         dispatcher.stop()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    click.echo(f"dispatcher started (pid {os.getpid()}, {threads} threads)")
+    click.echo(f"dispatcher started (pid {os.getpid()}, {threads} threads, "
+               f"lease {dispatcher.lease_s:g} s)")
+    outage = Outage("dispatcher")
     try:
         while not dispatcher.stopping:
-            handled = dispatcher.run_once()
+            try:
+                dispatcher.beat()
+                handled = dispatcher.run_once()
+            except sa.exc.SQLAlchemyError as exc:
+                # Never exit or hang on a database error: log it once, reconnect with backoff.
+                reset_connections()
+                dispatcher.wait(outage.failed(exc))
+                continue
+            outage.recovered()
             if once and handled == 0:
                 break
             if handled == 0:
                 dispatcher.wait(interval)
     finally:
         dispatcher.close()
-        db.session.remove()
+        reset_connections()
+    click.echo("dispatcher stopped")
 
 
 @main.command("scheduler")
 @click.option("--once", is_flag=True, help="Run each job once, then exit.")
+@click.option("--wait", "wait_for_lease", is_flag=True,
+              help="Wait for the lease while another scheduler holds it, instead of refusing "
+                   "to start.")
 @with_appcontext
-def scheduler_command(once: bool) -> None:
+def scheduler_command(once: bool, wait_for_lease: bool) -> None:
     """Start and end scheduled drills and send reminders. Only one runs at a time."""
     import logging
     import signal
+    import threading
 
-    from watchnet.scheduler import SchedulerLock, SchedulerLockError, build_scheduler, run_once
+    from watchnet.scheduler import (
+        EXIT_LOST_LEASE,
+        SchedulerLeaseHolder,
+        SchedulerLockError,
+        build_scheduler,
+        run_once,
+    )
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    lock = SchedulerLock(app)
+    lease = SchedulerLeaseHolder(app)
+    stopping = threading.Event()
+    scheduler: Any = None
+
+    def stop(_signum: int, _frame: object) -> None:
+        stopping.set()
+        if scheduler is not None:
+            _shutdown(scheduler)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     try:
-        lock.acquire()
+        lease.acquire(wait=wait_for_lease, stop=stopping)
     except SchedulerLockError as exc:
+        if stopping.is_set():
+            sys.exit(0)
         click.echo(f"error: another scheduler is already running (lock held: {exc}); "
                    "not starting a second one", err=True)
         sys.exit(3)
+    except sa.exc.SQLAlchemyError as exc:
+        click.echo(f"error: the database did not answer: {exc}", err=True)
+        sys.exit(2)
     try:
         if once:
-            for name, done in run_once(app).items():
+            for name, done in run_once(app, lease).items():
                 click.echo(f"{name}: {done}")
-            return
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-        scheduler = build_scheduler(app)
-
-        def stop(_signum: int, _frame: object) -> None:
-            scheduler.shutdown(wait=False)
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        click.echo(f"scheduler started (pid {os.getpid()}, lock: {lock.description})")
-        scheduler.start()
+        else:
+            scheduler = build_scheduler(app, lease)
+            lease.keep(on_lost=lambda: _shutdown(scheduler))
+            click.echo(f"scheduler started (pid {os.getpid()}, {lease.description})")
+            if not stopping.is_set():
+                scheduler.start()
+            # A job still running finishes before the lease is given back.
+            _wait_for_executor(scheduler)
     finally:
-        lock.release()
+        lease.release()
         db.session.remove()
+    if lease.lost.is_set():
+        click.echo("error: this scheduler lost its lease; exiting so that a supervisor "
+                   "restarts it", err=True)
+        sys.exit(EXIT_LOST_LEASE)
+
+
+def _shutdown(scheduler: Any) -> None:
+    from apscheduler.schedulers import SchedulerNotRunningError
+
+    with contextlib.suppress(SchedulerNotRunningError):
+        scheduler.shutdown(wait=False)
+
+
+def _wait_for_executor(scheduler: Any) -> None:
+    # shutdown(wait=False) from a signal or the lease thread leaves a running job going.
+    for executor in scheduler._executors.values():
+        pool = getattr(executor, "_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=True)
 
 
 @main.command("check-db")

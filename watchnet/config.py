@@ -58,14 +58,13 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_USERNAME": None,
     "SMTP_PASSWORD": None,
     "SMTP_STARTTLS": False,
-    "SMTP_TIMEOUT_S": 10,
+    "SMTP_TIMEOUT_S": 4,  # with WEBHOOK_TIMEOUT_S: 3 × the longer + 1 s must fit the lease
     "MAIL_FROM": "watchnet <noreply@localhost>",
     "MAIL_MAILDIR": "",  # deliver e-mail into this Maildir instead of SMTP (the demo uses it)
     "DELIVERY_MAX_ATTEMPTS": 8,
     "DELIVERY_BACKOFF_S": 30,
     "DELIVERY_BACKOFF_MAX_S": 3600,
-    "DELIVERY_CLAIM_S": 120,  # must exceed 3 × the longer network timeout + 1 s
-    "WEBHOOK_TIMEOUT_S": 10.0,  # network timeout of a webhook post
+    "WEBHOOK_TIMEOUT_S": 4.0,  # network timeout of a webhook post
     # Reverse geocoding for "where am I" (Nominatim API), e.g. "http://127.0.0.1:8080"; None = off.
     "GEOCODER_URL": None,
     "GEOCODER_TIMEOUT_S": 2.0,
@@ -95,21 +94,52 @@ DEFAULTS: dict[str, Any] = {
     "ALERT_SECTOR_RESOLUTION": 8,  # H3 resolution of search sectors (res 8: ~0.74 km² cells)
     "PHOTO_MAX_BYTES": 6 * 1024 * 1024,  # upload limit per photo before re-encoding
     "PHOTO_MAX_SIDE_PX": 1600,  # re-encoded photos are at most this wide/high
+    # --- Background processes (dispatcher, scheduler; see watchnet/jobs/deliveries.py) ---
+    # A dispatcher's claim on a batch lasts this long and is renewed every second while it
+    # works, so a killed dispatcher's unsent messages are taken over within this time. Must be
+    # at least 3 × the longer network timeout + 3 s (a send starts only if it fits the lease).
+    "DELIVERY_LEASE_S": 15,
+    "SCHEDULER_LEASE_S": 15,  # the scheduler's lease row; renewed every third of it
+    "HEARTBEAT_S": 5,  # how often each dispatcher and scheduler writes its worker_heartbeat
+    "DB_CONNECT_TIMEOUT_S": 3,  # PostgreSQL connect timeout: outages never block a process
+    # /healthz/delivery answers 503 when no dispatcher beat this recently while messages are
+    # due, or a due message has waited longer than HEALTH_DELIVERY_MAX_AGE_S.
+    "HEALTH_DISPATCHER_STALE_S": 30,
+    "HEALTH_SCHEDULER_STALE_S": 90,
+    "HEALTH_DELIVERY_MAX_AGE_S": 120,
 }
 
-_INT_KEYS = {
-    "MAX_CONTENT_LENGTH", "LOGIN_MAX_FAILURES", "LOGIN_MAX_FAILURES_PER_IP",
-    "LOGIN_WINDOW_S", "TILE_MAX_ZOOM", "SMTP_PORT", "DELIVERY_MAX_ATTEMPTS",
-    "DELIVERY_BACKOFF_S", "DELIVERY_BACKOFF_MAX_S", "DELIVERY_CLAIM_S",
-    "HELP_CALL_NEAREST", "POSITION_MAX_BATCH", "ALERT_RECENT_POSITION_MIN",
-    "ALERT_REMIND_AFTER_MIN", "ALERT_MIN_SEARCHERS", "ALERT_ESCALATE_AFTER_MIN",
-    "ALERT_RETENTION_DAYS", "ALERT_SECTOR_RESOLUTION", "PHOTO_MAX_BYTES", "PHOTO_MAX_SIDE_PX",
-    "STREAM_RETRY_MS", "SUPPORTER_SESSION_DAYS",
-}
-_BOOL_KEYS = {"SMTP_STARTTLS"}
+# The type of a setting is its default's type; these few have no typed default (None) or
+# take fractions although their default is whole.
+_BOOL_KEYS = {key for key, value in DEFAULTS.items() if isinstance(value, bool)}
 _FLOAT_KEYS = {"WALKING_SPEED_MPS", "SMTP_TIMEOUT_S", "GEOCODER_TIMEOUT_S", "WEBHOOK_TIMEOUT_S",
-               "FIELD_SSE_LIFETIME_S", "LIVE_STREAM_MAX_S"}
+               "FIELD_SSE_LIFETIME_S", "LIVE_STREAM_MAX_S"} | {
+    key for key, value in DEFAULTS.items() if isinstance(value, float)}
+_INT_KEYS = {key for key, value in DEFAULTS.items()
+             if isinstance(value, int) and not isinstance(value, bool)} - _FLOAT_KEYS
 _LIST_KEYS = {"LANGUAGES", "ALERT_RADIUS_SCHEDULE"}
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+# Allowed ranges (inclusive) of numeric settings; checked at start-up of every process.
+_RANGES: dict[str, tuple[float, float]] = {
+    "MAX_CONTENT_LENGTH": (1024, 1 << 31), "TILE_MAX_ZOOM": (1, 22),
+    "PERMANENT_SESSION_LIFETIME": (60, 10 * 365 * 86400),
+    "LOGIN_MAX_FAILURES": (1, 1000), "LOGIN_MAX_FAILURES_PER_IP": (1, 100000),
+    "LOGIN_WINDOW_S": (1, 86400 * 7), "WALKING_SPEED_MPS": (0.05, 10),
+    "SMTP_PORT": (1, 65535), "SMTP_TIMEOUT_S": (0.1, 600), "WEBHOOK_TIMEOUT_S": (0.1, 600),
+    "DELIVERY_MAX_ATTEMPTS": (1, 1000), "DELIVERY_BACKOFF_S": (0, 86400),
+    "DELIVERY_BACKOFF_MAX_S": (0, 7 * 86400), "GEOCODER_TIMEOUT_S": (0.1, 60),
+    "HELP_CALL_NEAREST": (0, 100), "POSITION_MAX_BATCH": (1, 10000),
+    "FIELD_SSE_LIFETIME_S": (0, 86400), "LIVE_STREAM_MAX_S": (0, 86400),
+    "STREAM_RETRY_MS": (100, 600000), "ALERT_RECENT_POSITION_MIN": (0, 7 * 1440),
+    "ALERT_REMIND_AFTER_MIN": (1, 1440), "ALERT_MIN_SEARCHERS": (0, 10000),
+    "ALERT_ESCALATE_AFTER_MIN": (1, 1440), "ALERT_RETENTION_DAYS": (0, 3650),
+    "ALERT_SECTOR_RESOLUTION": (5, 12), "PHOTO_MAX_BYTES": (1024, 1 << 30),
+    "PHOTO_MAX_SIDE_PX": (64, 10000), "DELIVERY_LEASE_S": (2, 3600),
+    "SCHEDULER_LEASE_S": (2, 3600), "HEARTBEAT_S": (0.1, 3600),
+    "DB_CONNECT_TIMEOUT_S": (1, 600), "HEALTH_DISPATCHER_STALE_S": (1, 86400),
+    "HEALTH_SCHEDULER_STALE_S": (1, 86400), "HEALTH_DELIVERY_MAX_AGE_S": (1, 86400),
+}
 
 
 class ConfigError(RuntimeError):
@@ -128,9 +158,9 @@ def _coerce(key: str, raw: str) -> Any:
         except ValueError as exc:
             raise ConfigError(f"WATCHNET_{key} must be a number, got {raw!r}") from exc
     if key in _BOOL_KEYS:
-        if raw.lower() not in {"1", "0", "true", "false", "yes", "no"}:
+        if raw.strip().lower() not in _TRUE | _FALSE:
             raise ConfigError(f"WATCHNET_{key} must be true or false, got {raw!r}")
-        return raw.lower() in {"1", "true", "yes"}
+        return raw.strip().lower() in _TRUE
     if key in _LIST_KEYS:
         return [part.strip() for part in raw.split(",") if part.strip()]
     return raw
@@ -185,8 +215,12 @@ def build_config(instance_path: Path, test_config: dict[str, Any] | None = None)
     if not cfg["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # A server may drop idle connections; a local SQLite file never does, and the extra
         # round trip would be paid by every request.
-        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True,
-                                            **cfg["SQLALCHEMY_ENGINE_OPTIONS"]}
+        # connect_timeout: during an outage a connect fails after it instead of hanging, so
+        # the dispatcher and the scheduler stay responsive to SIGTERM.
+        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            "pool_pre_ping": True,
+            "connect_args": {"connect_timeout": int(cfg.get("DB_CONNECT_TIMEOUT_S") or 3)},
+            **cfg["SQLALCHEMY_ENGINE_OPTIONS"]}
     if not cfg["SECRET_KEY"]:
         cfg["SECRET_KEY"] = _secret_key(instance_path)
 
@@ -204,6 +238,7 @@ def build_config(instance_path: Path, test_config: dict[str, Any] | None = None)
         raise ConfigError("TILE_URL must contain {z}, {x} and {y}")
     if cfg["WALKING_SPEED_MPS"] <= 0:
         raise ConfigError("WALKING_SPEED_MPS must be positive")
+    check_settings(cfg)
     days = cfg["SUPPORTER_SESSION_DAYS"]
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 365:
         raise ConfigError(f"SUPPORTER_SESSION_DAYS must be a whole number of days from 1 to 365, "
@@ -213,3 +248,55 @@ def build_config(instance_path: Path, test_config: dict[str, Any] | None = None)
     # The cookie must outlive the session's lifetime plus one renewal interval.
     cfg["PERMANENT_SESSION_LIFETIME"] = max(int(cookie_s), (days + 1) * 24 * 3600)
     return cfg
+
+
+def check_settings(cfg: dict[str, Any]) -> None:
+    """Type- and range-check every typed setting (whatever its source: the TOML file may give
+    "false" as a string too), parse ALERT_RADIUS_SCHEDULE, and check the settings that
+    depend on each other; a ConfigError names the setting."""
+    for key in sorted(_BOOL_KEYS | _INT_KEYS | _FLOAT_KEYS):
+        value = cfg.get(key)
+        if value is None and DEFAULTS.get(key) is None:
+            continue
+        if isinstance(value, str):
+            value = cfg[key] = _coerce(key, value)
+        if key in _BOOL_KEYS:
+            if not isinstance(value, bool):
+                raise ConfigError(f"WATCHNET_{key} must be true or false, got {value!r}")
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or (
+                key in _INT_KEYS and not isinstance(value, int)):
+            kind = "a whole number" if key in _INT_KEYS else "a number"
+            raise ConfigError(f"WATCHNET_{key} must be {kind}, got {value!r}")
+        low, high = _RANGES.get(key, (float("-inf"), float("inf")))
+        if not low <= value <= high:  # also refuses NaN
+            raise ConfigError(f"WATCHNET_{key} must be between {low:g} and {high:g}, "
+                              f"got {value!r}")
+    _check_radius_schedule(cfg)
+    send_max_s = 3 * max(cfg["SMTP_TIMEOUT_S"], cfg["WEBHOOK_TIMEOUT_S"]) + 1
+    if cfg["DELIVERY_LEASE_S"] < send_max_s + 2:
+        raise ConfigError(
+            f"WATCHNET_DELIVERY_LEASE_S ({cfg['DELIVERY_LEASE_S']} s) must be at least 3 × the "
+            f"longer of SMTP_TIMEOUT_S and WEBHOOK_TIMEOUT_S + 3 s = {send_max_s + 2:g} s")
+    if cfg["DELIVERY_BACKOFF_MAX_S"] < cfg["DELIVERY_BACKOFF_S"]:
+        raise ConfigError("WATCHNET_DELIVERY_BACKOFF_MAX_S must not be below DELIVERY_BACKOFF_S")
+
+
+def _check_radius_schedule(cfg: dict[str, Any]) -> None:
+    # The same rules as watchnet.alerts.targeting.parse_radius_schedule, which reads it when
+    # an alert starts or widens: a bad value is refused here, not as a 500 on the alert page.
+    items = cfg["ALERT_RADIUS_SCHEDULE"]
+    if isinstance(items, str):
+        items = cfg["ALERT_RADIUS_SCHEDULE"] = [p.strip() for p in items.split(",") if p.strip()]
+    if not isinstance(items, list) or not items:
+        raise ConfigError("WATCHNET_ALERT_RADIUS_SCHEDULE must list minutes:metres steps, "
+                          f"e.g. 0:1200,30:1600; got {items!r}")
+    for item in items:
+        minutes, sep, metres = str(item).partition(":")
+        try:
+            step_min, step_m = int(minutes.strip()), float(metres.strip())
+        except ValueError:
+            step_min, step_m = -1, float("nan")
+        if not sep or step_min < 0 or not 0 < step_m <= 100_000:
+            raise ConfigError(f"WATCHNET_ALERT_RADIUS_SCHEDULE: {item!r} is not minutes:metres "
+                              "(whole minutes from 0, metres above 0 and at most 100000)")

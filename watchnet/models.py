@@ -15,6 +15,7 @@ from watchnet.auth.models import ApiToken, LoginAttempt
 from watchnet.districts.models import District, Landmark
 from watchnet.drills.models import Checkpoint, Drill, Participant, RoutePoint, Team
 from watchnet.feedback.models import Feedback, FeedbackTheme
+from watchnet.jobs.models import SchedulerJobRun, SchedulerLease, WorkerHeartbeat
 from watchnet.kpt.models import ActionItem, KptBoard, KptItem, NewsletterDraft
 from watchnet.notifications.models import Delivery
 from watchnet.people.models import NotificationAddress, StaffUser, Supporter, SupporterImport
@@ -36,6 +37,7 @@ __all__ = [
     "EncounterStep", "GeocodeCache", "HelpCall", "HelpResponse", "LatestPosition", "LiveEvent",
     "PositionReport",
     "ApiToken", "AuditEvent", "Checkpoint",
+    "SchedulerJobRun", "SchedulerLease", "WorkerHeartbeat",
     "Delivery", "District", "Drill", "Feedback", "FeedbackTheme", "Landmark", "LoginAttempt",
     "NotificationAddress", "Participant", "RoutePoint", "StaffUser", "Supporter",
     "SupporterImport", "Team",

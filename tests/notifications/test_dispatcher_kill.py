@@ -39,6 +39,7 @@ SUPPORTERS = 1000
 THREADS = 8
 BATCH = 100
 LAST_SEEN = (36.3335, 138.9455)
+LEASE_S = 6
 
 
 class KeyedWebhookSink:
@@ -132,11 +133,12 @@ def _broadcast(district: Any, coordinator: Any, webhook_port: int) -> list[Any]:
 
 
 def _env(database_url: str, tmp_path: Path, smtp_port: int) -> dict[str, str]:
-    # Short claims and timeouts so a second run takes over a dead claim within seconds; a
-    # send that times out on a loaded machine is retried after a second, not thirty.
+    # A short lease (renewed every second by a live dispatcher) and short timeouts so a dead
+    # claim is taken over within LEASE_S; a send that times out on a loaded machine is retried
+    # after a second, not thirty.
     return dict(os.environ, DATABASE_URL=database_url, WATCHNET_INSTANCE_PATH=str(tmp_path),
                 WATCHNET_SMTP_HOST="127.0.0.1", WATCHNET_SMTP_PORT=str(smtp_port),
-                WATCHNET_DELIVERY_CLAIM_S="6", WATCHNET_SMTP_TIMEOUT_S="1",
+                WATCHNET_DELIVERY_LEASE_S=str(LEASE_S), WATCHNET_SMTP_TIMEOUT_S="1",
                 WATCHNET_WEBHOOK_TIMEOUT_S="1", WATCHNET_DELIVERY_BACKOFF_S="1")
 
 
@@ -201,6 +203,7 @@ def test_killing_the_dispatcher_mid_broadcast_loses_and_repeats_nothing(
                 assert first.poll() is None, log.read_text()
                 time.sleep(0.005)
             first.send_signal(signal.SIGKILL)
+            killed_at = time.monotonic()
         finally:
             first.kill()
             first.wait(10)
@@ -214,12 +217,19 @@ def test_killing_the_dispatcher_mid_broadcast_loses_and_repeats_nothing(
     assert 0 < at_kill < 2 * SUPPORTERS, "the kill must land in the middle of the broadcast"
     assert in_dead_claim, "the killed dispatcher must have left a claim behind"
 
+    # The second starts at once: the rest of the broadcast goes out meanwhile, and the dead
+    # claim is taken over when its lease (last renewed at most a second before the kill) ends.
     second = _dispatcher(env, log)
+    takeover_s = None
     try:
         deadline = time.monotonic() + 40
         while _count(Delivery.status != DeliveryStatus.sent) and time.monotonic() < deadline:
             assert second.poll() is None, log.read_text()
-            time.sleep(0.2)
+            if takeover_s is None and not _count(Delivery.dedupe_key.in_(in_dead_claim),
+                                                 Delivery.status != DeliveryStatus.sent):
+                takeover_s = time.monotonic() - killed_at
+            time.sleep(0.05)
+        rest_s = time.monotonic() - killed_at
     finally:
         second.send_signal(signal.SIGTERM)
         second.wait(20)
@@ -251,8 +261,12 @@ def test_killing_the_dispatcher_mid_broadcast_loses_and_repeats_nothing(
     assert max(arrivals.values()) <= 2
     assert len(repeated) <= THREADS + RECORD_GROUP
     assert sent_at_kill + len(in_dead_claim) <= 2 * SUPPORTERS
+    if takeover_s is None:
+        takeover_s = rest_s
     print(f"\nkilled after {killed_after:.1f} s at {at_kill}/{2 * SUPPORTERS} received, "
-          f"{len(in_dead_claim)} in the dead claim, {len(repeated)} repeated at the raw sinks "
-          "(dropped by key), "
-          f"{elapsed:.1f} s in all")
+          f"{len(in_dead_claim)} in the dead claim, sent {takeover_s:.1f} s after the kill "
+          f"(lease {LEASE_S} s), the whole rest {rest_s:.1f} s after it; "
+          f"{len(repeated)} repeated at the raw sinks (dropped by key), {elapsed:.1f} s in all")
+    # Seconds, not the minutes of the old 120 s claim: the lease plus a loaded machine's slack.
+    assert takeover_s < LEASE_S + 20
     assert elapsed < 60

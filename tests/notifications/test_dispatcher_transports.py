@@ -200,7 +200,8 @@ def test_messages_not_started_within_the_claim_are_released_unsent(app, district
                      subject="s", body="b")
     db.session.commit()
     with Dispatcher(threads=1, batch=10) as dispatcher:
-        dispatcher.send_window_s = -1  # as if the claim ran out before the thread got to it
+        # As if the lease could not be renewed before the thread got to it.
+        dispatcher.send_max_s = 10 * dispatcher.lease_s
         assert dispatcher.run_once() == 1
     assert smtp_sink.wait_for(1, timeout_s=0.3) == []
     db.session.expire_all()
@@ -210,14 +211,14 @@ def test_messages_not_started_within_the_claim_are_released_unsent(app, district
     assert len(smtp_sink.wait_for(1)) == 1
 
 
-def test_a_claim_shorter_than_the_network_timeout_is_refused(app):
-    previous = app.config["DELIVERY_CLAIM_S"]
-    app.config["DELIVERY_CLAIM_S"] = 5
+def test_a_lease_shorter_than_the_network_timeout_is_refused(app):
+    previous = app.config["DELIVERY_LEASE_S"]
+    app.config["DELIVERY_LEASE_S"] = 5
     try:
-        with pytest.raises(ValueError, match="DELIVERY_CLAIM_S"):
+        with pytest.raises(ValueError, match="DELIVERY_LEASE_S"):
             Dispatcher()
     finally:
-        app.config["DELIVERY_CLAIM_S"] = previous
+        app.config["DELIVERY_LEASE_S"] = previous
 
 
 class SessionCountingSmtp:
@@ -295,3 +296,41 @@ def test_with_a_maildir_the_email_becomes_a_file_and_no_smtp_server_is_asked(
     assert message["To"] == "file@example.jp"
     assert message["X-Watchnet-Delivery"] == "to-file"
     assert str(message.get_payload(decode=True), "utf-8").strip() == "本文です"
+
+
+def test_outcomes_that_could_not_be_recorded_are_recorded_after_the_database_returns(
+        app, district, make_supporter, smtp_sink, monkeypatch):
+    """A database error while recording (an outage): the sends already made are kept and
+    recorded first on the next round, before anything is claimed, so none is sent twice."""
+    import watchnet.jobs.deliveries as deliveries
+
+    for i in range(5):
+        enqueue_delivery(dedupe_key=f"outage{i}", channel=DeliveryChannel.email,
+                         address=f"o{i}@example.jp", subject="s", body="b")
+    db.session.commit()
+    real_record = deliveries.record_outcomes
+    failures = []
+
+    def record_during_an_outage(outcomes: Any) -> int:
+        if not failures:
+            failures.append(len(list(outcomes)))
+            raise sa.exc.OperationalError("UPDATE delivery", {}, Exception("server closed"))
+        return real_record(outcomes)
+
+    monkeypatch.setattr(deliveries, "record_outcomes", record_during_an_outage)
+    with Dispatcher(threads=1, batch=10) as dispatcher:
+        with pytest.raises(sa.exc.OperationalError):
+            dispatcher.run_once()
+        db.session.rollback()
+        sent_during = len(smtp_sink.wait_for(1))
+        assert sent_during >= 1 and len(dispatcher.pending) == 5
+        # The next round records the held-over outcomes, then sends what was not started.
+        while dispatcher.run_once():
+            pass
+        assert dispatcher.pending == []
+    keys = [str(m["X-Watchnet-Delivery"]) for m in smtp_sink.wait_for(5)]
+    assert sorted(keys) == [f"outage{i}" for i in range(5)]  # each exactly once
+    db.session.expire_all()
+    rows = list(db.session.scalars(sa.select(Delivery)))
+    assert {r.status for r in rows} == {DeliveryStatus.sent}
+    assert {r.attempts for r in rows} == {1}

@@ -4,28 +4,51 @@ What is guaranteed, and why (read before changing anything here):
 
 * Claiming is exclusive. A dispatcher claims a batch with a conditional UPDATE (status and
   expiry re-checked in the WHERE; on PostgreSQL the candidate rows are locked with SKIP
-  LOCKED), stamping its own claim token and `claimed_until`. Any number of dispatcher
-  processes can run at once: a row is in at most one live claim.
-* A claim is only used while it is valid. A message is handed to a transport only if the
-  claim will still be valid for the longest a send can take (the network timeout, ×3 for
-  connect/send/receive, plus a second), so a send cannot still be running when another
-  dispatcher may take the row over. Messages not started in time are released unsent.
-* Outcomes are recorded with a conditional UPDATE on the claim token, a few dozen at a time
-  and at least every RECORD_EVERY_S, as results come in; a row recorded "sent" is never sent
+  LOCKED), stamping its own claim token and a short lease, `claimed_until` = now +
+  DELIVERY_LEASE_S (15 s). Any number of dispatcher processes can run at once: a row is in
+  at most one live claim. A claim whose lease ran out may be taken over by anyone.
+* The lease is renewed while the batch is worked on: about every second the dispatcher's
+  main thread extends `claimed_until` of its claimed, not yet recorded rows to now + lease,
+  and notes locally (monotonic clock, read before the UPDATE was sent) until when the lease
+  is confirmed. A killed dispatcher stops renewing, so its unsent messages are taken over
+  within DELIVERY_LEASE_S.
+* A send never runs when another dispatcher may take the row over. A message is handed to
+  a transport only if the confirmed lease still has the longest a send can take left
+  (`send_max_s` = 3 × the longer network timeout + 1 s, for connect/send/receive), so even
+  if no renewal succeeds after that moment (database outage, frozen main thread), the send
+  ends before the lease does. DELIVERY_LEASE_S must therefore be at least send_max_s + 2 s
+  (checked at start-up); with renewals every second a send may start up to ~2 s after the
+  last renewal. A thread that finds the lease too short waits briefly for a renewal, else
+  the message is released unsent. (Clocks: `claimed_until` is written with this host's
+  clock and compared with the claiming host's; hosts must keep NTP time.)
+* Outcomes are recorded with a conditional UPDATE on the claim token (not on the expiry: a
+  lease that ran out but was not taken over is still ours), a few dozen at a time and at
+  least every RECORD_EVERY_S, as results come in; a row recorded "sent" is never sent
   again. A send may only start while fewer than `threads` + RECORD_GROUP messages are sent
   or being sent but not yet recorded (a semaphore released by the recording), however slow
   the database or the machine is at that moment.
+* Database outages: any database error while claiming, renewing or recording stops new
+  sends in the batch at once; sends in flight finish; every outcome that could not be
+  recorded is kept in memory and recorded first thing after the database answers again
+  (before anything new is claimed), so nothing this dispatcher sent is sent again by it.
+  Unsent messages of the batch are released (or, if that cannot be written either, left to
+  their lease). The process logs the outage once, retries with backoff 0.5 s doubling to
+  5 s, and logs the recovery once with its length (watchnet/jobs/workers.py). SIGTERM is
+  honoured throughout: the waits are interruptible and PostgreSQL connects time out after
+  DB_CONNECT_TIMEOUT_S.
 * The one gap no outbox can close: a dispatcher killed after the receiver accepted a message
-  but before the outcome was recorded. Its claim expires (DELIVERY_CLAIM_S) and the row is
+  but before the outcome was recorded, or an outage longer than the lease during which
+  another dispatcher that can still reach the database takes the rows over. The row is
   sent again. Delivery is therefore AT-LEAST-ONCE at the transport, and repeats are bounded
-  to the messages in flight or awaiting recording at the moment of the kill: at most
-  `threads` + RECORD_GROUP per killed dispatcher. Every message carries a stable key — the
+  to the messages in flight or awaiting recording at that moment: at most `threads` +
+  RECORD_GROUP per dispatcher per kill or outage. Every message carries a stable key — the
   `X-Watchnet-Delivery` header (= Delivery.dedupe_key) and, for e-mail, the Message-ID
   `<delivery-ID@watchnet>` — so receivers that drop repeats by that key (mail systems do by
   Message-ID; our webhook contract asks receivers to) see every message EXACTLY ONCE.
   The alternative (mark "sent" before sending) would turn the gap into lost messages, which
   is worse for a missing-person alert than a rare repeat. tests/notifications/
-  test_dispatcher_kill.py kills a real dispatcher mid-broadcast and checks this at the sinks.
+  test_dispatcher_kill.py kills a real dispatcher mid-broadcast and checks this at the sinks;
+  tests/faults/ cuts its database connections mid-broadcast.
 * Failures: a transient failure goes back to pending with exponential backoff; a permanent
   one (or the last allowed attempt) is recorded as failed with its reason, and a broken
   address is switched off with that reason.
@@ -49,6 +72,7 @@ from flask import current_app
 
 from watchnet.dbtypes import utcnow
 from watchnet.extensions import db
+from watchnet.jobs.workers import Heartbeat
 from watchnet.notifications.models import Delivery, DeliveryChannel, DeliveryStatus
 from watchnet.notifications.transports import SmtpSettings, TransportError, TransportSet
 from watchnet.people.models import NotificationAddress
@@ -92,7 +116,7 @@ def _due_condition(now: sa.ColumnElement | object) -> sa.ColumnElement[bool]:
     )
 
 
-def claim_due_deliveries(batch: int = 50) -> list[Delivery]:
+def claim_due_deliveries(batch: int = 50, lease_s: float | None = None) -> list[Delivery]:
     """Mark up to `batch` due deliveries as ours with a conditional UPDATE and return them."""
     now = utcnow()
     token = uuid.uuid4().hex
@@ -103,7 +127,7 @@ def claim_due_deliveries(batch: int = 50) -> list[Delivery]:
     if not ids:
         db.session.commit()
         return []
-    claim_s = int(current_app.config["DELIVERY_CLAIM_S"])
+    claim_s = float(lease_s or current_app.config["DELIVERY_LEASE_S"])
     db.session.execute(
         sa.update(Delivery)
         .where(Delivery.id.in_(ids), _due_condition(now))
@@ -113,10 +137,22 @@ def claim_due_deliveries(batch: int = 50) -> list[Delivery]:
     )
     db.session.commit()
     return list(db.session.scalars(
-        sa.select(Delivery).where(Delivery.claim_token == token,
+        sa.select(Delivery).execution_options(populate_existing=True)
+        .where(Delivery.claim_token == token,
                                   Delivery.status == DeliveryStatus.sending)
         .order_by(Delivery.id)
     ))
+
+
+def renew_claims(tokens: Iterable[str], lease_s: float) -> int:
+    """Extend the lease of our claimed, not yet recorded rows; returns how many."""
+    result = db.session.execute(
+        sa.update(Delivery)
+        .where(Delivery.claim_token.in_(list(tokens)), Delivery.status == DeliveryStatus.sending)
+        .values(claimed_until=utcnow() + timedelta(seconds=lease_s))
+        .execution_options(synchronize_session=False))
+    db.session.commit()
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def backoff_s(attempts: int) -> int:
@@ -241,23 +277,31 @@ class Dispatcher:
     One per process (the `watchnet dispatcher` command); several processes may run at once.
     Must be used inside an app context; only the calling thread touches the database."""
 
-    def __init__(self, *, threads: int = 8, batch: int = 100) -> None:
+    def __init__(self, *, threads: int = 8, batch: int = 100, heartbeat: bool = False) -> None:
         cfg = current_app.config
         self.batch = max(1, batch)
         self.threads = max(1, threads)
-        self.claim_s = float(cfg["DELIVERY_CLAIM_S"])
+        self.lease_s = float(cfg["DELIVERY_LEASE_S"])
         timeout = max(float(cfg["SMTP_TIMEOUT_S"]), webhook_timeout_s())
-        # The latest moment (after claiming) a send may start and still end inside the claim.
-        self.send_window_s = self.claim_s - (3 * timeout + 1)
-        if self.send_window_s <= 0:
-            raise ValueError("DELIVERY_CLAIM_S must exceed 3 × the network timeout + 1 s")
+        # The longest one send can take; a send starts only if the lease covers it.
+        self.send_max_s = 3 * timeout + 1
+        if self.lease_s < self.send_max_s + 2:
+            raise ValueError("DELIVERY_LEASE_S must be at least 3 × the network timeout + 3 s")
+        # Renew well before the margin between lease and send_max_s is used up.
+        self.renew_every_s = max(0.1, min(1.0, (self.lease_s - self.send_max_s) / 2))
         self.transports = TransportSet(smtp_settings(), webhook_timeout_s())
         self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix="dispatch")
         self._stop = threading.Event()
+        self._hold = threading.Event()  # a database error in this batch: start no more sends
+        self._lease_until = 0.0  # monotonic time until which the batch's lease is confirmed
+        # Outcomes that could not be recorded (database outage): recorded before new claims.
+        self.pending: list[Outcome] = []
         # Sent-or-sending but unrecorded messages: what a kill can make the receivers see
         # twice. A thread takes a permit before it sends; the recording gives it back.
         self.unrecorded_limit = self.threads + RECORD_GROUP
         self._unrecorded = threading.BoundedSemaphore(self.unrecorded_limit)
+        self.heartbeat = (Heartbeat("dispatcher", float(cfg["HEARTBEAT_S"]))
+                          if heartbeat else None)
 
     def __enter__(self) -> Dispatcher:
         return self
@@ -277,13 +321,37 @@ class Dispatcher:
         """Sleep between polls; a stop request ends the sleep at once."""
         self._stop.wait(seconds)
 
+    def beat(self) -> None:
+        """Write this dispatcher's heartbeat if it is time (raises when the database is down)."""
+        if self.heartbeat is not None:
+            self.heartbeat.beat()
+
     def close(self) -> None:
+        self._hold.set()
         self.pool.shutdown(wait=True)
         self.transports.close()
+        if self.pending:
+            try:
+                self._flush_pending()
+            except sa.exc.SQLAlchemyError:
+                log.warning("stopping with %d outcome(s) not recorded (database unavailable); "
+                            "their rows are taken over when their lease runs out",
+                            len(self.pending))
 
-    def _send(self, message: OutgoingMessage, start_by: float) -> Outcome:
-        self._unrecorded.acquire()  # released by run_once once the outcome is recorded
-        if time.monotonic() > start_by or self._stop.is_set():
+    def _lease_fits(self) -> bool:
+        return self._lease_until - time.monotonic() >= self.send_max_s
+
+    def _send(self, message: OutgoingMessage) -> Outcome:
+        # The permit is released by the recording; a message not started gives it back here.
+        while not self._unrecorded.acquire(timeout=0.05):
+            if self._stop.is_set() or self._hold.is_set():
+                return Outcome(message, started=False)
+        waited_until = time.monotonic() + 3 * self.renew_every_s + 1
+        while not self._lease_fits() and time.monotonic() < waited_until and not (
+                self._stop.is_set() or self._hold.is_set()):
+            time.sleep(0.02)  # a renewal is due at most renew_every_s from now
+        if self._stop.is_set() or self._hold.is_set() or not self._lease_fits():
+            self._unrecorded.release()
             return Outcome(message, started=False)
         try:
             self.transports.send(message.channel, message)
@@ -297,29 +365,63 @@ class Dispatcher:
     def _record(self, outcomes: list[Outcome]) -> None:
         try:
             record_outcomes(outcomes)
-        finally:
-            for _ in outcomes:
+        except sa.exc.SQLAlchemyError:
+            self.pending.extend(outcomes)  # their permits stay taken until recorded
+            raise
+        for outcome in outcomes:
+            if outcome.started:
                 self._unrecorded.release()
 
+    def _flush_pending(self) -> None:
+        if not self.pending:
+            return
+        held, self.pending = self.pending, []
+        self._record(held)
+        log.info("recorded %d outcome(s) held over from a database outage", len(held))
+
+    def _renew(self, tokens: set[str]) -> None:
+        asked_at = time.monotonic()
+        renew_claims(tokens, self.lease_s)
+        self._lease_until = asked_at + self.lease_s
+
     def run_once(self) -> int:
-        """Claim one batch, send it, record every outcome; returns how many were claimed."""
+        """Claim one batch, send it, record every outcome; returns how many were claimed.
+
+        Raises SQLAlchemyError when the database fails; by then every send of the batch has
+        finished and what could not be recorded is in `pending`."""
+        self._flush_pending()
+        self._hold.clear()
         claimed_at = time.monotonic()
-        messages = [OutgoingMessage.of(d) for d in claim_due_deliveries(self.batch)]
+        messages = [OutgoingMessage.of(d) for d in claim_due_deliveries(self.batch, self.lease_s)]
         if not messages:
             return 0
-        start_by = claimed_at + self.send_window_s
-        waiting: set[Future[Outcome]] = {self.pool.submit(self._send, m, start_by)
-                                         for m in messages}
+        self._lease_until = claimed_at + self.lease_s
+        tokens = {m.claim_token for m in messages}
+        waiting: set[Future[Outcome]] = {self.pool.submit(self._send, m) for m in messages}
         done_unrecorded: list[Outcome] = []
-        last_record = time.monotonic()
+        last_record = last_renew = time.monotonic()
+        error: sa.exc.SQLAlchemyError | None = None
         while waiting:
             done, waiting = wait(waiting, timeout=RECORD_EVERY_S, return_when=FIRST_COMPLETED)
             done_unrecorded.extend(f.result() for f in done)
-            if done_unrecorded and (len(done_unrecorded) >= RECORD_GROUP or not waiting
-                                    or time.monotonic() - last_record >= RECORD_EVERY_S):
-                self._record(done_unrecorded)
-                done_unrecorded = []
-                last_record = time.monotonic()
+            if error is not None:
+                continue  # collect what the sends in flight give back; record it later
+            try:
+                if waiting and time.monotonic() - last_renew >= self.renew_every_s:
+                    self._renew(tokens)
+                    last_renew = time.monotonic()
+                    self.beat()
+                if done_unrecorded and (len(done_unrecorded) >= RECORD_GROUP or not waiting
+                                        or time.monotonic() - last_record >= RECORD_EVERY_S):
+                    group, done_unrecorded = done_unrecorded, []
+                    self._record(group)
+                    last_record = time.monotonic()
+            except sa.exc.SQLAlchemyError as exc:
+                error = exc
+                self._hold.set()  # no further sends: they could not be renewed or recorded
+        if error is not None:
+            self.pending.extend(done_unrecorded)
+            raise error
         return len(messages)
 
 

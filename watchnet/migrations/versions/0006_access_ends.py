@@ -1,7 +1,7 @@
 """access ends when it should: when a supporter's link was issued, revoked alert links
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-04 18:40:00
 
 """
@@ -12,7 +12,7 @@ import watchnet.dbtypes
 
 # revision identifiers, used by Alembic.
 revision = '0006'
-down_revision = '0004'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
