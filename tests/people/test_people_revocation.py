@@ -316,7 +316,7 @@ def test_staff_sessions_are_not_bound_by_the_phone_lifetime(
 def test_the_lifetime_setting_is_checked_at_start(tmp_path: Path) -> None:
     config = build_config(tmp_path, {"SUPPORTER_SESSION_DAYS": 90})
     assert config["PERMANENT_SESSION_LIFETIME"] >= 91 * 86400
-    for bad in (0, 366, "30"):
+    for bad in (0, 366, True, 7.5):
         with pytest.raises(ConfigError, match="SUPPORTER_SESSION_DAYS"):
             build_config(tmp_path, {"SUPPORTER_SESSION_DAYS": bad})
 
