@@ -92,6 +92,12 @@ DEFAULTS: dict[str, Any] = {
     "ALERT_SECTOR_RESOLUTION": 8,  # H3 resolution of search sectors (res 8: ~0.74 km² cells)
     "PHOTO_MAX_BYTES": 6 * 1024 * 1024,  # upload limit per photo before re-encoding
     "PHOTO_MAX_SIDE_PX": 1600,  # re-encoded photos are at most this wide/high
+    # --- Web hardening (read by watchnet.core.security) ---
+    # Session cookie only over HTTPS: None = on when PUBLIC_BASE_URL starts with https://.
+    "SESSION_COOKIE_SECURE": None,
+    # Behind a reverse proxy: how many proxies to trust for X-Forwarded-For/-Proto/-Host
+    # (1 for one nginx). 0 = ignore those headers, which any client could send.
+    "PROXY_FIX": 0,
 }
 
 _INT_KEYS = {
