@@ -20,8 +20,8 @@ from watchnet.config import ConfigError
 
 GSI_ORIGIN = "https://cyberjapandata.gsi.go.jp"
 
-# A <script ...> start tag that carries no nonce yet.
-_SCRIPT_TAG = re.compile(r"<script\b(?![^>]*\bnonce=)", re.IGNORECASE)
+# An inline <script> start tag (no src: those load from 'self') that carries no nonce yet.
+_SCRIPT_TAG = re.compile(r"<script\b(?![^>]*\b(?:nonce|src)=)", re.IGNORECASE)
 
 
 def csp_nonce() -> str:
@@ -35,9 +35,10 @@ def csp_nonce() -> str:
 
 
 def with_nonce(markup: Any) -> Markup:
-    """Add this request's nonce to every <script> tag in trusted markup (Folium's header: the
-    inline `L_NO_TOUCH` block and the asset tags). Only for markup we generate: user text in
-    Folium output is escaped by escape_for_map, so it contains no `<script`."""
+    """Add this request's nonce to every inline <script> in trusted markup (Folium's header:
+    the `L_NO_TOUCH` block; its asset tags load from /vendor/, which 'self' allows). Only for
+    markup we generate: user text in Folium output is escaped by escape_for_map, so it
+    contains no `<script`."""
     nonce = csp_nonce()
     return Markup(_SCRIPT_TAG.sub(f'<script nonce="{nonce}"', str(markup)))  # noqa: S704
 
