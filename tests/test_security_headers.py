@@ -133,6 +133,19 @@ def test_staff_phone_api_static_404_and_redirect_responses(
         assert_hardened(response)
 
 
+def test_an_unexpected_error_page_carries_the_headers(database_url: str,
+                                                      instance_path: Any) -> None:
+    app = make_test_app(database_url, TESTING=False)
+
+    @app.get("/__boom")
+    def boom() -> str:
+        raise RuntimeError("boom")
+
+    response = app.test_client().get("/__boom")
+    assert response.status_code == 500
+    assert_hardened(response)
+
+
 _INLINE_SCRIPT = re.compile(r"<script\b([^>]*)>", re.IGNORECASE)
 
 
