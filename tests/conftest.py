@@ -295,10 +295,35 @@ def live_server(database_url: str, instance_path: Path, app: Flask) -> Iterator[
     server.stop()
 
 
+def _wait_for_function_without_eval() -> None:
+    """The app's CSP has no 'unsafe-eval' (issue 9). Playwright runs a bare expression given
+    to wait_for_function through eval in the page, which that CSP blocks (EvalError); a
+    function it calls directly. So bare expressions become arrow functions here, once."""
+    import re
+
+    from playwright.sync_api import Frame, Page
+
+    looks_like_function = re.compile(r"^\s*(async\s+)?(function\b|\(?[\w\s,]*\)?\s*=>)")
+    for cls in (Page, Frame):
+        original = cls.wait_for_function
+        if getattr(original, "_wraps_expressions", False):
+            continue
+
+        def wait_for_function(self: Any, expression: str, *args: Any,
+                              _original: Any = original, **kwargs: Any) -> Any:
+            if not looks_like_function.match(expression):
+                expression = f"() => ({expression})"
+            return _original(self, expression, *args, **kwargs)
+
+        wait_for_function._wraps_expressions = True  # type: ignore[attr-defined]
+        cls.wait_for_function = wait_for_function  # type: ignore[method-assign]
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
+    _wait_for_function_without_eval()
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=os.environ.get("WATCHNET_CHROMIUM", "/usr/bin/chromium"),

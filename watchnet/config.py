@@ -107,6 +107,12 @@ DEFAULTS: dict[str, Any] = {
     "HEALTH_DISPATCHER_STALE_S": 30,
     "HEALTH_SCHEDULER_STALE_S": 90,
     "HEALTH_DELIVERY_MAX_AGE_S": 120,
+    # --- Web hardening (read by watchnet.core.security) ---
+    # Session cookie only over HTTPS: None = on when PUBLIC_BASE_URL starts with https://.
+    "SESSION_COOKIE_SECURE": None,
+    # Behind a reverse proxy: how many proxies to trust for X-Forwarded-For/-Proto/-Host
+    # (1 for one nginx). 0 = ignore those headers, which any client could send.
+    "PROXY_FIX": 0,
 }
 
 # The type of a setting is its default's type; these few have no typed default (None) or

@@ -79,6 +79,10 @@ def init_app(app: Flask) -> None:
 
     turns.init_app(app)
 
+    from watchnet.core import security
+
+    security.init_app(app)  # headers on every response, CSP nonce, Secure cookies, ProxyFix
+
     from watchnet.labels import template_globals
 
     app.jinja_env.globals.update(template_globals())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from datetime import timedelta
@@ -10,6 +11,7 @@ from typing import cast
 import sqlalchemy as sa
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from watchnet.audit.services import record_audit
 from watchnet.auth.models import ApiToken, LoginAttempt
@@ -18,6 +20,13 @@ from watchnet.extensions import db
 from watchnet.people.models import StaffUser, Supporter
 
 SIGNIN_SALT = "watchnet.supporter-signin"
+
+
+@functools.cache
+def _dummy_password_hash() -> str:
+    """A hash of a random password, made once per process with the method and parameters
+    StaffUser.set_password uses, for logins to an unknown or inactive account."""
+    return generate_password_hash(secrets.token_urlsafe(24))
 
 
 class LoginThrottled(Exception):
@@ -42,7 +51,13 @@ def authenticate_staff(email: str, password: str, remote_addr: str) -> StaffUser
     if is_login_throttled(email, remote_addr):
         raise LoginThrottled()
     user = db.session.scalar(sa.select(StaffUser).where(sa.func.lower(StaffUser.email) == email))
-    ok = bool(user and user.is_active and user.check_password(password))
+    if user is not None and user.is_active:
+        ok = user.check_password(password)
+    else:
+        # Same work as for a real account, so the answer's timing does not tell whether the
+        # address has an account (unhashed: ~10 ms against ~120 ms for a known address).
+        check_password_hash(_dummy_password_hash(), password)
+        ok = False
     db.session.add(LoginAttempt(email=email, remote_addr=remote_addr, succeeded=ok))
     if ok and user is not None:
         record_audit("staff.login", "staff_user", user.id, actor=f"staff:{user.id}")

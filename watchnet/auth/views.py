@@ -18,15 +18,10 @@ from watchnet.auth.services import (
     revoke_api_token,
     supporter_from_signin_token,
 )
+from watchnet.core.urls import safe_redirect_target
 from watchnet.extensions import db
 
 bp = Blueprint("auth", __name__)
-
-
-def _safe_next(target: str | None) -> str | None:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return None
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -47,7 +42,7 @@ def login() -> Response | str | tuple[str, int]:
             return render_template("auth/login.html", form=form), 401
         session.clear()
         login_user(user)
-        return redirect(_safe_next(request.args.get("next")) or url_for("core.index"))
+        return redirect(safe_redirect_target(request.args.get("next"), url_for("core.index")))
     return render_template("auth/login.html", form=form)
 
 

@@ -22,6 +22,7 @@ from flask import (
 )
 from flask_login import current_user
 
+from watchnet.core.urls import safe_redirect_target
 from watchnet.extensions import db
 
 bp = Blueprint("core", __name__)
@@ -91,9 +92,8 @@ def switch_language(code: str) -> Response:
     if current_user.is_authenticated:
         current_user.locale = code
         db.session.commit()
-    target = request.form.get("next") or request.referrer or url_for("core.index")
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("core.index")
+    target = safe_redirect_target(request.form.get("next") or request.referrer,
+                                  url_for("core.index"))
     return redirect(target)  # type: ignore[return-value]
 
 
