@@ -17,16 +17,16 @@ from watchnet.audit.services import record_audit
 from watchnet.auth.models import ApiToken, LoginAttempt
 from watchnet.dbtypes import utcnow
 from watchnet.extensions import db
-from watchnet.people.models import StaffUser, Supporter
+from watchnet.people.models import StaffUser, Supporter, password_hash_method
 
 SIGNIN_SALT = "watchnet.supporter-signin"
 
 
 @functools.cache
-def _dummy_password_hash() -> str:
+def _dummy_password_hash(method: str) -> str:
     """A hash of a random password, made once per process with the method and parameters
     StaffUser.set_password uses, for logins to an unknown or inactive account."""
-    return generate_password_hash(secrets.token_urlsafe(24))
+    return generate_password_hash(secrets.token_urlsafe(24), method=method)
 
 
 class LoginThrottled(Exception):
@@ -56,7 +56,7 @@ def authenticate_staff(email: str, password: str, remote_addr: str) -> StaffUser
     else:
         # Same work as for a real account, so the answer's timing does not tell whether the
         # address has an account (unhashed: ~10 ms against ~120 ms for a known address).
-        check_password_hash(_dummy_password_hash(), password)
+        check_password_hash(_dummy_password_hash(password_hash_method()), password)
         ok = False
     db.session.add(LoginAttempt(email=email, remote_addr=remote_addr, succeeded=ok))
     if ok and user is not None:

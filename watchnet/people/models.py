@@ -32,6 +32,12 @@ staff_district = sa.Table(
 )
 
 
+def password_hash_method() -> str:
+    """The werkzeug hash method for staff passwords: scrypt (werkzeug's default) in
+    production; the test suite sets a cheap one, as hashing took about 30 % of its time."""
+    return str(current_app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
+
+
 class StaffUser(Model):
     """A person who logs in with a password: admin, coordinator (SC) or organizer."""
 
@@ -64,10 +70,7 @@ class StaffUser(Model):
         return f"staff:{self.id}"
 
     def set_password(self, password: str) -> None:
-        # scrypt (werkzeug's default) in production; the test suite sets a cheap method, as
-        # hashing took about 30 % of its time.
-        method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
-        self.password_hash = generate_password_hash(password, method=method)
+        self.password_hash = generate_password_hash(password, method=password_hash_method())
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
