@@ -10,6 +10,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from watchnet.core.validation import CleanString, SaneDateTime, StrictFloat
 from watchnet.districts.models import LandmarkKind
 from watchnet.drills.models import DrillStatus, ExpectedContact
 from watchnet.drills.services import (
@@ -37,18 +38,20 @@ def _no_nul(value: str) -> None:
         raise ValidationError("NUL characters are not allowed.")
 
 
-def text(max_len: int, required: bool = False, min_len: int = 0, **kwargs: Any) -> fields.String:
-    """A string field limited to its column's length."""
-    return fields.String(required=required,
-                         validate=[validate.Length(min=min_len, max=max_len), _no_nul], **kwargs)
+def text(max_len: int, required: bool = False, min_len: int = 0, multiline: bool = False,
+         **kwargs: Any) -> fields.String:
+    """A string field limited to its column's length; invisible and bidirectional controls
+    are removed before the length is checked (watchnet.core.validation)."""
+    return CleanString(multiline=multiline, required=required,
+                       validate=[validate.Length(min=min_len, max=max_len), _no_nul], **kwargs)
 
 
 def latitude(**kwargs: Any) -> fields.Float:
-    return fields.Float(allow_nan=False, validate=validate.Range(min=-90, max=90), **kwargs)
+    return StrictFloat(validate=validate.Range(min=-90, max=90), **kwargs)
 
 
 def longitude(**kwargs: Any) -> fields.Float:
-    return fields.Float(allow_nan=False, validate=validate.Range(min=-180, max=180), **kwargs)
+    return StrictFloat(validate=validate.Range(min=-180, max=180), **kwargs)
 
 
 def ident(strict: bool = True, **kwargs: Any) -> fields.Integer:
@@ -107,9 +110,9 @@ class CheckpointSchema(Schema):
     lat = latitude(required=True)
     lon = longitude(required=True)
     role_player = text(100)
-    scenario_wear = text(1000)
-    scenario_say = text(1000)
-    scenario_do = text(1000)
+    scenario_wear = text(1000, multiline=True)
+    scenario_say = text(1000, multiline=True)
+    scenario_do = text(1000, multiline=True)
     expected_contact = fields.Enum(ExpectedContact, by_value=True)
     expected_contact_note = text(200)
     checklist = fields.List(text(CHECKLIST_ITEM_MAX),
@@ -128,15 +131,16 @@ class DrillSchema(Schema):
     id = fields.Integer(dump_only=True)
     district_id = ident(required=True)
     title = text(200, required=True, min_len=1)
-    starts_at = fields.DateTime(required=True, metadata={
-        "description": "ISO 8601; a time without offset is taken as Japan time."})
-    ends_at = fields.DateTime(allow_none=True)
+    starts_at = SaneDateTime(required=True, metadata={
+        "description": "ISO 8601, years 2000 to 2100; a time without offset is taken as "
+                       "Japan time."})
+    ends_at = SaneDateTime(allow_none=True)
     meeting_place = text(200)
     contact_phone = text(30, metadata={
         "description": "The number supporters call on the day, e.g. 090-1234-5678."})
     contact_label = text(100, metadata={"description": "Whose number it is."})
-    purpose = text(TEXT_MAX)
-    background = text(TEXT_MAX)
+    purpose = text(TEXT_MAX, multiline=True)
+    background = text(TEXT_MAX, multiline=True)
     status = fields.Enum(DrillStatus, by_value=True)
     route = fields.List(LatLon(), attribute="route_latlons", dump_only=True,
                         metadata={"description": "The route as [[lat, lon], ...]."})
@@ -193,7 +197,7 @@ class SupporterSchema(Schema):
     home_lon = longitude(allow_none=True)
     notification_urls = fields.List(text(URL_MAX), validate=validate.Length(
         max=MAX_NOTIFICATION_URLS))
-    note = text(NOTE_MAX)
+    note = text(NOTE_MAX, multiline=True)
     is_active = fields.Boolean(dump_only=True)
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)

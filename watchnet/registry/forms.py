@@ -8,7 +8,6 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from werkzeug.datastructures import FileStorage
 from wtforms import (
@@ -34,6 +33,7 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from watchnet.core.validation import SafeForm, YearWindow
 from watchnet.labels import choices
 from watchnet.registry.models import (
     AtRiskPerson,
@@ -136,8 +136,8 @@ class ConsentSubForm(Form):
                                 validators=[DataRequired(), Length(max=100)])
     given_by_relation = StringField(_l("Relation to the person"),
                                     validators=[Optional(), Length(max=50)])
-    given_on = DateField(_l("Date of consent"), validators=[InputRequired()])
-    renew_by = DateField(_l("Renew by"), validators=[Optional()])
+    given_on = DateField(_l("Date of consent"), validators=[InputRequired(), YearWindow()])
+    renew_by = DateField(_l("Renew by"), validators=[Optional(), YearWindow()])
     scopes = SelectMultipleField(
         _l("The consent covers"), choices=choices(ConsentScope),
         widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
@@ -184,7 +184,7 @@ def _check_photo(file: FileStorage | None) -> ProcessedPhoto | None:
         raise ValidationError(str(exc)) from None
 
 
-class PersonForm(FlaskForm):
+class PersonForm(SafeForm):
     """The person's facts, contacts and usual places (the edit page)."""
 
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
@@ -298,13 +298,13 @@ class RegisterPersonForm(PersonForm):
         return [PhotoUpload(kind=kind, photo=photo) for kind, photo in self.processed.items()]
 
 
-class ConsentForm(FlaskForm):
+class ConsentForm(SafeForm):
     """A new or renewed consent (its fields are named consent-* as on the registration form)."""
 
     consent = FormField(ConsentSubForm)
 
 
-class PhotoForm(FlaskForm):
+class PhotoForm(SafeForm):
     """Add one photo to a registered person."""
 
     photo = FileField(_l("Photo"), validators=[FileRequired(_l("Please choose a photo."))])
@@ -329,5 +329,5 @@ class PhotoForm(FlaskForm):
                            taken_on=self.taken_on.data)
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(SafeForm):
     """Only the CSRF token, for confirmed actions (archive, remove a photo)."""

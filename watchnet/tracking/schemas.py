@@ -103,7 +103,10 @@ def parse_time(value: Any) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         return None
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # year 1 with a positive offset, year 9999 with a negative one
+        return None
 
 
 def _time(errors: _Errors, path: str, value: Any, now: datetime) -> datetime | None:
