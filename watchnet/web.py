@@ -12,7 +12,7 @@ from flask_babel import get_locale, gettext, lazy_gettext, ngettext
 from watchnet import timefmt
 from watchnet.extensions import api, babel, csrf, db, login_manager, migrate
 from watchnet.i18n import select_locale, select_timezone
-from watchnet.phones import tel_href
+from watchnet.phones import phone_text, tel_href
 
 _MIGRATIONS_DIR = __import__("pathlib").Path(__file__).resolve().parent / "migrations"
 
@@ -96,4 +96,5 @@ def init_app(app: Flask) -> None:
         time=timefmt.format_time,
         formal_date=timefmt.format_formal_date,
         tel_href=tel_href,
+        phone_text=phone_text,
     )

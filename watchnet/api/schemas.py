@@ -26,6 +26,8 @@ from watchnet.people.services import (
     NOTE_MAX,
     PHONE_MAX,
     URL_MAX,
+    is_valid_kana,
+    problem_message,
 )
 
 MAX_ID = 2**31 - 1
@@ -38,12 +40,20 @@ def _no_nul(value: str) -> None:
         raise ValidationError("NUL characters are not allowed.")
 
 
+def _kana(value: str) -> None:
+    if value and not is_valid_kana(value):
+        raise ValidationError(problem_message("kana"))
+
+
 def text(max_len: int, required: bool = False, min_len: int = 0, multiline: bool = False,
          **kwargs: Any) -> fields.String:
     """A string field limited to its column's length; invisible and bidirectional controls
     are removed before the length is checked (watchnet.core.validation)."""
-    return CleanString(multiline=multiline, required=required,
-                       validate=[validate.Length(min=min_len, max=max_len), _no_nul], **kwargs)
+    checks: list[Any] = [validate.Length(min=min_len, max=max_len), _no_nul]
+    extra = kwargs.pop("validate", None)
+    if extra is not None:
+        checks.append(extra)
+    return CleanString(multiline=multiline, required=required, validate=checks, **kwargs)
 
 
 def latitude(**kwargs: Any) -> fields.Float:
@@ -188,7 +198,8 @@ class SupporterSchema(Schema):
     id = fields.Integer(dump_only=True)
     district_id = ident(required=True)
     name = text(100, required=True, min_len=1)
-    name_kana = text(KANA_MAX)
+    # The web form's and the CSV import's kana rule (people.services.is_valid_kana).
+    name_kana = text(KANA_MAX, validate=_kana)
     kind = fields.Enum(SupporterKind, by_value=True, required=True)
     email = text(EMAIL_MAX, allow_none=True)
     phone = text(PHONE_MAX, allow_none=True)

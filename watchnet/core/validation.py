@@ -221,4 +221,6 @@ class CleanString(mfields.String):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         text = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text:  # refused, as before: a client sending NUL has a bug to see
+            raise SchemaError("NUL characters are not allowed.")
         return clean_block(text) if self.multiline else clean_line(text)

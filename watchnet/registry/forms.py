@@ -35,6 +35,8 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from watchnet.core.validation import SafeForm, YearWindow
 from watchnet.labels import choices
+from watchnet.people.services import is_valid_kana, normalise_kana, problem_message
+from watchnet.phones import PhoneNumber
 from watchnet.registry.models import (
     AtRiskPerson,
     Build,
@@ -66,6 +68,12 @@ def local_today() -> date:
     return to_local(datetime.now(UTC)).date()
 
 
+def kana_only(form: Any, field: Any) -> None:
+    """The supporters' kana rule (hiragana or katakana, spaces between words)."""
+    if field.data and not is_valid_kana(field.data):
+        raise ValidationError(problem_message("kana"))
+
+
 def _text(value: Any) -> str:
     return (value or "").strip()
 
@@ -75,7 +83,8 @@ class ContactSubForm(Form):
 
     name = StringField(_l("Name"), validators=[Optional(), Length(max=100)])
     relation = StringField(_l("Relation"), validators=[Optional(), Length(max=50)])
-    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=30)])
+    phone = StringField(_l("Phone"), render_kw={"type": "tel"},
+                        validators=[Optional(), Length(max=30), PhoneNumber()])
     email = StringField(_l("E-mail"), validators=[Optional(), Email(), Length(max=254)])
 
     def is_blank(self) -> bool:
@@ -188,7 +197,8 @@ class PersonForm(SafeForm):
     """The person's facts, contacts and usual places (the edit page)."""
 
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
-    name_kana = StringField(_l("Name in kana"), validators=[Optional(), Length(max=100)])
+    name_kana = StringField(_l("Name in kana"), filters=[normalise_kana],
+                            validators=[Optional(), Length(max=100), kana_only])
     birth_date = DateField(_l("Date of birth"), validators=[Optional()])
     sex = SelectField(_l("Sex"), choices=choices(Sex), default=Sex.unknown.value)
     height_cm = IntegerField(_l("Height (cm)"), validators=[Optional(), NumberRange(80, 230)])
@@ -208,8 +218,8 @@ class PersonForm(SafeForm):
     care_manager_name = StringField(_l("Care manager"), validators=[Optional(), Length(max=100)])
     care_manager_org = StringField(_l("Care manager's office"),
                                    validators=[Optional(), Length(max=200)])
-    care_manager_phone = StringField(_l("Care manager's phone"),
-                                     validators=[Optional(), Length(max=30)])
+    care_manager_phone = StringField(_l("Care manager's phone"), render_kw={"type": "tel"},
+                                     validators=[Optional(), Length(max=30), PhoneNumber()])
     contacts = FieldList(FormField(ContactSubForm), min_entries=3, max_entries=MAX_CONTACTS)
     places = FieldList(FormField(PlaceSubForm), min_entries=0, max_entries=MAX_PLACES)
 
