@@ -84,6 +84,13 @@ def api_auth(organizer: Any) -> dict[str, str]:
 # Forms
 
 
+@pytest.fixture()
+def coordinator_client(app: Any, coordinator: Any) -> Any:
+    from support import login
+
+    return login(app.test_client(), coordinator)
+
+
 @SETTINGS
 @given(title=texts, day=date_strings, start=st.one_of(st.sampled_from(["09:30", "23:30", ""]),
                                                       texts),
@@ -116,10 +123,10 @@ def test_supporter_form_never_fails(organizer_client, district, name, kana, phon
 @given(name=texts, kana=texts, birth=date_strings, height=number_strings, lat=number_strings,
        lon=number_strings, given_on=date_strings, renew_by=date_strings, phone=texts,
        place_lat=number_strings)
-def test_at_risk_person_form_never_fails(organizer_client, district, name, kana, birth, height,
+def test_at_risk_person_form_never_fails(coordinator_client, district, name, kana, birth, height,
                                          lat, lon, given_on, renew_by, phone, place_lat):
     before = count(AtRiskPerson)
-    response = organizer_client.post(f"/districts/{district.id}/registry/new", data={
+    response = coordinator_client.post(f"/districts/{district.id}/registry/new", data={
         "name": name, "name_kana": kana, "birth_date": birth, "sex": "unknown",
         "height_cm": height, "build": "unknown", "walking_ability": "independent",
         "home_lat": lat, "home_lon": lon, "care_manager_phone": phone,
@@ -147,21 +154,14 @@ def person(district: Any, organizer: Any) -> AtRiskPerson:
 
 @SETTINGS
 @given(given_by=texts, given_on=date_strings, renew_by=date_strings, note=texts)
-def test_consent_form_never_fails(organizer_client, person, given_by, given_on, renew_by,
+def test_consent_form_never_fails(coordinator_client, person, given_by, given_on, renew_by,
                                   note):
     before = count(Consent)
-    response = organizer_client.post(f"/registry/{person.id}/consents/new", data={
+    response = coordinator_client.post(f"/registry/{person.id}/consents/new", data={
         "consent-given_by_name": given_by, "consent-given_on": given_on,
         "consent-renew_by": renew_by, "consent-scopes": ["share_with_supporters"],
         "consent-note": note})
     check(response, Consent, before)
-
-
-@pytest.fixture()
-def coordinator_client(app: Any, coordinator: Any) -> Any:
-    from support import login
-
-    return login(app.test_client(), coordinator)
 
 
 @SETTINGS

@@ -110,6 +110,7 @@ class FiniteNumber:
     def __call__(self, form: Any, field: Any) -> None:
         data = field.data
         if data is not None and not math.isfinite(data):
+            field.data = None  # so a page drawn again (a map) never sees NaN
             raise StopValidation(str(FINITE_MESSAGE))
 
 
