@@ -295,3 +295,15 @@ def test_phone_reports_never_fail(field_client, lat, lon, accuracy, at, checkpoi
         "client_id": "abcdefgh1236", "lat": lat, "lon": lon, "called_at": at,
         "sentence": note})
     assert response.status_code < 500, response.get_data(as_text=True)[:1000]
+
+
+@SETTINGS
+@given(lat=json_numbers, lon=json_numbers, name=st.one_of(texts, json_scalars),
+       order=json_numbers, cp_id=json_numbers)
+def test_route_editor_json_never_fails(organizer_client, district, make_drill, lat, lon, name,
+                                       order, cp_id):
+    drill = db.session.scalar(sa.select(Drill)) or make_drill(district)
+    response = post_json(organizer_client, f"/drills/{drill.id}/route", {
+        "route": [[lat, lon], {"lat": lat, "lon": lon}],
+        "checkpoints": [{"id": cp_id, "name": name, "lat": lat, "lon": lon, "order": order}]})
+    assert response.status_code < 500, response.get_data(as_text=True)[:1000]
