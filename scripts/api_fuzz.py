@@ -89,7 +89,8 @@ def main() -> int:
                "--generation-database", "none", "--max-time", str(args.max_time),
                "--no-color"]
     try:
-        return subprocess.run(command, check=False).returncode
+        # Run in the temporary folder: schemathesis keeps a cache in its working directory.
+        return subprocess.run(command, check=False, cwd=tmp).returncode
     finally:
         server.shutdown()
         thread.join(5)
