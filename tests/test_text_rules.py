@@ -237,3 +237,42 @@ def test_405_answers_keep_their_allow_header(client, auth):
     assert set(response.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
     page = client.put("/login")
     assert page.status_code == 405 and "POST" in page.headers["Allow"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Text and dates in JSON parsed by hand
+
+
+def test_kpt_notes_are_cleaned_and_due_dates_checked(organizer_client, district, make_drill):
+    from watchnet.kpt.models import KptItem
+
+    drill = make_drill(district)
+    created = organizer_client.post(f"/drills/{drill.id}/kpt/items", headers=JA,
+                                    json={"kind": "try", "text": "\u202e声かけ\x00を増やす\u200b"})
+    assert created.status_code == 201, created.get_data(as_text=True)[:300]
+    item = db.session.scalars(sa.select(KptItem)).one()
+    assert item.text == "声かけを増やす"
+    action = organizer_client.post(f"/drills/{drill.id}/kpt/items/{item.id}/action", headers=JA,
+                                   json={"owner": "事務局", "due_date": "0001-01-01"})
+    assert action.status_code == 422
+    assert action.json["errors"]["due_date"] == ["2000年から2100年までの日付を入力してください。"]
+
+
+def test_a_drill_phone_step_note_is_cleaned(app, district, supporter, make_drill):
+    from datetime import UTC, datetime, timedelta
+
+    from support import signin_supporter
+
+    from watchnet.drills.models import DrillStatus, Participant
+    from watchnet.tracking.models import EncounterStep
+
+    drill = make_drill(district, status=DrillStatus.live,
+                       starts_at=datetime.now(UTC) - timedelta(minutes=10))
+    db.session.add(Participant(drill_id=drill.id, supporter_id=supporter.id))
+    db.session.commit()
+    phone = signin_supporter(app.test_client(), supporter)
+    response = phone.post(f"/field/drills/{drill.id}/steps", json={
+        "client_id": "step-nul-0001", "step": "noticed", "note": "ゆっくり\x00\u202e話した",
+        "done_at": datetime.now(UTC).isoformat()})
+    assert response.status_code in (200, 201), response.get_data(as_text=True)[:300]
+    assert db.session.scalars(sa.select(EncounterStep.note)).one() == "ゆっくり話した"
