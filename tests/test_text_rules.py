@@ -216,17 +216,20 @@ def test_an_unexpected_error_is_logged_with_an_id_the_user_sees(
 
     app.add_url_rule("/broken", "broken", broken)
     app.add_url_rule("/api/broken", "api_broken", broken)
+    app.add_url_rule("/field/broken", "field_broken", broken, methods=["POST"])
     client = app.test_client()
     with caplog.at_level(logging.ERROR, logger="watchnet.errors"):
         page = client.get("/broken", headers=JA)
         api = client.get("/api/broken")
+        phone = client.post("/field/broken", json={"lat": 1})
     assert page.status_code == 500 and api.status_code == 500
+    assert phone.status_code == 500 and len(phone.json["error_id"]) == 12
     error_id = api.json["error_id"]
     assert len(error_id) == 12
     html = page.get_data(as_text=True)
     assert "エラーID" in html and "boom" not in html
     logged = [r for r in caplog.records if r.name == "watchnet.errors"]
-    assert len(logged) == 2 and error_id in logged[1].getMessage()
+    assert len(logged) == 3 and error_id in logged[1].getMessage()
     assert logged[1].exc_info and "boom in a view" in str(logged[1].exc_info[1])
     assert logged[0].getMessage().split()[2] in html  # the page's id is the logged one
 

@@ -30,7 +30,9 @@ def _messages() -> dict[int, str]:
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+    # A JSON body (the phones' reports, the route editor, the KPT board) gets a JSON answer.
+    return (request.path.startswith("/api/") or request.is_json
+            or request.accept_mimetypes.best == "application/json")
 
 
 def _headers(exc: HTTPException) -> dict[str, str]:
