@@ -45,6 +45,12 @@ class PhoneNumber:
                 "090-1234-5678."))
 
 
+def phone_text(number: str | None) -> str:
+    """A stored number as it is shown: normalised, also for rows saved before numbers were
+    normalised on the way in (full-width digits typed on a Japanese keyboard)."""
+    return normalise_phone(number)
+
+
 def tel_href(number: str) -> str:
     """The tel: URL of a phone number as typed (hyphens and spaces dropped)."""
     return "tel:" + _TEL_RE.sub("", normalise_phone(number))

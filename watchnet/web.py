@@ -12,7 +12,7 @@ from flask_babel import get_locale, gettext, lazy_gettext, ngettext
 from watchnet import timefmt
 from watchnet.extensions import api, babel, csrf, db, login_manager, migrate
 from watchnet.i18n import select_locale, select_timezone
-from watchnet.phones import tel_href
+from watchnet.phones import phone_text, tel_href
 
 _MIGRATIONS_DIR = __import__("pathlib").Path(__file__).resolve().parent / "migrations"
 
@@ -102,4 +102,5 @@ def init_app(app: Flask) -> None:
         time_range=timefmt.format_time_range,
         end_time=timefmt.format_end_time,
         tel_href=tel_href,
+        phone_text=phone_text,
     )

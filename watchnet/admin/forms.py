@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
@@ -16,6 +15,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
+from watchnet.core.validation import SafeForm
 from watchnet.labels import choices
 from watchnet.people.models import StaffRole
 
@@ -25,7 +25,7 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = widgets.CheckboxInput()
 
 
-class StaffForm(FlaskForm):
+class StaffForm(SafeForm):
     email = EmailField(_l("E-mail address"), validators=[DataRequired(), Email(), Length(max=254)])
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
     role = SelectField(_l("Role"),
@@ -39,7 +39,7 @@ class StaffForm(FlaskForm):
     is_active = BooleanField(_l("Account is active"), default=True)
 
 
-class DistrictForm(FlaskForm):
+class DistrictForm(SafeForm):
     name = StringField(_l("District name"), validators=[DataRequired(), Length(max=100)])
     name_kana = StringField(_l("Reading (kana)"), validators=[Optional(), Length(max=100)])
     center_lat = FloatField(_l("Map centre latitude"),

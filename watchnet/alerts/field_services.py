@@ -35,6 +35,7 @@ from watchnet.alerts.models import (
     WalkedSector,
 )
 from watchnet.audit.services import record_audit
+from watchnet.core.validation import clean_block
 from watchnet.dbtypes import utcnow
 from watchnet.extensions import db
 from watchnet.people.models import Supporter
@@ -347,7 +348,8 @@ def parse_sighting(form: Mapping[str, Any], files: Mapping[str, FileStorage],
             certainty = SightingCertainty(str(form.get("certainty")))
         except ValueError:
             errors.setdefault("certainty", []).append(_("Unknown choice."))
-    description = str(form.get("description") or "").strip()
+    # No NUL (PostgreSQL refuses it), no bidi or zero-width tricks in what staff read.
+    description = clean_block(str(form.get("description") or ""))
     if len(description) > DESCRIPTION_MAX:
         errors.setdefault("description", []).append(
             _("At most %(max)d characters.", max=DESCRIPTION_MAX))

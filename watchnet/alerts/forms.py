@@ -14,7 +14,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
@@ -45,6 +44,7 @@ from watchnet.alerts.models import (
     TravelDirection,
 )
 from watchnet.alerts.services import AlertInput
+from watchnet.core.validation import SafeForm, YearWindow
 from watchnet.dbtypes import utcnow
 from watchnet.labels import choices, select_choices
 from watchnet.phones import PhoneNumber
@@ -107,7 +107,7 @@ def _coordinate_field(label: Any, low: float, high: float) -> FloatField:
                       validators=[Optional(), NumberRange(min=low, max=high)])
 
 
-class StartAlertForm(FlaskForm):
+class StartAlertForm(SafeForm):
     """Start a search: who, where and when last seen, what they wear, whom to call."""
 
     class Meta:
@@ -149,7 +149,7 @@ class StartAlertForm(FlaskForm):
     share_photo = BooleanField(_l("Show the registered photos to searchers"))
     # --- when and where last seen ---
     last_seen_at = DateTimeLocalField(_l("Last seen at"), format="%Y-%m-%dT%H:%M",
-                                      validators=[InputRequired()])
+                                      validators=[InputRequired(), YearWindow()])
     last_seen_lat = _coordinate_field(_l("Latitude"), -90.0, 90.0)
     last_seen_lon = _coordinate_field(_l("Longitude"), -180.0, 180.0)
     last_seen_place = StringField(_l("Place (address or landmark)"),
@@ -234,7 +234,7 @@ class StartAlertForm(FlaskForm):
         return from_local(self.last_seen_at.data)
 
 
-class RadiusForm(FlaskForm):
+class RadiusForm(SafeForm):
     """Override the scheduled radius (km), or clear the override."""
 
     radius_km = FloatField(_l("Search radius (km)"),
@@ -250,7 +250,7 @@ class RadiusForm(FlaskForm):
             raise ValidationError(_l("Please enter a radius in kilometres."))
 
 
-class ReviewSightingForm(FlaskForm):
+class ReviewSightingForm(SafeForm):
     """The coordinator's verdict on a sighting."""
 
     status = RadioField(_l("Verdict"), choices=select_choices(
@@ -264,7 +264,7 @@ class ReviewSightingForm(FlaskForm):
             raise ValidationError(_l("Only a confirmed sighting can become the last-seen point."))
 
 
-class CloseAlertForm(FlaskForm):
+class CloseAlertForm(SafeForm):
     """End the search: found (where, in what condition) or cancelled; a confirmation box."""
 
     outcome = RadioField(_l("How did it end?"), choices=select_choices(
@@ -291,7 +291,7 @@ class CloseAlertForm(FlaskForm):
         return valid
 
 
-class ActionForm(FlaskForm):
+class ActionForm(SafeForm):
     """A button with only the CSRF token (widen now, remind now)."""
 
 

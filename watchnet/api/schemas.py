@@ -10,6 +10,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from watchnet.core.validation import CleanString, SaneDateTime, StrictFloat
 from watchnet.districts.models import LandmarkKind
 from watchnet.drills.models import DrillStatus, ExpectedContact
 from watchnet.drills.services import (
@@ -28,6 +29,8 @@ from watchnet.people.services import (
     PHONE_MAX,
     URL_MAX,
     UserInputError,
+    is_valid_kana,
+    problem_message,
 )
 
 MAX_ID = 2**31 - 1
@@ -40,18 +43,28 @@ def _no_nul(value: str) -> None:
         raise ValidationError("NUL characters are not allowed.")
 
 
-def text(max_len: int, required: bool = False, min_len: int = 0, **kwargs: Any) -> fields.String:
-    """A string field limited to its column's length."""
-    return fields.String(required=required,
-                         validate=[validate.Length(min=min_len, max=max_len), _no_nul], **kwargs)
+def _kana(value: str) -> None:
+    if value and not is_valid_kana(value):
+        raise ValidationError(problem_message("kana"))
+
+
+def text(max_len: int, required: bool = False, min_len: int = 0, multiline: bool = False,
+         **kwargs: Any) -> fields.String:
+    """A string field limited to its column's length; invisible and bidirectional controls
+    are removed before the length is checked (watchnet.core.validation)."""
+    checks: list[Any] = [validate.Length(min=min_len, max=max_len), _no_nul]
+    extra = kwargs.pop("validate", None)
+    if extra is not None:
+        checks.append(extra)
+    return CleanString(multiline=multiline, required=required, validate=checks, **kwargs)
 
 
 def latitude(**kwargs: Any) -> fields.Float:
-    return fields.Float(allow_nan=False, validate=validate.Range(min=-90, max=90), **kwargs)
+    return StrictFloat(validate=validate.Range(min=-90, max=90), **kwargs)
 
 
 def longitude(**kwargs: Any) -> fields.Float:
-    return fields.Float(allow_nan=False, validate=validate.Range(min=-180, max=180), **kwargs)
+    return StrictFloat(validate=validate.Range(min=-180, max=180), **kwargs)
 
 
 def ident(strict: bool = True, **kwargs: Any) -> fields.Integer:
@@ -110,9 +123,9 @@ class CheckpointSchema(Schema):
     lat = latitude(required=True)
     lon = longitude(required=True)
     role_player = text(100)
-    scenario_wear = text(1000)
-    scenario_say = text(1000)
-    scenario_do = text(1000)
+    scenario_wear = text(1000, multiline=True)
+    scenario_say = text(1000, multiline=True)
+    scenario_do = text(1000, multiline=True)
     expected_contact = fields.Enum(ExpectedContact, by_value=True)
     expected_contact_note = text(200)
     checklist = fields.List(text(CHECKLIST_ITEM_MAX),
@@ -131,17 +144,18 @@ class DrillSchema(Schema):
     id = fields.Integer(dump_only=True)
     district_id = ident(required=True)
     title = text(200, required=True, min_len=1)
-    starts_at = fields.DateTime(required=True, metadata={
-        "description": "ISO 8601; a time without offset is taken as Japan time."})
-    ends_at = fields.DateTime(allow_none=True, metadata={
+    starts_at = SaneDateTime(required=True, metadata={
+        "description": "ISO 8601, years 2000 to 2100; a time without offset is taken as "
+                       "Japan time."})
+    ends_at = SaneDateTime(allow_none=True, metadata={
         "description": f"After starts_at and at most {MAX_DRILL_HOURS} hours later (a drill "
                        "across midnight ends on the next day's date)."})
     meeting_place = text(200)
     contact_phone = text(30, metadata={
         "description": "The number supporters call on the day, e.g. 090-1234-5678."})
     contact_label = text(100, metadata={"description": "Whose number it is."})
-    purpose = text(TEXT_MAX)
-    background = text(TEXT_MAX)
+    purpose = text(TEXT_MAX, multiline=True)
+    background = text(TEXT_MAX, multiline=True)
     status = fields.Enum(DrillStatus, by_value=True)
     route = fields.List(LatLon(), attribute="route_latlons", dump_only=True,
                         metadata={"description": "The route as [[lat, lon], ...]."})
@@ -192,7 +206,8 @@ class SupporterSchema(Schema):
     id = fields.Integer(dump_only=True)
     district_id = ident(required=True)
     name = text(100, required=True, min_len=1)
-    name_kana = text(KANA_MAX)
+    # The web form's and the CSV import's kana rule (people.services.is_valid_kana).
+    name_kana = text(KANA_MAX, validate=_kana)
     kind = fields.Enum(SupporterKind, by_value=True, required=True)
     email = text(EMAIL_MAX, allow_none=True)
     phone = text(PHONE_MAX, allow_none=True)
@@ -201,7 +216,7 @@ class SupporterSchema(Schema):
     home_lon = longitude(allow_none=True)
     notification_urls = fields.List(text(URL_MAX), validate=validate.Length(
         max=MAX_NOTIFICATION_URLS))
-    note = text(NOTE_MAX)
+    note = text(NOTE_MAX, multiline=True)
     is_active = fields.Boolean(dump_only=True)
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)

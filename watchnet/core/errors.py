@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import secrets
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
@@ -10,6 +12,8 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from watchnet.extensions import db
+
+log = logging.getLogger("watchnet.errors")
 
 
 def _messages() -> dict[int, str]:
@@ -26,10 +30,20 @@ def _messages() -> dict[int, str]:
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+    # A JSON body (the phones' reports, the route editor, the KPT board) gets a JSON answer.
+    return (request.path.startswith("/api/") or request.is_json
+            or request.accept_mimetypes.best == "application/json")
 
 
-def handle_http_exception(exc: HTTPException) -> Any:
+def _headers(exc: HTTPException) -> dict[str, str]:
+    """The exception's own headers (Allow on 405, Retry-After ...) without its Content-Type,
+    plus any set on it as `headers` (WWW-Authenticate of the API's 401)."""
+    headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+    headers.update(getattr(exc, "headers", None) or {})
+    return headers
+
+
+def handle_http_exception(exc: HTTPException, error_id: str | None = None) -> Any:
     code = exc.code or 500
     if _wants_json():
         body: dict[str, Any] = {
@@ -42,16 +56,38 @@ def handle_http_exception(exc: HTTPException) -> Any:
             body["errors"] = errors
         elif getattr(exc, "errors", None):
             body["errors"] = exc.errors  # type: ignore[attr-defined]
-        return jsonify(body), code, getattr(exc, "headers", None) or {}
+        if error_id:
+            body["error_id"] = error_id
+        return jsonify(body), code, _headers(exc)
     message = _messages().get(code, exc.description)
     if isinstance(exc, CSRFError):
         message = _("The form expired. Please go back, reload the page and try again.")
-    return render_template("errors/error.html", code=code, message=message), code
+    try:
+        page = render_template("errors/error.html", code=code, message=message,
+                               error_id=error_id)
+    except Exception:  # the page itself failed (the database is gone ...): plain text
+        if error_id is None:
+            raise
+        log.exception("error page failed for error %s", error_id)
+        page = f"{message} ({code}, {error_id})"
+    return page, code, _headers(exc)
+
+
+def new_error_id() -> str:
+    """A short id the user can quote and the log can be searched for."""
+    return secrets.token_hex(6)
 
 
 def handle_unexpected(exc: Exception) -> Any:
-    db.session.rollback()
-    return handle_http_exception(InternalServerError(original_exception=exc))
+    error_id = new_error_id()
+    # Logged with the traceback and the id shown to the user, so a report can be traced.
+    log.error("unexpected error %s on %s %s", error_id, request.method, request.path,
+              exc_info=exc)
+    try:
+        db.session.rollback()
+    except Exception:
+        log.exception("rollback failed after error %s", error_id)
+    return handle_http_exception(InternalServerError(original_exception=exc), error_id)
 
 
 def register_error_handlers(app: Flask) -> None:

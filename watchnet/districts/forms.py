@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import FloatField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
 
+from watchnet.core.validation import SafeForm
 from watchnet.districts.models import LandmarkKind
 from watchnet.labels import choices
 
@@ -18,7 +19,7 @@ def _finite(form: FlaskForm, field: FloatField) -> None:
         raise ValidationError(_l("Please enter a number."))
 
 
-class LandmarkForm(FlaskForm):
+class LandmarkForm(SafeForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
     kind = SelectField(_l("Kind"),
                        choices=choices(LandmarkKind),
@@ -33,5 +34,5 @@ class LandmarkForm(FlaskForm):
     ])
 
 
-class DeleteForm(FlaskForm):
+class DeleteForm(SafeForm):
     """An empty form: only the CSRF token."""

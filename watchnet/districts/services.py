@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from watchnet.audit.services import record_audit
+from watchnet.core.validation import clean_line, normalise_name
 from watchnet.districts.models import District, Landmark, LandmarkKind
 from watchnet.extensions import db
 from watchnet.geo import is_valid_latlon
@@ -17,18 +18,20 @@ NAME_MAX = 100
 def _check_landmark(district_id: int, name: str, lat: float, lon: float,
                     landmark_id: int | None = None) -> str:
     """Validate a landmark's name and position; returns the cleaned name."""
-    name = name.strip()
+    name = clean_line(name)
     if not name:
         raise UserInputError(str(_l("Please enter a name.")), "name")
     if len(name) > NAME_MAX:
         raise UserInputError(str(_l("The name is too long.")), "name")
     if not is_valid_latlon(float(lat), float(lon)):
         raise UserInputError(str(_l("The position is outside the map.")), "lat")
-    clash = sa.select(Landmark.id).where(Landmark.district_id == district_id,
-                                         Landmark.name == name)
+    # Compared in normalised form (NFKC, spaces, invisible characters): "公民館\u200b" is
+    # the same landmark as "公民館". A district has tens of landmarks, not thousands.
+    others = sa.select(Landmark.name).where(Landmark.district_id == district_id)
     if landmark_id is not None:
-        clash = clash.where(Landmark.id != landmark_id)
-    if db.session.scalar(clash) is not None:
+        others = others.where(Landmark.id != landmark_id)
+    key = normalise_name(name)
+    if any(normalise_name(other) == key for other in db.session.scalars(others)):
         raise UserInputError(str(_l("This district already has a landmark with this name.")),
                              "name")
     return name

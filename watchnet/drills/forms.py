@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField, TimeField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from watchnet.core.validation import SafeForm, YearWindow
 from watchnet.drills.models import Drill, DrillStatus, ExpectedContact
 from watchnet.drills.services import (
     CHECKLIST_ITEM_MAX,
@@ -31,10 +31,10 @@ TEXT_MAX = 4000  # purpose and background are Text columns; a page of text is pl
 
 
 
-class DrillForm(FlaskForm):
+class DrillForm(SafeForm):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
     district_id = SelectField(_l("District"), coerce=int, validators=[InputRequired()])
-    date = DateField(_l("Date"), validators=[InputRequired()])
+    date = DateField(_l("Date"), validators=[InputRequired(), YearWindow()])
     start_time = TimeField(_l("Start time"), validators=[InputRequired()])
     end_time = TimeField(_l("End time"), validators=[Optional()])
     meeting_place = StringField(_l("Meeting place"), validators=[Optional(), Length(max=200)])
@@ -88,7 +88,7 @@ class DrillForm(FlaskForm):
         )
 
 
-class CheckpointForm(FlaskForm):
+class CheckpointForm(SafeForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=CHECKPOINT_NAME_MAX)])
     role_player = StringField(_l("Role-player"), validators=[Optional(), Length(max=100)])
     scenario_wear = TextAreaField(_l("What they wear"),
@@ -121,11 +121,11 @@ class CheckpointForm(FlaskForm):
         )
 
 
-class GpxImportForm(FlaskForm):
+class GpxImportForm(SafeForm):
     file = FileField(_l("GPX file"), validators=[FileRequired()])
     replace = BooleanField(_l("Replace the current route and checkpoints"),
                            validators=[DataRequired(_l("Please confirm the replacement."))])
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(SafeForm):
     """A form with only the CSRF token, for confirmed actions such as deleting."""

@@ -6,20 +6,32 @@ a GPX document (images, plain text, other XML) with a GpxError whose message is 
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET  # noqa: S405 - expat refuses entity expansion bombs
+import io
+import re
+import xml.etree.ElementTree as ET  # noqa: S405 - only for ParseError; parsing is defusedxml's
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import gpxpy
 import gpxpy.gpx
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import iterparse
 from flask_babel import lazy_gettext as _l
 
+from watchnet.core.validation import clean_block, clean_line
 from watchnet.geo import is_valid_latlon
 
 MAX_ROUTE_POINTS = 2000
 MAX_CHECKPOINTS = 50
 NAME_MAX = 100
 DESC_MAX = 1000
+# A drill route of 2000 points with times and heights is about 300 KB; a file ten times that is
+# not a walking route. Checked before anything is parsed.
+MAX_BYTES = 3 * 1024 * 1024
+# Elements of any kind the streaming check reads before it gives up (extensions, names ...).
+MAX_ELEMENTS = 20 * (MAX_ROUTE_POINTS + MAX_CHECKPOINTS)
+_ENCODING_DECL = re.compile(r"""^(\s*<\?xml[^>]*?)\sencoding=["'][^"']*["']""")
+_POINTS = {"rtept": "route", "trkpt": "track", "wpt": "wpt"}
 
 
 class GpxError(ValueError):
@@ -70,18 +82,51 @@ def _decode(data: bytes) -> str:
     raise GpxError(str(_l("This file is not a GPX file.")))
 
 
+def _too_many_points() -> GpxError:
+    return GpxError(str(_l("The route has too many points (at most %(max)d).",
+                           max=MAX_ROUTE_POINTS)))
+
+
+def _too_many_waypoints() -> GpxError:
+    return GpxError(str(_l("The file has too many waypoints (at most %(max)d).",
+                           max=MAX_CHECKPOINTS)))
+
+
 def _check_is_gpx(text: str) -> None:
+    """Read the document as a stream (defusedxml: no entities, no external references) and
+    stop at the first limit it breaks, so gpxpy only ever sees a bounded document."""
+    # The text is decoded already: read it as UTF-8 whatever its declaration said.
+    stream = io.BytesIO(_ENCODING_DECL.sub(r"\1", text, count=1).encode("utf-8"))
+    counts = {"route": 0, "track": 0, "wpt": 0}
+    elements = 0
+    root_checked = False
     try:
-        root = ET.fromstring(text)  # noqa: S314 - only the root name is read
-    except ET.ParseError as exc:
+        for event, elem in iterparse(stream, events=("start", "end")):
+            name = elem.tag.rsplit("}", 1)[-1]
+            if not root_checked:
+                if name != "gpx":
+                    raise GpxError(str(_l("This file is XML but not GPX.")))
+                root_checked = True
+            if event == "start":
+                elements += 1
+                if elements > MAX_ELEMENTS:
+                    raise _too_many_points()
+                continue
+            if name in ("rte", "trk"):
+                counts["route" if name == "rte" else "track"] = 0  # one route or track each
+            kind = _POINTS.get(name)
+            if kind is not None:
+                counts[kind] += 1
+                if kind == "wpt" and counts[kind] > MAX_CHECKPOINTS:
+                    raise _too_many_waypoints()
+                if kind != "wpt" and counts[kind] > MAX_ROUTE_POINTS:
+                    raise _too_many_points()
+                elem.clear()  # keeps memory flat while reading
+    except GpxError:
+        raise
+    except (ET.ParseError, DefusedXmlException, ValueError) as exc:
+        # ValueError: e.g. an encoding declaration the decoded text no longer matches
         raise GpxError(str(_l("This file is not a GPX file."))) from exc
-    except ValueError as exc:  # e.g. an encoding declaration on already decoded text
-        try:
-            root = ET.fromstring(text.encode("utf-8"))  # noqa: S314
-        except ET.ParseError:
-            raise GpxError(str(_l("This file is not a GPX file."))) from exc
-    if root.tag.rsplit("}", 1)[-1] != "gpx":
-        raise GpxError(str(_l("This file is XML but not GPX.")))
 
 
 def _point(lat: float | None, lon: float | None) -> tuple[float, float]:
@@ -92,6 +137,9 @@ def _point(lat: float | None, lon: float | None) -> tuple[float, float]:
 
 def parse_gpx(data: bytes) -> GpxContent:
     """Read a route (the first <rte>, else the first track) and the waypoints of a GPX file."""
+    if len(data) > MAX_BYTES:
+        raise GpxError(str(_l("The GPX file is too large (at most %(mb)d MB).",
+                              mb=MAX_BYTES // (1024 * 1024))))
     text = _decode(data)
     _check_is_gpx(text)
     try:
@@ -106,16 +154,22 @@ def parse_gpx(data: bytes) -> GpxContent:
         for segment in doc.tracks[0].segments:
             route.extend(_point(p.latitude, p.longitude) for p in segment.points)
     if len(route) > MAX_ROUTE_POINTS:
-        raise GpxError(str(_l("The route has too many points (at most %(max)d).",
-                              max=MAX_ROUTE_POINTS)))
+        raise _too_many_points()
     if len(doc.waypoints) > MAX_CHECKPOINTS:
-        raise GpxError(str(_l("The file has too many waypoints (at most %(max)d).",
-                              max=MAX_CHECKPOINTS)))
+        raise _too_many_waypoints()
     waypoints = []
     for i, wp in enumerate(doc.waypoints, start=1):
         lat, lon = _point(wp.latitude, wp.longitude)
-        name = (wp.name or "").strip()[:NAME_MAX] or str(_l("Checkpoint %(n)d", n=i))
-        desc = (wp.description or wp.comment or "").strip()[:DESC_MAX]
+        # A name or text that does not fit is refused with a message, never cut silently.
+        name = clean_line(wp.name or "")
+        desc = clean_block(wp.description or wp.comment or "")
+        if len(name) > NAME_MAX:
+            raise GpxError(str(_l("Waypoint %(n)d has a name longer than %(max)d characters.",
+                                  n=i, max=NAME_MAX)))
+        if len(desc) > DESC_MAX:
+            raise GpxError(str(_l("Waypoint %(n)d has a description longer than %(max)d "
+                                  "characters.", n=i, max=DESC_MAX)))
+        name = name or str(_l("Checkpoint %(n)d", n=i))
         waypoints.append(GpxWaypoint(name=name, lat=lat, lon=lon, desc=desc))
     if not route and not waypoints:
         raise GpxError(str(_l("The GPX file has no route, track or waypoints.")))

@@ -18,6 +18,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from watchnet.audit.services import record_audit
 from watchnet.auth.access import visible_district_ids
+from watchnet.core.validation import clean_line
 from watchnet.dbtypes import utcnow
 from watchnet.districts.models import Landmark
 from watchnet.drills import gpx
@@ -307,7 +308,7 @@ def parse_route_geometry(payload: Any, drill: Drill) -> RouteGeometry:
         elif cp_id is not None:
             seen.add(cp_id)
         name = item.get("name")
-        name = name.strip() if isinstance(name, str) else ""
+        name = clean_line(name) if isinstance(name, str) else ""  # no NUL, bidi, zero-width
         if not name:
             errors.setdefault(f"{path}.name", []).append(_("Please enter a name."))
         elif len(name) > CHECKPOINT_NAME_MAX:

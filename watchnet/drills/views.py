@@ -27,6 +27,7 @@ from watchnet.drills.forms import (
     DrillForm,
     GpxImportForm,
 )
+from watchnet.drills.gpx import MAX_BYTES as MAX_GPX_BYTES
 from watchnet.drills.models import Checkpoint, Drill
 from watchnet.extensions import db
 from watchnet.kpt.services import open_action_items
@@ -213,7 +214,8 @@ def import_gpx(drill_id: int) -> Any:
     form = GpxImportForm()
     if form.validate_on_submit():
         try:
-            services.import_drill_gpx(drill, form.file.data.read())
+            # One byte over the limit is enough to refuse; the rest is never read.
+            services.import_drill_gpx(drill, form.file.data.stream.read(MAX_GPX_BYTES + 1))
         except UserInputError as exc:
             db.session.rollback()
             _field_error(form, exc)

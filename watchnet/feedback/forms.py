@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     HiddenField,
@@ -19,6 +18,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Regexp, ValidationError
 
+from watchnet.core.validation import SafeForm
 from watchnet.feedback.labels import GAVE_NAME_LABELS
 from watchnet.feedback.models import (
     CLIENT_ID_MAX,
@@ -59,7 +59,7 @@ def new_client_id() -> str:
     return uuid.uuid4().hex
 
 
-class FeedbackForm(FlaskForm):
+class FeedbackForm(SafeForm):
     client_id = HiddenField(validators=[
         DataRequired(), Length(max=CLIENT_ID_MAX),
         Regexp(r"^[A-Za-z0-9_-]+$", message=_l("Reload the page and try again."))])
@@ -120,11 +120,11 @@ def staff_feedback_form(teams: list[tuple[int, str]], people: list[tuple[int, st
     return form
 
 
-class ThemeForm(FlaskForm):
+class ThemeForm(SafeForm):
     name = StringField(_l("New theme"), validators=[DataRequired(), Length(max=THEME_NAME_MAX)])
 
 
-class CurateForm(FlaskForm):
+class CurateForm(SafeForm):
     feedback_id = HiddenField(validators=[DataRequired()])
     theme_ids = SelectMultipleField(_l("Themes"), coerce=int, validate_choice=False)
     is_quote_chosen = BooleanField(_l("Use in the newsletter"))

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, TextAreaField
 from wtforms.validators import Length, Optional
 
+from watchnet.core.validation import SafeForm
 from watchnet.kpt.models import NEWSLETTER_SECTION_MAX
 
 
-class NewsletterForm(FlaskForm):
+class NewsletterForm(SafeForm):
     purpose = TextAreaField("【目的】", validators=[Optional(), Length(max=NEWSLETTER_SECTION_MAX)])
     background = TextAreaField("【経緯】",
                                validators=[Optional(), Length(max=NEWSLETTER_SECTION_MAX)])
@@ -20,6 +20,6 @@ class NewsletterForm(FlaskForm):
     redraft = HiddenField(_l("Draft again"))
 
 
-class CloseActionForm(FlaskForm):
+class CloseActionForm(SafeForm):
     # The drill page the item was closed on (the next drill of the district), if any.
     closed_in_drill_id = HiddenField()

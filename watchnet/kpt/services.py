@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from watchnet import timefmt
+from watchnet.core.validation import YEAR_MAX, YEAR_MIN, clean_block, in_year_window, year_message
 from watchnet.dbtypes import utcnow
 from watchnet.drills.models import Drill, Participant, ParticipantRole
 from watchnet.extensions import db
@@ -72,7 +73,7 @@ def list_kpt_items(drill: Drill) -> list[KptItem]:
 
 
 def _clean_text(text: Any, limit: int, field: str, required: bool = True) -> str:
-    value = str(text or "").strip()
+    value = clean_block(str(text or ""))  # no NUL (PostgreSQL refuses it), no bidi controls
     if required and not value:
         raise UserInputError(_("Please write something."), field)
     if len(value) > limit:
@@ -130,9 +131,12 @@ def _parse_due_date(value: Any) -> date | None:
     if not text:
         return None
     try:
-        return date.fromisoformat(text)
+        parsed = date.fromisoformat(text)
     except ValueError:
         raise UserInputError(_("Enter a date like 2026-05-31."), "due_date") from None
+    if not in_year_window(parsed):
+        raise UserInputError(year_message(YEAR_MIN, YEAR_MAX), "due_date")
+    return parsed
 
 
 def create_action_item(drill: Drill, kpt_item_id: int, owner: Any, due_date: Any,
@@ -339,7 +343,7 @@ def save_newsletter(drill: Drill, sections: dict[str, Any]) -> NewsletterDraft:
         draft = NewsletterDraft(drill_id=drill.id)
         db.session.add(draft)
     for key in NEWSLETTER_HEADINGS:
-        value = str(sections.get(key) or "").replace("\r\n", "\n").strip()
+        value = clean_block(str(sections.get(key) or ""))
         if len(value) > NEWSLETTER_SECTION_MAX:
             raise UserInputError(_("At most %(max)d characters.", max=NEWSLETTER_SECTION_MAX),
                                  key)

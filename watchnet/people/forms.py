@@ -29,6 +29,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from watchnet.core.validation import SafeForm
 from watchnet.districts.models import District
 from watchnet.labels import choices
 from watchnet.people import services
@@ -83,7 +84,7 @@ def _kind_choices() -> list[SelectChoice]:
     return choices(SupporterKind)
 
 
-class SupporterForm(FlaskForm):
+class SupporterForm(SafeForm):
     name = StringField(_l("Name"), filters=[_strip],
                        validators=[DataRequired(), Length(max=services.NAME_MAX)])
     name_kana = StringField(
@@ -167,7 +168,7 @@ class SupporterFilterForm(Form):
         return {"active": True, "inactive": False}.get(self.status.data or "active")
 
 
-class ImportForm(FlaskForm):
+class ImportForm(SafeForm):
     district_id = SelectField(_l("District to import into"), coerce=int,
                               validators=[InputRequired()])
     file = FileField(_l("CSV file"), validators=[FileRequired()])
@@ -192,11 +193,11 @@ class ExportForm(Form):
             SelectChoice(str(d.id), d.name) for d in districts]
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(SafeForm):
     """An empty form: the CSRF token of a button that changes something."""
 
 
-class RevokeLinkForm(FlaskForm):
+class RevokeLinkForm(SafeForm):
     confirm = BooleanField(
         _l("I understand: the old link and QR code stop working, and phones signed in with it "
            "are logged out."),

@@ -145,10 +145,13 @@ class Supporter(Model):
 
     @staticmethod
     def make_dedupe_key(name: str, name_kana: str, email: str | None) -> str:
-        """E-mail when known, else name and kana, normalised (case, spaces)."""
+        """E-mail when known, else name and kana, normalised (NFKC, case, spaces, invisible
+        and bidirectional controls): a zero-width space does not make a second person."""
+        from watchnet.core.validation import normalise_name
+
         if email:
-            return "email:" + email.strip().lower()
-        squash = lambda s: "".join(s.split()).lower()  # noqa: E731
+            return "email:" + normalise_name(email)
+        squash = lambda s: "".join(normalise_name(s).split())  # noqa: E731
         return f"name:{squash(name)}|{squash(name_kana)}"
 
 

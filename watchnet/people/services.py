@@ -17,7 +17,9 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy.orm import contains_eager, selectinload
 
+from watchnet import phones
 from watchnet.audit.services import record_audit
+from watchnet.core.validation import clean_block, clean_line
 from watchnet.dbtypes import utcnow
 from watchnet.districts.models import District
 from watchnet.extensions import db
@@ -86,8 +88,9 @@ def create_staff_user(email: str, name: str, role: str, password: str,
 
 
 def normalise_kana(value: str) -> str:
-    """Half-width katakana and full-width spaces to their usual forms; one space between words."""
-    return " ".join(unicodedata.normalize("NFKC", value or "").split())
+    """Half-width katakana and full-width spaces to their usual forms; one space between words;
+    invisible and bidirectional controls removed."""
+    return " ".join(clean_line(unicodedata.normalize("NFKC", value or "")).split())
 
 
 def is_valid_kana(value: str) -> bool:
@@ -96,8 +99,8 @@ def is_valid_kana(value: str) -> bool:
 
 
 def normalise_phone(value: str | None) -> str:
-    """Full-width digits and hyphens to ASCII."""
-    return unicodedata.normalize("NFKC", value or "").strip()
+    """Full-width digits and hyphens to ASCII (the one rule of watchnet.phones)."""
+    return phones.normalise_phone(clean_line(value or ""))
 
 
 def is_valid_phone(value: str) -> bool:
@@ -202,11 +205,11 @@ def check_supporter_values(
     notification_urls: str | Sequence[str] | None = (), note: str | None = "",
 ) -> SupporterValues:
     """Normalise one supporter's values; raise UserInputError naming the first bad field."""
-    name = (name or "").strip()
+    name = clean_line(name or "")
     kana = normalise_kana(name_kana)
-    email = (email or "").strip() or None
+    email = clean_line(email or "") or None
     phone = normalise_phone(phone) or None
-    note = (note or "").strip()
+    note = clean_block(note or "")
     if not name:
         raise _problem("required", "name")
     for field, value, limit in (("name", name, NAME_MAX), ("name_kana", kana, KANA_MAX),

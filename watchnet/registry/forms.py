@@ -8,7 +8,6 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from werkzeug.datastructures import FileStorage
 from wtforms import (
@@ -34,7 +33,10 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from watchnet.core.validation import SafeForm, YearWindow
 from watchnet.labels import choices
+from watchnet.people.services import is_valid_kana, normalise_kana, problem_message
+from watchnet.phones import PhoneNumber
 from watchnet.registry.models import (
     AtRiskPerson,
     Build,
@@ -66,6 +68,12 @@ def local_today() -> date:
     return to_local(datetime.now(UTC)).date()
 
 
+def kana_only(form: Any, field: Any) -> None:
+    """The supporters' kana rule (hiragana or katakana, spaces between words)."""
+    if field.data and not is_valid_kana(field.data):
+        raise ValidationError(problem_message("kana"))
+
+
 def _text(value: Any) -> str:
     return (value or "").strip()
 
@@ -75,7 +83,8 @@ class ContactSubForm(Form):
 
     name = StringField(_l("Name"), validators=[Optional(), Length(max=100)])
     relation = StringField(_l("Relation"), validators=[Optional(), Length(max=50)])
-    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=30)])
+    phone = StringField(_l("Phone"), render_kw={"type": "tel"},
+                        validators=[Optional(), Length(max=30), PhoneNumber()])
     email = StringField(_l("E-mail"), validators=[Optional(), Email(), Length(max=254)])
 
     def is_blank(self) -> bool:
@@ -136,8 +145,8 @@ class ConsentSubForm(Form):
                                 validators=[DataRequired(), Length(max=100)])
     given_by_relation = StringField(_l("Relation to the person"),
                                     validators=[Optional(), Length(max=50)])
-    given_on = DateField(_l("Date of consent"), validators=[InputRequired()])
-    renew_by = DateField(_l("Renew by"), validators=[Optional()])
+    given_on = DateField(_l("Date of consent"), validators=[InputRequired(), YearWindow()])
+    renew_by = DateField(_l("Renew by"), validators=[Optional(), YearWindow()])
     scopes = SelectMultipleField(
         _l("The consent covers"), choices=choices(ConsentScope),
         widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
@@ -184,11 +193,12 @@ def _check_photo(file: FileStorage | None) -> ProcessedPhoto | None:
         raise ValidationError(str(exc)) from None
 
 
-class PersonForm(FlaskForm):
+class PersonForm(SafeForm):
     """The person's facts, contacts and usual places (the edit page)."""
 
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
-    name_kana = StringField(_l("Name in kana"), validators=[Optional(), Length(max=100)])
+    name_kana = StringField(_l("Name in kana"), filters=[normalise_kana],
+                            validators=[Optional(), Length(max=100), kana_only])
     birth_date = DateField(_l("Date of birth"), validators=[Optional()])
     sex = SelectField(_l("Sex"), choices=choices(Sex), default=Sex.unknown.value)
     height_cm = IntegerField(_l("Height (cm)"), validators=[Optional(), NumberRange(80, 230)])
@@ -208,8 +218,8 @@ class PersonForm(FlaskForm):
     care_manager_name = StringField(_l("Care manager"), validators=[Optional(), Length(max=100)])
     care_manager_org = StringField(_l("Care manager's office"),
                                    validators=[Optional(), Length(max=200)])
-    care_manager_phone = StringField(_l("Care manager's phone"),
-                                     validators=[Optional(), Length(max=30)])
+    care_manager_phone = StringField(_l("Care manager's phone"), render_kw={"type": "tel"},
+                                     validators=[Optional(), Length(max=30), PhoneNumber()])
     contacts = FieldList(FormField(ContactSubForm), min_entries=3, max_entries=MAX_CONTACTS)
     places = FieldList(FormField(PlaceSubForm), min_entries=0, max_entries=MAX_PLACES)
 
@@ -298,13 +308,13 @@ class RegisterPersonForm(PersonForm):
         return [PhotoUpload(kind=kind, photo=photo) for kind, photo in self.processed.items()]
 
 
-class ConsentForm(FlaskForm):
+class ConsentForm(SafeForm):
     """A new or renewed consent (its fields are named consent-* as on the registration form)."""
 
     consent = FormField(ConsentSubForm)
 
 
-class PhotoForm(FlaskForm):
+class PhotoForm(SafeForm):
     """Add one photo to a registered person."""
 
     photo = FileField(_l("Photo"), validators=[FileRequired(_l("Please choose a photo."))])
@@ -329,5 +339,5 @@ class PhotoForm(FlaskForm):
                            taken_on=self.taken_on.data)
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(SafeForm):
     """Only the CSRF token, for confirmed actions (archive, remove a photo)."""

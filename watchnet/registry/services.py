@@ -17,6 +17,7 @@ from watchnet.audit.services import record_audit
 from watchnet.districts.models import District
 from watchnet.extensions import db
 from watchnet.people.models import StaffUser
+from watchnet.phones import normalise_phone
 from watchnet.registry.models import (
     AtRiskPerson,
     Build,
@@ -148,10 +149,12 @@ def alertable_persons(district_id: int) -> list[AtRiskPerson]:
 def _apply_fields(person: AtRiskPerson, fields: PersonFields) -> None:
     for name, value in vars(fields).items():
         setattr(person, name, value)
+    person.care_manager_phone = normalise_phone(fields.care_manager_phone)
 
 
 def _replace_contacts(person: AtRiskPerson, contacts: Sequence[ContactFields]) -> None:
-    person.contacts = [FamilyContact(name=c.name, relation=c.relation, phone=c.phone,
+    person.contacts = [FamilyContact(name=c.name, relation=c.relation,
+                                     phone=normalise_phone(c.phone),
                                      email=c.email, position=i)
                        for i, c in enumerate(contacts[:MAX_CONTACTS])]
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length
 
+from watchnet.core.validation import SafeForm
 from watchnet.drills.models import ParticipantRole, Team
 from watchnet.labels import choices, select_choices
 from watchnet.teams.services import TEAM_COLORS, TEAM_NAME_MAX
 
 
-class TeamForm(FlaskForm):
+class TeamForm(SafeForm):
     name = StringField(_l("Team name"), validators=[DataRequired(), Length(max=TEAM_NAME_MAX)])
     color = SelectField(_l("Colour"), choices=select_choices(TEAM_COLORS),
                         default=TEAM_COLORS[0][0])
@@ -35,13 +35,13 @@ def team_form(team: Team | None = None, **kwargs: Any) -> TeamForm:
     return form
 
 
-class InviteForm(FlaskForm):
+class InviteForm(SafeForm):
     # Which ids may be invited is the service's rule (district, active); it answers for them.
     supporter_ids = SelectMultipleField(_l("Supporters to invite"), coerce=int,
                                         validate_choice=False)
 
 
-class AssignForm(FlaskForm):
+class AssignForm(SafeForm):
     # 0 means "no team"; whether a team id belongs to the drill is checked when it is loaded.
     team_id = SelectField(_l("Team"), coerce=int, validate_choice=False,
                           validators=[InputRequired()])
@@ -58,5 +58,5 @@ def assign_form(participant_id: int, team_choices: list[tuple[int, str]],
     return form
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(SafeForm):
     """A button-only form (delete, remove, balance): carries the CSRF token."""

@@ -20,6 +20,7 @@ from sqlalchemy.orm import selectinload
 
 from watchnet.audit.services import record_audit
 from watchnet.auth.services import make_signin_token
+from watchnet.core.validation import clean_line, normalise_name
 from watchnet.drills.models import Checkpoint, Drill, Participant, ParticipantRole, Team
 from watchnet.extensions import db
 from watchnet.maps.builders import (
@@ -157,16 +158,18 @@ def get_participant_or_404(drill: Drill, participant_id: int) -> Participant:
 
 
 def _clean_team_name(drill: Drill, name: str, team: Team | None = None) -> str:
-    name = " ".join((name or "").split())
+    name = " ".join(clean_line(name or "").split())
     if not name:
         raise UserInputError(gettext("Please enter a team name."), "name")
     if len(name) > TEAM_NAME_MAX:
         raise UserInputError(
             gettext("Use at most %(n)d characters.", n=TEAM_NAME_MAX), "name")
-    clash = sa.select(Team.id).where(Team.drill_id == drill.id, Team.name == name)
+    # Compared in normalised form (NFKC, spaces, invisible characters), as landmarks are.
+    others = sa.select(Team.name).where(Team.drill_id == drill.id)
     if team is not None:
-        clash = clash.where(Team.id != team.id)
-    if db.session.scalar(clash) is not None:
+        others = others.where(Team.id != team.id)
+    key = normalise_name(name)
+    if any(normalise_name(other) == key for other in db.session.scalars(others)):
         raise UserInputError(gettext("This drill already has a team with that name."), "name")
     return name
 

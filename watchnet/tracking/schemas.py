@@ -15,6 +15,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
+from watchnet.core.validation import clean_block
 from watchnet.drills.models import ExpectedContact
 from watchnet.tracking.models import EncounterStepKind
 
@@ -103,7 +104,10 @@ def parse_time(value: Any) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         return None
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # year 1 with a positive offset, year 9999 with a negative one
+        return None
 
 
 def _time(errors: _Errors, path: str, value: Any, now: datetime) -> datetime | None:
@@ -126,10 +130,11 @@ def _text(errors: _Errors, path: str, value: Any, max_len: int) -> str:
     if not isinstance(value, str):
         errors.add(path, _("This must be text."))
         return ""
+    value = clean_block(value)  # no NUL (PostgreSQL refuses it), no bidi or zero-width tricks
     if len(value) > max_len:
         errors.add(path, _("At most %(max)d characters.", max=max_len))
         return ""
-    return value.strip()
+    return value
 
 
 def parse_positions(body: Any, max_batch: int, now: datetime) -> list[dict[str, Any]]:
