@@ -40,8 +40,10 @@ CENTRE = (36.3335, 138.9455)
 def _point(rnd: random.Random, max_m: float) -> tuple[float, float]:
     distance, bearing = rnd.uniform(0, max_m), rnd.uniform(0, 2 * math.pi)
     m_per_degree_lon = 111_320 * math.cos(math.radians(CENTRE[0]))
-    return (CENTRE[0] + distance * math.cos(bearing) / 111_320,
-            CENTRE[1] + distance * math.sin(bearing) / m_per_degree_lon)
+    return (
+        CENTRE[0] + distance * math.cos(bearing) / 111_320,
+        CENTRE[1] + distance * math.sin(bearing) / m_per_degree_lon,
+    )
 
 
 def build_alert(searchers: int, positions: int) -> tuple[int, int]:
@@ -59,25 +61,40 @@ def build_alert(searchers: int, positions: int) -> tuple[int, int]:
     from watchnet.people.services import create_staff_user, register_supporter
 
     upgrade()
-    district = District(name="ベンチ地区", name_kana="べんちちく", center_lat=CENTRE[0],
-                        center_lon=CENTRE[1])
+    district = District(
+        name="ベンチ地区", name_kana="べんちちく", center_lat=CENTRE[0], center_lon=CENTRE[1]
+    )
     db.session.add(district)
     db.session.flush()
-    coordinator = create_staff_user("bench@example.jp", "ベンチ 調整役", "coordinator",
-                                    "bench-password-123", [district.name])
+    coordinator = create_staff_user(
+        "bench@example.jp", "ベンチ 調整役", "coordinator", "bench-password-123", [district.name]
+    )
     rnd = random.Random(7)
     for i in range(searchers):
-        supporter = register_supporter(district, name=f"捜索 {i}", name_kana=f"そうさく {i}",
-                                       kind="community_supporter")
+        supporter = register_supporter(
+            district, name=f"捜索 {i}", name_kana=f"そうさく {i}", kind="community_supporter"
+        )
         supporter.home_lat, supporter.home_lon = _point(rnd, 1000)
     db.session.commit()
-    alert = start_alert(district, coordinator, AlertInput(
-        last_seen_at=utcnow() - timedelta(hours=4), last_seen_lat=CENTRE[0],
-        last_seen_lon=CENTRE[1], contact_phone="027-000-0000", display_name="ベンチ",
-        clothing_today="紺色の上着"))
-    recipients = list(db.session.scalars(sa.select(AlertRecipient)
-                                         .where(AlertRecipient.alert_id == alert.id)
-                                         .order_by(AlertRecipient.id)))
+    alert = start_alert(
+        district,
+        coordinator,
+        AlertInput(
+            last_seen_at=utcnow() - timedelta(hours=4),
+            last_seen_lat=CENTRE[0],
+            last_seen_lon=CENTRE[1],
+            contact_phone="027-000-0000",
+            display_name="ベンチ",
+            clothing_today="紺色の上着",
+        ),
+    )
+    recipients = list(
+        db.session.scalars(
+            sa.select(AlertRecipient)
+            .where(AlertRecipient.alert_id == alert.id)
+            .order_by(AlertRecipient.id)
+        )
+    )
     for r in recipients:
         r.answer = Acknowledgement.searching
     db.session.commit()
@@ -91,9 +108,15 @@ def build_alert(searchers: int, positions: int) -> tuple[int, int]:
             for k in range(first, min(first + 50, positions)):
                 lat = lat0 + rnd.uniform(-0.01, 0.01)
                 lon = lon0 + rnd.uniform(-0.01, 0.01)
-                batch.append({"client_id": f"{r.id}-{k}", "lat": lat, "lon": lon,
-                              "accuracy_m": 10.0,
-                              "recorded_at": start + timedelta(seconds=20 * k)})
+                batch.append(
+                    {
+                        "client_id": f"{r.id}-{k}",
+                        "lat": lat,
+                        "lon": lon,
+                        "accuracy_m": 10.0,
+                        "recorded_at": start + timedelta(seconds=20 * k),
+                    }
+                )
             stored += fs.record_search_positions(r, batch)[0]
             db.session.commit()
     return recipients[0].id, stored
@@ -128,8 +151,11 @@ def walked_from_positions(alert_id: int) -> set[str]:
     from watchnet.alerts.models import SearchPosition
     from watchnet.extensions import db
 
-    query = (sa.select(SearchPosition.cell).distinct()
-             .where(SearchPosition.alert_id == alert_id, SearchPosition.cell != ""))
+    query = (
+        sa.select(SearchPosition.cell)
+        .distinct()
+        .where(SearchPosition.alert_id == alert_id, SearchPosition.cell != "")
+    )
     return set(db.session.scalars(query))
 
 
@@ -165,32 +191,42 @@ def bench_one(db_name: str, args: argparse.Namespace) -> None:
             finally:
                 swap(sectors, "walked_cells", original)
             from watchnet.extensions import db
+
             db.session.remove()
             db.engine.dispose()
 
     def p95(values: list[float]) -> float:
         return sorted(values)[int(0.95 * (len(values) - 1))]
 
-    print(f"\n{db_name}: {args.searchers} searchers × {args.positions} positions = {stored:,} "
-          f"stored (built in {built_s:.0f} s), {args.rounds} polls each")
-    print(f"  walked sectors from their table:   median {statistics.median(now):6.1f} ms, "
-          f"p95 {p95(now):6.1f} ms")
-    print(f"  baseline, from the positions:      median {statistics.median(before):6.1f} ms, "
-          f"p95 {p95(before):6.1f} ms")
-    print(f"  ratio (baseline / now, medians):   "
-          f"{statistics.median(before) / statistics.median(now):6.1f}×")
+    print(
+        f"\n{db_name}: {args.searchers} searchers × {args.positions} positions = {stored:,} "
+        f"stored (built in {built_s:.0f} s), {args.rounds} polls each"
+    )
+    print(
+        f"  walked sectors from their table:   median {statistics.median(now):6.1f} ms, "
+        f"p95 {p95(now):6.1f} ms"
+    )
+    print(
+        f"  baseline, from the positions:      median {statistics.median(before):6.1f} ms, "
+        f"p95 {p95(before):6.1f} ms"
+    )
+    print(
+        f"  ratio (baseline / now, medians):   "
+        f"{statistics.median(before) / statistics.median(now):6.1f}×"
+    )
     print(f"  load average: {os.getloadavg()[0]:.1f}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--searchers", type=int, default=200)
     parser.add_argument("--positions", type=int, default=500, help="per searcher")
     parser.add_argument("--rounds", type=int, default=100)
     args = parser.parse_args()
-    for db_name in (["sqlite", "postgresql"] if args.db == "both" else [args.db]):
+    for db_name in ["sqlite", "postgresql"] if args.db == "both" else [args.db]:
         bench_one(db_name, args)
 
 

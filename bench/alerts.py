@@ -249,11 +249,16 @@ def start_alert_over_http(base: str, district_id: int) -> tuple[float, int, floa
     opener.open(f"{base}/login", urllib.parse.urlencode(login).encode(), timeout=30).read()
     url = f"{base}/districts/{district_id}/alerts/new"
     fields = form_values(opener, url)
-    fields.update(clothing_today="青いシャツ、黒いズボン、白い帽子", alert_mode="exercise",
-                  confirmed="1",  # the confirmation page's button (its count is not timed)
-                  last_seen_lat=f"{NEIGHBOURHOOD[0]:.6f}", last_seen_lon=f"{NEIGHBOURHOOD[1]:.6f}",
-                  last_seen_place="ベンチ公民館の前", contact_phone="027-000-0000",
-                  contact_label="ベンチ地区")
+    fields.update(
+        clothing_today="青いシャツ、黒いズボン、白い帽子",
+        alert_mode="exercise",
+        confirmed="1",  # the confirmation page's button (its count is not timed)
+        last_seen_lat=f"{NEIGHBOURHOOD[0]:.6f}",
+        last_seen_lon=f"{NEIGHBOURHOOD[1]:.6f}",
+        last_seen_place="ベンチ公民館の前",
+        contact_phone="027-000-0000",
+        contact_label="ベンチ地区",
+    )
     poster = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
     body = urllib.parse.urlencode(fields).encode()
     t0 = time.time()
@@ -264,8 +269,7 @@ def start_alert_over_http(base: str, district_id: int) -> tuple[float, int, floa
     except urllib.error.HTTPError as exc:  # the 303 to the dashboard lands here (no redirect)
         status = exc.code
         if status != 303:
-            raise SystemExit(f"start form answered {status}: "
-                             f"{exc.read().decode()[:2000]}") from exc
+            raise SystemExit(f"start form answered {status}: {exc.read().decode()[:2000]}") from exc
     return t0, status, time.perf_counter() - started
 
 
@@ -287,14 +291,17 @@ def wait_http(url: str, timeout_s: float = 30) -> None:
 
 
 def outbox_state(env: dict[str, str]) -> dict[str, int]:
-    code = ("import json, sqlalchemy as sa\nfrom watchnet import create_app\n"
-            "from watchnet.extensions import db\napp = create_app()\n"
-            "with app.app_context():\n"
-            "    rows = db.session.execute(sa.text('SELECT status, count(*) FROM delivery "
-            "GROUP BY status')).all()\n"
-            "    print(json.dumps({str(s): int(n) for s, n in rows}))")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         check=True).stdout
+    code = (
+        "import json, sqlalchemy as sa\nfrom watchnet import create_app\n"
+        "from watchnet.extensions import db\napp = create_app()\n"
+        "with app.app_context():\n"
+        "    rows = db.session.execute(sa.text('SELECT status, count(*) FROM delivery "
+        "GROUP BY status')).all()\n"
+        "    print(json.dumps({str(s): int(n) for s, n in rows}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout
     return dict(json.loads(out.strip().splitlines()[-1]))
 
 
@@ -314,25 +321,52 @@ def bench_one(db: str, args: argparse.Namespace) -> dict[str, Any]:
     env.update(WATCHNET_INSTANCE_PATH=str(instance), NO_PROXY="127.0.0.1")
     prepare_database(db, env, BENCH_DB)
     sink_port = free_port()
-    sink = subprocess.Popen([sys.executable, "-c", SINK, str(sink_port)], stdout=subprocess.PIPE,
-                            text=True, start_new_session=True)
+    sink = subprocess.Popen(
+        [sys.executable, "-c", SINK, str(sink_port)],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     processes: list[subprocess.Popen[Any]] = [sink]
     try:
         assert sink.stdout is not None and sink.stdout.readline().strip() == "ready"
         t = time.perf_counter()
         setup = subprocess.run(
-            [sys.executable, "-c", SETUP, str(args.supporters), str(args.deliveries),
-             str(args.positions), str(sink_port), *COORDINATOR, *map(str, NEIGHBOURHOOD),
-             *map(str, CITY)], env=env, capture_output=True, text=True)
+            [
+                sys.executable,
+                "-c",
+                SETUP,
+                str(args.supporters),
+                str(args.deliveries),
+                str(args.positions),
+                str(sink_port),
+                *COORDINATOR,
+                *map(str, NEIGHBOURHOOD),
+                *map(str, CITY),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         if setup.returncode != 0:
             raise SystemExit(f"setup failed:\n{setup.stderr[-3000:]}")
         info = json.loads(setup.stdout.strip().splitlines()[-1])
         setup_s = time.perf_counter() - t
 
         targeting = subprocess.run(
-            [sys.executable, "-c", TARGETING, str(args.runs), str(args.radius),
-             *map(str, NEIGHBOURHOOD), *map(str, CITY)],
-            env=env, capture_output=True, text=True)
+            [
+                sys.executable,
+                "-c",
+                TARGETING,
+                str(args.runs),
+                str(args.radius),
+                *map(str, NEIGHBOURHOOD),
+                *map(str, CITY),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         if targeting.returncode != 0:
             raise SystemExit(f"targeting failed:\n{targeting.stderr[-3000:]}")
         target_times = json.loads(targeting.stdout.strip().splitlines()[-1])
@@ -340,18 +374,47 @@ def bench_one(db: str, args: argparse.Namespace) -> dict[str, Any]:
 
         port = free_port()
         server = subprocess.Popen(
-            [sys.executable, "-m", "watchnet.cli", "serve", "--port", str(port),
-             "--no-upgrade", "--workers", str(args.workers), "--threads", "1",
-             "--no-access-log"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "watchnet.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--no-upgrade",
+                "--workers",
+                str(args.workers),
+                "--threads",
+                "1",
+                "--no-access-log",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
         processes.append(server)
         for _ in range(args.dispatchers):
-            processes.append(subprocess.Popen(
-                [sys.executable, "-m", "watchnet.cli", "dispatcher", "--threads",
-                 str(args.threads), "--batch", str(args.batch), "--interval",
-                 str(args.interval)],
-                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                start_new_session=True))
+            processes.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "watchnet.cli",
+                        "dispatcher",
+                        "--threads",
+                        str(args.threads),
+                        "--batch",
+                        str(args.batch),
+                        "--interval",
+                        str(args.interval),
+                    ],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    start_new_session=True,
+                )
+            )
         base = f"http://127.0.0.1:{port}"
         wait_http(f"{base}/healthz")
         time.sleep(1.0)  # let the dispatchers reach their idle poll
@@ -370,12 +433,18 @@ def bench_one(db: str, args: argparse.Namespace) -> dict[str, Any]:
         for process in reversed(processes):
             stop(process)
     return {
-        "db": db, "supporters": info["supporters"], "setup_s": setup_s,
-        "targeting": target_times, "load_targeting": load_targeting,
-        "status": status, "answered_s": answered_s,
+        "db": db,
+        "supporters": info["supporters"],
+        "setup_s": setup_s,
+        "targeting": target_times,
+        "load_targeting": load_targeting,
+        "status": status,
+        "answered_s": answered_s,
         "first_s": (stats["first"] - t0) if stats["first"] else None,
         "last_s": (stats["last"] - t0) if stats["last"] else None,
-        "unique": stats["unique"], "raw": stats["raw"], "outbox": outbox,
+        "unique": stats["unique"],
+        "raw": stats["raw"],
+        "outbox": outbox,
         "load_broadcast": load_broadcast,
     }
 
@@ -387,58 +456,87 @@ def median(values: list[float]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--supporters", type=int, default=100_000)
-    parser.add_argument("--deliveries", type=int, default=10_000,
-                        help="supporters with a webhook near the alert point")
-    parser.add_argument("--positions", type=int, default=3_000,
-                        help="recent phone positions (a drill's) scattered over the city")
+    parser.add_argument(
+        "--deliveries",
+        type=int,
+        default=10_000,
+        help="supporters with a webhook near the alert point",
+    )
+    parser.add_argument(
+        "--positions",
+        type=int,
+        default=3_000,
+        help="recent phone positions (a drill's) scattered over the city",
+    )
     parser.add_argument("--runs", type=int, default=7, help="targeting runs (median)")
     parser.add_argument("--radius", type=float, default=1200.0, help="metres (first ring)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--dispatchers", type=int, default=2, help="dispatcher processes")
     parser.add_argument("--threads", type=int, default=8, help="sending threads each")
     parser.add_argument("--batch", type=int, default=100, help="messages claimed at a time")
-    parser.add_argument("--interval", type=float, default=0.25,
-                        help="dispatcher's idle poll (s)")
-    parser.add_argument("--timeout", type=float, default=60.0,
-                        help="give up waiting for deliveries after this many seconds")
+    parser.add_argument("--interval", type=float, default=0.25, help="dispatcher's idle poll (s)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        help="give up waiting for deliveries after this many seconds",
+    )
     args = parser.parse_args()
     dbs = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    print(f"{args.supporters:,} supporters ({args.deliveries:,} with a webhook near the alert "
-          f"point), {args.positions:,} recent positions; {args.dispatchers} dispatcher(s) × "
-          f"{args.threads} threads, batch {args.batch}; gunicorn {args.workers} sync workers")
+    print(
+        f"{args.supporters:,} supporters ({args.deliveries:,} with a webhook near the alert "
+        f"point), {args.positions:,} recent positions; {args.dispatchers} dispatcher(s) × "
+        f"{args.threads} threads, batch {args.batch}; gunicorn {args.workers} sync workers"
+    )
     print(f"before: {load()}")
     for db in dbs:
         r = bench_one(db, args)
         fast, naive = r["targeting"]["fast_ms"], r["targeting"]["naive_ms"]
         m_fast, m_naive = median(fast), median(naive)
         print(f"\n[{db}]  (setup {r['setup_s']:.1f} s, {r['supporters']:,} supporters)")
-        print(f"  targeting, {args.radius:.0f} m ring, median of {len(fast)} points "
-              f"(targets per point: median {median(r['targeting']['targets']):.0f})")
-        print(f"    find_targets         {m_fast:8.1f} ms   (min {min(fast):.1f}, "
-              f"max {max(fast):.1f})   goal < 20 ms: {'met' if m_fast < 20 else 'MISSED'}")
-        print(f"    find_targets_naive   {m_naive:8.1f} ms   (min {min(naive):.1f}, "
-              f"max {max(naive):.1f})")
-        print(f"    ratio naive / indexed {m_naive / m_fast:7.1f}×   goal ≥ 10×: "
-              f"{'met' if m_naive / m_fast >= 10 else 'MISSED'}   ({r['load_targeting']})")
-        print(f"  broadcast to {args.deliveries:,} webhooks (HTTP POST of the start form → "
-              f"receiver)")
-        print(f"    answer (all enqueued)  {r['answered_s']:7.2f} s   HTTP {r['status']}   "
-              f"goal < 1 s: {'met' if r['answered_s'] < 1 else 'MISSED'}")
+        print(
+            f"  targeting, {args.radius:.0f} m ring, median of {len(fast)} points "
+            f"(targets per point: median {median(r['targeting']['targets']):.0f})"
+        )
+        print(
+            f"    find_targets         {m_fast:8.1f} ms   (min {min(fast):.1f}, "
+            f"max {max(fast):.1f})   goal < 20 ms: {'met' if m_fast < 20 else 'MISSED'}"
+        )
+        print(
+            f"    find_targets_naive   {m_naive:8.1f} ms   (min {min(naive):.1f}, "
+            f"max {max(naive):.1f})"
+        )
+        print(
+            f"    ratio naive / indexed {m_naive / m_fast:7.1f}×   goal ≥ 10×: "
+            f"{'met' if m_naive / m_fast >= 10 else 'MISSED'}   ({r['load_targeting']})"
+        )
+        print(
+            f"  broadcast to {args.deliveries:,} webhooks (HTTP POST of the start form → receiver)"
+        )
+        print(
+            f"    answer (all enqueued)  {r['answered_s']:7.2f} s   HTTP {r['status']}   "
+            f"goal < 1 s: {'met' if r['answered_s'] < 1 else 'MISSED'}"
+        )
         if r["last_s"] is None:
             print("    nothing delivered")
             continue
         rate = r["unique"] / max(r["last_s"] - r["first_s"], 1e-9)
         print(f"    first delivery         {r['first_s']:7.2f} s")
-        print(f"    last delivery          {r['last_s']:7.2f} s   goal < 30 s: "
-              f"{'met' if r['last_s'] < 30 and r['unique'] == args.deliveries else 'MISSED'}"
-              f"   (~{rate:,.0f} deliveries/s)")
-        print(f"    received {r['unique']:,} distinct of {args.deliveries:,}, "
-              f"{r['raw'] - r['unique']} repeated; outbox {r['outbox']}   "
-              f"({r['load_broadcast']})")
+        print(
+            f"    last delivery          {r['last_s']:7.2f} s   goal < 30 s: "
+            f"{'met' if r['last_s'] < 30 and r['unique'] == args.deliveries else 'MISSED'}"
+            f"   (~{rate:,.0f} deliveries/s)"
+        )
+        print(
+            f"    received {r['unique']:,} distinct of {args.deliveries:,}, "
+            f"{r['raw'] - r['unique']} repeated; outbox {r['outbox']}   "
+            f"({r['load_broadcast']})"
+        )
 
 
 if __name__ == "__main__":

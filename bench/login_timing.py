@@ -31,9 +31,16 @@ def main() -> None:
     from watchnet.people.models import StaffRole, StaffUser
 
     folder = tempfile.mkdtemp()
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder}/t.db",
-                      "SECRET_KEY": "bench", "WTF_CSRF_ENABLED": False,
-                      "LOGIN_MAX_FAILURES": 10**6, "LOGIN_MAX_FAILURES_PER_IP": 10**6})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder}/t.db",
+            "SECRET_KEY": "bench",
+            "WTF_CSRF_ENABLED": False,
+            "LOGIN_MAX_FAILURES": 10**6,
+            "LOGIN_MAX_FAILURES_PER_IP": 10**6,
+        }
+    )
     with app.app_context():
         db.create_all()
         user = StaffUser(email="known@example.jp", name="k", role=StaffRole("organizer"))
@@ -56,8 +63,10 @@ def main() -> None:
         unknown.append(timed(f"nobody{i}@example.jp"))
         known.append(timed("known@example.jp"))
     mu, mk = statistics.median(unknown), statistics.median(known)
-    print(f"{args.label}: unknown median {mu:.1f} ms, known-wrong median {mk:.1f} ms, "
-          f"ratio {mu / mk:.2f}")
+    print(
+        f"{args.label}: unknown median {mu:.1f} ms, known-wrong median {mk:.1f} ms, "
+        f"ratio {mu / mk:.2f}"
+    )
 
 
 if __name__ == "__main__":

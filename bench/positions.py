@@ -127,8 +127,9 @@ def ensure_wrk() -> str:
     found = shutil.which("wrk")
     if found:
         return found
-    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "wrk"], check=True, stdout=subprocess.DEVNULL
+    )
     return shutil.which("wrk") or "wrk"
 
 
@@ -146,30 +147,66 @@ def sign_in_phones(base: str, tokens: list[str], path: Path, drill_id: int) -> N
     path.write_text("\n".join(lines) + "\n")
 
 
-def run_wrk(wrk: str, url: str, phones: Path, script: Path, batch: int, path: str,
-            connections: int, duration: int) -> dict[str, float]:
+def run_wrk(
+    wrk: str,
+    url: str,
+    phones: Path,
+    script: Path,
+    batch: int,
+    path: str,
+    connections: int,
+    duration: int,
+) -> dict[str, float]:
     # Client ids must be unique across runs, or a later run's reports count as retries.
-    env = dict(os.environ, BENCH_PHONES=str(phones), BENCH_BATCH=str(batch), BENCH_PATH=path,
-               BENCH_RUN=f"r{time.monotonic_ns() % 10**9}")
+    env = dict(
+        os.environ,
+        BENCH_PHONES=str(phones),
+        BENCH_BATCH=str(batch),
+        BENCH_PATH=path,
+        BENCH_RUN=f"r{time.monotonic_ns() % 10**9}",
+    )
     done = subprocess.run(
-        [wrk, "-t2", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "-s", str(script),
-         url], env=env, capture_output=True, text=True)
+        [
+            wrk,
+            "-t2",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            url,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         raise SystemExit(f"wrk failed: {done.stdout}{done.stderr}")
     out = done.stdout
     requests, ok, p50, p99, errors = re.search(
-        r"RESULT (\d+) (\d+) ([\d.]+) ([\d.]+) (\d+)", out).groups()
-    return {"requests": int(requests), "ok": int(ok), "rps": int(requests) / duration,
-            "p50_ms": float(p50), "p99_ms": float(p99), "errors": int(errors)}
+        r"RESULT (\d+) (\d+) ([\d.]+) ([\d.]+) (\d+)", out
+    ).groups()
+    return {
+        "requests": int(requests),
+        "ok": int(ok),
+        "rps": int(requests) / duration,
+        "p50_ms": float(p50),
+        "p99_ms": float(p99),
+        "errors": int(errors),
+    }
 
 
 def count_positions(env: dict[str, str], instance: Path) -> int:
-    code = ("import sqlalchemy as sa\nfrom watchnet import create_app\n"
-            "from watchnet.extensions import db\napp = create_app()\n"
-            "with app.app_context():\n"
-            "    print(db.session.scalar(sa.text('SELECT count(*) FROM position_report')))")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         check=True).stdout
+    code = (
+        "import sqlalchemy as sa\nfrom watchnet import create_app\n"
+        "from watchnet.extensions import db\napp = create_app()\n"
+        "with app.app_context():\n"
+        "    print(db.session.scalar(sa.text('SELECT count(*) FROM position_report')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout
     return int(out.strip().splitlines()[-1])
 
 
@@ -178,16 +215,36 @@ def bench_one(db: str, args: argparse.Namespace, wrk: str) -> dict[str, object]:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env["WATCHNET_INSTANCE_PATH"] = str(instance)
     prepare_database(db, env, BENCH_DB)
-    setup = subprocess.run([sys.executable, "-c", SETUP, str(args.phones)], env=env,
-                           capture_output=True, text=True, check=True)
+    setup = subprocess.run(
+        [sys.executable, "-c", SETUP, str(args.phones)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     info = json.loads(setup.stdout.strip().splitlines()[-1])
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "watchnet.cli", "serve", "--port", str(port), "--no-upgrade",
-         "--workers", str(args.workers), "--threads", str(args.threads),
-         *(["--worker-class", args.worker_class] if args.worker_class else []),
-         "--no-access-log"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "watchnet.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--no-upgrade",
+            "--workers",
+            str(args.workers),
+            "--threads",
+            str(args.threads),
+            *(["--worker-class", args.worker_class] if args.worker_class else []),
+            "--no-access-log",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
@@ -201,8 +258,16 @@ def bench_one(db: str, args: argparse.Namespace, wrk: str) -> dict[str, object]:
         script = instance / "bench.lua"
         script.write_text(WRK_SCRIPT)
         positions_path = f"/field/drills/{info['drill_id']}/positions"
-        run = lambda path, batch, d: run_wrk(wrk, base + path, phones, script, batch, path,  # noqa: E731
-                                             args.connections, d)
+        run = lambda path, batch, d: run_wrk(  # noqa: E731
+            wrk,
+            base + path,
+            phones,
+            script,
+            batch,
+            path,
+            args.connections,
+            d,
+        )
         run("/ping", 1, 2)  # warm-up
         bare = run("/ping", 1, args.duration)
         single = run(positions_path, 1, args.duration)
@@ -212,49 +277,70 @@ def bench_one(db: str, args: argparse.Namespace, wrk: str) -> dict[str, object]:
         server.wait(20)
     stored = count_positions(env, instance)
     expected = single["ok"] + batched["ok"] * args.batch
-    return {"db": db, "bare": bare, "single": single, "batched": batched,
-            "stored": stored, "expected": expected}
+    return {
+        "db": db,
+        "bare": bare,
+        "single": single,
+        "batched": batched,
+        "stored": stored,
+        "expected": expected,
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--connections", type=int, default=64, help="concurrent phones")
     parser.add_argument("--phones", type=int, default=64, help="signed-in supporters")
     parser.add_argument("--duration", type=int, default=15, help="seconds per measurement")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="threads per worker (1 = sync workers, >1 = gthread)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="threads per worker (1 = sync workers, >1 = gthread)"
+    )
     parser.add_argument("--batch", type=int, default=10, help="positions per batched POST")
     parser.add_argument("--worker-class", choices=["sync", "gthread"], default=None)
     args = parser.parse_args()
     wrk = ensure_wrk()
     dbs = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     worker = args.worker_class or ("sync" if args.threads == 1 else f"gthread×{args.threads}")
-    print(f"gunicorn {args.workers} workers ({worker}), wrk 2 threads, "
-          f"{args.connections} connections, {args.duration} s each, batch {args.batch}")
+    print(
+        f"gunicorn {args.workers} workers ({worker}), wrk 2 threads, "
+        f"{args.connections} connections, {args.duration} s each, batch {args.batch}"
+    )
     for db in dbs:
         # The two cores may be shared: the load average says how much the figures can trust.
         load_before = os.getloadavg()[0]
         r = bench_one(db, args, wrk)
         bare, single, batched = r["bare"], r["single"], r["batched"]  # type: ignore[index]
         print(f"\n[{db}]  load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
-        for name, m in (("bare /ping", bare), ("single report", single),
-                        (f"batch of {args.batch}", batched)):
-            print(f"  {name:<15} {m['rps']:8.0f} req/s   p50 {m['p50_ms']:6.1f} ms   "
-                  f"p99 {m['p99_ms']:6.1f} ms   non-2xx/errors {m['errors']}")
+        for name, m in (
+            ("bare /ping", bare),
+            ("single report", single),
+            (f"batch of {args.batch}", batched),
+        ):
+            print(
+                f"  {name:<15} {m['rps']:8.0f} req/s   p50 {m['p50_ms']:6.1f} ms   "
+                f"p99 {m['p99_ms']:6.1f} ms   non-2xx/errors {m['errors']}"
+            )
         print(f"  single / bare ratio      {single['rps'] / bare['rps']:.2f}")
         print(f"  batched positions/s      {batched['rps'] * args.batch:8.0f}")
         # wrk stops counting at the deadline while requests are still in flight: those may be
         # stored without being counted, so stored may exceed accepted by at most that many.
         in_flight = args.connections + args.connections * args.batch  # single + batched runs
         surplus = r["stored"] - r["expected"]  # type: ignore[operator]
-        verdict = ("every accepted report stored" if 0 <= surplus <= in_flight
-                   else "MISMATCH: accepted reports missing" if surplus < 0
-                   else "MISMATCH: more stored than sent")
-        print(f"  stored {r['stored']}, accepted {r['expected']} "
-              f"(+{surplus} in flight at the end) — {verdict}")
+        verdict = (
+            "every accepted report stored"
+            if 0 <= surplus <= in_flight
+            else "MISMATCH: accepted reports missing"
+            if surplus < 0
+            else "MISMATCH: more stored than sent"
+        )
+        print(
+            f"  stored {r['stored']}, accepted {r['expected']} "
+            f"(+{surplus} in flight at the end) — {verdict}"
+        )
 
 
 if __name__ == "__main__":

@@ -23,8 +23,13 @@ def main(fragment: str) -> int:
     with open("/tmp/watchnet-i18n.lock", "w") as lock:
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
         env = {"PYBABEL": str(Path(sys.executable).with_name("pybabel"))}
-        subprocess.run(["bash", "scripts/i18n.sh", "update"], cwd=ROOT, check=True,
-                       env={**__import__("os").environ, **env}, capture_output=True)
+        subprocess.run(
+            ["bash", "scripts/i18n.sh", "update"],
+            cwd=ROOT,
+            check=True,
+            env={**__import__("os").environ, **env},
+            capture_output=True,
+        )
         with open(fragment, "rb") as fh:
             extra = {m.id: m.string for m in read_po(fh) if m.id and m.string}
         with PO.open("rb") as fh:
@@ -37,8 +42,13 @@ def main(fragment: str) -> int:
                 filled += 1
         with PO.open("wb") as fh:
             write_po(fh, catalog, width=76)
-        subprocess.run(["bash", "scripts/i18n.sh", "compile"], cwd=ROOT, check=True,
-                       env={**__import__("os").environ, **env}, capture_output=True)
+        subprocess.run(
+            ["bash", "scripts/i18n.sh", "compile"],
+            cwd=ROOT,
+            check=True,
+            env={**__import__("os").environ, **env},
+            capture_output=True,
+        )
         missing = [m.id for m in catalog if m.id and not m.string]
         print(f"filled {filled}; still untranslated: {len(missing)}")
         for msgid in missing[:50]:

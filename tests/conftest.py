@@ -106,9 +106,12 @@ def _wipe(app: Flask) -> None:
             if db.engine.dialect.name == "postgresql":
                 # Ids start at 1 again, as after TRUNCATE .. RESTART IDENTITY, which costs
                 # ~170 ms per test against ~15 ms for these (the tables hold a few rows).
-                conn.execute(sa.text(
-                    "SELECT setval(c.oid, 1, false) FROM pg_class c "
-                    "WHERE c.relkind = 'S' AND c.relnamespace = current_schema()::regnamespace"))
+                conn.execute(
+                    sa.text(
+                        "SELECT setval(c.oid, 1, false) FROM pg_class c "
+                        "WHERE c.relkind = 'S' AND c.relnamespace = current_schema()::regnamespace"
+                    )
+                )
 
 
 @pytest.fixture(autouse=True)
@@ -146,8 +149,10 @@ def make_district() -> Callable[..., Any]:
     def factory(**overrides: Any) -> District:
         n = next(counter)
         values: dict[str, Any] = {
-            "name": f"テスト地区{n}", "name_kana": f"てすとちく{n}",
-            "center_lat": 36.3335, "center_lon": 138.9455,
+            "name": f"テスト地区{n}",
+            "name_kana": f"てすとちく{n}",
+            "center_lat": 36.3335,
+            "center_lon": 138.9455,
         }
         values.update(overrides)
         district = District(**values)
@@ -164,12 +169,17 @@ def make_staff() -> Callable[..., Any]:
 
     counter = iter(range(1, 10_000))
 
-    def factory(districts: list[Any] | None = None, role: str = "organizer",
-                **overrides: Any) -> StaffUser:
+    def factory(
+        districts: list[Any] | None = None, role: str = "organizer", **overrides: Any
+    ) -> StaffUser:
         n = next(counter)
-        user = StaffUser(email=overrides.pop("email", f"staff{n}@example.jp"),
-                         name=overrides.pop("name", f"職員 {n}"), role=StaffRole(role),
-                         districts=list(districts or []), **overrides)
+        user = StaffUser(
+            email=overrides.pop("email", f"staff{n}@example.jp"),
+            name=overrides.pop("name", f"職員 {n}"),
+            role=StaffRole(role),
+            districts=list(districts or []),
+            **overrides,
+        )
         user.set_password(PASSWORD)
         db.session.add(user)
         db.session.commit()
@@ -187,8 +197,10 @@ def make_supporter() -> Callable[..., Any]:
     def factory(district: Any, **overrides: Any) -> Any:
         n = next(counter)
         values: dict[str, Any] = {
-            "name": f"支援 太郎{n}", "name_kana": f"しえん たろう{n}",
-            "kind": "community_supporter", "email": f"supporter{n}@example.jp",
+            "name": f"支援 太郎{n}",
+            "name_kana": f"しえん たろう{n}",
+            "kind": "community_supporter",
+            "email": f"supporter{n}@example.jp",
         }
         values.update(overrides)
         supporter = register_supporter(district, **values)
@@ -210,14 +222,19 @@ def make_drill() -> Callable[..., Any]:
             "purpose": "見守り体制の強化",
             "background": "行方不明の経験から",
         }
-        route = overrides.pop("route", [(36.3330, 138.9450), (36.3340, 138.9460),
-                                        (36.3350, 138.9470)])
-        checkpoints = overrides.pop("checkpoints", [
-            {"name": "ポイント1", "lat": 36.3340, "lon": 138.9461},
-        ])
+        route = overrides.pop(
+            "route", [(36.3330, 138.9450), (36.3340, 138.9460), (36.3350, 138.9470)]
+        )
+        checkpoints = overrides.pop(
+            "checkpoints",
+            [
+                {"name": "ポイント1", "lat": 36.3340, "lon": 138.9461},
+            ],
+        )
         values.update(overrides)
         drill = Drill(
-            district_id=district.id, **values,
+            district_id=district.id,
+            **values,
             route_points=[RoutePoint(seq=i, lat=a, lon=b) for i, (a, b) in enumerate(route)],
             checkpoints=[Checkpoint(seq=i, **cp) for i, cp in enumerate(checkpoints)],
         )
@@ -263,8 +280,6 @@ def supporter(make_supporter: Callable[..., Any], district: Any) -> Any:
     return make_supporter(district, name="見守 花子", name_kana="みまもり はなこ")
 
 
-
-
 @pytest.fixture()
 def organizer_client(app: Flask, organizer: Any) -> FlaskClient:
     return login(app.test_client(), organizer)
@@ -282,8 +297,6 @@ def supporter_client(app: Flask, supporter: Any) -> FlaskClient:
 
 # ---------------------------------------------------------------------------------------------
 # Live server and browser
-
-
 
 
 @pytest.fixture(scope="session")
@@ -309,8 +322,9 @@ def _wait_for_function_without_eval() -> None:
         if getattr(original, "_wraps_expressions", False):
             continue
 
-        def wait_for_function(self: Any, expression: str, *args: Any,
-                              _original: Any = original, **kwargs: Any) -> Any:
+        def wait_for_function(
+            self: Any, expression: str, *args: Any, _original: Any = original, **kwargs: Any
+        ) -> Any:
             if not looks_like_function.match(expression):
                 expression = f"() => ({expression})"
             return _original(self, expression, *args, **kwargs)
@@ -327,9 +341,16 @@ def browser() -> Iterator[Any]:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=os.environ.get("WATCHNET_CHROMIUM", "/usr/bin/chromium"),
-            args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run", "--disable-quic"],
+            args=[
+                "--no-sandbox",
+                "--disable-dev-shm-usage",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
         )
         yield browser
         browser.close()
@@ -338,8 +359,9 @@ def browser() -> Iterator[Any]:
 @pytest.fixture()
 def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A desktop-sized page; a screenshot lands in test-artifacts/ when the test fails."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP",
-                                  timezone_id="Asia/Tokyo")
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, locale="ja-JP", timezone_id="Asia/Tokyo"
+    )
     page = context.new_page()
     yield page
     failed = getattr(request.node, "rep_call", None)
@@ -354,7 +376,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     outcome = yield
     report = outcome.get_result()  # type: ignore[attr-defined]
     setattr(item, f"rep_{report.when}", report)
-
 
 
 # ---------------------------------------------------------------------------------------------
@@ -373,8 +394,9 @@ class SmtpSink:
         self.port = free_port()
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
-                          rcpt_options: Any) -> str:
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
         if address in self.refuse:
             return "550 5.1.1 mailbox unavailable"
         envelope.rcpt_tos.append(address)

@@ -78,8 +78,9 @@ def blank_png() -> bytes:
 
     header = struct.pack(">IIBBBBB", 1, 1, 8, 6, 0, 0, 0)
     pixels = zlib.compress(b"\x00\x00\x00\x00\x00")
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels)
-            + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
 
 
 def answer_tiles_offline(target: Any) -> None:
@@ -87,5 +88,7 @@ def answer_tiles_offline(target: Any) -> None:
     import re
 
     png = blank_png()
-    target.route(re.compile(r"https://cyberjapandata\.gsi\.go\.jp/.*"),
-                 lambda route: route.fulfill(status=200, body=png, content_type="image/png"))
+    target.route(
+        re.compile(r"https://cyberjapandata\.gsi\.go\.jp/.*"),
+        lambda route: route.fulfill(status=200, body=png, content_type="image/png"),
+    )

@@ -27,8 +27,16 @@ from watchnet.extensions import db
 
 # Anyone may call these (they hold no district's data, or check their own secret).
 PUBLIC_ENDPOINTS = {
-    "static", "core.vendor", "core.healthz", "core.ping", "core.switch_language", "core.index",
-    "auth.login", "auth.logout", "auth.supporter_signin", "api-docs.openapi_json",
+    "static",
+    "core.vendor",
+    "core.healthz",
+    "core.ping",
+    "core.switch_language",
+    "core.index",
+    "auth.login",
+    "auth.logout",
+    "auth.supporter_signin",
+    "api-docs.openapi_json",
     "core.healthz_delivery",
 }
 # A signed-in supporter may use these (their own page); staff and anonymous visitors may not.
@@ -36,12 +44,23 @@ SUPPORTER_ENDPOINTS = {"people.supporter_home", "field.home"}
 
 # URL variable -> the victim district's object whose id fills it.
 VARIABLE_OBJECTS = {
-    "district_id": "district", "drill_id": "drill", "checkpoint_id": "checkpoint",
-    "supporter_id": "supporter", "landmark_id": "landmark", "team_id": "team",
-    "participant_id": "participant", "token_id": "api_token", "user_id": "staff",
-    "batch_id": "supporter_import", "help_call_id": "help_call",
-    "kpt_item_id": "kpt_item", "action_item_id": "action_item",
-    "person_id": "person", "photo_id": "photo", "alert_id": "alert", "sighting_id": "sighting",
+    "district_id": "district",
+    "drill_id": "drill",
+    "checkpoint_id": "checkpoint",
+    "supporter_id": "supporter",
+    "landmark_id": "landmark",
+    "team_id": "team",
+    "participant_id": "participant",
+    "token_id": "api_token",
+    "user_id": "staff",
+    "batch_id": "supporter_import",
+    "help_call_id": "help_call",
+    "kpt_item_id": "kpt_item",
+    "action_item_id": "action_item",
+    "person_id": "person",
+    "photo_id": "photo",
+    "alert_id": "alert",
+    "sighting_id": "sighting",
     # A recipient's link is its own secret: everyone here gets a wrong one and must learn nothing.
     "token": "wrong_token",
 }
@@ -60,8 +79,11 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 def _collect_rules() -> list[Rule]:
     app = make_test_app("sqlite://")
-    rules = [r for r in app.url_map.iter_rules()
-             if r.endpoint not in PUBLIC_ENDPOINTS and not r.endpoint.startswith("api-docs.")]
+    rules = [
+        r
+        for r in app.url_map.iter_rules()
+        if r.endpoint not in PUBLIC_ENDPOINTS and not r.endpoint.startswith("api-docs.")
+    ]
     return sorted(rules, key=lambda r: (r.rule, sorted(r.methods or ())))
 
 
@@ -84,11 +106,15 @@ class World:
 
 
 @pytest.fixture()
-def victim_world(district, organizer, coordinator, outsider, supporter, make_drill,
-                 make_supporter) -> World:
+def victim_world(
+    district, organizer, coordinator, outsider, supporter, make_drill, make_supporter
+) -> World:
     """A district with one of each object, and the outsider's API token."""
-    drill = make_drill(district, title="被害訓練VX",
-                       checkpoints=[{"name": "VXポイント", "lat": 36.334, "lon": 138.946}])
+    drill = make_drill(
+        district,
+        title="被害訓練VX",
+        checkpoints=[{"name": "VXポイント", "lat": 36.334, "lon": 138.946}],
+    )
     person = make_supporter(district, name="VX支援者", name_kana="ぶいえっくす")
     team = Team(drill_id=drill.id, name="VX班")
     db.session.add(team)
@@ -99,40 +125,61 @@ def victim_world(district, organizer, coordinator, outsider, supporter, make_dri
     from watchnet.tracking.models import HelpCall
 
     db.session.flush()
-    help_call = HelpCall(drill_id=drill.id, supporter_id=person.id, client_id="vx-help-1",
-                         lat=36.334, lon=138.946, sentence="VX公民館の近く",
-                         called_at=drill.starts_at)
+    help_call = HelpCall(
+        drill_id=drill.id,
+        supporter_id=person.id,
+        client_id="vx-help-1",
+        lat=36.334,
+        lon=138.946,
+        sentence="VX公民館の近く",
+        called_at=drill.starts_at,
+    )
     db.session.add(help_call)
     from watchnet.kpt.models import ActionItem, KptItem, KptKind
 
     kpt_item = KptItem(drill_id=drill.id, kind=KptKind.try_, text="VX班の課題")
     db.session.add(kpt_item)
     db.session.flush()
-    action_item = ActionItem(district_id=district.id, drill_id=drill.id,
-                             kpt_item_id=kpt_item.id, title="VX班の課題", owner="VX支援者")
+    action_item = ActionItem(
+        district_id=district.id,
+        drill_id=drill.id,
+        kpt_item_id=kpt_item.id,
+        title="VX班の課題",
+        owner="VX支援者",
+    )
     db.session.add(action_item)
     victim_token, _raw = issue_api_token(organizer, "victim")
     _outsider_token, outsider_raw = issue_api_token(outsider, "outsider")
     db.session.commit()
     ids = {
-        "district": district.id, "drill": drill.id, "checkpoint": drill.checkpoints[0].id,
-        "supporter": person.id, "landmark": landmark.id, "team": team.id,
-        "participant": participant.id, "api_token": victim_token.id, "staff": organizer.id,
-        "help_call": help_call.id, "kpt_item": kpt_item.id, "action_item": action_item.id,
+        "district": district.id,
+        "drill": drill.id,
+        "checkpoint": drill.checkpoints[0].id,
+        "supporter": person.id,
+        "landmark": landmark.id,
+        "team": team.id,
+        "participant": participant.id,
+        "api_token": victim_token.id,
+        "staff": organizer.id,
+        "help_call": help_call.id,
+        "kpt_item": kpt_item.id,
+        "action_item": action_item.id,
     }
     try:  # the CSV import preview, where the people package has it
         from watchnet.people.models import SupporterImport
     except ImportError:
         pass
     else:
-        batch = SupporterImport(district_id=district.id, created_by_id=organizer.id,
-                                filename="VX.csv")
+        batch = SupporterImport(
+            district_id=district.id, created_by_id=organizer.id, filename="VX.csv"
+        )
         db.session.add(batch)
         db.session.commit()
         ids["supporter_import"] = batch.id
     ids.update(_victim_alert_objects(district, coordinator, person))
-    return World(ids, district.id, [organizer.id, coordinator.id], outsider_raw,
-                 organizer_id=organizer.id)
+    return World(
+        ids, district.id, [organizer.id, coordinator.id], outsider_raw, organizer_id=organizer.id
+    )
 
 
 def _victim_alert_objects(district: Any, coordinator: Any, supporter: Any) -> dict[str, Any]:
@@ -143,28 +190,59 @@ def _victim_alert_objects(district: Any, coordinator: Any, supporter: Any) -> di
     from watchnet.registry.demo_data import silhouette_jpeg
     from watchnet.registry.models import AtRiskPerson, PersonPhoto
 
-    person = AtRiskPerson(district_id=district.id, name="VX見守り", name_kana="ぶいえっくす",
-                          usual_clothing="VX服装", home_lat=36.334, home_lon=138.946)
+    person = AtRiskPerson(
+        district_id=district.id,
+        name="VX見守り",
+        name_kana="ぶいえっくす",
+        usual_clothing="VX服装",
+        home_lat=36.334,
+        home_lon=138.946,
+    )
     person.photos.append(PersonPhoto(data=silhouette_jpeg(0), width=360, height=480))
     db.session.add(person)
     db.session.flush()
     now = datetime.now(UTC)
-    alert = Alert(district_id=district.id, person_id=person.id, display_name="VX見守り",
-                  clothing_today="VX服装", last_seen_at=now, last_seen_lat=36.334,
-                  last_seen_lon=138.946, contact_phone="027-000-0000", radius_m=1200,
-                  share_photo=True, started_by_id=coordinator.id)
+    alert = Alert(
+        district_id=district.id,
+        person_id=person.id,
+        display_name="VX見守り",
+        clothing_today="VX服装",
+        last_seen_at=now,
+        last_seen_lat=36.334,
+        last_seen_lon=138.946,
+        contact_phone="027-000-0000",
+        radius_m=1200,
+        share_photo=True,
+        started_by_id=coordinator.id,
+    )
     db.session.add(alert)
     db.session.flush()
-    recipient = AlertRecipient(alert_id=alert.id, supporter_id=supporter.id,
-                               token="vx-victim-token-" + "x" * 27, radius_m=1200,
-                               distance_m=10)
-    sighting = Sighting(alert_id=alert.id, client_id="vx-sighting-1", seen_at=now, lat=36.335,
-                        lon=138.946, description="VX服装の人", photo=silhouette_jpeg(1),
-                        reporter_supporter_id=supporter.id)
+    recipient = AlertRecipient(
+        alert_id=alert.id,
+        supporter_id=supporter.id,
+        token="vx-victim-token-" + "x" * 27,
+        radius_m=1200,
+        distance_m=10,
+    )
+    sighting = Sighting(
+        alert_id=alert.id,
+        client_id="vx-sighting-1",
+        seen_at=now,
+        lat=36.335,
+        lon=138.946,
+        description="VX服装の人",
+        photo=silhouette_jpeg(1),
+        reporter_supporter_id=supporter.id,
+    )
     db.session.add_all([recipient, sighting])
     db.session.commit()
-    return {"person": person.id, "photo": person.photos[0].id, "alert": alert.id,
-            "sighting": sighting.id, "wrong_token": "not-a-recipient-token"}
+    return {
+        "person": person.id,
+        "photo": person.photos[0].id,
+        "alert": alert.id,
+        "sighting": sighting.id,
+        "wrong_token": "not-a-recipient-token",
+    }
 
 
 def victim_rows(world: World) -> list[tuple[str, str]]:
@@ -186,17 +264,33 @@ def victim_rows(world: World) -> list[tuple[str, str]]:
             elif "district_id" in cols:
                 where = cols.district_id == district_id
             elif "person_id" in cols:
-                where = cols.person_id.in_([r[0] for r in conn.execute(sa.text(
-                    "SELECT id FROM at_risk_person WHERE district_id = :d"), {"d": district_id})])
+                where = cols.person_id.in_(
+                    [
+                        r[0]
+                        for r in conn.execute(
+                            sa.text("SELECT id FROM at_risk_person WHERE district_id = :d"),
+                            {"d": district_id},
+                        )
+                    ]
+                )
             elif "alert_id" in cols:
-                where = cols.alert_id.in_([r[0] for r in conn.execute(sa.text(
-                    "SELECT id FROM alert WHERE district_id = :d"), {"d": district_id})])
+                where = cols.alert_id.in_(
+                    [
+                        r[0]
+                        for r in conn.execute(
+                            sa.text("SELECT id FROM alert WHERE district_id = :d"),
+                            {"d": district_id},
+                        )
+                    ]
+                )
             elif "drill_id" in cols:
                 where = cols.drill_id.in_(
-                    [r[0] for r in conn.execute(drill_ids, {"d": district_id})])
+                    [r[0] for r in conn.execute(drill_ids, {"d": district_id})]
+                )
             elif "supporter_id" in cols:
                 where = cols.supporter_id.in_(
-                    [r[0] for r in conn.execute(supporter_ids, {"d": district_id})])
+                    [r[0] for r in conn.execute(supporter_ids, {"d": district_id})]
+                )
             elif "staff_id" in cols:
                 where = cols.staff_id.in_(world.staff_ids)
             else:
@@ -217,7 +311,8 @@ def fill_url(rule: Rule, world: World) -> str:
             pytest.fail(
                 f"{rule.rule} ({rule.endpoint}) has the URL variable <{name}> that "
                 f"tests/test_access.py cannot fill: add it to VARIABLE_OBJECTS and create the "
-                f"object in victim_world, or list the endpoint in PUBLIC_ENDPOINTS.")
+                f"object in victim_world, or list the endpoint in PUBLIC_ENDPOINTS."
+            )
         return str(world.ids[kind])
 
     return re.sub(r"<(?:[^:<>]+:)?(\w+)>", value, rule.rule)
@@ -226,10 +321,22 @@ def fill_url(rule: Rule, world: World) -> str:
 def form_payload(world: World) -> dict[str, str]:
     """Plausible form fields, aimed at the victim district where a form lets one choose."""
     d = str(world.district_id)
-    return {"district_id": d, "district": d, "districts": d, "title": "侵入VX", "name": "侵入VX",
-            "name_kana": "しんにゅう", "kind": "other", "lat": "36.3", "lon": "138.9",
-            "starts_at": "2026-04-01T09:00", "start_date": "2026-04-01", "start_time": "09:00",
-            "email": "intruder@example.jp", "supporter_ids": str(world.ids["supporter"])}
+    return {
+        "district_id": d,
+        "district": d,
+        "districts": d,
+        "title": "侵入VX",
+        "name": "侵入VX",
+        "name_kana": "しんにゅう",
+        "kind": "other",
+        "lat": "36.3",
+        "lon": "138.9",
+        "starts_at": "2026-04-01T09:00",
+        "start_date": "2026-04-01",
+        "start_time": "09:00",
+        "email": "intruder@example.jp",
+        "supporter_ids": str(world.ids["supporter"]),
+    }
 
 
 def json_payload(url: str, method: str, world: World) -> dict[str, Any]:
@@ -252,8 +359,7 @@ def call(client: Any, method: str, url: str, world: World, headers: dict[str, st
     # flask-login's cached user in it) between the clients of different personas.
     with client.application.app_context():
         if url.startswith("/api/"):
-            body = json_payload(url, method, world) if method in {"POST", "PUT", "PATCH"} \
-                else None
+            body = json_payload(url, method, world) if method in {"POST", "PUT", "PATCH"} else None
             return client.open(url, method=method, json=body, headers=headers)
         data = form_payload(world) if method in {"POST", "PUT", "PATCH"} else None
         return client.open(url, method=method, data=data, headers=headers)
@@ -263,8 +369,15 @@ def redirects_to_login(response: Any) -> bool:
     return response.status_code == 302 and "/login" in response.headers.get("Location", "")
 
 
-def check(world: World, who: str, method: str, url: str, response: Any, allowed: set[int],
-          login_redirect: bool) -> None:
+def check(
+    world: World,
+    who: str,
+    method: str,
+    url: str,
+    response: Any,
+    allowed: set[int],
+    login_redirect: bool,
+) -> None:
     status = response.status_code
     ok = status in allowed or (login_redirect and redirects_to_login(response))
     if not ok:
@@ -278,8 +391,14 @@ def check(world: World, who: str, method: str, url: str, response: Any, allowed:
 
 @pytest.mark.parametrize("rule", RULES, ids=_rule_id)
 def test_nobody_outside_the_district_can_use_its_pages_or_api(
-        app: Flask, rule: Rule, victim_world: World, outsider: Any, supporter: Any,
-        make_staff: Any, other_district: Any) -> None:
+    app: Flask,
+    rule: Rule,
+    victim_world: World,
+    outsider: Any,
+    supporter: Any,
+    make_staff: Any,
+    other_district: Any,
+) -> None:
     world = victim_world
     before = victim_rows(world)
     url = fill_url(rule, world)
@@ -292,11 +411,13 @@ def test_nobody_outside_the_district_can_use_its_pages_or_api(
     if coordinator_only:
         from watchnet.people.models import StaffUser
 
-        other_id = make_staff([other_district], role="coordinator",
-                              email="coord-other@example.jp").id
+        other_id = make_staff(
+            [other_district], role="coordinator", email="coord-other@example.jp"
+        ).id
         with app.app_context():
-            same_district_organizer = login(app.test_client(),
-                                            db.session.get(StaffUser, world.organizer_id))
+            same_district_organizer = login(
+                app.test_client(), db.session.get(StaffUser, world.organizer_id)
+            )
         with app.app_context():
             other_coordinator = login(app.test_client(), db.session.get(StaffUser, other_id))
     with app.app_context():
@@ -330,26 +451,39 @@ def test_nobody_outside_the_district_can_use_its_pages_or_api(
             for target in (url, f"{url}?district_id={world.district_id}"):
                 response = call(client, method, target, world, headers)
                 if response.status_code >= 500:
-                    world.problems.append(f"outsider: {method} {target} -> "
-                                          f"{response.status_code}")
-                check(world, "outsider", method, target, response,
-                      set(range(200, 500)), False)
+                    world.problems.append(f"outsider: {method} {target} -> {response.status_code}")
+                check(world, "outsider", method, target, response, set(range(200, 500)), False)
 
         if coordinator_only:
             # Organizers of the very district do not see the registry or alerts; neither do
             # coordinators of other districts.
             response = call(same_district_organizer, method, url, world, {})
             limited = not has_object or rule.endpoint in ORGANIZER_MAY_SEE
-            check(world, "organizer of the district", method, url, response,
-                  {403, 404} | set(range(200, 400)) if limited else {403, 404}, False)
+            check(
+                world,
+                "organizer of the district",
+                method,
+                url,
+                response,
+                {403, 404} | set(range(200, 400)) if limited else {403, 404},
+                False,
+            )
             response = call(other_coordinator, method, url, world, {})
-            check(world, "coordinator of another district", method, url, response,
-                  {403, 404} if has_object else set(range(200, 500)), False)
+            check(
+                world,
+                "coordinator of another district",
+                method,
+                url,
+                response,
+                {403, 404} if has_object else set(range(200, 500)),
+                False,
+            )
 
     after = victim_rows(world)
     if after != before:
         gone = sorted(set(before) - set(after))
         new = sorted(set(after) - set(before))
-        world.problems.append(f"the victim district changed: removed/changed {gone}, "
-                              f"added/changed to {new}")
+        world.problems.append(
+            f"the victim district changed: removed/changed {gone}, added/changed to {new}"
+        )
     assert not world.problems, f"{_rule_id(rule)}:\n  " + "\n  ".join(world.problems)

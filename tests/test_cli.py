@@ -49,8 +49,17 @@ def _children(pid: int) -> dict[int, str]:
 def _counts(db_file: Path) -> dict[str, int]:
     con = sqlite3.connect(db_file)
     try:
-        tables = ["district", "landmark", "staff_user", "supporter", "drill", "route_point",
-                  "checkpoint", "team", "participant"]
+        tables = [
+            "district",
+            "landmark",
+            "staff_user",
+            "supporter",
+            "drill",
+            "route_point",
+            "checkpoint",
+            "team",
+            "participant",
+        ]
         return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
     finally:
         con.close()
@@ -58,8 +67,13 @@ def _counts(db_file: Path) -> dict[str, int]:
 
 def test_demo_serves_the_yawata_drill_and_a_second_run_duplicates_nothing(tmp_path):
     port = free_port()
-    proc = subprocess.Popen([*WATCHNET, "demo", "--port", str(port)], env=_env(tmp_path),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [*WATCHNET, "demo", "--port", str(port)],
+        env=_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         health = _wait_for(f"http://127.0.0.1:{port}/healthz")
         assert health["database"] == {"state": "ok", "dialect": "sqlite"}
@@ -74,9 +88,12 @@ def test_demo_serves_the_yawata_drill_and_a_second_run_duplicates_nothing(tmp_pa
     assert f"http://127.0.0.1:{port}/" in output
     assert f"into {tmp_path / 'demo-mail'}" in output
     time.sleep(0.5)
-    assert not [pid for pid in helpers if Path(f"/proc/{pid}").exists()
-                and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()], \
-        "the demo's helpers outlived it"
+    assert not [
+        pid
+        for pid in helpers
+        if Path(f"/proc/{pid}").exists()
+        and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+    ], "the demo's helpers outlived it"
     assert "organizer@yawata.example.jp" in output and "coordinator@yawata.example.jp" in output
 
     db_file = tmp_path / "watchnet.sqlite3"
@@ -89,35 +106,58 @@ def test_demo_serves_the_yawata_drill_and_a_second_run_duplicates_nothing(tmp_pa
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     kinds = {k for (k,) in con.execute("SELECT DISTINCT kind FROM supporter")}
     con.close()
-    assert {"community_supporter", "care_prevention_supporter", "dementia_supporter",
-            "care_manager"} <= kinds
+    assert {
+        "community_supporter",
+        "care_prevention_supporter",
+        "dementia_supporter",
+        "care_manager",
+    } <= kinds
 
-    again = subprocess.run([*WATCHNET, "demo", "--no-serve"], env=_env(tmp_path),
-                           capture_output=True, text=True, timeout=60)
+    again = subprocess.run(
+        [*WATCHNET, "demo", "--no-serve"],
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert again.returncode == 0, again.stderr
     assert "nothing duplicated" in again.stdout
     assert _counts(db_file) == first
 
 
 def _signin_token(env: dict[str, str]) -> str:
-    code = ("import sqlalchemy as sa\nfrom watchnet import create_app\n"
-            "from watchnet.extensions import db\nfrom watchnet.people.models import Supporter\n"
-            "from watchnet.auth.services import make_signin_token\napp = create_app()\n"
-            "with app.app_context():\n"
-            "    print(make_signin_token(db.session.scalar(sa.select(Supporter))))")
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                          text=True, check=True, timeout=60)
+    code = (
+        "import sqlalchemy as sa\nfrom watchnet import create_app\n"
+        "from watchnet.extensions import db\nfrom watchnet.people.models import Supporter\n"
+        "from watchnet.auth.services import make_signin_token\napp = create_app()\n"
+        "with app.app_context():\n"
+        "    print(make_signin_token(db.session.scalar(sa.select(Supporter))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     return done.stdout.strip().splitlines()[-1]
 
 
 def test_serve_runs_several_gunicorn_workers_that_keep_users_apart(tmp_path):
     env = _env(tmp_path)
-    subprocess.run([*WATCHNET, "demo", "--no-serve"], env=env, check=True, capture_output=True,
-                   timeout=60)
+    subprocess.run(
+        [*WATCHNET, "demo", "--no-serve"], env=env, check=True, capture_output=True, timeout=60
+    )
     token = _signin_token(env)
     port = free_port()
-    proc = subprocess.Popen([*WATCHNET, "serve", "--port", str(port), "--workers", "2"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [*WATCHNET, "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         assert _wait_for(f"{base}/healthz")["status"] == "ok"
@@ -138,10 +178,23 @@ def test_serve_runs_several_gunicorn_workers_that_keep_users_apart(tmp_path):
 
 def test_create_user_makes_a_staff_login_and_refuses_a_duplicate(tmp_path):
     env = _env(tmp_path)
-    subprocess.run([*WATCHNET, "demo", "--no-serve"], env=env, check=True, capture_output=True,
-                   timeout=60)
-    args = [*WATCHNET, "create-user", "--email", "sc@example.jp", "--name", "SC",
-            "--role", "coordinator", "--district", "八幡地区", "--password", "long-enough-pw"]
+    subprocess.run(
+        [*WATCHNET, "demo", "--no-serve"], env=env, check=True, capture_output=True, timeout=60
+    )
+    args = [
+        *WATCHNET,
+        "create-user",
+        "--email",
+        "sc@example.jp",
+        "--name",
+        "SC",
+        "--role",
+        "coordinator",
+        "--district",
+        "八幡地区",
+        "--password",
+        "long-enough-pw",
+    ]
     made = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
     assert made.returncode == 0, made.stderr
     assert "created coordinator sc@example.jp" in made.stdout

@@ -23,7 +23,9 @@ def test_secret_key_is_generated_once_and_shared_by_every_worker(tmp_path):
 
 
 def test_environment_overrides_the_instance_file(tmp_path, monkeypatch):
-    (tmp_path / "watchnet.toml").write_text('tile_url = "https://tiles.city.example/{z}/{x}/{y}.png"\n')
+    (tmp_path / "watchnet.toml").write_text(
+        'tile_url = "https://tiles.city.example/{z}/{x}/{y}.png"\n'
+    )
     assert build_config(tmp_path)["TILE_URL"].startswith("https://tiles.city.example/")
     monkeypatch.setenv("WATCHNET_TILE_URL", "http://10.0.0.5/tiles/{z}/{x}/{y}.png")
     assert build_config(tmp_path)["TILE_URL"] == "http://10.0.0.5/tiles/{z}/{x}/{y}.png"
@@ -35,13 +37,16 @@ def test_database_url_selects_postgresql_with_psycopg(tmp_path, monkeypatch):
     assert normalise_database_url("sqlite:///x") == "sqlite:///x"
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("WATCHNET_MAX_CONTENT_LENGTH", "lots"),
-    ("WATCHNET_TILE_URL", "https://tiles.example/tile.png"),
-    ("WATCHNET_LANGUAGES", "ja,fr"),
-    ("WATCHNET_DISPLAY_TIMEZONE", "Mars/Olympus"),
-    ("WATCHNET_WALKING_SPEED_MPS", "0"),
-])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("WATCHNET_MAX_CONTENT_LENGTH", "lots"),
+        ("WATCHNET_TILE_URL", "https://tiles.example/tile.png"),
+        ("WATCHNET_LANGUAGES", "ja,fr"),
+        ("WATCHNET_DISPLAY_TIMEZONE", "Mars/Olympus"),
+        ("WATCHNET_WALKING_SPEED_MPS", "0"),
+    ],
+)
 def test_bad_values_fail_loudly(tmp_path, monkeypatch, name, value):
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError):
@@ -54,16 +59,18 @@ def test_a_broken_instance_file_names_itself(tmp_path):
         build_config(tmp_path)
 
 
-@pytest.mark.parametrize("value", [
-    "0:1200,30",  # a step without metres
-    "0:1200,thirty:1600",
-    "0:1200,30:-5",
-    "0:1200,30:nan",
-    "-10:1200",
-    " , ",  # no step at all
-])
-def test_a_bad_radius_schedule_is_refused_at_start_naming_the_setting(tmp_path, monkeypatch,
-                                                                     value):
+@pytest.mark.parametrize(
+    "value",
+    [
+        "0:1200,30",  # a step without metres
+        "0:1200,thirty:1600",
+        "0:1200,30:-5",
+        "0:1200,30:nan",
+        "-10:1200",
+        " , ",  # no step at all
+    ],
+)
+def test_a_bad_radius_schedule_is_refused_at_start_naming_the_setting(tmp_path, monkeypatch, value):
     monkeypatch.setenv("WATCHNET_ALERT_RADIUS_SCHEDULE", value)
     with pytest.raises(ConfigError, match="ALERT_RADIUS_SCHEDULE"):
         build_config(tmp_path)
@@ -77,8 +84,12 @@ def test_a_good_radius_schedule_from_the_environment_is_a_list(tmp_path, monkeyp
 @pytest.mark.parametrize("raw", ["false", "0", "no", "FALSE", "off"])
 def test_boolean_settings_read_false_as_false(tmp_path, monkeypatch, raw):
     # Every setting whose default is a bool, not only a hand-kept list.
-    for name in ("SMTP_STARTTLS", "SESSION_COOKIE_HTTPONLY", "WTF_I18N_ENABLED",
-                 "SESSION_REFRESH_EACH_REQUEST"):
+    for name in (
+        "SMTP_STARTTLS",
+        "SESSION_COOKIE_HTTPONLY",
+        "WTF_I18N_ENABLED",
+        "SESSION_REFRESH_EACH_REQUEST",
+    ):
         monkeypatch.setenv(f"WATCHNET_{name}", raw)
     cfg = build_config(tmp_path)
     assert cfg["SMTP_STARTTLS"] is False
@@ -103,17 +114,19 @@ def test_a_boolean_written_as_a_string_in_the_instance_file_is_a_boolean(tmp_pat
         build_config(tmp_path)
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("SMTP_PORT", "70000"),
-    ("WEBHOOK_TIMEOUT_S", "nan"),
-    ("WEBHOOK_TIMEOUT_S", "inf"),
-    ("DELIVERY_MAX_ATTEMPTS", "0"),
-    ("ALERT_SECTOR_RESOLUTION", "15"),
-    ("HEARTBEAT_S", "-1"),
-    ("STREAM_RETRY_MS", "1.5"),
-])
-def test_numeric_settings_are_range_checked_naming_the_setting(tmp_path, monkeypatch, name,
-                                                               value):
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SMTP_PORT", "70000"),
+        ("WEBHOOK_TIMEOUT_S", "nan"),
+        ("WEBHOOK_TIMEOUT_S", "inf"),
+        ("DELIVERY_MAX_ATTEMPTS", "0"),
+        ("ALERT_SECTOR_RESOLUTION", "15"),
+        ("HEARTBEAT_S", "-1"),
+        ("STREAM_RETRY_MS", "1.5"),
+    ],
+)
+def test_numeric_settings_are_range_checked_naming_the_setting(tmp_path, monkeypatch, name, value):
     monkeypatch.setenv(f"WATCHNET_{name}", value)
     with pytest.raises(ConfigError, match=f"WATCHNET_{name}"):
         build_config(tmp_path)
@@ -132,12 +145,20 @@ def test_every_process_refuses_to_start_with_a_bad_setting(tmp_path):
     import subprocess
     import sys
 
-    env = dict(os.environ, WATCHNET_INSTANCE_PATH=str(tmp_path),
-               WATCHNET_ALERT_RADIUS_SCHEDULE="0:1200,30:lots")
+    env = dict(
+        os.environ,
+        WATCHNET_INSTANCE_PATH=str(tmp_path),
+        WATCHNET_ALERT_RADIUS_SCHEDULE="0:1200,30:lots",
+    )
     env.pop("DATABASE_URL", None)
     for command in ("dispatcher", "scheduler"):
-        done = subprocess.run([sys.executable, "-m", "watchnet.cli", command, "--once"],
-                              env=env, capture_output=True, text=True, timeout=90)
+        done = subprocess.run(
+            [sys.executable, "-m", "watchnet.cli", command, "--once"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
         assert done.returncode != 0
         assert "ALERT_RADIUS_SCHEDULE" in done.stderr
         assert "'30:lots' is not minutes:metres" in done.stderr

@@ -99,36 +99,60 @@ def demo() -> dict[str, Any]:
     district = db.session.scalar(sa.select(District).where(District.name == "八幡地区"))
     drill = db.session.scalar(sa.select(Drill).where(Drill.title == DRILL_TITLE))
     past = db.session.scalar(sa.select(Drill).where(Drill.title == PAST_TITLE))
-    person = db.session.scalars(sa.select(AtRiskPerson)
-                                .where(AtRiskPerson.district_id == district.id)).first()
+    person = db.session.scalars(
+        sa.select(AtRiskPerson).where(AtRiskPerson.district_id == district.id)
+    ).first()
     coordinator = db.session.scalar(
-        sa.select(StaffUser).where(StaffUser.email == DEMO_LOGINS["coordinator"][0]))
+        sa.select(StaffUser).where(StaffUser.email == DEMO_LOGINS["coordinator"][0])
+    )
     assert district and drill and past and person and coordinator
-    alert = start_alert(district, coordinator, AlertInput.from_person(
-        person, last_seen_at=utcnow() - timedelta(minutes=10), last_seen_lat=YAWATA_CENTER[0],
-        last_seen_lon=YAWATA_CENTER[1], last_seen_place="八幡公民館の前",
-        contact_phone="027-000-0000", share_photo=True, is_exercise=True))
-    recipient = db.session.scalars(sa.select(AlertRecipient)
-                                   .where(AlertRecipient.alert_id == alert.id)).first()
+    alert = start_alert(
+        district,
+        coordinator,
+        AlertInput.from_person(
+            person,
+            last_seen_at=utcnow() - timedelta(minutes=10),
+            last_seen_lat=YAWATA_CENTER[0],
+            last_seen_lon=YAWATA_CENTER[1],
+            last_seen_place="八幡公民館の前",
+            contact_phone="027-000-0000",
+            share_photo=True,
+            is_exercise=True,
+        ),
+    )
+    recipient = db.session.scalars(
+        sa.select(AlertRecipient).where(AlertRecipient.alert_id == alert.id)
+    ).first()
     assert recipient is not None, "no demo supporter within the first radius"
-    participant = db.session.scalars(sa.select(Participant)
-                                     .where(Participant.drill_id == drill.id)).first()
+    participant = db.session.scalars(
+        sa.select(Participant).where(Participant.drill_id == drill.id)
+    ).first()
     assert participant is not None
     walker = db.session.get(Supporter, participant.supporter_id)
     some_supporter = db.session.scalars(sa.select(Supporter)).first()
     landmark = db.session.scalars(sa.select(Landmark)).first()
     db.session.commit()
-    return {"district": district, "drill": drill, "past": past, "person": person,
-            "alert": alert, "alert_token": recipient.token, "walker": walker,
-            "supporter": some_supporter, "landmark": landmark}
+    return {
+        "district": district,
+        "drill": drill,
+        "past": past,
+        "person": person,
+        "alert": alert,
+        "alert_token": recipient.token,
+        "walker": walker,
+        "supporter": some_supporter,
+        "landmark": landmark,
+    }
 
 
-def test_every_page_keeps_the_csp_and_every_map_draws(live_server: Any, browser: Any,
-                                                      demo: dict[str, Any]) -> None:
+def test_every_page_keeps_the_csp_and_every_map_draws(
+    live_server: Any, browser: Any, demo: dict[str, Any]
+) -> None:
     district, drill, past = demo["district"], demo["drill"], demo["past"]
     person, alert = demo["person"], demo["alert"]
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP",
-                                  timezone_id="Asia/Tokyo")
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, locale="ja-JP", timezone_id="Asia/Tokyo"
+    )
     try:
         walk = Walk(context.new_page(), live_server.url)
 
@@ -182,8 +206,7 @@ def test_every_page_keeps_the_csp_and_every_map_draws(live_server: Any, browser:
         context.close()
 
 
-def test_the_landmark_delete_asks_first(live_server: Any, page: Any,
-                                        demo: dict[str, Any]) -> None:
+def test_the_landmark_delete_asks_first(live_server: Any, page: Any, demo: dict[str, Any]) -> None:
     """The confirmation moved from an onsubmit attribute to actions.js: dismissing it keeps
     the landmark, accepting it deletes."""
     walk = Walk(page, live_server.url)

@@ -48,10 +48,17 @@ def test_nearest_place_and_rounding():
     assert geo.format_distance(44) == "約40m"
 
 
-@pytest.mark.parametrize(("lat", "lon", "ok"), [
-    (36.0, 139.0, True), (90.0, 180.0, True), (90.0001, 0.0, False), (0.0, -180.01, False),
-    (float("nan"), 0.0, False), (0.0, float("inf"), False),
-])
+@pytest.mark.parametrize(
+    ("lat", "lon", "ok"),
+    [
+        (36.0, 139.0, True),
+        (90.0, 180.0, True),
+        (90.0001, 0.0, False),
+        (0.0, -180.01, False),
+        (float("nan"), 0.0, False),
+        (0.0, float("inf"), False),
+    ],
+)
 def test_coordinates_out_of_range_are_refused(lat, lon, ok):
     assert geo.is_valid_latlon(lat, lon) is ok
 

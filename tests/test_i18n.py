@@ -23,8 +23,24 @@ MO = PO.with_suffix(".mo")
 def extracted(tmp_path_factory) -> set[str]:
     pot = tmp_path_factory.mktemp("i18n") / "messages.pot"
     pybabel = Path(sys.executable).with_name("pybabel")
-    subprocess.run([str(pybabel), "extract", "-F", "babel.cfg", "-k", "_l", "-k",
-                    "lazy_gettext", "-o", str(pot), "."], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(
+        [
+            str(pybabel),
+            "extract",
+            "-F",
+            "babel.cfg",
+            "-k",
+            "_l",
+            "-k",
+            "lazy_gettext",
+            "-o",
+            str(pot),
+            ".",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     with pot.open("rb") as fh:
         return {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(fh) if m.id}
 
@@ -37,8 +53,11 @@ def _catalog(path: Path):
 def test_every_string_in_the_code_has_a_japanese_translation(extracted):
     catalog = _catalog(PO)
     missing = sorted(
-        msgid for msgid in extracted
-        if (m := catalog.get(msgid)) is None or not m.string or m.fuzzy
+        msgid
+        for msgid in extracted
+        if (m := catalog.get(msgid)) is None
+        or not m.string
+        or m.fuzzy
         or (isinstance(m.string, tuple) and not all(m.string))
     )
     assert missing == [], f"untranslated (run scripts/i18n.sh update, translate): {missing[:20]}"
@@ -46,6 +65,7 @@ def test_every_string_in_the_code_has_a_japanese_translation(extracted):
 
 def test_the_compiled_catalogue_matches_the_translations():
     po, mo = _catalog(PO), _catalog(MO)
+
     def flat(value):  # plural entries come back as lists from one reader, tuples from the other
         return tuple(value) if isinstance(value, (list, tuple)) else value
 
@@ -57,8 +77,11 @@ def test_the_compiled_catalogue_matches_the_translations():
 def test_no_stigmatising_words_anywhere_users_could_read_them():
     pattern = re.compile("徘徊|痴呆")
     offenders = []
-    for folder, globs in ((ROOT / "templates", ["**/*.html"]), (ROOT / "static", ["**/*.js"]),
-                          (ROOT / "watchnet", ["**/*.py", "**/*.po"])):
+    for folder, globs in (
+        (ROOT / "templates", ["**/*.html"]),
+        (ROOT / "static", ["**/*.js"]),
+        (ROOT / "watchnet", ["**/*.py", "**/*.po"]),
+    ):
         for glob in globs:
             for path in folder.glob(glob):
                 if pattern.search(path.read_text(encoding="utf-8")):

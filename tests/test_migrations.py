@@ -78,23 +78,43 @@ def test_upgrading_marks_the_sectors_already_walked_before_0003(tmp_path):
         district = District(name="八幡地区", center_lat=36.3335, center_lon=138.9455)
         db.session.add(district)
         db.session.flush()
-        supporter = register_supporter(district, name="歩行 一郎", name_kana="ほこう いちろう",
-                                       kind="community_supporter")
+        supporter = register_supporter(
+            district, name="歩行 一郎", name_kana="ほこう いちろう", kind="community_supporter"
+        )
         now = utcnow()
-        alert = Alert(district_id=district.id, last_seen_at=now, last_seen_lat=36.3335,
-                      last_seen_lon=138.9455, radius_m=1200.0, started_at=now,
-                      contact_phone="027-123-4567")
+        alert = Alert(
+            district_id=district.id,
+            last_seen_at=now,
+            last_seen_lat=36.3335,
+            last_seen_lon=138.9455,
+            radius_m=1200.0,
+            started_at=now,
+            contact_phone="027-123-4567",
+        )
         db.session.add(alert)
         db.session.flush()
         walk = [(36.3335, 138.9455, 3), (36.3336, 138.9456, 1), (36.3400, 138.9300, 2)]
         for i, (lat, lon, minutes) in enumerate(walk):
-            db.session.add(SearchPosition(
-                alert_id=alert.id, supporter_id=supporter.id, client_id=f"p{i}", lat=lat,
-                lon=lon, cell=cell_of(lat, lon, 8), recorded_at=now - timedelta(minutes=minutes)))
+            db.session.add(
+                SearchPosition(
+                    alert_id=alert.id,
+                    supporter_id=supporter.id,
+                    client_id=f"p{i}",
+                    lat=lat,
+                    lon=lon,
+                    cell=cell_of(lat, lon, 8),
+                    recorded_at=now - timedelta(minutes=minutes),
+                )
+            )
         db.session.commit()
         downgrade(revision="0002")
         upgrade()
-        rows = db.session.execute(sa.select(WalkedSector.cell, WalkedSector.first_walked_at)
-                                  .where(WalkedSector.alert_id == alert.id)).all()
-        assert dict(rows) == {cell_of(36.3335, 138.9455, 8): now - timedelta(minutes=3),
-                              cell_of(36.3400, 138.9300, 8): now - timedelta(minutes=2)}
+        rows = db.session.execute(
+            sa.select(WalkedSector.cell, WalkedSector.first_walked_at).where(
+                WalkedSector.alert_id == alert.id
+            )
+        ).all()
+        assert dict(rows) == {
+            cell_of(36.3335, 138.9455, 8): now - timedelta(minutes=3),
+            cell_of(36.3400, 138.9300, 8): now - timedelta(minutes=2),
+        }

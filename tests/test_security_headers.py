@@ -56,12 +56,16 @@ def assert_hardened(response: Any, referrer_policy: str = "same-origin") -> dict
 
 
 def _no_arg_get_routes(app: Flask) -> list[str]:
-    return sorted(r.rule for r in app.url_map.iter_rules()
-                  if "GET" in (r.methods or set()) and not r.arguments)
+    return sorted(
+        r.rule
+        for r in app.url_map.iter_rules()
+        if "GET" in (r.methods or set()) and not r.arguments
+    )
 
 
 def test_every_get_route_without_arguments_carries_the_headers(
-        app: Flask, client: FlaskClient, organizer: Any, make_staff: Any, district: Any) -> None:
+    app: Flask, client: FlaskClient, organizer: Any, make_staff: Any, district: Any
+) -> None:
     routes = _no_arg_get_routes(app)
     assert "/login" in routes and "/drills/" in routes and "/api/openapi.json" in routes
     admin = make_staff([], role="admin", email="admin@example.jp")
@@ -76,13 +80,23 @@ def test_every_get_route_without_arguments_carries_the_headers(
 
 
 def test_staff_phone_api_static_404_and_redirect_responses(
-        app: Flask, organizer: Any, organizer_client: FlaskClient, supporter: Any,
-        district: Any, make_drill: Any) -> None:
+    app: Flask,
+    organizer: Any,
+    organizer_client: FlaskClient,
+    supporter: Any,
+    district: Any,
+    make_drill: Any,
+) -> None:
     drill = make_drill(district)
     # Staff pages (with and without a map), JSON API, JSON of a page, a GPX download.
-    for path in ("/drills/", f"/drills/{drill.id}", f"/drills/{drill.id}/route",
-                 "/districts/landmarks", f"/drills/{drill.id}.gpx",
-                 f"/drills/{drill.id}/live/state"):
+    for path in (
+        "/drills/",
+        f"/drills/{drill.id}",
+        f"/drills/{drill.id}/route",
+        "/districts/landmarks",
+        f"/drills/{drill.id}.gpx",
+        f"/drills/{drill.id}/live/state",
+    ):
         response = organizer_client.get(path)
         assert response.status_code == 200, (path, response.status_code)
         assert_hardened(response)
@@ -98,8 +112,12 @@ def test_staff_phone_api_static_404_and_redirect_responses(
         assert response.is_json
         assert_hardened(response)
     # Static files, the vendored map library, a missing file.
-    for path, status in (("/static/css/app.css", 200), ("/static/js/lib/actions.js", 200),
-                         ("/vendor/leaflet/leaflet.js", 200), ("/static/nope.css", 404)):
+    for path, status in (
+        ("/static/css/app.css", 200),
+        ("/static/js/lib/actions.js", 200),
+        ("/vendor/leaflet/leaflet.js", 200),
+        ("/static/nope.css", 404),
+    ):
         response = organizer_client.get(path)
         assert response.status_code == status, path
         assert_hardened(response)
@@ -133,8 +151,9 @@ def test_staff_phone_api_static_404_and_redirect_responses(
         assert_hardened(response)
 
 
-def test_an_unexpected_error_page_carries_the_headers(database_url: str,
-                                                      instance_path: Any) -> None:
+def test_an_unexpected_error_page_carries_the_headers(
+    database_url: str, instance_path: Any
+) -> None:
     app = make_test_app(database_url, TESTING=False)
 
     @app.get("/__boom")
@@ -165,17 +184,22 @@ def _script_tags_with_src(body: str) -> list[str]:
 
 
 def test_the_nonce_is_new_per_request_and_on_every_inline_script(
-        organizer_client: FlaskClient, district: Any, make_drill: Any) -> None:
+    organizer_client: FlaskClient, district: Any, make_drill: Any
+) -> None:
     drill = make_drill(district)
     seen: set[str] = set()
-    for path in (f"/drills/{drill.id}/route", f"/drills/{drill.id}/route",
-                 "/districts/landmarks", f"/drills/{drill.id}/teams/handouts"):
+    for path in (
+        f"/drills/{drill.id}/route",
+        f"/drills/{drill.id}/route",
+        "/districts/landmarks",
+        f"/drills/{drill.id}/teams/handouts",
+    ):
         response = organizer_client.get(path)
         assert response.status_code == 200, path
         # The handouts print personal sign-in links (QR codes): their own stricter policy.
         csp = assert_hardened(response, "no-referrer" if "handouts" in path else "same-origin")
         assert len(csp["script-src"]) == 2, "a map page must send its nonce"
-        nonce = csp["script-src"][1][len("'nonce-"):-1]
+        nonce = csp["script-src"][1][len("'nonce-") : -1]
         assert len(nonce) >= 22  # 18 random bytes
         assert nonce not in seen, "the same nonce twice"
         seen.add(nonce)
@@ -202,17 +226,23 @@ def test_pages_without_inline_scripts_send_no_nonce(organizer_client: FlaskClien
 
 
 def test_print_buttons_and_confirmations_use_data_attributes_not_inline_handlers(
-        organizer_client: FlaskClient, district: Any, supporter: Any, make_drill: Any) -> None:
+    organizer_client: FlaskClient, district: Any, supporter: Any, make_drill: Any
+) -> None:
     from watchnet.districts.models import Landmark
     from watchnet.extensions import db
 
-    db.session.add(Landmark(district_id=district.id, name="公民館", kind="community_hall",
-                            lat=36.333, lon=138.945))
+    db.session.add(
+        Landmark(
+            district_id=district.id, name="公民館", kind="community_hall", lat=36.333, lon=138.945
+        )
+    )
     db.session.commit()
     drill = make_drill(district)
-    pages = {f"/supporters/{supporter.id}/card": 'data-action="print"',
-             f"/drills/{drill.id}/report": 'data-action="print"',
-             "/districts/landmarks": 'data-action="confirm"'}
+    pages = {
+        f"/supporters/{supporter.id}/card": 'data-action="print"',
+        f"/drills/{drill.id}/report": 'data-action="print"',
+        "/districts/landmarks": 'data-action="confirm"',
+    }
     for path, marker in pages.items():
         response = organizer_client.get(path)
         assert response.status_code == 200, path
@@ -223,17 +253,21 @@ def test_print_buttons_and_confirmations_use_data_attributes_not_inline_handlers
 
 
 def test_tile_origin_follows_the_configured_tile_server() -> None:
-    assert tile_origin("https://cyberjapandata.gsi.go.jp/xyz/std/{z}/{x}/{y}.png") == \
-        "https://cyberjapandata.gsi.go.jp"
-    assert tile_origin("https://{s}.tile.example.org/{z}/{x}/{y}.png") == \
-        "https://*.tile.example.org"
+    assert (
+        tile_origin("https://cyberjapandata.gsi.go.jp/xyz/std/{z}/{x}/{y}.png")
+        == "https://cyberjapandata.gsi.go.jp"
+    )
+    assert (
+        tile_origin("https://{s}.tile.example.org/{z}/{x}/{y}.png") == "https://*.tile.example.org"
+    )
     assert tile_origin("http://127.0.0.1:8081/tiles/{z}/{x}/{y}.png") == "http://127.0.0.1:8081"
     assert tile_origin("/tiles/{z}/{x}/{y}.png") is None
     assert "img-src 'self' data: blob:;" in content_security_policy(None, None) + ";"
 
 
 def test_a_closed_network_tile_server_is_allowed_in_img_src(
-        database_url: str, instance_path: Any) -> None:
+    database_url: str, instance_path: Any
+) -> None:
     app = make_test_app(database_url, TILE_URL="http://10.0.0.5:8080/{z}/{x}/{y}.png")
     response = app.test_client().get("/login")
     assert _csp(response)["img-src"] == ["'self'", "data:", "blob:", "http://10.0.0.5:8080"]
@@ -323,8 +357,9 @@ def test_login_next_never_leaves_the_site(app: Flask, organizer: Any, target: st
     # The raw query string as an attacker's link carries it: %09 stays %09 for the server to
     # decode; everything else percent-encoded the way a browser sends it.
     raw = target if target == "/%09/evil.example" else quote(target, safe="")
-    response = client.post(f"/login?next={raw}",
-                           data={"email": organizer.email, "password": PASSWORD})
+    response = client.post(
+        f"/login?next={raw}", data={"email": organizer.email, "password": PASSWORD}
+    )
     assert response.status_code == 302
     location = response.headers["Location"]
     assert location == "/", (target, location)
@@ -334,8 +369,10 @@ def test_login_next_never_leaves_the_site(app: Flask, organizer: Any, target: st
 @pytest.mark.parametrize("target", ["/drills/", "/supporters?q=x", "http://localhost/drills/"])
 def test_login_next_to_our_own_page_is_followed(app: Flask, organizer: Any, target: str) -> None:
     client = app.test_client()
-    response = client.post(f"/login?next={quote(target, safe='')}",
-                           data={"email": organizer.email, "password": PASSWORD})
+    response = client.post(
+        f"/login?next={quote(target, safe='')}",
+        data={"email": organizer.email, "password": PASSWORD},
+    )
     assert response.status_code == 302
     assert response.headers["Location"] == target
 
@@ -364,21 +401,29 @@ def _session_cookie(response: Any) -> str:
 
 
 def test_session_cookie_is_secure_when_served_over_https(
-        database_url: str, instance_path: Any, organizer: Any) -> None:
+    database_url: str, instance_path: Any, organizer: Any
+) -> None:
     plain = make_test_app(database_url)
     assert "Secure" not in _session_cookie(
-        plain.test_client().post("/login", data={"email": organizer.email,
-                                                 "password": PASSWORD}))
+        plain.test_client().post("/login", data={"email": organizer.email, "password": PASSWORD})
+    )
     https = make_test_app(database_url, PUBLIC_BASE_URL="https://watch.example.jp")
     assert https.config["SESSION_COOKIE_SECURE"] is True
-    cookie = _session_cookie(https.test_client().post(
-        "/login", data={"email": organizer.email, "password": PASSWORD}))
+    cookie = _session_cookie(
+        https.test_client().post("/login", data={"email": organizer.email, "password": PASSWORD})
+    )
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     # The setting wins over the guess, whichever way, also as the environment's strings.
-    assert make_test_app(database_url, PUBLIC_BASE_URL="https://x.jp",
-                         SESSION_COOKIE_SECURE="0").config["SESSION_COOKIE_SECURE"] is False
-    assert make_test_app(database_url,
-                         SESSION_COOKIE_SECURE="true").config["SESSION_COOKIE_SECURE"] is True
+    assert (
+        make_test_app(
+            database_url, PUBLIC_BASE_URL="https://x.jp", SESSION_COOKIE_SECURE="0"
+        ).config["SESSION_COOKIE_SECURE"]
+        is False
+    )
+    assert (
+        make_test_app(database_url, SESSION_COOKIE_SECURE="true").config["SESSION_COOKIE_SECURE"]
+        is True
+    )
 
 
 def test_bad_security_settings_fail_at_start(database_url: str, instance_path: Any) -> None:
@@ -391,7 +436,8 @@ def test_bad_security_settings_fail_at_start(database_url: str, instance_path: A
 
 
 def test_forwarded_proto_counts_only_with_the_proxy_setting(
-        database_url: str, instance_path: Any, organizer: Any) -> None:
+    database_url: str, instance_path: Any, organizer: Any
+) -> None:
     """An https page must not be sent back to http; whether the request was https is taken
     from X-Forwarded-Proto only when WATCHNET_PROXY_FIX says a proxy sets it."""
     headers = {"X-Forwarded-Proto": "https"}
@@ -417,7 +463,8 @@ def test_forwarded_proto_counts_only_with_the_proxy_setting(
 
 
 def test_unknown_accounts_run_the_password_hash_too(
-        app: Flask, organizer: Any, make_staff: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    app: Flask, organizer: Any, make_staff: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import watchnet.auth.services as services
 
     calls: list[str] = []

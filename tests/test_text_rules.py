@@ -42,12 +42,15 @@ def auth(organizer: Any) -> dict[str, str]:
 # Pure rules
 
 
-@pytest.mark.parametrize(("typed", "shown", "href"), [
-    ("０９０－１２３４－５６７８", "090-1234-5678", "tel:09012345678"),
-    ("０２７０ー２０ー１２３４", "0270-20-1234", "tel:0270201234"),
-    (" 090‐1234‐5678 ", "090-1234-5678", "tel:09012345678"),
-    ("（0270）20-1234", "(0270)20-1234", "tel:0270201234"),
-])
+@pytest.mark.parametrize(
+    ("typed", "shown", "href"),
+    [
+        ("０９０－１２３４－５６７８", "090-1234-5678", "tel:09012345678"),
+        ("０２７０ー２０ー１２３４", "0270-20-1234", "tel:0270201234"),
+        (" 090‐1234‐5678 ", "090-1234-5678", "tel:09012345678"),
+        ("（0270）20-1234", "(0270)20-1234", "tel:0270201234"),
+    ],
+)
 def test_phone_numbers_are_normalised_and_dialled_as_digits(typed, shown, href):
     assert normalise_phone(typed) == shown == phone_text(typed)
     assert tel_href(typed) == href
@@ -66,18 +69,33 @@ def test_invisible_and_bidirectional_controls_are_removed():
 
 
 def _register(client: Any, district: Any, phone: str, care_phone: str = "") -> Any:
-    return client.post(f"/districts/{district.id}/registry/new", data={
-        "name": "見守 一郎", "name_kana": "みまもり いちろう", "sex": "unknown",
-        "build": "unknown", "walking_ability": "independent",
-        "care_manager_phone": care_phone,
-        "contacts-0-name": "見守 花子", "contacts-0-relation": "長女", "contacts-0-phone": phone,
-        "consent-given_by_name": "見守 花子", "consent-given_on": "2026-01-05",
-        "consent-scopes": ["share_with_supporters"]}, headers=JA)
+    return client.post(
+        f"/districts/{district.id}/registry/new",
+        data={
+            "name": "見守 一郎",
+            "name_kana": "みまもり いちろう",
+            "sex": "unknown",
+            "build": "unknown",
+            "walking_ability": "independent",
+            "care_manager_phone": care_phone,
+            "contacts-0-name": "見守 花子",
+            "contacts-0-relation": "長女",
+            "contacts-0-phone": phone,
+            "consent-given_by_name": "見守 花子",
+            "consent-given_on": "2026-01-05",
+            "consent-scopes": ["share_with_supporters"],
+        },
+        headers=JA,
+    )
 
 
 def test_registry_phone_numbers_are_stored_normalised(coordinator_client, district):
-    response = _register(coordinator_client, district, "０９０－１２３４－５６７８",
-                         care_phone="０２７０－２０－１２３４")
+    response = _register(
+        coordinator_client,
+        district,
+        "０９０－１２３４－５６７８",
+        care_phone="０２７０－２０－１２３４",
+    )
     assert response.status_code == 302, response.get_data(as_text=True)
     person = db.session.scalar(sa.select(AtRiskPerson))
     assert person.contacts[0].phone == "090-1234-5678"
@@ -96,8 +114,11 @@ def test_rows_stored_as_typed_are_shown_and_dialled_normalised(coordinator_clien
     person = db.session.scalar(sa.select(AtRiskPerson))
     # A row saved before numbers were normalised on the way in.
     db.session.execute(sa.update(FamilyContact).values(phone="０９０－１２３４－５６７８"))
-    db.session.execute(sa.update(AtRiskPerson).values(
-        care_manager_name="ケア 太郎", care_manager_phone="０２７０ー２０ー１２３４"))
+    db.session.execute(
+        sa.update(AtRiskPerson).values(
+            care_manager_name="ケア 太郎", care_manager_phone="０２７０ー２０ー１２３４"
+        )
+    )
     db.session.commit()
     html = coordinator_client.get(f"/registry/{person.id}", headers=JA).get_data(as_text=True)
     assert 'href="tel:09012345678"' in html and ">090-1234-5678</a>" in html
@@ -106,8 +127,13 @@ def test_rows_stored_as_typed_are_shown_and_dialled_normalised(coordinator_clien
 
 
 def test_supporter_phones_are_normalised(district):
-    supporter = register_supporter(district, "見守 次郎", "みまもり じろう",
-                                   "community_supporter", phone="０９０－１２３４－５６７８")
+    supporter = register_supporter(
+        district,
+        "見守 次郎",
+        "みまもり じろう",
+        "community_supporter",
+        phone="０９０－１２３４－５６７８",
+    )
     assert supporter.phone == "090-1234-5678"
 
 
@@ -117,28 +143,46 @@ def test_supporter_phones_are_normalised(district):
 
 @pytest.mark.parametrize("kana", ["yamada", "山田たろう", "やまだ1"])
 def test_the_api_refuses_kana_the_form_refuses(client, auth, district, kana):
-    response = client.post("/api/v1/supporters/", headers=auth, json={
-        "district_id": district.id, "name": "山田 太郎", "name_kana": kana,
-        "kind": "community_supporter"})
+    response = client.post(
+        "/api/v1/supporters/",
+        headers=auth,
+        json={
+            "district_id": district.id,
+            "name": "山田 太郎",
+            "name_kana": kana,
+            "kind": "community_supporter",
+        },
+    )
     assert response.status_code == 422
     assert response.json["errors"]["json"]["name_kana"] == [
-        "ひらがなかカタカナだけで入力してください (言葉の間の空白はかまいません)。"]
+        "ひらがなかカタカナだけで入力してください (言葉の間の空白はかまいません)。"
+    ]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Supporter)) == 0
     form = client.post("/supporters/new", data={"name_kana": kana})  # anonymous: to login
     assert form.status_code == 302
 
 
 def test_the_api_accepts_half_width_katakana_as_the_form_does(client, auth, district):
-    response = client.post("/api/v1/supporters/", headers=auth, json={
-        "district_id": district.id, "name": "山田 太郎", "name_kana": "ﾔﾏﾀﾞ ﾀﾛｳ",
-        "kind": "community_supporter"})
+    response = client.post(
+        "/api/v1/supporters/",
+        headers=auth,
+        json={
+            "district_id": district.id,
+            "name": "山田 太郎",
+            "name_kana": "ﾔﾏﾀﾞ ﾀﾛｳ",
+            "kind": "community_supporter",
+        },
+    )
     assert response.status_code == 201, response.json
     assert response.json["name_kana"] == "ヤマダ タロウ"
 
 
 def test_the_registry_form_has_the_kana_rule(coordinator_client, district):
-    response = coordinator_client.post(f"/districts/{district.id}/registry/new", data={
-        "name": "見守 一郎", "name_kana": "mimamori"}, headers=JA)
+    response = coordinator_client.post(
+        f"/districts/{district.id}/registry/new",
+        data={"name": "見守 一郎", "name_kana": "mimamori"},
+        headers=JA,
+    )
     assert response.status_code == 400
     assert "ひらがなかカタカナだけで入力してください" in response.get_data(as_text=True)
 
@@ -147,18 +191,32 @@ def test_the_registry_form_has_the_kana_rule(coordinator_client, district):
 # Invisible and bidirectional characters in names
 
 
-def test_bidi_and_zero_width_characters_are_removed_from_names(organizer_client, client, auth,
-                                                              district):
-    response = organizer_client.post("/supporters/new", data={
-        "name": "\u202e見守\u200b 三郎\u2069", "name_kana": "みまもり\u200b さぶろう",
-        "kind": "community_supporter", "district_id": district.id}, headers=JA)
+def test_bidi_and_zero_width_characters_are_removed_from_names(
+    organizer_client, client, auth, district
+):
+    response = organizer_client.post(
+        "/supporters/new",
+        data={
+            "name": "\u202e見守\u200b 三郎\u2069",
+            "name_kana": "みまもり\u200b さぶろう",
+            "kind": "community_supporter",
+            "district_id": district.id,
+        },
+        headers=JA,
+    )
     assert response.status_code == 302, response.get_data(as_text=True)
     supporter = db.session.scalar(sa.select(Supporter))
     assert (supporter.name, supporter.name_kana) == ("見守 三郎", "みまもり さぶろう")
 
-    created = client.post("/api/v1/drills", headers=auth, json={
-        "district_id": district.id, "title": "\u202eまち歩き\u200d訓練\ufeff",
-        "starts_at": "2026-03-13T09:30:00"})
+    created = client.post(
+        "/api/v1/drills",
+        headers=auth,
+        json={
+            "district_id": district.id,
+            "title": "\u202eまち歩き\u200d訓練\ufeff",
+            "starts_at": "2026-03-13T09:30:00",
+        },
+    )
     assert created.status_code == 201, created.json
     assert created.json["title"] == "まち歩き訓練"
     assert db.session.get_one(Drill, created.json["id"]).title == "まち歩き訓練"
@@ -171,8 +229,11 @@ def test_bidi_and_zero_width_characters_are_removed_from_names(organizer_client,
 def test_a_zero_width_space_does_not_make_a_second_supporter(district):
     register_supporter(district, "山田 太郎", "やまだ たろう", "community_supporter")
     db.session.commit()
-    for name, kana in (("山田\u200b 太郎", "やまだ たろう"), ("山田　太郎", "やまだ　たろう"),
-                       ("\u202e山田 太郎", "やまだ たろう")):
+    for name, kana in (
+        ("山田\u200b 太郎", "やまだ たろう"),
+        ("山田　太郎", "やまだ　たろう"),
+        ("\u202e山田 太郎", "やまだ たろう"),
+    ):
         with pytest.raises(UserInputError) as caught:
             register_supporter(district, name, kana, "community_supporter")
         assert caught.value.field == "name"
@@ -180,22 +241,32 @@ def test_a_zero_width_space_does_not_make_a_second_supporter(district):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Supporter)) == 1
 
 
-def test_landmark_and_team_names_are_compared_normalised(organizer_client, client, auth,
-                                                          district, make_drill):
-    first = client.post(f"/api/v1/districts/{district.id}/landmarks", headers=auth,
-                        json={"name": "八幡公民館", "lat": 36.3, "lon": 138.9})
+def test_landmark_and_team_names_are_compared_normalised(
+    organizer_client, client, auth, district, make_drill
+):
+    first = client.post(
+        f"/api/v1/districts/{district.id}/landmarks",
+        headers=auth,
+        json={"name": "八幡公民館", "lat": 36.3, "lon": 138.9},
+    )
     assert first.status_code == 201
-    again = client.post(f"/api/v1/districts/{district.id}/landmarks", headers=auth,
-                        json={"name": "八幡\u200b公民館 ", "lat": 36.31, "lon": 138.91})
+    again = client.post(
+        f"/api/v1/districts/{district.id}/landmarks",
+        headers=auth,
+        json={"name": "八幡\u200b公民館 ", "lat": 36.31, "lon": 138.91},
+    )
     assert again.status_code == 422 and "name" in again.json["errors"]["json"]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Landmark)) == 1
 
     drill = make_drill(district)
-    created = organizer_client.post(f"/drills/{drill.id}/teams/new",
-                                    data={"new-team-name": "1班", "new-team-color": "#0b5cad"})
+    created = organizer_client.post(
+        f"/drills/{drill.id}/teams/new", data={"new-team-name": "1班", "new-team-color": "#0b5cad"}
+    )
     assert created.status_code < 400
-    organizer_client.post(f"/drills/{drill.id}/teams/new",
-                          data={"new-team-name": "１班\u200b", "new-team-color": "#b3261e"})
+    organizer_client.post(
+        f"/drills/{drill.id}/teams/new",
+        data={"new-team-name": "１班\u200b", "new-team-color": "#b3261e"},
+    )
     names = db.session.scalars(sa.select(Team.name).where(Team.drill_id == drill.id)).all()
     assert names == ["1班"]
 
@@ -205,11 +276,18 @@ def test_landmark_and_team_names_are_compared_normalised(organizer_client, clien
 
 
 def test_an_unexpected_error_is_logged_with_an_id_the_user_sees(
-        database_url: str, instance_path: Path, caplog: pytest.LogCaptureFixture):
+    database_url: str, instance_path: Path, caplog: pytest.LogCaptureFixture
+):
     from watchnet import create_app
 
-    app = create_app({"TESTING": False, "SQLALCHEMY_DATABASE_URI": database_url,
-                      "SECRET_KEY": "x", "WTF_CSRF_ENABLED": False})
+    app = create_app(
+        {
+            "TESTING": False,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SECRET_KEY": "x",
+            "WTF_CSRF_ENABLED": False,
+        }
+    )
 
     def broken() -> Any:
         raise RuntimeError("boom in a view")
@@ -250,13 +328,19 @@ def test_kpt_notes_are_cleaned_and_due_dates_checked(organizer_client, district,
     from watchnet.kpt.models import KptItem
 
     drill = make_drill(district)
-    created = organizer_client.post(f"/drills/{drill.id}/kpt/items", headers=JA,
-                                    json={"kind": "try", "text": "\u202e声かけ\x00を増やす\u200b"})
+    created = organizer_client.post(
+        f"/drills/{drill.id}/kpt/items",
+        headers=JA,
+        json={"kind": "try", "text": "\u202e声かけ\x00を増やす\u200b"},
+    )
     assert created.status_code == 201, created.get_data(as_text=True)[:300]
     item = db.session.scalars(sa.select(KptItem)).one()
     assert item.text == "声かけを増やす"
-    action = organizer_client.post(f"/drills/{drill.id}/kpt/items/{item.id}/action", headers=JA,
-                                   json={"owner": "事務局", "due_date": "0001-01-01"})
+    action = organizer_client.post(
+        f"/drills/{drill.id}/kpt/items/{item.id}/action",
+        headers=JA,
+        json={"owner": "事務局", "due_date": "0001-01-01"},
+    )
     assert action.status_code == 422
     assert action.json["errors"]["due_date"] == ["2000年から2100年までの日付を入力してください。"]
 
@@ -269,13 +353,20 @@ def test_a_drill_phone_step_note_is_cleaned(app, district, supporter, make_drill
     from watchnet.drills.models import DrillStatus, Participant
     from watchnet.tracking.models import EncounterStep
 
-    drill = make_drill(district, status=DrillStatus.live,
-                       starts_at=datetime.now(UTC) - timedelta(minutes=10))
+    drill = make_drill(
+        district, status=DrillStatus.live, starts_at=datetime.now(UTC) - timedelta(minutes=10)
+    )
     db.session.add(Participant(drill_id=drill.id, supporter_id=supporter.id))
     db.session.commit()
     phone = signin_supporter(app.test_client(), supporter)
-    response = phone.post(f"/field/drills/{drill.id}/steps", json={
-        "client_id": "step-nul-0001", "step": "noticed", "note": "ゆっくり\x00\u202e話した",
-        "done_at": datetime.now(UTC).isoformat()})
+    response = phone.post(
+        f"/field/drills/{drill.id}/steps",
+        json={
+            "client_id": "step-nul-0001",
+            "step": "noticed",
+            "note": "ゆっくり\x00\u202e話した",
+            "done_at": datetime.now(UTC).isoformat(),
+        },
+    )
     assert response.status_code in (200, 201), response.get_data(as_text=True)[:300]
     assert db.session.scalars(sa.select(EncounterStep.note)).one() == "ゆっくり話した"

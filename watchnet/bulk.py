@@ -30,9 +30,14 @@ from watchnet.extensions import db
 CHUNK = 1000  # rows per statement (SQLite: 15 columns x 1000 stays under 32766 parameters)
 
 
-def insert_ignoring_conflicts(table: sa.Table, rows: Sequence[Mapping[str, Any]], *,
-                              columns: Sequence[str], conflict: Sequence[str],
-                              shared: Mapping[str, Any] | None = None) -> int:
+def insert_ignoring_conflicts(
+    table: sa.Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    columns: Sequence[str],
+    conflict: Sequence[str],
+    shared: Mapping[str, Any] | None = None,
+) -> int:
     """Insert `rows` (each with exactly `columns`) plus the `shared` values into `table`,
     skipping rows that collide on the unique `conflict` columns; returns how many were new.
     The caller commits."""
@@ -43,19 +48,29 @@ def insert_ignoring_conflicts(table: sa.Table, rows: Sequence[Mapping[str, Any]]
     added = 0
     if dialect == "postgresql":
         return _copy_ignoring_conflicts(table, rows, columns, conflict, shared)
-    stmt_lite = (sqlite.insert(table).values(**shared)
-                 .on_conflict_do_nothing(index_elements=list(conflict))
-                 .returning(table.c[list(table.primary_key.columns)[0].name]))
+    stmt_lite = (
+        sqlite.insert(table)
+        .values(**shared)
+        .on_conflict_do_nothing(index_elements=list(conflict))
+        .returning(table.c[list(table.primary_key.columns)[0].name])
+    )
     for start in range(0, len(rows), CHUNK):
-        chunk = [{name: row[name] for name in columns} for row in rows[start:start + CHUNK]]
-        added += len(db.session.execute(
-            stmt_lite, chunk, execution_options={"insertmanyvalues_page_size": CHUNK}).all())
+        chunk = [{name: row[name] for name in columns} for row in rows[start : start + CHUNK]]
+        added += len(
+            db.session.execute(
+                stmt_lite, chunk, execution_options={"insertmanyvalues_page_size": CHUNK}
+            ).all()
+        )
     return added
 
 
-def _copy_ignoring_conflicts(table: sa.Table, rows: Sequence[Mapping[str, Any]],
-                             columns: Sequence[str], conflict: Sequence[str],
-                             shared: Mapping[str, Any]) -> int:
+def _copy_ignoring_conflicts(
+    table: sa.Table,
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[str],
+    conflict: Sequence[str],
+    shared: Mapping[str, Any],
+) -> int:
     """PostgreSQL: COPY into a staging table, then INSERT ... SELECT ... ON CONFLICT DO NOTHING,
     on the session's own connection, so it all belongs to the caller's transaction."""
     names = [*columns, *shared]
@@ -67,21 +82,30 @@ def _copy_ignoring_conflicts(table: sa.Table, rows: Sequence[Mapping[str, Any]],
     with raw.cursor() as cur:
         # A second call in the same transaction finds the first one's staging table.
         cur.execute(pgsql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(pgsql.Identifier(stage)))
-        cur.execute(pgsql.SQL(
-            "CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS SELECT {cols} FROM {table} "
-            "WITH NO DATA").format(stage=pgsql.Identifier(stage), cols=cols,
-                                   table=pgsql.Identifier(table.name)))
+        cur.execute(
+            pgsql.SQL(
+                "CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS SELECT {cols} FROM {table} "
+                "WITH NO DATA"
+            ).format(stage=pgsql.Identifier(stage), cols=cols, table=pgsql.Identifier(table.name))
+        )
         tail = [_plain(shared[name]) for name in shared]
         copy_sql = pgsql.SQL("COPY {stage} ({cols}) FROM STDIN").format(
-            stage=pgsql.Identifier(stage), cols=cols)
+            stage=pgsql.Identifier(stage), cols=cols
+        )
         with cur.copy(copy_sql) as copy:
             for row in rows:
                 copy.write_row([_plain(row[name]) for name in columns] + tail)
-        cur.execute(pgsql.SQL(
-            "INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} "
-            "ON CONFLICT ({conflict}) DO NOTHING").format(
-                table=pgsql.Identifier(table.name), cols=cols, stage=pgsql.Identifier(stage),
-                conflict=pgsql.SQL(", ").join(pgsql.Identifier(n) for n in conflict)))
+        cur.execute(
+            pgsql.SQL(
+                "INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} "
+                "ON CONFLICT ({conflict}) DO NOTHING"
+            ).format(
+                table=pgsql.Identifier(table.name),
+                cols=cols,
+                stage=pgsql.Identifier(stage),
+                conflict=pgsql.SQL(", ").join(pgsql.Identifier(n) for n in conflict),
+            )
+        )
         return max(cur.rowcount, 0)
 
 

@@ -21,8 +21,13 @@ def _create_app() -> object:
     return create_app()
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False,
-             load_dotenv=False, set_debug_flag=False)
+@click.group(
+    cls=FlaskGroup,
+    create_app=_create_app,
+    add_version_option=False,
+    load_dotenv=False,
+    set_debug_flag=False,
+)
 def main() -> None:
     """watchnet: walking drills and missing-elder alerts."""
 
@@ -38,18 +43,39 @@ def upgrade_database() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=max(2, (os.cpu_count() or 1) * 2), show_default=True, type=int)
-@click.option("--threads", default=1, show_default=True, type=int,
-              help="Threads per worker; 1 gives sync workers. Live pages reconnect their "
-                   "event streams instead of holding a worker (FIELD_SSE_LIFETIME_S, "
-                   "LIVE_STREAM_MAX_S = 0); set those above 0 only with threads.")
-@click.option("--upgrade/--no-upgrade", default=True, show_default=True,
-              help="Apply database migrations before serving.")
+@click.option(
+    "--threads",
+    default=1,
+    show_default=True,
+    type=int,
+    help="Threads per worker; 1 gives sync workers. Live pages reconnect their "
+    "event streams instead of holding a worker (FIELD_SSE_LIFETIME_S, "
+    "LIVE_STREAM_MAX_S = 0); set those above 0 only with threads.",
+)
+@click.option(
+    "--upgrade/--no-upgrade",
+    default=True,
+    show_default=True,
+    help="Apply database migrations before serving.",
+)
 @click.option("--access-log/--no-access-log", default=True, show_default=True)
-@click.option("--worker-class", type=click.Choice(["sync", "gthread"]), default=None,
-              help="Default: gthread when --threads > 1, else sync.")
+@click.option(
+    "--worker-class",
+    type=click.Choice(["sync", "gthread"]),
+    default=None,
+    help="Default: gthread when --threads > 1, else sync.",
+)
 @click.pass_obj
-def serve_command(info: ScriptInfo, host: str, port: int, workers: int, threads: int,
-                  upgrade: bool, access_log: bool, worker_class: str | None) -> None:
+def serve_command(
+    info: ScriptInfo,
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    upgrade: bool,
+    access_log: bool,
+    worker_class: str | None,
+) -> None:
     """Serve in production with gunicorn and several worker processes."""
     from watchnet.server import run_gunicorn
 
@@ -60,20 +86,27 @@ def serve_command(info: ScriptInfo, host: str, port: int, workers: int, threads:
         with app.app_context():
             upgrade_database()
     click.echo(f"watchnet serving on http://{host}:{port}/ with {workers} workers")
-    run_gunicorn(app, f"{host}:{port}", workers, threads, worker_class=worker_class,
-                 access_log=access_log)
+    run_gunicorn(
+        app, f"{host}:{port}", workers, threads, worker_class=worker_class, access_log=access_log
+    )
 
 
 @main.command("demo", with_appcontext=False)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
-@click.option("--threads", default=1, show_default=True, type=int,
-              help="Threads per worker; 1 gives sync workers.")
+@click.option(
+    "--threads",
+    default=1,
+    show_default=True,
+    type=int,
+    help="Threads per worker; 1 gives sync workers.",
+)
 @click.option("--no-serve", is_flag=True, help="Load the demo data and exit.")
 @click.pass_obj
-def demo_command(info: ScriptInfo, host: str, port: int, workers: int, threads: int,
-                 no_serve: bool) -> None:
+def demo_command(
+    info: ScriptInfo, host: str, port: int, workers: int, threads: int, no_serve: bool
+) -> None:
     """Create the database, load the Yawata demo district and serve it."""
     from watchnet.demo import DEMO_LOGINS, load_demo_data
     from watchnet.reflection.demo_data import load_demo_reflection
@@ -116,10 +149,14 @@ def start_demo_helpers(instance_path: str) -> list[subprocess.Popen[bytes]]:
     if not env.get("WATCHNET_SMTP_HOST") and not env.get("WATCHNET_MAIL_MAILDIR"):
         env["WATCHNET_MAIL_MAILDIR"] = "demo-mail"
     if env.get("WATCHNET_MAIL_MAILDIR"):
-        click.echo(f"  e-mail:   into {os.path.join(instance_path, env['WATCHNET_MAIL_MAILDIR'])}"
-                   " (Maildir; no SMTP server is used)")
-    helpers = [subprocess.Popen([sys.executable, "-m", "watchnet", name], env=env)
-               for name in ("dispatcher", "scheduler")]
+        click.echo(
+            f"  e-mail:   into {os.path.join(instance_path, env['WATCHNET_MAIL_MAILDIR'])}"
+            " (Maildir; no SMTP server is used)"
+        )
+    helpers = [
+        subprocess.Popen([sys.executable, "-m", "watchnet", name], env=env)
+        for name in ("dispatcher", "scheduler")
+    ]
     click.echo("  running:  watchnet dispatcher and watchnet scheduler, stopped with the demo")
     return helpers
 
@@ -142,14 +179,16 @@ def stop_demo_helpers(helpers: list[subprocess.Popen[bytes]]) -> None:
 @click.option("--district", "districts", multiple=True, help="District name (repeatable).")
 @click.password_option()
 @with_appcontext
-def create_user_command(email: str, name: str, role: str, districts: tuple[str, ...],
-                        password: str) -> None:
+def create_user_command(
+    email: str, name: str, role: str, districts: tuple[str, ...], password: str
+) -> None:
     """Create a staff account."""
     from watchnet.people.services import UserInputError, create_staff_user
 
     try:
-        user = create_staff_user(email=email, name=name, role=role, password=password,
-                                 district_names=list(districts))
+        user = create_staff_user(
+            email=email, name=name, role=role, password=password, district_names=list(districts)
+        )
     except UserInputError as exc:
         db.session.rollback()
         click.echo(f"error: {exc}", err=True)
@@ -160,13 +199,23 @@ def create_user_command(email: str, name: str, role: str, districts: tuple[str, 
 
 @main.command("dispatcher")
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
-@click.option("--interval", default=0.25, show_default=True, type=float,
-              help="Seconds to wait when nothing is due (an alert's first message waits "
-                   "at most this long).")
-@click.option("--batch", default=100, show_default=True, type=int,
-              help="Messages claimed at a time.")
-@click.option("--threads", default=8, show_default=True, type=int,
-              help="Messages sent at once (each thread keeps its own connections open).")
+@click.option(
+    "--interval",
+    default=0.25,
+    show_default=True,
+    type=float,
+    help="Seconds to wait when nothing is due (an alert's first message waits at most this long).",
+)
+@click.option(
+    "--batch", default=100, show_default=True, type=int, help="Messages claimed at a time."
+)
+@click.option(
+    "--threads",
+    default=8,
+    show_default=True,
+    type=int,
+    help="Messages sent at once (each thread keeps its own connections open).",
+)
 @with_appcontext
 def dispatcher_command(once: bool, interval: float, batch: int, threads: int) -> None:
     """Deliver queued notifications (e-mail, webhooks, chat). Several may run at once."""
@@ -191,8 +240,9 @@ def dispatcher_command(once: bool, interval: float, batch: int, threads: int) ->
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    click.echo(f"dispatcher started (pid {os.getpid()}, {threads} threads, "
-               f"lease {dispatcher.lease_s:g} s)")
+    click.echo(
+        f"dispatcher started (pid {os.getpid()}, {threads} threads, lease {dispatcher.lease_s:g} s)"
+    )
     outage = Outage("dispatcher")
     try:
         while not dispatcher.stopping:
@@ -217,9 +267,12 @@ def dispatcher_command(once: bool, interval: float, batch: int, threads: int) ->
 
 @main.command("scheduler")
 @click.option("--once", is_flag=True, help="Run each job once, then exit.")
-@click.option("--wait", "wait_for_lease", is_flag=True,
-              help="Wait for the lease while another scheduler holds it, instead of refusing "
-                   "to start.")
+@click.option(
+    "--wait",
+    "wait_for_lease",
+    is_flag=True,
+    help="Wait for the lease while another scheduler holds it, instead of refusing to start.",
+)
 @with_appcontext
 def scheduler_command(once: bool, wait_for_lease: bool) -> None:
     """Start and end scheduled drills and send reminders. Only one runs at a time."""
@@ -253,8 +306,11 @@ def scheduler_command(once: bool, wait_for_lease: bool) -> None:
     except SchedulerLockError as exc:
         if stopping.is_set():
             sys.exit(0)
-        click.echo(f"error: another scheduler is already running (lock held: {exc}); "
-                   "not starting a second one", err=True)
+        click.echo(
+            f"error: another scheduler is already running (lock held: {exc}); "
+            "not starting a second one",
+            err=True,
+        )
         sys.exit(3)
     except sa.exc.SQLAlchemyError as exc:
         click.echo(f"error: the database did not answer: {exc}", err=True)
@@ -275,8 +331,10 @@ def scheduler_command(once: bool, wait_for_lease: bool) -> None:
         lease.release()
         db.session.remove()
     if lease.lost.is_set():
-        click.echo("error: this scheduler lost its lease; exiting so that a supervisor "
-                   "restarts it", err=True)
+        click.echo(
+            "error: this scheduler lost its lease; exiting so that a supervisor restarts it",
+            err=True,
+        )
         sys.exit(EXIT_LOST_LEASE)
 
 

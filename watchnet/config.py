@@ -118,33 +118,56 @@ DEFAULTS: dict[str, Any] = {
 # The type of a setting is its default's type; these few have no typed default (None) or
 # take fractions although their default is whole.
 _BOOL_KEYS = {key for key, value in DEFAULTS.items() if isinstance(value, bool)}
-_FLOAT_KEYS = {"WALKING_SPEED_MPS", "SMTP_TIMEOUT_S", "GEOCODER_TIMEOUT_S", "WEBHOOK_TIMEOUT_S",
-               "FIELD_SSE_LIFETIME_S", "LIVE_STREAM_MAX_S"} | {
-    key for key, value in DEFAULTS.items() if isinstance(value, float)}
-_INT_KEYS = {key for key, value in DEFAULTS.items()
-             if isinstance(value, int) and not isinstance(value, bool)} - _FLOAT_KEYS
+_FLOAT_KEYS = {
+    "WALKING_SPEED_MPS",
+    "SMTP_TIMEOUT_S",
+    "GEOCODER_TIMEOUT_S",
+    "WEBHOOK_TIMEOUT_S",
+    "FIELD_SSE_LIFETIME_S",
+    "LIVE_STREAM_MAX_S",
+} | {key for key, value in DEFAULTS.items() if isinstance(value, float)}
+_INT_KEYS = {
+    key for key, value in DEFAULTS.items() if isinstance(value, int) and not isinstance(value, bool)
+} - _FLOAT_KEYS
 _LIST_KEYS = {"LANGUAGES", "ALERT_RADIUS_SCHEDULE"}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 # Allowed ranges (inclusive) of numeric settings; checked at start-up of every process.
 _RANGES: dict[str, tuple[float, float]] = {
-    "MAX_CONTENT_LENGTH": (1024, 1 << 31), "TILE_MAX_ZOOM": (1, 22),
+    "MAX_CONTENT_LENGTH": (1024, 1 << 31),
+    "TILE_MAX_ZOOM": (1, 22),
     "PERMANENT_SESSION_LIFETIME": (60, 10 * 365 * 86400),
-    "LOGIN_MAX_FAILURES": (1, 1000), "LOGIN_MAX_FAILURES_PER_IP": (1, 100000),
-    "LOGIN_WINDOW_S": (1, 86400 * 7), "WALKING_SPEED_MPS": (0.05, 10),
-    "SMTP_PORT": (1, 65535), "SMTP_TIMEOUT_S": (0.1, 600), "WEBHOOK_TIMEOUT_S": (0.1, 600),
-    "DELIVERY_MAX_ATTEMPTS": (1, 1000), "DELIVERY_BACKOFF_S": (0, 86400),
-    "DELIVERY_BACKOFF_MAX_S": (0, 7 * 86400), "GEOCODER_TIMEOUT_S": (0.1, 60),
-    "HELP_CALL_NEAREST": (0, 100), "POSITION_MAX_BATCH": (1, 10000),
-    "FIELD_SSE_LIFETIME_S": (0, 86400), "LIVE_STREAM_MAX_S": (0, 86400),
-    "STREAM_RETRY_MS": (100, 600000), "ALERT_RECENT_POSITION_MIN": (0, 7 * 1440),
-    "ALERT_REMIND_AFTER_MIN": (1, 1440), "ALERT_MIN_SEARCHERS": (0, 10000),
-    "ALERT_ESCALATE_AFTER_MIN": (1, 1440), "ALERT_RETENTION_DAYS": (0, 3650),
-    "ALERT_SECTOR_RESOLUTION": (5, 12), "PHOTO_MAX_BYTES": (1024, 1 << 30),
-    "PHOTO_MAX_SIDE_PX": (64, 10000), "DELIVERY_LEASE_S": (2, 3600),
-    "SCHEDULER_LEASE_S": (2, 3600), "HEARTBEAT_S": (0.1, 3600),
-    "DB_CONNECT_TIMEOUT_S": (1, 600), "HEALTH_DISPATCHER_STALE_S": (1, 86400),
-    "HEALTH_SCHEDULER_STALE_S": (1, 86400), "HEALTH_DELIVERY_MAX_AGE_S": (1, 86400),
+    "LOGIN_MAX_FAILURES": (1, 1000),
+    "LOGIN_MAX_FAILURES_PER_IP": (1, 100000),
+    "LOGIN_WINDOW_S": (1, 86400 * 7),
+    "WALKING_SPEED_MPS": (0.05, 10),
+    "SMTP_PORT": (1, 65535),
+    "SMTP_TIMEOUT_S": (0.1, 600),
+    "WEBHOOK_TIMEOUT_S": (0.1, 600),
+    "DELIVERY_MAX_ATTEMPTS": (1, 1000),
+    "DELIVERY_BACKOFF_S": (0, 86400),
+    "DELIVERY_BACKOFF_MAX_S": (0, 7 * 86400),
+    "GEOCODER_TIMEOUT_S": (0.1, 60),
+    "HELP_CALL_NEAREST": (0, 100),
+    "POSITION_MAX_BATCH": (1, 10000),
+    "FIELD_SSE_LIFETIME_S": (0, 86400),
+    "LIVE_STREAM_MAX_S": (0, 86400),
+    "STREAM_RETRY_MS": (100, 600000),
+    "ALERT_RECENT_POSITION_MIN": (0, 7 * 1440),
+    "ALERT_REMIND_AFTER_MIN": (1, 1440),
+    "ALERT_MIN_SEARCHERS": (0, 10000),
+    "ALERT_ESCALATE_AFTER_MIN": (1, 1440),
+    "ALERT_RETENTION_DAYS": (0, 3650),
+    "ALERT_SECTOR_RESOLUTION": (5, 12),
+    "PHOTO_MAX_BYTES": (1024, 1 << 30),
+    "PHOTO_MAX_SIDE_PX": (64, 10000),
+    "DELIVERY_LEASE_S": (2, 3600),
+    "SCHEDULER_LEASE_S": (2, 3600),
+    "HEARTBEAT_S": (0.1, 3600),
+    "DB_CONNECT_TIMEOUT_S": (1, 600),
+    "HEALTH_DISPATCHER_STALE_S": (1, 86400),
+    "HEALTH_SCHEDULER_STALE_S": (1, 86400),
+    "HEALTH_DELIVERY_MAX_AGE_S": (1, 86400),
 }
 
 
@@ -175,9 +198,9 @@ def _coerce(key: str, raw: str) -> Any:
 def normalise_database_url(url: str) -> str:
     """Make a DATABASE_URL usable by SQLAlchemy with psycopg 3."""
     if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://"):]
+        url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return url
 
 
@@ -208,7 +231,7 @@ def build_config(instance_path: Path, test_config: dict[str, Any] | None = None)
                 raise ConfigError(f"{toml_file}: {exc}") from exc
     for name, raw in os.environ.items():
         if name.startswith("WATCHNET_") and not name.startswith("WATCHNET_TEST_"):
-            cfg[name[len("WATCHNET_"):]] = _coerce(name[len("WATCHNET_"):], raw)
+            cfg[name[len("WATCHNET_") :]] = _coerce(name[len("WATCHNET_") :], raw)
     if os.environ.get("DATABASE_URL"):
         cfg["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
     if test_config:
@@ -226,7 +249,8 @@ def build_config(instance_path: Path, test_config: dict[str, Any] | None = None)
         cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {
             "pool_pre_ping": True,
             "connect_args": {"connect_timeout": int(cfg.get("DB_CONNECT_TIMEOUT_S") or 3)},
-            **cfg["SQLALCHEMY_ENGINE_OPTIONS"]}
+            **cfg["SQLALCHEMY_ENGINE_OPTIONS"],
+        }
     if not cfg["SECRET_KEY"]:
         cfg["SECRET_KEY"] = _secret_key(instance_path)
 
@@ -247,8 +271,9 @@ def build_config(instance_path: Path, test_config: dict[str, Any] | None = None)
     check_settings(cfg)
     days = cfg["SUPPORTER_SESSION_DAYS"]
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 365:
-        raise ConfigError(f"SUPPORTER_SESSION_DAYS must be a whole number of days from 1 to 365, "
-                          f"got {days!r}")
+        raise ConfigError(
+            f"SUPPORTER_SESSION_DAYS must be a whole number of days from 1 to 365, got {days!r}"
+        )
     cookie_s = cfg["PERMANENT_SESSION_LIFETIME"]
     cookie_s = cookie_s.total_seconds() if hasattr(cookie_s, "total_seconds") else int(cookie_s)
     # The cookie must outlive the session's lifetime plus one renewal interval.
@@ -270,20 +295,23 @@ def check_settings(cfg: dict[str, Any]) -> None:
             if not isinstance(value, bool):
                 raise ConfigError(f"WATCHNET_{key} must be true or false, got {value!r}")
             continue
-        if isinstance(value, bool) or not isinstance(value, int | float) or (
-                key in _INT_KEYS and not isinstance(value, int)):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (key in _INT_KEYS and not isinstance(value, int))
+        ):
             kind = "a whole number" if key in _INT_KEYS else "a number"
             raise ConfigError(f"WATCHNET_{key} must be {kind}, got {value!r}")
         low, high = _RANGES.get(key, (float("-inf"), float("inf")))
         if not low <= value <= high:  # also refuses NaN
-            raise ConfigError(f"WATCHNET_{key} must be between {low:g} and {high:g}, "
-                              f"got {value!r}")
+            raise ConfigError(f"WATCHNET_{key} must be between {low:g} and {high:g}, got {value!r}")
     _check_radius_schedule(cfg)
     send_max_s = 3 * max(cfg["SMTP_TIMEOUT_S"], cfg["WEBHOOK_TIMEOUT_S"]) + 1
     if cfg["DELIVERY_LEASE_S"] < send_max_s + 2:
         raise ConfigError(
             f"WATCHNET_DELIVERY_LEASE_S ({cfg['DELIVERY_LEASE_S']} s) must be at least 3 × the "
-            f"longer of SMTP_TIMEOUT_S and WEBHOOK_TIMEOUT_S + 3 s = {send_max_s + 2:g} s")
+            f"longer of SMTP_TIMEOUT_S and WEBHOOK_TIMEOUT_S + 3 s = {send_max_s + 2:g} s"
+        )
     if cfg["DELIVERY_BACKOFF_MAX_S"] < cfg["DELIVERY_BACKOFF_S"]:
         raise ConfigError("WATCHNET_DELIVERY_BACKOFF_MAX_S must not be below DELIVERY_BACKOFF_S")
 
@@ -295,8 +323,10 @@ def _check_radius_schedule(cfg: dict[str, Any]) -> None:
     if isinstance(items, str):
         items = cfg["ALERT_RADIUS_SCHEDULE"] = [p.strip() for p in items.split(",") if p.strip()]
     if not isinstance(items, list) or not items:
-        raise ConfigError("WATCHNET_ALERT_RADIUS_SCHEDULE must list minutes:metres steps, "
-                          f"e.g. 0:1200,30:1600; got {items!r}")
+        raise ConfigError(
+            "WATCHNET_ALERT_RADIUS_SCHEDULE must list minutes:metres steps, "
+            f"e.g. 0:1200,30:1600; got {items!r}"
+        )
     for item in items:
         minutes, sep, metres = str(item).partition(":")
         try:
@@ -304,5 +334,7 @@ def _check_radius_schedule(cfg: dict[str, Any]) -> None:
         except ValueError:
             step_min, step_m = -1, float("nan")
         if not sep or step_min < 0 or not 0 < step_m <= 100_000:
-            raise ConfigError(f"WATCHNET_ALERT_RADIUS_SCHEDULE: {item!r} is not minutes:metres "
-                              "(whole minutes from 0, metres above 0 and at most 100000)")
+            raise ConfigError(
+                f"WATCHNET_ALERT_RADIUS_SCHEDULE: {item!r} is not minutes:metres "
+                "(whole minutes from 0, metres above 0 and at most 100000)"
+            )

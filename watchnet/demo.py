@@ -30,7 +30,9 @@ DEMO_LOGINS = {
     "admin": ("admin@yawata.example.jp", "yawata-admin"),
 }
 _DEMO_NAMES = {
-    "organizer": "八幡 主催者", "coordinator": "目崎 コーディネーター", "admin": "高崎市 管理者",
+    "organizer": "八幡 主催者",
+    "coordinator": "目崎 コーディネーター",
+    "admin": "高崎市 管理者",
 }
 
 YAWATA_CENTER = (36.3335, 138.9455)
@@ -45,48 +47,71 @@ LANDMARKS = [
 
 # A loop from the community hall past the school and the shrine, 2.0 km.
 ROUTE = [
-    (36.33365, 138.94621), (36.33446, 138.94488), (36.33594, 138.94377),
-    (36.33698, 138.94517), (36.33779, 138.94724), (36.33801, 138.94946),
-    (36.33698, 138.95094), (36.33520, 138.95139), (36.33357, 138.95080),
-    (36.33217, 138.94961), (36.33254, 138.94784), (36.33365, 138.94621),
+    (36.33365, 138.94621),
+    (36.33446, 138.94488),
+    (36.33594, 138.94377),
+    (36.33698, 138.94517),
+    (36.33779, 138.94724),
+    (36.33801, 138.94946),
+    (36.33698, 138.95094),
+    (36.33520, 138.95139),
+    (36.33357, 138.95080),
+    (36.33217, 138.94961),
+    (36.33254, 138.94784),
+    (36.33365, 138.94621),
 ]
 
 CHECKPOINTS = [
     {
         "name": "ポイント1 小学校の角",
-        "lat": 36.33616, "lon": 138.94406,
+        "lat": 36.33616,
+        "lon": 138.94406,
         "role_player": "元協議体メンバー A さん",
         "scenario_wear": "茶色のジャンパーに帽子、手提げ袋",
         "scenario_say": "「バス停はどこだったかね」と何度も尋ねる",
         "scenario_do": "同じ角を行ったり来たりしている",
         "expected_contact": ExpectedContact.anshin_center,
         "expected_contact_note": "あんしんセンター八幡",
-        "checklist": ["正面から近づいた", "自分から名乗った", "名前と行き先を聞いた",
-                      "あんしんセンターへ連絡した"],
+        "checklist": [
+            "正面から近づいた",
+            "自分から名乗った",
+            "名前と行き先を聞いた",
+            "あんしんセンターへ連絡した",
+        ],
     },
     {
         "name": "ポイント2 八幡宮の鳥居前",
-        "lat": 36.33779, "lon": 138.94946,
+        "lat": 36.33779,
+        "lon": 138.94946,
         "role_player": "元協議体メンバー B さん",
         "scenario_wear": "季節に合わない薄着、サンダル",
         "scenario_say": "「家に帰りたいけど道がわからない」",
         "scenario_do": "ベンチに座って困った様子",
         "expected_contact": ExpectedContact.family,
         "expected_contact_note": "ご家族 (持ち物の連絡先カード)",
-        "checklist": ["驚かせないように声をかけた", "自分から名乗った", "連絡先を確認した",
-                      "家族へ連絡した"],
+        "checklist": [
+            "驚かせないように声をかけた",
+            "自分から名乗った",
+            "連絡先を確認した",
+            "家族へ連絡した",
+        ],
     },
     {
         "name": "ポイント3 公園の入口",
-        "lat": 36.33357, "lon": 138.95080,
+        "lat": 36.33357,
+        "lon": 138.95080,
         "role_player": "元協議体メンバー C さん",
         "scenario_wear": "パジャマの上にコート",
         "scenario_say": "返事がはっきりしない",
         "scenario_do": "車道の方へ歩き出そうとする",
         "expected_contact": ExpectedContact.police,
         "expected_contact_note": "110番 / 八幡駐在所",
-        "checklist": ["安全な場所へ誘導した", "自分から名乗った", "現在地を伝えた",
-                      "警察へ連絡した"],
+        "checklist": [
+            "安全な場所へ誘導した",
+            "自分から名乗った",
+            "現在地を伝えた",
+            "警察へ連絡した",
+        ],
     },
 ]
 
@@ -128,8 +153,9 @@ def load_demo_data() -> bool:
             sa.select(Landmark.id).where(Landmark.district_id == yawata.id, Landmark.name == name)
         )
         if not exists:
-            db.session.add(Landmark(district_id=yawata.id, name=name, kind=lm_kind, lat=lat,
-                                    lon=lon))
+            db.session.add(
+                Landmark(district_id=yawata.id, name=name, kind=lm_kind, lat=lat, lon=lon)
+            )
             created = True
 
     for role, (email, password) in DEMO_LOGINS.items():
@@ -144,15 +170,19 @@ def load_demo_data() -> bool:
         email = f"{local}@yawata.example.jp"
         key = Supporter.make_dedupe_key(name, kana, email)
         supporter = db.session.scalar(
-            sa.select(Supporter).where(Supporter.district_id == yawata.id,
-                                       Supporter.dedupe_key == key)
+            sa.select(Supporter).where(
+                Supporter.district_id == yawata.id, Supporter.dedupe_key == key
+            )
         )
         if supporter is None:
             # Homes spread around the district, a few hundred metres apart.
-            home = (YAWATA_CENTER[0] + ((i % 4) - 1.5) * 0.004,
-                    YAWATA_CENTER[1] + ((i // 4) - 1) * 0.005)
-            supporter = register_supporter(yawata, name, kana, kind, email=email,
-                                           home_lat=home[0], home_lon=home[1])
+            home = (
+                YAWATA_CENTER[0] + ((i % 4) - 1.5) * 0.004,
+                YAWATA_CENTER[1] + ((i // 4) - 1) * 0.005,
+            )
+            supporter = register_supporter(
+                yawata, name, kana, kind, email=email, home_lat=home[0], home_lon=home[1]
+            )
             created = True
         supporters.append(supporter)
 
@@ -189,12 +219,16 @@ def load_demo_data() -> bool:
         db.session.flush()
         for i, supporter in enumerate(supporters):
             if i == len(supporters) - 1:
-                db.session.add(Participant(drill_id=drill.id, supporter_id=supporter.id,
-                                           role=ParticipantRole.observer))
+                db.session.add(
+                    Participant(
+                        drill_id=drill.id, supporter_id=supporter.id, role=ParticipantRole.observer
+                    )
+                )
                 continue
             team = team_a if i % 2 == 0 else team_b
-            db.session.add(Participant(drill_id=drill.id, supporter_id=supporter.id,
-                                       team_id=team.id))
+            db.session.add(
+                Participant(drill_id=drill.id, supporter_id=supporter.id, team_id=team.id)
+            )
         created = True
     db.session.flush()
     return created

@@ -19,16 +19,21 @@ COMPASS_EN = ["north", "northeast", "east", "southeast", "south", "southwest", "
 
 def is_valid_latlon(lat: float, lon: float) -> bool:
     """True for a finite latitude in [-90, 90] and longitude in [-180, 180]."""
-    return (math.isfinite(lat) and math.isfinite(lon)
-            and -90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0)
+    return (
+        math.isfinite(lat)
+        and math.isfinite(lon)
+        and -90.0 <= lat <= 90.0
+        and -180.0 <= lon <= 180.0
+    )
 
 
 def haversine_m(a: LatLon, b: LatLon) -> float:
     """Great-circle distance in metres (within 0.5 % of geodesic; fast enough for loops)."""
     lat1, lon1, lat2, lon2 = map(math.radians, (a[0], a[1], b[0], b[1]))
-    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(
-        (lon2 - lon1) / 2
-    ) ** 2
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
 
 

@@ -40,9 +40,13 @@ class PhoneNumber:
     def __call__(self, form: Any, field: Any) -> None:
         field.data = normalise_phone(field.data)
         if field.data and not is_phone_number(field.data):
-            raise ValidationError(self.message or _l(
-                "Please enter a phone number a finder can call, e.g. 0270-20-1234 or "
-                "090-1234-5678."))
+            raise ValidationError(
+                self.message
+                or _l(
+                    "Please enter a phone number a finder can call, e.g. 0270-20-1234 or "
+                    "090-1234-5678."
+                )
+            )
 
 
 def phone_text(number: str | None) -> str:

@@ -103,14 +103,25 @@ class SchedulerLeaseHolder:
         with self.engine.begin() as conn:
             taken = conn.execute(
                 sa.update(table)
-                .where(table.c.id == LEASE_ROW,
-                       sa.or_(table.c.holder.is_(None), table.c.expires_at < now))
-                .values(holder=self.holder, token=table.c.token + 1, pid=os.getpid(),
-                        host=socket.gethostname()[:255], acquired_at=now,
-                        expires_at=now + timedelta(seconds=self.lease_s))).rowcount
+                .where(
+                    table.c.id == LEASE_ROW,
+                    sa.or_(table.c.holder.is_(None), table.c.expires_at < now),
+                )
+                .values(
+                    holder=self.holder,
+                    token=table.c.token + 1,
+                    pid=os.getpid(),
+                    host=socket.gethostname()[:255],
+                    acquired_at=now,
+                    expires_at=now + timedelta(seconds=self.lease_s),
+                )
+            ).rowcount
             if taken:
-                self.token = int(conn.execute(
-                    sa.select(table.c.token).where(table.c.id == LEASE_ROW)).scalar_one())
+                self.token = int(
+                    conn.execute(
+                        sa.select(table.c.token).where(table.c.id == LEASE_ROW)
+                    ).scalar_one()
+                )
         if taken:
             self.confirmed_until = asked_at + self.lease_s
             log.info("scheduler lease taken (fencing token %s)", self.token)
@@ -122,8 +133,10 @@ class SchedulerLeaseHolder:
             row = conn.execute(sa.select(table).where(table.c.id == LEASE_ROW)).first()
         if row is None or row.holder is None:
             return "scheduler_lease: free"
-        return (f"scheduler_lease held by pid {row.pid} on {row.host}, "
-                f"token {row.token}, until {row.expires_at:%H:%M:%S} UTC")
+        return (
+            f"scheduler_lease held by pid {row.pid} on {row.host}, "
+            f"token {row.token}, until {row.expires_at:%H:%M:%S} UTC"
+        )
 
     def acquire(self, *, wait: bool = False, stop: threading.Event | None = None) -> None:
         """Take the lease, or raise SchedulerLockError (wait=False) / wait for it."""
@@ -160,31 +173,48 @@ class SchedulerLeaseHolder:
         table = cast(sa.Table, SchedulerLease.__table__)
         try:
             with self.engine.begin() as conn:
-                conn.execute(sa.update(table)
-                             .where(table.c.id == LEASE_ROW, table.c.holder == self.holder,
-                                    table.c.token == self.token)
-                             .values(holder=None, expires_at=utcnow()))
+                conn.execute(
+                    sa.update(table)
+                    .where(
+                        table.c.id == LEASE_ROW,
+                        table.c.holder == self.holder,
+                        table.c.token == self.token,
+                    )
+                    .values(holder=None, expires_at=utcnow())
+                )
         except sa.exc.SQLAlchemyError as exc:
-            log.warning("could not give the scheduler lease back (%s); it expires in %g s",
-                        type(exc).__name__, self.lease_s)
+            log.warning(
+                "could not give the scheduler lease back (%s); it expires in %g s",
+                type(exc).__name__,
+                self.lease_s,
+            )
 
     # -- keeping it --
 
     def _renew(self, conn: sa.Connection) -> bool:
         table = cast(sa.Table, SchedulerLease.__table__)
         now = utcnow()
-        return bool(conn.execute(
-            sa.update(table)
-            .where(table.c.id == LEASE_ROW, table.c.holder == self.holder,
-                   table.c.token == self.token)
-            .values(expires_at=now + timedelta(seconds=self.lease_s))).rowcount)
+        return bool(
+            conn.execute(
+                sa.update(table)
+                .where(
+                    table.c.id == LEASE_ROW,
+                    table.c.holder == self.holder,
+                    table.c.token == self.token,
+                )
+                .values(expires_at=now + timedelta(seconds=self.lease_s))
+            ).rowcount
+        )
 
     def _lose(self, why: str) -> None:
         if self.lost.is_set():
             return
         self.lost.set()
-        log.error("scheduler lost its lease (token %s): %s; running no further job and "
-                  "exiting", self.token, why)
+        log.error(
+            "scheduler lost its lease (token %s): %s; running no further job and exiting",
+            self.token,
+            why,
+        )
         if self._on_lost is not None:
             self._on_lost()
 
@@ -231,8 +261,10 @@ class SchedulerLeaseHolder:
                 ours = False
             else:
                 ours = True
-                run_id = conn.execute(sa.insert(table).values(
-                    job=job, holder=self.holder, token=self.token, started_at=now)
+                run_id = conn.execute(
+                    sa.insert(table).values(
+                        job=job, holder=self.holder, token=self.token, started_at=now
+                    )
                 ).inserted_primary_key[0]  # type: ignore[index]
         if not ours:
             self._lose(f"found before job {job}")
@@ -244,13 +276,15 @@ class SchedulerLeaseHolder:
         table = cast(sa.Table, SchedulerJobRun.__table__)
         now = utcnow()
         with self.engine.begin() as conn:
-            conn.execute(sa.update(table).where(table.c.id == run_id)
-                         .values(ended_at=now, done=done))
+            conn.execute(
+                sa.update(table).where(table.c.id == run_id).values(ended_at=now, done=done)
+            )
             conn.execute(sa.delete(table).where(table.c.started_at < now - JOB_RUN_KEEP))
 
 
-def in_app_context(app: Flask, job: Callable[[], int], name: str,
-                   lease: SchedulerLeaseHolder | None = None) -> Callable[[], int]:
+def in_app_context(
+    app: Flask, job: Callable[[], int], name: str, lease: SchedulerLeaseHolder | None = None
+) -> Callable[[], int]:
     """Wrap a job so it runs in an app context, logs what it did and never kills the loop;
     with a lease, only while this process still holds it (checked right before the job)."""
 
@@ -260,8 +294,7 @@ def in_app_context(app: Flask, job: Callable[[], int], name: str,
             try:
                 run_id = lease.start_run(name)
             except sa.exc.SQLAlchemyError as exc:
-                log.warning("job %s skipped: database unavailable (%s)", name,
-                            type(exc).__name__)
+                log.warning("job %s skipped: database unavailable (%s)", name, type(exc).__name__)
                 return 0
             if run_id is None:
                 return 0
@@ -273,8 +306,9 @@ def in_app_context(app: Flask, job: Callable[[], int], name: str,
                 try:
                     lease.end_run(run_id, done)
                 except sa.exc.SQLAlchemyError as exc:
-                    log.warning("job %s: its end could not be recorded (%s)", name,
-                                type(exc).__name__)
+                    log.warning(
+                        "job %s: its end could not be recorded (%s)", name, type(exc).__name__
+                    )
         return done
 
     run.__name__ = name
@@ -298,8 +332,10 @@ def _run_in_context(app: Flask, job: Callable[[], int], name: str) -> int:
     return done
 
 
-def scheduled_jobs(app: Flask, lease: SchedulerLeaseHolder | None = None,
-                   ) -> list[tuple[str, Callable[[], int], int]]:
+def scheduled_jobs(
+    app: Flask,
+    lease: SchedulerLeaseHolder | None = None,
+) -> list[tuple[str, Callable[[], int], int]]:
     """(name, wrapped job, interval in seconds) for every job the scheduler runs."""
     from watchnet.jobs.alerts import (
         escalate_short_searches,
@@ -319,12 +355,16 @@ def scheduled_jobs(app: Flask, lease: SchedulerLeaseHolder | None = None,
         )
     ]
     return [
-        ("advance_drill_lifecycle", in_app_context(app, advance_drill_lifecycle,
-                                                   "advance_drill_lifecycle", lease),
-         LIFECYCLE_INTERVAL_S),
-        ("send_due_reminders", in_app_context(app, send_due_reminders, "send_due_reminders",
-                                              lease),
-         REMINDER_INTERVAL_S),
+        (
+            "advance_drill_lifecycle",
+            in_app_context(app, advance_drill_lifecycle, "advance_drill_lifecycle", lease),
+            LIFECYCLE_INTERVAL_S,
+        ),
+        (
+            "send_due_reminders",
+            in_app_context(app, send_due_reminders, "send_due_reminders", lease),
+            REMINDER_INTERVAL_S,
+        ),
     ] + alert_jobs
 
 
@@ -346,7 +386,16 @@ def build_scheduler(app: Flask, lease: SchedulerLeaseHolder | None = None) -> An
         # coalesce: after a pause, run once rather than once per missed interval;
         # misfire_grace_time=None: a late run still runs (APScheduler drops it otherwise);
         # max_instances=1: a slow run is never overlapped by the next.
-        scheduler.add_job(job, "interval", seconds=interval, id=name, name=name,
-                          next_run_time=datetime.now(UTC), coalesce=True,
-                          misfire_grace_time=None, max_instances=1, replace_existing=True)
+        scheduler.add_job(
+            job,
+            "interval",
+            seconds=interval,
+            id=name,
+            name=name,
+            next_run_time=datetime.now(UTC),
+            coalesce=True,
+            misfire_grace_time=None,
+            max_instances=1,
+            replace_existing=True,
+        )
     return scheduler

@@ -25,9 +25,15 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
         return self.application
 
 
-def run_gunicorn(app: Flask, bind: str, workers: int, threads: int = 1,
-                 worker_class: str | None = None,
-                 timeout_s: int = 60, access_log: bool = True) -> None:
+def run_gunicorn(
+    app: Flask,
+    bind: str,
+    workers: int,
+    threads: int = 1,
+    worker_class: str | None = None,
+    timeout_s: int = 60,
+    access_log: bool = True,
+) -> None:
     """Serve the app with gunicorn until interrupted."""
     from flask import has_app_context
 
@@ -39,12 +45,15 @@ def run_gunicorn(app: Flask, bind: str, workers: int, threads: int = 1,
     # The engine's connection pool must not be shared across forked workers.
     with app.app_context():
         db.engine.dispose()
-    GunicornServer(app, {
-        "bind": bind,
-        "workers": workers,
-        "threads": threads,
-        "worker_class": worker_class or ("gthread" if threads > 1 else "sync"),
-        "timeout": timeout_s,
-        "accesslog": "-" if access_log else None,
-        "graceful_timeout": 10,
-    }).run()
+    GunicornServer(
+        app,
+        {
+            "bind": bind,
+            "workers": workers,
+            "threads": threads,
+            "worker_class": worker_class or ("gthread" if threads > 1 else "sync"),
+            "timeout": timeout_s,
+            "accesslog": "-" if access_log else None,
+            "graceful_timeout": 10,
+        },
+    ).run()

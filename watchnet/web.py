@@ -68,9 +68,24 @@ def init_app(app: Flask) -> None:
     from watchnet.tracking.field_views import bp as field_bp
     from watchnet.tracking.live_views import bp as live_bp
 
-    for bp in (core_bp, admin_bp, auth_bp, people_bp, districts_bp, drills_bp,
-               teams_bp, live_bp, field_bp, feedback_bp, reflection_bp, kpt_bp, registry_bp,
-               alerts_bp, alert_field_bp, alert_exports_bp):
+    for bp in (
+        core_bp,
+        admin_bp,
+        auth_bp,
+        people_bp,
+        districts_bp,
+        drills_bp,
+        teams_bp,
+        live_bp,
+        field_bp,
+        feedback_bp,
+        reflection_bp,
+        kpt_bp,
+        registry_bp,
+        alerts_bp,
+        alert_field_bp,
+        alert_exports_bp,
+    ):
         app.register_blueprint(bp)
     register_api(api)
     register_error_handlers(app)

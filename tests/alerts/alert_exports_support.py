@@ -29,8 +29,9 @@ SECRET_FAMILY_PHONE = "090-1111-2222"
 SECRET_HANDLING = "「トメさん」と呼ぶと振り向きます"
 
 
-def jpeg(width: int = 300, height: int = 400,
-         color: tuple[int, int, int] = (180, 120, 90)) -> bytes:
+def jpeg(
+    width: int = 300, height: int = 400, color: tuple[int, int, int] = (180, 120, 90)
+) -> bytes:
     """A plain JPEG standing in for a face photo."""
     from PIL import Image
 
@@ -42,16 +43,26 @@ def jpeg(width: int = 300, height: int = 400,
 def make_person(district: Any, *, photo: bool = True) -> AtRiskPerson:
     """A registered person with a home address, a family contact and (optionally) a photo."""
     person = AtRiskPerson(
-        district_id=district.id, name=SECRET_NAME, name_kana=SECRET_KANA, sex=Sex.female,
-        height_cm=148, build=Build.slim, home_address=SECRET_HOME, home_lat=36.334,
-        home_lon=138.946, handling_notes=SECRET_HANDLING,
+        district_id=district.id,
+        name=SECRET_NAME,
+        name_kana=SECRET_KANA,
+        sex=Sex.female,
+        height_cm=148,
+        build=Build.slim,
+        home_address=SECRET_HOME,
+        home_lat=36.334,
+        home_lon=138.946,
+        handling_notes=SECRET_HANDLING,
         contacts=[FamilyContact(name=SECRET_FAMILY, relation="長男", phone=SECRET_FAMILY_PHONE)],
     )
     if photo:
         data = jpeg()
-        person.photos = [PersonPhoto(kind=PhotoKind.full_body, data=jpeg(200, 200, (0, 0, 255)),
-                                     width=200, height=200),
-                         PersonPhoto(kind=PhotoKind.face, data=data, width=300, height=400)]
+        person.photos = [
+            PersonPhoto(
+                kind=PhotoKind.full_body, data=jpeg(200, 200, (0, 0, 255)), width=200, height=200
+            ),
+            PersonPhoto(kind=PhotoKind.face, data=data, width=300, height=400),
+        ]
     db.session.add(person)
     db.session.commit()
     return person
@@ -102,15 +113,21 @@ def revise(alert: Alert, minutes_after_start: int, **changes: Any) -> Alert:
     alert.widened_at = at
     for key, value in changes.items():
         setattr(alert, key, value)
-    db.session.add(AlertEvent(alert_id=alert.id, kind="widened", at=at,
-                              payload={"revision": alert.revision,
-                                       "radius_m": alert.radius_m}))
+    db.session.add(
+        AlertEvent(
+            alert_id=alert.id,
+            kind="widened",
+            at=at,
+            payload={"revision": alert.revision, "radius_m": alert.radius_m},
+        )
+    )
     db.session.commit()
     return alert
 
 
-def close(alert: Alert, outcome: AlertStatus = AlertStatus.found,
-          minutes_after_start: int = 95) -> Alert:
+def close(
+    alert: Alert, outcome: AlertStatus = AlertStatus.found, minutes_after_start: int = 95
+) -> Alert:
     """Close the alert as close_alert does: the status, when, and where found."""
     alert.status = outcome
     alert.closed_at = alert.started_at + timedelta(minutes=minutes_after_start)

@@ -40,28 +40,52 @@ def jpeg() -> bytes:
     return buf.getvalue()
 
 
-def make_person(district: Any, *, consent: str = "valid", photo: bool = True,
-                scopes: tuple[str, ...] = ("share_with_supporters", "share_photo"),
-                name: str = PERSON_NAME, archived: bool = False) -> AtRiskPerson:
+def make_person(
+    district: Any,
+    *,
+    consent: str = "valid",
+    photo: bool = True,
+    scopes: tuple[str, ...] = ("share_with_supporters", "share_photo"),
+    name: str = PERSON_NAME,
+    archived: bool = False,
+) -> AtRiskPerson:
     """A registered person; `consent` is "valid", "expired" or "none"."""
     today = to_local(utcnow()).date()
     person = AtRiskPerson(
-        district_id=district.id, name=name, name_kana="みまもり いちろう",
-        birth_date=date(today.year - 82, 1, 1), sex=Sex.male, height_cm=160,
-        build=Build.slim, hair="白髪、短め", features="右足を少し引きずる",
-        usual_clothing=USUAL_CLOTHING, handling_notes="「いっちゃん」と呼ぶと安心します",
-        home_address="八幡町1-2-3", home_lat=CENTRE[0], home_lon=CENTRE[1],
+        district_id=district.id,
+        name=name,
+        name_kana="みまもり いちろう",
+        birth_date=date(today.year - 82, 1, 1),
+        sex=Sex.male,
+        height_cm=160,
+        build=Build.slim,
+        hair="白髪、短め",
+        features="右足を少し引きずる",
+        usual_clothing=USUAL_CLOTHING,
+        handling_notes="「いっちゃん」と呼ぶと安心します",
+        home_address="八幡町1-2-3",
+        home_lat=CENTRE[0],
+        home_lon=CENTRE[1],
         is_archived=archived,
     )
-    person.places = [UsualPlace(name="八幡神社", lat=point_at(600, 0)[0],
-                                lon=point_at(600, 0)[1], note="毎朝お参り")]
+    person.places = [
+        UsualPlace(
+            name="八幡神社", lat=point_at(600, 0)[0], lon=point_at(600, 0)[1], note="毎朝お参り"
+        )
+    ]
     if photo:
         person.photos = [PersonPhoto(data=jpeg(), width=40, height=30)]
     if consent != "none":
         given = today - timedelta(days=400 if consent == "expired" else 30)
-        person.consents = [Consent(given_by_name="見守 花子", given_by_relation="長女",
-                                   given_on=given, renew_by=given + timedelta(days=365),
-                                   scopes=[ConsentScope(s).value for s in scopes])]
+        person.consents = [
+            Consent(
+                given_by_name="見守 花子",
+                given_by_relation="長女",
+                given_on=given,
+                renew_by=given + timedelta(days=365),
+                scopes=[ConsentScope(s).value for s in scopes],
+            )
+        ]
     db.session.add(person)
     db.session.commit()
     return person
@@ -73,13 +97,18 @@ def start_fields(**values: Any) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "client_key": "",
         # The first, required choice, and the confirmation page's "send" button.
-        "alert_mode": "real", "confirmed": "1",
-        "display_name": "", "clothing_today": "青いシャツ、黒いズボン",
-        "sex": "male", "build": "unknown",
+        "alert_mode": "real",
+        "confirmed": "1",
+        "display_name": "",
+        "clothing_today": "青いシャツ、黒いズボン",
+        "sex": "male",
+        "build": "unknown",
         "last_seen_at": now.strftime("%Y-%m-%dT%H:%M"),
-        "last_seen_lat": f"{CENTRE[0]:.6f}", "last_seen_lon": f"{CENTRE[1]:.6f}",
+        "last_seen_lat": f"{CENTRE[0]:.6f}",
+        "last_seen_lon": f"{CENTRE[1]:.6f}",
         "last_seen_place": "八幡公民館の前",
-        "contact_phone": PHONE, "contact_label": "八幡地区 生活支援コーディネーター",
+        "contact_phone": PHONE,
+        "contact_label": "八幡地区 生活支援コーディネーター",
     }
     fields.update(values)
     return {k: v for k, v in fields.items() if v is not None}
@@ -100,10 +129,19 @@ class FakeNominatim:
                 parts = urlsplit(self.path)
                 query = parse_qs(parts.query).get("q", [""])[0]
                 fake.queries.append(query)
-                hits = [{"lat": str(lat), "lon": str(lon), "display_name": f"{name}, 日本",
-                         "place_id": 1, "osm_type": "node", "osm_id": 1,
-                         "boundingbox": [str(lat), str(lat), str(lon), str(lon)]}
-                        for name, (lat, lon) in fake.places.items() if name in query]
+                hits = [
+                    {
+                        "lat": str(lat),
+                        "lon": str(lon),
+                        "display_name": f"{name}, 日本",
+                        "place_id": 1,
+                        "osm_type": "node",
+                        "osm_id": 1,
+                        "boundingbox": [str(lat), str(lat), str(lon), str(lon)],
+                    }
+                    for name, (lat, lon) in fake.places.items()
+                    if name in query
+                ]
                 body = json.dumps(hits[:1]).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")

@@ -72,8 +72,9 @@ class Exports:
         return last
 
 
-def test_shrinking_and_clearing_the_override_are_new_messages(district: Any, coordinator: Any,
-                                                              schema: Any) -> None:
+def test_shrinking_and_clearing_the_override_are_new_messages(
+    district: Any, coordinator: Any, schema: Any
+) -> None:
     alert = start_alert(district, coordinator, alert_input(minutes_ago=5))
     cap = Exports(alert, schema)
     first = cap.messages[0]
@@ -111,8 +112,9 @@ def test_shrinking_and_clearing_the_override_are_new_messages(district: Any, coo
     assert text(cancel, "cap:references").split(" ") == [cap.ref(m) for m in cap.messages[:-1]]
 
 
-def test_widening_widen_now_and_recentring_are_new_messages(district: Any, coordinator: Any,
-                                                            schema: Any) -> None:
+def test_widening_widen_now_and_recentring_are_new_messages(
+    district: Any, coordinator: Any, schema: Any
+) -> None:
     alert = start_alert(district, coordinator, alert_input(minutes_ago=5))
     cap = Exports(alert, schema)
     widen_alert(alert, now=alert.last_seen_at + timedelta(minutes=31))  # the schedule's ring
@@ -140,15 +142,20 @@ def test_widening_widen_now_and_recentring_are_new_messages(district: Any, coord
 
 
 def test_an_override_that_loses_the_revision_to_a_widening_still_gets_its_own(
-        district: Any, coordinator: Any, schema: Any) -> None:
+    district: Any, coordinator: Any, schema: Any
+) -> None:
     alert = start_alert(district, coordinator, alert_input(minutes_ago=5))
     cap = Exports(alert, schema)
     # Another process widened (revision 2, 1.6 km) after this one read the alert.
-    db.session.execute(sa.update(Alert).where(Alert.id == alert.id)
-                       .values(revision=2, radius_m=1600.0)
-                       .execution_options(synchronize_session=False))
-    db.session.add(AlertEvent(alert_id=alert.id, kind="widened",
-                              payload={"revision": 2, "radius_m": 1600.0}))
+    db.session.execute(
+        sa.update(Alert)
+        .where(Alert.id == alert.id)
+        .values(revision=2, radius_m=1600.0)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.add(
+        AlertEvent(alert_id=alert.id, kind="widened", payload={"revision": 2, "radius_m": 1600.0})
+    )
     assert alert.revision == 1  # this process has not seen it
     override_radius(alert, 3000, coordinator)
     db.session.commit()

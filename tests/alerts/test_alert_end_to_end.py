@@ -49,8 +49,11 @@ def _deliver_all(app: Any) -> None:
     with app.app_context():
         for _ in range(50):
             if not deliver_due_notifications(batch=200):
-                pending = db.session.scalar(sa.select(sa.func.count()).select_from(Delivery)
-                                            .where(Delivery.status != DeliveryStatus.sent))
+                pending = db.session.scalar(
+                    sa.select(sa.func.count())
+                    .select_from(Delivery)
+                    .where(Delivery.status != DeliveryStatus.sent)
+                )
                 if not pending:
                     return
         raise AssertionError("the outbox did not drain")
@@ -65,37 +68,55 @@ def _hooks(webhook_sink: Any, path: str) -> list[str]:
 
 
 def test_register_alert_widen_search_sight_confirm_and_close(
-        app, client, district, coordinator, make_supporter, smtp_sink, webhook_sink) -> None:
+    app, client, district, coordinator, make_supporter, smtp_sink, webhook_sink
+) -> None:
     people = {
-        "near": _north(500), "searcher": _east(300),  # inside the first ring (1.2 km)
+        "near": _north(500),
+        "searcher": _east(300),  # inside the first ring (1.2 km)
         "ring2": _north(1_400),  # inside 1.6 km only
         "far": _north(3_000),  # outside both
     }
     supporters = {}
     for key, (lat, lon) in people.items():
-        s = make_supporter(district, name=f"支援 {key}", email=f"{key}@example.jp",
-                           home_lat=lat, home_lon=lon)
-        db.session.add(NotificationAddress(supporter_id=s.id, url=webhook_sink.url(f"/{key}"),
-                                           label="webhook"))
+        s = make_supporter(
+            district, name=f"支援 {key}", email=f"{key}@example.jp", home_lat=lat, home_lon=lon
+        )
+        db.session.add(
+            NotificationAddress(supporter_id=s.id, url=webhook_sink.url(f"/{key}"), label="webhook")
+        )
         supporters[key] = s.id
     db.session.commit()
     login(client, coordinator)
 
     # 1. Register the person with consent and a photo.
     today = datetime.now(ZoneInfo("Asia/Tokyo")).date()
-    response = client.post(f"/districts/{district.id}/registry/new", data={
-        "name": "試験 ヨシ", "name_kana": "しけん よし", "birth_date": "1940-02-01",
-        "sex": "female", "height_cm": "150", "build": "slim", "hair": "白髪",
-        "features": "左の頬にほくろ", "usual_clothing": "えんじ色のセーター",
-        "walking_ability": "slow", "home_lat": str(LAST_SEEN[0]), "home_lon": str(LAST_SEEN[1]),
-        "contacts-0-name": "試験 一郎", "contacts-0-relation": "長男",
-        "contacts-0-phone": "090-0000-1111",
-        "consent-given_by_name": "試験 一郎", "consent-given_by_relation": "長男",
-        "consent-given_on": today.isoformat(),
-        "consent-renew_by": (today + timedelta(days=365)).isoformat(),
-        "consent-scopes": ["share_with_supporters", "share_photo", "share_with_police"],
-        "photo_face": (io.BytesIO(_photo_bytes()), "face.jpg"),
-    }, content_type="multipart/form-data")
+    response = client.post(
+        f"/districts/{district.id}/registry/new",
+        data={
+            "name": "試験 ヨシ",
+            "name_kana": "しけん よし",
+            "birth_date": "1940-02-01",
+            "sex": "female",
+            "height_cm": "150",
+            "build": "slim",
+            "hair": "白髪",
+            "features": "左の頬にほくろ",
+            "usual_clothing": "えんじ色のセーター",
+            "walking_ability": "slow",
+            "home_lat": str(LAST_SEEN[0]),
+            "home_lon": str(LAST_SEEN[1]),
+            "contacts-0-name": "試験 一郎",
+            "contacts-0-relation": "長男",
+            "contacts-0-phone": "090-0000-1111",
+            "consent-given_by_name": "試験 一郎",
+            "consent-given_by_relation": "長男",
+            "consent-given_on": today.isoformat(),
+            "consent-renew_by": (today + timedelta(days=365)).isoformat(),
+            "consent-scopes": ["share_with_supporters", "share_photo", "share_with_police"],
+            "photo_face": (io.BytesIO(_photo_bytes()), "face.jpg"),
+        },
+        content_type="multipart/form-data",
+    )
     assert response.status_code in (302, 303), response.get_data(as_text=True)[:2000]
     person = db.session.scalar(sa.select(AtRiskPerson).where(AtRiskPerson.name == "試験 ヨシ"))
     assert person is not None and len(person.photos) == 1
@@ -105,21 +126,35 @@ def test_register_alert_widen_search_sight_confirm_and_close(
     assert page.status_code == 200 and "試験 ヨシ" in page.get_data(as_text=True)
     now_local = datetime.now(ZoneInfo("Asia/Tokyo")).strftime("%Y-%m-%dT%H:%M")
     start_form = {
-        "person_id": str(person.id), "client_key": "e2e-start-1", "alert_mode": "real",
-        "display_name": "試験 ヨシ", "name_kana": "しけん よし", "age": "86", "sex": "female",
-        "height_cm": "150", "build": "slim", "hair": "白髪", "features": "左の頬にほくろ",
-        "clothing_today": "えんじ色のセーター、灰色のズボン", "share_photo": "y",
-        "last_seen_at": now_local, "last_seen_lat": str(LAST_SEEN[0]),
-        "last_seen_lon": str(LAST_SEEN[1]), "last_seen_place": "八幡公民館の前",
-        "contact_phone": "027-321-1234", "contact_label": "高崎警察署",
+        "person_id": str(person.id),
+        "client_key": "e2e-start-1",
+        "alert_mode": "real",
+        "display_name": "試験 ヨシ",
+        "name_kana": "しけん よし",
+        "age": "86",
+        "sex": "female",
+        "height_cm": "150",
+        "build": "slim",
+        "hair": "白髪",
+        "features": "左の頬にほくろ",
+        "clothing_today": "えんじ色のセーター、灰色のズボン",
+        "share_photo": "y",
+        "last_seen_at": now_local,
+        "last_seen_lat": str(LAST_SEEN[0]),
+        "last_seen_lon": str(LAST_SEEN[1]),
+        "last_seen_place": "八幡公民館の前",
+        "contact_phone": "027-321-1234",
+        "contact_label": "高崎警察署",
     }
     # The confirmation names the choice and who is told; nothing is queued before it.
     response = client.post(f"/districts/{district.id}/alerts/new", data=start_form)
     assert response.status_code == 200 and "本番の捜索依頼を2名に送ります" in response.get_data(
-        as_text=True)
+        as_text=True
+    )
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Alert)) == 0
-    response = client.post(f"/districts/{district.id}/alerts/new",
-                           data={**start_form, "confirmed": "1"})
+    response = client.post(
+        f"/districts/{district.id}/alerts/new", data={**start_form, "confirmed": "1"}
+    )
     assert response.status_code in (302, 303), response.get_data(as_text=True)[:3000]
     alert = db.session.scalar(sa.select(Alert))
     assert alert is not None and alert.radius_m == 1200
@@ -162,19 +197,29 @@ def test_register_alert_widen_search_sight_confirm_and_close(
     taken = phone.post(f"/a/{token}/sector", json={"action": "take", "cell": cell})
     assert taken.status_code in (200, 201), taken.get_data(as_text=True)
     seen = _north(800)
-    response = phone.post(f"/a/{token}/sightings", data={
-        "client_id": "e2e-sighting-1", "lat": str(seen[0]), "lon": str(seen[1]),
-        "place_source": "map", "direction": "n", "certainty": "likely",
-        "description": "えんじ色のセーターの方が北へ歩いていた",
-    }, content_type="multipart/form-data")
+    response = phone.post(
+        f"/a/{token}/sightings",
+        data={
+            "client_id": "e2e-sighting-1",
+            "lat": str(seen[0]),
+            "lon": str(seen[1]),
+            "place_source": "map",
+            "direction": "n",
+            "certainty": "likely",
+            "description": "えんじ色のセーターの方が北へ歩いていた",
+        },
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 201, response.get_data(as_text=True)
 
     # 5. The coordinator sees the answer, confirms the sighting and re-centres on it.
     dashboard = client.get(f"/alerts/{alert.id}").get_data(as_text=True)
     assert "支援 searcher" in dashboard
     sighting = db.session.scalar(sa.select(Sighting))
-    response = client.post(f"/alerts/{alert.id}/sightings/{sighting.id}/review",
-                           data={"status": "confirmed", "recentre": "y"})
+    response = client.post(
+        f"/alerts/{alert.id}/sightings/{sighting.id}/review",
+        data={"status": "confirmed", "recentre": "y"},
+    )
     assert response.status_code in (302, 303), response.get_data(as_text=True)[:2000]
     db.session.expire_all()
     alert = db.session.get(Alert, alert.id)
@@ -182,9 +227,15 @@ def test_register_alert_widen_search_sight_confirm_and_close(
     _deliver_all(app)
 
     # 6. Close as found: every recipient gets the all-clear on every channel.
-    response = client.post(f"/alerts/{alert.id}/close", data={
-        "outcome": "found", "found_place": "八幡八幡宮の境内", "found_condition": "けがなし",
-        "confirm": "y"})
+    response = client.post(
+        f"/alerts/{alert.id}/close",
+        data={
+            "outcome": "found",
+            "found_place": "八幡八幡宮の境内",
+            "found_condition": "けがなし",
+            "confirm": "y",
+        },
+    )
     assert response.status_code in (302, 303), response.get_data(as_text=True)[:2000]
     _deliver_all(app)
     told = set(db.session.scalars(sa.select(AlertRecipient.supporter_id)))

@@ -34,14 +34,19 @@ def print_flyer(page: Any, server: Any, user: Any, alert_id: int, name: str) -> 
     page.wait_for_load_state("networkidle")
     page.emulate_media(media="print")
     ARTIFACTS.mkdir(exist_ok=True)
-    pdf: bytes = page.pdf(path=str(ARTIFACTS / f"{name}.pdf"), format="A4",
-                          print_background=True, prefer_css_page_size=True)
+    pdf: bytes = page.pdf(
+        path=str(ARTIFACTS / f"{name}.pdf"),
+        format="A4",
+        print_background=True,
+        prefer_css_page_size=True,
+    )
     return pdf
 
 
 @pytest.mark.browser
 def test_the_flyer_prints_on_exactly_one_a4_page_with_the_photo_in_a_japanese_font(
-        live_server, page, coordinator, district):
+    live_server, page, coordinator, district
+):
     alert = make_alert(district, make_person(district))
     hosts: set[str] = set()
     page.on("request", lambda req: hosts.add(req.url.split("/")[2]))
@@ -60,12 +65,20 @@ def test_the_flyer_prints_on_exactly_one_a4_page_with_the_photo_in_a_japanese_fo
 
 @pytest.mark.browser
 def test_a_long_description_and_an_exercise_banner_still_fit_on_one_page(
-        live_server, page, coordinator, district):
+    live_server, page, coordinator, district
+):
     long = "とても長い説明文です。" * 40
-    alert = make_alert(district, make_person(district), is_exercise=True,
-                       features=long[:1000], clothing_today=long[:500], hair=long[:200],
-                       belongings=long[:300], last_seen_place=long[:300],
-                       contact_label="八幡地区 生活支援コーディネーター（平日 8:30〜17:15）")
+    alert = make_alert(
+        district,
+        make_person(district),
+        is_exercise=True,
+        features=long[:1000],
+        clothing_today=long[:500],
+        hair=long[:200],
+        belongings=long[:300],
+        last_seen_place=long[:300],
+        contact_label="八幡地区 生活支援コーディネーター（平日 8:30〜17:15）",
+    )
     pdf = print_flyer(page, live_server, coordinator, alert.id, "flyer-long")
     assert pdf_page_count(pdf) == 1
     assert page.locator(".exercise-banner").is_visible()
@@ -79,8 +92,9 @@ def test_a_long_description_and_an_exercise_banner_still_fit_on_one_page(
 
 
 @pytest.mark.browser
-def test_a_closed_alerts_flyer_is_one_page_without_the_person(live_server, page, coordinator,
-                                                              district):
+def test_a_closed_alerts_flyer_is_one_page_without_the_person(
+    live_server, page, coordinator, district
+):
     alert = make_alert(district, make_person(district))
     close(alert, AlertStatus.found)
     db.session.commit()
@@ -92,7 +106,8 @@ def test_a_closed_alerts_flyer_is_one_page_without_the_person(live_server, page,
 
 @pytest.mark.browser
 def test_the_print_button_opens_the_print_dialog_and_the_flyer_is_accessible(
-        live_server, page, coordinator, district):
+    live_server, page, coordinator, district
+):
     from axe_playwright_python.sync_playwright import Axe
 
     alert = make_alert(district, make_person(district), is_exercise=True)
@@ -102,6 +117,9 @@ def test_the_print_button_opens_the_print_dialog_and_the_flyer_is_accessible(
     page.click("#print-button")
     assert page.evaluate("window.__printed") is True
     results = Axe().run(page)
-    serious = [(v["id"], [n["html"][:120] for n in v["nodes"]][:3])
-               for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    serious = [
+        (v["id"], [n["html"][:120] for n in v["nodes"]][:3])
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
     assert serious == []

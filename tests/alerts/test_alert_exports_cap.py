@@ -33,23 +33,77 @@ from watchnet.alerts.models import AlertStatus
 SENDER = "watchnet@city.example.jp"
 
 # CAP 1.2 section 3.2 (Document Object Model) and the schema's sequences, in order.
-ALERT_SEQUENCE = ["identifier", "sender", "sent", "status", "msgType", "source", "scope",
-                  "restriction", "addresses", "code", "note", "references", "incidents", "info"]
+ALERT_SEQUENCE = [
+    "identifier",
+    "sender",
+    "sent",
+    "status",
+    "msgType",
+    "source",
+    "scope",
+    "restriction",
+    "addresses",
+    "code",
+    "note",
+    "references",
+    "incidents",
+    "info",
+]
 ALERT_REQUIRED = ["identifier", "sender", "sent", "status", "msgType", "scope"]
-INFO_SEQUENCE = ["language", "category", "event", "responseType", "urgency", "severity",
-                 "certainty", "audience", "eventCode", "effective", "onset", "expires",
-                 "senderName", "headline", "description", "instruction", "web", "contact",
-                 "parameter", "resource", "area"]
+INFO_SEQUENCE = [
+    "language",
+    "category",
+    "event",
+    "responseType",
+    "urgency",
+    "severity",
+    "certainty",
+    "audience",
+    "eventCode",
+    "effective",
+    "onset",
+    "expires",
+    "senderName",
+    "headline",
+    "description",
+    "instruction",
+    "web",
+    "contact",
+    "parameter",
+    "resource",
+    "area",
+]
 INFO_REQUIRED = ["category", "event", "urgency", "severity", "certainty"]
 AREA_SEQUENCE = ["areaDesc", "polygon", "circle", "geocode", "altitude", "ceiling"]
 ENUMS = {
     "status": {"Actual", "Exercise", "System", "Test", "Draft"},
     "msgType": {"Alert", "Update", "Cancel", "Ack", "Error"},
     "scope": {"Public", "Restricted", "Private"},
-    "category": {"Geo", "Met", "Safety", "Security", "Rescue", "Fire", "Health", "Env",
-                 "Transport", "Infra", "CBRNE", "Other"},
-    "responseType": {"Shelter", "Evacuate", "Prepare", "Execute", "Avoid", "Monitor", "Assess",
-                     "AllClear", "None"},
+    "category": {
+        "Geo",
+        "Met",
+        "Safety",
+        "Security",
+        "Rescue",
+        "Fire",
+        "Health",
+        "Env",
+        "Transport",
+        "Infra",
+        "CBRNE",
+        "Other",
+    },
+    "responseType": {
+        "Shelter",
+        "Evacuate",
+        "Prepare",
+        "Execute",
+        "Avoid",
+        "Monitor",
+        "Assess",
+        "AllClear",
+        "None",
+    },
     "urgency": {"Immediate", "Expected", "Future", "Past", "Unknown"},
     "severity": {"Extreme", "Severe", "Moderate", "Minor", "Unknown"},
     "certainty": {"Observed", "Likely", "Possible", "Unlikely", "Unknown"},
@@ -78,9 +132,16 @@ def _kinds(district: Any) -> dict[str, bytes]:
     close(found, AlertStatus.found)
     cancelled = make_alert(district, is_exercise=True, client_key="cancelled")
     close(cancelled, AlertStatus.cancelled)
-    return {name: build_cap(alert, sender=SENDER) for name, alert in [
-        ("active", active), ("updated", updated), ("exercise", exercise), ("found", found),
-        ("cancelled", cancelled)]}
+    return {
+        name: build_cap(alert, sender=SENDER)
+        for name, alert in [
+            ("active", active),
+            ("updated", updated),
+            ("exercise", exercise),
+            ("found", found),
+            ("cancelled", cancelled),
+        ]
+    }
 
 
 def _in_sequence(names: list[str], sequence: list[str]) -> bool:
@@ -166,22 +227,38 @@ def test_an_active_alert_is_an_actual_alert_message(district):
     assert "八幡公民館の前" in text(root, info + "area/cap:areaDesc")
 
 
-def test_the_description_is_what_a_finder_needs_and_nothing_that_identifies_the_person(
-        district):
+def test_the_description_is_what_a_finder_needs_and_nothing_that_identifies_the_person(district):
     alert = make_alert(district, make_person(district))
     body = build_cap(alert, sender=SENDER).decode("utf-8")
     root = parse(body.encode())
     description = text(root, "cap:info/cap:description")
-    for fact in ("年齢: 82歳", "性別: 女性", "身長: 約148cm", "体格: やせ型",
-                 "髪: 白髪のショート", "右手に杖", "紺のカーディガン", "茶色の手提げ袋",
-                 "八幡公民館の前", "09:10"):
+    for fact in (
+        "年齢: 82歳",
+        "性別: 女性",
+        "身長: 約148cm",
+        "体格: やせ型",
+        "髪: 白髪のショート",
+        "右手に杖",
+        "紺のカーディガン",
+        "茶色の手提げ袋",
+        "八幡公民館の前",
+        "09:10",
+    ):
         assert fact in description, fact
     instruction = text(root, "cap:info/cap:instruction")
     assert "追いかけないでください" in instruction
     assert "正面からゆっくり" in instruction
     assert "027-123-4567" in instruction
-    for secret in (SECRET_NAME, SECRET_KANA, SECRET_HOME, SECRET_FAMILY, SECRET_FAMILY_PHONE,
-                   SECRET_HANDLING, "トメ", "R8-0313-01"):
+    for secret in (
+        SECRET_NAME,
+        SECRET_KANA,
+        SECRET_HOME,
+        SECRET_FAMILY,
+        SECRET_FAMILY_PHONE,
+        SECRET_HANDLING,
+        "トメ",
+        "R8-0313-01",
+    ):
         assert secret not in body, secret
 
 
@@ -202,8 +279,10 @@ def test_a_widened_alert_is_an_update_referencing_the_first_message(district):
     revise(alert, 90, radius_m=5000.0)
     third = parse(build_cap(alert, sender=SENDER))
     refs = text(third, "cap:references").split(" ")
-    assert refs == [earlier, ",".join(text(second, f"cap:{n}")
-                                       for n in ("sender", "identifier", "sent"))]
+    assert refs == [
+        earlier,
+        ",".join(text(second, f"cap:{n}") for n in ("sender", "identifier", "sent")),
+    ]
     # The same revision exported again is the same message (same identifier and time).
     assert build_cap(alert, sender=SENDER) == build_cap(alert, sender=SENDER)
 
@@ -224,12 +303,14 @@ def test_an_exercise_says_so_in_status_event_headline_and_note(district):
     assert text(root, "cap:info/cap:headline").startswith("【訓練】")
 
 
-@pytest.mark.parametrize("outcome, headline", [
-    (AlertStatus.found, "発見されました"),
-    (AlertStatus.cancelled, "捜索を終了しました"),
-])
-def test_a_closed_alert_is_a_cancel_without_any_personal_description(district, outcome,
-                                                                     headline):
+@pytest.mark.parametrize(
+    "outcome, headline",
+    [
+        (AlertStatus.found, "発見されました"),
+        (AlertStatus.cancelled, "捜索を終了しました"),
+    ],
+)
+def test_a_closed_alert_is_a_cancel_without_any_personal_description(district, outcome, headline):
     alert = make_alert(district, make_person(district))
     first = parse(build_cap(alert, sender=SENDER))
     revise(alert, 30, radius_m=1600.0)
@@ -242,23 +323,40 @@ def test_a_closed_alert_is_a_cancel_without_any_personal_description(district, o
     assert text(root, "cap:identifier") == f"watchnet-city.example.jp-alert-{alert.id}-cancel"
     assert text(root, "cap:sent") == cap_time(alert.closed_at) == "2026-03-13T11:05:15+09:00"
     refs = text(root, "cap:references").split(" ")
-    assert refs == [",".join(text(m, f"cap:{n}") for n in ("sender", "identifier", "sent"))
-                    for m in (first, second)]
+    assert refs == [
+        ",".join(text(m, f"cap:{n}") for n in ("sender", "identifier", "sent"))
+        for m in (first, second)
+    ]
     assert text(root, "cap:info/cap:responseType") == "AllClear"
     assert text(root, "cap:info/cap:urgency") == "Past"
     assert headline in text(root, "cap:info/cap:headline")
     assert root.find("cap:info/cap:contact", NS) is None
-    for detail in ("82歳", "女性", "148", "やせ型", "白髪", "杖", "カーディガン", "手提げ",
-                   "八幡公民館の前", "027-123-4567", "八幡あんしんセンター", SECRET_NAME,
-                   SECRET_HOME, SECRET_FAMILY, "高崎駅"):
+    for detail in (
+        "82歳",
+        "女性",
+        "148",
+        "やせ型",
+        "白髪",
+        "杖",
+        "カーディガン",
+        "手提げ",
+        "八幡公民館の前",
+        "027-123-4567",
+        "八幡あんしんセンター",
+        SECRET_NAME,
+        SECRET_HOME,
+        SECRET_FAMILY,
+        "高崎駅",
+    ):
         assert detail not in body, detail
 
 
 def test_cap_times_use_the_offset_and_never_z(app):
     from datetime import UTC, datetime
 
-    assert cap_time(datetime(2026, 1, 1, 15, 0, 0, 999999, tzinfo=UTC)) == \
-        "2026-01-02T00:00:00+09:00"
+    assert (
+        cap_time(datetime(2026, 1, 1, 15, 0, 0, 999999, tzinfo=UTC)) == "2026-01-02T00:00:00+09:00"
+    )
     app.config["DISPLAY_TIMEZONE"] = "UTC"
     try:
         assert cap_time(datetime(2026, 1, 1, 15, 0, tzinfo=UTC)) == "2026-01-01T15:00:00-00:00"

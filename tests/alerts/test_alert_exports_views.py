@@ -67,7 +67,8 @@ def test_anonymous_visitors_are_sent_to_the_login(client, district, route):
 
 @pytest.mark.parametrize("route", ROUTES)
 def test_organizers_supporters_and_other_districts_cannot_fetch_an_export(
-        app, district, other_district, organizer, supporter, make_staff, route):
+    app, district, other_district, organizer, supporter, make_staff, route
+):
     alert = make_alert(district, make_person(district))
     other_coordinator = make_staff([other_district], role="coordinator")
     url = route.format(id=alert.id)
@@ -75,15 +76,18 @@ def test_organizers_supporters_and_other_districts_cannot_fetch_an_export(
     assert signin_supporter(app.test_client(), supporter).get(url).status_code == 403
     # Another district's coordinator learns nothing, not even that the alert exists.
     assert login(app.test_client(), other_coordinator).get(url).status_code == 404
-    assert login(app.test_client(), other_coordinator).get(
-        route.format(id=alert.id + 999)).status_code == 404
+    assert (
+        login(app.test_client(), other_coordinator).get(route.format(id=alert.id + 999)).status_code
+        == 404
+    )
     for action in ("export_alert_cap", "export_alert_geojson", "view_alert_flyer"):
         assert _audits(action) == []
 
 
 @pytest.mark.parametrize("route", ROUTES)
 def test_the_districts_coordinator_and_an_admin_can_fetch_an_export(
-        app, district, coordinator_client, make_staff, route):
+    app, district, coordinator_client, make_staff, route
+):
     alert = make_alert(district)
     admin = make_staff([], role="admin")
     for client in (coordinator_client, login(app.test_client(), admin)):
@@ -97,7 +101,8 @@ def test_the_districts_coordinator_and_an_admin_can_fetch_an_export(
 
 
 def test_the_cap_route_answers_a_valid_cap_message_and_records_the_export(
-        district, coordinator, coordinator_client):
+    district, coordinator, coordinator_client
+):
     alert = make_alert(district, make_person(district))
     response = coordinator_client.get(f"/alerts/{alert.id}/cap.xml")
     assert response.headers["Content-Type"] == "application/cap+xml; charset=utf-8"
@@ -109,8 +114,11 @@ def test_the_cap_route_answers_a_valid_cap_message_and_records_the_export(
     assert text(root, "cap:identifier") == f"watchnet-localhost-alert-{alert.id}-1"
     assert SECRET_NAME not in body.decode("utf-8")
     [audit] = _audits("export_alert_cap")
-    assert (audit.subject_type, audit.subject_id, audit.district_id) == \
-        ("alert", alert.id, district.id)
+    assert (audit.subject_type, audit.subject_id, audit.district_id) == (
+        "alert",
+        alert.id,
+        district.id,
+    )
     assert audit.actor == f"staff:{coordinator.id}"
 
 
@@ -125,15 +133,24 @@ def test_the_cap_sender_follows_the_public_base_url(app, district, coordinator_c
 
 
 def test_a_whole_search_through_the_services_gives_alert_update_and_cancel(
-        district, coordinator, coordinator_client):
+    district, coordinator, coordinator_client
+):
     from watchnet.alerts.services import AlertInput, close_alert, start_alert, widen_alert
     from watchnet.dbtypes import utcnow
 
     schema = xmlschema.XMLSchema(str(XSD))
-    data = AlertInput(last_seen_at=utcnow() - timedelta(minutes=5), last_seen_lat=36.3335,
-                      last_seen_lon=138.9455, last_seen_place="八幡公民館の前",
-                      contact_phone="027-123-4567", display_name=SECRET_NAME, age=82,
-                      sex="female", clothing_today="紺のカーディガン", is_exercise=True)
+    data = AlertInput(
+        last_seen_at=utcnow() - timedelta(minutes=5),
+        last_seen_lat=36.3335,
+        last_seen_lon=138.9455,
+        last_seen_place="八幡公民館の前",
+        contact_phone="027-123-4567",
+        display_name=SECRET_NAME,
+        age=82,
+        sex="female",
+        clothing_today="紺のカーディガン",
+        is_exercise=True,
+    )
     alert = start_alert(district, coordinator, data, client_key="e2e")
     url = f"/alerts/{alert.id}/cap.xml"
     messages = [coordinator_client.get(url).get_data()]
@@ -150,8 +167,9 @@ def test_a_whole_search_through_the_services_gives_alert_update_and_cancel(
     assert [text(r, "cap:msgType") for r in roots] == ["Alert", "Update", "Cancel"]
     assert {text(r, "cap:status") for r in roots} == {"Exercise"}
     assert len({text(r, "cap:identifier") for r in roots}) == 3
-    triples = [",".join(text(r, f"cap:{n}") for n in ("sender", "identifier", "sent"))
-               for r in roots]
+    triples = [
+        ",".join(text(r, f"cap:{n}") for n in ("sender", "identifier", "sent")) for r in roots
+    ]
     assert text(roots[1], "cap:references") == triples[0]
     assert text(roots[2], "cap:references") == " ".join(triples[:2])
     assert text(roots[1], "cap:info/cap:area/cap:circle").endswith(" 1.600")
@@ -171,7 +189,8 @@ def _ring_area(ring: list[list[float]]) -> float:
 
 
 def test_the_geojson_holds_the_whole_search_in_lon_lat_order(
-        district, make_supporter, coordinator_client):
+    district, make_supporter, coordinator_client
+):
     alert = make_alert(district)
     revise(alert, 30, radius_m=1600.0)
     walker = make_supporter(district, name="歩行 一郎")
@@ -181,18 +200,34 @@ def test_the_geojson_holds_the_whole_search_in_lon_lat_order(
     track = [(36.3335, 138.9455), (36.3345, 138.9465), (36.3355, 138.9475)]
     for i, (lat, lon) in enumerate(reversed(track)):  # stored out of order on purpose
         position = SearchPosition(
-            alert_id=alert.id, supporter_id=walker.id, client_id=f"p{i}", lat=lat, lon=lon,
-            cell=cell_of(lat, lon, 8), recorded_at=start + timedelta(minutes=10 - i))
+            alert_id=alert.id,
+            supporter_id=walker.id,
+            client_id=f"p{i}",
+            lat=lat,
+            lon=lon,
+            cell=cell_of(lat, lon, 8),
+            recorded_at=start + timedelta(minutes=10 - i),
+        )
         db.session.add(position)
-        record_walked_cells(alert.id, [{"cell": position.cell,
-                                        "recorded_at": position.recorded_at}])
+        record_walked_cells(
+            alert.id, [{"cell": position.cell, "recorded_at": position.recorded_at}]
+        )
     far = (36.3400, 138.9300)
     far_cell = cell_of(*far, 8)
     db.session.add(SearchSectorClaim(alert_id=alert.id, cell=far_cell, supporter_id=holder.id))
-    db.session.add(Sighting(alert_id=alert.id, client_id="s1", reporter_supporter_id=walker.id,
-                            seen_at=start + timedelta(minutes=20), lat=36.3360, lon=138.9500,
-                            certainty=SightingCertainty.likely,
-                            status=SightingStatus.confirmed, description="杖をついた方"))
+    db.session.add(
+        Sighting(
+            alert_id=alert.id,
+            client_id="s1",
+            reporter_supporter_id=walker.id,
+            seen_at=start + timedelta(minutes=20),
+            lat=36.3360,
+            lon=138.9500,
+            certainty=SightingCertainty.likely,
+            status=SightingStatus.confirmed,
+            description="杖をついた方",
+        )
+    )
     db.session.commit()
 
     response = coordinator_client.get(f"/alerts/{alert.id}/search.geojson")
@@ -241,7 +276,8 @@ def test_the_geojson_holds_the_whole_search_in_lon_lat_order(
 
 
 def test_the_geojson_shows_where_the_person_was_found_and_withholds_the_description(
-        district, coordinator_client):
+    district, coordinator_client
+):
     alert = make_alert(district, make_person(district))
     close(alert, AlertStatus.found)
     body = coordinator_client.get(f"/alerts/{alert.id}/search.geojson").get_data(as_text=True)
@@ -258,14 +294,26 @@ def test_the_geojson_shows_where_the_person_was_found_and_withholds_the_descript
 
 
 def test_the_flyer_shows_what_a_finder_needs_with_the_face_photo(
-        district, coordinator, coordinator_client):
+    district, coordinator, coordinator_client
+):
     person = make_person(district)
     alert = make_alert(district, person)
     html = coordinator_client.get(f"/alerts/{alert.id}/flyer").get_data(as_text=True)
     assert "さがしています" in html
-    for fact in ("82歳", "女性", "約148cm", "やせ型", "白髪のショート", "右手に杖",
-                 "紺のカーディガン", "茶色の手提げ袋", "八幡公民館の前", "027-123-4567",
-                 "八幡あんしんセンター", "追いかけないでください"):
+    for fact in (
+        "82歳",
+        "女性",
+        "約148cm",
+        "やせ型",
+        "白髪のショート",
+        "右手に杖",
+        "紺のカーディガン",
+        "茶色の手提げ袋",
+        "八幡公民館の前",
+        "027-123-4567",
+        "八幡あんしんセンター",
+        "追いかけないでください",
+    ):
         assert fact in html, fact
     # The last-seen date in the Japanese style with the era, and the time.
     assert "令和8年 (2026年) 3月13日" in html
@@ -277,8 +325,14 @@ def test_the_flyer_shows_what_a_finder_needs_with_the_face_photo(
     face = next(p for p in person.photos if p.kind.value == "face")
     assert base64.b64decode(uri.split(",", 1)[1]) == face.data
     assert "/a/" not in html and "/registry/" not in html
-    for secret in (SECRET_NAME, SECRET_HOME, SECRET_FAMILY, SECRET_FAMILY_PHONE,
-                   SECRET_HANDLING, "R8-0313-01"):
+    for secret in (
+        SECRET_NAME,
+        SECRET_HOME,
+        SECRET_FAMILY,
+        SECRET_FAMILY_PHONE,
+        SECRET_HANDLING,
+        "R8-0313-01",
+    ):
         assert secret not in html, secret
     assert "訓練" not in html
     [audit] = _audits("view_alert_flyer")
@@ -286,7 +340,8 @@ def test_the_flyer_shows_what_a_finder_needs_with_the_face_photo(
 
 
 def test_the_flyer_has_no_photo_without_consent_and_says_exercise_plainly(
-        district, coordinator_client):
+    district, coordinator_client
+):
     alert = make_alert(district, make_person(district), share_photo=False, is_exercise=True)
     html = coordinator_client.get(f"/alerts/{alert.id}/flyer").get_data(as_text=True)
     assert "data:image" not in html and "<img" not in html
@@ -294,19 +349,37 @@ def test_the_flyer_has_no_photo_without_consent_and_says_exercise_plainly(
     assert "これは訓練です" in html
 
 
-@pytest.mark.parametrize("outcome, heading", [
-    (AlertStatus.found, "発見されました"),
-    (AlertStatus.cancelled, "捜索は終了しました"),
-])
-def test_a_closed_alerts_flyer_has_no_personal_detail(district, coordinator_client, outcome,
-                                                      heading):
+@pytest.mark.parametrize(
+    "outcome, heading",
+    [
+        (AlertStatus.found, "発見されました"),
+        (AlertStatus.cancelled, "捜索は終了しました"),
+    ],
+)
+def test_a_closed_alerts_flyer_has_no_personal_detail(
+    district, coordinator_client, outcome, heading
+):
     alert = make_alert(district, make_person(district))
     close(alert, outcome)
     html = coordinator_client.get(f"/alerts/{alert.id}/flyer").get_data(as_text=True)
     assert heading in html
     assert "さがしています" not in html
     assert "<img" not in html and "data:image" not in html
-    for detail in ("82歳", "女性", "148", "やせ型", "白髪", "杖", "カーディガン", "手提げ",
-                   "八幡公民館の前", "027-123-4567", "八幡あんしんセンター", SECRET_NAME,
-                   SECRET_HOME, SECRET_FAMILY, "高崎駅"):
+    for detail in (
+        "82歳",
+        "女性",
+        "148",
+        "やせ型",
+        "白髪",
+        "杖",
+        "カーディガン",
+        "手提げ",
+        "八幡公民館の前",
+        "027-123-4567",
+        "八幡あんしんセンター",
+        SECRET_NAME,
+        SECRET_HOME,
+        SECRET_FAMILY,
+        "高崎駅",
+    ):
         assert detail not in html, detail

@@ -53,10 +53,15 @@ def wait_until(predicate: Callable[[], Any], timeout_s: float = 15.0, what: str 
 def phone(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A 360 px phone in Japanese with geolocation granted, tiles answered offline."""
     context = browser.new_context(
-        viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True,
-        device_scale_factor=2, locale="ja-JP", timezone_id="Asia/Tokyo",
+        viewport={"width": 360, "height": 740},
+        is_mobile=True,
+        has_touch=True,
+        device_scale_factor=2,
+        locale="ja-JP",
+        timezone_id="Asia/Tokyo",
         geolocation={"latitude": HERE[0], "longitude": HERE[1], "accuracy": 10},
-        permissions=["geolocation"])
+        permissions=["geolocation"],
+    )
     answer_tiles_offline(context)
     page = context.new_page()
     yield page
@@ -77,8 +82,13 @@ def _side_neighbour(fa: Any) -> str:
 
 
 def test_search_from_the_link_then_the_all_clear_removes_the_details(
-        live_server: Any, phone: Any, district: Any, coordinator: Any, make_supporter: Any,
-        tmp_path: Path) -> None:
+    live_server: Any,
+    phone: Any,
+    district: Any,
+    coordinator: Any,
+    make_supporter: Any,
+    tmp_path: Path,
+) -> None:
     fa = start_field_alert(district, coordinator, make_supporter)
     recipient = fa.recipients[0]
     page = phone
@@ -96,17 +106,29 @@ def test_search_from_the_link_then_the_all_clear_removes_the_details(
     # One tap: "I'll search" — the answer is stored, and the position starts to flow.
     page.get_by_role("button", name="捜索に参加する").click()
     assert page.locator("#answer-status").inner_text().startswith("ありがとうございます")
-    wait_until(lambda: db.session.get_one(AlertRecipient, recipient.id).answer
-               == Acknowledgement.searching, what="the answer")
-    wait_until(lambda: db.session.scalar(sa.select(SearchPosition).where(
-        SearchPosition.supporter_id == recipient.supporter_id)), what="a shared position")
+    wait_until(
+        lambda: (
+            db.session.get_one(AlertRecipient, recipient.id).answer == Acknowledgement.searching
+        ),
+        what="the answer",
+    )
+    wait_until(
+        lambda: db.session.scalar(
+            sa.select(SearchPosition).where(SearchPosition.supporter_id == recipient.supporter_id)
+        ),
+        what="a shared position",
+    )
 
     # Take a sector by tapping it on the map.
     cell = _side_neighbour(fa)
     page.locator(".field-map").evaluate("el => el.scrollIntoView({block: 'center'})")
     page.locator(f"path[data-cell='{cell}']").click()
-    claim = wait_until(lambda: db.session.scalar(sa.select(SearchSectorClaim).where(
-        SearchSectorClaim.released_at.is_(None))), what="a sector claim")
+    claim = wait_until(
+        lambda: db.session.scalar(
+            sa.select(SearchSectorClaim).where(SearchSectorClaim.released_at.is_(None))
+        ),
+        what="a sector claim",
+    )
     assert (claim.cell, claim.supporter_id) == (cell, recipient.supporter_id)
     page.wait_for_selector(f"path[data-cell='{cell}'][data-state='mine']")
     assert page.locator("#sector-status").inner_text() == "あなたの担当区域は緑色です。"
@@ -135,7 +157,8 @@ def test_search_from_the_link_then_the_all_clear_removes_the_details(
     override_radius(fa.alert, 2500, "test")
     db.session.commit()
     page.wait_for_function(
-        "n => document.querySelectorAll('path.wn-sector').length > n", arg=before)
+        "n => document.querySelectorAll('path.wn-sector').length > n", arg=before
+    )
     assert "約2.5km" in page.locator("#radius-text").inner_text()
     page.wait_for_selector(f"path[data-cell='{cell}'][data-state='mine']")
 
@@ -143,15 +166,26 @@ def test_search_from_the_link_then_the_all_clear_removes_the_details(
     close_alert(fa.alert, outcome=AlertStatus.found, actor="test")
     db.session.commit()
     page.wait_for_selector("#alert-closed:not([hidden])", timeout=15_000)
-    assert page.locator("#alert-closed h1").inner_text() \
+    assert (
+        page.locator("#alert-closed h1").inner_text()
         == "見つかりました。ご協力ありがとうございました。"
+    )
     assert page.evaluate("window.__sameDocument") is True  # no reload
     page.screenshot(path=str(ARTIFACTS / "alert_field_found.png"), full_page=True)
     html = page.content()
-    for text in [*PERSONAL, "82歳", PHONE, "tel:", f"/photos/{fa.photo.id}", "alert-config",
-                 "紺色の上着", f"{fa.alert.last_seen_lat:.4f}"]:
+    for text in [
+        *PERSONAL,
+        "82歳",
+        PHONE,
+        "tel:",
+        f"/photos/{fa.photo.id}",
+        "alert-config",
+        "紺色の上着",
+        f"{fa.alert.last_seen_lat:.4f}",
+    ]:
         assert text not in html, text
     assert page.locator("img").count() == 0
-    stored = page.evaluate("Object.keys(window.localStorage)"
-                           ".filter(k => k.indexOf('watchnet.alert.') === 0)")
+    stored = page.evaluate(
+        "Object.keys(window.localStorage).filter(k => k.indexOf('watchnet.alert.') === 0)"
+    )
     assert stored == []

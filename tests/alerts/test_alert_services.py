@@ -40,15 +40,25 @@ from watchnet.people.services import UserInputError
 
 
 def _outbox(alert_id: int) -> list[Delivery]:
-    return list(db.session.scalars(
-        sa.select(Delivery).where(Delivery.topic == "alert", Delivery.topic_id == alert_id)
-        .order_by(Delivery.id)))
+    return list(
+        db.session.scalars(
+            sa.select(Delivery)
+            .where(Delivery.topic == "alert", Delivery.topic_id == alert_id)
+            .order_by(Delivery.id)
+        )
+    )
 
 
-def test_start_tells_those_inside_on_every_channel(district: Any, coordinator: Any,
-                                                   make_supporter: Any) -> None:
-    near = place_supporter(make_supporter, district, 500, email="near@example.jp",
-                           notification_urls=["json://127.0.0.1:9/hook"])
+def test_start_tells_those_inside_on_every_channel(
+    district: Any, coordinator: Any, make_supporter: Any
+) -> None:
+    near = place_supporter(
+        make_supporter,
+        district,
+        500,
+        email="near@example.jp",
+        notification_urls=["json://127.0.0.1:9/hook"],
+    )
     far = place_supporter(make_supporter, district, 1500, email="far@example.jp")
     alert = start_alert(district, coordinator, alert_input())
     assert alert.radius_m == 1200
@@ -57,7 +67,9 @@ def test_start_tells_those_inside_on_every_channel(district: Any, coordinator: A
     assert abs(recipients[0].distance_m - 500) < 1
     rows = _outbox(alert.id)
     assert {(r.channel, r.address) for r in rows} == {
-        ("email", "near@example.jp"), ("apprise", "json://127.0.0.1:9/hook")}
+        ("email", "near@example.jp"),
+        ("apprise", "json://127.0.0.1:9/hook"),
+    }
     assert far.id not in {r.supporter_id for r in rows}
     for row in rows:
         assert f"/a/{recipients[0].token}" in row.body
@@ -65,10 +77,14 @@ def test_start_tells_those_inside_on_every_channel(district: Any, coordinator: A
         assert "いっちゃん" not in row.body
         assert PHONE in row.body and "紺色のジャンパー" in row.body
         assert row.dedupe_key.startswith(f"alert:{alert.id}:")
-    assert db.session.scalar(sa.select(AlertEvent.kind).where(AlertEvent.alert_id == alert.id)) \
+    assert (
+        db.session.scalar(sa.select(AlertEvent.kind).where(AlertEvent.alert_id == alert.id))
         == "started"
-    assert db.session.scalar(sa.select(AuditEvent.action).where(
-        AuditEvent.action == "start_alert")) == "start_alert"
+    )
+    assert (
+        db.session.scalar(sa.select(AuditEvent.action).where(AuditEvent.action == "start_alert"))
+        == "start_alert"
+    )
 
 
 def test_answer_and_close(district: Any, coordinator: Any, make_supporter: Any) -> None:
@@ -101,52 +117,70 @@ def test_answer_and_close(district: Any, coordinator: Any, make_supporter: Any) 
 
 
 def _recipient(supporter: Any) -> AlertRecipient:
-    found = db.session.scalar(sa.select(AlertRecipient).where(
-        AlertRecipient.supporter_id == supporter.id))
+    found = db.session.scalar(
+        sa.select(AlertRecipient).where(AlertRecipient.supporter_id == supporter.id)
+    )
     assert found is not None
     return found
 
 
 def _to(address: str) -> list[Delivery]:
-    return list(db.session.scalars(sa.select(Delivery).where(Delivery.address == address)
-                                   .order_by(Delivery.id)))
+    return list(
+        db.session.scalars(
+            sa.select(Delivery).where(Delivery.address == address).order_by(Delivery.id)
+        )
+    )
 
 
 def _events(alert_id: int) -> list[AlertEvent]:
-    return list(db.session.scalars(sa.select(AlertEvent).where(AlertEvent.alert_id == alert_id)
-                                   .order_by(AlertEvent.id)))
+    return list(
+        db.session.scalars(
+            sa.select(AlertEvent).where(AlertEvent.alert_id == alert_id).order_by(AlertEvent.id)
+        )
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Widening and the radius
 
 
-def test_widening_tells_only_the_next_ring(district: Any, coordinator: Any,
-                                           make_supporter: Any) -> None:
+def test_widening_tells_only_the_next_ring(
+    district: Any, coordinator: Any, make_supporter: Any
+) -> None:
     place_supporter(make_supporter, district, 500, email="ring1@example.jp")
     place_supporter(make_supporter, district, 1400, email="ring2@example.jp")
     place_supporter(make_supporter, district, 4000, email="ring3@example.jp")
     alert = start_alert(district, coordinator, alert_input(minutes_ago=5))
-    assert [len(_to(a)) for a in ("ring1@example.jp", "ring2@example.jp",
-                                  "ring3@example.jp")] == [1, 0, 0]
+    assert [len(_to(a)) for a in ("ring1@example.jp", "ring2@example.jp", "ring3@example.jp")] == [
+        1,
+        0,
+        0,
+    ]
     later = alert.last_seen_at + timedelta(minutes=31)
     assert widen_alert(alert, now=later) == 1
     db.session.commit()
     assert alert.radius_m == 1600 and alert.revision == 2
-    assert [len(_to(a)) for a in ("ring1@example.jp", "ring2@example.jp",
-                                  "ring3@example.jp")] == [1, 1, 0]
+    assert [len(_to(a)) for a in ("ring1@example.jp", "ring2@example.jp", "ring3@example.jp")] == [
+        1,
+        1,
+        0,
+    ]
     assert "1.6km" in _to("ring2@example.jp")[0].body
     # The same moment again (a restarted scheduler): nothing new, nobody told twice.
     assert widen_alert(alert, now=later) == 0
     assert widen_alert(alert, now=alert.last_seen_at + timedelta(minutes=95)) == 1
     db.session.commit()
-    assert [len(_to(a)) for a in ("ring1@example.jp", "ring2@example.jp",
-                                  "ring3@example.jp")] == [1, 1, 1]
+    assert [len(_to(a)) for a in ("ring1@example.jp", "ring2@example.jp", "ring3@example.jp")] == [
+        1,
+        1,
+        1,
+    ]
     assert [e.kind for e in _events(alert.id)] == ["started", "widened", "widened"]
 
 
 def test_override_widens_at_once_and_shrinking_untells_nobody(
-        district: Any, coordinator: Any, make_supporter: Any) -> None:
+    district: Any, coordinator: Any, make_supporter: Any
+) -> None:
     place_supporter(make_supporter, district, 500, email="in@example.jp")
     place_supporter(make_supporter, district, 2500, email="out@example.jp")
     alert = start_alert(district, coordinator, alert_input())
@@ -166,13 +200,20 @@ def test_override_widens_at_once_and_shrinking_untells_nobody(
 
 
 def test_recentre_updates_everyone_and_tells_those_newly_inside(
-        district: Any, coordinator: Any, make_supporter: Any) -> None:
+    district: Any, coordinator: Any, make_supporter: Any
+) -> None:
     place_supporter(make_supporter, district, 300, email="first@example.jp")
     near_sighting = place_supporter(make_supporter, district, 4000, email="new@example.jp")
     alert = start_alert(district, coordinator, alert_input(minutes_ago=10))
     lat, lon = point_at(3800)
-    sighting = Sighting(alert_id=alert.id, client_id="s-1", seen_at=ago(2), lat=lat, lon=lon,
-                        description="駅の方へ歩いていた")
+    sighting = Sighting(
+        alert_id=alert.id,
+        client_id="s-1",
+        seen_at=ago(2),
+        lat=lat,
+        lon=lon,
+        description="駅の方へ歩いていた",
+    )
     db.session.add(sighting)
     db.session.commit()
     review_sighting(sighting, SightingStatus.confirmed, coordinator)
@@ -219,10 +260,16 @@ def test_open_answer_remind(district: Any, coordinator: Any, make_supporter: Any
     assert alert.reminded_at is not None
 
 
-def test_summary_counts_and_failure_reasons(district: Any, coordinator: Any,
-                                            make_supporter: Any) -> None:
-    a = place_supporter(make_supporter, district, 100, email="a@example.jp",
-                        notification_urls=["json://127.0.0.1:9/a"])
+def test_summary_counts_and_failure_reasons(
+    district: Any, coordinator: Any, make_supporter: Any
+) -> None:
+    a = place_supporter(
+        make_supporter,
+        district,
+        100,
+        email="a@example.jp",
+        notification_urls=["json://127.0.0.1:9/a"],
+    )
     b = place_supporter(make_supporter, district, 200, email="b@example.jp")
     place_supporter(make_supporter, district, 300, email="c@example.jp")
     alert = start_alert(district, coordinator, alert_input())
@@ -236,11 +283,13 @@ def test_summary_counts_and_failure_reasons(district: Any, coordinator: Any,
     assert (s.told, s.opened, s.searching, s.cannot, s.unanswered) == (3, 2, 1, 1, 1)
     assert (s.deliveries_sent, s.deliveries_pending, s.deliveries_failed) == (1, 2, 1)
     assert [(f.address, f.reason, f.supporter_id) for f in s.failures] == [
-        ("b@example.jp", "550 mailbox unavailable", b.id)]
+        ("b@example.jp", "550 mailbox unavailable", b.id)
+    ]
 
 
-def test_answers_are_refused_once_closed(district: Any, coordinator: Any,
-                                         make_supporter: Any) -> None:
+def test_answers_are_refused_once_closed(
+    district: Any, coordinator: Any, make_supporter: Any
+) -> None:
     s = place_supporter(make_supporter, district, 100)
     alert = start_alert(district, coordinator, alert_input())
     close_alert(alert, outcome=AlertStatus.cancelled, actor=coordinator)
@@ -256,10 +305,16 @@ def test_answers_are_refused_once_closed(district: Any, coordinator: Any,
 # Messages: languages, exercise, all-clear on every channel
 
 
-def test_languages_exercise_and_all_clear(app: Any, district: Any, coordinator: Any,
-                                          make_supporter: Any) -> None:
-    ja = place_supporter(make_supporter, district, 100, email="ja@example.jp",
-                         notification_urls=["json://127.0.0.1:9/ja"])
+def test_languages_exercise_and_all_clear(
+    app: Any, district: Any, coordinator: Any, make_supporter: Any
+) -> None:
+    ja = place_supporter(
+        make_supporter,
+        district,
+        100,
+        email="ja@example.jp",
+        notification_urls=["json://127.0.0.1:9/ja"],
+    )
     en = place_supporter(make_supporter, district, 200, email="en@example.jp")
     en.locale = "en"
     db.session.commit()
@@ -275,14 +330,26 @@ def test_languages_exercise_and_all_clear(app: Any, district: Any, coordinator: 
     assert f"https://watch.example.jp/a/{_recipient(ja).token}" in ja_mail.body
     assert f"https://watch.example.jp/a/{_recipient(en).token}" in en_mail.body
     assert "紺色のジャンパー" in en_mail.body  # the description as typed
-    close_alert(alert, outcome=AlertStatus.found, found_place="駅前のベンチ",
-                found_condition="元気", actor=coordinator)
+    close_alert(
+        alert,
+        outcome=AlertStatus.found,
+        found_place="駅前のベンチ",
+        found_condition="元気",
+        actor=coordinator,
+    )
     db.session.commit()
-    clears = list(db.session.scalars(sa.select(Delivery).where(
-        Delivery.dedupe_key.like(f"alert:{alert.id}:closed:%")).order_by(Delivery.address)))
+    clears = list(
+        db.session.scalars(
+            sa.select(Delivery)
+            .where(Delivery.dedupe_key.like(f"alert:{alert.id}:closed:%"))
+            .order_by(Delivery.address)
+        )
+    )
     assert sorted((c.channel, c.address) for c in clears) == [
-        ("apprise", "json://127.0.0.1:9/ja"), ("email", "en@example.jp"),
-        ("email", "ja@example.jp")]
+        ("apprise", "json://127.0.0.1:9/ja"),
+        ("email", "en@example.jp"),
+        ("email", "ja@example.jp"),
+    ]
     for c in clears:
         assert "訓練" in c.subject + c.body
         for private in ("見守 一郎", "駅前のベンチ", "元気", "紺色", "/a/", "0270"):
@@ -303,9 +370,18 @@ def test_languages_exercise_and_all_clear(app: Any, district: Any, coordinator: 
 
 
 def test_enqueue_deliveries_is_idempotent(district: Any) -> None:
-    rows = [{"dedupe_key": f"alert:0:test:{i}", "channel": "email",
-             "address": f"x{i}@example.jp", "subject": "件名", "body": "本文",
-             "topic": "alert", "topic_id": 0} for i in range(2500)]
+    rows = [
+        {
+            "dedupe_key": f"alert:0:test:{i}",
+            "channel": "email",
+            "address": f"x{i}@example.jp",
+            "subject": "件名",
+            "body": "本文",
+            "topic": "alert",
+            "topic_id": 0,
+        }
+        for i in range(2500)
+    ]
     assert enqueue_deliveries(rows) == 2500
     assert enqueue_deliveries(rows[:10] + [{**rows[0], "dedupe_key": "alert:0:test:new"}]) == 1
     db.session.commit()
@@ -314,8 +390,9 @@ def test_enqueue_deliveries_is_idempotent(district: Any) -> None:
     assert first is not None and first.status == DeliveryStatus.pending and first.attempts == 0
 
 
-def test_ten_thousand_recipients_are_told_in_about_a_second(district: Any,
-                                                            coordinator: Any) -> None:
+def test_ten_thousand_recipients_are_told_in_about_a_second(
+    district: Any, coordinator: Any
+) -> None:
     import time
 
     from watchnet.people.models import NotificationAddress, Supporter
@@ -323,16 +400,37 @@ def test_ten_thousand_recipients_are_told_in_about_a_second(district: Any,
     supporters = []
     for i in range(10_000):
         lat, lon = point_at(1100 * ((i % 997) / 997) ** 0.5, (i * 37) % 360)
-        supporters.append({"district_id": district.id, "name": f"支援者{i}", "kind": "other",
-                           "email": f"s{i}@example.jp", "home_lat": lat, "home_lon": lon,
-                           "dedupe_key": f"k{i}", "is_active": True, "token_version": 1,
-                           "note": "", "name_kana": "", "created_at": utcnow(),
-                           "updated_at": utcnow()})
+        supporters.append(
+            {
+                "district_id": district.id,
+                "name": f"支援者{i}",
+                "kind": "other",
+                "email": f"s{i}@example.jp",
+                "home_lat": lat,
+                "home_lon": lon,
+                "dedupe_key": f"k{i}",
+                "is_active": True,
+                "token_version": 1,
+                "note": "",
+                "name_kana": "",
+                "created_at": utcnow(),
+                "updated_at": utcnow(),
+            }
+        )
     db.session.execute(sa.insert(Supporter), supporters)
     ids = list(db.session.scalars(sa.select(Supporter.id).order_by(Supporter.id).limit(500)))
-    db.session.execute(sa.insert(NotificationAddress), [
-        {"supporter_id": sid, "url": f"json://127.0.0.1:9/{sid}", "label": "",
-         "is_enabled": True} for sid in ids])
+    db.session.execute(
+        sa.insert(NotificationAddress),
+        [
+            {
+                "supporter_id": sid,
+                "url": f"json://127.0.0.1:9/{sid}",
+                "label": "",
+                "is_enabled": True,
+            }
+            for sid in ids
+        ],
+    )
     db.session.commit()
     statements: list[str] = []
 
@@ -347,22 +445,35 @@ def test_ten_thousand_recipients_are_told_in_about_a_second(district: Any,
         elapsed = time.perf_counter() - started
         sa.event.remove(db.engine, "before_cursor_execute", count)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(AlertRecipient)) == 10_000
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(Delivery).where(
-        Delivery.topic_id == alert.id)) == 10_500
-    print(f"start_alert, 10,000 recipients, 10,500 messages: {elapsed * 1000:.0f} ms, "
-          f"{len(statements)} statements")
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count()).select_from(Delivery).where(Delivery.topic_id == alert.id)
+        )
+        == 10_500
+    )
+    print(
+        f"start_alert, 10,000 recipients, 10,500 messages: {elapsed * 1000:.0f} ms, "
+        f"{len(statements)} statements"
+    )
     # The time goes in the benchmark (bench/alerts.py), not here: a shared machine makes any
     # bound flaky. What keeps it near a second is writing in bulk, never a statement per row.
     assert len(statements) < 100
     # Closing reaches the same 10,500 addresses.
     close_alert(alert, outcome=AlertStatus.found, actor=coordinator)
     db.session.commit()
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(Delivery).where(
-        Delivery.dedupe_key.like(f"alert:{alert.id}:closed:%"))) == 10_500
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Delivery)
+            .where(Delivery.dedupe_key.like(f"alert:{alert.id}:closed:%"))
+        )
+        == 10_500
+    )
 
 
-def test_links_are_whole_when_started_from_a_page(app: Any, district: Any, coordinator: Any,
-                                                  make_supporter: Any) -> None:
+def test_links_are_whole_when_started_from_a_page(
+    app: Any, district: Any, coordinator: Any, make_supporter: Any
+) -> None:
     """Inside a request url_for builds the link: each recipient's token must come out intact."""
     s = place_supporter(make_supporter, district, 100, email="web@example.jp")
     with app.test_request_context("/", base_url="http://watch.local"):

@@ -38,8 +38,9 @@ LIVE_WITHIN_MS = 6000  # the page polls every 3 s
 
 @pytest.fixture()
 def staff_page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="ja-JP",
-                                  timezone_id="Asia/Tokyo")
+    context = browser.new_context(
+        viewport={"width": 1366, "height": 900}, locale="ja-JP", timezone_id="Asia/Tokyo"
+    )
     answer_tiles_offline(context)
     page = context.new_page()
     yield page
@@ -52,8 +53,9 @@ def staff_page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
 
 @pytest.fixture()
 def near(make_supporter: Callable[..., Any], district: Any) -> Any:
-    return place_supporter(make_supporter, district, 500, name="近所 太郎",
-                           name_kana="きんじょ たろう")
+    return place_supporter(
+        make_supporter, district, 500, name="近所 太郎", name_kana="きんじょ たろう"
+    )
 
 
 def assert_accessible(page: Any) -> None:
@@ -61,25 +63,35 @@ def assert_accessible(page: Any) -> None:
     from axe_playwright_python.sync_playwright import Axe
 
     results = Axe().run(page)
-    serious = [v for v in results.response["violations"]
-               if v.get("impact") in ("serious", "critical")]
+    serious = [
+        v for v in results.response["violations"] if v.get("impact") in ("serious", "critical")
+    ]
     assert serious == [], [(v["id"], [n["target"] for n in v["nodes"]]) for v in serious]
 
 
 def running_alert(district: Any, coordinator: Any, **values: Any) -> Alert:
     fields = start_fields(**values)
     data = AlertInput(
-        last_seen_at=utcnow(), last_seen_lat=float(fields["last_seen_lat"]),
-        last_seen_lon=float(fields["last_seen_lon"]), contact_phone=PHONE,
-        last_seen_place=fields["last_seen_place"], display_name="見守 一郎",
+        last_seen_at=utcnow(),
+        last_seen_lat=float(fields["last_seen_lat"]),
+        last_seen_lon=float(fields["last_seen_lon"]),
+        contact_phone=PHONE,
+        last_seen_place=fields["last_seen_place"],
+        display_name="見守 一郎",
         clothing_today=fields["clothing_today"],
-        is_exercise=bool(values.get("is_exercise")))
+        is_exercise=bool(values.get("is_exercise")),
+    )
     return start_alert(district, coordinator, data)
 
 
 def test_a_coordinator_starts_an_alert_for_a_registered_person_in_under_a_minute(
-        live_server: Any, staff_page: Any, district: Any, coordinator: Any, near: Any,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    live_server: Any,
+    staff_page: Any,
+    district: Any,
+    coordinator: Any,
+    near: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     person = make_person(district)
     page = staff_page
     browser_login(page, live_server, coordinator)
@@ -105,9 +117,11 @@ def test_a_coordinator_starts_an_alert_for_a_registered_person_in_under_a_minute
     expect(page.locator("#alert-status")).to_have_text("捜索中")
     seconds = time.monotonic() - began
     with capsys.disabled():  # the figure belongs in the test output, captured or not
-        print(f"\nstart form: person chosen, map clicked, clothing and number typed, 本番 "
-              f"chosen, submitted and confirmed, dashboard shown in {seconds:.1f} s of browser "
-              f"time (goal for a person: < 60 s; 5 fields touched, 2 clicks to send)")
+        print(
+            f"\nstart form: person chosen, map clicked, clothing and number typed, 本番 "
+            f"chosen, submitted and confirmed, dashboard shown in {seconds:.1f} s of browser "
+            f"time (goal for a person: < 60 s; 5 fields touched, 2 clicks to send)"
+        )
     assert seconds < 60
     alert = db.session.scalars(sa.select(Alert)).one()
     assert alert.person_id == person.id and alert.clothing_today == "赤い帽子、茶色のコート"
@@ -120,7 +134,8 @@ def test_a_coordinator_starts_an_alert_for_a_registered_person_in_under_a_minute
 
 
 def test_start_form_shows_field_errors_in_japanese(
-        live_server: Any, staff_page: Any, district: Any, coordinator: Any) -> None:
+    live_server: Any, staff_page: Any, district: Any, coordinator: Any
+) -> None:
     page = staff_page
     browser_login(page, live_server, coordinator)
     page.goto(f"{live_server.url}/districts/{district.id}/alerts/new")
@@ -134,8 +149,13 @@ def test_start_form_shows_field_errors_in_japanese(
 
 
 def test_dashboard_updates_live_when_a_supporter_answers_and_reports(
-        live_server: Any, staff_page: Any, district: Any, coordinator: Any, near: Any,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    live_server: Any,
+    staff_page: Any,
+    district: Any,
+    coordinator: Any,
+    near: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     alert = running_alert(district, coordinator, is_exercise=True)
     page = staff_page
     browser_login(page, live_server, coordinator)
@@ -149,15 +169,21 @@ def test_dashboard_updates_live_when_a_supporter_answers_and_reports(
     answered_at = time.monotonic()
     acknowledge_alert(recipient, Acknowledgement.searching)
     db.session.commit()
-    expect(row.locator("td.answer-searching")).to_contain_text("捜索に参加",
-                                                                timeout=LIVE_WITHIN_MS)
+    expect(row.locator("td.answer-searching")).to_contain_text("捜索に参加", timeout=LIVE_WITHIN_MS)
     delay = time.monotonic() - answered_at
     expect(page.locator("#count-searching")).to_have_text("1")
     expect(page.locator("#timeline")).to_contain_text("近所 太郎 さん：捜索に参加します。")
 
     lat, lon = point_at(700, 30)
-    sighting = Sighting(alert_id=alert.id, client_id="s-1", seen_at=utcnow(), lat=lat, lon=lon,
-                        description="駅の方へ歩いていた", reporter_supporter_id=near.id)
+    sighting = Sighting(
+        alert_id=alert.id,
+        client_id="s-1",
+        seen_at=utcnow(),
+        lat=lat,
+        lon=lon,
+        description="駅の方へ歩いていた",
+        reporter_supporter_id=near.id,
+    )
     db.session.add(sighting)
     db.session.flush()
     emit_alert_event(alert.id, "sighting", {"id": sighting.id, "supporter_id": near.id})
@@ -180,7 +206,8 @@ def test_dashboard_updates_live_when_a_supporter_answers_and_reports(
 
 
 def test_closing_an_alert_in_the_browser(
-        live_server: Any, staff_page: Any, district: Any, coordinator: Any, near: Any) -> None:
+    live_server: Any, staff_page: Any, district: Any, coordinator: Any, near: Any
+) -> None:
     alert = running_alert(district, coordinator)
     page = staff_page
     browser_login(page, live_server, coordinator)
@@ -212,7 +239,8 @@ def _count(model: Any) -> int:
 
 
 def test_the_start_form_refuses_to_send_without_exercise_or_real_and_confirms_the_choice(
-        live_server: Any, staff_page: Any, district: Any, coordinator: Any, near: Any) -> None:
+    live_server: Any, staff_page: Any, district: Any, coordinator: Any, near: Any
+) -> None:
     """Issue 9, point 8: 訓練 or 本番 is the first, required choice; nothing is queued
     before the confirmation names it."""
     page = staff_page
@@ -263,7 +291,8 @@ def test_the_start_form_refuses_to_send_without_exercise_or_real_and_confirms_th
 
 
 def test_the_real_search_confirmation_is_red_and_says_本番(
-        live_server: Any, staff_page: Any, district: Any, coordinator: Any, near: Any) -> None:
+    live_server: Any, staff_page: Any, district: Any, coordinator: Any, near: Any
+) -> None:
     page = staff_page
     browser_login(page, live_server, coordinator)
     page.goto(f"{live_server.url}/districts/{district.id}/alerts/new")
@@ -279,8 +308,7 @@ def test_the_real_search_confirmation_is_red_and_says_本番(
     expect(page.locator("#confirm-place")).to_have_text("八幡神社の鳥居")
     border = page.locator("#confirm-box").evaluate("e => getComputedStyle(e).borderTopColor")
     assert border == "rgb(179, 38, 30)", border  # --danger
-    button = page.locator("#confirm-submit").evaluate(
-        "e => getComputedStyle(e).backgroundColor")
+    button = page.locator("#confirm-submit").evaluate("e => getComputedStyle(e).backgroundColor")
     assert button == "rgb(179, 38, 30)", button
     assert _count(Alert) == 0
     page.click("#confirm-submit")
@@ -291,15 +319,27 @@ def test_the_real_search_confirmation_is_red_and_says_本番(
 
 
 def test_the_dashboard_shows_retrying_messages_live(
-        app: Any, live_server: Any, staff_page: Any, district: Any, coordinator: Any,
-        make_supporter: Callable[..., Any], webhook_sink: Any) -> None:
+    app: Any,
+    live_server: Any,
+    staff_page: Any,
+    district: Any,
+    coordinator: Any,
+    make_supporter: Callable[..., Any],
+    webhook_sink: Any,
+) -> None:
     """Issue 9, point 3: a webhook answering 500 turns "waiting" into "retrying (…): HTTP 500"
     and raises the banner on an open page, without a reload."""
     from watchnet.jobs.deliveries import deliver_due_notifications
 
     webhook_sink.fail_with["/broken"] = 500
-    broken = place_supporter(make_supporter, district, 300, name="障害 一子", email=None,
-                             notification_urls=[webhook_sink.url("/broken")])
+    broken = place_supporter(
+        make_supporter,
+        district,
+        300,
+        name="障害 一子",
+        email=None,
+        notification_urls=[webhook_sink.url("/broken")],
+    )
     alert = running_alert(district, coordinator)
     page = staff_page
     browser_login(page, live_server, coordinator)
@@ -318,7 +358,8 @@ def test_the_dashboard_shows_retrying_messages_live(
     expect(cell).to_contain_text("受信側のサーバーの障害（HTTP 500）")
     expect(cell.locator(".raw")).to_contain_text("webhook answered HTTP 500")
     expect(page.locator(f'#unreachable-list li[data-supporter-id="{broken.id}"]')).to_contain_text(
-        "再送中で、まだ1件も届いていません")
+        "再送中で、まだ1件も届いていません"
+    )
     expect(page.locator("#unreachable-count")).to_have_text("1")
     assert page.evaluate("window.__notReloaded") is True
     assert_accessible(page)

@@ -26,16 +26,30 @@ def test_search_map_draws_every_layer_and_escapes_user_text() -> None:
         last_seen=Place(36.3335, 138.9455, "Last seen"),
         rings=[Ring(1200, "1.2 km: half", True), Ring(1600, "1.6 km: 89 %")],
         places=[Place(36.338, 138.9455, HOSTILE)],
-        sectors=[Sector("882e74ae67fffff", "taken", [(36.33, 138.94), (36.34, 138.94),
-                                                     (36.34, 138.95)], HOSTILE, True)],
+        sectors=[
+            Sector(
+                "882e74ae67fffff",
+                "taken",
+                [(36.33, 138.94), (36.34, 138.94), (36.34, 138.95)],
+                HOSTILE,
+                True,
+            )
+        ],
         searchers=[Searcher(7, 36.334, 138.946, HOSTILE)],
         sightings=[SightingMark(3, 36.335, 138.947, "new", HOSTILE)],
         found=Place(36.336, 138.948, "Found here"),
     )
     parts = alert_map_parts(data, TILES)
     script = str(parts.parts.script)
-    assert set(parts.layers) == {"sectors", "rings", "places", "sightings", "searchers",
-                                 "last_seen", "found"}
+    assert set(parts.layers) == {
+        "sectors",
+        "rings",
+        "places",
+        "sightings",
+        "searchers",
+        "last_seen",
+        "found",
+    }
     for name in parts.layers.values():
         assert f"var {name} = L.featureGroup" in script  # reachable as window[name]
     assert "wn-ring wn-ring-current" in script and "wn-sector wn-sector-taken" in script

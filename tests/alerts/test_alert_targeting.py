@@ -27,27 +27,41 @@ from watchnet.extensions import db
 from watchnet.tracking.models import LatestPosition
 
 
-def _home(make_supporter: Any, district: Any, distance_m: float, bearing: float = 90.0,
-          **values: Any) -> Any:
+def _home(
+    make_supporter: Any, district: Any, distance_m: float, bearing: float = 90.0, **values: Any
+) -> Any:
     supporter = make_supporter(district, **values)
     supporter.home_lat, supporter.home_lon = point_at(distance_m, bearing)
     db.session.commit()
     return supporter
 
 
-def _position(drill: Any, supporter: Any, distance_m: float, minutes_ago: float,
-              bearing: float = 0.0) -> None:
+def _position(
+    drill: Any, supporter: Any, distance_m: float, minutes_ago: float, bearing: float = 0.0
+) -> None:
     lat, lon = point_at(distance_m, bearing)
     at = utcnow() - timedelta(minutes=minutes_ago)
-    db.session.add(LatestPosition(drill_id=drill.id, supporter_id=supporter.id, lat=lat, lon=lon,
-                                  recorded_at=at, received_at=at))
+    db.session.add(
+        LatestPosition(
+            drill_id=drill.id,
+            supporter_id=supporter.id,
+            lat=lat,
+            lon=lon,
+            recorded_at=at,
+            received_at=at,
+        )
+    )
     db.session.commit()
 
 
 def test_schedule_comes_from_the_settings_and_names_its_statistics(app: Any) -> None:
     steps = radius_schedule()
-    assert steps == [RadiusStep(0, 1200), RadiusStep(30, 1600), RadiusStep(90, 5000),
-                     RadiusStep(180, 9500)]
+    assert steps == [
+        RadiusStep(0, 1200),
+        RadiusStep(30, 1600),
+        RadiusStep(90, 5000),
+        RadiusStep(180, 9500),
+    ]
     assert scheduled_radius_m(0, steps) == 1200
     assert scheduled_radius_m(29.9, steps) == 1200
     assert scheduled_radius_m(30, steps) == 1600
@@ -82,8 +96,9 @@ def test_schedule_setting_can_be_changed(app: Any) -> None:
         app.config["ALERT_RADIUS_SCHEDULE"] = previous
 
 
-def test_targets_by_home_and_recent_position(district: Any, other_district: Any,
-                                             make_supporter: Any, make_drill: Any) -> None:
+def test_targets_by_home_and_recent_position(
+    district: Any, other_district: Any, make_supporter: Any, make_drill: Any
+) -> None:
     inside = _home(make_supporter, district, 500)
     edge_in = _home(make_supporter, district, 1190, bearing=200)
     next_ring = _home(make_supporter, district, 1210, bearing=10)  # reached at 1.6 km only
@@ -126,17 +141,33 @@ def test_fast_and_naive_agree_on_random_supporters(district: Any, make_drill: An
     rows = []
     for i in range(600):
         lat, lon = point_at(rnd.uniform(0, 12_000), rnd.uniform(0, 360))
-        rows.append(Supporter(district_id=district.id, name=f"s{i}", kind="other",
-                              dedupe_key=f"k{i}", home_lat=lat, home_lon=lon,
-                              is_active=rnd.random() > 0.1))
+        rows.append(
+            Supporter(
+                district_id=district.id,
+                name=f"s{i}",
+                kind="other",
+                dedupe_key=f"k{i}",
+                home_lat=lat,
+                home_lon=lon,
+                is_active=rnd.random() > 0.1,
+            )
+        )
     db.session.add_all(rows)
     db.session.commit()
     drill = make_drill(district)
     for supporter in rows[:150]:
         lat, lon = point_at(rnd.uniform(0, 12_000), rnd.uniform(0, 360))
         at = now - timedelta(minutes=rnd.uniform(0, 240))
-        db.session.add(LatestPosition(drill_id=drill.id, supporter_id=supporter.id, lat=lat,
-                                      lon=lon, recorded_at=at, received_at=at))
+        db.session.add(
+            LatestPosition(
+                drill_id=drill.id,
+                supporter_id=supporter.id,
+                lat=lat,
+                lon=lon,
+                recorded_at=at,
+                received_at=at,
+            )
+        )
     db.session.commit()
     since = now - timedelta(minutes=120)
     for radius in (300, 1200, 1600, 5000, 9500):

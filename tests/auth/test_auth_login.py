@@ -15,8 +15,9 @@ from watchnet.extensions import db
 def test_a_wrong_password_is_refused_with_a_message(client, organizer):
     response = client.post("/login", data={"email": organizer.email, "password": "nope-nope"})
     assert response.status_code == 401
-    assert "パスワードが違います" in response.get_data(as_text=True) or \
-        "password is wrong" in response.get_data(as_text=True)
+    assert "パスワードが違います" in response.get_data(
+        as_text=True
+    ) or "password is wrong" in response.get_data(as_text=True)
 
 
 def test_login_is_throttled_after_five_failures_even_with_the_right_password(client, organizer):
@@ -35,8 +36,9 @@ def test_the_throttle_counts_across_app_instances(app, csrf_app, organizer):
     second = csrf_app.test_client()
     html = second.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
-    response = second.post("/login", data={"email": organizer.email, "password": PASSWORD,
-                                           "csrf_token": token})
+    response = second.post(
+        "/login", data={"email": organizer.email, "password": PASSWORD, "csrf_token": token}
+    )
     assert response.status_code == 429
 
 

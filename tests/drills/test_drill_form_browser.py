@@ -15,8 +15,9 @@ from watchnet.extensions import db
 pytestmark = pytest.mark.browser
 
 
-def test_the_form_marks_the_next_day_as_the_end_time_is_typed(live_server, page, district,
-                                                              organizer):
+def test_the_form_marks_the_next_day_as_the_end_time_is_typed(
+    live_server, page, district, organizer
+):
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     browser_login(page, live_server, organizer)
@@ -28,8 +29,7 @@ def test_the_form_marks_the_next_day_as_the_end_time_is_typed(live_server, page,
     page.fill("input[name=end_time]", "23:45")
     assert mark.text_content() == ""
     page.fill("input[name=end_time]", "00:30")
-    page.wait_for_function(
-        "document.getElementById('end-next-day').textContent === '翌日 00:30'")
+    page.wait_for_function("document.getElementById('end-next-day').textContent === '翌日 00:30'")
     # A later start that puts the end back on the same day clears it again.
     page.fill("input[name=start_time]", "00:15")
     page.wait_for_function("document.getElementById('end-next-day').textContent === ''")
@@ -40,6 +40,8 @@ def test_the_form_marks_the_next_day_as_the_end_time_is_typed(live_server, page,
     db.session.expire_all()
     drill = db.session.scalar(sa.select(Drill))
     assert drill is not None
-    assert (drill.starts_at, drill.ends_at) == (datetime(2026, 3, 13, 14, 30, tzinfo=UTC),
-                                                datetime(2026, 3, 13, 15, 30, tzinfo=UTC))
+    assert (drill.starts_at, drill.ends_at) == (
+        datetime(2026, 3, 13, 14, 30, tzinfo=UTC),
+        datetime(2026, 3, 13, 15, 30, tzinfo=UTC),
+    )
     assert errors == []

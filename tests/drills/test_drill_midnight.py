@@ -29,9 +29,15 @@ NOT_AFTER = "終了時刻は開始時刻より後にしてください。"
 
 
 def drill_form(district: Any, **overrides: str) -> dict[str, str]:
-    data = {"title": "夜間の見守り訓練", "district_id": str(district.id), "date": "2026-03-13",
-            "start_time": "23:30", "end_time": "00:30", "meeting_place": "八幡公民館",
-            "status": "planned"}
+    data = {
+        "title": "夜間の見守り訓練",
+        "district_id": str(district.id),
+        "date": "2026-03-13",
+        "start_time": "23:30",
+        "end_time": "00:30",
+        "meeting_place": "八幡公民館",
+        "status": "planned",
+    }
     data.update(overrides)
     return data
 
@@ -56,29 +62,36 @@ def test_the_form_takes_an_end_before_the_start_as_the_next_day(organizer_client
     form = organizer_client.get(f"/drills/{drill.id}/edit").get_data(as_text=True)
     assert 'value="23:30"' in form and 'value="00:30"' in form
     assert '<p class="hint next-day" id="end-next-day"' in form and ">翌日 00:30</p>" in form
-    response = organizer_client.post(f"/drills/{drill.id}/edit",
-                                     data=drill_form(district, end_time="01:15"))
+    response = organizer_client.post(
+        f"/drills/{drill.id}/edit", data=drill_form(district, end_time="01:15")
+    )
     assert response.status_code == 302
     db.session.expire_all()
     assert db.session.get(Drill, drill.id).ends_at == NIGHT_END + timedelta(minutes=45)
 
 
 def test_twelve_hours_is_the_longest_drill(organizer_client, district):
-    response = organizer_client.post("/drills/new", data=drill_form(
-        district, start_time="12:00", end_time="00:00"))
+    response = organizer_client.post(
+        "/drills/new", data=drill_form(district, start_time="12:00", end_time="00:00")
+    )
     assert response.status_code == 302
     assert drill_count() == 1
 
 
-@pytest.mark.parametrize(("start", "end", "message"), [
-    ("10:00", "09:00", TOO_LONG),  # 23 hours, not a drill that ended before it began
-    ("12:00", "00:01", TOO_LONG),
-    ("09:30", "09:30", NOT_AFTER),
-])
-def test_the_form_refuses_a_drill_too_long_or_ending_as_it_starts(organizer_client, district,
-                                                                  start, end, message):
-    response = organizer_client.post("/drills/new", data=drill_form(
-        district, start_time=start, end_time=end))
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        ("10:00", "09:00", TOO_LONG),  # 23 hours, not a drill that ended before it began
+        ("12:00", "00:01", TOO_LONG),
+        ("09:30", "09:30", NOT_AFTER),
+    ],
+)
+def test_the_form_refuses_a_drill_too_long_or_ending_as_it_starts(
+    organizer_client, district, start, end, message
+):
+    response = organizer_client.post(
+        "/drills/new", data=drill_form(district, start_time=start, end_time=end)
+    )
     assert response.status_code == 400
     html = response.get_data(as_text=True)
     assert f'<ul class="errors" id="end_time-err"><li>{message}</li></ul>' in html
@@ -88,11 +101,14 @@ def test_the_form_refuses_a_drill_too_long_or_ending_as_it_starts(organizer_clie
 def test_the_form_speaks_english_to_an_english_reader(organizer_client, organizer, district):
     organizer.locale = "en"
     db.session.commit()
-    response = organizer_client.post("/drills/new", data=drill_form(
-        district, start_time="10:00", end_time="09:00"))
+    response = organizer_client.post(
+        "/drills/new", data=drill_form(district, start_time="10:00", end_time="09:00")
+    )
     assert response.status_code == 400
-    assert "A drill lasts at most 12 hours. An end time earlier than the start time is on the " \
-           "next day." in response.get_data(as_text=True)
+    assert (
+        "A drill lasts at most 12 hours. An end time earlier than the start time is on the "
+        "next day." in response.get_data(as_text=True)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -107,41 +123,56 @@ def auth(organizer: Any) -> dict[str, str]:
 
 
 def test_the_api_accepts_a_drill_into_the_next_day(client, auth, district):
-    response = client.post("/api/v1/drills", headers=auth, json={
-        "district_id": district.id, "title": "夜間の見守り訓練",
-        "starts_at": "2026-03-13T23:30:00", "ends_at": "2026-03-14T00:30:00"})
+    response = client.post(
+        "/api/v1/drills",
+        headers=auth,
+        json={
+            "district_id": district.id,
+            "title": "夜間の見守り訓練",
+            "starts_at": "2026-03-13T23:30:00",
+            "ends_at": "2026-03-14T00:30:00",
+        },
+    )
     assert response.status_code == 201, response.json
     drill = db.session.get(Drill, response.json["id"])
     assert (drill.starts_at, drill.ends_at) == (NIGHT_START, NIGHT_END)
 
 
-@pytest.mark.parametrize(("starts_at", "ends_at", "message"), [
-    # The same date for 00:30 is half a day before the start: the API says when, exactly.
-    ("2026-03-13T23:30:00", "2026-03-13T00:30:00", NOT_AFTER),
-    ("2026-03-13T10:00:00", "2026-03-14T09:00:00", TOO_LONG),
-    ("2026-03-13T12:00:00+09:00", "2026-03-13T15:00:01Z", TOO_LONG),  # 12 h 1 s
-    ("2026-03-13T09:30:00", "2026-03-13T09:30:00", NOT_AFTER),
-])
-def test_the_api_refuses_what_the_form_refuses(client, auth, district, starts_at, ends_at,
-                                               message):
-    response = client.post("/api/v1/drills", headers={**auth, "Accept-Language": "ja"}, json={
-        "district_id": district.id, "title": "x", "starts_at": starts_at, "ends_at": ends_at})
+@pytest.mark.parametrize(
+    ("starts_at", "ends_at", "message"),
+    [
+        # The same date for 00:30 is half a day before the start: the API says when, exactly.
+        ("2026-03-13T23:30:00", "2026-03-13T00:30:00", NOT_AFTER),
+        ("2026-03-13T10:00:00", "2026-03-14T09:00:00", TOO_LONG),
+        ("2026-03-13T12:00:00+09:00", "2026-03-13T15:00:01Z", TOO_LONG),  # 12 h 1 s
+        ("2026-03-13T09:30:00", "2026-03-13T09:30:00", NOT_AFTER),
+    ],
+)
+def test_the_api_refuses_what_the_form_refuses(client, auth, district, starts_at, ends_at, message):
+    response = client.post(
+        "/api/v1/drills",
+        headers={**auth, "Accept-Language": "ja"},
+        json={"district_id": district.id, "title": "x", "starts_at": starts_at, "ends_at": ends_at},
+    )
     assert response.status_code == 422, response.json
     assert response.json["errors"]["json"]["ends_at"] == [message]
     assert drill_count() == 0
 
 
-def test_a_patch_of_only_the_end_is_checked_against_the_stored_start(client, auth, district,
-                                                                     make_drill):
+def test_a_patch_of_only_the_end_is_checked_against_the_stored_start(
+    client, auth, district, make_drill
+):
     drill = make_drill(district, starts_at=NIGHT_START, ends_at=NIGHT_END)
-    response = client.patch(f"/api/v1/drills/{drill.id}", headers=auth,
-                            json={"ends_at": "2026-03-14T13:00:00"})
+    response = client.patch(
+        f"/api/v1/drills/{drill.id}", headers=auth, json={"ends_at": "2026-03-14T13:00:00"}
+    )
     assert response.status_code == 422, response.json
     assert list(response.json["errors"]["json"]) == ["ends_at"]
     db.session.expire_all()
     assert db.session.get(Drill, drill.id).ends_at == NIGHT_END
-    response = client.patch(f"/api/v1/drills/{drill.id}", headers=auth,
-                            json={"ends_at": "2026-03-14T01:00:00"})
+    response = client.patch(
+        f"/api/v1/drills/{drill.id}", headers=auth, json={"ends_at": "2026-03-14T01:00:00"}
+    )
     assert response.status_code == 200, response.json
 
 
@@ -151,8 +182,13 @@ def test_a_patch_of_only_the_end_is_checked_against_the_stored_start(client, aut
 
 @pytest.fixture()
 def night_drill(district: Any, make_drill: Any, make_supporter: Any) -> Drill:
-    drill = make_drill(district, title="夜間の見守り訓練", starts_at=LATER_START,
-                       ends_at=LATER_START + timedelta(hours=1), is_auto_scheduled=True)
+    drill = make_drill(
+        district,
+        title="夜間の見守り訓練",
+        starts_at=LATER_START,
+        ends_at=LATER_START + timedelta(hours=1),
+        is_auto_scheduled=True,
+    )
     team = Team(drill_id=drill.id, name="1班")
     db.session.add(team)
     db.session.flush()
@@ -164,14 +200,21 @@ def night_drill(district: Any, make_drill: Any, make_supporter: Any) -> Drill:
 
 def staff_pages(drill: Drill) -> list[str]:
     team_id = drill.teams[0].id
-    return ["/drills/", f"/drills/{drill.id}", f"/drills/{drill.id}/teams/",
-            f"/drills/{drill.id}/teams/{team_id}/handout", f"/drills/{drill.id}/teams/handouts",
-            f"/drills/{drill.id}/start",
-            f"/drills/{drill.id}/reflection", f"/drills/{drill.id}/report"]
+    return [
+        "/drills/",
+        f"/drills/{drill.id}",
+        f"/drills/{drill.id}/teams/",
+        f"/drills/{drill.id}/teams/{team_id}/handout",
+        f"/drills/{drill.id}/teams/handouts",
+        f"/drills/{drill.id}/start",
+        f"/drills/{drill.id}/reflection",
+        f"/drills/{drill.id}/report",
+    ]
 
 
-@pytest.mark.parametrize(("locale", "mark"), [("ja", "23:30–翌日 00:30"),
-                                              ("en", "23:30–00:30 (next day)")])
+@pytest.mark.parametrize(
+    ("locale", "mark"), [("ja", "23:30–翌日 00:30"), ("en", "23:30–00:30 (next day)")]
+)
 def test_every_staff_page_marks_the_next_day(app, organizer, night_drill, locale, mark):
     organizer.locale = locale
     db.session.commit()
@@ -207,8 +250,11 @@ def test_the_reminder_marks_the_next_day(night_drill):
 
 
 def test_a_drill_within_one_day_has_no_mark(organizer_client, district, make_drill):
-    drill = make_drill(district, starts_at=datetime(2026, 3, 13, 0, 30, tzinfo=UTC),
-                       ends_at=datetime(2026, 3, 13, 3, 0, tzinfo=UTC),
-                       status=DrillStatus.planned)
+    drill = make_drill(
+        district,
+        starts_at=datetime(2026, 3, 13, 0, 30, tzinfo=UTC),
+        ends_at=datetime(2026, 3, 13, 3, 0, tzinfo=UTC),
+        status=DrillStatus.planned,
+    )
     html = organizer_client.get(f"/drills/{drill.id}").get_data(as_text=True)
     assert "09:30–12:00" in html and "翌日" not in html

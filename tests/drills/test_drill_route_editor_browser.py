@@ -46,14 +46,17 @@ def login_in_browser(page, server, user, password: str) -> None:
 
 
 def test_organizer_draws_a_route_with_checkpoints_and_reload_shows_exactly_that(
-        live_server, page, root_conftest, district, organizer, make_drill):
+    live_server, page, root_conftest, district, organizer, make_drill
+):
     drill = make_drill(district, title="ブラウザ訓練", route=[], checkpoints=[])
     dialogs: list[str] = []
     requests: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.on("request", lambda r: requests.append(r.url))
-    page.route(f"https://{TILE_HOST}/**",
-               lambda route: route.fulfill(status=200, content_type="image/png", body=BLANK_PNG))
+    page.route(
+        f"https://{TILE_HOST}/**",
+        lambda route: route.fulfill(status=200, content_type="image/png", body=BLANK_PNG),
+    )
 
     login_in_browser(page, live_server, organizer, root_conftest.PASSWORD)
     page.goto(f"{live_server.url}/drills/{drill.id}/route")
@@ -62,8 +65,9 @@ def test_organizer_draws_a_route_with_checkpoints_and_reload_shows_exactly_that(
     assert box is not None and box["width"] > 400 and box["height"] > 400
 
     def latlng_at(x: float, y: float) -> tuple[float, float]:
-        ll = page.evaluate("([x, y]) => window.watchnetMaps.main.containerPointToLatLng([x, y])",
-                           [x, y])
+        ll = page.evaluate(
+            "([x, y]) => window.watchnetMaps.main.containerPointToLatLng([x, y])", [x, y]
+        )
         return ll["lat"], ll["lng"]
 
     def click_map(x: float, y: float) -> tuple[float, float]:
@@ -85,8 +89,9 @@ def test_organizer_draws_a_route_with_checkpoints_and_reload_shows_exactly_that(
         page.locator("#checkpoint-name").fill(name)
         page.locator("#checkpoint-add").click()
 
-    with page.expect_response(lambda r: r.url.endswith(f"/drills/{drill.id}/route")
-                              and r.request.method == "POST") as saved:
+    with page.expect_response(
+        lambda r: r.url.endswith(f"/drills/{drill.id}/route") and r.request.method == "POST"
+    ) as saved:
         page.locator("#save-route").click()
     assert saved.value.status == 200
     page.wait_for_function("!window.watchnetRouteEditor.isDirty()")
@@ -107,7 +112,8 @@ def test_organizer_draws_a_route_with_checkpoints_and_reload_shows_exactly_that(
     shown = page.evaluate("window.watchnetRouteEditor.payload()")
     assert [(p["lat"], p["lon"]) for p in shown["route"]] == stored.route_latlons
     assert [(c["name"], c["lat"], c["lon"]) for c in shown["checkpoints"]] == [
-        (cp.name, cp.lat, cp.lon) for cp in stored.checkpoints]
+        (cp.name, cp.lat, cp.lon) for cp in stored.checkpoints
+    ]
     assert page.locator(".wn-vertex-icon").count() == 3
     assert page.locator(".leaflet-marker-pane .wn-cp-badge").count() == 2
     names = page.locator("#checkpoint-list .checkpoint-name")
@@ -135,22 +141,30 @@ def test_organizer_draws_a_route_with_checkpoints_and_reload_shows_exactly_that(
 
 
 def test_organizer_removes_a_point_drags_a_checkpoint_and_its_scenario_is_kept(
-        live_server, page, root_conftest, district, organizer, make_drill):
-    drill = make_drill(district, checkpoints=[
-        {"name": "公民館前", "lat": 36.3340, "lon": 138.9461, "role_player": "元委員 A"}])
+    live_server, page, root_conftest, district, organizer, make_drill
+):
+    drill = make_drill(
+        district,
+        checkpoints=[
+            {"name": "公民館前", "lat": 36.3340, "lon": 138.9461, "role_player": "元委員 A"}
+        ],
+    )
     checkpoint_id = drill.checkpoints[0].id
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.type), d.dismiss()))
-    page.route(f"https://{TILE_HOST}/**",
-               lambda route: route.fulfill(status=200, content_type="image/png", body=BLANK_PNG))
+    page.route(
+        f"https://{TILE_HOST}/**",
+        lambda route: route.fulfill(status=200, content_type="image/png", body=BLANK_PNG),
+    )
     login_in_browser(page, live_server, organizer, root_conftest.PASSWORD)
     page.goto(f"{live_server.url}/drills/{drill.id}/route")
     page.wait_for_function("window.watchnetRouteEditor !== undefined")
     box = page.locator(".editor-map .folium-map").bounding_box()
 
     def screen(lat: float, lon: float) -> tuple[float, float]:
-        p = page.evaluate("([a, b]) => window.watchnetMaps.main.latLngToContainerPoint([a, b])",
-                          [lat, lon])
+        p = page.evaluate(
+            "([a, b]) => window.watchnetMaps.main.latLngToContainerPoint([a, b])", [lat, lon]
+        )
         return box["x"] + p["x"], box["y"] + p["y"]
 
     # Select the middle route point, then remove it with the toolbar button.

@@ -13,16 +13,22 @@ from watchnet.drills import gpx
 from watchnet.drills.models import RoutePoint
 from watchnet.extensions import db
 
-HEAD = b'<?xml version="1.0" encoding="UTF-8"?>\n<gpx version="1.1" creator="t" ' \
-       b'xmlns="http://www.topografix.com/GPX/1/1">'
-TRKPT = (b'<trkpt lat="36.3335" lon="138.9455"><ele>120.5</ele>'
-         b'<time>2026-03-13T09:30:00Z</time></trkpt>')
+HEAD = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<gpx version="1.1" creator="t" '
+    b'xmlns="http://www.topografix.com/GPX/1/1">'
+)
+TRKPT = (
+    b'<trkpt lat="36.3335" lon="138.9455"><ele>120.5</ele><time>2026-03-13T09:30:00Z</time></trkpt>'
+)
 
 
 def upload(client, drill, content: bytes) -> object:
-    return client.post(f"/drills/{drill.id}/gpx", data={
-        "file": (io.BytesIO(content), "route.gpx"), "replace": "y"},
-        content_type="multipart/form-data", headers={"Accept-Language": "ja"})
+    return client.post(
+        f"/drills/{drill.id}/gpx",
+        data={"file": (io.BytesIO(content), "route.gpx"), "replace": "y"},
+        content_type="multipart/form-data",
+        headers={"Accept-Language": "ja"},
+    )
 
 
 def route_count() -> int:
@@ -64,15 +70,19 @@ def test_too_many_waypoints_stop_the_stream():
         gpx.parse_gpx(HEAD + wpts + b"</gpx>")
 
 
-@pytest.mark.parametrize("doc", [
-    # Billion laughs: entities that expand to gigabytes.
-    b'<?xml version="1.0"?><!DOCTYPE gpx [<!ENTITY a "aaaaaaaaaa">'
-    b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>'
-    b'<gpx version="1.1"><wpt lat="1" lon="1"><name>&c;</name></wpt></gpx>',
-    # An external entity reading a local file.
-    b'<?xml version="1.0"?><!DOCTYPE gpx [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-    b'<gpx version="1.1"><wpt lat="1" lon="1"><name>&x;</name></wpt></gpx>',
-])
+@pytest.mark.parametrize(
+    "doc",
+    [
+        # Billion laughs: entities that expand to gigabytes.
+        b'<?xml version="1.0"?><!DOCTYPE gpx [<!ENTITY a "aaaaaaaaaa">'
+        b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+        b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>'
+        b'<gpx version="1.1"><wpt lat="1" lon="1"><name>&c;</name></wpt></gpx>',
+        # An external entity reading a local file.
+        b'<?xml version="1.0"?><!DOCTYPE gpx [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        b'<gpx version="1.1"><wpt lat="1" lon="1"><name>&x;</name></wpt></gpx>',
+    ],
+)
 def test_entity_tricks_are_refused(organizer_client, district, make_drill, doc):
     drill = make_drill(district)
     response = upload(organizer_client, drill, doc)
@@ -81,8 +91,7 @@ def test_entity_tricks_are_refused(organizer_client, district, make_drill, doc):
     assert "GPX ファイルではありません" in html and "root:" not in html
 
 
-def test_a_waypoint_name_too_long_gets_a_message_not_a_cut(organizer_client, district,
-                                                         make_drill):
+def test_a_waypoint_name_too_long_gets_a_message_not_a_cut(organizer_client, district, make_drill):
     drill = make_drill(district)
     long_name = "長" * (gpx.NAME_MAX + 1)
     doc = HEAD + f'<wpt lat="36.3" lon="138.9"><name>{long_name}</name></wpt></gpx>'.encode()
@@ -91,11 +100,12 @@ def test_a_waypoint_name_too_long_gets_a_message_not_a_cut(organizer_client, dis
     assert "ウェイポイント1の名前が100文字を超えています" in response.get_data(as_text=True)
 
 
-def test_a_shift_jis_gpx_with_its_declaration_still_imports(organizer_client, district,
-                                                           make_drill):
+def test_a_shift_jis_gpx_with_its_declaration_still_imports(organizer_client, district, make_drill):
     drill = make_drill(district, checkpoints=[])
-    doc = ('<?xml version="1.0" encoding="Shift_JIS"?><gpx version="1.1">'
-           '<wpt lat="36.3" lon="138.9"><name>公民館</name></wpt></gpx>').encode("cp932")
+    doc = (
+        '<?xml version="1.0" encoding="Shift_JIS"?><gpx version="1.1">'
+        '<wpt lat="36.3" lon="138.9"><name>公民館</name></wpt></gpx>'
+    ).encode("cp932")
     assert upload(organizer_client, drill, doc).status_code == 302
     db.session.expire_all()
     assert [cp.name for cp in drill.checkpoints] == ["公民館"]

@@ -15,8 +15,9 @@ import pytest
 from sqlalchemy.engine import make_url
 
 
-def wait_until(condition: Callable[[], object], timeout_s: float, what: str,
-               poll_s: float = 0.05) -> float:
+def wait_until(
+    condition: Callable[[], object], timeout_s: float, what: str, poll_s: float = 0.05
+) -> float:
     """Poll until condition() is true; returns the seconds it took."""
     started = time.monotonic()
     while not condition():
@@ -61,9 +62,12 @@ class DatabaseOutage:
 
     def terminate(self, appname_prefix: str) -> int:
         """Terminate the backends of the processes under test; returns how many."""
-        return self._run("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                         "WHERE datname = %s AND application_name LIKE %s",
-                         self.database, appname_prefix + "%")
+        return self._run(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND application_name LIKE %s",
+            self.database,
+            appname_prefix + "%",
+        )
 
     def end(self) -> None:
         if self.active:

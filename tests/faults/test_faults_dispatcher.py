@@ -52,12 +52,17 @@ def keyed_webhook_sink() -> Iterator[KeyedWebhookSink]:
 
 
 def _fault_env(database_url: str, tmp_path: Path, smtp_port: int) -> dict[str, str]:
-    return dict(_env(database_url, tmp_path, smtp_port), PGAPPNAME=APPNAME,
-                WATCHNET_DB_CONNECT_TIMEOUT_S="2", WATCHNET_HEARTBEAT_S="1")
+    return dict(
+        _env(database_url, tmp_path, smtp_port),
+        PGAPPNAME=APPNAME,
+        WATCHNET_DB_CONNECT_TIMEOUT_S="2",
+        WATCHNET_HEARTBEAT_S="1",
+    )
 
 
 def test_connections_cut_mid_broadcast_the_dispatcher_recovers_and_every_message_arrives(
-        district, coordinator, smtp_sink, keyed_webhook_sink, database_url, tmp_path, outage):
+    district, coordinator, smtp_sink, keyed_webhook_sink, database_url, tmp_path, outage
+):
     rows = _broadcast(district, coordinator, keyed_webhook_sink.port)
     env = _fault_env(database_url, tmp_path, smtp_sink.port)
     log = tmp_path / "dispatcher.log"
@@ -77,8 +82,12 @@ def test_connections_cut_mid_broadcast_the_dispatcher_recovers_and_every_message
         during = received() - at_outage
         outage.end()
         ended = time.monotonic()
-        wait_until(lambda: _count(Delivery.status != DeliveryStatus.sent) == 0, 60,
-                   "every message sent after the outage", 0.1)
+        wait_until(
+            lambda: _count(Delivery.status != DeliveryStatus.sent) == 0,
+            60,
+            "every message sent after the outage",
+            0.1,
+        )
         all_sent_s = time.monotonic() - ended
         assert dispatcher.poll() is None, log_text(log)[-3000:]
         dispatcher.send_signal(signal.SIGTERM)
@@ -96,21 +105,26 @@ def test_connections_cut_mid_broadcast_the_dispatcher_recovers_and_every_message
     recovered = re.findall(r"database available again after ([0-9.]+) s", text)
     assert len(recovered) == 1, text[-3000:]
     assert "Traceback" not in text, text[-3000:]
-    arrivals = Counter([str(m["X-Watchnet-Delivery"]) for m in smtp_sink.messages]
-                       + [key for _, key in keyed_webhook_sink.snapshot()])
+    arrivals = Counter(
+        [str(m["X-Watchnet-Delivery"]) for m in smtp_sink.messages]
+        + [key for _, key in keyed_webhook_sink.snapshot()]
+    )
     assert set(arrivals) == {r.dedupe_key for r in rows}, "a message was lost"
     repeated = sum(1 for n in arrivals.values() if n > 1)
     assert max(arrivals.values()) <= 2
     assert repeated <= THREADS + RECORD_GROUP
-    print(f"\noutage of {ended - began:.1f} s at {at_outage}/{len(rows)} received "
-          f"({terminated} backends terminated, {during} arrived during it: sends in flight); "
-          f"dispatcher logged recovery after {float(recovered[0]):.1f} s of outage; "
-          f"all sent {all_sent_s:.1f} s after connections were allowed again; "
-          f"{repeated} raw repeats (bound {THREADS + RECORD_GROUP})")
+    print(
+        f"\noutage of {ended - began:.1f} s at {at_outage}/{len(rows)} received "
+        f"({terminated} backends terminated, {during} arrived during it: sends in flight); "
+        f"dispatcher logged recovery after {float(recovered[0]):.1f} s of outage; "
+        f"all sent {all_sent_s:.1f} s after connections were allowed again; "
+        f"{repeated} raw repeats (bound {THREADS + RECORD_GROUP})"
+    )
 
 
 def test_sigterm_during_an_outage_stops_the_dispatcher_within_seconds(
-        district, smtp_sink, database_url, tmp_path, outage):
+    district, smtp_sink, database_url, tmp_path, outage
+):
     env = _fault_env(database_url, tmp_path, smtp_sink.port)
     log = tmp_path / "dispatcher.log"
     dispatcher = _dispatcher(env, log)
@@ -133,12 +147,19 @@ def test_sigterm_during_an_outage_stops_the_dispatcher_within_seconds(
 
 def test_sigterm_while_blocked_in_a_database_connect_stops_the_dispatcher(tmp_path):
     hole = BlackHole()
-    env = dict(os.environ, WATCHNET_INSTANCE_PATH=str(tmp_path),
-               DATABASE_URL=f"postgresql://postgres@127.0.0.1:{hole.port}/nowhere",
-               WATCHNET_DB_CONNECT_TIMEOUT_S="3")
+    env = dict(
+        os.environ,
+        WATCHNET_INSTANCE_PATH=str(tmp_path),
+        DATABASE_URL=f"postgresql://postgres@127.0.0.1:{hole.port}/nowhere",
+        WATCHNET_DB_CONNECT_TIMEOUT_S="3",
+    )
     log = tmp_path / "dispatcher.log"
-    dispatcher = subprocess.Popen([sys.executable, "-m", "watchnet.cli", "dispatcher"],
-                                  env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    dispatcher = subprocess.Popen(
+        [sys.executable, "-m", "watchnet.cli", "dispatcher"],
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
     try:
         wait_until(lambda: hole.accepted, 60, "the dispatcher's connect")
         dispatcher.send_signal(signal.SIGTERM)
@@ -153,8 +174,8 @@ def test_sigterm_while_blocked_in_a_database_connect_stops_the_dispatcher(tmp_pa
 
 
 def test_healthz_delivery_reports_heartbeats_and_answers_503_when_delivery_is_stuck(
-        app, client, district, coordinator, smtp_sink, keyed_webhook_sink, database_url,
-        tmp_path):
+    app, client, district, coordinator, smtp_sink, keyed_webhook_sink, database_url, tmp_path
+):
     from watchnet.extensions import db
     from watchnet.notifications.models import DeliveryChannel
     from watchnet.notifications.services import enqueue_delivery
@@ -163,8 +184,13 @@ def test_healthz_delivery_reports_heartbeats_and_answers_503_when_delivery_is_st
     assert health.status_code == 200 and health.json["status"] == "ok"
     assert health.json["dispatcher"]["heartbeat_age_s"] is None
     # A message due and no dispatcher: stuck once HEALTH_DISPATCHER_STALE_S has no heartbeat.
-    enqueue_delivery(dedupe_key="health", channel=DeliveryChannel.email,
-                     address="health@example.jp", subject="s", body="b")
+    enqueue_delivery(
+        dedupe_key="health",
+        channel=DeliveryChannel.email,
+        address="health@example.jp",
+        subject="s",
+        body="b",
+    )
     db.session.commit()
     stuck = client.get("/healthz/delivery")
     assert stuck.status_code == 503
@@ -175,10 +201,14 @@ def test_healthz_delivery_reports_heartbeats_and_answers_503_when_delivery_is_st
     log = tmp_path / "dispatcher.log"
     dispatcher = _dispatcher(env, log)
     try:
+
         def healthy() -> bool:
             answer = client.get("/healthz/delivery")
-            return (answer.status_code == 200 and answer.json["outbox"]["due"] == 0
-                    and answer.json["dispatcher"]["heartbeat_age_s"] is not None)
+            return (
+                answer.status_code == 200
+                and answer.json["outbox"]["due"] == 0
+                and answer.json["dispatcher"]["heartbeat_age_s"] is not None
+            )
 
         wait_until(healthy, 60, "a healthy delivery report")
         report = client.get("/healthz/delivery").json

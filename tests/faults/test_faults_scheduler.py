@@ -29,29 +29,41 @@ INITIAL_JOBS = 6  # every job runs once right at start
 
 
 def _env(database_url: str, instance: Path, name: str) -> dict[str, str]:
-    return dict(os.environ, DATABASE_URL=database_url, WATCHNET_INSTANCE_PATH=str(instance),
-                WATCHNET_SCHEDULER_LEASE_S=str(LEASE_S), WATCHNET_HEARTBEAT_S="1",
-                WATCHNET_DB_CONNECT_TIMEOUT_S="2", PGAPPNAME=f"wn-fault-{name}")
+    return dict(
+        os.environ,
+        DATABASE_URL=database_url,
+        WATCHNET_INSTANCE_PATH=str(instance),
+        WATCHNET_SCHEDULER_LEASE_S=str(LEASE_S),
+        WATCHNET_HEARTBEAT_S="1",
+        WATCHNET_DB_CONNECT_TIMEOUT_S="2",
+        PGAPPNAME=f"wn-fault-{name}",
+    )
 
 
-def _start(database_url: str, instance: Path, name: str, *args: str) -> tuple[
-        subprocess.Popen[bytes], Path]:
+def _start(
+    database_url: str, instance: Path, name: str, *args: str
+) -> tuple[subprocess.Popen[bytes], Path]:
     log = instance / f"{name}.log"
-    proc = subprocess.Popen([*WATCHNET, "scheduler", *args],
-                            env=_env(database_url, instance, name), stdout=log.open("ab"),
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [*WATCHNET, "scheduler", *args],
+        env=_env(database_url, instance, name),
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
     return proc, log
 
 
 def _runs() -> list[Any]:
     db.session.rollback()
-    return list(db.session.execute(sa.select(SchedulerJobRun).order_by(
-        SchedulerJobRun.started_at, SchedulerJobRun.id)).scalars())
+    return list(
+        db.session.execute(
+            sa.select(SchedulerJobRun).order_by(SchedulerJobRun.started_at, SchedulerJobRun.id)
+        ).scalars()
+    )
 
 
 def _ended_runs(token: int | None = None) -> int:
-    return sum(1 for r in _runs() if r.ended_at is not None
-               and (token is None or r.token == token))
+    return sum(1 for r in _runs() if r.ended_at is not None and (token is None or r.token == token))
 
 
 def _lease() -> Any:
@@ -63,11 +75,13 @@ def _assert_never_two_at_once(runs: list[Any]) -> None:
     for earlier, later in zip(runs, runs[1:], strict=False):
         assert earlier.ended_at is not None and earlier.ended_at <= later.started_at, (
             f"{earlier.job} (token {earlier.token}) still ran when {later.job} "
-            f"(token {later.token}) started")
+            f"(token {later.token}) started"
+        )
 
 
 def test_a_frozen_scheduler_is_taken_over_and_never_runs_beside_its_successor(
-        app, database_url, tmp_path):
+    app, database_url, tmp_path
+):
     first, first_log = _start(database_url, tmp_path, "first")
     second = None
     try:
@@ -77,9 +91,13 @@ def test_a_frozen_scheduler_is_taken_over_and_never_runs_beside_its_successor(
             # Its connections cut: it reconnects and keeps the lease; a second one refuses.
             cut = DatabaseOutage(database_url).terminate("wn-fault-first")
             assert cut >= 1
-            refused = subprocess.run([*WATCHNET, "scheduler", "--once"], capture_output=True,
-                                     env=_env(database_url, tmp_path, "refused"), text=True,
-                                     timeout=90)
+            refused = subprocess.run(
+                [*WATCHNET, "scheduler", "--once"],
+                capture_output=True,
+                env=_env(database_url, tmp_path, "refused"),
+                text=True,
+                timeout=90,
+            )
             assert refused.returncode == 3, refused.stderr
             assert "another scheduler is already running" in refused.stderr
             assert refused.stdout == ""
@@ -91,8 +109,9 @@ def test_a_frozen_scheduler_is_taken_over_and_never_runs_beside_its_successor(
         wait_until(lambda: _lease().token > first_token, 60, "the takeover")
         takeover_s = (_lease().acquired_at - frozen_at).total_seconds()
         second_token = _lease().token
-        wait_until(lambda: _ended_runs(second_token) >= INITIAL_JOBS, 60,
-                   "the second scheduler's jobs")
+        wait_until(
+            lambda: _ended_runs(second_token) >= INITIAL_JOBS, 60, "the second scheduler's jobs"
+        )
         first.send_signal(signal.SIGCONT)
         thawed_at = utcnow()
         exit_within(first, LEASE_S + 15)
@@ -113,8 +132,10 @@ def test_a_frozen_scheduler_is_taken_over_and_never_runs_beside_its_successor(
     # Nothing ran under the first token once it was thawed: it had lost the lease.
     assert all(r.started_at < thawed_at for r in runs if r.token == first_token)
     assert _lease().holder is None  # the second gave it back on SIGTERM
-    print(f"\nfrozen scheduler taken over {takeover_s:.1f} s after the freeze (lease {LEASE_S} s), "
-          f"{len(runs)} job runs, none overlapping; the thawed one exited 4")
+    print(
+        f"\nfrozen scheduler taken over {takeover_s:.1f} s after the freeze (lease {LEASE_S} s), "
+        f"{len(runs)} job runs, none overlapping; the thawed one exited 4"
+    )
 
 
 def _due_alert(district: Any, coordinator: Any, make_supporter: Any) -> int:
@@ -129,38 +150,59 @@ def _due_alert(district: Any, coordinator: Any, make_supporter: Any) -> int:
         supporter.home_lat = centre[0] + (0.002 if i < 20 else 0.0125)
         supporter.home_lon = centre[1]
     db.session.commit()
-    alert = start_alert(district, coordinator, AlertInput(
-        last_seen_at=utcnow() - timedelta(minutes=5), last_seen_lat=centre[0],
-        last_seen_lon=centre[1], contact_phone="0270-00-0000", display_name="テスト",
-        is_exercise=True))
+    alert = start_alert(
+        district,
+        coordinator,
+        AlertInput(
+            last_seen_at=utcnow() - timedelta(minutes=5),
+            last_seen_lat=centre[0],
+            last_seen_lon=centre[1],
+            contact_phone="0270-00-0000",
+            display_name="テスト",
+            is_exercise=True,
+        ),
+    )
     # Started 25 min ago (escalation after 20), everyone told 25 min ago (reminders after 15);
     # last seen 45 min ago: the 30-minute ring (1.6 km) is due.
     started = utcnow() - timedelta(minutes=25)
-    db.session.execute(sa.update(Alert).where(Alert.id == alert.id).values(
-        started_at=started, last_seen_at=utcnow() - timedelta(minutes=45)))
-    db.session.execute(sa.update(AlertRecipient).where(AlertRecipient.alert_id == alert.id)
-                       .values(targeted_at=started))
+    db.session.execute(
+        sa.update(Alert)
+        .where(Alert.id == alert.id)
+        .values(started_at=started, last_seen_at=utcnow() - timedelta(minutes=45))
+    )
+    db.session.execute(
+        sa.update(AlertRecipient)
+        .where(AlertRecipient.alert_id == alert.id)
+        .values(targeted_at=started)
+    )
     db.session.commit()
     return alert.id
 
 
 def test_widening_reminders_and_escalation_due_together_run_once_each_without_deadlock(
-        app, district, coordinator, make_supporter, database_url, tmp_path):
+    app, district, coordinator, make_supporter, database_url, tmp_path
+):
     from watchnet.alerts.models import Alert, AlertRecipient
     from watchnet.notifications.models import Delivery
 
     alert_id = _due_alert(district, coordinator, make_supporter)
     before = db.session.get(Alert, alert_id)
     assert before is not None and before.radius_m == 1200
-    told_first = db.session.scalar(sa.select(sa.func.count()).select_from(AlertRecipient)
-                                   .where(AlertRecipient.alert_id == alert_id))
+    told_first = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(AlertRecipient)
+        .where(AlertRecipient.alert_id == alert_id)
+    )
     logs = []
     for restart in range(3):
         proc, log = _start(database_url, tmp_path, f"restart{restart}")
         logs.append(log)
         try:
-            wait_until(lambda r=restart: _ended_runs() >= INITIAL_JOBS * (r + 1), 90,
-                       "the scheduler's first round of jobs")
+            wait_until(
+                lambda r=restart: _ended_runs() >= INITIAL_JOBS * (r + 1),
+                90,
+                "the scheduler's first round of jobs",
+            )
         finally:
             proc.send_signal(signal.SIGTERM)
             exit_within(proc, 30)
@@ -172,11 +214,13 @@ def test_widening_reminders_and_escalation_due_together_run_once_each_without_de
     alert = db.session.get(Alert, alert_id, populate_existing=True)
     assert alert is not None
     assert alert.radius_m == 1600 and alert.escalated_at is not None
-    recipients = list(db.session.scalars(sa.select(AlertRecipient)
-                                         .where(AlertRecipient.alert_id == alert_id)))
+    recipients = list(
+        db.session.scalars(sa.select(AlertRecipient).where(AlertRecipient.alert_id == alert_id))
+    )
     assert len(recipients) == 30 and told_first == 20
-    keys = list(db.session.scalars(sa.select(Delivery.dedupe_key)
-                                   .where(Delivery.topic_id == alert_id)))
+    keys = list(
+        db.session.scalars(sa.select(Delivery.dedupe_key).where(Delivery.topic_id == alert_id))
+    )
     # Each once: 20 reminders (those told first), 10 widening messages, 1 escalation
     # (one coordinator), beside the 20 first messages.
     assert len(keys) == len(set(keys))
@@ -185,12 +229,15 @@ def test_widening_reminders_and_escalation_due_together_run_once_each_without_de
     assert sum(":escalate:" in k for k in keys) == 1
     runs = _runs()
     _assert_never_two_at_once(runs)
-    print(f"\nwidening, reminders and escalation due together: {len(runs)} job runs in 3 "
-          "restarts, none overlapping, each change once, no deadlock")
+    print(
+        f"\nwidening, reminders and escalation due together: {len(runs)} job runs in 3 "
+        "restarts, none overlapping, each change once, no deadlock"
+    )
 
 
 def test_a_scheduler_that_loses_the_database_longer_than_its_lease_exits_4_and_sigterm_works(
-        app, database_url, tmp_path):
+    app, database_url, tmp_path
+):
     if not database_url.startswith("postgresql"):
         pytest.skip("database outages are made on PostgreSQL")
     outage = DatabaseOutage(database_url)
@@ -205,8 +252,14 @@ def test_a_scheduler_that_loses_the_database_longer_than_its_lease_exits_4_and_s
         assert "database unavailable" in log_text(first_log)
         # A replacement started during the outage waits (--wait) and stops on SIGTERM.
         third, third_log = _start(database_url, tmp_path, "third", "--wait")
-        wait_until(lambda: "database unavailable" in log_text(third_log)
-                   or "did not answer" in log_text(third_log), 60, "the third's outage")
+        wait_until(
+            lambda: (
+                "database unavailable" in log_text(third_log)
+                or "did not answer" in log_text(third_log)
+            ),
+            60,
+            "the third's outage",
+        )
         third.send_signal(signal.SIGTERM)
         stopped = exit_within(third, 10)
         outage.end()
@@ -217,5 +270,7 @@ def test_a_scheduler_that_loses_the_database_longer_than_its_lease_exits_4_and_s
                 proc.kill()
                 proc.wait(10)
     assert third is not None and third.returncode == 0, log_text(third_log)[-3000:]
-    print(f"\nscheduler without its database: exited 4 after {took:.1f} s (lease {LEASE_S} s); "
-          f"a waiting one stopped {stopped:.2f} s after SIGTERM during the outage")
+    print(
+        f"\nscheduler without its database: exited 4 after {took:.1f} s (lease {LEASE_S} s); "
+        f"a waiting one stopped {stopped:.2f} s after SIGTERM during the outage"
+    )

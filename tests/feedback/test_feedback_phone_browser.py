@@ -19,9 +19,14 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 @pytest.fixture()
 def phone_page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True,
-                                  has_touch=True, device_scale_factor=2, locale="ja-JP",
-                                  timezone_id="Asia/Tokyo")
+    context = browser.new_context(
+        viewport={"width": 360, "height": 740},
+        is_mobile=True,
+        has_touch=True,
+        device_scale_factor=2,
+        locale="ja-JP",
+        timezone_id="Asia/Tokyo",
+    )
     page = context.new_page()
     yield page
     failed = getattr(request.node, "rep_call", None)
@@ -36,17 +41,21 @@ def assert_accessible(page: Any) -> None:
     from axe_playwright_python.sync_playwright import Axe
 
     results = Axe().run(page)
-    serious = [v for v in results.response["violations"]
-               if v.get("impact") in ("serious", "critical")]
+    serious = [
+        v for v in results.response["violations"] if v.get("impact") in ("serious", "critical")
+    ]
     assert serious == [], [(v["id"], [n["target"] for n in v["nodes"]]) for v in serious]
 
 
-def test_a_caller_answers_with_big_buttons_on_a_360_px_phone(live_server, phone_page, district,
-                                                             make_drill, supporter):
-    drill = make_drill(district, title="八幡地区 第2回 まち歩き見守り声掛け訓練",
-                       status=DrillStatus.ended)
-    db.session.add(Participant(drill_id=drill.id, supporter_id=supporter.id,
-                               role=ParticipantRole.walker))
+def test_a_caller_answers_with_big_buttons_on_a_360_px_phone(
+    live_server, phone_page, district, make_drill, supporter
+):
+    drill = make_drill(
+        district, title="八幡地区 第2回 まち歩き見守り声掛け訓練", status=DrillStatus.ended
+    )
+    db.session.add(
+        Participant(drill_id=drill.id, supporter_id=supporter.id, role=ParticipantRole.walker)
+    )
     db.session.commit()
     page = phone_page
     page.goto(f"{live_server.url}/s/{make_signin_token(supporter)}")
@@ -82,22 +91,33 @@ def test_a_caller_answers_with_big_buttons_on_a_360_px_phone(live_server, phone_
 
     db.session.expire_all()
     [saved] = db.session.scalars(sa.select(Feedback)).all()
-    assert (saved.viewpoint, saved.safe_approach, saved.gave_name_first, saved.location_ease,
-            saved.confidence_alone) == (Viewpoint.caller, 4, GaveNameFirst.yes, 2, None)
+    assert (
+        saved.viewpoint,
+        saved.safe_approach,
+        saved.gave_name_first,
+        saved.location_ease,
+        saved.confidence_alone,
+    ) == (Viewpoint.caller, 4, GaveNameFirst.yes, 2, None)
     assert saved.text == "現在地を電話で伝えるのが難しかった"
 
 
 def test_an_organizer_sorts_feedback_into_a_theme_and_chooses_a_quote_in_the_browser(
-        live_server, page, district, make_drill, organizer):
+    live_server, page, district, make_drill, organizer
+):
     from support import browser_login
 
     organizer.locale = "en"
     drill = make_drill(district, title="八幡地区 第2回", status=DrillStatus.ended)
-    for i, (vp, text) in enumerate([(Viewpoint.caller, "自分から名乗ることを忘れた"),
-                                    (Viewpoint.called, "名乗ってもらえると安心する"),
-                                    (Viewpoint.observer, "正面から近づいていた")]):
-        db.session.add(Feedback(drill_id=drill.id, viewpoint=vp, text=text,
-                                client_id=f"b{i}", safe_approach=4))
+    for i, (vp, text) in enumerate(
+        [
+            (Viewpoint.caller, "自分から名乗ることを忘れた"),
+            (Viewpoint.called, "名乗ってもらえると安心する"),
+            (Viewpoint.observer, "正面から近づいていた"),
+        ]
+    ):
+        db.session.add(
+            Feedback(drill_id=drill.id, viewpoint=vp, text=text, client_id=f"b{i}", safe_approach=4)
+        )
     db.session.commit()
     browser_login(page, live_server, organizer)
 
@@ -109,11 +129,13 @@ def test_an_organizer_sorts_feedback_into_a_theme_and_chooses_a_quote_in_the_bro
     item.locator("button[type=submit]").click()
     page.wait_for_selector(".flash-success")
 
-    quotes = page.locator("section", has=page.locator(
-        "h2", has_text="Quotes chosen for the newsletter"))
+    quotes = page.locator(
+        "section", has=page.locator("h2", has_text="Quotes chosen for the newsletter")
+    )
     assert "自分から名乗ることを忘れた" in quotes.inner_text()
-    own_name = page.locator("section", has=page.locator(
-        "h2", has_text="Giving one's own name first"))
+    own_name = page.locator(
+        "section", has=page.locator("h2", has_text="Giving one's own name first")
+    )
     assert "自分から名乗ることを忘れた" in own_name.locator("[data-column=caller]").inner_text()
     assert page.locator("article.fb-item.chosen").count() == 1
     assert_accessible(page)

@@ -28,15 +28,26 @@ def _env(database_url: str, instance: Path) -> dict[str, str]:
 
 
 def _scheduler_once(database_url: str, instance: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*WATCHNET, "scheduler", "--once"], env=_env(database_url, instance),
-                          capture_output=True, text=True, timeout=90)
+    return subprocess.run(
+        [*WATCHNET, "scheduler", "--once"],
+        env=_env(database_url, instance),
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
 
 
 def test_the_scheduler_command_starts_due_drills_and_queues_reminders_once(
-        district, make_drill, make_supporter, database_url, tmp_path):
+    district, make_drill, make_supporter, database_url, tmp_path
+):
     now = utcnow()
-    due = make_drill(district, title="始まる訓練", starts_at=now - timedelta(minutes=1),
-                     ends_at=now + timedelta(hours=2), is_auto_scheduled=True)
+    due = make_drill(
+        district,
+        title="始まる訓練",
+        starts_at=now - timedelta(minutes=1),
+        ends_at=now + timedelta(hours=2),
+        is_auto_scheduled=True,
+    )
     tomorrow = make_drill(district, title="明日の訓練", starts_at=now + timedelta(hours=20))
     supporter = make_supporter(district, email="yamada@example.jp")
     db.session.add(Participant(drill_id=tomorrow.id, supporter_id=supporter.id))
@@ -60,8 +71,13 @@ def test_the_scheduler_command_starts_due_drills_and_queues_reminders_once(
 
 
 def _start_scheduler(database_url: str, instance: Path) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([*WATCHNET, "scheduler"], env=_env(database_url, instance),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [*WATCHNET, "scheduler"],
+        env=_env(database_url, instance),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     assert proc.stdout is not None
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -75,7 +91,8 @@ def _start_scheduler(database_url: str, instance: Path) -> subprocess.Popen[str]
 
 
 def test_a_second_scheduler_refuses_to_start_while_one_holds_the_lock(
-        district, make_drill, database_url, tmp_path):
+    district, make_drill, database_url, tmp_path
+):
     first = _start_scheduler(database_url, tmp_path)
     try:
         second = _scheduler_once(database_url, tmp_path)
@@ -92,11 +109,13 @@ def test_a_second_scheduler_refuses_to_start_while_one_holds_the_lock(
 
 
 def test_the_running_scheduler_starts_a_drill_made_due_after_it_started(
-        district, make_drill, database_url, tmp_path):
+    district, make_drill, database_url, tmp_path
+):
     first = _start_scheduler(database_url, tmp_path)
     try:
-        drill = make_drill(district, starts_at=utcnow() - timedelta(seconds=5),
-                           is_auto_scheduled=True)
+        drill = make_drill(
+            district, starts_at=utcnow() - timedelta(seconds=5), is_auto_scheduled=True
+        )
         deadline = time.monotonic() + 40  # the lifecycle job runs every 15 s
         while time.monotonic() < deadline:
             db.session.expire_all()
@@ -114,9 +133,14 @@ def test_jobs_run_late_rather_than_never_and_never_overlap(app: Any):
 
     scheduler = build_scheduler(app)
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"advance_drill_lifecycle", "send_due_reminders", "widen_due_alerts",
-                         "remind_unanswered_recipients", "escalate_short_searches",
-                         "purge_closed_alerts"}
+    assert set(jobs) == {
+        "advance_drill_lifecycle",
+        "send_due_reminders",
+        "widen_due_alerts",
+        "remind_unanswered_recipients",
+        "escalate_short_searches",
+        "purge_closed_alerts",
+    }
     for job in jobs.values():
         assert job.coalesce is True
         assert job.misfire_grace_time is None

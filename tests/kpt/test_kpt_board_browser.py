@@ -31,8 +31,8 @@ def _add_note(page: Any, kind: str, text: str) -> None:
 
 
 def test_kpt_board_try_becomes_an_action_item_closed_on_the_next_drills_page(
-        live_server: Any, browser: Any, page: Any, district: Any, organizer: Any,
-        make_drill: Any) -> None:
+    live_server: Any, browser: Any, page: Any, district: Any, organizer: Any, make_drill: Any
+) -> None:
     drill = make_drill(district, title="第1回 まち歩き訓練")
     page.set_viewport_size({"width": 1920, "height": 1080})
     browser_login(page, live_server, organizer)
@@ -48,15 +48,18 @@ def test_kpt_board_try_becomes_an_action_item_closed_on_the_next_drills_page(
     _add_note(page, "keep", "自分から名乗ることができた")
     _add_note(page, "problem", "電話で現在地を伝えるのが難しかった")
     _add_note(page, "try", "目印になる建物を事前に確認する")
-    for kind, text in (("keep", "自分から名乗ることができた"),
-                       ("try", "目印になる建物を事前に確認する")):
+    for kind, text in (
+        ("keep", "自分から名乗ることができた"),
+        ("try", "目印になる建物を事前に確認する"),
+    ):
         projector.locator(f"#kpt-items-{kind} .kpt-text", has_text=text).wait_for(timeout=2500)
     assert projector.evaluate("window.__loaded_once") is True  # no reload
     other.close()
 
     # Large type for the projector.
-    size = page.eval_on_selector("#kpt-items-keep .kpt-item",
-                                 "el => parseFloat(getComputedStyle(el).fontSize)")
+    size = page.eval_on_selector(
+        "#kpt-items-keep .kpt-item", "el => parseFloat(getComputedStyle(el).fontSize)"
+    )
     assert size >= 24
 
     try_item = page.locator("#kpt-items-try .kpt-item", has_text="目印になる建物")
@@ -77,8 +80,17 @@ def test_kpt_board_try_becomes_an_action_item_closed_on_the_next_drills_page(
     page.pdf(path=str(ARTIFACTS / "report.pdf"), format="A4", print_background=True)
     page.emulate_media(media="screen")
     if shutil.which("pdftoppm"):
-        subprocess.run(["pdftoppm", "-png", "-r", "60", str(ARTIFACTS / "report.pdf"),
-                        str(ARTIFACTS / "report")], check=True)
+        subprocess.run(
+            [
+                "pdftoppm",
+                "-png",
+                "-r",
+                "60",
+                str(ARTIFACTS / "report.pdf"),
+                str(ARTIFACTS / "report"),
+            ],
+            check=True,
+        )
 
     # Plan the district's next drill.
     page.goto(f"{live_server.url}/drills/new")

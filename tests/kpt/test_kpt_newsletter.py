@@ -34,20 +34,44 @@ def _demo_drill_after_the_walk() -> Drill:
     team = drill.teams[0]
     walker = team.members[0]
     t0 = drill.starts_at + timedelta(minutes=20)
-    for n, (kind, offset_s) in enumerate([(EncounterStepKind.noticed, 0),
-                                          (EncounterStepKind.approached_front, 30),
-                                          (EncounterStepKind.handed_over, 150)]):
-        db.session.add(EncounterStep(
-            drill_id=drill.id, supporter_id=walker.supporter_id, team_id=team.id,
-            checkpoint_id=drill.checkpoints[0].id, client_id=f"step-{n}", step=kind,
-            done_at=t0 + timedelta(seconds=offset_s)))
+    for n, (kind, offset_s) in enumerate(
+        [
+            (EncounterStepKind.noticed, 0),
+            (EncounterStepKind.approached_front, 30),
+            (EncounterStepKind.handed_over, 150),
+        ]
+    ):
+        db.session.add(
+            EncounterStep(
+                drill_id=drill.id,
+                supporter_id=walker.supporter_id,
+                team_id=team.id,
+                checkpoint_id=drill.checkpoints[0].id,
+                client_id=f"step-{n}",
+                step=kind,
+                done_at=t0 + timedelta(seconds=offset_s),
+            )
+        )
     for n, (viewpoint, text) in enumerate(QUOTES.items()):
-        db.session.add(Feedback(drill_id=drill.id, supporter_id=walker.supporter_id,
-                                viewpoint=viewpoint, text=text, is_quote_chosen=True,
-                                client_id=f"fb-{n}"))
-    db.session.add(Feedback(drill_id=drill.id, supporter_id=walker.supporter_id,
-                            viewpoint=Viewpoint.caller, text="選ばれていない感想",
-                            client_id="fb-x"))
+        db.session.add(
+            Feedback(
+                drill_id=drill.id,
+                supporter_id=walker.supporter_id,
+                viewpoint=viewpoint,
+                text=text,
+                is_quote_chosen=True,
+                client_id=f"fb-{n}",
+            )
+        )
+    db.session.add(
+        Feedback(
+            drill_id=drill.id,
+            supporter_id=walker.supporter_id,
+            viewpoint=Viewpoint.caller,
+            text="選ばれていない感想",
+            client_id="fb-x",
+        )
+    )
     services.add_kpt_item(drill, "try", "現在地を伝える練習をする")
     db.session.commit()
     return drill
@@ -62,7 +86,8 @@ def _organizer_client(app: Flask) -> Any:
 
 
 def test_the_demo_drills_newsletter_has_the_four_japanese_headings_purpose_and_every_viewpoint(
-        app: Flask) -> None:
+    app: Flask,
+) -> None:
     drill = _demo_drill_after_the_walk()
     sections = services.draft_newsletter(drill)
     text = services.newsletter_text(sections)
@@ -85,11 +110,11 @@ def test_the_demo_drills_newsletter_has_the_four_japanese_headings_purpose_and_e
     assert 'id="copy-newsletter"' in page
 
 
-def test_the_draft_counts_participants_and_shows_the_mean_timings_in_english(
-        app: Flask) -> None:
+def test_the_draft_counts_participants_and_shows_the_mean_timings_in_english(app: Flask) -> None:
     drill = _demo_drill_after_the_walk()
-    staff = db.session.scalar(sa.select(StaffUser).where(
-        StaffUser.email == DEMO_LOGINS["organizer"][0]))
+    staff = db.session.scalar(
+        sa.select(StaffUser).where(StaffUser.email == DEMO_LOGINS["organizer"][0])
+    )
     assert staff is not None
     staff.locale = "en"
     db.session.commit()
@@ -103,12 +128,19 @@ def test_the_draft_counts_participants_and_shows_the_mean_timings_in_english(
 def test_an_edited_newsletter_is_saved_and_shown_again(app: Flask) -> None:
     drill = _demo_drill_after_the_walk()
     client = _organizer_client(app)
-    response = client.post(f"/drills/{drill.id}/newsletter", data={
-        "purpose": "書き直した目的", "background": "<script>alert(1)</script>",
-        "happenings": "様子", "future": "今後"})
+    response = client.post(
+        f"/drills/{drill.id}/newsletter",
+        data={
+            "purpose": "書き直した目的",
+            "background": "<script>alert(1)</script>",
+            "happenings": "様子",
+            "future": "今後",
+        },
+    )
     assert response.status_code == 302
-    draft = db.session.scalar(sa.select(NewsletterDraft).where(
-        NewsletterDraft.drill_id == drill.id))
+    draft = db.session.scalar(
+        sa.select(NewsletterDraft).where(NewsletterDraft.drill_id == drill.id)
+    )
     assert draft is not None and draft.purpose == "書き直した目的"
     page = client.get(f"/drills/{drill.id}/newsletter").get_data(as_text=True)
     assert "【目的】\n書き直した目的" in page
@@ -116,8 +148,9 @@ def test_an_edited_newsletter_is_saved_and_shown_again(app: Flask) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
     # "Draft again" brings the generated text back without saving it.
-    page = client.post(f"/drills/{drill.id}/newsletter", data={"redraft": "1"}
-                       ).get_data(as_text=True)
+    page = client.post(f"/drills/{drill.id}/newsletter", data={"redraft": "1"}).get_data(
+        as_text=True
+    )
     assert "地域の見守り体制の強化" in page
     db.session.expire_all()
     assert db.session.scalar(sa.select(NewsletterDraft.purpose)) == "書き直した目的"
@@ -125,8 +158,10 @@ def test_an_edited_newsletter_is_saved_and_shown_again(app: Flask) -> None:
 
 def test_a_too_long_section_is_refused_with_the_form_and_nothing_saved(app: Flask) -> None:
     drill = _demo_drill_after_the_walk()
-    response = _organizer_client(app).post(f"/drills/{drill.id}/newsletter", data={
-        "purpose": "あ" * 5001, "background": "", "happenings": "", "future": ""})
+    response = _organizer_client(app).post(
+        f"/drills/{drill.id}/newsletter",
+        data={"purpose": "あ" * 5001, "background": "", "happenings": "", "future": ""},
+    )
     assert response.status_code == 422
     assert 'aria-invalid="true"' in response.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count(NewsletterDraft.id))) == 0

@@ -14,7 +14,8 @@ from watchnet.kpt.models import ActionItem, ActionStatus, KptItem
 
 
 def test_the_board_is_added_to_edited_and_polled_as_json(
-        organizer_client: FlaskClient, district: Any, make_drill: Any) -> None:
+    organizer_client: FlaskClient, district: Any, make_drill: Any
+) -> None:
     drill = make_drill(district)
     base = f"/drills/{drill.id}/kpt/items"
     response = organizer_client.post(base, json={"kind": "problem", "text": "現在地が言えない"})
@@ -23,8 +24,7 @@ def test_the_board_is_added_to_edited_and_polled_as_json(
     item_id = state["items"][0]["id"]
     assert state["version"] == 1
 
-    assert organizer_client.get(f"{base}?since=1").get_json() == {"version": 1,
-                                                                  "changed": False}
+    assert organizer_client.get(f"{base}?since=1").get_json() == {"version": 1, "changed": False}
     organizer_client.post(f"{base}/{item_id}", json={"text": "電話で現在地が言えない"})
     state = organizer_client.get(f"{base}?since=1").get_json()
     assert state["changed"] is True
@@ -35,11 +35,16 @@ def test_the_board_is_added_to_edited_and_polled_as_json(
 
 
 def test_bad_board_input_gets_422_with_the_field_and_saves_nothing(
-        organizer_client: FlaskClient, district: Any, make_drill: Any) -> None:
+    organizer_client: FlaskClient, district: Any, make_drill: Any
+) -> None:
     drill = make_drill(district)
     base = f"/drills/{drill.id}/kpt/items"
-    for body in ({"kind": "keep", "text": "x" * 501}, {"kind": "nope", "text": "x"},
-                 {"kind": "keep"}, None):
+    for body in (
+        {"kind": "keep", "text": "x" * 501},
+        {"kind": "nope", "text": "x"},
+        {"kind": "keep"},
+        None,
+    ):
         response = organizer_client.post(base, json=body)
         assert response.status_code == 422
         assert response.get_json()["errors"]
@@ -48,7 +53,8 @@ def test_bad_board_input_gets_422_with_the_field_and_saves_nothing(
 
 
 def test_the_board_page_shows_notes_as_text_in_three_columns(
-        organizer_client: FlaskClient, district: Any, make_drill: Any) -> None:
+    organizer_client: FlaskClient, district: Any, make_drill: Any
+) -> None:
     drill = make_drill(district)
     services.add_kpt_item(drill, "keep", "<script>alert(1)</script>")
     db.session.commit()
@@ -60,12 +66,15 @@ def test_the_board_page_shows_notes_as_text_in_three_columns(
 
 
 def test_a_try_becomes_an_action_item_shown_and_closed_on_the_next_drills_page(
-        organizer_client: FlaskClient, district: Any, make_drill: Any) -> None:
+    organizer_client: FlaskClient, district: Any, make_drill: Any
+) -> None:
     drill = make_drill(district, title="第1回")
     try_ = services.add_kpt_item(drill, "try", "地図を事前に配る")
     db.session.commit()
-    response = organizer_client.post(f"/drills/{drill.id}/kpt/items/{try_.id}/action",
-                                     json={"owner": "山田", "due_date": "2026-05-31"})
+    response = organizer_client.post(
+        f"/drills/{drill.id}/kpt/items/{try_.id}/action",
+        json={"owner": "山田", "due_date": "2026-05-31"},
+    )
     assert response.status_code == 201
     assert response.get_json()["actions"][0]["owner"] == "山田"
 
@@ -76,7 +85,8 @@ def test_a_try_becomes_an_action_item_shown_and_closed_on_the_next_drills_page(
     assert action is not None
     response = organizer_client.post(
         f"/districts/{district.id}/actions/{action.id}/close",
-        data={"closed_in_drill_id": str(next_drill.id)})
+        data={"closed_in_drill_id": str(next_drill.id)},
+    )
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/drills/{next_drill.id}#open-actions")
     db.session.expire_all()
@@ -90,25 +100,34 @@ def test_a_try_becomes_an_action_item_shown_and_closed_on_the_next_drills_page(
 
 
 def test_an_action_item_without_owner_is_refused(
-        organizer_client: FlaskClient, district: Any, make_drill: Any) -> None:
+    organizer_client: FlaskClient, district: Any, make_drill: Any
+) -> None:
     drill = make_drill(district)
     try_ = services.add_kpt_item(drill, "try", "x")
     db.session.commit()
-    response = organizer_client.post(f"/drills/{drill.id}/kpt/items/{try_.id}/action",
-                                     json={"owner": " ", "due_date": "2026-05-31"})
+    response = organizer_client.post(
+        f"/drills/{drill.id}/kpt/items/{try_.id}/action",
+        json={"owner": " ", "due_date": "2026-05-31"},
+    )
     assert response.status_code == 422
     assert "owner" in response.get_json()["errors"]
 
 
 def test_an_outsider_gets_404_on_the_board_actions_report_and_close(
-        outsider_client: FlaskClient, district: Any, make_drill: Any) -> None:
+    outsider_client: FlaskClient, district: Any, make_drill: Any
+) -> None:
     drill = make_drill(district)
     action = services.create_action_item(
-        drill, services.add_kpt_item(drill, "try", "秘密の取り組み").id, "山田", "")
+        drill, services.add_kpt_item(drill, "try", "秘密の取り組み").id, "山田", ""
+    )
     db.session.commit()
-    for url in (f"/drills/{drill.id}/kpt", f"/drills/{drill.id}/kpt/items",
-                f"/districts/{district.id}/actions", f"/drills/{drill.id}/report",
-                f"/drills/{drill.id}/newsletter"):
+    for url in (
+        f"/drills/{drill.id}/kpt",
+        f"/drills/{drill.id}/kpt/items",
+        f"/districts/{district.id}/actions",
+        f"/drills/{drill.id}/report",
+        f"/drills/{drill.id}/newsletter",
+    ):
         assert outsider_client.get(url).status_code == 404, url
     response = outsider_client.post(f"/districts/{district.id}/actions/{action.id}/close")
     assert response.status_code == 404
@@ -117,15 +136,25 @@ def test_an_outsider_gets_404_on_the_board_actions_report_and_close(
 
 
 def test_the_report_shows_facts_notes_and_action_items_in_english(
-        organizer: Any, organizer_client: FlaskClient, district: Any,
-        make_drill: Any) -> None:
+    organizer: Any, organizer_client: FlaskClient, district: Any, make_drill: Any
+) -> None:
     organizer.locale = "en"
     drill = make_drill(district, title="報告の訓練")
     services.add_kpt_item(drill, "keep", "笑顔で声掛けできた")
-    services.create_action_item(drill, services.add_kpt_item(drill, "try", "名札を作る").id,
-                                "佐藤", "2026-06-01")
+    services.create_action_item(
+        drill, services.add_kpt_item(drill, "try", "名札を作る").id, "佐藤", "2026-06-01"
+    )
     db.session.commit()
     page = organizer_client.get(f"/drills/{drill.id}/report").get_data(as_text=True)
-    for text in ("報告の訓練", drill.purpose, "笑顔で声掛けできた", "名札を作る", "佐藤",
-                 "Timings per checkpoint", "ポイント1", "—/missing", "<svg"):
+    for text in (
+        "報告の訓練",
+        drill.purpose,
+        "笑顔で声掛けできた",
+        "名札を作る",
+        "佐藤",
+        "Timings per checkpoint",
+        "ポイント1",
+        "—/missing",
+        "<svg",
+    ):
         assert text in page, text

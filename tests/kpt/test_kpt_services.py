@@ -14,7 +14,8 @@ from watchnet.people.services import UserInputError
 
 
 def test_adding_a_note_bumps_the_board_version_and_appends_to_its_column(
-        district: Any, make_drill: Any) -> None:
+    district: Any, make_drill: Any
+) -> None:
     drill = make_drill(district)
     assert services.board_version(drill) == 0
     first = services.add_kpt_item(drill, "keep", "  名乗りができた ")
@@ -27,7 +28,8 @@ def test_adding_a_note_bumps_the_board_version_and_appends_to_its_column(
 
 
 def test_state_since_the_current_version_says_nothing_changed(
-        district: Any, make_drill: Any) -> None:
+    district: Any, make_drill: Any
+) -> None:
     drill = make_drill(district)
     services.add_kpt_item(drill, "try", "住所を伝える練習")
     db.session.commit()
@@ -38,11 +40,17 @@ def test_state_since_the_current_version_says_nothing_changed(
     assert [i["text"] for i in state["items"]] == ["住所を伝える練習"]
 
 
-@pytest.mark.parametrize(("kind", "text", "field"), [
-    ("keep", "   ", "text"), ("keep", "あ" * 501, "text"), ("wish", "text", "kind"),
-])
+@pytest.mark.parametrize(
+    ("kind", "text", "field"),
+    [
+        ("keep", "   ", "text"),
+        ("keep", "あ" * 501, "text"),
+        ("wish", "text", "kind"),
+    ],
+)
 def test_a_blank_too_long_or_unknown_note_is_refused(
-        district: Any, make_drill: Any, kind: str, text: str, field: str) -> None:
+    district: Any, make_drill: Any, kind: str, text: str, field: str
+) -> None:
     drill = make_drill(district)
     with pytest.raises(UserInputError) as caught:
         services.add_kpt_item(drill, kind, text)
@@ -50,7 +58,8 @@ def test_a_blank_too_long_or_unknown_note_is_refused(
 
 
 def test_only_a_try_becomes_an_action_item_of_the_drills_district(
-        district: Any, make_drill: Any) -> None:
+    district: Any, make_drill: Any
+) -> None:
     drill = make_drill(district)
     keep = services.add_kpt_item(drill, "keep", "よかった")
     try_ = services.add_kpt_item(drill, "try", "地図を配る")
@@ -59,7 +68,10 @@ def test_only_a_try_becomes_an_action_item_of_the_drills_district(
     action = services.create_action_item(drill, try_.id, "山田", "2026-05-31")
     db.session.commit()
     assert (action.district_id, action.drill_id, action.kpt_item_id) == (
-        district.id, drill.id, try_.id)
+        district.id,
+        drill.id,
+        try_.id,
+    )
     assert action.title == "地図を配る"
     assert action.due_date == date(2026, 5, 31)
     assert action.status == ActionStatus.open
@@ -77,7 +89,8 @@ def test_a_bad_due_date_or_missing_owner_is_refused(district: Any, make_drill: A
 
 
 def test_a_note_of_another_drill_cannot_be_edited_through_this_one(
-        district: Any, make_drill: Any) -> None:
+    district: Any, make_drill: Any
+) -> None:
     drill, other = make_drill(district), make_drill(district, title="別の訓練")
     item = services.add_kpt_item(other, "keep", "x")
     with pytest.raises(LookupError):
@@ -98,7 +111,8 @@ def test_deleting_a_try_keeps_its_action_item(district: Any, make_drill: Any) ->
 
 
 def test_open_items_are_the_districts_not_yet_done_ones_and_closing_notes_the_drill(
-        district: Any, other_district: Any, make_drill: Any) -> None:
+    district: Any, other_district: Any, make_drill: Any
+) -> None:
     drill = make_drill(district)
     next_drill = make_drill(district, title="次の訓練")
     foreign = make_drill(other_district)
@@ -123,14 +137,23 @@ def test_kinds_cover_keep_problem_and_try() -> None:
 
 
 def test_a_saved_newsletter_replaces_the_draft_and_reads_back_as_plain_text(
-        district: Any, make_drill: Any) -> None:
+    district: Any, make_drill: Any
+) -> None:
     drill = make_drill(district)
     sections, saved = services.get_newsletter(drill)
     assert saved is False and sections["purpose"] == drill.purpose
-    services.save_newsletter(drill, {"purpose": "目的です", "background": "経緯です",
-                                     "happenings": "様子です", "future": "今後です"})
+    services.save_newsletter(
+        drill,
+        {
+            "purpose": "目的です",
+            "background": "経緯です",
+            "happenings": "様子です",
+            "future": "今後です",
+        },
+    )
     db.session.commit()
     sections, saved = services.get_newsletter(drill)
     assert saved is True
     assert services.newsletter_text(sections) == (
-        "【目的】\n目的です\n\n【経緯】\n経緯です\n\n【様子】\n様子です\n\n【今後】\n今後です\n")
+        "【目的】\n目的です\n\n【経緯】\n経緯です\n\n【様子】\n様子です\n\n【今後】\n今後です\n"
+    )

@@ -94,40 +94,73 @@ def _supporters(district: Any, webhook_port: int) -> None:
     """1,000 supporters around the last-seen point, each with e-mail and a webhook."""
     for i in range(SUPPORTERS):
         email = f"kill{i}@example.jp"
-        db.session.add(Supporter(
-            district_id=district.id, name=f"支援 {i}", name_kana=f"しえん {i}",
-            kind=SupporterKind.community_supporter, email=email,
-            home_lat=LAST_SEEN[0] + (i % 40 - 20) * 0.0002,
-            home_lon=LAST_SEEN[1] + (i // 40 - 12) * 0.0002,
-            dedupe_key=f"email:{email}",
-            notification_addresses=[NotificationAddress(
-                url=f"json://127.0.0.1:{webhook_port}/hook/{i}")]))
+        db.session.add(
+            Supporter(
+                district_id=district.id,
+                name=f"支援 {i}",
+                name_kana=f"しえん {i}",
+                kind=SupporterKind.community_supporter,
+                email=email,
+                home_lat=LAST_SEEN[0] + (i % 40 - 20) * 0.0002,
+                home_lon=LAST_SEEN[1] + (i // 40 - 12) * 0.0002,
+                dedupe_key=f"email:{email}",
+                notification_addresses=[
+                    NotificationAddress(url=f"json://127.0.0.1:{webhook_port}/hook/{i}")
+                ],
+            )
+        )
     db.session.commit()
 
 
 def _dispatcher(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "watchnet.cli", "dispatcher", "--interval", "0.2",
-         "--batch", str(BATCH), "--threads", str(THREADS)],
-        env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "watchnet.cli",
+            "dispatcher",
+            "--interval",
+            "0.2",
+            "--batch",
+            str(BATCH),
+            "--threads",
+            str(THREADS),
+        ],
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
 
 
 def _count(*where: Any) -> int:
     db.session.rollback()  # a fresh snapshot on every poll
-    return int(db.session.scalar(sa.select(sa.func.count()).select_from(Delivery).where(*where))
-               or 0)
+    return int(
+        db.session.scalar(sa.select(sa.func.count()).select_from(Delivery).where(*where)) or 0
+    )
 
 
 def _broadcast(district: Any, coordinator: Any, webhook_port: int) -> list[Any]:
     """Start an alert reaching the 1,000 supporters: 2,000 outbox rows (e-mail + webhook)."""
     _supporters(district, webhook_port)
-    alert = start_alert(district, coordinator, AlertInput(
-        last_seen_at=utcnow() - timedelta(minutes=5), last_seen_lat=LAST_SEEN[0],
-        last_seen_lon=LAST_SEEN[1], contact_phone="0270-00-0000", display_name="テスト",
-        is_exercise=True))
-    rows = list(db.session.execute(
-        sa.select(Delivery.id, Delivery.dedupe_key, Delivery.channel, Delivery.address)
-        .where(Delivery.topic == "alert", Delivery.topic_id == alert.id)).all())
+    alert = start_alert(
+        district,
+        coordinator,
+        AlertInput(
+            last_seen_at=utcnow() - timedelta(minutes=5),
+            last_seen_lat=LAST_SEEN[0],
+            last_seen_lon=LAST_SEEN[1],
+            contact_phone="0270-00-0000",
+            display_name="テスト",
+            is_exercise=True,
+        ),
+    )
+    rows = list(
+        db.session.execute(
+            sa.select(Delivery.id, Delivery.dedupe_key, Delivery.channel, Delivery.address).where(
+                Delivery.topic == "alert", Delivery.topic_id == alert.id
+            )
+        ).all()
+    )
     assert len(rows) == 2 * SUPPORTERS
     return rows
 
@@ -136,14 +169,22 @@ def _env(database_url: str, tmp_path: Path, smtp_port: int) -> dict[str, str]:
     # A short lease (renewed every second by a live dispatcher) and short timeouts so a dead
     # claim is taken over within LEASE_S; a send that times out on a loaded machine is retried
     # after a second, not thirty.
-    return dict(os.environ, DATABASE_URL=database_url, WATCHNET_INSTANCE_PATH=str(tmp_path),
-                WATCHNET_SMTP_HOST="127.0.0.1", WATCHNET_SMTP_PORT=str(smtp_port),
-                WATCHNET_DELIVERY_LEASE_S=str(LEASE_S), WATCHNET_SMTP_TIMEOUT_S="1",
-                WATCHNET_WEBHOOK_TIMEOUT_S="1", WATCHNET_DELIVERY_BACKOFF_S="1")
+    return dict(
+        os.environ,
+        DATABASE_URL=database_url,
+        WATCHNET_INSTANCE_PATH=str(tmp_path),
+        WATCHNET_SMTP_HOST="127.0.0.1",
+        WATCHNET_SMTP_PORT=str(smtp_port),
+        WATCHNET_DELIVERY_LEASE_S=str(LEASE_S),
+        WATCHNET_SMTP_TIMEOUT_S="1",
+        WATCHNET_WEBHOOK_TIMEOUT_S="1",
+        WATCHNET_DELIVERY_BACKOFF_S="1",
+    )
 
 
 def test_two_dispatchers_at_once_and_a_polite_stop_send_every_message_once(
-        district, coordinator, smtp_sink, keyed_webhook_sink, database_url, tmp_path):
+    district, coordinator, smtp_sink, keyed_webhook_sink, database_url, tmp_path
+):
     rows = _broadcast(district, coordinator, keyed_webhook_sink.port)
     env = _env(database_url, tmp_path, smtp_sink.port)
     log = tmp_path / "dispatcher.log"
@@ -169,19 +210,28 @@ def test_two_dispatchers_at_once_and_a_polite_stop_send_every_message_once(
     assert _count(Delivery.status != DeliveryStatus.sent) == 0, log.read_text()[-3000:]
     time.sleep(0.3)
     # Nobody was killed: not even a raw repeat.
-    arrivals = Counter([str(m["X-Watchnet-Delivery"]) for m in smtp_sink.messages]
-                       + [key for _, key in keyed_webhook_sink.snapshot()])
+    arrivals = Counter(
+        [str(m["X-Watchnet-Delivery"]) for m in smtp_sink.messages]
+        + [key for _, key in keyed_webhook_sink.snapshot()]
+    )
     assert set(arrivals) == {r.dedupe_key for r in rows}
     assert set(arrivals.values()) == {1}
 
 
 def test_killing_the_dispatcher_mid_broadcast_loses_and_repeats_nothing(
-        district, coordinator, smtp_sink, keyed_webhook_sink, database_url, tmp_path):
+    district, coordinator, smtp_sink, keyed_webhook_sink, database_url, tmp_path
+):
     rows = _broadcast(district, coordinator, keyed_webhook_sink.port)
-    key_of_mail = {f"<delivery-{r.id}@watchnet>": r.dedupe_key for r in rows
-                   if r.channel == DeliveryChannel.email}
-    path_of_key = {r.dedupe_key: "/" + r.address.split("/", 3)[3] for r in rows
-                   if r.channel == DeliveryChannel.apprise}
+    key_of_mail = {
+        f"<delivery-{r.id}@watchnet>": r.dedupe_key
+        for r in rows
+        if r.channel == DeliveryChannel.email
+    }
+    path_of_key = {
+        r.dedupe_key: "/" + r.address.split("/", 3)[3]
+        for r in rows
+        if r.channel == DeliveryChannel.apprise
+    }
 
     env = _env(database_url, tmp_path, smtp_sink.port)
     log = tmp_path / "dispatcher.log"
@@ -198,8 +248,8 @@ def test_killing_the_dispatcher_mid_broadcast_loses_and_repeats_nothing(
         first = _dispatcher(env, log)
         try:
             while time.monotonic() - started < 30 and not (
-                    received() >= threshold
-                    and _count(Delivery.status == DeliveryStatus.sending)):
+                received() >= threshold and _count(Delivery.status == DeliveryStatus.sending)
+            ):
                 assert first.poll() is None, log.read_text()
                 time.sleep(0.005)
             first.send_signal(signal.SIGKILL)
@@ -209,8 +259,11 @@ def test_killing_the_dispatcher_mid_broadcast_loses_and_repeats_nothing(
             first.wait(10)
         at_kill = received()
         sent_at_kill = _count(Delivery.status == DeliveryStatus.sent)
-        in_dead_claim = set(db.session.scalars(
-            sa.select(Delivery.dedupe_key).where(Delivery.status == DeliveryStatus.sending)))
+        in_dead_claim = set(
+            db.session.scalars(
+                sa.select(Delivery.dedupe_key).where(Delivery.status == DeliveryStatus.sending)
+            )
+        )
         if in_dead_claim:
             break
     killed_after = time.monotonic() - started
@@ -225,8 +278,9 @@ def test_killing_the_dispatcher_mid_broadcast_loses_and_repeats_nothing(
         deadline = time.monotonic() + 40
         while _count(Delivery.status != DeliveryStatus.sent) and time.monotonic() < deadline:
             assert second.poll() is None, log.read_text()
-            if takeover_s is None and not _count(Delivery.dedupe_key.in_(in_dead_claim),
-                                                 Delivery.status != DeliveryStatus.sent):
+            if takeover_s is None and not _count(
+                Delivery.dedupe_key.in_(in_dead_claim), Delivery.status != DeliveryStatus.sent
+            ):
                 takeover_s = time.monotonic() - killed_at
             time.sleep(0.05)
         rest_s = time.monotonic() - killed_at
@@ -249,8 +303,9 @@ def test_killing_the_dispatcher_mid_broadcast_loses_and_repeats_nothing(
     expected = {r.dedupe_key for r in rows}
     assert set(arrivals) == expected, f"lost: {len(expected - set(arrivals))}"
     # Exactly once per recipient and channel at a receiver keyed on the message's key.
-    mailboxes = Counter(str(m["To"]) for m in {str(m["Message-ID"]): m
-                                              for m in smtp_sink.messages}.values())
+    mailboxes = Counter(
+        str(m["To"]) for m in {str(m["Message-ID"]): m for m in smtp_sink.messages}.values()
+    )
     hooks = Counter(path for path, _ in set(posts))
     assert set(mailboxes.values()) == {1} and len(mailboxes) == SUPPORTERS
     assert set(hooks.values()) == {1} and len(hooks) == SUPPORTERS
@@ -263,10 +318,12 @@ def test_killing_the_dispatcher_mid_broadcast_loses_and_repeats_nothing(
     assert sent_at_kill + len(in_dead_claim) <= 2 * SUPPORTERS
     if takeover_s is None:
         takeover_s = rest_s
-    print(f"\nkilled after {killed_after:.1f} s at {at_kill}/{2 * SUPPORTERS} received, "
-          f"{len(in_dead_claim)} in the dead claim, sent {takeover_s:.1f} s after the kill "
-          f"(lease {LEASE_S} s), the whole rest {rest_s:.1f} s after it; "
-          f"{len(repeated)} repeated at the raw sinks (dropped by key), {elapsed:.1f} s in all")
+    print(
+        f"\nkilled after {killed_after:.1f} s at {at_kill}/{2 * SUPPORTERS} received, "
+        f"{len(in_dead_claim)} in the dead claim, sent {takeover_s:.1f} s after the kill "
+        f"(lease {LEASE_S} s), the whole rest {rest_s:.1f} s after it; "
+        f"{len(repeated)} repeated at the raw sinks (dropped by key), {elapsed:.1f} s in all"
+    )
     # Seconds, not the minutes of the old 120 s claim: the lease plus a loaded machine's slack.
     assert takeover_s < LEASE_S + 20
     assert elapsed < 60

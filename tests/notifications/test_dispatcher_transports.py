@@ -53,9 +53,14 @@ class RecordingSink:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with sink.lock:
                     sink.connections.add(self.client_address[1])
-                    sink.requests.append({"method": self.command, "path": self.path,
-                                          "headers": dict(self.headers),
-                                          "json": json.loads(raw or b"null")})
+                    sink.requests.append(
+                        {
+                            "method": self.command,
+                            "path": self.path,
+                            "headers": dict(self.headers),
+                            "json": json.loads(raw or b"null"),
+                        }
+                    )
                 self.send_response(sink.status.get(self.path.split("?")[0], 200))
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -83,11 +88,20 @@ def sink() -> Iterator[RecordingSink]:
     sink.server.server_close()
 
 
-def _message(address: str, key: str = "alert:1:r1:alert:supporter:1:addr:1",
-             id: int = 1) -> OutgoingMessage:  # noqa: A002 - the row's name
-    return OutgoingMessage(id=id, dedupe_key=key, channel=DeliveryChannel.apprise,
-                           address=address, subject="訓練: 見守りのお願い", body="白い帽子。",
-                           attempts=1, claim_token="t", notification_address_id=None)
+def _message(
+    address: str, key: str = "alert:1:r1:alert:supporter:1:addr:1", id: int = 1
+) -> OutgoingMessage:  # noqa: A002 - the row's name
+    return OutgoingMessage(
+        id=id,
+        dedupe_key=key,
+        channel=DeliveryChannel.apprise,
+        address=address,
+        subject="訓練: 見守りのお願い",
+        body="白い帽子。",
+        attempts=1,
+        claim_token="t",
+        notification_address_id=None,
+    )
 
 
 def test_the_direct_webhook_posts_what_apprise_posts_plus_the_delivery_key(sink):
@@ -148,23 +162,40 @@ def test_an_unreachable_webhook_is_a_transient_failure():
     assert not failed.value.permanent and "unreachable" in failed.value.reason
 
 
-def test_a_batch_goes_out_concurrently_and_each_is_recorded_once(district, make_supporter,
-                                                                 smtp_sink, sink):
-    supporters = [make_supporter(district, email=f"m{i}@example.jp",
-                                 notification_urls=[sink.url(f"/hook/{i}")])
-                  for i in range(30)]
+def test_a_batch_goes_out_concurrently_and_each_is_recorded_once(
+    district, make_supporter, smtp_sink, sink
+):
+    supporters = [
+        make_supporter(
+            district, email=f"m{i}@example.jp", notification_urls=[sink.url(f"/hook/{i}")]
+        )
+        for i in range(30)
+    ]
     for s in supporters:
-        enqueue_delivery(dedupe_key=f"t:{s.id}:email", channel=DeliveryChannel.email,
-                         address=s.email, subject="件名", body="本文", supporter_id=s.id)
+        enqueue_delivery(
+            dedupe_key=f"t:{s.id}:email",
+            channel=DeliveryChannel.email,
+            address=s.email,
+            subject="件名",
+            body="本文",
+            supporter_id=s.id,
+        )
         address = s.notification_addresses[0]
-        enqueue_delivery(dedupe_key=f"t:{s.id}:addr", channel=DeliveryChannel.apprise,
-                         address=address.url, subject="件名", body="本文", supporter_id=s.id,
-                         notification_address_id=address.id)
+        enqueue_delivery(
+            dedupe_key=f"t:{s.id}:addr",
+            channel=DeliveryChannel.apprise,
+            address=address.url,
+            subject="件名",
+            body="本文",
+            supporter_id=s.id,
+            notification_address_id=address.id,
+        )
     db.session.commit()
     assert deliver_due_notifications(batch=100, threads=4) == 60
     assert len(smtp_sink.wait_for(30)) == 30
     assert sorted(m["X-Watchnet-Delivery"] for m in smtp_sink.messages) == sorted(
-        f"t:{s.id}:email" for s in supporters)
+        f"t:{s.id}:email" for s in supporters
+    )
     assert len(sink.requests) == 30
     # Four threads: at most four webhook connections and a handful of SMTP sessions.
     assert len(sink.connections) <= 4
@@ -176,8 +207,13 @@ def test_a_batch_goes_out_concurrently_and_each_is_recorded_once(district, make_
 
 def test_an_outcome_is_not_recorded_over_a_claim_taken_over(district, make_supporter):
     supporter = make_supporter(district)
-    enqueue_delivery(dedupe_key="k", channel=DeliveryChannel.email, address=supporter.email,
-                     subject="s", body="b")
+    enqueue_delivery(
+        dedupe_key="k",
+        channel=DeliveryChannel.email,
+        address=supporter.email,
+        subject="s",
+        body="b",
+    )
     db.session.commit()
     [mine] = claim_due_deliveries()
     stale = OutgoingMessage.of(mine)
@@ -193,11 +229,17 @@ def test_an_outcome_is_not_recorded_over_a_claim_taken_over(district, make_suppo
     assert row.status == DeliveryStatus.sending and row.claim_token == theirs.claim_token
 
 
-def test_messages_not_started_within_the_claim_are_released_unsent(app, district,
-                                                                  make_supporter, smtp_sink):
+def test_messages_not_started_within_the_claim_are_released_unsent(
+    app, district, make_supporter, smtp_sink
+):
     supporter = make_supporter(district, email="late@example.jp")
-    enqueue_delivery(dedupe_key="late", channel=DeliveryChannel.email, address=supporter.email,
-                     subject="s", body="b")
+    enqueue_delivery(
+        dedupe_key="late",
+        channel=DeliveryChannel.email,
+        address=supporter.email,
+        subject="s",
+        body="b",
+    )
     db.session.commit()
     with Dispatcher(threads=1, batch=10) as dispatcher:
         # As if the lease could not be renewed before the thread got to it.
@@ -250,8 +292,13 @@ def test_smtp_sessions_are_reused_across_messages(app, district, make_supporter)
     try:
         supporter = make_supporter(district, email="many@example.jp")
         for i in range(12):
-            enqueue_delivery(dedupe_key=f"many{i}", channel=DeliveryChannel.email,
-                             address=supporter.email, subject="s", body=f"b{i}")
+            enqueue_delivery(
+                dedupe_key=f"many{i}",
+                channel=DeliveryChannel.email,
+                address=supporter.email,
+                subject="s",
+                body=f"b{i}",
+            )
         db.session.commit()
         assert deliver_due_notifications(batch=50, threads=1) == 12
     finally:
@@ -265,8 +312,14 @@ def test_a_permanent_webhook_failure_switches_the_address_off(district, make_sup
     sink.status["/hook/gone"] = 410
     supporter = make_supporter(district, email=None, notification_urls=[sink.url("/hook/gone")])
     address = supporter.notification_addresses[0]
-    enqueue_delivery(dedupe_key="gone", channel=DeliveryChannel.apprise, address=address.url,
-                     subject="s", body="b", notification_address_id=address.id)
+    enqueue_delivery(
+        dedupe_key="gone",
+        channel=DeliveryChannel.apprise,
+        address=address.url,
+        subject="s",
+        body="b",
+        notification_address_id=address.id,
+    )
     db.session.commit()
     deliver_due_notifications()
     db.session.expire_all()
@@ -277,15 +330,22 @@ def test_a_permanent_webhook_failure_switches_the_address_off(district, make_sup
 
 
 def test_with_a_maildir_the_email_becomes_a_file_and_no_smtp_server_is_asked(
-        app, district, make_supporter, tmp_path):
+    app, district, make_supporter, tmp_path
+):
     import mailbox
 
-    app.config.update(MAIL_MAILDIR=str(tmp_path / "mail"), SMTP_HOST="127.0.0.1",
-                      SMTP_PORT=1)  # nothing listens there: SMTP would fail
+    app.config.update(
+        MAIL_MAILDIR=str(tmp_path / "mail"), SMTP_HOST="127.0.0.1", SMTP_PORT=1
+    )  # nothing listens there: SMTP would fail
     try:
         supporter = make_supporter(district, email="file@example.jp")
-        enqueue_delivery(dedupe_key="to-file", channel=DeliveryChannel.email,
-                         address=supporter.email, subject="捜索のお願い", body="本文です")
+        enqueue_delivery(
+            dedupe_key="to-file",
+            channel=DeliveryChannel.email,
+            address=supporter.email,
+            subject="捜索のお願い",
+            body="本文です",
+        )
         db.session.commit()
         assert deliver_due_notifications() == 1
     finally:
@@ -299,14 +359,20 @@ def test_with_a_maildir_the_email_becomes_a_file_and_no_smtp_server_is_asked(
 
 
 def test_outcomes_that_could_not_be_recorded_are_recorded_after_the_database_returns(
-        app, district, make_supporter, smtp_sink, monkeypatch):
+    app, district, make_supporter, smtp_sink, monkeypatch
+):
     """A database error while recording (an outage): the sends already made are kept and
     recorded first on the next round, before anything is claimed, so none is sent twice."""
     import watchnet.jobs.deliveries as deliveries
 
     for i in range(5):
-        enqueue_delivery(dedupe_key=f"outage{i}", channel=DeliveryChannel.email,
-                         address=f"o{i}@example.jp", subject="s", body="b")
+        enqueue_delivery(
+            dedupe_key=f"outage{i}",
+            channel=DeliveryChannel.email,
+            address=f"o{i}@example.jp",
+            subject="s",
+            body="b",
+        )
     db.session.commit()
     real_record = deliveries.record_outcomes
     failures = []

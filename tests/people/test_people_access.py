@@ -15,9 +15,10 @@ from watchnet.people.models import Supporter, SupporterImport
 def batch(organizer_client, district):
     data = "氏名,ふりがな,種別\n山田 太郎,やまだ たろう,区長\n".encode("utf-8-sig")
     response = organizer_client.post(
-        "/supporters/import", data={"district_id": str(district.id),
-                                    "file": (io.BytesIO(data), "a.csv")},
-        content_type="multipart/form-data")
+        "/supporters/import",
+        data={"district_id": str(district.id), "file": (io.BytesIO(data), "a.csv")},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 302
     return db.session.scalar(sa.select(SupporterImport))
 
@@ -25,17 +26,22 @@ def batch(organizer_client, district):
 def _routes(supporter, batch):
     s, b = supporter.id, batch.id
     return [
-        ("GET", f"/supporters/{s}"), ("GET", f"/supporters/{s}/edit"),
-        ("POST", f"/supporters/{s}/edit"), ("GET", f"/supporters/{s}/card"),
-        ("POST", f"/supporters/{s}/revoke-link"), ("POST", f"/supporters/{s}/deactivate"),
-        ("POST", f"/supporters/{s}/reactivate"), ("GET", f"/supporters/import/{b}"),
+        ("GET", f"/supporters/{s}"),
+        ("GET", f"/supporters/{s}/edit"),
+        ("POST", f"/supporters/{s}/edit"),
+        ("GET", f"/supporters/{s}/card"),
+        ("POST", f"/supporters/{s}/revoke-link"),
+        ("POST", f"/supporters/{s}/deactivate"),
+        ("POST", f"/supporters/{s}/reactivate"),
+        ("GET", f"/supporters/import/{b}"),
         ("POST", f"/supporters/import/{b}/confirm"),
         ("GET", f"/supporters/export.csv?district={supporter.district_id}"),
     ]
 
 
 def test_outsider_gets_404_on_every_supporter_route_of_another_district(
-        outsider_client, supporter, batch):
+    outsider_client, supporter, batch
+):
     for method, url in _routes(supporter, batch):
         response = outsider_client.open(url, method=method, data={"confirm": "y"})
         assert response.status_code == 404, (method, url)
@@ -46,14 +52,21 @@ def test_outsider_gets_404_on_every_supporter_route_of_another_district(
 
 
 def test_outsider_cannot_register_or_import_into_another_district(outsider_client, district):
-    response = outsider_client.post("/supporters/new", data={
-        "name": "侵入 者", "name_kana": "しんにゅう しゃ", "kind": "other",
-        "district_id": str(district.id)})
+    response = outsider_client.post(
+        "/supporters/new",
+        data={
+            "name": "侵入 者",
+            "name_kana": "しんにゅう しゃ",
+            "kind": "other",
+            "district_id": str(district.id),
+        },
+    )
     assert response.status_code in (400, 404)
     response = outsider_client.post(
-        "/supporters/import", data={"district_id": str(district.id),
-                                    "file": (io.BytesIO(b"name\nx\n"), "a.csv")},
-        content_type="multipart/form-data")
+        "/supporters/import",
+        data={"district_id": str(district.id), "file": (io.BytesIO(b"name\nx\n"), "a.csv")},
+        content_type="multipart/form-data",
+    )
     assert response.status_code in (400, 404)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Supporter)) == 0
     assert db.session.scalar(sa.select(sa.func.count()).select_from(SupporterImport)) == 0

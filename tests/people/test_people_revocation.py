@@ -53,14 +53,23 @@ class World:
 def world(district: Any, coordinator: Any, make_supporter: Any, make_drill: Any) -> World:
     fa = start_field_alert(district, coordinator, make_supporter, supporters=1)
     supporter = fa.recipients[0].supporter
-    drill = make_drill(district, status=DrillStatus.live,
-                       starts_at=datetime.now(UTC) - timedelta(minutes=5))
-    db.session.add(Participant(drill_id=drill.id, supporter_id=supporter.id,
-                               position_consent_at=datetime.now(UTC)))
+    drill = make_drill(
+        district, status=DrillStatus.live, starts_at=datetime.now(UTC) - timedelta(minutes=5)
+    )
+    db.session.add(
+        Participant(
+            drill_id=drill.id, supporter_id=supporter.id, position_consent_at=datetime.now(UTC)
+        )
+    )
     db.session.commit()
-    return World(supporter=supporter, drill_id=drill.id, alert_token=fa.token,
-                 photo_id=fa.photo.id, cell=sectors.alert_cells(fa.alert)[0],
-                 signin_token=make_signin_token(supporter))
+    return World(
+        supporter=supporter,
+        drill_id=drill.id,
+        alert_token=fa.token,
+        photo_id=fa.photo.id,
+        cell=sectors.alert_cells(fa.alert)[0],
+        signin_token=make_signin_token(supporter),
+    )
 
 
 _counter = iter(range(10**6))
@@ -71,8 +80,13 @@ def _cid(prefix: str) -> str:
 
 
 def _position(prefix: str) -> dict[str, Any]:
-    return {"client_id": _cid(prefix), "lat": 36.3340, "lon": 138.9460, "accuracy_m": 8,
-            "recorded_at": (datetime.now(UTC) - timedelta(seconds=30)).isoformat()}
+    return {
+        "client_id": _cid(prefix),
+        "lat": 36.3340,
+        "lon": 138.9460,
+        "accuracy_m": 8,
+        "recorded_at": (datetime.now(UTC) - timedelta(seconds=30)).isoformat(),
+    }
 
 
 def _session_urls(client: FlaskClient, w: World) -> dict[str, Any]:
@@ -86,8 +100,9 @@ def _session_urls(client: FlaskClient, w: World) -> dict[str, Any]:
         "steps": client.get(f"/field/drills/{d}/steps"),
         "nearest": client.get(f"/field/drills/{d}/nearest-checkpoint?lat=36.334&lon=138.946"),
         "events": client.get(f"/field/drills/{d}/events"),
-        "drill positions": client.post(f"/field/drills/{d}/positions",
-                                       json={"positions": [_position("drill")]}),
+        "drill positions": client.post(
+            f"/field/drills/{d}/positions", json={"positions": [_position("drill")]}
+        ),
     }
 
 
@@ -100,12 +115,22 @@ def _alert_urls(client: FlaskClient, token: str, w: World) -> dict[str, Any]:
         "state": client.get(f"{base}/state"),
         "ack": client.post(f"{base}/ack", json={"answer": "searching"}),
         "sector": client.post(f"{base}/sector", json={"action": "take", "cell": w.cell}),
-        "alert positions": client.post(f"{base}/positions",
-                                       json={"positions": [_position("alert")]}),
-        "sightings": client.post(f"{base}/sightings", data={
-            "client_id": _cid("seen"), "lat": "36.3341", "lon": "138.9470",
-            "place_source": "phone", "direction": "ne", "description": "北東へ歩いていた",
-            "certainty": "likely"}, content_type="multipart/form-data"),
+        "alert positions": client.post(
+            f"{base}/positions", json={"positions": [_position("alert")]}
+        ),
+        "sightings": client.post(
+            f"{base}/sightings",
+            data={
+                "client_id": _cid("seen"),
+                "lat": "36.3341",
+                "lon": "138.9470",
+                "place_source": "phone",
+                "direction": "ne",
+                "description": "北東へ歩いていた",
+                "certainty": "likely",
+            },
+            content_type="multipart/form-data",
+        ),
     }
 
 
@@ -140,16 +165,21 @@ def _assert_refused(responses: dict[str, Any], page_text: str | None = None) -> 
 
 def _recorded() -> tuple[int, int, int]:
     count = lambda model: db.session.scalar(  # noqa: E731
-        sa.select(sa.func.count()).select_from(model))
+        sa.select(sa.func.count()).select_from(model)
+    )
     return count(PositionReport), count(SearchPosition), count(Sighting)
 
 
 def _audit_actions(supporter_id: int) -> list[tuple[str, str | None]]:
     rows = db.session.execute(
-        sa.select(AuditEvent.action, AuditEvent.detail).where(
-            AuditEvent.subject_type == "supporter", AuditEvent.subject_id == supporter_id,
-            AuditEvent.action != "supporter.signin_link_viewed")
-        .order_by(AuditEvent.id)).all()
+        sa.select(AuditEvent.action, AuditEvent.detail)
+        .where(
+            AuditEvent.subject_type == "supporter",
+            AuditEvent.subject_id == supporter_id,
+            AuditEvent.action != "supporter.signin_link_viewed",
+        )
+        .order_by(AuditEvent.id)
+    ).all()
     return [(a, (d or {}).get("what")) for a, d in rows]
 
 
@@ -175,7 +205,8 @@ def test_before_any_change_every_personal_url_works(app: Flask, world: World) ->
 
 @pytest.mark.parametrize("how", ["revoke", "deactivate"])
 def test_revoking_or_deactivating_ends_every_url_and_session_and_reactivating_issues_a_new_link(
-        app: Flask, world: World, organizer_client: FlaskClient, how: str) -> None:
+    app: Flask, world: World, organizer_client: FlaskClient, how: str
+) -> None:
     w = world
     phone = signin_supporter(app.test_client(), w.supporter)
     idle_phone = signin_supporter(app.test_client(), w.supporter)  # no request until the end
@@ -183,8 +214,9 @@ def test_revoking_or_deactivating_ends_every_url_and_session_and_reactivating_is
     _assert_working(_alert_urls(phone, w.alert_token, w))
 
     if how == "revoke":
-        response = organizer_client.post(f"/supporters/{w.supporter.id}/revoke-link",
-                                         data={"confirm": "y"})
+        response = organizer_client.post(
+            f"/supporters/{w.supporter.id}/revoke-link", data={"confirm": "y"}
+        )
     else:
         response = organizer_client.post(f"/supporters/{w.supporter.id}/deactivate")
     assert response.status_code == 302
@@ -193,8 +225,7 @@ def test_revoking_or_deactivating_ends_every_url_and_session_and_reactivating_is
     if how == "deactivate":
         detail = organizer_client.get(f"/supporters/{w.supporter.id}").get_data(as_text=True)
         assert "有効に戻すと新しいリンクを発行します" in detail
-        assert organizer_client.post(
-            f"/supporters/{w.supporter.id}/reactivate").status_code == 302
+        assert organizer_client.post(f"/supporters/{w.supporter.id}/reactivate").status_code == 302
         # After reactivation the old link, the old alert link and the old sessions stay refused.
         _check_all_refused(app, phone, w)
 
@@ -216,7 +247,8 @@ def test_revoking_or_deactivating_ends_every_url_and_session_and_reactivating_is
     # The supporter's page lists the alert with its new link, which works; the old stays dead.
     me = new_phone.get("/me").get_data(as_text=True)
     new_alert_token = db.session.scalar(
-        sa.select(AlertRecipient.token).where(AlertRecipient.supporter_id == supporter.id))
+        sa.select(AlertRecipient.token).where(AlertRecipient.supporter_id == supporter.id)
+    )
     assert new_alert_token and new_alert_token != w.alert_token
     assert f"/a/{new_alert_token}" in me and w.alert_token not in me
     _assert_working(_session_urls(new_phone, w))
@@ -224,16 +256,23 @@ def test_revoking_or_deactivating_ends_every_url_and_session_and_reactivating_is
     assert app.test_client().get(f"/a/{w.alert_token}/state").status_code == 403
 
     actions = _audit_actions(supporter.id)
-    ended = ["supporter.link_revoked"] if how == "revoke" else ["supporter.deactivated",
-                                                               "supporter.reactivated"]
-    assert [a for a, _ in actions if a in ("supporter.link_revoked", "supporter.deactivated",
-                                          "supporter.reactivated")] == ended
+    ended = (
+        ["supporter.link_revoked"]
+        if how == "revoke"
+        else ["supporter.deactivated", "supporter.reactivated"]
+    )
+    assert [
+        a
+        for a, _ in actions
+        if a in ("supporter.link_revoked", "supporter.deactivated", "supporter.reactivated")
+    ] == ended
     refused = {what for a, what in actions if a == "supporter.access_refused"}
     assert refused == {"session", "positions", "alert_link", "signin_link"}
 
 
 def test_a_refused_alert_poll_tells_the_open_page_to_forget_the_details(
-        app: Flask, world: World) -> None:
+    app: Flask, world: World
+) -> None:
     client = app.test_client()
     assert client.get(f"/a/{world.alert_token}/state").status_code == 200
     from watchnet.auth.services import revoke_signin_token
@@ -260,12 +299,14 @@ def _backdate(client: FlaskClient, seconds: float) -> None:
 
 
 def _drill_position(client: FlaskClient, drill_id: int) -> Any:
-    return client.post(f"/field/drills/{drill_id}/positions",
-                       json={"positions": [_position("life")]})
+    return client.post(
+        f"/field/drills/{drill_id}/positions", json={"positions": [_position("life")]}
+    )
 
 
 def test_a_phone_session_unused_for_longer_than_the_lifetime_is_refused(
-        app: Flask, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    app: Flask, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert app.config["SUPPORTER_SESSION_DAYS"] == 30
     phone = signin_supporter(app.test_client(), world.supporter)
     _backdate(phone, 30 * 86400 - 600)
@@ -292,7 +333,8 @@ def test_a_phone_session_unused_for_longer_than_the_lifetime_is_refused(
 
 
 def test_a_session_in_use_is_renewed_at_most_once_a_day_not_on_every_report(
-        app: Flask, world: World) -> None:
+    app: Flask, world: World
+) -> None:
     phone = signin_supporter(app.test_client(), world.supporter)
     _backdate(phone, 3600)
     response = _drill_position(phone, world.drill_id)
@@ -307,7 +349,8 @@ def test_a_session_in_use_is_renewed_at_most_once_a_day_not_on_every_report(
 
 
 def test_staff_sessions_are_not_bound_by_the_phone_lifetime(
-        organizer_client: FlaskClient, world: World) -> None:
+    organizer_client: FlaskClient, world: World
+) -> None:
     with organizer_client.session_transaction() as sess:
         assert "seen" not in sess
     assert organizer_client.get(f"/supporters/{world.supporter.id}").status_code == 200
@@ -323,7 +366,8 @@ def test_the_lifetime_setting_is_checked_at_start(tmp_path: Path) -> None:
 
 @pytest.mark.browser
 def test_an_open_alert_page_forgets_the_details_when_the_link_is_revoked(
-        live_server: Any, page: Any, world: World) -> None:
+    live_server: Any, page: Any, world: World
+) -> None:
     """The page left open on the phone polls its state: once the supporter's access ended it
     removes the person's details as it does at the all-clear, without a reload."""
     from watchnet.auth.services import revoke_signin_token
@@ -363,7 +407,8 @@ def test_the_alert_poll_costs_no_more_than_before(app: Flask, world: World) -> N
 
 
 def test_reactivating_a_supporter_deactivated_before_access_ended_still_ends_the_old_urls(
-        app: Flask, world: World) -> None:
+    app: Flask, world: World
+) -> None:
     """A supporter deactivated by the old code (flag only, links untouched) gets a new link
     and new alert links on reactivation; nothing from before comes back."""
     from watchnet.people.services import set_supporter_active

@@ -27,8 +27,9 @@ def test_detail_page_shows_an_absolute_link_and_a_qr_code(organizer_client, supp
 def test_viewing_the_link_is_audited(organizer_client, organizer, supporter):
     organizer_client.get(f"/supporters/{supporter.id}")
     organizer_client.get(f"/supporters/{supporter.id}/card")
-    events = db.session.scalars(sa.select(AuditEvent).where(
-        AuditEvent.action == "supporter.signin_link_viewed")).all()
+    events = db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "supporter.signin_link_viewed")
+    ).all()
     assert len(events) == 2
     assert {e.actor for e in events} == {f"staff:{organizer.id}"}
     assert {e.subject_id for e in events} == {supporter.id}
@@ -56,14 +57,16 @@ def test_the_link_signs_a_phone_in(app, organizer_client, supporter):
     assert phone.get("/me").status_code == 200
 
 
-def test_revoking_logs_the_phone_out_and_kills_the_old_link(app, organizer_client, supporter,
-                                                            phone, english):
+def test_revoking_logs_the_phone_out_and_kills_the_old_link(
+    app, organizer_client, supporter, phone, english
+):
     old_link = _link(organizer_client.get(f"/supporters/{supporter.id}").get_data(as_text=True))
     signed_in = phone(supporter)
     assert signed_in.get("/me").status_code == 200
 
-    response = organizer_client.post(f"/supporters/{supporter.id}/revoke-link",
-                                     data={"confirm": "y"})
+    response = organizer_client.post(
+        f"/supporters/{supporter.id}/revoke-link", data={"confirm": "y"}
+    )
     assert response.status_code == 302
 
     assert signed_in.get("/me").status_code == 403
@@ -86,28 +89,45 @@ def test_revoking_needs_the_confirmation_box(organizer_client, supporter, phone,
     assert signed_in.get("/me").status_code == 200
 
 
-def test_my_page_greets_the_supporter_and_lists_their_drills(district, supporter, phone,
-                                                              make_drill):
+def test_my_page_greets_the_supporter_and_lists_their_drills(
+    district, supporter, phone, make_drill
+):
     soon = datetime(2031, 3, 13, 0, 30, tzinfo=UTC)  # 09:30 in Tokyo
-    planned = make_drill(district, title="第2回 まち歩き見守り声掛け訓練", starts_at=soon,
-                         meeting_place="八幡公民館 集会室")
-    live = make_drill(district, title="今日の訓練", status=DrillStatus.live,
-                      starts_at=datetime.now(UTC) - timedelta(hours=1))
+    planned = make_drill(
+        district,
+        title="第2回 まち歩き見守り声掛け訓練",
+        starts_at=soon,
+        meeting_place="八幡公民館 集会室",
+    )
+    live = make_drill(
+        district,
+        title="今日の訓練",
+        status=DrillStatus.live,
+        starts_at=datetime.now(UTC) - timedelta(hours=1),
+    )
     ended = make_drill(district, title="終わった訓練", status=DrillStatus.ended)
-    past = make_drill(district, title="去年の訓練",
-                      starts_at=datetime.now(UTC) - timedelta(days=300))
+    past = make_drill(
+        district, title="去年の訓練", starts_at=datetime.now(UTC) - timedelta(days=300)
+    )
     elsewhere = make_drill(district, title="呼ばれていない訓練")
     team = Team(drill_id=planned.id, name="1班", color="#d62728")
     db.session.add(team)
     db.session.flush()
-    db.session.add_all([
-        Participant(drill_id=planned.id, supporter_id=supporter.id, team_id=team.id,
-                    role=ParticipantRole.walker),
-        Participant(drill_id=live.id, supporter_id=supporter.id,
-                    role=ParticipantRole.role_player),
-        Participant(drill_id=ended.id, supporter_id=supporter.id),
-        Participant(drill_id=past.id, supporter_id=supporter.id),
-    ])
+    db.session.add_all(
+        [
+            Participant(
+                drill_id=planned.id,
+                supporter_id=supporter.id,
+                team_id=team.id,
+                role=ParticipantRole.walker,
+            ),
+            Participant(
+                drill_id=live.id, supporter_id=supporter.id, role=ParticipantRole.role_player
+            ),
+            Participant(drill_id=ended.id, supporter_id=supporter.id),
+            Participant(drill_id=past.id, supporter_id=supporter.id),
+        ]
+    )
     db.session.commit()
     assert elsewhere.id
 
@@ -134,8 +154,9 @@ def test_my_page_reminds_how_to_approach_in_english_too(district, supporter, pho
     assert "You have no upcoming drills." in html
 
 
-def test_a_team_colour_that_is_not_a_colour_is_not_put_into_the_style(district, supporter,
-                                                                      phone, make_drill):
+def test_a_team_colour_that_is_not_a_colour_is_not_put_into_the_style(
+    district, supporter, phone, make_drill
+):
     drill = make_drill(district)
     team = Team(drill_id=drill.id, name="<b>班</b>", color="red;x")
     db.session.add(team)

@@ -49,14 +49,25 @@ def at(seconds: float) -> datetime:
 
 
 @pytest.fixture()
-def known_drill(district: Any, make_drill: Callable[..., Any],
-                make_supporter: Callable[..., Any]) -> KnownDrill:
+def known_drill(
+    district: Any, make_drill: Callable[..., Any], make_supporter: Callable[..., Any]
+) -> KnownDrill:
     drill = make_drill(
-        district, title="振り返り訓練", starts_at=at(-600), status=DrillStatus.ended,
-        started_at=at(-300), finished_at=at(3600),
-        checkpoints=[{"name": "ポイント1 公民館前", "lat": CP1[0], "lon": CP1[1],
-                      "checklist": ["前から近づく", "自分から名乗る"]},
-                     {"name": "ポイント2 神社", "lat": CP2[0], "lon": CP2[1]}],
+        district,
+        title="振り返り訓練",
+        starts_at=at(-600),
+        status=DrillStatus.ended,
+        started_at=at(-300),
+        finished_at=at(3600),
+        checkpoints=[
+            {
+                "name": "ポイント1 公民館前",
+                "lat": CP1[0],
+                "lon": CP1[1],
+                "checklist": ["前から近づく", "自分から名乗る"],
+            },
+            {"name": "ポイント2 神社", "lat": CP2[0], "lon": CP2[1]},
+        ],
     )
     cp1, cp2 = drill.checkpoints
     team_a = Team(drill_id=drill.id, name="A班", color="#0072b2")
@@ -68,17 +79,35 @@ def known_drill(district: Any, make_drill: Callable[..., Any],
     b1 = make_supporter(district, name="馬場 三郎", kind="community_supporter")
     c1 = make_supporter(district, name="千葉 四郎", kind="care_manager")  # invited, never active
     for person, team in ((a1, team_a), (a2, team_a), (b1, team_b), (c1, None)):
-        db.session.add(Participant(drill_id=drill.id, supporter_id=person.id,
-                                   team_id=team.id if team else None,
-                                   role=ParticipantRole.walker))
+        db.session.add(
+            Participant(
+                drill_id=drill.id,
+                supporter_id=person.id,
+                team_id=team.id if team else None,
+                role=ParticipantRole.walker,
+            )
+        )
     counter = iter(range(1, 1000))
 
-    def step(person: Any, team: Any, cp: Any, kind: str, seconds: float,
-             pos: tuple[float, float] | None = None, corrects: Any = None) -> EncounterStep:
+    def step(
+        person: Any,
+        team: Any,
+        cp: Any,
+        kind: str,
+        seconds: float,
+        pos: tuple[float, float] | None = None,
+        corrects: Any = None,
+    ) -> EncounterStep:
         row = EncounterStep(
-            drill_id=drill.id, supporter_id=person.id, team_id=team.id if team else None,
-            checkpoint_id=cp.id if cp else None, client_id=f"c{next(counter)}", step=kind,
-            done_at=at(seconds), lat=pos[0] if pos else None, lon=pos[1] if pos else None,
+            drill_id=drill.id,
+            supporter_id=person.id,
+            team_id=team.id if team else None,
+            checkpoint_id=cp.id if cp else None,
+            client_id=f"c{next(counter)}",
+            step=kind,
+            done_at=at(seconds),
+            lat=pos[0] if pos else None,
+            lon=pos[1] if pos else None,
             corrects_id=corrects.id if corrects else None,
         )
         db.session.add(row)
@@ -107,43 +136,90 @@ def known_drill(district: Any, make_drill: Callable[..., Any],
     step(b1, team_b, None, "noticed", 900)  # no checkpoint: not an encounter
 
     # Help calls: b1's first answer after 50 s (two answers); a1's call never answered.
-    call_b = HelpCall(drill_id=drill.id, supporter_id=b1.id, client_id="h1", lat=CP1[0],
-                      lon=CP1[1], called_at=at(200))
-    call_a = HelpCall(drill_id=drill.id, supporter_id=a1.id, client_id="h2", lat=CP2[0],
-                      lon=CP2[1], called_at=at(800))
+    call_b = HelpCall(
+        drill_id=drill.id,
+        supporter_id=b1.id,
+        client_id="h1",
+        lat=CP1[0],
+        lon=CP1[1],
+        called_at=at(200),
+    )
+    call_a = HelpCall(
+        drill_id=drill.id,
+        supporter_id=a1.id,
+        client_id="h2",
+        lat=CP2[0],
+        lon=CP2[1],
+        called_at=at(800),
+    )
     db.session.add_all([call_b, call_a])
     db.session.flush()
-    db.session.add_all([
-        HelpResponse(help_call_id=call_b.id, responder=f"supporter:{a2.id}",
-                     responder_name=a2.name, answered_at=at(290)),
-        HelpResponse(help_call_id=call_b.id, responder="staff:1", responder_name="職員",
-                     answered_at=at(250)),
-    ])
+    db.session.add_all(
+        [
+            HelpResponse(
+                help_call_id=call_b.id,
+                responder=f"supporter:{a2.id}",
+                responder_name=a2.name,
+                answered_at=at(290),
+            ),
+            HelpResponse(
+                help_call_id=call_b.id,
+                responder="staff:1",
+                responder_name="職員",
+                answered_at=at(250),
+            ),
+        ]
+    )
     for i in range(3):
-        db.session.add(PositionReport(drill_id=drill.id, supporter_id=a1.id, client_id=f"p{i}",
-                                      lat=CP1[0] + i * 0.0001, lon=CP1[1], recorded_at=at(i * 60)))
+        db.session.add(
+            PositionReport(
+                drill_id=drill.id,
+                supporter_id=a1.id,
+                client_id=f"p{i}",
+                lat=CP1[0] + i * 0.0001,
+                lon=CP1[1],
+                recorded_at=at(i * 60),
+            )
+        )
     db.session.commit()
     return KnownDrill(drill, cp1, cp2, team_a, team_b, a1, a2, b1, c1)
 
 
 @pytest.fixture()
-def previous_drill(district: Any, make_drill: Callable[..., Any],
-                   make_supporter: Callable[..., Any], known_drill: KnownDrill) -> Any:
+def previous_drill(
+    district: Any,
+    make_drill: Callable[..., Any],
+    make_supporter: Callable[..., Any],
+    known_drill: KnownDrill,
+) -> Any:
     """The district's previous ended drill: one team took 10:00 from noticing to hand-over."""
-    drill = make_drill(district, title="前回の訓練", starts_at=at(-86400 * 60),
-                       status=DrillStatus.ended,
-                       checkpoints=[{"name": "前回ポイント", "lat": CP1[0], "lon": CP1[1]}])
+    drill = make_drill(
+        district,
+        title="前回の訓練",
+        starts_at=at(-86400 * 60),
+        status=DrillStatus.ended,
+        checkpoints=[{"name": "前回ポイント", "lat": CP1[0], "lon": CP1[1]}],
+    )
     team = Team(drill_id=drill.id, name="前回班")
     db.session.add(team)
     db.session.flush()
     person = make_supporter(district, name="前回 太郎")
     db.session.add(Participant(drill_id=drill.id, supporter_id=person.id, team_id=team.id))
     cp = drill.checkpoints[0]
-    for i, (kind, seconds) in enumerate((("noticed", 0), ("approached_front", 120),
-                                         ("handed_over", 600))):
-        db.session.add(EncounterStep(drill_id=drill.id, supporter_id=person.id, team_id=team.id,
-                                     checkpoint_id=cp.id, client_id=f"prev{i}", step=kind,
-                                     done_at=at(-86400 * 60 + seconds)))
+    for i, (kind, seconds) in enumerate(
+        (("noticed", 0), ("approached_front", 120), ("handed_over", 600))
+    ):
+        db.session.add(
+            EncounterStep(
+                drill_id=drill.id,
+                supporter_id=person.id,
+                team_id=team.id,
+                checkpoint_id=cp.id,
+                client_id=f"prev{i}",
+                step=kind,
+                done_at=at(-86400 * 60 + seconds),
+            )
+        )
     # A planned older drill and an ended drill after this one are not "previous".
     make_drill(district, title="計画中の訓練", starts_at=at(-86400 * 30))
     make_drill(district, title="後の訓練", starts_at=at(86400 * 30), status=DrillStatus.ended)

@@ -41,14 +41,15 @@ def test_the_demo_reflection_loads_once_and_compares_with_the_trial():
 
 def test_the_demo_reflection_and_replay_pages_open_for_the_demo_organizer(app):
     drill = _load()
-    organizer = db.session.scalar(sa.select(StaffUser).where(
-        StaffUser.email == DEMO_LOGINS["organizer"][0]))
+    organizer = db.session.scalar(
+        sa.select(StaffUser).where(StaffUser.email == DEMO_LOGINS["organizer"][0])
+    )
     client = app.test_client()
-    response = client.post("/login", data={"email": organizer.email,
-                                           "password": DEMO_LOGINS["organizer"][1]})
+    response = client.post(
+        "/login", data={"email": organizer.email, "password": DEMO_LOGINS["organizer"][1]}
+    )
     assert response.status_code == 302
     assert client.get(f"/drills/{drill.id}/reflection").status_code == 200
     replay = client.get(f"/drills/{drill.id}/replay")
     assert replay.status_code == 200
     assert "replay-data" in replay.get_data(as_text=True)
-

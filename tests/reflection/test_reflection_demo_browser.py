@@ -60,9 +60,11 @@ def test_the_reflection_hour_with_the_demo_drill(live_server: Any, page: Any) ->
 
     # Keep, Problem, Try on the board; the Try becomes an action item.
     page.goto(f"{base}/drills/{past.id}/kpt")
-    for kind, text in (("keep", "自分から名乗ることができた"),
-                       ("problem", "電話で現在地を伝えるのが難しかった"),
-                       ("try", "目印になる建物を事前に確認する")):
+    for kind, text in (
+        ("keep", "自分から名乗ることができた"),
+        ("problem", "電話で現在地を伝えるのが難しかった"),
+        ("try", "目印になる建物を事前に確認する"),
+    ):
         page.fill(f"#kpt-new-{kind}", text)
         page.click(f"form.kpt-add[data-kind={kind}] button[type=submit]")
         page.locator(f"#kpt-items-{kind} .kpt-text", has_text=text).wait_for(timeout=5000)

@@ -29,7 +29,8 @@ def _row(html: str, **attrs: int) -> str:
 
 
 def test_the_reflection_page_shows_each_encounter_with_missing_steps_as_missing(
-        english_organizer_client, known_drill):
+    english_organizer_client, known_drill
+):
     k = known_drill
     response = english_organizer_client.get(f"/drills/{k.drill.id}/reflection")
     assert response.status_code == 200
@@ -46,10 +47,10 @@ def test_the_reflection_page_shows_each_encounter_with_missing_steps_as_missing(
 
 
 def test_the_reflection_page_shows_summaries_help_calls_and_participation(
-        english_organizer_client, known_drill):
+    english_organizer_client, known_drill
+):
     k = known_drill
-    html = english_organizer_client.get(f"/drills/{k.drill.id}/reflection").get_data(
-        as_text=True)
+    html = english_organizer_client.get(f"/drills/{k.drill.id}/reflection").get_data(as_text=True)
     assert _row(html, key="to_approach_s").endswith("1:05")
     assert _row(html, key="to_contact_s").endswith("2:10")
     assert _row(html, key="to_handover_s").endswith("5:30")
@@ -67,9 +68,11 @@ def test_the_reflection_page_shows_summaries_help_calls_and_participation(
 
 
 def test_the_previous_drill_timings_stand_beside_this_drills(
-        english_organizer_client, known_drill, previous_drill):
-    html = english_organizer_client.get(
-        f"/drills/{known_drill.drill.id}/reflection").get_data(as_text=True)
+    english_organizer_client, known_drill, previous_drill
+):
+    html = english_organizer_client.get(f"/drills/{known_drill.drill.id}/reflection").get_data(
+        as_text=True
+    )
     assert "前回の訓練" in html
     assert "後の訓練" not in html
     assert _row(html, key="to_handover_s") == "Noticed → handed over 5:30 10:00"
@@ -78,8 +81,7 @@ def test_the_previous_drill_timings_stand_beside_this_drills(
 
 
 def test_the_chart_is_an_svg_drawn_by_the_app(english_organizer_client, known_drill):
-    response = english_organizer_client.get(
-        f"/drills/{known_drill.drill.id}/reflection/chart.svg")
+    response = english_organizer_client.get(f"/drills/{known_drill.drill.id}/reflection/chart.svg")
     assert response.status_code == 200
     assert response.mimetype == "image/svg+xml"
     svg = response.get_data(as_text=True)
@@ -94,13 +96,13 @@ def test_user_text_in_the_chart_is_escaped(english_organizer_client, known_drill
     known_drill.team_a.name = "<script>alert(1)</script>"
     db.session.commit()
     svg = english_organizer_client.get(
-        f"/drills/{known_drill.drill.id}/reflection/chart.svg").get_data(as_text=True)
+        f"/drills/{known_drill.drill.id}/reflection/chart.svg"
+    ).get_data(as_text=True)
     assert "<script>" not in svg
     assert "&lt;script&gt;" in svg
 
 
-def test_the_encounters_export_leaves_missing_timings_empty(english_organizer_client,
-                                                            known_drill):
+def test_the_encounters_export_leaves_missing_timings_empty(english_organizer_client, known_drill):
     k = known_drill
     response = english_organizer_client.get(f"/drills/{k.drill.id}/reflection/encounters.csv")
     assert response.status_code == 200
@@ -108,22 +110,39 @@ def test_the_encounters_export_leaves_missing_timings_empty(english_organizer_cl
     data = response.get_data()
     assert data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
-    assert rows[0][:8] == ["Checkpoint number", "Checkpoint", "Team", "Noticed at",
-                           "Noticed → approached (s)", "Noticed → contacted (s)",
-                           "Noticed → handed over (s)", "Location error (m)"]
+    assert rows[0][:8] == [
+        "Checkpoint number",
+        "Checkpoint",
+        "Team",
+        "Noticed at",
+        "Noticed → approached (s)",
+        "Noticed → contacted (s)",
+        "Noticed → handed over (s)",
+        "Location error (m)",
+    ]
     body = [r[:8] for r in rows[1:]]
     assert body == [
-        ["1", "ポイント1 公民館前", "A班", "2026-03-01T10:00:00+09:00", "45", "130", "300",
-         str(round(metres_for_dlat(0.00045)))],
+        [
+            "1",
+            "ポイント1 公民館前",
+            "A班",
+            "2026-03-01T10:00:00+09:00",
+            "45",
+            "130",
+            "300",
+            str(round(metres_for_dlat(0.00045))),
+        ],
         ["1", "ポイント1 公民館前", "B班", "2026-03-01T10:01:40+09:00", "90", "", "360", "0"],
         ["2", "ポイント2 神社", "A班", "2026-03-01T10:10:00+09:00", "60", "", "", ""],
     ]
-    assert rows[3][9] == ("Gave own name / Asked name or destination / Contacted someone"
-                          " / Handed over")
+    assert rows[3][9] == (
+        "Gave own name / Asked name or destination / Contacted someone / Handed over"
+    )
 
 
 def test_the_geojson_export_holds_route_checkpoints_positions_and_steps(
-        english_organizer_client, known_drill):
+    english_organizer_client, known_drill
+):
     k = known_drill
     response = english_organizer_client.get(f"/drills/{k.drill.id}/reflection/drill.geojson")
     assert response.status_code == 200
@@ -142,24 +161,31 @@ def test_the_geojson_export_holds_route_checkpoints_positions_and_steps(
     assert contacted["properties"]["time"] == "2026-03-01T01:02:10+00:00"
 
 
-@pytest.mark.parametrize("suffix", ["reflection", "reflection/chart.svg",
-                                    "reflection/encounters.csv", "reflection/drill.geojson",
-                                    "replay"])
+@pytest.mark.parametrize(
+    "suffix",
+    [
+        "reflection",
+        "reflection/chart.svg",
+        "reflection/encounters.csv",
+        "reflection/drill.geojson",
+        "replay",
+    ],
+)
 def test_staff_of_another_district_get_not_found(outsider_client, known_drill, suffix):
     response = outsider_client.get(f"/drills/{known_drill.drill.id}/{suffix}")
     assert response.status_code == 404
 
 
 def test_the_replay_page_embeds_tracks_and_steps_with_user_text_as_data(
-        english_organizer_client, known_drill):
+    english_organizer_client, known_drill
+):
     known_drill.team_b.name = "</script><script>alert(1)</script>"
     db.session.commit()
     response = english_organizer_client.get(f"/drills/{known_drill.drill.id}/replay")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "alert(1)</script>" not in html
-    raw = re.search(r'<script type="application/json" id="replay-data">(.*?)</script>', html,
-                    re.S)
+    raw = re.search(r'<script type="application/json" id="replay-data">(.*?)</script>', html, re.S)
     assert raw
     data = json.loads(raw.group(1))
     assert len(data["tracks"]) == 1 and len(data["tracks"][0]["points"]) == 3

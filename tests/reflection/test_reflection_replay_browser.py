@@ -9,8 +9,9 @@ def _visible_steps(page) -> int:
     return page.locator("path.replay-step").count()
 
 
-def test_moving_the_replay_slider_changes_the_steps_on_the_map(live_server, page, organizer,
-                                                               known_drill):
+def test_moving_the_replay_slider_changes_the_steps_on_the_map(
+    live_server, page, organizer, known_drill
+):
     browser_login(page, live_server, organizer)
     page.goto(f"{live_server.url}/drills/{known_drill.drill.id}/replay")
     summary = page.locator("#replay-summary")

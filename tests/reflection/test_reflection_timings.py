@@ -14,19 +14,38 @@ from watchnet.reflection.timings import CheckpointRecord, StepRecord, TeamRecord
 T = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def _step(id_: int, kind: str, seconds: float, corrects: int | None = None,
-          cp: int | None = 1, team: int | None = 1) -> StepRecord:
-    return StepRecord(id=id_, supporter_id=1, team_id=team, checkpoint_id=cp, step=kind,
-                      done_at=T + timedelta(seconds=seconds), corrects_id=corrects)
+def _step(
+    id_: int,
+    kind: str,
+    seconds: float,
+    corrects: int | None = None,
+    cp: int | None = 1,
+    team: int | None = 1,
+) -> StepRecord:
+    return StepRecord(
+        id=id_,
+        supporter_id=1,
+        team_id=team,
+        checkpoint_id=cp,
+        step=kind,
+        done_at=T + timedelta(seconds=seconds),
+        corrects_id=corrects,
+    )
 
 
 def test_the_latest_correction_of_a_step_is_the_effective_one():
-    steps = [_step(1, "noticed", 0), _step(2, "approached_front", 90),
-             _step(3, "approached_front", 70, corrects=2), _step(4, "noticed", 10, corrects=1),
-             _step(5, "approached_front", 80, corrects=2)]
+    steps = [
+        _step(1, "noticed", 0),
+        _step(2, "approached_front", 90),
+        _step(3, "approached_front", 70, corrects=2),
+        _step(4, "noticed", 10, corrects=1),
+        _step(5, "approached_front", 80, corrects=2),
+    ]
     effective = timings.effective_steps(steps)
     assert [(s.id, s.done_at - T) for s in effective] == [
-        (4, timedelta(seconds=10)), (5, timedelta(seconds=80))]
+        (4, timedelta(seconds=10)),
+        (5, timedelta(seconds=80)),
+    ]
 
 
 def test_a_missing_step_gives_no_timing_rather_than_zero():
@@ -36,8 +55,13 @@ def test_a_missing_step_gives_no_timing_rather_than_zero():
     assert enc.noticed_at is None
     assert (enc.to_approach_s, enc.to_contact_s, enc.to_handover_s) == (None, None, None)
     assert enc.location_error_m is None
-    assert enc.steps_missing == ["noticed", "gave_own_name", "asked_name_or_destination",
-                                 "contacted", "handed_over"]
+    assert enc.steps_missing == [
+        "noticed",
+        "gave_own_name",
+        "asked_name_or_destination",
+        "contacted",
+        "handed_over",
+    ]
     summary = timings.summarize([enc])
     assert summary.to_approach_s is None
     assert summary.missing == {"to_approach_s": 1, "to_contact_s": 1, "to_handover_s": 1}
@@ -57,7 +81,10 @@ def test_every_encounter_timing_of_the_known_drill_matches_the_hand_computed_val
     got = {(e.checkpoint_id, e.team_id): e for e in facts.encounters}
     # Ordered by checkpoint, then team; team B logged nothing at checkpoint 2.
     assert [(e.checkpoint_id, e.team_id) for e in facts.encounters] == [
-        (k.cp1.id, k.team_a.id), (k.cp1.id, k.team_b.id), (k.cp2.id, k.team_a.id)]
+        (k.cp1.id, k.team_a.id),
+        (k.cp1.id, k.team_b.id),
+        (k.cp2.id, k.team_a.id),
+    ]
 
     a1 = got[(k.cp1.id, k.team_a.id)]
     assert (a1.to_approach_s, a1.to_contact_s, a1.to_handover_s) == (45, 130, 300)
@@ -92,9 +119,17 @@ def test_summaries_per_checkpoint_and_team_average_only_the_logged_timings(known
 
     ta, tb = facts.by_team[k.team_a.id], facts.by_team[k.team_b.id]
     assert (ta.encounters, ta.to_approach_s, ta.to_contact_s, ta.to_handover_s) == (
-        2, 52.5, 130, 300)
+        2,
+        52.5,
+        130,
+        300,
+    )
     assert (tb.encounters, tb.to_approach_s, tb.to_contact_s, tb.to_handover_s) == (
-        1, 90, None, 360)
+        1,
+        90,
+        None,
+        360,
+    )
 
 
 def test_help_calls_count_the_seconds_until_the_first_answer(known_drill):
@@ -112,11 +147,21 @@ def test_help_calls_count_the_seconds_until_the_first_answer(known_drill):
 def test_participation_counts_everyone_invited_and_those_active_per_kind(known_drill):
     facts = drill_facts(known_drill.drill)
     rows = {p.kind: (p.invited, p.took_part) for p in facts.participation}
-    assert rows == {"community_supporter": (2, 2), "dementia_supporter": (1, 1),
-                    "care_manager": (1, 0)}
+    assert rows == {
+        "community_supporter": (2, 2),
+        "dementia_supporter": (1, 1),
+        "care_manager": (1, 0),
+    }
     assert facts.counts == {
-        "participants": 4, "active": 3, "teams": 2, "checkpoints": 2, "encounters": 3,
-        "complete_encounters": 0, "steps": 12, "positions": 3, "help_calls": 2,
+        "participants": 4,
+        "active": 3,
+        "teams": 2,
+        "checkpoints": 2,
+        "encounters": 3,
+        "complete_encounters": 0,
+        "steps": 12,
+        "positions": 3,
+        "help_calls": 2,
         "help_calls_answered": 1,
     }
 

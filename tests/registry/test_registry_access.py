@@ -18,21 +18,31 @@ from watchnet.extensions import db
 
 def _urls(district: Any, person: Any) -> list[str]:
     photo_id = person.photos[0].id
-    return [f"/districts/{district.id}/registry", f"/districts/{district.id}/registry/new",
-            f"/registry/{person.id}", f"/registry/{person.id}/edit",
-            f"/registry/{person.id}/consents/new", f"/registry/{person.id}/archive",
-            f"/registry/photos/{photo_id}"]
+    return [
+        f"/districts/{district.id}/registry",
+        f"/districts/{district.id}/registry/new",
+        f"/registry/{person.id}",
+        f"/registry/{person.id}/edit",
+        f"/registry/{person.id}/consents/new",
+        f"/registry/{person.id}/archive",
+        f"/registry/photos/{photo_id}",
+    ]
 
 
 def _views() -> list[AuditEvent]:
-    return list(db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.action.like("view_person%"))
-        .order_by(AuditEvent.id)))
+    return list(
+        db.session.scalars(
+            sa.select(AuditEvent)
+            .where(AuditEvent.action.like("view_person%"))
+            .order_by(AuditEvent.id)
+        )
+    )
 
 
 @pytest.mark.parametrize("who", ["organizer", "other_coordinator", "supporter", "anonymous"])
-def test_others_cannot_see_the_registry_a_person_or_a_photo(app: Flask, district, other_district,
-                                                            make_staff, make_supporter, who):
+def test_others_cannot_see_the_registry_a_person_or_a_photo(
+    app: Flask, district, other_district, make_staff, make_supporter, who
+):
     person = make_person(district)
     client: FlaskClient = app.test_client()
     if who == "organizer":
@@ -50,8 +60,11 @@ def test_others_cannot_see_the_registry_a_person_or_a_photo(app: Flask, district
         assert person.name not in response.get_data(as_text=True)
         assert response.mimetype != "image/jpeg"
     # Changes are refused as well.
-    for url in (f"/registry/{person.id}/archive", f"/registry/photos/{person.photos[0].id}/remove",
-                f"/registry/{person.id}/photos"):
+    for url in (
+        f"/registry/{person.id}/archive",
+        f"/registry/photos/{person.photos[0].id}/remove",
+        f"/registry/{person.id}/photos",
+    ):
         assert client.post(url).status_code in (302, 400, 403, 404)
     db.session.expire_all()
     assert not person.is_archived and len(person.photos) == 1
@@ -59,13 +72,15 @@ def test_others_cannot_see_the_registry_a_person_or_a_photo(app: Flask, district
 
 
 def test_coordinator_of_another_district_cannot_list_persons_of_their_own_url_either(
-        app: Flask, district, other_district, make_staff):
+    app: Flask, district, other_district, make_staff
+):
     """A coordinator of another district gets 404 even with the right ids (no hint)."""
     person = make_person(district)
     client = login(app.test_client(), make_staff([other_district], role="coordinator"))
     assert client.get(f"/districts/{other_district.id}/registry").status_code == 200
-    assert person.name not in client.get(
-        f"/districts/{other_district.id}/registry").get_data(as_text=True)
+    assert person.name not in client.get(f"/districts/{other_district.id}/registry").get_data(
+        as_text=True
+    )
     assert client.get(f"/registry/{person.id}").status_code == 404
 
 
@@ -83,8 +98,7 @@ def test_every_view_of_a_person_is_recorded(app: Flask, district, coordinator):
         ("view_person_photo", "person_photo", {"person_id": person.id}),
         ("view_person", "at_risk_person", {"page": "edit"}),
     ]
-    assert all(v.actor == f"staff:{coordinator.id}" and v.district_id == district.id
-               for v in views)
+    assert all(v.actor == f"staff:{coordinator.id}" and v.district_id == district.id for v in views)
 
 
 def test_admin_sees_every_district(app: Flask, district, other_district, make_staff):
@@ -95,8 +109,9 @@ def test_admin_sees_every_district(app: Flask, district, other_district, make_st
     assert district.name in choice and other_district.name in choice
 
 
-def test_the_menu_entry_leads_a_one_district_coordinator_to_their_registry(app, district,
-                                                                          coordinator):
+def test_the_menu_entry_leads_a_one_district_coordinator_to_their_registry(
+    app, district, coordinator
+):
     client = login(app.test_client(), coordinator)
     response = client.get("/registry")
     assert response.status_code == 302

@@ -16,8 +16,9 @@ from watchnet.registry.models import AtRiskPerson
 pytestmark = pytest.mark.browser
 
 
-def test_coordinator_registers_a_person_with_map_clicks_and_a_photo(live_server, page, district,
-                                                                    coordinator):
+def test_coordinator_registers_a_person_with_map_clicks_and_a_photo(
+    live_server, page, district, coordinator
+):
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     answer_tiles_offline(page)
@@ -39,7 +40,8 @@ def test_coordinator_registers_a_person_with_map_clicks_and_a_photo(live_server,
 
     def click_map(x: float, y: float) -> dict[str, float]:
         expected: dict[str, float] = page.evaluate(
-            "([x, y]) => window.watchnetMaps.main.containerPointToLatLng([x, y])", [x, y])
+            "([x, y]) => window.watchnetMaps.main.containerPointToLatLng([x, y])", [x, y]
+        )
         page.mouse.click(box["x"] + x, box["y"] + y)
         return expected
 
@@ -61,9 +63,16 @@ def test_coordinator_registers_a_person_with_map_clicks_and_a_photo(live_server,
     page.fill("#consent-given_by_name", "前橋 正")
     page.check("input[name='consent-scopes'][value=share_with_supporters]")
     page.check("input[name='consent-scopes'][value=share_photo]")
-    page.set_input_files("#photo_face", files=[{
-        "name": "face.jpg", "mimeType": "image/jpeg", "buffer": jpeg_with_gps((640, 480)),
-    }])
+    page.set_input_files(
+        "#photo_face",
+        files=[
+            {
+                "name": "face.jpg",
+                "mimeType": "image/jpeg",
+                "buffer": jpeg_with_gps((640, 480)),
+            }
+        ],
+    )
     page.click("#save-person")
     page.wait_for_load_state("networkidle")
 
@@ -81,7 +90,8 @@ def test_coordinator_registers_a_person_with_map_clicks_and_a_photo(live_server,
     img.scroll_into_view_if_needed()
     page.wait_for_function(
         "document.querySelector('.photo-list img').complete"
-        " && document.querySelector('.photo-list img').naturalWidth > 0")
+        " && document.querySelector('.photo-list img').naturalWidth > 0"
+    )
     assert img.evaluate("el => [el.naturalWidth, el.naturalHeight]") == [640, 480]
     assert page.locator(".registry-map .wn-home-badge").count() == 1
     assert page.locator(".registry-map .wn-place-badge").count() == 1

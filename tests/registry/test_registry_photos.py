@@ -53,12 +53,16 @@ def test_a_transparent_png_becomes_a_white_jpeg():
     assert isinstance(pixel, tuple) and min(pixel) > 240
 
 
-@pytest.mark.parametrize("data", [
-    b"",
-    b"GIF89a but not really",
-    "写真です".encode() * 50,
-    jpeg_with_gps()[:200],  # a cut-off JPEG
-], ids=["empty", "fake-gif", "text", "truncated-jpeg"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"GIF89a but not really",
+        "写真です".encode() * 50,
+        jpeg_with_gps()[:200],  # a cut-off JPEG
+    ],
+    ids=["empty", "fake-gif", "text", "truncated-jpeg"],
+)
 def test_anything_that_is_not_a_readable_image_is_refused(data):
     with pytest.raises(PhotoError):
         reencode_photo(data)
@@ -73,11 +77,16 @@ def test_an_image_claiming_huge_dimensions_is_refused():
     """A decompression bomb: a tiny file whose header says 10,000 × 10,000 pixels."""
 
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return (struct.pack(">I", len(body)) + kind + body
-                + struct.pack(">I", zlib.crc32(kind + body)))
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
 
     header = struct.pack(">IIBBBBB", 10_000, 10_000, 8, 2, 0, 0, 0)
-    bomb = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b""))
+    bomb = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 1000))
+        + chunk(b"IEND", b"")
+    )
     with pytest.raises(PhotoError):
         reencode_photo(bomb)

@@ -21,21 +21,41 @@ ROOT_CONFTEST = Path(__file__).resolve().parent.parent / "conftest.py"
 
 # About 2 km: the demo district's loop past the school and the shrine.
 ROUTE_2KM = [
-    (36.33365, 138.94621), (36.33446, 138.94488), (36.33594, 138.94377),
-    (36.33698, 138.94517), (36.33779, 138.94724), (36.33801, 138.94946),
-    (36.33698, 138.95094), (36.33520, 138.95139), (36.33357, 138.95080),
-    (36.33217, 138.94961), (36.33254, 138.94784), (36.33365, 138.94621),
+    (36.33365, 138.94621),
+    (36.33446, 138.94488),
+    (36.33594, 138.94377),
+    (36.33698, 138.94517),
+    (36.33779, 138.94724),
+    (36.33801, 138.94946),
+    (36.33698, 138.95094),
+    (36.33520, 138.95139),
+    (36.33357, 138.95080),
+    (36.33217, 138.94961),
+    (36.33254, 138.94784),
+    (36.33365, 138.94621),
 ]
 CHECKPOINTS_3 = [
-    {"name": "ポイント1 小学校の角", "lat": 36.33616, "lon": 138.94406,
-     "expected_contact": ExpectedContact.anshin_center,
-     "expected_contact_note": "あんしんセンター八幡"},
-    {"name": "ポイント2 八幡宮の鳥居前", "lat": 36.33779, "lon": 138.94946,
-     "expected_contact": ExpectedContact.family,
-     "expected_contact_note": "ご家族 (連絡先カード)"},
-    {"name": "ポイント3 公園の入口", "lat": 36.33357, "lon": 138.95080,
-     "expected_contact": ExpectedContact.police,
-     "expected_contact_note": "110番 / 八幡駐在所"},
+    {
+        "name": "ポイント1 小学校の角",
+        "lat": 36.33616,
+        "lon": 138.94406,
+        "expected_contact": ExpectedContact.anshin_center,
+        "expected_contact_note": "あんしんセンター八幡",
+    },
+    {
+        "name": "ポイント2 八幡宮の鳥居前",
+        "lat": 36.33779,
+        "lon": 138.94946,
+        "expected_contact": ExpectedContact.family,
+        "expected_contact_note": "ご家族 (連絡先カード)",
+    },
+    {
+        "name": "ポイント3 公園の入口",
+        "lat": 36.33357,
+        "lon": 138.95080,
+        "expected_contact": ExpectedContact.police,
+        "expected_contact_note": "110番 / 八幡駐在所",
+    },
 ]
 MEMBERS_6 = [
     ("山田 花子", "やまだ はなこ", "community_supporter"),
@@ -70,6 +90,7 @@ def browser_log_in(root_conftest: ModuleType) -> Callable[[Any, Any, Any], None]
     Submits with Enter in the password field: the page header has a submit button of its own
     (the language switch), which a bare "button[type=submit]" would press first.
     """
+
     def log_in(page: Any, server: Any, user: Any) -> None:
         page.goto(f"{server.url}/login")
         page.fill("input[name=email]", user.email)
@@ -105,16 +126,32 @@ def english_organizer(organizer: Any) -> Any:
 @pytest.fixture()
 def yawata_drill(district: Any, make_drill: Callable[..., Any]) -> Any:
     """A drill with a 2 km route, 3 checkpoints and the district's landmarks."""
-    db.session.add_all([
-        Landmark(district_id=district.id, name="八幡公民館", kind=LandmarkKind.community_hall,
-                 lat=36.33380, lon=138.94600),
-        Landmark(district_id=district.id, name="八幡小学校", kind=LandmarkKind.school,
-                 lat=36.33640, lon=138.94330),
-    ])
+    db.session.add_all(
+        [
+            Landmark(
+                district_id=district.id,
+                name="八幡公民館",
+                kind=LandmarkKind.community_hall,
+                lat=36.33380,
+                lon=138.94600,
+            ),
+            Landmark(
+                district_id=district.id,
+                name="八幡小学校",
+                kind=LandmarkKind.school,
+                lat=36.33640,
+                lon=138.94330,
+            ),
+        ]
+    )
     db.session.commit()
-    return make_drill(district, title="第2回 まち歩き見守り声掛け訓練",
-                      meeting_place="八幡公民館 集会室", route=ROUTE_2KM,
-                      checkpoints=CHECKPOINTS_3)
+    return make_drill(
+        district,
+        title="第2回 まち歩き見守り声掛け訓練",
+        meeting_place="八幡公民館 集会室",
+        route=ROUTE_2KM,
+        checkpoints=CHECKPOINTS_3,
+    )
 
 
 @pytest.fixture()

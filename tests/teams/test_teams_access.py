@@ -20,8 +20,11 @@ ROUTES = [
     ("POST", "{team}/edit", {"team{team}-name": "改名", "team{team}-color": "#0b5cad"}),
     ("POST", "{team}/delete", {}),
     ("POST", "invite", {"supporter_ids": "{supporter}"}),
-    ("POST", "participants/{participant}", {"p{participant}-team_id": "0",
-                                            "p{participant}-role": "observer"}),
+    (
+        "POST",
+        "participants/{participant}",
+        {"p{participant}-team_id": "0", "p{participant}-role": "observer"},
+    ),
     ("POST", "participants/{participant}/remove", {}),
     ("POST", "balance", {}),
     ("GET", "{team}/handout", {}),
@@ -37,8 +40,12 @@ def setup(yawata_drill: Any, make_supporter: Any, district: Any) -> dict[str, An
     [participant] = services.invite_supporters(yawata_drill, [member.id])
     services.assign_participant(participant, team, "walker")
     db.session.commit()
-    return {"drill": yawata_drill.id, "team": team.id, "participant": participant.id,
-            "supporter": extra.id}
+    return {
+        "drill": yawata_drill.id,
+        "team": team.id,
+        "participant": participant.id,
+        "supporter": extra.id,
+    }
 
 
 def fill(template: str, ids: dict[str, Any]) -> str:
@@ -55,18 +62,23 @@ def snapshot() -> tuple[Any, ...]:
     db.session.expire_all()
     teams = db.session.execute(sa.select(Team.id, Team.name, Team.color)).all()
     parts = db.session.execute(
-        sa.select(Participant.id, Participant.team_id, Participant.role)).all()
+        sa.select(Participant.id, Participant.team_id, Participant.role)
+    ).all()
     return tuple(teams), tuple(parts)
 
 
 def handout_views() -> int:
-    return len(db.session.scalars(
-        sa.select(AuditEvent.id).where(AuditEvent.action == "team.handout_viewed")).all())
+    return len(
+        db.session.scalars(
+            sa.select(AuditEvent.id).where(AuditEvent.action == "team.handout_viewed")
+        ).all()
+    )
 
 
 @pytest.mark.parametrize(("method", "path", "data"), ROUTES)
 def test_an_organizer_of_another_district_gets_404_and_changes_nothing(
-        outsider_client, setup, method, path, data):
+    outsider_client, setup, method, path, data
+):
     before = snapshot()
     assert request(outsider_client, method, path, data, setup).status_code == 404
     assert snapshot() == before
@@ -91,7 +103,8 @@ def test_an_anonymous_visitor_is_sent_to_the_login(client, setup, method, path, 
 
 @pytest.mark.parametrize(("method", "path", "data"), [r for r in ROUTES if "{" in r[1]])
 def test_team_and_participant_ids_of_another_drill_are_404(
-        organizer_client, setup, district, make_drill, method, path, data):
+    organizer_client, setup, district, make_drill, method, path, data
+):
     other = make_drill(district, title="別の訓練")
     before = snapshot()
     ids = dict(setup, drill=other.id)

@@ -19,14 +19,22 @@ A4_POINTS = (595, 842)  # 210 x 297 mm
 
 def blank_png(size: int = 256) -> bytes:
     """A plain light 256x256 PNG standing in for a map tile."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     rows = b"".join(b"\x00" + b"\xf2" * size for _ in range(size))
-    return (b"\x89PNG\r\n\x1a\n"
-            + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 0, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 0, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 def pdf_page_count(pdf: bytes) -> int:
@@ -43,8 +51,9 @@ def pdf_media_boxes(pdf: bytes) -> list[tuple[int, int]]:
 def open_handout(page: Any, server: Any, log_in: Any, user: Any, path: str) -> set[str]:
     """Log in, open a handout page with blank tiles; returns the hosts the page asked."""
     tile = blank_png()
-    page.route(GSI_TILES, lambda route: route.fulfill(status=200, content_type="image/png",
-                                                      body=tile))
+    page.route(
+        GSI_TILES, lambda route: route.fulfill(status=200, content_type="image/png", body=tile)
+    )
     hosts: set[str] = set()
     page.on("request", lambda req: hosts.add(urlsplit(req.url).netloc))
     log_in(page, server, user)
@@ -56,21 +65,30 @@ def open_handout(page: Any, server: Any, log_in: Any, user: Any, path: str) -> s
 def print_to_pdf(page: Any, path: Any) -> bytes:
     page.emulate_media(media="print")
     path.parent.mkdir(exist_ok=True)
-    return page.pdf(path=str(path), format="A4", print_background=True,  # type: ignore[no-any-return]
-                    prefer_css_page_size=True)
+    return page.pdf(
+        path=str(path),
+        format="A4",
+        print_background=True,  # type: ignore[no-any-return]
+        prefer_css_page_size=True,
+    )
 
 
 @pytest.mark.browser
 def test_the_team_handout_prints_on_exactly_one_a4_page(
-        live_server, page, browser_log_in, root_conftest, organizer, yawata_drill,
-        six_supporters):
+    live_server, page, browser_log_in, root_conftest, organizer, yawata_drill, six_supporters
+):
     team = services.create_team(yawata_drill, "A班", "#0b5cad")
     for p in services.invite_supporters(yawata_drill, [s.id for s in six_supporters]):
         services.assign_participant(p, team, "walker")
     db.session.commit()
 
-    hosts = open_handout(page, live_server, browser_log_in, organizer,
-                         f"/drills/{yawata_drill.id}/teams/{team.id}/handout")
+    hosts = open_handout(
+        page,
+        live_server,
+        browser_log_in,
+        organizer,
+        f"/drills/{yawata_drill.id}/teams/{team.id}/handout",
+    )
     assert page.locator(".member .qr-box svg").count() == 6
     assert page.locator(".handout-map .leaflet-marker-icon .wn-cp-badge").count() == 3
     assert page.locator(".leaflet-control-zoom").count() == 0
@@ -86,32 +104,51 @@ def test_the_team_handout_prints_on_exactly_one_a4_page(
 
 @pytest.mark.browser
 def test_a_team_of_twelve_still_fits_on_one_page_and_all_handouts_give_a_page_per_team(
-        live_server, page, browser_log_in, root_conftest, organizer, yawata_drill, district,
-        make_supporter):
+    live_server,
+    page,
+    browser_log_in,
+    root_conftest,
+    organizer,
+    yawata_drill,
+    district,
+    make_supporter,
+):
     big = services.create_team(yawata_drill, "大きな班", "#1d6b35")
     services.create_team(yawata_drill, "B班", "#b3261e")
-    kinds = ["community_supporter", "care_prevention_supporter", "dementia_supporter",
-             "care_manager"]
-    people = [make_supporter(district, name=f"班員 {i:02d}", name_kana=f"はんいん {i:02d}",
-                             kind=kinds[i % 4]) for i in range(12)]
+    kinds = [
+        "community_supporter",
+        "care_prevention_supporter",
+        "dementia_supporter",
+        "care_manager",
+    ]
+    people = [
+        make_supporter(
+            district, name=f"班員 {i:02d}", name_kana=f"はんいん {i:02d}", kind=kinds[i % 4]
+        )
+        for i in range(12)
+    ]
     for p in services.invite_supporters(yawata_drill, [s.id for s in people]):
         services.assign_participant(p, big, "walker")
     db.session.commit()
 
-    open_handout(page, live_server, browser_log_in, organizer,
-                 f"/drills/{yawata_drill.id}/teams/handouts")
+    open_handout(
+        page, live_server, browser_log_in, organizer, f"/drills/{yawata_drill.id}/teams/handouts"
+    )
     assert page.locator(".member .qr-box svg").count() == 12
     pdf = print_to_pdf(page, root_conftest.ARTIFACTS / "handouts-all.pdf")
     assert pdf_page_count(pdf) == 2
 
 
 @pytest.mark.browser
-def test_the_print_button_opens_the_print_dialog(live_server, page, browser_log_in, organizer,
-                                                 yawata_drill):
+def test_the_print_button_opens_the_print_dialog(
+    live_server, page, browser_log_in, organizer, yawata_drill
+):
     team = services.create_team(yawata_drill, "A班", "#0b5cad")
     db.session.commit()
-    page.route(GSI_TILES, lambda route: route.fulfill(status=200, content_type="image/png",
-                                                      body=blank_png()))
+    page.route(
+        GSI_TILES,
+        lambda route: route.fulfill(status=200, content_type="image/png", body=blank_png()),
+    )
     browser_log_in(page, live_server, organizer)
     page.goto(f"{live_server.url}/drills/{yawata_drill.id}/teams/{team.id}/handout")
     page.evaluate("window.print = () => { window.__printed = true; }")
@@ -121,7 +158,8 @@ def test_the_print_button_opens_the_print_dialog(live_server, page, browser_log_
 
 @pytest.mark.browser
 def test_the_teams_page_and_the_handout_have_no_serious_accessibility_violations(
-        live_server, page, browser_log_in, organizer, yawata_drill, six_supporters):
+    live_server, page, browser_log_in, organizer, yawata_drill, six_supporters
+):
     from axe_playwright_python.sync_playwright import Axe
 
     team = services.create_team(yawata_drill, "A班", "#0b5cad")
@@ -130,35 +168,46 @@ def test_the_teams_page_and_the_handout_have_no_serious_accessibility_violations
         services.assign_participant(p, team, "walker")
     db.session.commit()
 
-    open_handout(page, live_server, browser_log_in, organizer,
-                 f"/drills/{yawata_drill.id}/teams/")
+    open_handout(page, live_server, browser_log_in, organizer, f"/drills/{yawata_drill.id}/teams/")
     for path in ("", f"{team.id}/handout"):
         page.goto(f"{live_server.url}/drills/{yawata_drill.id}/teams/{path}")
         page.wait_for_load_state("networkidle")
         results = Axe().run(page)
         # aria-valid-attr-value: templates/_form.html renders aria-invalid="None" and
         # aria-describedby="None" on valid fields (WTForms 3.3 writes None as text); reported.
-        serious = [(v["id"], [n["html"][:120] for n in v["nodes"]][:3])
-                   for v in results.response["violations"]
-                   if v["impact"] in ("serious", "critical") and v["id"] != "aria-valid-attr-value"]
+        serious = [
+            (v["id"], [n["html"][:120] for n in v["nodes"]][:3])
+            for v in results.response["violations"]
+            if v["impact"] in ("serious", "critical") and v["id"] != "aria-valid-attr-value"
+        ]
         assert serious == [], path
 
 
 @pytest.mark.browser
-def test_a_landmark_label_never_hides_a_checkpoint_badge(live_server, page, browser_log_in,
-                                                          organizer, yawata_drill):
+def test_a_landmark_label_never_hides_a_checkpoint_badge(
+    live_server, page, browser_log_in, organizer, yawata_drill
+):
     """A landmark just west of a checkpoint: its label (to the right of its dot) runs over
     the checkpoint's badge, which must stay on top, readable and tappable, on the drill's
     page as on the handout."""
     from watchnet.districts.models import Landmark, LandmarkKind
 
     first = yawata_drill.checkpoints[0]
-    db.session.add(Landmark(district_id=yawata_drill.district_id, name="とても長い名前の目印の建物",
-                            kind=LandmarkKind.other, lat=first.lat, lon=first.lon - 0.0004))
+    db.session.add(
+        Landmark(
+            district_id=yawata_drill.district_id,
+            name="とても長い名前の目印の建物",
+            kind=LandmarkKind.other,
+            lat=first.lat,
+            lon=first.lon - 0.0004,
+        )
+    )
     team = services.create_team(yawata_drill, "A班", "#0b5cad")
     db.session.commit()
-    for path in (f"/drills/{yawata_drill.id}",
-                 f"/drills/{yawata_drill.id}/teams/{team.id}/handout"):
+    for path in (
+        f"/drills/{yawata_drill.id}",
+        f"/drills/{yawata_drill.id}/teams/{team.id}/handout",
+    ):
         open_handout(page, live_server, browser_log_in, organizer, path)
         assert_badge_on_top(page)
 
@@ -170,11 +219,14 @@ def assert_badge_on_top(page: Any) -> None:
     lbox, bbox = label.bounding_box(), badge.bounding_box()
     assert lbox is not None and bbox is not None
     x, y = bbox["x"] + bbox["width"] / 2, bbox["y"] + bbox["height"] / 2
-    assert lbox["x"] <= x <= lbox["x"] + lbox["width"] and \
-        lbox["y"] <= y <= lbox["y"] + lbox["height"], ("the label must cover the badge", lbox, bbox)
+    assert (
+        lbox["x"] <= x <= lbox["x"] + lbox["width"] and lbox["y"] <= y <= lbox["y"] + lbox["height"]
+    ), ("the label must cover the badge", lbox, bbox)
     # Tooltips ignore the pointer; let them take it so the hit test sees what is painted on top.
     page.add_style_tag(content=".leaflet-tooltip { pointer-events: auto !important; }")
     on_top = page.evaluate(
         "([x, y]) => { const e = document.elementFromPoint(x, y);"
-        " return e && e.closest('.wn-cp-icon') ? 'badge' : (e ? e.className : null); }", [x, y])
+        " return e && e.closest('.wn-cp-icon') ? 'badge' : (e ? e.className : null); }",
+        [x, y],
+    )
     assert on_top == "badge"

@@ -16,8 +16,7 @@ from watchnet.audit.models import AuditEvent
 from watchnet.extensions import db
 from watchnet.teams import services
 
-MEMBER_RE = re.compile(
-    r'<li class="member" data-participant-id="(\d+)">(.*?)</li>', re.S)
+MEMBER_RE = re.compile(r'<li class="member" data-participant-id="(\d+)">(.*?)</li>', re.S)
 
 
 @pytest.fixture()
@@ -39,7 +38,8 @@ def handout_url(drill: Any, team: Any) -> str:
 
 
 def test_each_member_has_one_qr_code_whose_link_signs_that_member_in(
-        app, client_en, yawata_drill, team_of_six, six_supporters):
+    app, client_en, yawata_drill, team_of_six, six_supporters
+):
     page = client_en.get(handout_url(yawata_drill, team_of_six)).get_data(as_text=True)
     members = MEMBER_RE.findall(page)
     assert len(members) == 6
@@ -61,7 +61,8 @@ def test_each_member_has_one_qr_code_whose_link_signs_that_member_in(
 
 
 def test_the_handout_shows_the_drill_the_team_and_the_checkpoints_with_their_contacts(
-        client_en, yawata_drill, team_of_six):
+    client_en, yawata_drill, team_of_six
+):
     yawata_drill.starts_at = datetime(2026, 3, 13, 9, 30, tzinfo=ZoneInfo("Asia/Tokyo"))
     yawata_drill.contact_phone, yawata_drill.contact_label = "090-1234-5678", "Organizer"
     db.session.commit()
@@ -70,8 +71,11 @@ def test_the_handout_shows_the_drill_the_team_and_the_checkpoints_with_their_con
     assert "13 March 2026" in page and "09:30" in page
     assert "八幡公民館 集会室" in page
     assert '<span class="team-tag-name">A班</span>' in page
-    checkpoints = re.findall(r'<span class="cp-name">(.*?)</span>\s*'
-                             r'<span class="cp-contact">Contact: (.*?)</span>', page)
+    checkpoints = re.findall(
+        r'<span class="cp-name">(.*?)</span>\s*'
+        r'<span class="cp-contact">Contact: (.*?)</span>',
+        page,
+    )
     assert checkpoints == [
         ("ポイント1 小学校の角", "Anshin center (あんしんセンター八幡)"),
         ("ポイント2 八幡宮の鳥居前", "Family (ご家族 (連絡先カード))"),
@@ -81,13 +85,16 @@ def test_the_handout_shows_the_drill_the_team_and_the_checkpoints_with_their_con
     assert "<strong>110</strong>" in page and "<strong>119</strong>" in page
     contact = re.search(r'id="handout-contact">(.*?)</p>', page, re.S)
     assert contact is not None
-    assert " ".join(re.sub(r"<[^>]+>", " ", contact.group(1)).split()) \
+    assert (
+        " ".join(re.sub(r"<[^>]+>", " ", contact.group(1)).split())
         == "Number to call on the day: Organizer 090-1234-5678"
+    )
     assert 'id="print-button"' in page
 
 
 def test_the_handout_map_has_the_route_numbered_checkpoints_and_landmarks_without_zoom_buttons(
-        client_en, yawata_drill, team_of_six):
+    client_en, yawata_drill, team_of_six
+):
     page = client_en.get(handout_url(yawata_drill, team_of_six)).get_data(as_text=True)
     assert 'class="handout-map"' in page
     assert "L.polyline" in page
@@ -99,11 +106,13 @@ def test_the_handout_map_has_the_route_numbered_checkpoints_and_landmarks_withou
 
 
 def test_viewing_a_handout_is_recorded_because_it_carries_sign_in_links(
-        client_en, yawata_drill, team_of_six, english_organizer):
+    client_en, yawata_drill, team_of_six, english_organizer
+):
     response = client_en.get(handout_url(yawata_drill, team_of_six))
     assert response.headers["Cache-Control"] == "no-store"
     event = db.session.scalar(
-        sa.select(AuditEvent).where(AuditEvent.action == "team.handout_viewed"))
+        sa.select(AuditEvent).where(AuditEvent.action == "team.handout_viewed")
+    )
     assert event is not None
     assert (event.subject_id, event.actor) == (team_of_six.id, f"staff:{english_organizer.id}")
     assert event.detail["signin_links"] == 6
@@ -118,12 +127,14 @@ def test_all_handouts_give_one_sheet_per_team(client_en, yawata_drill, team_of_s
     assert "No members in this team yet." in page
     assert page.count('<script src="/vendor/leaflet/leaflet.js">') == 1
     actions = db.session.scalars(
-        sa.select(AuditEvent.action).where(AuditEvent.action == "team.handout_viewed")).all()
+        sa.select(AuditEvent.action).where(AuditEvent.action == "team.handout_viewed")
+    ).all()
     assert len(actions) == 2
 
 
 def test_links_use_the_public_base_url_when_it_is_configured(
-        app, client_en, yawata_drill, team_of_six, monkeypatch):
+    app, client_en, yawata_drill, team_of_six, monkeypatch
+):
     monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", "https://watch.example.jp/")
     page = client_en.get(handout_url(yawata_drill, team_of_six)).get_data(as_text=True)
     links = re.findall(r'<p class="signin-url"><a href="([^"]+)"', page)
@@ -132,7 +143,8 @@ def test_links_use_the_public_base_url_when_it_is_configured(
 
 
 def test_a_revoked_link_on_an_old_handout_no_longer_signs_in(
-        app, client_en, yawata_drill, team_of_six, six_supporters):
+    app, client_en, yawata_drill, team_of_six, six_supporters
+):
     from watchnet.auth.services import revoke_signin_token
 
     page = client_en.get(handout_url(yawata_drill, team_of_six)).get_data(as_text=True)
@@ -143,8 +155,7 @@ def test_a_revoked_link_on_an_old_handout_no_longer_signs_in(
     assert app.test_client().get(link).status_code == 404
 
 
-def test_a_team_of_another_drill_has_no_handout_here(client_en, yawata_drill, district,
-                                                      make_drill):
+def test_a_team_of_another_drill_has_no_handout_here(client_en, yawata_drill, district, make_drill):
     other_team = services.create_team(make_drill(district, title="別の訓練"), "X班", "#0b5cad")
     db.session.commit()
     assert client_en.get(handout_url(yawata_drill, other_team)).status_code == 404

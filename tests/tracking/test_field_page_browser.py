@@ -31,8 +31,12 @@ TILE_HOST = "cyberjapandata.gsi.go.jp"
 # A 1x1 transparent PNG, served for every tile so the test needs no network.
 BLANK_PNG = blank_png()
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHECKPOINT = {"name": "八幡公民館前", "lat": 36.3340, "lon": 138.9461,
-              "expected_contact": ExpectedContact.anshin_center}
+CHECKPOINT = {
+    "name": "八幡公民館前",
+    "lat": 36.3340,
+    "lon": 138.9461,
+    "expected_contact": ExpectedContact.anshin_center,
+}
 AT_CHECKPOINT = {"latitude": 36.33405, "longitude": 138.94615, "accuracy": 12}
 STEPS = [kind.value for kind in EncounterStepKind]
 ZoneJST = ZoneInfo("Asia/Tokyo")
@@ -62,11 +66,19 @@ def phone(browser: Any, request: pytest.FixtureRequest) -> Iterator[Callable[...
 
     def open_phone(geolocation: dict[str, float] | None = None) -> Any:
         context = browser.new_context(
-            viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True,
-            device_scale_factor=2, locale="ja-JP", timezone_id="Asia/Tokyo",
-            geolocation=geolocation or AT_CHECKPOINT, permissions=["geolocation"])
-        context.route(f"https://{TILE_HOST}/**", lambda route: route.fulfill(
-            status=200, content_type="image/png", body=BLANK_PNG))
+            viewport={"width": 360, "height": 740},
+            is_mobile=True,
+            has_touch=True,
+            device_scale_factor=2,
+            locale="ja-JP",
+            timezone_id="Asia/Tokyo",
+            geolocation=geolocation or AT_CHECKPOINT,
+            permissions=["geolocation"],
+        )
+        context.route(
+            f"https://{TILE_HOST}/**",
+            lambda route: route.fulfill(status=200, content_type="image/png", body=BLANK_PNG),
+        )
         contexts.append(context)
         return context
 
@@ -75,23 +87,28 @@ def phone(browser: Any, request: pytest.FixtureRequest) -> Iterator[Callable[...
     for i, context in enumerate(contexts):
         if failed is not None and failed.failed and context.pages:
             ARTIFACTS.mkdir(exist_ok=True)
-            context.pages[0].screenshot(path=str(ARTIFACTS / f"{request.node.name}-{i}.png"),
-                                        full_page=True)
+            context.pages[0].screenshot(
+                path=str(ARTIFACTS / f"{request.node.name}-{i}.png"), full_page=True
+            )
         context.close()
 
 
 @pytest.fixture()
 def live_drill(district: Any, make_drill: Callable[..., Any]) -> Drill:
-    return make_drill(district, title="第2回 まち歩き見守り声掛け訓練", status=DrillStatus.live,
-                      starts_at=datetime.now(UTC) - timedelta(minutes=30),
-                      started_at=datetime.now(UTC) - timedelta(minutes=30),
-                      checkpoints=[CHECKPOINT,
-                                   {"name": "八幡神社", "lat": 36.3352, "lon": 138.9472}])
+    return make_drill(
+        district,
+        title="第2回 まち歩き見守り声掛け訓練",
+        status=DrillStatus.live,
+        starts_at=datetime.now(UTC) - timedelta(minutes=30),
+        started_at=datetime.now(UTC) - timedelta(minutes=30),
+        checkpoints=[CHECKPOINT, {"name": "八幡神社", "lat": 36.3352, "lon": 138.9472}],
+    )
 
 
 def join(drill: Drill, supporter: Any, team_name: str = "1班") -> Participant:
-    team = db.session.scalar(sa.select(Team).where(Team.drill_id == drill.id,
-                                                   Team.name == team_name))
+    team = db.session.scalar(
+        sa.select(Team).where(Team.drill_id == drill.id, Team.name == team_name)
+    )
     if team is None:
         team = Team(drill_id=drill.id, name=team_name, color="#d62728")
         db.session.add(team)
@@ -133,9 +150,13 @@ def tap_step(page: Any, kind: str, whom: str = "anshin_center") -> datetime:
 
 
 def stored_steps(supporter: Any, drill: Drill) -> list[EncounterStep]:
-    return list(db.session.scalars(sa.select(EncounterStep).where(
-        EncounterStep.supporter_id == supporter.id, EncounterStep.drill_id == drill.id)
-        .order_by(EncounterStep.done_at)))
+    return list(
+        db.session.scalars(
+            sa.select(EncounterStep)
+            .where(EncounterStep.supporter_id == supporter.id, EncounterStep.drill_id == drill.id)
+            .order_by(EncounterStep.done_at)
+        )
+    )
 
 
 def assert_accessible(page: Any) -> None:
@@ -143,8 +164,9 @@ def assert_accessible(page: Any) -> None:
     from axe_playwright_python.sync_playwright import Axe
 
     results = Axe().run(page)
-    serious = [v for v in results.response["violations"]
-               if v.get("impact") in ("serious", "critical")]
+    serious = [
+        v for v in results.response["violations"] if v.get("impact") in ("serious", "critical")
+    ]
     assert serious == [], [(v["id"], [n["target"] for n in v["nodes"]]) for v in serious]
 
 
@@ -157,7 +179,8 @@ def assert_near(actual: datetime, expected: datetime, tolerance_s: float = 1.5) 
 
 
 def test_a_supporter_shares_position_and_logs_all_six_steps_at_a_checkpoint(
-        live_server, phone, live_drill, supporter):
+    live_server, phone, live_drill, supporter
+):
     join(live_drill, supporter)
     checkpoint = live_drill.checkpoints[0]
     page = open_field_page(phone(), live_server, supporter, live_drill)
@@ -165,13 +188,18 @@ def test_a_supporter_shares_position_and_logs_all_six_steps_at_a_checkpoint(
     assert page.get_attribute("#drill-state", "class").split() == ["drill-state", "live"]
 
     share_position(page)
-    report = wait_until(lambda: db.session.scalar(sa.select(PositionReport).where(
-        PositionReport.supporter_id == supporter.id)), what="the first position")
+    report = wait_until(
+        lambda: db.session.scalar(
+            sa.select(PositionReport).where(PositionReport.supporter_id == supporter.id)
+        ),
+        what="the first position",
+    )
     assert report.lat == pytest.approx(AT_CHECKPOINT["latitude"])
     assert report.lon == pytest.approx(AT_CHECKPOINT["longitude"])
     assert report.accuracy_m == pytest.approx(12)
-    participant = db.session.scalar(sa.select(Participant).where(
-        Participant.supporter_id == supporter.id))
+    participant = db.session.scalar(
+        sa.select(Participant).where(Participant.supporter_id == supporter.id)
+    )
     assert participant.position_consent_at is not None
     # The phone's own position is drawn on the map.
     page.wait_for_function("document.querySelectorAll('.leaflet-interactive').length >= 2")
@@ -179,7 +207,8 @@ def test_a_supporter_shares_position_and_logs_all_six_steps_at_a_checkpoint(
     page.click("#encounter-btn")
     # The nearest checkpoint is suggested.
     page.wait_for_function(
-        f"document.getElementById('checkpoint-select').value === '{checkpoint.id}'")
+        f"document.getElementById('checkpoint-select').value === '{checkpoint.id}'"
+    )
     assert "八幡公民館前" in page.inner_text("#checkpoint-hint")
 
     tapped = {}
@@ -188,8 +217,12 @@ def test_a_supporter_shares_position_and_logs_all_six_steps_at_a_checkpoint(
         time.sleep(0.3)
     page.wait_for_function("document.getElementById('queue-status').dataset.actions === '0'")
 
-    steps = wait_until(lambda: len(stored_steps(supporter, live_drill)) == 6 and
-                       stored_steps(supporter, live_drill), what="six steps")
+    steps = wait_until(
+        lambda: (
+            len(stored_steps(supporter, live_drill)) == 6 and stored_steps(supporter, live_drill)
+        ),
+        what="six steps",
+    )
     assert [s.step.value for s in steps] == STEPS
     for s in steps:
         assert_near(s.done_at, tapped[s.step.value])
@@ -207,7 +240,8 @@ def test_a_supporter_shares_position_and_logs_all_six_steps_at_a_checkpoint(
 
 
 def test_steps_done_offline_are_sent_once_in_order_with_the_time_they_were_done(
-        live_server, phone, live_drill, supporter):
+    live_server, phone, live_drill, supporter
+):
     join(live_drill, supporter)
     context = phone()
     page = open_field_page(context, live_server, supporter, live_drill)
@@ -215,8 +249,10 @@ def test_steps_done_offline_are_sent_once_in_order_with_the_time_they_were_done(
     page.click("#encounter-btn")
     page.wait_for_function("document.getElementById('checkpoint-select').value !== ''")
 
-    tapped = {"noticed": tap_step(page, "noticed"),
-              "approached_front": tap_step(page, "approached_front")}
+    tapped = {
+        "noticed": tap_step(page, "noticed"),
+        "approached_front": tap_step(page, "approached_front"),
+    }
     page.wait_for_function("document.getElementById('queue-status').dataset.actions === '0'")
 
     context.set_offline(True)
@@ -230,15 +266,20 @@ def test_steps_done_offline_are_sent_once_in_order_with_the_time_they_were_done(
     assert len(stored_steps(supporter, live_drill)) == 2
     context.set_offline(False)
 
-    page.wait_for_function("document.getElementById('queue-status').dataset.actions === '0'",
-                           timeout=15000)
+    page.wait_for_function(
+        "document.getElementById('queue-status').dataset.actions === '0'", timeout=15000
+    )
     assert "all-sent" in page.get_attribute("#queue-status", "class")
     tapped["contacted"] = tap_step(page, "contacted", whom="family")
     tapped["handed_over"] = tap_step(page, "handed_over")
     page.wait_for_function("document.getElementById('queue-status').dataset.actions === '0'")
 
-    steps = wait_until(lambda: len(stored_steps(supporter, live_drill)) == 6 and
-                       stored_steps(supporter, live_drill), what="six steps")
+    steps = wait_until(
+        lambda: (
+            len(stored_steps(supporter, live_drill)) == 6 and stored_steps(supporter, live_drill)
+        ),
+        what="six steps",
+    )
     assert [s.step.value for s in steps] == STEPS  # each once, in order
     for s in steps:
         assert_near(s.done_at, tapped[s.step.value])
@@ -249,7 +290,8 @@ def test_steps_done_offline_are_sent_once_in_order_with_the_time_they_were_done(
 
 
 def test_the_queue_survives_a_reload_and_retries_after_server_errors(
-        live_server, phone, live_drill, supporter):
+    live_server, phone, live_drill, supporter
+):
     join(live_drill, supporter)
     context = phone()
     page = open_field_page(context, live_server, supporter, live_drill)
@@ -259,11 +301,14 @@ def test_the_queue_survives_a_reload_and_retries_after_server_errors(
 
     def unavailable(route: Any) -> None:
         attempts.append(route.request.url)
-        route.fulfill(status=503, content_type="application/json",
-                      body='{"code": 503, "message": "down"}')
+        route.fulfill(
+            status=503, content_type="application/json", body='{"code": 503, "message": "down"}'
+        )
 
-    context.route("**/steps", lambda route: unavailable(route)
-                  if route.request.method == "POST" else route.continue_())
+    context.route(
+        "**/steps",
+        lambda route: unavailable(route) if route.request.method == "POST" else route.continue_(),
+    )
     tapped = tap_step(page, "noticed")
     page.wait_for_function("() => document.getElementById('queue-status').dataset.actions === '1'")
     wait_until(lambda: attempts, what="a first attempt")
@@ -275,15 +320,17 @@ def test_the_queue_survives_a_reload_and_retries_after_server_errors(
     assert page.locator(".step.waiting[data-step='noticed']").count() == 1
 
     context.unroute("**/steps")
-    page.wait_for_function("document.getElementById('queue-status').dataset.actions === '0'",
-                           timeout=20000)
+    page.wait_for_function(
+        "document.getElementById('queue-status').dataset.actions === '0'", timeout=20000
+    )
     steps = wait_until(lambda: stored_steps(supporter, live_drill), what="the step")
     assert len(steps) == 1
     assert_near(steps[0].done_at, tapped)
 
 
-def test_a_refused_step_is_dropped_with_the_servers_message(live_server, phone, live_drill,
-                                                            supporter):
+def test_a_refused_step_is_dropped_with_the_servers_message(
+    live_server, phone, live_drill, supporter
+):
     join(live_drill, supporter)
     page = open_field_page(phone(), live_server, supporter, live_drill)
     page.click("#encounter-btn")
@@ -299,14 +346,16 @@ def test_a_refused_step_is_dropped_with_the_servers_message(live_server, phone, 
     assert stored_steps(supporter, live_drill) == []
 
 
-def test_a_step_can_be_corrected_and_the_original_is_kept(live_server, phone, live_drill,
-                                                          supporter):
+def test_a_step_can_be_corrected_and_the_original_is_kept(
+    live_server, phone, live_drill, supporter
+):
     join(live_drill, supporter)
     context = phone()
     # The phone's clock stands at hh:30 of the hour before now, so that hh:05 is earlier and
     # hh:55 later on the same day whenever the test runs.
-    phone_now = (datetime.now(ZoneJST) - timedelta(hours=1)).replace(minute=30, second=0,
-                                                                     microsecond=0)
+    phone_now = (datetime.now(ZoneJST) - timedelta(hours=1)).replace(
+        minute=30, second=0, microsecond=0
+    )
     context.clock.install(time=phone_now)
     hh = phone_now.strftime("%H")
     page = open_field_page(context, live_server, supporter, live_drill)
@@ -331,8 +380,12 @@ def test_a_step_can_be_corrected_and_the_original_is_kept(live_server, phone, li
     assert not page.locator("#fix-dialog").is_visible()
     page.wait_for_function("document.getElementById('queue-status').dataset.actions === '0'")
 
-    rows = wait_until(lambda: len(stored_steps(supporter, live_drill)) == 2 and
-                      stored_steps(supporter, live_drill), what="the correction")
+    rows = wait_until(
+        lambda: (
+            len(stored_steps(supporter, live_drill)) == 2 and stored_steps(supporter, live_drill)
+        ),
+        what="the correction",
+    )
     original = next(r for r in rows if r.corrects_id is None)
     correction = next(r for r in rows if r.corrects_id is not None)
     assert correction.corrects_id == original.id
@@ -340,11 +393,13 @@ def test_a_step_can_be_corrected_and_the_original_is_kept(live_server, phone, li
     assert correction.note == "実は先に気づいていた"
     page.wait_for_function(
         "document.querySelector(\".step[data-step='noticed'] .step-status\")"
-        f".textContent.indexOf('{hh}:05') >= 0")
+        f".textContent.indexOf('{hh}:05') >= 0"
+    )
 
 
-def test_where_am_i_shows_a_sentence_with_the_nearest_place(live_server, phone, live_drill,
-                                                            supporter):
+def test_where_am_i_shows_a_sentence_with_the_nearest_place(
+    live_server, phone, live_drill, supporter
+):
     join(live_drill, supporter)
     page = open_field_page(phone(), live_server, supporter, live_drill)
     page.evaluate("""() => {
@@ -354,7 +409,8 @@ def test_where_am_i_shows_a_sentence_with_the_nearest_place(live_server, phone, 
 
     page.click("#where-btn")
     page.wait_for_function(
-        "document.getElementById('where-sentence').textContent.indexOf('36.33405') >= 0")
+        "document.getElementById('where-sentence').textContent.indexOf('36.33405') >= 0"
+    )
     sentence = page.inner_text("#where-sentence")
     assert "八幡公民館前" in sentence
     page.click("#where-speak")
@@ -375,26 +431,38 @@ def test_the_approach_guide_is_one_tap_away(live_server, phone, live_drill, supp
 
 
 def test_a_help_call_reaches_the_nearest_phone_and_the_caller_sees_who_is_coming(
-        live_server, phone, live_drill, supporter, make_supporter, district, organizer):
+    live_server, phone, live_drill, supporter, make_supporter, district, organizer
+):
     helper = make_supporter(district, name="近所 一郎", name_kana="きんじょ いちろう")
     join(live_drill, supporter)
     join(live_drill, helper, team_name="2班")
 
-    helper_page = open_field_page(phone({"latitude": 36.3345, "longitude": 138.9465,
-                                         "accuracy": 10}), live_server, helper, live_drill)
+    helper_page = open_field_page(
+        phone({"latitude": 36.3345, "longitude": 138.9465, "accuracy": 10}),
+        live_server,
+        helper,
+        live_drill,
+    )
     share_position(helper_page)
-    wait_until(lambda: db.session.scalar(sa.select(PositionReport).where(
-        PositionReport.supporter_id == helper.id)), what="the helper's position")
+    wait_until(
+        lambda: db.session.scalar(
+            sa.select(PositionReport).where(PositionReport.supporter_id == helper.id)
+        ),
+        what="the helper's position",
+    )
 
     caller_page = open_field_page(phone(), live_server, supporter, live_drill)
     share_position(caller_page)
     caller_page.click("#help-btn")
     caller_page.click("#help-yes")
 
-    call = wait_until(lambda: db.session.scalar(sa.select(HelpCall).where(
-        HelpCall.supporter_id == supporter.id)), what="the help call")
+    call = wait_until(
+        lambda: db.session.scalar(sa.select(HelpCall).where(HelpCall.supporter_id == supporter.id)),
+        what="the help call",
+    )
     caller_page.wait_for_function(
-        "document.getElementById('own-help-notified').textContent.indexOf('近所 一郎') >= 0")
+        "document.getElementById('own-help-notified').textContent.indexOf('近所 一郎') >= 0"
+    )
     assert "八幡公民館前" in call.sentence
     told = caller_page.inner_text("#own-help-notified")
     assert organizer.name in told  # the organizers are told too, by name
@@ -402,20 +470,25 @@ def test_a_help_call_reaches_the_nearest_phone_and_the_caller_sees_who_is_coming
     banner = helper_page.wait_for_selector(".help-banner", timeout=10000)
     assert "見守 花子" in banner.inner_text()
     helper_page.wait_for_function(
-        "document.querySelectorAll('.leaflet-interactive').length >= 3")  # the caller's marker
+        "document.querySelectorAll('.leaflet-interactive').length >= 3"
+    )  # the caller's marker
     assert_accessible(helper_page)
     helper_page.click(f".respond-btn[data-help-call-id='{call.id}']")
 
-    wait_until(lambda: db.session.scalar(sa.select(HelpResponse).where(
-        HelpResponse.help_call_id == call.id)), what="the answer")
+    wait_until(
+        lambda: db.session.scalar(
+            sa.select(HelpResponse).where(HelpResponse.help_call_id == call.id)
+        ),
+        what="the answer",
+    )
     caller_page.wait_for_function(
         "document.getElementById('own-help-coming').textContent.indexOf('近所 一郎') >= 0",
-        timeout=10000)
+        timeout=10000,
+    )
     assert_accessible(caller_page)
 
 
-def test_the_no_drill_today_page_is_accessible(live_server, phone, district, make_drill,
-                                               supporter):
+def test_the_no_drill_today_page_is_accessible(live_server, phone, district, make_drill, supporter):
     drill = make_drill(district, title="来週の訓練", meeting_place="八幡公民館")
     join(drill, supporter)
     page = phone().new_page()
@@ -431,8 +504,9 @@ def test_the_no_drill_today_page_is_accessible(live_server, phone, district, mak
     assert "planned" in page.get_attribute("#drill-state", "class")
 
 
-def test_the_field_page_is_accessible_and_fits_a_360_px_phone(live_server, phone, live_drill,
-                                                              supporter):
+def test_the_field_page_is_accessible_and_fits_a_360_px_phone(
+    live_server, phone, live_drill, supporter
+):
     join(live_drill, supporter)
     live_drill.contact_phone, live_drill.contact_label = "090-1234-5678", "主催者（携帯）"
     db.session.commit()
@@ -446,7 +520,8 @@ def test_the_field_page_is_accessible_and_fits_a_360_px_phone(live_server, phone
     assert_accessible(page)
     page.click("#where-btn")
     page.wait_for_function(
-        "document.getElementById('where-sentence').textContent.indexOf('36.33405') >= 0")
+        "document.getElementById('where-sentence').textContent.indexOf('36.33405') >= 0"
+    )
     assert_accessible(page)
     for dialog in ("guide", "help"):
         page.click(f"#{dialog}-btn")
@@ -456,8 +531,15 @@ def test_the_field_page_is_accessible_and_fits_a_360_px_phone(live_server, phone
     # Nothing wider than the phone; large type; big full-width buttons.
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     assert page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)") >= 18
-    for selector in ("#share-toggle", "#where-btn", "#encounter-btn", "#guide-btn",
-                     "#help-btn", "#call-contact", ".step-btn[data-step='handed_over']"):
+    for selector in (
+        "#share-toggle",
+        "#where-btn",
+        "#encounter-btn",
+        "#guide-btn",
+        "#help-btn",
+        "#call-contact",
+        ".step-btn[data-step='handed_over']",
+    ):
         box = page.locator(selector).bounding_box()
         assert box is not None and box["height"] >= 56 and box["width"] >= 280, (selector, box)
 
@@ -466,36 +548,49 @@ def test_the_field_page_is_accessible_and_fits_a_360_px_phone(live_server, phone
     page.screenshot(path=str(ARTIFACTS / "field_page.png"), full_page=True)
 
 
-
-def test_a_phone_that_moves_reports_its_new_position(live_server, phone, live_drill,
-                                                     supporter):
+def test_a_phone_that_moves_reports_its_new_position(live_server, phone, live_drill, supporter):
     join(live_drill, supporter)
     context = phone()
     page = open_field_page(context, live_server, supporter, live_drill)
     share_position(page)
-    wait_until(lambda: db.session.scalar(sa.select(PositionReport).where(
-        PositionReport.supporter_id == supporter.id)), what="the first position")
+    wait_until(
+        lambda: db.session.scalar(
+            sa.select(PositionReport).where(PositionReport.supporter_id == supporter.id)
+        ),
+        what="the first position",
+    )
 
     # Moving makes Chromium report a brief "position unavailable" (code 2) before the new
     # position: the page keeps watching, and a fix that comes quickly is still reported.
     context.set_geolocation({"latitude": 36.3352, "longitude": 138.9472, "accuracy": 8})
 
-    moved = wait_until(lambda: db.session.scalar(sa.select(LatestPosition).where(
-        LatestPosition.supporter_id == supporter.id, LatestPosition.lat > 36.335)),
-        timeout_s=25, what="the new position")
+    moved = wait_until(
+        lambda: db.session.scalar(
+            sa.select(LatestPosition).where(
+                LatestPosition.supporter_id == supporter.id, LatestPosition.lat > 36.335
+            )
+        ),
+        timeout_s=25,
+        what="the new position",
+    )
     assert moved.lon == pytest.approx(138.9472)
     assert page.get_attribute("#share-toggle", "aria-pressed") == "true"
-    count = db.session.scalar(sa.select(sa.func.count()).select_from(PositionReport).where(
-        PositionReport.supporter_id == supporter.id))
+    count = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(PositionReport)
+        .where(PositionReport.supporter_id == supporter.id)
+    )
     assert count == 2
 
 
 def test_the_page_follows_the_drill_starting_and_ending_without_a_reload(
-        live_server, phone, district, make_drill, supporter):
+    live_server, phone, district, make_drill, supporter
+):
     from watchnet.tracking.lifecycle import end_drill, start_drill
 
-    drill = make_drill(district, title="これから始まる訓練",
-                       starts_at=datetime.now(UTC) + timedelta(minutes=1))
+    drill = make_drill(
+        district, title="これから始まる訓練", starts_at=datetime.now(UTC) + timedelta(minutes=1)
+    )
     join(drill, supporter)
     page = open_field_page(phone(), live_server, supporter, drill)
     assert "planned" in page.get_attribute("#drill-state", "class")
@@ -509,8 +604,12 @@ def test_the_page_follows_the_drill_starting_and_ending_without_a_reload(
     page.wait_for_selector("#drill-state.live", timeout=10000)
     assert not page.locator("#not-live-note").is_visible()
     share_position(page)
-    wait_until(lambda: db.session.scalar(sa.select(PositionReport).where(
-        PositionReport.supporter_id == supporter.id)), what="a position once live")
+    wait_until(
+        lambda: db.session.scalar(
+            sa.select(PositionReport).where(PositionReport.supporter_id == supporter.id)
+        ),
+        what="a position once live",
+    )
 
     end_drill(db.session.get(Drill, drill.id))
     db.session.commit()
@@ -520,12 +619,14 @@ def test_the_page_follows_the_drill_starting_and_ending_without_a_reload(
 
 
 def test_an_expired_csrf_token_is_renewed_and_the_step_still_arrives_once(
-        live_server, phone, live_drill, supporter):
+    live_server, phone, live_drill, supporter
+):
     join(live_drill, supporter)
     page = open_field_page(phone(), live_server, supporter, live_drill)
     page.click("#encounter-btn")
     page.evaluate(
-        "document.querySelector('meta[name=csrf-token]').setAttribute('content', 'expired')")
+        "document.querySelector('meta[name=csrf-token]').setAttribute('content', 'expired')"
+    )
 
     at = tap_step(page, "noticed")
 

@@ -12,16 +12,18 @@ from watchnet.timefmt import to_local
 
 
 def join(drill, supporter, team=None, **values):
-    participant = Participant(drill_id=drill.id, supporter_id=supporter.id,
-                              team_id=team.id if team else None, **values)
+    participant = Participant(
+        drill_id=drill.id, supporter_id=supporter.id, team_id=team.id if team else None, **values
+    )
     db.session.add(participant)
     db.session.commit()
     return participant
 
 
 def field_config(html: str) -> dict:
-    match = re.search(r'<script type="application/json" id="field-config">(.*?)</script>', html,
-                      re.S)
+    match = re.search(
+        r'<script type="application/json" id="field-config">(.*?)</script>', html, re.S
+    )
     assert match, "the page carries its settings for field.js"
     return json.loads(match.group(1))
 
@@ -34,11 +36,16 @@ def today_noon_utc() -> datetime:
     return now + (end_of_day - local) / 2
 
 
-def test_the_field_home_goes_to_the_live_drill_first(supporter_client, district, supporter,
-                                                     make_drill):
+def test_the_field_home_goes_to_the_live_drill_first(
+    supporter_client, district, supporter, make_drill
+):
     planned = make_drill(district, title="今日の予定", starts_at=today_noon_utc())
-    live = make_drill(district, title="実施中の訓練", status=DrillStatus.live,
-                      starts_at=datetime.now(UTC) - timedelta(hours=1))
+    live = make_drill(
+        district,
+        title="実施中の訓練",
+        status=DrillStatus.live,
+        starts_at=datetime.now(UTC) - timedelta(hours=1),
+    )
     join(planned, supporter)
     join(live, supporter)
 
@@ -48,8 +55,9 @@ def test_the_field_home_goes_to_the_live_drill_first(supporter_client, district,
     assert response.headers["Location"].endswith(f"/field/drills/{live.id}")
 
 
-def test_the_field_home_goes_to_todays_planned_drill(supporter_client, district, supporter,
-                                                     make_drill):
+def test_the_field_home_goes_to_todays_planned_drill(
+    supporter_client, district, supporter, make_drill
+):
     drill = make_drill(district, starts_at=today_noon_utc())
     join(drill, supporter)
 
@@ -60,7 +68,8 @@ def test_the_field_home_goes_to_todays_planned_drill(supporter_client, district,
 
 
 def test_without_a_drill_today_the_field_home_lists_the_upcoming_ones(
-        supporter_client, district, supporter, make_drill):
+    supporter_client, district, supporter, make_drill
+):
     drill = make_drill(district, title="来週の<まち歩き>", meeting_place="八幡公民館")
     join(drill, supporter)
     make_drill(district, title="招かれていない訓練")
@@ -76,11 +85,17 @@ def test_without_a_drill_today_the_field_home_lists_the_upcoming_ones(
     assert "招かれていない訓練" not in html
 
 
-def test_the_field_page_shows_the_drill_map_and_the_actions(supporter_client, district,
-                                                           supporter, make_drill):
-    drill = make_drill(district, title="八幡 まち歩き", status=DrillStatus.live,
-                       checkpoints=[{"name": "<b>公民館前</b>", "lat": 36.334, "lon": 138.9461}],
-                       contact_phone="090-1234-5678", contact_label="主催者 八幡")
+def test_the_field_page_shows_the_drill_map_and_the_actions(
+    supporter_client, district, supporter, make_drill
+):
+    drill = make_drill(
+        district,
+        title="八幡 まち歩き",
+        status=DrillStatus.live,
+        checkpoints=[{"name": "<b>公民館前</b>", "lat": 36.334, "lon": 138.9461}],
+        contact_phone="090-1234-5678",
+        contact_label="主催者 八幡",
+    )
     team = Team(drill_id=drill.id, name="1班", color="#d62728")
     db.session.add(team)
     db.session.commit()
@@ -94,8 +109,14 @@ def test_the_field_page_shows_the_drill_map_and_the_actions(supporter_client, di
     assert "1班" in html
     assert 'name="csrf-token"' in html
     assert "window.watchnetMaps" in html
-    for element in ("share-toggle", "where-btn", "encounter-btn", "guide-btn", "help-btn",
-                    "queue-status"):
+    for element in (
+        "share-toggle",
+        "where-btn",
+        "encounter-btn",
+        "guide-btn",
+        "help-btn",
+        "queue-status",
+    ):
         assert f'id="{element}"' in html
     assert html.count('class="step-btn"') == 6
     # One tap phones the organizer: on the page, and again after calling for help.
@@ -113,7 +134,8 @@ def test_the_field_page_shows_the_drill_map_and_the_actions(supporter_client, di
 
 
 def test_the_page_knows_when_the_supporter_already_agreed_to_share(
-        supporter_client, district, supporter, make_drill):
+    supporter_client, district, supporter, make_drill
+):
     drill = make_drill(district, status=DrillStatus.live)
     join(drill, supporter, position_consent_at=datetime.now(UTC))
 
@@ -122,8 +144,9 @@ def test_the_page_knows_when_the_supporter_already_agreed_to_share(
     assert field_config(html)["consent"] is True
 
 
-def test_a_drill_the_supporter_is_not_invited_to_is_a_404_page(supporter_client, district,
-                                                               make_drill):
+def test_a_drill_the_supporter_is_not_invited_to_is_a_404_page(
+    supporter_client, district, make_drill
+):
     drill = make_drill(district, status=DrillStatus.live)
 
     response = supporter_client.get(f"/field/drills/{drill.id}")
@@ -132,8 +155,9 @@ def test_a_drill_the_supporter_is_not_invited_to_is_a_404_page(supporter_client,
     assert response.mimetype == "text/html"
 
 
-def test_staff_and_strangers_cannot_open_the_field_pages(organizer_client, client, district,
-                                                        supporter, make_drill):
+def test_staff_and_strangers_cannot_open_the_field_pages(
+    organizer_client, client, district, supporter, make_drill
+):
     drill = make_drill(district, status=DrillStatus.live)
     join(drill, supporter)
 

@@ -62,8 +62,10 @@ def contexts(browser: Any, request: pytest.FixtureRequest) -> Iterator[Callable[
 
     def new_context(**options: Any) -> Any:
         context = browser.new_context(locale="ja-JP", timezone_id="Asia/Tokyo", **options)
-        context.route(f"https://{TILE_HOST}/**", lambda route: route.fulfill(
-            status=200, content_type="image/png", body=BLANK_PNG))
+        context.route(
+            f"https://{TILE_HOST}/**",
+            lambda route: route.fulfill(status=200, content_type="image/png", body=BLANK_PNG),
+        )
         opened.append(context)
         return context
 
@@ -77,21 +79,39 @@ def contexts(browser: Any, request: pytest.FixtureRequest) -> Iterator[Callable[
 
 
 @pytest.fixture()
-def live_drill(district: Any, make_drill: Callable[..., Any], supporter: Any,
-               make_supporter: Callable[..., Any]) -> Drill:
-    drill = make_drill(district, title="第2回 まち歩き見守り声掛け訓練", status=DrillStatus.live,
-                       starts_at=datetime.now(UTC) - timedelta(minutes=30),
-                       started_at=datetime.now(UTC) - timedelta(minutes=30),
-                       checkpoints=[{"name": "八幡公民館前", "lat": 36.3340, "lon": 138.9461,
-                                     "expected_contact": ExpectedContact.anshin_center},
-                                    {"name": "八幡神社", "lat": 36.3352, "lon": 138.9472}])
+def live_drill(
+    district: Any,
+    make_drill: Callable[..., Any],
+    supporter: Any,
+    make_supporter: Callable[..., Any],
+) -> Drill:
+    drill = make_drill(
+        district,
+        title="第2回 まち歩き見守り声掛け訓練",
+        status=DrillStatus.live,
+        starts_at=datetime.now(UTC) - timedelta(minutes=30),
+        started_at=datetime.now(UTC) - timedelta(minutes=30),
+        checkpoints=[
+            {
+                "name": "八幡公民館前",
+                "lat": 36.3340,
+                "lon": 138.9461,
+                "expected_contact": ExpectedContact.anshin_center,
+            },
+            {"name": "八幡神社", "lat": 36.3352, "lon": 138.9472},
+        ],
+    )
     red = Team(drill_id=drill.id, name="1班", color="#b3261e")
     blue = Team(drill_id=drill.id, name="2班", color="#0b5cad")
     db.session.add_all([red, blue])
     db.session.flush()
     other = make_supporter(district, name="佐藤 一郎", name_kana="さとう いちろう")
-    db.session.add_all([Participant(drill_id=drill.id, supporter_id=supporter.id, team_id=red.id),
-                        Participant(drill_id=drill.id, supporter_id=other.id, team_id=blue.id)])
+    db.session.add_all(
+        [
+            Participant(drill_id=drill.id, supporter_id=supporter.id, team_id=red.id),
+            Participant(drill_id=drill.id, supporter_id=other.id, team_id=blue.id),
+        ]
+    )
     db.session.commit()
     return drill
 
@@ -125,16 +145,26 @@ def seen_at(live: Any, key: str, timeout_ms: int = 5000) -> float:
 
 
 def test_the_organizers_live_view_shows_a_phones_position_and_each_step_within_two_seconds(
-        live_server, contexts, live_drill, supporter, organizer):
-    live = open_live_view(contexts(viewport={"width": 1600, "height": 900}), live_server,
-                          organizer, live_drill)
+    live_server, contexts, live_drill, supporter, organizer
+):
+    live = open_live_view(
+        contexts(viewport={"width": 1600, "height": 900}), live_server, organizer, live_drill
+    )
     assert live.inner_text("#count-sharing") == "0"
     assert "1班" in live.inner_text("#live-legend") and "2班" in live.inner_text("#live-legend")
 
-    phone = open_field_page(contexts(viewport={"width": 360, "height": 740}, is_mobile=True,
-                                     has_touch=True, geolocation=AT_CHECKPOINT,
-                                     permissions=["geolocation"]),
-                            live_server, supporter, live_drill)
+    phone = open_field_page(
+        contexts(
+            viewport={"width": 360, "height": 740},
+            is_mobile=True,
+            has_touch=True,
+            geolocation=AT_CHECKPOINT,
+            permissions=["geolocation"],
+        ),
+        live_server,
+        supporter,
+        live_drill,
+    )
     # Share position: the phone asks once for consent, then reports.
     shared_ms = time.time() * 1000
     phone.click("#share-toggle")
@@ -151,7 +181,8 @@ def test_the_organizers_live_view_shows_a_phones_position_and_each_step_within_t
     phone.click("#encounter-btn")
     checkpoint = live_drill.checkpoints[0]
     phone.wait_for_function(
-        f"document.getElementById('checkpoint-select').value === '{checkpoint.id}'")
+        f"document.getElementById('checkpoint-select').value === '{checkpoint.id}'"
+    )
     delays = {}
     for kind in STEPS:
         tapped_ms = time.time() * 1000
@@ -159,8 +190,11 @@ def test_the_organizers_live_view_shows_a_phones_position_and_each_step_within_t
         if kind == "contacted":
             phone.click(".contact-btn[data-whom='anshin_center']")
         delays[kind] = seen_at(live, f"step:{kind}") - tapped_ms
-    print("delays (ms): position", round(position_ms - shared_ms),
-          {k: round(v) for k, v in delays.items()})
+    print(
+        "delays (ms): position",
+        round(position_ms - shared_ms),
+        {k: round(v) for k, v in delays.items()},
+    )
     assert all(delay <= MAX_DELAY_MS for delay in delays.values()), delays
 
     # The feed, newest first: time, who, team, checkpoint, step.
@@ -170,9 +204,11 @@ def test_the_organizers_live_view_shows_a_phones_position_and_each_step_within_t
     assert "見守 花子" in noticed and "1班" in noticed and "八幡公民館前" in noticed
     clock = live.locator("#live-feed .feed-item[data-step=noticed] time").inner_text()
     assert len(clock) == 8 and clock[2] == ":" and clock[5] == ":"  # HH:MM:SS, local time
-    assert "あんしんセンター" in live.locator(
-        "#live-feed .feed-item[data-step=contacted]").inner_text() or "Anshin" in live.locator(
-        "#live-feed .feed-item[data-step=contacted]").inner_text()
+    assert (
+        "あんしんセンター"
+        in live.locator("#live-feed .feed-item[data-step=contacted]").inner_text()
+        or "Anshin" in live.locator("#live-feed .feed-item[data-step=contacted]").inner_text()
+    )
     assert live.inner_text("#count-steps") == "6"
     # The checkpoint shows that team 1 has been through it, team 2 not yet.
     cp = live.locator(f"#live-checkpoints li[data-checkpoint-id='{checkpoint.id}']")
@@ -187,13 +223,23 @@ def test_the_organizers_live_view_shows_a_phones_position_and_each_step_within_t
 
 
 def test_a_help_call_appears_highlighted_and_the_organizer_answers_on_my_way(
-        live_server, contexts, live_drill, supporter, organizer):
-    live = open_live_view(contexts(viewport={"width": 1280, "height": 800}), live_server,
-                          organizer, live_drill)
-    phone = open_field_page(contexts(viewport={"width": 360, "height": 740}, is_mobile=True,
-                                     has_touch=True, geolocation=AT_CHECKPOINT,
-                                     permissions=["geolocation"]),
-                            live_server, supporter, live_drill)
+    live_server, contexts, live_drill, supporter, organizer
+):
+    live = open_live_view(
+        contexts(viewport={"width": 1280, "height": 800}), live_server, organizer, live_drill
+    )
+    phone = open_field_page(
+        contexts(
+            viewport={"width": 360, "height": 740},
+            is_mobile=True,
+            has_touch=True,
+            geolocation=AT_CHECKPOINT,
+            permissions=["geolocation"],
+        ),
+        live_server,
+        supporter,
+        live_drill,
+    )
     called_ms = time.time() * 1000
     phone.click("#help-btn")
     phone.click("#help-yes")
@@ -203,9 +249,11 @@ def test_a_help_call_appears_highlighted_and_the_organizer_answers_on_my_way(
     live.wait_for_function("document.getElementById('count-help').textContent === '1'")
     item.locator("button.feed-respond").click()
     live.wait_for_function(
-        "document.querySelector('.feed-item[data-kind=help_call]').dataset.responders === '1'")
+        "document.querySelector('.feed-item[data-kind=help_call]').dataset.responders === '1'"
+    )
     assert organizer.name in item.locator(".feed-responders").inner_text()
     # The caller's phone sees who is coming.
     phone.wait_for_function(
-        f"document.getElementById('own-help-coming').textContent.includes({organizer.name!r})")
+        f"document.getElementById('own-help-coming').textContent.includes({organizer.name!r})"
+    )
     assert live.evaluate("window.__marker") == "loaded-once"

@@ -35,12 +35,17 @@ def _status(drill_id: int) -> DrillStatus:
 
 
 def _events(drill_id: int) -> list[tuple[str, str, dict[str, Any]]]:
-    return [(e.kind, e.audience, e.payload) for e in db.session.scalars(
-        sa.select(LiveEvent).where(LiveEvent.drill_id == drill_id).order_by(LiveEvent.id))]
+    return [
+        (e.kind, e.audience, e.payload)
+        for e in db.session.scalars(
+            sa.select(LiveEvent).where(LiveEvent.drill_id == drill_id).order_by(LiveEvent.id)
+        )
+    ]
 
 
 def test_an_organizer_starts_a_planned_drill_after_confirming_and_lands_on_the_live_view(
-        organizer_client, english, drill):
+    organizer_client, english, drill
+):
     page = organizer_client.get(f"/drills/{drill.id}/start")
     assert page.status_code == 200
     assert "Start the drill now?" in page.get_data(as_text=True)
@@ -53,14 +58,16 @@ def test_an_organizer_starts_a_planned_drill_after_confirming_and_lands_on_the_l
     assert db.session.get(Drill, drill.id).started_at is not None
     [(kind, audience, payload)] = _events(drill.id)
     assert (kind, audience, payload["status"]) == ("drill_status", "drill", "live")
-    assert db.session.scalar(sa.select(AuditEvent.action).where(
-        AuditEvent.subject_id == drill.id, AuditEvent.action == "drill.started"))
+    assert db.session.scalar(
+        sa.select(AuditEvent.action).where(
+            AuditEvent.subject_id == drill.id, AuditEvent.action == "drill.started"
+        )
+    )
     live = organizer_client.get(done.headers["Location"])
     assert "The drill is live." in live.get_data(as_text=True)
 
 
-def test_an_organizer_ends_a_live_drill_and_phones_hear_of_it(organizer_client, english,
-                                                                 drill):
+def test_an_organizer_ends_a_live_drill_and_phones_hear_of_it(organizer_client, english, drill):
     organizer_client.post(f"/drills/{drill.id}/start")
     done = organizer_client.post(f"/drills/{drill.id}/end", follow_redirects=True)
     assert done.status_code == 200
@@ -69,8 +76,9 @@ def test_an_organizer_ends_a_live_drill_and_phones_hear_of_it(organizer_client, 
     assert db.session.get(Drill, drill.id).finished_at is not None
     statuses = [(p["status"], a) for k, a, p in _events(drill.id) if k == "drill_status"]
     assert statuses == [("live", "drill"), ("ended", "drill")]
-    assert db.session.scalar(sa.select(AuditEvent.actor).where(
-        AuditEvent.action == "drill.ended")).startswith("staff:")
+    assert db.session.scalar(
+        sa.select(AuditEvent.actor).where(AuditEvent.action == "drill.ended")
+    ).startswith("staff:")
 
 
 def test_a_coordinator_of_the_district_may_start_the_drill(app, coordinator, drill):
@@ -79,14 +87,18 @@ def test_a_coordinator_of_the_district_may_start_the_drill(app, coordinator, dri
     assert _status(drill.id) == DrillStatus.live
 
 
-@pytest.mark.parametrize("status, action, message", [
-    (DrillStatus.live, "start", "This drill is already live."),
-    (DrillStatus.ended, "start", "This drill has already ended."),
-    (DrillStatus.planned, "end", "This drill has not started yet."),
-    (DrillStatus.ended, "end", "This drill has already ended."),
-])
-def test_a_drill_in_the_wrong_status_is_refused_with_a_message(organizer_client, english,
-                                                                drill, status, action, message):
+@pytest.mark.parametrize(
+    "status, action, message",
+    [
+        (DrillStatus.live, "start", "This drill is already live."),
+        (DrillStatus.ended, "start", "This drill has already ended."),
+        (DrillStatus.planned, "end", "This drill has not started yet."),
+        (DrillStatus.ended, "end", "This drill has already ended."),
+    ],
+)
+def test_a_drill_in_the_wrong_status_is_refused_with_a_message(
+    organizer_client, english, drill, status, action, message
+):
     drill.status = status
     db.session.commit()
     refused = organizer_client.post(f"/drills/{drill.id}/{action}")
@@ -106,8 +118,9 @@ def test_an_organizer_of_another_district_gets_404_and_nothing_changes(outsider_
     assert outsider_client.get(f"/drills/{drill.id}/live").status_code == 404
     assert outsider_client.get(f"/drills/{drill.id}/live/state").status_code == 404
     assert outsider_client.get(f"/drills/{drill.id}/live/events").status_code == 404
-    assert outsider_client.post(f"/drills/{drill.id}/schedule", data={"auto": "1"}) \
-        .status_code == 404
+    assert (
+        outsider_client.post(f"/drills/{drill.id}/schedule", data={"auto": "1"}).status_code == 404
+    )
     assert _status(drill.id) == DrillStatus.planned
     assert db.session.get(Drill, drill.id).is_auto_scheduled is False
 
@@ -121,8 +134,10 @@ def test_starting_without_the_csrf_token_is_refused(csrf_app, organizer, drill):
     client = csrf_app.test_client()
     form = client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form).group(1)
-    client.post("/login", data={"email": organizer.email, "password": "correct horse battery",
-                                "csrf_token": token})
+    client.post(
+        "/login",
+        data={"email": organizer.email, "password": "correct horse battery", "csrf_token": token},
+    )
     assert client.post(f"/drills/{drill.id}/start").status_code == 400
     assert _status(drill.id) == DrillStatus.planned
     page = client.get(f"/drills/{drill.id}/start").get_data(as_text=True)
@@ -131,24 +146,29 @@ def test_starting_without_the_csrf_token_is_refused(csrf_app, organizer, drill):
     assert _status(drill.id) == DrillStatus.live
 
 
-def test_the_organizer_turns_automatic_start_and_end_on_and_off(organizer_client, english,
-                                                                  drill):
-    on = organizer_client.post(f"/drills/{drill.id}/schedule", data={"auto": "1"},
-                               follow_redirects=True)
+def test_the_organizer_turns_automatic_start_and_end_on_and_off(organizer_client, english, drill):
+    on = organizer_client.post(
+        f"/drills/{drill.id}/schedule", data={"auto": "1"}, follow_redirects=True
+    )
     assert "will start and end automatically" in on.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(Drill, drill.id).is_auto_scheduled is True
     organizer_client.post(f"/drills/{drill.id}/schedule", data={"auto": "0"})
     db.session.expire_all()
     assert db.session.get(Drill, drill.id).is_auto_scheduled is False
-    actions = list(db.session.scalars(sa.select(AuditEvent.action).where(
-        AuditEvent.subject_type == "drill", AuditEvent.subject_id == drill.id)
-        .order_by(AuditEvent.id)))
+    actions = list(
+        db.session.scalars(
+            sa.select(AuditEvent.action)
+            .where(AuditEvent.subject_type == "drill", AuditEvent.subject_id == drill.id)
+            .order_by(AuditEvent.id)
+        )
+    )
     assert actions == ["drill.scheduled", "drill.unscheduled"]
 
 
-def test_the_controls_partial_offers_what_fits_the_drills_status(app, organizer_client,
-                                                                   english, drill):
+def test_the_controls_partial_offers_what_fits_the_drills_status(
+    app, organizer_client, english, drill
+):
     organizer_client.get("/drills/")  # a request context with the organizer's locale
 
     def controls() -> str:

@@ -37,10 +37,14 @@ def short_streams(app: Flask) -> Iterator[None]:
 @pytest.fixture()
 def world(app: Flask, district: Any, make_drill: Any, make_supporter: Any) -> dict[str, Any]:
     """A live drill with two teams, three participants signed in on their phones."""
-    drill = make_drill(district, title="八幡 見守り訓練", checkpoints=[
-        {"name": "ポイント1 小学校の角", "lat": 36.3340, "lon": 138.9461},
-        {"name": "ポイント2 神社", "lat": 36.3350, "lon": 138.9470},
-    ])
+    drill = make_drill(
+        district,
+        title="八幡 見守り訓練",
+        checkpoints=[
+            {"name": "ポイント1 小学校の角", "lat": 36.3340, "lon": 138.9461},
+            {"name": "ポイント2 神社", "lat": 36.3350, "lon": 138.9470},
+        ],
+    )
     red = Team(drill_id=drill.id, name="1班", color="#b3261e")
     blue = Team(drill_id=drill.id, name="2班", color="#0b5cad")
     db.session.add_all([red, blue])
@@ -48,17 +52,26 @@ def world(app: Flask, district: Any, make_drill: Any, make_supporter: Any) -> di
     hanako = make_supporter(district, name="山田 花子", name_kana="やまだ はなこ")
     ichiro = make_supporter(district, name="佐藤 一郎", name_kana="さとう いちろう")
     susumu = make_supporter(district, name="高橋 進", name_kana="たかはし すすむ")
-    db.session.add_all([
-        Participant(drill_id=drill.id, supporter_id=hanako.id, team_id=red.id),
-        Participant(drill_id=drill.id, supporter_id=ichiro.id, team_id=blue.id),
-        Participant(drill_id=drill.id, supporter_id=susumu.id, team_id=None),
-    ])
+    db.session.add_all(
+        [
+            Participant(drill_id=drill.id, supporter_id=hanako.id, team_id=red.id),
+            Participant(drill_id=drill.id, supporter_id=ichiro.id, team_id=blue.id),
+            Participant(drill_id=drill.id, supporter_id=susumu.id, team_id=None),
+        ]
+    )
     drill.status = DrillStatus.live
     drill.started_at = utcnow()
     db.session.commit()
     phones = {s.name: signin_supporter(app.test_client(), s) for s in (hanako, ichiro, susumu)}
-    return {"drill": drill, "red": red, "blue": blue, "hanako": hanako, "ichiro": ichiro,
-            "susumu": susumu, "phones": phones}
+    return {
+        "drill": drill,
+        "red": red,
+        "blue": blue,
+        "hanako": hanako,
+        "ichiro": ichiro,
+        "susumu": susumu,
+        "phones": phones,
+    }
 
 
 _counter = iter(range(1, 1_000_000))
@@ -68,28 +81,57 @@ def _cid(prefix: str) -> str:
     return f"{prefix}-{next(_counter):08d}"
 
 
-def share_position(phone: Any, drill: Drill, lat: float, lon: float,
-                   seconds_ago: float = 0) -> None:
+def share_position(
+    phone: Any, drill: Drill, lat: float, lon: float, seconds_ago: float = 0
+) -> None:
     assert phone.post(f"/field/drills/{drill.id}/consent", json={"share": True}).status_code == 200
     at = (utcnow() - timedelta(seconds=seconds_ago)).isoformat()
-    answer = phone.post(f"/field/drills/{drill.id}/positions", json={"positions": [
-        {"client_id": _cid("pos"), "lat": lat, "lon": lon, "accuracy_m": 8, "recorded_at": at}]})
+    answer = phone.post(
+        f"/field/drills/{drill.id}/positions",
+        json={
+            "positions": [
+                {
+                    "client_id": _cid("pos"),
+                    "lat": lat,
+                    "lon": lon,
+                    "accuracy_m": 8,
+                    "recorded_at": at,
+                }
+            ]
+        },
+    )
     assert answer.status_code == 200, answer.get_data(as_text=True)
 
 
-def log_step(phone: Any, drill: Drill, step: str, checkpoint_id: int | None,
-             **extra: Any) -> dict[str, Any]:
-    answer = phone.post(f"/field/drills/{drill.id}/steps", json={
-        "client_id": _cid("step"), "step": step, "checkpoint_id": checkpoint_id,
-        "done_at": utcnow().isoformat(), "lat": 36.3340, "lon": 138.9461, **extra})
+def log_step(
+    phone: Any, drill: Drill, step: str, checkpoint_id: int | None, **extra: Any
+) -> dict[str, Any]:
+    answer = phone.post(
+        f"/field/drills/{drill.id}/steps",
+        json={
+            "client_id": _cid("step"),
+            "step": step,
+            "checkpoint_id": checkpoint_id,
+            "done_at": utcnow().isoformat(),
+            "lat": 36.3340,
+            "lon": 138.9461,
+            **extra,
+        },
+    )
     assert answer.status_code == 201, answer.get_data(as_text=True)
     return answer.get_json()  # type: ignore[no-any-return]
 
 
 def call_help(phone: Any, drill: Drill) -> dict[str, Any]:
-    answer = phone.post(f"/field/drills/{drill.id}/help", json={
-        "client_id": _cid("help"), "lat": 36.3345, "lon": 138.9465,
-        "called_at": utcnow().isoformat()})
+    answer = phone.post(
+        f"/field/drills/{drill.id}/help",
+        json={
+            "client_id": _cid("help"),
+            "lat": 36.3345,
+            "lon": 138.9465,
+            "called_at": utcnow().isoformat(),
+        },
+    )
     assert answer.status_code == 201, answer.get_data(as_text=True)
     return answer.get_json()  # type: ignore[no-any-return]
 
@@ -136,7 +178,8 @@ def test_the_live_view_page_has_the_map_legend_and_the_live_script(organizer_cli
 
 
 def test_the_snapshot_shows_positions_by_team_tracks_checkpoints_feed_and_counts(
-        organizer_client, world):
+    organizer_client, world
+):
     drill, phones = world["drill"], world["phones"]
     share_position(phones["山田 花子"], drill, 36.3331, 138.9451, seconds_ago=60)
     share_position(phones["山田 花子"], drill, 36.3335, 138.9455, seconds_ago=30)
@@ -167,7 +210,8 @@ def test_the_snapshot_shows_positions_by_team_tracks_checkpoints_feed_and_counts
 
 
 def test_the_stream_sends_what_happened_after_the_snapshot_and_moved_positions(
-        organizer_client, world, short_streams):
+    organizer_client, world, short_streams
+):
     drill, phones = world["drill"], world["phones"]
     log_step(phones["山田 花子"], drill, "noticed", drill.checkpoints[0].id)
     state = organizer_client.get(f"/drills/{drill.id}/live/state").get_json()
@@ -177,8 +221,11 @@ def test_the_stream_sends_what_happened_after_the_snapshot_and_moved_positions(
     emit(drill.id, "help_call", {"id": 999}, audience=supporter_audience(world["hanako"].id))
     db.session.commit()
 
-    messages = read_stream(organizer_client, drill,
-                           query=f"?after={state['last_event_id']}&since={state['server_time']}")
+    messages = read_stream(
+        organizer_client,
+        drill,
+        query=f"?after={state['last_event_id']}&since={state['server_time']}",
+    )
     assert messages[0] == {"retry": "1000"}  # STREAM_RETRY_MS
     events = [m for m in messages if "event" in m]
     steps = [m for m in events if m["event"] == "step"]
@@ -194,7 +241,8 @@ def test_the_stream_sends_what_happened_after_the_snapshot_and_moved_positions(
 
 
 def test_a_reconnecting_browser_gets_only_what_came_after_its_last_event_id(
-        organizer_client, world, short_streams):
+    organizer_client, world, short_streams
+):
     drill, phones = world["drill"], world["phones"]
     first = log_step(phones["山田 花子"], drill, "noticed", None)
     log_step(phones["山田 花子"], drill, "gave_own_name", None)
@@ -205,7 +253,8 @@ def test_a_reconnecting_browser_gets_only_what_came_after_its_last_event_id(
 
 
 def test_the_drill_status_reaches_the_stream_when_the_organizer_ends_the_drill(
-        organizer_client, world, short_streams):
+    organizer_client, world, short_streams
+):
     drill = world["drill"]
     state = organizer_client.get(f"/drills/{drill.id}/live/state").get_json()
     organizer_client.post(f"/drills/{drill.id}/end")
@@ -214,14 +263,26 @@ def test_the_drill_status_reaches_the_stream_when_the_organizer_ends_the_drill(
     assert status["data"]["status"] == "ended"
     # Ending stops position intake.
     phone = world["phones"]["山田 花子"]
-    refused = phone.post(f"/field/drills/{drill.id}/positions", json={"positions": [
-        {"client_id": _cid("pos"), "lat": 36.3, "lon": 138.9, "accuracy_m": 5,
-         "recorded_at": utcnow().isoformat()}]})
+    refused = phone.post(
+        f"/field/drills/{drill.id}/positions",
+        json={
+            "positions": [
+                {
+                    "client_id": _cid("pos"),
+                    "lat": 36.3,
+                    "lon": 138.9,
+                    "accuracy_m": 5,
+                    "recorded_at": utcnow().isoformat(),
+                }
+            ]
+        },
+    )
     assert refused.status_code == 409
 
 
 def test_updates_written_by_another_app_process_reach_an_open_stream(
-        app, organizer_client, world, database_url, instance_path):
+    app, organizer_client, world, database_url, instance_path
+):
     """Two app objects with their own engines stand for two workers or processes: the step is
     posted to one and streamed by the other, through the database alone."""
     drill = world["drill"]
@@ -230,7 +291,8 @@ def test_updates_written_by_another_app_process_reach_an_open_stream(
     try:
         state = organizer_client.get(f"/drills/{drill.id}/live/state").get_json()
         response = organizer_client.get(
-            f"/drills/{drill.id}/live/events?after={state['last_event_id']}", buffered=False)
+            f"/drills/{drill.id}/live/events?after={state['last_event_id']}", buffered=False
+        )
         chunks = iter(response.response)
         next(chunks)  # retry: the stream is open
 
@@ -261,8 +323,9 @@ def test_updates_written_by_another_app_process_reach_an_open_stream(
             db.engine.dispose()
 
 
-def test_the_organizer_answers_a_help_call_on_my_way(organizer_client, organizer, world,
-                                                      short_streams):
+def test_the_organizer_answers_a_help_call_on_my_way(
+    organizer_client, organizer, world, short_streams
+):
     drill = world["drill"]
     call = call_help(world["phones"]["佐藤 一郎"], drill)
     state = organizer_client.get(f"/drills/{drill.id}/live/state").get_json()
@@ -280,16 +343,22 @@ def test_the_organizer_answers_a_help_call_on_my_way(organizer_client, organizer
 
 
 def test_help_calls_of_another_drill_or_district_are_not_answerable(
-        organizer_client, outsider_client, world, district, make_drill):
+    organizer_client, outsider_client, world, district, make_drill
+):
     drill = world["drill"]
     call = call_help(world["phones"]["佐藤 一郎"], drill)
     other = make_drill(district, title="別の訓練")
-    assert organizer_client.post(f"/drills/{other.id}/help/{call['id']}/respond",
-                                 json={}).status_code == 404
-    assert organizer_client.post(f"/drills/{drill.id}/help/999999/respond",
-                                 json={}).status_code == 404
-    assert outsider_client.post(f"/drills/{drill.id}/help/{call['id']}/respond",
-                                json={}).status_code == 404
+    assert (
+        organizer_client.post(f"/drills/{other.id}/help/{call['id']}/respond", json={}).status_code
+        == 404
+    )
+    assert (
+        organizer_client.post(f"/drills/{drill.id}/help/999999/respond", json={}).status_code == 404
+    )
+    assert (
+        outsider_client.post(f"/drills/{drill.id}/help/{call['id']}/respond", json={}).status_code
+        == 404
+    )
     assert db.session.scalar(sa.select(sa.func.count()).select_from(HelpResponse)) == 0
 
 

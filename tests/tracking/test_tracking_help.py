@@ -31,8 +31,6 @@ from watchnet.tracking.models import HelpResponse, LatestPosition, LiveEvent
 HERE = (36.3340, 138.9460)
 
 
-
-
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -52,20 +50,38 @@ class Scene:
     def phone(self, key: str) -> FlaskClient:
         return signin_supporter(self.app.test_client(), self.people[key])
 
-    def call_for_help(self, client: FlaskClient | None = None,
-                      client_id: str = "help-call-0001") -> Any:
+    def call_for_help(
+        self, client: FlaskClient | None = None, client_id: str = "help-call-0001"
+    ) -> Any:
         return (client or self.phone("caller")).post(
             f"/field/drills/{self.drill_id}/help",
-            json={"client_id": client_id, "lat": HERE[0], "lon": HERE[1], "accuracy_m": 12,
-                  "called_at": now().isoformat(),
-                  "sentence": "現在地は八幡公民館の北東 約120mです。"})
+            json={
+                "client_id": client_id,
+                "lat": HERE[0],
+                "lon": HERE[1],
+                "accuracy_m": 12,
+                "called_at": now().isoformat(),
+                "sentence": "現在地は八幡公民館の北東 約120mです。",
+            },
+        )
 
 
 @pytest.fixture()
-def scene(app: Flask, make_drill: Callable[..., Any], make_supporter: Callable[..., Any],
-          district: Any, organizer: Any, coordinator: Any, outsider: Any) -> Scene:
-    drill = make_drill(district, status=DrillStatus.live, started_at=now() - timedelta(hours=1),
-                       created_by_id=organizer.id)
+def scene(
+    app: Flask,
+    make_drill: Callable[..., Any],
+    make_supporter: Callable[..., Any],
+    district: Any,
+    organizer: Any,
+    coordinator: Any,
+    outsider: Any,
+) -> Scene:
+    drill = make_drill(
+        district,
+        status=DrillStatus.live,
+        started_at=now() - timedelta(hours=1),
+        created_by_id=organizer.id,
+    )
     people = {
         "caller": make_supporter(district, name="呼出 花子"),
         "near1": make_supporter(district, name="近所 一郎"),
@@ -73,16 +89,28 @@ def scene(app: Flask, make_drill: Callable[..., Any], make_supporter: Callable[.
         "far": make_supporter(district, name="遠方 三郎"),
         "silent": make_supporter(district, name="無位置 四郎"),
     }
-    positions = {"caller": HERE, "near1": (36.3349, 138.9460),  # ~100 m
-                 "near2": (36.3340, 138.9493),  # ~300 m
-                 "far": (36.3520, 138.9460)}  # ~2 km
+    positions = {
+        "caller": HERE,
+        "near1": (36.3349, 138.9460),  # ~100 m
+        "near2": (36.3340, 138.9493),  # ~300 m
+        "far": (36.3520, 138.9460),
+    }  # ~2 km
     for key, person in people.items():
-        db.session.add(Participant(drill_id=drill.id, supporter_id=person.id,
-                                   position_consent_at=now()))
+        db.session.add(
+            Participant(drill_id=drill.id, supporter_id=person.id, position_consent_at=now())
+        )
         if key in positions:
             lat, lon = positions[key]
-            db.session.add(LatestPosition(drill_id=drill.id, supporter_id=person.id, lat=lat,
-                                          lon=lon, accuracy_m=10, recorded_at=now()))
+            db.session.add(
+                LatestPosition(
+                    drill_id=drill.id,
+                    supporter_id=person.id,
+                    lat=lat,
+                    lon=lon,
+                    accuracy_m=10,
+                    recorded_at=now(),
+                )
+            )
     db.session.commit()
     return Scene(app, drill, people)
 
@@ -92,14 +120,18 @@ def body_of(message: Any) -> str:
 
 
 def test_a_help_call_reaches_the_two_nearest_supporters_and_the_organizers_by_email(
-        scene: Scene, smtp_sink: SmtpSink, organizer: Any, coordinator: Any,
-        outsider: Any) -> None:
+    scene: Scene, smtp_sink: SmtpSink, organizer: Any, coordinator: Any, outsider: Any
+) -> None:
     response = scene.call_for_help()
     assert response.status_code == 201
     answer = response.get_json()
     notified = [(n["name"], n["distance_m"]) for n in answer["notified"]]
-    assert [name for name, _ in notified] == [scene.names["near1"], scene.names["near2"],
-                                              organizer.name, coordinator.name]
+    assert [name for name, _ in notified] == [
+        scene.names["near1"],
+        scene.names["near2"],
+        organizer.name,
+        coordinator.name,
+    ]
     assert 90 <= notified[0][1] <= 110
     assert 280 <= notified[1][1] <= 320
     assert notified[2][1] is None
@@ -119,10 +151,12 @@ def test_a_help_call_reaches_the_two_nearest_supporters_and_the_organizers_by_em
     assert len(smtp_sink.to("coordinator@example.jp")) == 1
     assert smtp_sink.to("outsider@example.jp") == []
 
-    audiences = db.session.scalars(sa.select(LiveEvent.audience).where(
-        LiveEvent.kind == "help_call").order_by(LiveEvent.id)).all()
-    assert sorted(audiences) == sorted(["", f"supporter:{scene.ids['near1']}",
-                                        f"supporter:{scene.ids['near2']}"])
+    audiences = db.session.scalars(
+        sa.select(LiveEvent.audience).where(LiveEvent.kind == "help_call").order_by(LiveEvent.id)
+    ).all()
+    assert sorted(audiences) == sorted(
+        ["", f"supporter:{scene.ids['near1']}", f"supporter:{scene.ids['near2']}"]
+    )
 
     # The phone retries (it never saw the answer): same call, nobody is told twice.
     again = scene.call_for_help()
@@ -131,8 +165,9 @@ def test_a_help_call_reaches_the_two_nearest_supporters_and_the_organizers_by_em
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Delivery)) == 4
 
 
-def test_more_helpers_are_asked_when_configured(scene: Scene, app: Flask,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_more_helpers_are_asked_when_configured(
+    scene: Scene, app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setitem(app.config, "HELP_CALL_NEAREST", 3)
     names = [n["name"] for n in scene.call_for_help().get_json()["notified"]]
     assert names[:3] == [scene.names["near1"], scene.names["near2"], scene.names["far"]]
@@ -149,14 +184,22 @@ def test_on_my_way_is_counted_once_per_person_and_reaches_the_caller(scene: Scen
     assert both == {"responders": [scene.names["near1"], scene.names["near2"]]}
     assert db.session.scalar(sa.select(sa.func.count()).select_from(HelpResponse)) == 2
 
-    to_caller = db.session.scalars(sa.select(LiveEvent).where(
-        LiveEvent.kind == "help_response",
-        LiveEvent.audience == f"supporter:{scene.ids['caller']}").order_by(LiveEvent.id)).all()
+    to_caller = db.session.scalars(
+        sa.select(LiveEvent)
+        .where(
+            LiveEvent.kind == "help_response",
+            LiveEvent.audience == f"supporter:{scene.ids['caller']}",
+        )
+        .order_by(LiveEvent.id)
+    ).all()
     assert [e.payload["responders"] for e in to_caller] == [
-        [scene.names["near1"]], [scene.names["near1"], scene.names["near2"]]]
+        [scene.names["near1"]],
+        [scene.names["near1"], scene.names["near2"]],
+    ]
     assert to_caller[0].payload["help_call_id"] == call_id
-    staff_events = db.session.scalars(sa.select(LiveEvent).where(
-        LiveEvent.kind == "help_response", LiveEvent.audience == "")).all()
+    staff_events = db.session.scalars(
+        sa.select(LiveEvent).where(LiveEvent.kind == "help_response", LiveEvent.audience == "")
+    ).all()
     assert len(staff_events) == 2
 
     own = scene.phone("caller").post(f"/field/help/{call_id}/respond", json={})
@@ -164,8 +207,13 @@ def test_on_my_way_is_counted_once_per_person_and_reaches_the_caller(scene: Scen
 
 
 def test_supporters_outside_the_drill_get_404(
-        scene: Scene, app: Flask, make_supporter: Callable[..., Any], other_district: Any,
-        make_drill: Callable[..., Any], district: Any) -> None:
+    scene: Scene,
+    app: Flask,
+    make_supporter: Callable[..., Any],
+    other_district: Any,
+    make_drill: Callable[..., Any],
+    district: Any,
+) -> None:
     call_id = scene.call_for_help().get_json()["id"]
     stranger = make_supporter(other_district, name="他地区 五郎")
     other_drill = make_drill(district, status=DrillStatus.live)
@@ -187,17 +235,30 @@ def test_help_calls_are_refused_when_the_drill_is_not_live(scene: Scene) -> None
 
 
 def test_a_help_call_with_impossible_values_is_refused(scene: Scene) -> None:
-    response = scene.phone("caller").post(f"/field/drills/{scene.drill_id}/help", json={
-        "client_id": "help-bad-01", "lat": -91, "lon": 138.9,
-        "called_at": (now() + timedelta(hours=1)).isoformat(), "sentence": "x" * 501})
+    response = scene.phone("caller").post(
+        f"/field/drills/{scene.drill_id}/help",
+        json={
+            "client_id": "help-bad-01",
+            "lat": -91,
+            "lon": 138.9,
+            "called_at": (now() + timedelta(hours=1)).isoformat(),
+            "sentence": "x" * 501,
+        },
+    )
     assert response.status_code == 422
     assert set(response.get_json()["errors"]) == {"lat", "called_at", "sentence"}
 
 
 def test_without_a_sentence_the_server_writes_where_the_caller_is(scene: Scene) -> None:
-    response = scene.phone("caller").post(f"/field/drills/{scene.drill_id}/help", json={
-        "client_id": "help-nosent1", "lat": HERE[0], "lon": HERE[1],
-        "called_at": now().isoformat()})
+    response = scene.phone("caller").post(
+        f"/field/drills/{scene.drill_id}/help",
+        json={
+            "client_id": "help-nosent1",
+            "lat": HERE[0],
+            "lon": HERE[1],
+            "called_at": now().isoformat(),
+        },
+    )
     assert response.status_code == 201
     event = db.session.scalars(sa.select(LiveEvent).where(LiveEvent.audience == "")).one()
     assert "36.33400, 138.94600" in event.payload["sentence"]
@@ -210,8 +271,9 @@ def test_without_a_sentence_the_server_writes_where_the_caller_is(scene: Scene) 
 class Stream:
     """A supporter's open field page listening to /field/drills/<id>/events."""
 
-    def __init__(self, server: LiveServer, supporter: Any, drill_id: int,
-                 last_event_id: int | None = None) -> None:
+    def __init__(
+        self, server: LiveServer, supporter: Any, drill_id: int, last_event_id: int | None = None
+    ) -> None:
         jar = http.cookiejar.CookieJar()
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
         # The landing page is not this test's business; the cookie is set either way.
@@ -256,7 +318,8 @@ def streams(live_server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> Iterato
 
 
 def test_an_open_field_page_hears_the_help_call_and_the_caller_hears_who_is_coming(
-        scene: Scene, live_server: LiveServer, streams: list[Stream]) -> None:
+    scene: Scene, live_server: LiveServer, streams: list[Stream]
+) -> None:
     near1 = Stream(live_server, scene.people["near1"], scene.drill_id)
     streams.append(near1)
     started = time.monotonic()
@@ -279,14 +342,19 @@ def test_an_open_field_page_hears_the_help_call_and_the_caller_hears_who_is_comi
     assert answer["id"] > seen
 
     # Drill-wide news reaches every phone.
-    emit(scene.drill_id, "drill_status", {"status": "ended", "at": now().isoformat()},
-         audience="drill")
+    emit(
+        scene.drill_id,
+        "drill_status",
+        {"status": "ended", "at": now().isoformat()},
+        audience="drill",
+    )
     db.session.commit()
     assert near1.next_event("drill_status")["data"]["status"] == "ended"
 
 
 def test_a_page_opened_just_after_a_help_call_still_hears_it(
-        scene: Scene, live_server: LiveServer, streams: list[Stream]) -> None:
+    scene: Scene, live_server: LiveServer, streams: list[Stream]
+) -> None:
     call_id = scene.call_for_help().get_json()["id"]
     near2 = Stream(live_server, scene.people["near2"], scene.drill_id)
     streams.append(near2)
@@ -294,7 +362,8 @@ def test_a_page_opened_just_after_a_help_call_still_hears_it(
 
 
 def test_the_far_supporters_page_does_not_hear_the_help_call(
-        scene: Scene, live_server: LiveServer, streams: list[Stream]) -> None:
+    scene: Scene, live_server: LiveServer, streams: list[Stream]
+) -> None:
     far = Stream(live_server, scene.people["far"], scene.drill_id)
     streams.append(far)
     scene.call_for_help()

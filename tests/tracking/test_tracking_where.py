@@ -1,4 +1,4 @@
-""""Where am I?": the nearest landmark or checkpoint, the address from a real HTTP geocoder stub
+""" "Where am I?": the nearest landmark or checkpoint, the address from a real HTTP geocoder stub
 on 127.0.0.1 (cached), and a sentence that still comes when the geocoder is unreachable."""
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ HALL = (36.3330, 138.9450)  # 八幡公民館
 HERE = (36.33376, 138.94594)  # about 120 m north-east of the hall
 
 
-
 @pytest.fixture(autouse=True)
 def _geocoder_failures_forgotten() -> Iterator[None]:
     geocoding.forget_failures()
@@ -55,13 +54,24 @@ class GeocoderStub:
                     self.send_response(404)
                     self.end_headers()
                     return
-                body = json.dumps({
-                    "place_id": 1, "lat": query["lat"][0], "lon": query["lon"][0],
-                    "display_name": "3, 八幡町, 本庄市, 埼玉県, 367-0000, 日本",
-                    "address": {"house_number": "3", "neighbourhood": "八幡町",
-                                "city": "本庄市", "province": "埼玉県", "postcode": "367-0000",
-                                "country": "日本", "country_code": "jp"},
-                }, ensure_ascii=False).encode()
+                body = json.dumps(
+                    {
+                        "place_id": 1,
+                        "lat": query["lat"][0],
+                        "lon": query["lon"][0],
+                        "display_name": "3, 八幡町, 本庄市, 埼玉県, 367-0000, 日本",
+                        "address": {
+                            "house_number": "3",
+                            "neighbourhood": "八幡町",
+                            "city": "本庄市",
+                            "province": "埼玉県",
+                            "postcode": "367-0000",
+                            "country": "日本",
+                            "country_code": "jp",
+                        },
+                    },
+                    ensure_ascii=False,
+                ).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
@@ -93,27 +103,38 @@ def geocoder(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[GeocoderSt
 
 
 @pytest.fixture()
-def phone(app: Flask, make_drill: Callable[..., Any], district: Any,
-          supporter: Any) -> tuple[FlaskClient, Any]:
-    db.session.add(Landmark(district_id=district.id, name="八幡公民館",
-                            kind=LandmarkKind.community_hall, lat=HALL[0], lon=HALL[1]))
-    drill = make_drill(district, status=DrillStatus.live,
-                       started_at=datetime.now(UTC) - timedelta(hours=1),
-                       checkpoints=[{"name": "ポイント1", "lat": 36.3400, "lon": 138.9500}])
+def phone(
+    app: Flask, make_drill: Callable[..., Any], district: Any, supporter: Any
+) -> tuple[FlaskClient, Any]:
+    db.session.add(
+        Landmark(
+            district_id=district.id,
+            name="八幡公民館",
+            kind=LandmarkKind.community_hall,
+            lat=HALL[0],
+            lon=HALL[1],
+        )
+    )
+    drill = make_drill(
+        district,
+        status=DrillStatus.live,
+        started_at=datetime.now(UTC) - timedelta(hours=1),
+        checkpoints=[{"name": "ポイント1", "lat": 36.3400, "lon": 138.9500}],
+    )
     db.session.add(Participant(drill_id=drill.id, supporter_id=supporter.id))
     db.session.commit()
     return signin_supporter(app.test_client(), supporter), drill
 
 
-def where(client: FlaskClient, drill: Any, lat: float = HERE[0],
-          lon: float = HERE[1]) -> Any:
+def where(client: FlaskClient, drill: Any, lat: float = HERE[0], lon: float = HERE[1]) -> Any:
     response = client.get(f"/field/drills/{drill.id}/where?lat={lat}&lon={lon}")
     assert response.status_code == 200, response.get_data(as_text=True)
     return response.get_json()
 
 
 def test_where_am_i_names_the_nearest_landmark_the_address_and_the_coordinates(
-        phone: tuple[FlaskClient, Any], geocoder: GeocoderStub) -> None:
+    phone: tuple[FlaskClient, Any], geocoder: GeocoderStub
+) -> None:
     client, drill = phone
     answer = where(client, drill)
     assert answer["relative"] == "八幡公民館の北東 約120m"
@@ -127,7 +148,8 @@ def test_where_am_i_names_the_nearest_landmark_the_address_and_the_coordinates(
 
 
 def test_the_address_is_cached_so_a_second_tap_asks_the_geocoder_nothing(
-        phone: tuple[FlaskClient, Any], geocoder: GeocoderStub) -> None:
+    phone: tuple[FlaskClient, Any], geocoder: GeocoderStub
+) -> None:
     client, drill = phone
     first = where(client, drill)
     # A few metres away rounds to the same spot.
@@ -138,7 +160,8 @@ def test_the_address_is_cached_so_a_second_tap_asks_the_geocoder_nothing(
 
 
 def test_the_sentence_is_in_english_for_an_english_speaking_supporter(
-        phone: tuple[FlaskClient, Any], geocoder: GeocoderStub, supporter: Any) -> None:
+    phone: tuple[FlaskClient, Any], geocoder: GeocoderStub, supporter: Any
+) -> None:
     client, drill = phone
     supporter.locale = "en"
     db.session.commit()
@@ -150,7 +173,8 @@ def test_the_sentence_is_in_english_for_an_english_speaking_supporter(
 
 
 def test_without_a_reachable_geocoder_the_sentence_still_comes_quickly(
-        app: Flask, phone: tuple[FlaskClient, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    app: Flask, phone: tuple[FlaskClient, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     client, drill = phone
     monkeypatch.setitem(app.config, "GEOCODER_URL", f"http://127.0.0.1:{free_port()}")
     started = time.monotonic()
@@ -163,7 +187,8 @@ def test_without_a_reachable_geocoder_the_sentence_still_comes_quickly(
 
 
 def test_a_slow_geocoder_is_given_up_on_after_the_timeout(
-        app: Flask, phone: tuple[FlaskClient, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    app: Flask, phone: tuple[FlaskClient, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     client, drill = phone
     stub = GeocoderStub(delay_s=3.0)
     stub.thread.start()
@@ -184,16 +209,14 @@ def test_a_slow_geocoder_is_given_up_on_after_the_timeout(
         stub.server.server_close()
 
 
-def test_without_a_configured_geocoder_there_is_no_address(
-        phone: tuple[FlaskClient, Any]) -> None:
+def test_without_a_configured_geocoder_there_is_no_address(phone: tuple[FlaskClient, Any]) -> None:
     client, drill = phone
     answer = where(client, drill)
     assert answer["address"] is None
     assert answer["relative"] == "八幡公民館の北東 約120m"
 
 
-def test_a_checkpoint_nearer_than_any_landmark_is_named(
-        phone: tuple[FlaskClient, Any]) -> None:
+def test_a_checkpoint_nearer_than_any_landmark_is_named(phone: tuple[FlaskClient, Any]) -> None:
     client, drill = phone
     answer = where(client, drill, lat=36.3401, lon=138.9500)
     assert answer["relative"].startswith("ポイント1")

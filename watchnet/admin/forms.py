@@ -28,12 +28,11 @@ class MultiCheckboxField(SelectMultipleField):
 class StaffForm(SafeForm):
     email = EmailField(_l("E-mail address"), validators=[DataRequired(), Email(), Length(max=254)])
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
-    role = SelectField(_l("Role"),
-                       choices=choices(StaffRole),
-                       validators=[DataRequired()])
+    role = SelectField(_l("Role"), choices=choices(StaffRole), validators=[DataRequired()])
     district_ids = MultiCheckboxField(_l("Districts"), coerce=int)
     password = PasswordField(
-        _l("Password"), validators=[Optional(), Length(min=8, max=200)],
+        _l("Password"),
+        validators=[Optional(), Length(min=8, max=200)],
         description=_l("At least 8 characters. Leave empty to keep the current password."),
     )
     is_active = BooleanField(_l("Account is active"), default=True)
@@ -42,7 +41,9 @@ class StaffForm(SafeForm):
 class DistrictForm(SafeForm):
     name = StringField(_l("District name"), validators=[DataRequired(), Length(max=100)])
     name_kana = StringField(_l("Reading (kana)"), validators=[Optional(), Length(max=100)])
-    center_lat = FloatField(_l("Map centre latitude"),
-                            validators=[DataRequired(), NumberRange(min=-90, max=90)])
-    center_lon = FloatField(_l("Map centre longitude"),
-                            validators=[DataRequired(), NumberRange(min=-180, max=180)])
+    center_lat = FloatField(
+        _l("Map centre latitude"), validators=[DataRequired(), NumberRange(min=-90, max=90)]
+    )
+    center_lon = FloatField(
+        _l("Map centre longitude"), validators=[DataRequired(), NumberRange(min=-180, max=180)]
+    )

@@ -20,9 +20,16 @@ def _districts(ids: Sequence[int]) -> list[District]:
     return found
 
 
-def save_staff_user(user: StaffUser | None, *, email: str, name: str, role: str,
-                    district_ids: Sequence[int], password: str | None,
-                    is_active: bool) -> StaffUser:
+def save_staff_user(
+    user: StaffUser | None,
+    *,
+    email: str,
+    name: str,
+    role: str,
+    district_ids: Sequence[int],
+    password: str | None,
+    is_active: bool,
+) -> StaffUser:
     """Create (user=None) or update a staff account; a new account needs a password."""
     email = email.strip().lower()
     clash = db.session.scalar(
@@ -41,13 +48,20 @@ def save_staff_user(user: StaffUser | None, *, email: str, name: str, role: str,
     if password:
         user.set_password(password)
     db.session.flush()
-    record_audit("staff.saved", "staff_user", user.id, role=str(role),
-                 districts=sorted(district_ids), password_changed=bool(password))
+    record_audit(
+        "staff.saved",
+        "staff_user",
+        user.id,
+        role=str(role),
+        districts=sorted(district_ids),
+        password_changed=bool(password),
+    )
     return user
 
 
-def save_district(district: District | None, *, name: str, name_kana: str,
-                  center_lat: float, center_lon: float) -> District:
+def save_district(
+    district: District | None, *, name: str, name_kana: str, center_lat: float, center_lon: float
+) -> District:
     """Create (district=None) or update a district."""
     name = name.strip()
     clash = db.session.scalar(sa.select(District.id).where(District.name == name))

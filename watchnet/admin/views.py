@@ -54,10 +54,15 @@ def edit_staff(user_id: int | None) -> Response | str | tuple[str, int]:
         form.district_ids.data = [d.id for d in user.districts]
     if form.validate_on_submit():
         try:
-            save_staff_user(user, email=form.email.data or "", name=form.name.data or "",
-                            role=form.role.data or "", district_ids=form.district_ids.data or [],
-                            password=form.password.data or None,
-                            is_active=bool(form.is_active.data))
+            save_staff_user(
+                user,
+                email=form.email.data or "",
+                name=form.name.data or "",
+                role=form.role.data or "",
+                district_ids=form.district_ids.data or [],
+                password=form.password.data or None,
+                is_active=bool(form.is_active.data),
+            )
         except UserInputError as exc:
             db.session.rollback()
             getattr(form, exc.field or "email").errors.append(_ERRORS[(exc.field, str(exc))]())
@@ -87,9 +92,13 @@ def edit_district(district_id: int | None) -> Response | str | tuple[str, int]:
     form = DistrictForm(obj=district)
     if form.validate_on_submit():
         try:
-            save_district(district, name=form.name.data or "", name_kana=form.name_kana.data or "",
-                          center_lat=float(form.center_lat.data or 0),
-                          center_lon=float(form.center_lon.data or 0))
+            save_district(
+                district,
+                name=form.name.data or "",
+                name_kana=form.name_kana.data or "",
+                center_lat=float(form.center_lat.data or 0),
+                center_lon=float(form.center_lon.data or 0),
+            )
         except UserInputError as exc:
             db.session.rollback()
             form.name.errors.append(_ERRORS[(exc.field, str(exc))]())

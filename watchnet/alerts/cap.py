@@ -129,7 +129,8 @@ def revision_times(alert: Alert) -> dict[int, datetime]:
     times: dict[int, datetime] = {1: alert.started_at}
     events = db.session.execute(
         sa.select(AlertEvent.payload, AlertEvent.at)
-        .where(AlertEvent.alert_id == alert.id).order_by(AlertEvent.id)
+        .where(AlertEvent.alert_id == alert.id)
+        .order_by(AlertEvent.id)
     ).all()
     for payload, at in events:
         revision = payload.get("revision") if isinstance(payload, dict) else None
@@ -140,8 +141,9 @@ def revision_times(alert: Alert) -> dict[int, datetime]:
     if alert.revision not in times and alert.widened_at is not None:
         times[alert.revision] = alert.widened_at
     for revision in range(2, alert.revision + 1):
-        times[revision] = _after(times.setdefault(revision, times[revision - 1]),
-                                 times[revision - 1])
+        times[revision] = _after(
+            times.setdefault(revision, times[revision - 1]), times[revision - 1]
+        )
     return times
 
 
@@ -221,9 +223,14 @@ def _build_cap(alert: Alert, sender: str) -> bytes:
     # recipient's address inside the message, which would itself spread personal data. Not
     # Public: the family consented to the description reaching the network, not everyone.
     _add(root, "scope", "Restricted")
-    _add(root, "restriction", _(
-        "For the watch network's supporters and the agencies helping the search. "
-        "Please do not forward or publish."))
+    _add(
+        root,
+        "restriction",
+        _(
+            "For the watch network's supporters and the agencies helping the search. "
+            "Please do not forward or publish."
+        ),
+    )
     if alert.is_exercise:
         _add(root, "note", _("EXERCISE: this is a drill, not a real missing person."))
     if references:
@@ -264,12 +271,14 @@ def _description(alert: Alert) -> str:
 
 
 def _instruction(alert: Alert) -> str:
-    return "\n".join([
-        _("Do not chase the person."),
-        _("Approach gently from the front, give your own name, and speak slowly."),
-        _("If you see the person, call %(number)s.", number=contact_phrase(alert)),
-        _("In an emergency call 110 (police) or 119 (ambulance)."),
-    ])
+    return "\n".join(
+        [
+            _("Do not chase the person."),
+            _("Approach gently from the front, give your own name, and speak slowly."),
+            _("If you see the person, call %(number)s.", number=contact_phrase(alert)),
+            _("In an emergency call 110 (police) or 119 (ambulance)."),
+        ]
+    )
 
 
 def _add_info(root: ET.Element, alert: Alert, closed: bool) -> None:
@@ -291,8 +300,11 @@ def _add_info(root: ET.Element, alert: Alert, closed: bool) -> None:
     if closed:
         # The all-clear carries no personal description.
         _add(info, "description", closed_phrase(alert))
-        _add(info, "instruction", _("Please stop searching. If you kept a flyer, please "
-                                    "dispose of it."))
+        _add(
+            info,
+            "instruction",
+            _("Please stop searching. If you kept a flyer, please dispose of it."),
+        )
     else:
         _add(info, "description", _description(alert))
         _add(info, "instruction", _instruction(alert))
@@ -303,5 +315,6 @@ def _add_info(root: ET.Element, alert: Alert, closed: bool) -> None:
     else:
         area_desc = alert.last_seen_place or alert.district.name
         _add(area, "areaDesc", _("Around %(place)s", place=area_desc))
-    _add(area, "circle", cap_circle(alert.last_seen_lat, alert.last_seen_lon,
-                                    search_radius_m(alert)))
+    _add(
+        area, "circle", cap_circle(alert.last_seen_lat, alert.last_seen_lon, search_radius_m(alert))
+    )

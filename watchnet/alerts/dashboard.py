@@ -76,30 +76,38 @@ def _iso(value: datetime | None) -> str | None:
 
 def last_event_id(alert_id: int) -> int:
     """The newest event of the alert (0 when none): the state's version."""
-    return int(db.session.scalar(
-        sa.select(sa.func.max(AlertEvent.id)).where(AlertEvent.alert_id == alert_id)) or 0)
+    return int(
+        db.session.scalar(
+            sa.select(sa.func.max(AlertEvent.id)).where(AlertEvent.alert_id == alert_id)
+        )
+        or 0
+    )
 
 
 def state_version(alert_id: int) -> str:
     """What changes whenever the page should redraw: the newest event, and the outbox rows
     of the alert (the dispatcher's attempts and outcomes add no events)."""
     row = db.session.execute(
-        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(Delivery.attempts), 0),
-                  sa.func.count(sa.case((Delivery.status == DeliveryStatus.sent, 1))),
-                  sa.func.count(sa.case((Delivery.status == DeliveryStatus.failed, 1))),
-                  sa.func.count(sa.case((Delivery.status == DeliveryStatus.sending, 1))),
-                  sa.func.max(Delivery.next_attempt_at))
-        .where(Delivery.topic == TOPIC, Delivery.topic_id == alert_id)).one()
+        sa.select(
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(Delivery.attempts), 0),
+            sa.func.count(sa.case((Delivery.status == DeliveryStatus.sent, 1))),
+            sa.func.count(sa.case((Delivery.status == DeliveryStatus.failed, 1))),
+            sa.func.count(sa.case((Delivery.status == DeliveryStatus.sending, 1))),
+            sa.func.max(Delivery.next_attempt_at),
+        ).where(Delivery.topic == TOPIC, Delivery.topic_id == alert_id)
+    ).one()
     count, attempts, sent, failed, sending, next_at = row
     stamp = int(next_at.timestamp()) if next_at is not None else 0
-    return (f"{last_event_id(alert_id)}.{int(count)}.{int(attempts)}.{int(sent)}."
-            f"{int(failed)}.{int(sending)}.{stamp}")
+    return (
+        f"{last_event_id(alert_id)}.{int(count)}.{int(attempts)}.{int(sent)}."
+        f"{int(failed)}.{int(sending)}.{stamp}"
+    )
 
 
 def ring_label(radius_m: float) -> str:
-    """"1.2 km：<the statistic it comes from>"."""
-    return _("%(distance)s: %(source)s", distance=format_km(radius_m),
-             source=ring_source(radius_m))
+    """ "1.2 km：<the statistic it comes from>"."""
+    return _("%(distance)s: %(source)s", distance=format_km(radius_m), source=ring_source(radius_m))
 
 
 def rings(alert: Alert) -> list[dict[str, Any]]:
@@ -112,44 +120,75 @@ def rings(alert: Alert) -> list[dict[str, Any]]:
         if key in seen:
             continue
         seen.add(key)
-        out.append({"radius_m": step.radius_m, "minutes": step.minutes,
-                    "label": ring_label(step.radius_m), "current": key == round(current)})
+        out.append(
+            {
+                "radius_m": step.radius_m,
+                "minutes": step.minutes,
+                "label": ring_label(step.radius_m),
+                "current": key == round(current),
+            }
+        )
     if round(current) not in seen and current > 0:
-        out.append({"radius_m": current, "minutes": None, "current": True,
-                    "label": _("%(distance)s: set by the coordinator",
-                               distance=format_km(current))})
+        out.append(
+            {
+                "radius_m": current,
+                "minutes": None,
+                "current": True,
+                "label": _("%(distance)s: set by the coordinator", distance=format_km(current)),
+            }
+        )
     return sorted(out, key=lambda r: r["radius_m"])
 
 
 def _names(supporter_ids: set[int]) -> dict[int, str]:
     if not supporter_ids:
         return {}
-    return dict(db.session.execute(
-        sa.select(Supporter.id, Supporter.name).where(Supporter.id.in_(supporter_ids))
-    ).all())
+    return dict(
+        db.session.execute(
+            sa.select(Supporter.id, Supporter.name).where(Supporter.id.in_(supporter_ids))
+        ).all()
+    )
 
 
 def recipients(alert: Alert) -> list[dict[str, Any]]:
     """Who was told: searching first, then cannot, then not answered; nearest first."""
-    order = sa.case((AlertRecipient.answer == "searching", 0),
-                    (AlertRecipient.answer == "cannot", 1), else_=2)
+    order = sa.case(
+        (AlertRecipient.answer == "searching", 0), (AlertRecipient.answer == "cannot", 1), else_=2
+    )
     rows = db.session.execute(
-        sa.select(AlertRecipient.id, AlertRecipient.supporter_id, Supporter.name,
-                  AlertRecipient.distance_m, AlertRecipient.matched_by,
-                  AlertRecipient.targeted_at, AlertRecipient.opened_at, AlertRecipient.answer,
-                  AlertRecipient.answered_at, AlertRecipient.reminded_at)
+        sa.select(
+            AlertRecipient.id,
+            AlertRecipient.supporter_id,
+            Supporter.name,
+            AlertRecipient.distance_m,
+            AlertRecipient.matched_by,
+            AlertRecipient.targeted_at,
+            AlertRecipient.opened_at,
+            AlertRecipient.answer,
+            AlertRecipient.answered_at,
+            AlertRecipient.reminded_at,
+        )
         .join(Supporter, Supporter.id == AlertRecipient.supporter_id)
         .where(AlertRecipient.alert_id == alert.id)
         .order_by(order, AlertRecipient.distance_m, AlertRecipient.id)
         .limit(RECIPIENTS_LISTED)
     )
-    return [{
-        "id": rid, "supporter_id": sid, "name": name, "distance_m": round(distance),
-        "matched_by": matched_by, "told_at": _iso(told), "opened_at": _iso(opened),
-        "answer": answer.value if answer else None,
-        "answer_label": str(ANSWER_LABELS[answer]) if answer else _("No answer yet"),
-        "answered_at": _iso(answered), "reminded_at": _iso(reminded),
-    } for rid, sid, name, distance, matched_by, told, opened, answer, answered, reminded in rows]
+    return [
+        {
+            "id": rid,
+            "supporter_id": sid,
+            "name": name,
+            "distance_m": round(distance),
+            "matched_by": matched_by,
+            "told_at": _iso(told),
+            "opened_at": _iso(opened),
+            "answer": answer.value if answer else None,
+            "answer_label": str(ANSWER_LABELS[answer]) if answer else _("No answer yet"),
+            "answered_at": _iso(answered),
+            "reminded_at": _iso(reminded),
+        }
+        for rid, sid, name, distance, matched_by, told, opened, answer, answered, reminded in rows
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -163,10 +202,22 @@ _ERROR_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("refused", re.compile(r"connection refused|errno 111\b|econnrefused", re.I)),
     ("timeout", re.compile(r"timed out|timeout", re.I)),
     ("http_5xx", re.compile(r"\bHTTP (5\d\d)\b")),
-    ("rejected", re.compile(r"\bHTTP (4\d\d)\b|recipient refused|not a usable notification "
-                            r"address|\bSMTP (5\d\d)\b|login refused", re.I)),
-    ("unreachable", re.compile(r"unreachable|name or service not known|no route to host|"
-                               r"name resolution|nodename nor servname|network is down", re.I)),
+    (
+        "rejected",
+        re.compile(
+            r"\bHTTP (4\d\d)\b|recipient refused|not a usable notification "
+            r"address|\bSMTP (5\d\d)\b|login refused",
+            re.I,
+        ),
+    ),
+    (
+        "unreachable",
+        re.compile(
+            r"unreachable|name or service not known|no route to host|"
+            r"name resolution|nodename nor servname|network is down",
+            re.I,
+        ),
+    ),
 )
 RAW_ERROR_SHOWN = 300  # characters of the dispatcher's own text, under the plain words
 
@@ -203,8 +254,10 @@ class _DeliveryWords:
         }
         self.http_5xx = gettext("The receiving server has a fault (HTTP %(code)s)")
         self.rejected_code = gettext("Address rejected (%(code)s)")
-        self.channels = {DeliveryChannel.email: _("Mail"),
-                         DeliveryChannel.apprise: _("Notification app")}
+        self.channels = {
+            DeliveryChannel.email: _("Mail"),
+            DeliveryChannel.apprise: _("Notification app"),
+        }
         self.delivered_at = gettext("Delivered %(time)s")
         self.delivered = _("Delivered")
         self.failed = gettext("Not delivered (%(n)s attempts): %(error)s")
@@ -220,11 +273,16 @@ class _DeliveryWords:
             return self.rejected_code % {"code": code}
         return self.errors.get(kind, "")
 
-    def status(self, status: DeliveryStatus, attempts: int, error: str, next_at: datetime,
-               sent_at: datetime | None) -> str:
+    def status(
+        self,
+        status: DeliveryStatus,
+        attempts: int,
+        error: str,
+        next_at: datetime,
+        sent_at: datetime | None,
+    ) -> str:
         if status == DeliveryStatus.sent:
-            return (self.delivered_at % {"time": format_time(sent_at)} if sent_at
-                    else self.delivered)
+            return self.delivered_at % {"time": format_time(sent_at)} if sent_at else self.delivered
         if status == DeliveryStatus.failed:
             return self.failed % {"n": attempts, "error": error}
         if error:
@@ -236,8 +294,11 @@ class _DeliveryWords:
 
 def _is_retrying(status: DeliveryStatus, attempts: int, last_error: str | None) -> bool:
     """Tried, failed for a passing reason, and waiting (or being sent) for the next try."""
-    return (status in (DeliveryStatus.pending, DeliveryStatus.sending) and attempts >= 1
-            and bool(last_error))
+    return (
+        status in (DeliveryStatus.pending, DeliveryStatus.sending)
+        and attempts >= 1
+        and bool(last_error)
+    )
 
 
 def recipient_deliveries(alert: Alert, supporter_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
@@ -246,18 +307,41 @@ def recipient_deliveries(alert: Alert, supporter_ids: list[int]) -> dict[int, li
     if not supporter_ids:
         return {}
     rows = db.session.execute(
-        sa.select(Delivery.id, Delivery.supporter_id, Delivery.channel, Delivery.address,
-                  Delivery.status, Delivery.attempts, Delivery.last_error,
-                  Delivery.next_attempt_at, Delivery.sent_at, Supporter.district_id)
+        sa.select(
+            Delivery.id,
+            Delivery.supporter_id,
+            Delivery.channel,
+            Delivery.address,
+            Delivery.status,
+            Delivery.attempts,
+            Delivery.last_error,
+            Delivery.next_attempt_at,
+            Delivery.sent_at,
+            Supporter.district_id,
+        )
         .join(Supporter, Supporter.id == Delivery.supporter_id)
-        .where(Delivery.topic == TOPIC, Delivery.topic_id == alert.id,
-               Delivery.supporter_id.in_(supporter_ids))
-        .order_by(Delivery.supporter_id, Delivery.id.desc()))
+        .where(
+            Delivery.topic == TOPIC,
+            Delivery.topic_id == alert.id,
+            Delivery.supporter_id.in_(supporter_ids),
+        )
+        .order_by(Delivery.supporter_id, Delivery.id.desc())
+    )
     words = _DeliveryWords()
     out: dict[int, list[dict[str, Any]]] = {}
     seen: set[tuple[int | None, str, str]] = set()
-    for (d_id, sid, channel, address, status, attempts, last_error, next_at, sent_at,
-         district_id) in rows:
+    for (
+        d_id,
+        sid,
+        channel,
+        address,
+        status,
+        attempts,
+        last_error,
+        next_at,
+        sent_at,
+        district_id,
+    ) in rows:
         if (sid, channel, address) in seen:
             continue  # an older message to the same address (the reminder is newer)
         seen.add((sid, channel, address))
@@ -265,36 +349,50 @@ def recipient_deliveries(alert: Alert, supporter_ids: list[int]) -> dict[int, li
         error = words.error(kind, code)
         own = district_id == alert.district_id
         retrying = _is_retrying(status, attempts, last_error)
-        out.setdefault(int(sid or 0), []).append({
-            "id": d_id, "channel": channel.value, "channel_label": words.channels[channel],
-            "status": status.value, "attempts": attempts, "retrying": retrying,
-            "error_kind": kind, "error_label": error,
-            # Another district's supporter: plain words only (the raw text may name their
-            # address or their provider's reply).
-            "error_raw": (last_error or "")[:RAW_ERROR_SHOWN] if own else "",
-            "next_attempt_at": _iso(next_at) if retrying else None,
-            "label": words.status(status, attempts, error, next_at, sent_at),
-            "trouble": retrying or status == DeliveryStatus.failed,
-        })
+        out.setdefault(int(sid or 0), []).append(
+            {
+                "id": d_id,
+                "channel": channel.value,
+                "channel_label": words.channels[channel],
+                "status": status.value,
+                "attempts": attempts,
+                "retrying": retrying,
+                "error_kind": kind,
+                "error_label": error,
+                # Another district's supporter: plain words only (the raw text may name their
+                # address or their provider's reply).
+                "error_raw": (last_error or "")[:RAW_ERROR_SHOWN] if own else "",
+                "next_attempt_at": _iso(next_at) if retrying else None,
+                "label": words.status(status, attempts, error, next_at, sent_at),
+                "trouble": retrying or status == DeliveryStatus.failed,
+            }
+        )
     return out
 
 
 def retrying_summary(alert: Alert) -> dict[str, Any]:
     """How many of the alert's messages are being retried, and when the next try is."""
     count, next_at = db.session.execute(
-        sa.select(sa.func.count(), sa.func.min(Delivery.next_attempt_at))
-        .where(Delivery.topic == TOPIC, Delivery.topic_id == alert.id,
-               Delivery.supporter_id.is_not(None),
-               Delivery.status.in_((DeliveryStatus.pending, DeliveryStatus.sending)),
-               Delivery.attempts >= 1, Delivery.last_error.is_not(None),
-               Delivery.last_error != "")).one()
+        sa.select(sa.func.count(), sa.func.min(Delivery.next_attempt_at)).where(
+            Delivery.topic == TOPIC,
+            Delivery.topic_id == alert.id,
+            Delivery.supporter_id.is_not(None),
+            Delivery.status.in_((DeliveryStatus.pending, DeliveryStatus.sending)),
+            Delivery.attempts >= 1,
+            Delivery.last_error.is_not(None),
+            Delivery.last_error != "",
+        )
+    ).one()
     count = int(count or 0)
     text = ""
     if count:
-        text = _("%(n)s messages could not be delivered yet and are being retried. Next try "
-                 "at %(time)s.", n=count, time=format_time(next_at))
-    return {"count": count, "next_attempt_at": _iso(next_at) if count else None,
-            "text": text}
+        text = _(
+            "%(n)s messages could not be delivered yet and are being retried. Next try "
+            "at %(time)s.",
+            n=count,
+            time=format_time(next_at),
+        )
+    return {"count": count, "next_attempt_at": _iso(next_at) if count else None, "text": text}
 
 
 UNREACHABLE_LISTED = 200
@@ -302,17 +400,25 @@ UNREACHABLE_LISTED = 200
 
 def _delivery_counts(alert: Alert) -> Any:
     """Per supporter: messages, sent, failed, and waiting for a first try (not trouble yet)."""
-    waiting = sa.and_(Delivery.status.in_((DeliveryStatus.pending, DeliveryStatus.sending)),
-                      sa.or_(Delivery.last_error.is_(None), Delivery.last_error == ""))
-    return (sa.select(
-        Delivery.supporter_id,
-        sa.func.count().label("total"),
-        sa.func.count(sa.case((Delivery.status == DeliveryStatus.sent, 1))).label("sent"),
-        sa.func.count(sa.case((Delivery.status == DeliveryStatus.failed, 1))).label("failed"),
-        sa.func.count(sa.case((waiting, 1))).label("waiting"),
-    ).where(Delivery.topic == TOPIC, Delivery.topic_id == alert.id,
-            Delivery.supporter_id.is_not(None))
-        .group_by(Delivery.supporter_id))
+    waiting = sa.and_(
+        Delivery.status.in_((DeliveryStatus.pending, DeliveryStatus.sending)),
+        sa.or_(Delivery.last_error.is_(None), Delivery.last_error == ""),
+    )
+    return (
+        sa.select(
+            Delivery.supporter_id,
+            sa.func.count().label("total"),
+            sa.func.count(sa.case((Delivery.status == DeliveryStatus.sent, 1))).label("sent"),
+            sa.func.count(sa.case((Delivery.status == DeliveryStatus.failed, 1))).label("failed"),
+            sa.func.count(sa.case((waiting, 1))).label("waiting"),
+        )
+        .where(
+            Delivery.topic == TOPIC,
+            Delivery.topic_id == alert.id,
+            Delivery.supporter_id.is_not(None),
+        )
+        .group_by(Delivery.supporter_id)
+    )
 
 
 def unreachable_supporters(alert: Alert) -> list[dict[str, Any]]:
@@ -324,33 +430,55 @@ def unreachable_supporters(alert: Alert) -> list[dict[str, Any]]:
     Plain IN / NOT IN subqueries (hashed by the database), no join on grouped subqueries:
     with 10,000 recipients a join of aggregates took PostgreSQL seconds."""
     counts = _delivery_counts(alert)
-    troubled = (counts.with_only_columns(Delivery.supporter_id)
-                .having(sa.func.count(sa.case((Delivery.status == DeliveryStatus.sent, 1))) == 0,
-                        sa.func.count(sa.case((sa.and_(
-                            Delivery.status.in_((DeliveryStatus.pending,
-                                                 DeliveryStatus.sending)),
-                            sa.or_(Delivery.last_error.is_(None),
-                                   Delivery.last_error == "")), 1))) == 0))
+    troubled = counts.with_only_columns(Delivery.supporter_id).having(
+        sa.func.count(sa.case((Delivery.status == DeliveryStatus.sent, 1))) == 0,
+        sa.func.count(
+            sa.case(
+                (
+                    sa.and_(
+                        Delivery.status.in_((DeliveryStatus.pending, DeliveryStatus.sending)),
+                        sa.or_(Delivery.last_error.is_(None), Delivery.last_error == ""),
+                    ),
+                    1,
+                )
+            )
+        )
+        == 0,
+    )
     enabled = sa.select(NotificationAddress.supporter_id).where(
-        NotificationAddress.is_enabled.is_(True))
+        NotificationAddress.is_enabled.is_(True)
+    )
     no_email = sa.or_(Supporter.email.is_(None), Supporter.email == "")
     rows = db.session.execute(
         sa.select(Supporter.id, Supporter.name, Supporter.phone, Supporter.district_id)
         .select_from(AlertRecipient)
         .join(Supporter, Supporter.id == AlertRecipient.supporter_id)
-        .where(AlertRecipient.alert_id == alert.id,
-               sa.or_(AlertRecipient.supporter_id.in_(troubled),
-                      sa.and_(no_email, Supporter.id.not_in(enabled))))
+        .where(
+            AlertRecipient.alert_id == alert.id,
+            sa.or_(
+                AlertRecipient.supporter_id.in_(troubled),
+                sa.and_(no_email, Supporter.id.not_in(enabled)),
+            ),
+        )
         .order_by(AlertRecipient.distance_m, AlertRecipient.id)
-        .limit(UNREACHABLE_LISTED)).all()
+        .limit(UNREACHABLE_LISTED)
+    ).all()
     if not rows:
         return []
     ids = [r[0] for r in rows]
-    per = {sid: (total, failed) for sid, total, _sent, failed, _waiting in db.session.execute(
-        counts.where(Delivery.supporter_id.in_(ids)))}
-    with_addresses = set(db.session.scalars(
-        sa.select(NotificationAddress.supporter_id)
-        .where(NotificationAddress.supporter_id.in_(ids))))
+    per = {
+        sid: (total, failed)
+        for sid, total, _sent, failed, _waiting in db.session.execute(
+            counts.where(Delivery.supporter_id.in_(ids))
+        )
+    }
+    with_addresses = set(
+        db.session.scalars(
+            sa.select(NotificationAddress.supporter_id).where(
+                NotificationAddress.supporter_id.in_(ids)
+            )
+        )
+    )
     out = []
     for sid, name, phone, district_id in rows:
         total, failed = per.get(sid, (0, 0))
@@ -363,48 +491,95 @@ def unreachable_supporters(alert: Alert) -> list[dict[str, Any]]:
         else:
             reason, label = "none", _("No e-mail or notification address")
         own = district_id == alert.district_id
-        out.append({"supporter_id": sid, "name": name, "reason": reason,
-                    "reason_label": label, "phone": (phone or "") if own else "",
-                    "other_district": not own})
+        out.append(
+            {
+                "supporter_id": sid,
+                "name": name,
+                "reason": reason,
+                "reason_label": label,
+                "phone": (phone or "") if own else "",
+                "other_district": not own,
+            }
+        )
     return out
 
 
 def searchers(alert: Alert) -> list[dict[str, Any]]:
     """Each searcher's latest shared position."""
-    newest = (sa.select(sa.func.max(SearchPosition.id))
-              .where(SearchPosition.alert_id == alert.id)
-              .group_by(SearchPosition.supporter_id))
+    newest = (
+        sa.select(sa.func.max(SearchPosition.id))
+        .where(SearchPosition.alert_id == alert.id)
+        .group_by(SearchPosition.supporter_id)
+    )
     rows = db.session.execute(
-        sa.select(SearchPosition.supporter_id, Supporter.name, SearchPosition.lat,
-                  SearchPosition.lon, SearchPosition.recorded_at)
+        sa.select(
+            SearchPosition.supporter_id,
+            Supporter.name,
+            SearchPosition.lat,
+            SearchPosition.lon,
+            SearchPosition.recorded_at,
+        )
         .join(Supporter, Supporter.id == SearchPosition.supporter_id)
         .where(SearchPosition.id.in_(newest))
         .order_by(SearchPosition.supporter_id)
     )
-    return [{"supporter_id": sid, "name": name, "lat": lat, "lon": lon,
-             "recorded_at": _iso(at)} for sid, name, lat, lon, at in rows]
+    return [
+        {"supporter_id": sid, "name": name, "lat": lat, "lon": lon, "recorded_at": _iso(at)}
+        for sid, name, lat, lon, at in rows
+    ]
 
 
 def sightings(alert: Alert) -> list[dict[str, Any]]:
     """Every sighting, newest first, without photo bytes."""
     rows = db.session.execute(
-        sa.select(Sighting.id, Sighting.seen_at, Sighting.lat, Sighting.lon,
-                  Sighting.direction, Sighting.certainty, Sighting.description,
-                  Sighting.status, Sighting.recentred, Sighting.photo.is_not(None),
-                  Supporter.name)
+        sa.select(
+            Sighting.id,
+            Sighting.seen_at,
+            Sighting.lat,
+            Sighting.lon,
+            Sighting.direction,
+            Sighting.certainty,
+            Sighting.description,
+            Sighting.status,
+            Sighting.recentred,
+            Sighting.photo.is_not(None),
+            Supporter.name,
+        )
         .outerjoin(Supporter, Supporter.id == Sighting.reporter_supporter_id)
         .where(Sighting.alert_id == alert.id)
         .order_by(Sighting.seen_at.desc(), Sighting.id.desc())
     )
-    return [{
-        "id": sid, "seen_at": _iso(seen), "lat": lat, "lon": lon,
-        "direction": direction.value, "direction_label": str(DIRECTION_LABELS[direction]),
-        "certainty": certainty.value, "certainty_label": str(CERTAINTY_LABELS[certainty]),
-        "description": description, "status": status.value,
-        "status_label": str(SIGHTING_STATUS_LABELS[status]), "recentred": recentred,
-        "has_photo": bool(has_photo), "reporter": reporter or "",
-    } for (sid, seen, lat, lon, direction, certainty, description, status, recentred,
-           has_photo, reporter) in rows]
+    return [
+        {
+            "id": sid,
+            "seen_at": _iso(seen),
+            "lat": lat,
+            "lon": lon,
+            "direction": direction.value,
+            "direction_label": str(DIRECTION_LABELS[direction]),
+            "certainty": certainty.value,
+            "certainty_label": str(CERTAINTY_LABELS[certainty]),
+            "description": description,
+            "status": status.value,
+            "status_label": str(SIGHTING_STATUS_LABELS[status]),
+            "recentred": recentred,
+            "has_photo": bool(has_photo),
+            "reporter": reporter or "",
+        }
+        for (
+            sid,
+            seen,
+            lat,
+            lon,
+            direction,
+            certainty,
+            description,
+            status,
+            recentred,
+            has_photo,
+            reporter,
+        ) in rows
+    ]
 
 
 def sector_list(alert: Alert) -> list[dict[str, Any]]:
@@ -419,9 +594,16 @@ def sector_list(alert: Alert) -> list[dict[str, Any]]:
             label += " · " + _("Walked")
         if state.priority:
             label += " · " + _("Usual place (priority)")
-        out.append({"cell": state.cell, "state": state.state, "priority": state.priority,
-                    "walked": state.walked, "label": label,
-                    "boundary": sectors.cell_boundary(state.cell)})
+        out.append(
+            {
+                "cell": state.cell,
+                "state": state.state,
+                "priority": state.priority,
+                "walked": state.walked,
+                "label": label,
+                "boundary": sectors.cell_boundary(state.cell),
+            }
+        )
     return out
 
 
@@ -431,9 +613,10 @@ def usual_places(alert: Alert) -> list[dict[str, Any]]:
         return []
     rows = db.session.execute(
         sa.select(UsualPlace.name, UsualPlace.lat, UsualPlace.lon, UsualPlace.note)
-        .where(UsualPlace.person_id == alert.person_id).order_by(UsualPlace.id))
-    return [{"name": name, "lat": lat, "lon": lon, "note": note}
-            for name, lat, lon, note in rows]
+        .where(UsualPlace.person_id == alert.person_id)
+        .order_by(UsualPlace.id)
+    )
+    return [{"name": name, "lat": lat, "lon": lon, "note": note} for name, lat, lon, note in rows]
 
 
 def _event_text(event: AlertEvent, names: dict[int, str]) -> str:
@@ -441,23 +624,34 @@ def _event_text(event: AlertEvent, names: dict[int, str]) -> str:
     who = names.get(int(p.get("supporter_id") or 0), p.get("name") or "")
     kind = event.kind
     if kind == "started":
-        return _("Alert started: %(told)s supporters told within %(distance)s.",
-                 told=p.get("told", 0), distance=format_km(float(p.get("radius_m") or 0)))
+        return _(
+            "Alert started: %(told)s supporters told within %(distance)s.",
+            told=p.get("told", 0),
+            distance=format_km(float(p.get("radius_m") or 0)),
+        )
     if kind == "widened":
-        return _("Search widened to %(distance)s: %(told)s more supporters told.",
-                 distance=format_km(float(p.get("radius_m") or 0)), told=p.get("told", 0))
+        return _(
+            "Search widened to %(distance)s: %(told)s more supporters told.",
+            distance=format_km(float(p.get("radius_m") or 0)),
+            told=p.get("told", 0),
+        )
     if kind == "radius_changed":
         if p.get("override_m") is None:
-            return _("Radius override cleared: the schedule applies (%(distance)s).",
-                     distance=format_km(float(p.get("radius_m") or 0)))
-        return _("Radius set to %(distance)s by the coordinator.",
-                 distance=format_km(float(p.get("override_m") or 0)))
+            return _(
+                "Radius override cleared: the schedule applies (%(distance)s).",
+                distance=format_km(float(p.get("radius_m") or 0)),
+            )
+        return _(
+            "Radius set to %(distance)s by the coordinator.",
+            distance=format_km(float(p.get("override_m") or 0)),
+        )
     if kind == "recentred":
-        return _("A confirmed sighting is the new last-seen point: %(told)s more supporters "
-                 "told.", told=p.get("told", 0))
+        return _(
+            "A confirmed sighting is the new last-seen point: %(told)s more supporters told.",
+            told=p.get("told", 0),
+        )
     if kind == "reminded":
-        return _("Reminder sent to %(n)s supporters who had not answered.",
-                 n=p.get("reminded", 0))
+        return _("Reminder sent to %(n)s supporters who had not answered.", n=p.get("reminded", 0))
     if kind == "opened":
         return _("%(name)s opened the message.", name=who)
     if kind == "answered":
@@ -469,8 +663,9 @@ def _event_text(event: AlertEvent, names: dict[int, str]) -> str:
         return _("New sighting reported by %(name)s.", name=who)
     if kind == "sighting_reviewed":
         status = p.get("status", "")
-        label = next((str(v) for k, v in SIGHTING_STATUS_LABELS.items() if k.value == status),
-                     status)
+        label = next(
+            (str(v) for k, v in SIGHTING_STATUS_LABELS.items() if k.value == status), status
+        )
         return _("Sighting %(id)s marked: %(status)s.", id=p.get("sighting_id"), status=label)
     if kind == "sector_taken":
         return _("%(name)s took a sector.", name=who)
@@ -486,33 +681,57 @@ def _event_text(event: AlertEvent, names: dict[int, str]) -> str:
 
 def timeline(alert: Alert) -> list[dict[str, Any]]:
     """The newest events for the coordinator (one line each), newest first."""
-    events = list(db.session.scalars(
-        sa.select(AlertEvent)
-        .where(AlertEvent.alert_id == alert.id, AlertEvent.audience.in_((STAFF, ALL)),
-               AlertEvent.kind.not_in(TIMELINE_HIDDEN))
-        .order_by(AlertEvent.id.desc()).limit(TIMELINE_SIZE)))
+    events = list(
+        db.session.scalars(
+            sa.select(AlertEvent)
+            .where(
+                AlertEvent.alert_id == alert.id,
+                AlertEvent.audience.in_((STAFF, ALL)),
+                AlertEvent.kind.not_in(TIMELINE_HIDDEN),
+            )
+            .order_by(AlertEvent.id.desc())
+            .limit(TIMELINE_SIZE)
+        )
+    )
     ids = {int(e.payload.get("supporter_id") or 0) for e in events if e.payload}
     names = _names(ids - {0})
-    return [{"id": e.id, "kind": e.kind, "at": _iso(e.at), "text": _event_text(e, names)}
-            for e in events]
+    return [
+        {"id": e.id, "kind": e.kind, "at": _iso(e.at), "text": _event_text(e, names)}
+        for e in events
+    ]
 
 
 def _failures(alert: Alert, failures: list[DeliveryFailure]) -> list[dict[str, Any]]:
     """The failed messages; another district's supporter's address and the raw reason stay
     with that district (plain words only)."""
     ids = {f.supporter_id for f in failures if f.supporter_id is not None}
-    districts = dict(db.session.execute(
-        sa.select(Supporter.id, Supporter.district_id).where(Supporter.id.in_(ids))).all()
-    ) if ids else {}
+    districts = (
+        dict(
+            db.session.execute(
+                sa.select(Supporter.id, Supporter.district_id).where(Supporter.id.in_(ids))
+            ).all()
+        )
+        if ids
+        else {}
+    )
     out = []
     for f in failures:
         own = districts.get(f.supporter_id or 0) == alert.district_id
         kind, code = classify_error(f.reason)
-        out.append({"id": f.delivery_id, "name": f.supporter_name, "channel": f.channel,
-                    "address": f.address if own else "—",
-                    "reason": (f"{error_label(kind, code)} ({f.reason})" if own
-                               else error_label(kind, code)) if f.reason else "",
-                    "at": _iso(f.at)})
+        out.append(
+            {
+                "id": f.delivery_id,
+                "name": f.supporter_name,
+                "channel": f.channel,
+                "address": f.address if own else "—",
+                "reason": (
+                    f"{error_label(kind, code)} ({f.reason})" if own else error_label(kind, code)
+                )
+                if f.reason
+                else "",
+                "at": _iso(f.at),
+            }
+        )
     return out
 
 
@@ -529,21 +748,36 @@ def dashboard_state(alert: Alert, now: datetime | None = None) -> dict[str, Any]
         "version": state_version(alert.id),
         "server_time": now.isoformat(),
         "alert": {
-            "id": alert.id, "status": alert.status.value,
+            "id": alert.id,
+            "status": alert.status.value,
             "status_label": str(STATUS_LABELS[alert.status]),
-            "is_active": alert.is_active, "is_exercise": alert.is_exercise,
+            "is_active": alert.is_active,
+            "is_exercise": alert.is_exercise,
             "revision": alert.revision,
-            "last_seen": {"lat": alert.last_seen_lat, "lon": alert.last_seen_lon,
-                          "at": _iso(alert.last_seen_at), "place": alert.last_seen_place},
+            "last_seen": {
+                "lat": alert.last_seen_lat,
+                "lon": alert.last_seen_lon,
+                "at": _iso(alert.last_seen_at),
+                "place": alert.last_seen_place,
+            },
             "radius_m": sectors.search_radius_m(alert),
             "radius_override_m": alert.radius_override_m,
             "scheduled_radius_m": effective_radius_m(alert, now),
-            "next_step": ({"minutes": upcoming.minutes, "radius_m": upcoming.radius_m,
-                           "label": format_km(upcoming.radius_m)} if upcoming else None),
+            "next_step": (
+                {
+                    "minutes": upcoming.minutes,
+                    "radius_m": upcoming.radius_m,
+                    "label": format_km(upcoming.radius_m),
+                }
+                if upcoming
+                else None
+            ),
             "closed_at": _iso(alert.closed_at),
-            "found": ({"lat": alert.found_lat, "lon": alert.found_lon,
-                       "place": alert.found_place}
-                      if alert.found_lat is not None and alert.found_lon is not None else None),
+            "found": (
+                {"lat": alert.found_lat, "lon": alert.found_lon, "place": alert.found_place}
+                if alert.found_lat is not None and alert.found_lon is not None
+                else None
+            ),
         },
         "rings": rings(alert),
         "summary": {k: v for k, v in asdict(summary).items() if k != "failures"},
@@ -570,13 +804,25 @@ def map_data(state: dict[str, Any]) -> AlertMapData:
         last_seen=last_seen,
         rings=[Ring(r["radius_m"], r["label"], r["current"]) for r in state["rings"]],
         places=[Place(p["lat"], p["lon"], p["name"]) for p in state["places"]],
-        sectors=[Sector(s["cell"], s["state"], [tuple(c) for c in s["boundary"]], s["label"],
-                        s["priority"]) for s in state["sectors"]],
-        searchers=[Searcher(s["supporter_id"], s["lat"], s["lon"], s["name"])
-                   for s in state["searchers"]],
-        sightings=[SightingMark(s["id"], s["lat"], s["lon"], s["status"],
-                                f'{s["status_label"]} · {s["certainty_label"]}')
-                   for s in state["sightings"]],
+        sectors=[
+            Sector(
+                s["cell"], s["state"], [tuple(c) for c in s["boundary"]], s["label"], s["priority"]
+            )
+            for s in state["sectors"]
+        ],
+        searchers=[
+            Searcher(s["supporter_id"], s["lat"], s["lon"], s["name"]) for s in state["searchers"]
+        ],
+        sightings=[
+            SightingMark(
+                s["id"],
+                s["lat"],
+                s["lon"],
+                s["status"],
+                f"{s['status_label']} · {s['certainty_label']}",
+            )
+            for s in state["sightings"]
+        ],
         found=Place(found["lat"], found["lon"], _("Found here")) if found else None,
     )
 
@@ -585,8 +831,9 @@ def map_data(state: dict[str, Any]) -> AlertMapData:
 # Small reads for the list, the start form and the dashboard
 
 
-def targets_in_range(lat: float, lon: float, last_seen_at: datetime,
-                     now: datetime | None = None) -> tuple[float, int]:
+def targets_in_range(
+    lat: float, lon: float, last_seen_at: datetime, now: datetime | None = None
+) -> tuple[float, int]:
     """(radius, number of supporters inside it) an alert starting now would have: what the
     start form's confirmation names. Read-only; start_alert finds them again when sending."""
     now = now or utcnow()
@@ -608,10 +855,17 @@ def clock(iso: str | None) -> str:
 
 def district_alerts(district_id: int) -> list[Alert]:
     """The district's alerts: active first (newest first), then closed ones (newest first)."""
-    return list(db.session.scalars(
-        sa.select(Alert).where(Alert.district_id == district_id)
-        .order_by(sa.case((Alert.status == AlertStatus.active, 0), else_=1),
-                  Alert.started_at.desc(), Alert.id.desc())))
+    return list(
+        db.session.scalars(
+            sa.select(Alert)
+            .where(Alert.district_id == district_id)
+            .order_by(
+                sa.case((Alert.status == AlertStatus.active, 0), else_=1),
+                Alert.started_at.desc(),
+                Alert.id.desc(),
+            )
+        )
+    )
 
 
 def last_contact(district_id: int) -> tuple[str, str] | None:
@@ -619,7 +873,9 @@ def last_contact(district_id: int) -> tuple[str, str] | None:
     row = db.session.execute(
         sa.select(Alert.contact_phone, Alert.contact_label)
         .where(Alert.district_id == district_id, Alert.contact_phone != "")
-        .order_by(Alert.started_at.desc(), Alert.id.desc()).limit(1)).first()
+        .order_by(Alert.started_at.desc(), Alert.id.desc())
+        .limit(1)
+    ).first()
     return (row[0], row[1]) if row is not None else None
 
 
@@ -627,9 +883,13 @@ def person_photo_ids(alert: Alert) -> list[int]:
     """The registered person's photos, for the coordinator (none once purged)."""
     if alert.person_id is None or alert.purged_at is not None:
         return []
-    return list(db.session.scalars(
-        sa.select(PersonPhoto.id).where(PersonPhoto.person_id == alert.person_id)
-        .order_by(PersonPhoto.id)))
+    return list(
+        db.session.scalars(
+            sa.select(PersonPhoto.id)
+            .where(PersonPhoto.person_id == alert.person_id)
+            .order_by(PersonPhoto.id)
+        )
+    )
 
 
 def next_ring_m(alert: Alert, schedule: list[RadiusStep]) -> float | None:
@@ -641,9 +901,11 @@ def next_ring_m(alert: Alert, schedule: list[RadiusStep]) -> float | None:
 def export_links(alert_id: int) -> list[tuple[str, str]]:
     """(label, url) of the exports that exist in this app."""
     links = []
-    for endpoint, label in (("alert_exports.cap", _("CAP 1.2 (XML)")),
-                            ("alert_exports.geojson", _("GeoJSON of the search")),
-                            ("alert_exports.flyer", _("Printable flyer (A4)"))):
+    for endpoint, label in (
+        ("alert_exports.cap", _("CAP 1.2 (XML)")),
+        ("alert_exports.geojson", _("GeoJSON of the search")),
+        ("alert_exports.flyer", _("Printable flyer (A4)")),
+    ):
         try:
             links.append((label, url_for(endpoint, alert_id=alert_id)))
         except BuildError:

@@ -23,12 +23,19 @@ def supporter_audience(supporter_id: int) -> str:
     return f"supporter:{supporter_id}"
 
 
-def emit_alert_event(alert_id: int, kind: str, payload: dict[str, Any], *,
-                     audience: str = STAFF, actor: str = "system") -> AlertEvent:
+def emit_alert_event(
+    alert_id: int,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    audience: str = STAFF,
+    actor: str = "system",
+) -> AlertEvent:
     """Add an AlertEvent and flush (so it has an id); the caller commits. Payloads carry no
     personal detail: pages that need the description read it from the alert."""
-    event = AlertEvent(alert_id=alert_id, kind=kind, payload=payload, audience=audience,
-                       actor=actor[:64])
+    event = AlertEvent(
+        alert_id=alert_id, kind=kind, payload=payload, audience=audience, actor=actor[:64]
+    )
     db.session.add(event)
     db.session.flush()
     return event

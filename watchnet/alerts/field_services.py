@@ -72,8 +72,15 @@ def actor_of(recipient: AlertRecipient) -> str:
 def record_link_view(recipient: AlertRecipient, what: str = "page") -> None:
     """Audit one view of an active alert's details through the personal link."""
     alert = recipient.alert
-    record_audit("view_alert_link", "alert", alert.id, alert.district_id,
-                 actor=actor_of(recipient), recipient_id=recipient.id, what=what)
+    record_audit(
+        "view_alert_link",
+        "alert",
+        alert.id,
+        alert.district_id,
+        actor=actor_of(recipient),
+        recipient_id=recipient.id,
+        what=what,
+    )
 
 
 def closed_message(alert: Alert) -> str:
@@ -85,8 +92,12 @@ def closed_message(alert: Alert) -> str:
 
 def closed_state(alert: Alert) -> dict[str, Any]:
     """The state of a closed alert: its outcome and the thank-you, no detail."""
-    return {"status": alert.status.value, "closed": True, "message": closed_message(alert),
-            "is_exercise": alert.is_exercise}
+    return {
+        "status": alert.status.value,
+        "closed": True,
+        "message": closed_message(alert),
+        "is_exercise": alert.is_exercise,
+    }
 
 
 def shown_photos(alert: Alert) -> list[PersonPhoto]:
@@ -96,9 +107,9 @@ def shown_photos(alert: Alert) -> list[PersonPhoto]:
         return []
     rows = db.session.scalars(
         sa.select(PersonPhoto)
-        .where(PersonPhoto.person_id == alert.person_id,
-               PersonPhoto.kind.in_(SHOWN_PHOTO_KINDS))
-        .order_by(PersonPhoto.created_at.desc(), PersonPhoto.id.desc()))
+        .where(PersonPhoto.person_id == alert.person_id, PersonPhoto.kind.in_(SHOWN_PHOTO_KINDS))
+        .order_by(PersonPhoto.created_at.desc(), PersonPhoto.id.desc())
+    )
     newest: dict[PhotoKind, PersonPhoto] = {}
     for photo in rows:
         newest.setdefault(photo.kind, photo)
@@ -117,8 +128,10 @@ def shown_photo(alert: Alert, photo_id: int) -> PersonPhoto | None:
 def sectors_key(alert: Alert) -> str:
     """Names the current search area; it changes when the area does (widened radius,
     re-centred point), so phones fetch the sector shapes only then."""
-    return (f"{alert.last_seen_lat:.6f}:{alert.last_seen_lon:.6f}:"
-            f"{sectors.search_radius_m(alert):.0f}:{sectors.sector_resolution()}")
+    return (
+        f"{alert.last_seen_lat:.6f}:{alert.last_seen_lon:.6f}:"
+        f"{sectors.search_radius_m(alert):.0f}:{sectors.sector_resolution()}"
+    )
 
 
 def latest_event_id(alert: Alert, supporter_id: int) -> int:
@@ -126,7 +139,9 @@ def latest_event_id(alert: Alert, supporter_id: int) -> int:
     value = db.session.scalar(
         sa.select(sa.func.max(AlertEvent.id)).where(
             AlertEvent.alert_id == alert.id,
-            AlertEvent.audience.in_((ALL, supporter_audience(supporter_id)))))
+            AlertEvent.audience.in_((ALL, supporter_audience(supporter_id))),
+        )
+    )
     return int(value or 0)
 
 
@@ -143,8 +158,7 @@ def field_state(recipient: AlertRecipient, have_sectors: str | None = None) -> d
     key = sectors_key(alert)
     cells = sectors.alert_cells(alert)
     states = sectors.sector_states(alert, cells)
-    mine = next((s.cell for s in states.values()
-                 if s.taken_by_id == recipient.supporter_id), None)
+    mine = next((s.cell for s in states.values() if s.taken_by_id == recipient.supporter_id), None)
     state: dict[str, Any] = {
         "status": alert.status.value,
         "closed": False,
@@ -153,16 +167,22 @@ def field_state(recipient: AlertRecipient, have_sectors: str | None = None) -> d
         "event_id": latest_event_id(alert, recipient.supporter_id),
         "answer": recipient.answer.value if recipient.answer else None,
         "last_seen": {
-            "lat": alert.last_seen_lat, "lon": alert.last_seen_lon,
-            "at": alert.last_seen_at.isoformat(), "time": format_time(alert.last_seen_at),
+            "lat": alert.last_seen_lat,
+            "lon": alert.last_seen_lon,
+            "at": alert.last_seen_at.isoformat(),
+            "time": format_time(alert.last_seen_at),
             "place": alert.last_seen_place,
         },
         "radius_m": round(sectors.search_radius_m(alert)),
         "sectors_key": key,
-        "taken": {s.cell: {"name": "" if s.taken_by_id == recipient.supporter_id
-                           else s.taken_by_name,
-                           "mine": s.taken_by_id == recipient.supporter_id}
-                  for s in states.values() if s.taken_by_id is not None},
+        "taken": {
+            s.cell: {
+                "name": "" if s.taken_by_id == recipient.supporter_id else s.taken_by_name,
+                "mine": s.taken_by_id == recipient.supporter_id,
+            }
+            for s in states.values()
+            if s.taken_by_id is not None
+        },
         "walked": sorted(s.cell for s in states.values() if s.walked),
         "priority": sorted(s.cell for s in states.values() if s.priority),
         "my_sector": mine,
@@ -185,13 +205,20 @@ def take_sector(recipient: AlertRecipient, cell: str) -> tuple[str, bool]:
     if created:
         name = sectors.supporter_name(recipient.supporter_id)
         if previous_cell and previous_cell != claim.cell:
-            emit_alert_event(recipient.alert_id, "sector_released",
-                             {"cell": previous_cell, "supporter_id": recipient.supporter_id},
-                             audience=ALL, actor=actor_of(recipient))
-        emit_alert_event(recipient.alert_id, "sector_taken",
-                         {"cell": claim.cell, "supporter_id": recipient.supporter_id,
-                          "name": name},
-                         audience=ALL, actor=actor_of(recipient))
+            emit_alert_event(
+                recipient.alert_id,
+                "sector_released",
+                {"cell": previous_cell, "supporter_id": recipient.supporter_id},
+                audience=ALL,
+                actor=actor_of(recipient),
+            )
+        emit_alert_event(
+            recipient.alert_id,
+            "sector_taken",
+            {"cell": claim.cell, "supporter_id": recipient.supporter_id, "name": name},
+            audience=ALL,
+            actor=actor_of(recipient),
+        )
     return claim.cell, created
 
 
@@ -200,9 +227,13 @@ def give_back_sector(recipient: AlertRecipient) -> str | None:
     _ensure_active(recipient.alert)
     cell = sectors.release_sector(recipient)
     if cell is not None:
-        emit_alert_event(recipient.alert_id, "sector_released",
-                         {"cell": cell, "supporter_id": recipient.supporter_id},
-                         audience=ALL, actor=actor_of(recipient))
+        emit_alert_event(
+            recipient.alert_id,
+            "sector_released",
+            {"cell": cell, "supporter_id": recipient.supporter_id},
+            audience=ALL,
+            actor=actor_of(recipient),
+        )
     return cell
 
 
@@ -222,8 +253,9 @@ def _insert(table: sa.Table) -> Any:
     return sqlite.insert(table)
 
 
-def record_search_positions(recipient: AlertRecipient,
-                            items: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
+def record_search_positions(
+    recipient: AlertRecipient, items: Sequence[Mapping[str, Any]]
+) -> tuple[int, int]:
     """Store a batch of positions checked by tracking.schemas.parse_positions; returns
     (accepted, duplicates). One INSERT .. ON CONFLICT DO NOTHING on (supporter, client_id), so
     a batch the phone sends again is stored once. Each position notes the sector it lies in:
@@ -234,25 +266,45 @@ def record_search_positions(recipient: AlertRecipient,
         raise NotSearching()
     now = utcnow()
     resolution = sectors.sector_resolution()
-    values = [{"alert_id": alert.id, "supporter_id": recipient.supporter_id,
-               "client_id": item["client_id"], "lat": item["lat"], "lon": item["lon"],
-               "accuracy_m": item.get("accuracy_m"), "recorded_at": item["recorded_at"],
-               "cell": sectors.cell_of(item["lat"], item["lon"], resolution),
-               "received_at": now} for item in items]
+    values = [
+        {
+            "alert_id": alert.id,
+            "supporter_id": recipient.supporter_id,
+            "client_id": item["client_id"],
+            "lat": item["lat"],
+            "lon": item["lon"],
+            "accuracy_m": item.get("accuracy_m"),
+            "recorded_at": item["recorded_at"],
+            "cell": sectors.cell_of(item["lat"], item["lon"], resolution),
+            "received_at": now,
+        }
+        for item in items
+    ]
     table = SearchPosition.__table__
     assert isinstance(table, sa.Table)
-    statement = _insert(table).on_conflict_do_nothing(
-        index_elements=["supporter_id", "client_id"]).returning(table.c.id)
+    statement = (
+        _insert(table)
+        .on_conflict_do_nothing(index_elements=["supporter_id", "client_id"])
+        .returning(table.c.id)
+    )
     accepted = len(db.session.connection().execute(statement, values).all())
     if accepted:
         record_walked_cells(alert.id, values)
         newest = max(values, key=lambda v: v["recorded_at"])
-        emit_alert_event(alert.id, "search_position",
-                         {"supporter_id": recipient.supporter_id,
-                          "name": sectors.supporter_name(recipient.supporter_id),
-                          "lat": newest["lat"], "lon": newest["lon"], "cell": newest["cell"],
-                          "at": newest["recorded_at"].isoformat()},
-                         audience=STAFF, actor=actor_of(recipient))
+        emit_alert_event(
+            alert.id,
+            "search_position",
+            {
+                "supporter_id": recipient.supporter_id,
+                "name": sectors.supporter_name(recipient.supporter_id),
+                "lat": newest["lat"],
+                "lon": newest["lon"],
+                "cell": newest["cell"],
+                "at": newest["recorded_at"].isoformat(),
+            },
+            audience=STAFF,
+            actor=actor_of(recipient),
+        )
     return accepted, len(values) - accepted
 
 
@@ -269,8 +321,11 @@ def record_walked_cells(alert_id: int, positions: Sequence[Mapping[str, Any]]) -
     assert isinstance(table, sa.Table)
     db.session.connection().execute(
         _insert(table).on_conflict_do_nothing(index_elements=["alert_id", "cell"]),
-        [{"alert_id": alert_id, "cell": cell, "first_walked_at": at}
-         for cell, at in sorted(first.items())])
+        [
+            {"alert_id": alert_id, "cell": cell, "first_walked_at": at}
+            for cell, at in sorted(first.items())
+        ],
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -292,8 +347,9 @@ class SightingInput:
     photo: bytes | None = None
 
 
-def _float(errors: dict[str, list[str]], name: str, raw: Any, low: float, high: float,
-           message: str) -> float | None:
+def _float(
+    errors: dict[str, list[str]], name: str, raw: Any, low: float, high: float, message: str
+) -> float | None:
     try:
         value = float(raw)
     except (TypeError, ValueError):
@@ -304,35 +360,51 @@ def _float(errors: dict[str, list[str]], name: str, raw: Any, low: float, high: 
     return value
 
 
-def parse_sighting(form: Mapping[str, Any], files: Mapping[str, FileStorage],
-                   now: datetime) -> SightingInput:
+def parse_sighting(
+    form: Mapping[str, Any], files: Mapping[str, FileStorage], now: datetime
+) -> SightingInput:
     """Check the sighting form (multipart): field-level errors as InvalidPayload. The photo is
     re-encoded here (no EXIF, no GPS) so nothing of the original file is ever stored."""
     errors: dict[str, list[str]] = {}
     client_id = str(form.get("client_id") or "")
     if not CLIENT_ID_RE.fullmatch(client_id):
         errors.setdefault("client_id", []).append(
-            _("The id must be 8 to 64 letters, digits, '-' or '_'."))
+            _("The id must be 8 to 64 letters, digits, '-' or '_'.")
+        )
     raw_time = str(form.get("seen_at") or "").strip()
     seen_at: datetime | None = now
     if raw_time:
         seen_at = parse_time(raw_time)
         if seen_at is None:
             errors.setdefault("seen_at", []).append(
-                _("Send the time in ISO 8601 with a time zone offset."))
+                _("Send the time in ISO 8601 with a time zone offset.")
+            )
         elif seen_at > now + SIGHTING_MAX_FUTURE:
             errors.setdefault("seen_at", []).append(_("This time is in the future."))
         elif seen_at < now - SIGHTING_MAX_AGE:
             errors.setdefault("seen_at", []).append(_("This time is more than a day ago."))
     if not str(form.get("lat") or "").strip() and not str(form.get("lon") or "").strip():
         errors.setdefault("place", []).append(
-            _("Choose the place: use this phone's position or tap the map."))
+            _("Choose the place: use this phone's position or tap the map.")
+        )
         lat = lon = None
     else:
-        lat = _float(errors, "lat", form.get("lat"), -90.0, 90.0,
-                     _("Latitude must be a number from -90 to 90."))
-        lon = _float(errors, "lon", form.get("lon"), -180.0, 180.0,
-                     _("Longitude must be a number from -180 to 180."))
+        lat = _float(
+            errors,
+            "lat",
+            form.get("lat"),
+            -90.0,
+            90.0,
+            _("Latitude must be a number from -90 to 90."),
+        )
+        lon = _float(
+            errors,
+            "lon",
+            form.get("lon"),
+            -180.0,
+            180.0,
+            _("Longitude must be a number from -180 to 180."),
+        )
     place_source = str(form.get("place_source") or "phone")
     if place_source not in ("phone", "map"):
         errors.setdefault("place_source", []).append(_("Unknown choice."))
@@ -352,7 +424,8 @@ def parse_sighting(form: Mapping[str, Any], files: Mapping[str, FileStorage],
     description = clean_block(str(form.get("description") or ""))
     if len(description) > DESCRIPTION_MAX:
         errors.setdefault("description", []).append(
-            _("At most %(max)d characters.", max=DESCRIPTION_MAX))
+            _("At most %(max)d characters.", max=DESCRIPTION_MAX)
+        )
     photo: bytes | None = None
     upload = files.get("photo")
     if upload is not None and upload.filename:
@@ -363,14 +436,23 @@ def parse_sighting(form: Mapping[str, Any], files: Mapping[str, FileStorage],
     if errors:
         raise InvalidPayload(errors)
     assert seen_at is not None and lat is not None and lon is not None
-    return SightingInput(client_id=client_id, seen_at=seen_at, lat=lat, lon=lon,
-                         place_source=place_source, direction=direction,
-                         description=description, certainty=certainty, photo=photo)
+    return SightingInput(
+        client_id=client_id,
+        seen_at=seen_at,
+        lat=lat,
+        lon=lon,
+        place_source=place_source,
+        direction=direction,
+        description=description,
+        certainty=certainty,
+        photo=photo,
+    )
 
 
 def _existing_sighting(alert_id: int, client_id: str) -> Sighting | None:
-    return db.session.scalar(sa.select(Sighting).where(Sighting.alert_id == alert_id,
-                                                       Sighting.client_id == client_id))
+    return db.session.scalar(
+        sa.select(Sighting).where(Sighting.alert_id == alert_id, Sighting.client_id == client_id)
+    )
 
 
 def report_sighting(recipient: AlertRecipient, data: SightingInput) -> tuple[Sighting, bool]:
@@ -381,11 +463,19 @@ def report_sighting(recipient: AlertRecipient, data: SightingInput) -> tuple[Sig
     existing = _existing_sighting(alert.id, data.client_id)
     if existing is not None:
         return existing, False
-    sighting = Sighting(alert_id=alert.id, client_id=data.client_id,
-                        reporter_supporter_id=recipient.supporter_id, seen_at=data.seen_at,
-                        lat=data.lat, lon=data.lon, place_source=data.place_source,
-                        direction=data.direction, description=data.description,
-                        certainty=data.certainty, photo=data.photo)
+    sighting = Sighting(
+        alert_id=alert.id,
+        client_id=data.client_id,
+        reporter_supporter_id=recipient.supporter_id,
+        seen_at=data.seen_at,
+        lat=data.lat,
+        lon=data.lon,
+        place_source=data.place_source,
+        direction=data.direction,
+        description=data.description,
+        certainty=data.certainty,
+        photo=data.photo,
+    )
     try:
         with db.session.begin_nested():
             db.session.add(sighting)
@@ -395,25 +485,43 @@ def report_sighting(recipient: AlertRecipient, data: SightingInput) -> tuple[Sig
         if existing is None:
             raise
         return existing, False
-    emit_alert_event(alert.id, "sighting",
-                     {"id": sighting.id, "seen_at": sighting.seen_at.isoformat(),
-                      "lat": sighting.lat, "lon": sighting.lon,
-                      "certainty": sighting.certainty.value,
-                      "direction": sighting.direction.value,
-                      "has_photo": sighting.photo is not None,
-                      "supporter_id": recipient.supporter_id,
-                      "name": sectors.supporter_name(recipient.supporter_id)},
-                     audience=STAFF, actor=actor_of(recipient))
-    record_audit("report_sighting", "sighting", sighting.id, alert.district_id,
-                 actor=actor_of(recipient), alert_id=alert.id)
+    emit_alert_event(
+        alert.id,
+        "sighting",
+        {
+            "id": sighting.id,
+            "seen_at": sighting.seen_at.isoformat(),
+            "lat": sighting.lat,
+            "lon": sighting.lon,
+            "certainty": sighting.certainty.value,
+            "direction": sighting.direction.value,
+            "has_photo": sighting.photo is not None,
+            "supporter_id": recipient.supporter_id,
+            "name": sectors.supporter_name(recipient.supporter_id),
+        },
+        audience=STAFF,
+        actor=actor_of(recipient),
+    )
+    record_audit(
+        "report_sighting",
+        "sighting",
+        sighting.id,
+        alert.district_id,
+        actor=actor_of(recipient),
+        alert_id=alert.id,
+    )
     return sighting, True
 
 
 def sighting_body(sighting: Sighting) -> dict[str, Any]:
     """What the phone gets back for a stored sighting (no photo bytes)."""
-    return {"id": sighting.id, "client_id": sighting.client_id,
-            "seen_at": sighting.seen_at.isoformat(), "status": sighting.status.value,
-            "has_photo": sighting.photo is not None}
+    return {
+        "id": sighting.id,
+        "client_id": sighting.client_id,
+        "seen_at": sighting.seen_at.isoformat(),
+        "status": sighting.status.value,
+        "has_photo": sighting.photo is not None,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -433,11 +541,9 @@ class MyAlert:
 def active_alerts_for(supporter: Supporter) -> list[MyAlert]:
     """The active alerts this supporter was told about, newest first."""
     rows = db.session.execute(
-        sa.select(AlertRecipient.token, Alert.is_exercise, Alert.started_at,
-                  AlertRecipient.answer)
+        sa.select(AlertRecipient.token, Alert.is_exercise, Alert.started_at, AlertRecipient.answer)
         .join(Alert, Alert.id == AlertRecipient.alert_id)
-        .where(AlertRecipient.supporter_id == supporter.id,
-               Alert.status == AlertStatus.active)
-        .order_by(Alert.started_at.desc(), Alert.id.desc()))
+        .where(AlertRecipient.supporter_id == supporter.id, Alert.status == AlertStatus.active)
+        .order_by(Alert.started_at.desc(), Alert.id.desc())
+    )
     return [MyAlert(token=t, is_exercise=e, started_at=s, answer=a) for t, e, s, a in rows]
-

@@ -116,13 +116,17 @@ def _link_ended(exc: _LinkEnded) -> Any:
     """403: the page says the link no longer works; JSON carries a closed-like state so an
     open page forgets the person's details as it does when the alert ends."""
     db.session.rollback()
-    message = _("This link no longer works. Please ask the organizer of your district for a "
-                "new link.")
+    message = _(
+        "This link no longer works. Please ask the organizer of your district for a new link."
+    )
     if request.endpoint in PAGE_ENDPOINTS:
         return render_template("auth/link_invalid.html"), 403
-    return json_error(403, message, signed_out=True,
-                      state={"status": "revoked", "closed": True, "message": message,
-                             "is_exercise": False})
+    return json_error(
+        403,
+        message,
+        signed_out=True,
+        state={"status": "revoked", "closed": True, "message": message, "is_exercise": False},
+    )
 
 
 def _recipient(token: str) -> AlertRecipient:
@@ -137,15 +141,21 @@ def _recipient(token: str) -> AlertRecipient:
         return recipient
     if recipient is None and _TOKEN_RE.fullmatch(token):
         recipient = db.session.scalar(
-            sa.select(AlertRecipient).where(AlertRecipient.revoked_token == token))
+            sa.select(AlertRecipient).where(AlertRecipient.revoked_token == token)
+        )
     if recipient is None:
         abort(404)
     # A supporter taken off the register, or whose link was replaced, no longer sees what
     # their old messages point to.
     supporter = recipient.supporter
-    record_refused_access(supporter, "alert_link", alert_id=recipient.alert_id,
-                          recipient_id=recipient.id, endpoint=request.endpoint or "",
-                          reason="inactive" if not supporter.is_active else "revoked")
+    record_refused_access(
+        supporter,
+        "alert_link",
+        alert_id=recipient.alert_id,
+        recipient_id=recipient.id,
+        endpoint=request.endpoint or "",
+        reason="inactive" if not supporter.is_active else "revoked",
+    )
     raise _LinkEnded()
 
 
@@ -175,9 +185,15 @@ def show(token: str) -> Any:
     tiles = tile_settings(current_app.config)
     map_parts = render_parts(new_map((alert.last_seen_lat, alert.last_seen_lon), tiles, 14))
     return render_template(
-        "alerts/field/show.html", alert=alert, recipient=recipient, token=token,
-        photos=fs.shown_photos(alert), state=fs.field_state(recipient),
-        tel_href=tel_href(alert.contact_phone), map_parts=map_parts)
+        "alerts/field/show.html",
+        alert=alert,
+        recipient=recipient,
+        token=token,
+        photos=fs.shown_photos(alert),
+        state=fs.field_state(recipient),
+        tel_href=tel_href(alert.contact_phone),
+        map_parts=map_parts,
+    )
 
 
 @bp.get("/<token>/photos/<int:photo_id>")
@@ -247,8 +263,7 @@ def positions(token: str) -> Any:
     recipient = _recipient(token)
     if not recipient.alert.is_active:
         return _closed(recipient)
-    rows = parse_positions(_json_object(), int(current_app.config["POSITION_MAX_BATCH"]),
-                           utcnow())
+    rows = parse_positions(_json_object(), int(current_app.config["POSITION_MAX_BATCH"]), utcnow())
     accepted, duplicates = fs.record_search_positions(recipient, rows)
     db.session.commit()
     return jsonify({"accepted": accepted, "duplicates": duplicates})

@@ -24,11 +24,17 @@ def flyer_photo(alert: Alert) -> PersonPhoto | None:
     search runs and only when the alert shares photos (the family's consent)."""
     if not alert.is_active or not alert.share_photo or alert.person_id is None:
         return None
-    kind_order = sa.case((PersonPhoto.kind == PhotoKind.face, 0),
-                         (PersonPhoto.kind == PhotoKind.full_body, 1), else_=2)
+    kind_order = sa.case(
+        (PersonPhoto.kind == PhotoKind.face, 0),
+        (PersonPhoto.kind == PhotoKind.full_body, 1),
+        else_=2,
+    )
     return db.session.scalar(
-        sa.select(PersonPhoto).where(PersonPhoto.person_id == alert.person_id)
-        .order_by(kind_order, PersonPhoto.id.desc()).limit(1))
+        sa.select(PersonPhoto)
+        .where(PersonPhoto.person_id == alert.person_id)
+        .order_by(kind_order, PersonPhoto.id.desc())
+        .limit(1)
+    )
 
 
 def photo_data_uri(photo: PersonPhoto) -> str:

@@ -103,8 +103,9 @@ def _strip(value: Any) -> Any:
 
 
 def _coordinate_field(label: Any, low: float, high: float) -> FloatField:
-    return FloatField(label, widget=HiddenInput(),
-                      validators=[Optional(), NumberRange(min=low, max=high)])
+    return FloatField(
+        label, widget=HiddenInput(), validators=[Optional(), NumberRange(min=low, max=high)]
+    )
 
 
 class StartAlertForm(SafeForm):
@@ -124,11 +125,18 @@ class StartAlertForm(SafeForm):
     # to everyone in range. Nothing is sent until the confirmation step names the choice.
     alert_mode = RadioField(
         _l("Exercise or real search?"),
-        choices=select_choices(((ALERT_MODE_EXERCISE, _l("Exercise (訓練)")),
-                                (ALERT_MODE_REAL, _l("Real search (本番)")))),
+        choices=select_choices(
+            (
+                (ALERT_MODE_EXERCISE, _l("Exercise (訓練)")),
+                (ALERT_MODE_REAL, _l("Real search (本番)")),
+            )
+        ),
         validate_choice=False,  # one message for "none" and "something else", not two
-        validators=[InputRequired(CHOOSE_MODE), AnyOf((ALERT_MODE_EXERCISE, ALERT_MODE_REAL),
-                                                      message=CHOOSE_MODE)])
+        validators=[
+            InputRequired(CHOOSE_MODE),
+            AnyOf((ALERT_MODE_EXERCISE, ALERT_MODE_REAL), message=CHOOSE_MODE),
+        ],
+    )
     # "1" once the coordinator has seen the confirmation (who is told, exercise or real).
     confirmed = HiddenField(validators=[Optional()])
     # --- who ---
@@ -136,33 +144,34 @@ class StartAlertForm(SafeForm):
     name_kana = StringField(_l("Name in kana"), validators=[Optional(), Length(max=100)])
     age = IntegerField(_l("Age"), validators=[Optional(), NumberRange(min=0, max=130)])
     sex = SelectField(_l("Sex"), choices=choices(Sex), default=Sex.unknown.value)
-    height_cm = IntegerField(_l("Height (cm)"),
-                             validators=[Optional(), NumberRange(min=50, max=250)])
+    height_cm = IntegerField(
+        _l("Height (cm)"), validators=[Optional(), NumberRange(min=50, max=250)]
+    )
     build = SelectField(_l("Build"), choices=choices(Build), default=Build.unknown.value)
     hair = StringField(_l("Hair"), validators=[Optional(), Length(max=200)])
     features = TextAreaField(_l("Features"), validators=[Optional(), Length(max=1000)])
-    clothing_today = TextAreaField(_l("Clothing today"),
-                                   validators=[Optional(), Length(max=500)])
+    clothing_today = TextAreaField(_l("Clothing today"), validators=[Optional(), Length(max=500)])
     belongings = StringField(_l("Belongings"), validators=[Optional(), Length(max=300)])
-    handling_notes = TextAreaField(_l("How to approach"),
-                                   validators=[Optional(), Length(max=1000)])
+    handling_notes = TextAreaField(_l("How to approach"), validators=[Optional(), Length(max=1000)])
     share_photo = BooleanField(_l("Show the registered photos to searchers"))
     # --- when and where last seen ---
-    last_seen_at = DateTimeLocalField(_l("Last seen at"), format="%Y-%m-%dT%H:%M",
-                                      validators=[InputRequired(), YearWindow()])
+    last_seen_at = DateTimeLocalField(
+        _l("Last seen at"), format="%Y-%m-%dT%H:%M", validators=[InputRequired(), YearWindow()]
+    )
     last_seen_lat = _coordinate_field(_l("Latitude"), -90.0, 90.0)
     last_seen_lon = _coordinate_field(_l("Longitude"), -180.0, 180.0)
-    last_seen_place = StringField(_l("Place (address or landmark)"),
-                                  validators=[Optional(), Length(max=300)])
+    last_seen_place = StringField(
+        _l("Place (address or landmark)"), validators=[Optional(), Length(max=300)]
+    )
     # --- police and the number to call ---
     police_informed = BooleanField(_l("The police have been told"))
     police_station = StringField(_l("Police station"), validators=[Optional(), Length(max=100)])
-    police_case_number = StringField(_l("Case number"),
-                                     validators=[Optional(), Length(max=50)])
-    contact_phone = StringField(_l("Number to call on a sighting"),
-                                validators=[DataRequired(), Length(max=30), PhoneNumber()])
-    contact_label = StringField(_l("Whose number it is"),
-                                validators=[Optional(), Length(max=100)])
+    police_case_number = StringField(_l("Case number"), validators=[Optional(), Length(max=50)])
+    contact_phone = StringField(
+        _l("Number to call on a sighting"),
+        validators=[DataRequired(), Length(max=30), PhoneNumber()],
+    )
+    contact_label = StringField(_l("Whose number it is"), validators=[Optional(), Length(max=100)])
 
     def validate_last_seen_at(self, field: Any) -> None:
         if field.data is None:
@@ -179,15 +188,19 @@ class StartAlertForm(SafeForm):
         # validate_<field> method.
         valid = super().validate(extra_validators)
         if not self.person_id.data and not any(
-                (self.display_name.data, self.features.data, self.clothing_today.data,
-                 self.hair.data)):
+            (self.display_name.data, self.features.data, self.clothing_today.data, self.hair.data)
+        ):
             # Someone to look for: a registered person, or at least a few words about them.
-            self.clothing_today.errors = [*self.clothing_today.errors, _l(
-                "Please describe the person: at least their clothing today or their features.")]
+            self.clothing_today.errors = [
+                *self.clothing_today.errors,
+                _l("Please describe the person: at least their clothing today or their features."),
+            ]
             valid = False
         if self.police_case_number.data and not self.police_informed.data:
-            self.police_station.errors = [*self.police_station.errors, _l(
-                "Tick “The police have been told” to give a case number.")]
+            self.police_station.errors = [
+                *self.police_station.errors,
+                _l("Tick “The police have been told” to give a case number."),
+            ]
             valid = False
         return valid
 
@@ -215,17 +228,22 @@ class StartAlertForm(SafeForm):
     def has_point(self) -> bool:
         """Whether a last-seen point was given (a map click or an address already resolved)."""
         lat, lon = self.last_seen_lat.data, self.last_seen_lon.data
-        return (lat is not None and lon is not None and math.isfinite(lat)
-                and math.isfinite(lon))
+        return lat is not None and lon is not None and math.isfinite(lat) and math.isfinite(lon)
 
     def require_point(self) -> bool:
         """Add the "where?" error when neither a map click nor a found address is there."""
         if self.has_point():
             return True
         if not self.last_seen_place.errors:
-            self.last_seen_place.errors = [*self.last_seen_place.errors, str(_l(
-                "Please click the map where the person was last seen, or type an address "
-                "and press “Find on the map”."))]
+            self.last_seen_place.errors = [
+                *self.last_seen_place.errors,
+                str(
+                    _l(
+                        "Please click the map where the person was last seen, or type an address "
+                        "and press “Find on the map”."
+                    )
+                ),
+            ]
         return False
 
     def last_seen_utc(self) -> datetime:
@@ -237,9 +255,10 @@ class StartAlertForm(SafeForm):
 class RadiusForm(SafeForm):
     """Override the scheduled radius (km), or clear the override."""
 
-    radius_km = FloatField(_l("Search radius (km)"),
-                           validators=[Optional(), NumberRange(min=RADIUS_MIN_KM,
-                                                               max=RADIUS_MAX_KM)])
+    radius_km = FloatField(
+        _l("Search radius (km)"),
+        validators=[Optional(), NumberRange(min=RADIUS_MIN_KM, max=RADIUS_MAX_KM)],
+    )
     clear = HiddenField()
 
     def wants_clear(self) -> bool:
@@ -253,10 +272,14 @@ class RadiusForm(SafeForm):
 class ReviewSightingForm(SafeForm):
     """The coordinator's verdict on a sighting."""
 
-    status = RadioField(_l("Verdict"), choices=select_choices(
-        (s.value, SIGHTING_STATUS_LABELS[s]) for s in
-        (SightingStatus.confirmed, SightingStatus.doubtful, SightingStatus.duplicate)),
-        validators=[InputRequired()])
+    status = RadioField(
+        _l("Verdict"),
+        choices=select_choices(
+            (s.value, SIGHTING_STATUS_LABELS[s])
+            for s in (SightingStatus.confirmed, SightingStatus.doubtful, SightingStatus.duplicate)
+        ),
+        validators=[InputRequired()],
+    )
     recentre = BooleanField(_l("Make it the new last-seen point (the search re-centres)"))
 
     def validate_recentre(self, field: Any) -> None:
@@ -267,10 +290,17 @@ class ReviewSightingForm(SafeForm):
 class CloseAlertForm(SafeForm):
     """End the search: found (where, in what condition) or cancelled; a confirmation box."""
 
-    outcome = RadioField(_l("How did it end?"), choices=select_choices(
-        (s.value, lbl) for s, lbl in ((AlertStatus.found, _l("Found")),
-                                      (AlertStatus.cancelled, _l("Cancelled (no longer needed)")))),
-        validators=[InputRequired()])
+    outcome = RadioField(
+        _l("How did it end?"),
+        choices=select_choices(
+            (s.value, lbl)
+            for s, lbl in (
+                (AlertStatus.found, _l("Found")),
+                (AlertStatus.cancelled, _l("Cancelled (no longer needed)")),
+            )
+        ),
+        validators=[InputRequired()],
+    )
     found_place = StringField(_l("Where found"), validators=[Optional(), Length(max=300)])
     found_lat = _coordinate_field(_l("Latitude"), -90.0, 90.0)
     found_lon = _coordinate_field(_l("Longitude"), -180.0, 180.0)
@@ -278,15 +308,18 @@ class CloseAlertForm(SafeForm):
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=500)])
     confirm = BooleanField(
         _l("I confirm: the search ends and everyone who was told receives the all-clear."),
-        validators=[DataRequired(_l("Please tick the box to confirm."))])
+        validators=[DataRequired(_l("Please tick the box to confirm."))],
+    )
 
     def validate(self, extra_validators: Any = None) -> bool:
         valid = super().validate(extra_validators)
         has_point = self.found_lat.data is not None and self.found_lon.data is not None
         has_place = bool((self.found_place.data or "").strip())
         if self.outcome.data == AlertStatus.found.value and not (has_place or has_point):
-            self.found_place.errors = [*self.found_place.errors, _l(
-                "Please say where the person was found, or click the map.")]
+            self.found_place.errors = [
+                *self.found_place.errors,
+                _l("Please say where the person was found, or click the map."),
+            ]
             valid = False
         return valid
 
@@ -314,13 +347,16 @@ def consent_info(person: AtRiskPerson, today: date) -> ConsentInfo:
     consent = current_consent(person)
     state = consent_state(person, today)
     covers_photo = consent is not None and ConsentScope.share_photo.value in (consent.scopes or [])
-    return ConsentInfo(state=state, renew_by=consent.renew_by if consent else None,
-                       photo_allowed=(state in ("valid", "expiring") and covers_photo
-                                      and bool(person.photos)))
+    return ConsentInfo(
+        state=state,
+        renew_by=consent.renew_by if consent else None,
+        photo_allowed=(state in ("valid", "expiring") and covers_photo and bool(person.photos)),
+    )
 
 
-def prefill_from_person(form: StartAlertForm, person: AtRiskPerson, today: date,
-                        info: ConsentInfo) -> None:
+def prefill_from_person(
+    form: StartAlertForm, person: AtRiskPerson, today: date, info: ConsentInfo
+) -> None:
     """Copy the registered description into the form; the usual clothing is a starting point
     for today's clothing, to be corrected by whoever saw the person last."""
     form.person_id.data = person.id
@@ -337,8 +373,9 @@ def prefill_from_person(form: StartAlertForm, person: AtRiskPerson, today: date,
     form.share_photo.data = info.photo_allowed
 
 
-def prefill_defaults(form: StartAlertForm, *, now_local: datetime,
-                     last_contact: tuple[str, str] | None) -> None:
+def prefill_defaults(
+    form: StartAlertForm, *, now_local: datetime, last_contact: tuple[str, str] | None
+) -> None:
     """Now as the last-seen time, a fresh client key, the number used last time."""
     form.last_seen_at.data = now_local.replace(second=0, microsecond=0, tzinfo=None)
     form.client_key.data = uuid.uuid4().hex
@@ -350,15 +387,25 @@ def alert_input(form: StartAlertForm, *, share_photo: bool) -> AlertInput:
     """The service's input from a validated form that has a point."""
     assert form.last_seen_lat.data is not None and form.last_seen_lon.data is not None
     return AlertInput(
-        last_seen_at=form.last_seen_utc(), last_seen_lat=float(form.last_seen_lat.data),
-        last_seen_lon=float(form.last_seen_lon.data), contact_phone=form.contact_phone.data or "",
+        last_seen_at=form.last_seen_utc(),
+        last_seen_lat=float(form.last_seen_lat.data),
+        last_seen_lon=float(form.last_seen_lon.data),
+        contact_phone=form.contact_phone.data or "",
         last_seen_place=form.last_seen_place.data or "",
-        contact_label=form.contact_label.data or "", person_id=form.person_id.data or None,
-        display_name=form.display_name.data or "", name_kana=form.name_kana.data or "",
-        age=form.age.data, sex=Sex(form.sex.data), height_cm=form.height_cm.data,
-        build=Build(form.build.data), hair=form.hair.data or "", features=form.features.data or "",
-        clothing_today=form.clothing_today.data or "", belongings=form.belongings.data or "",
-        handling_notes=form.handling_notes.data or "", share_photo=share_photo,
+        contact_label=form.contact_label.data or "",
+        person_id=form.person_id.data or None,
+        display_name=form.display_name.data or "",
+        name_kana=form.name_kana.data or "",
+        age=form.age.data,
+        sex=Sex(form.sex.data),
+        height_cm=form.height_cm.data,
+        build=Build(form.build.data),
+        hair=form.hair.data or "",
+        features=form.features.data or "",
+        clothing_today=form.clothing_today.data or "",
+        belongings=form.belongings.data or "",
+        handling_notes=form.handling_notes.data or "",
+        share_photo=share_photo,
         police_informed=bool(form.police_informed.data),
         police_station=form.police_station.data or "",
         police_case_number=form.police_case_number.data or "",

@@ -37,8 +37,9 @@ class FoundPlace:
     address: str
 
 
-def find_address(query: str, *, near: tuple[float, float] | None = None,
-                 language: str = "ja") -> FoundPlace | None:
+def find_address(
+    query: str, *, near: tuple[float, float] | None = None, language: str = "ja"
+) -> FoundPlace | None:
     """The best match for an address or place name, or None when nothing matches.
 
     Raises GeocoderUnavailable when GEOCODER_URL is unset or the geocoder fails or times out.
@@ -52,18 +53,24 @@ def find_address(query: str, *, near: tuple[float, float] | None = None,
     timeout_s = float(current_app.config.get("GEOCODER_TIMEOUT_S") or 2.0)
     viewbox = None
     if near is not None:
-        viewbox = [Point(near[0] - NEAR_DEGREES, near[1] - NEAR_DEGREES),
-                   Point(near[0] + NEAR_DEGREES, near[1] + NEAR_DEGREES)]
+        viewbox = [
+            Point(near[0] - NEAR_DEGREES, near[1] - NEAR_DEGREES),
+            Point(near[0] + NEAR_DEGREES, near[1] + NEAR_DEGREES),
+        ]
     try:
         with turn_released():
             location = nominatim_for(url, timeout_s).geocode(
-                query, exactly_one=True, language=language, viewbox=viewbox, bounded=False,
-                timeout=timeout_s)
+                query,
+                exactly_one=True,
+                language=language,
+                viewbox=viewbox,
+                bounded=False,
+                timeout=timeout_s,
+            )
     except (GeopyError, OSError, ValueError) as exc:
         log.info("geocoder unavailable: %s", exc)
         raise GeocoderUnavailable(str(exc)) from exc
     if location is None:
         return None
     address = str(getattr(location, "address", "") or query)[:QUERY_MAX]
-    return FoundPlace(lat=float(location.latitude), lon=float(location.longitude),
-                      address=address)
+    return FoundPlace(lat=float(location.latitude), lon=float(location.longitude), address=address)

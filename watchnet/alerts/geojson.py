@@ -44,8 +44,9 @@ def _feature(geometry: dict[str, Any], **properties: Any) -> Feature:
     return {"type": "Feature", "geometry": geometry, "properties": properties}
 
 
-def circle_ring(lat: float, lon: float, radius_m: float,
-                vertices: int = CIRCLE_VERTICES) -> list[Position]:
+def circle_ring(
+    lat: float, lon: float, radius_m: float, vertices: int = CIRCLE_VERTICES
+) -> list[Position]:
     """A closed linear ring approximating a circle on the sphere, counter-clockwise (RFC 7946's
     winding for exterior rings: the bearing decreases from north through west)."""
     phi1, lambda1 = math.radians(lat), math.radians(lon)
@@ -53,10 +54,13 @@ def circle_ring(lat: float, lon: float, radius_m: float,
     ring = []
     for i in range(vertices):
         theta = math.radians(-360.0 * i / vertices)
-        phi2 = math.asin(math.sin(phi1) * math.cos(delta)
-                         + math.cos(phi1) * math.sin(delta) * math.cos(theta))
-        lambda2 = lambda1 + math.atan2(math.sin(theta) * math.sin(delta) * math.cos(phi1),
-                                       math.cos(delta) - math.sin(phi1) * math.sin(phi2))
+        phi2 = math.asin(
+            math.sin(phi1) * math.cos(delta) + math.cos(phi1) * math.sin(delta) * math.cos(theta)
+        )
+        lambda2 = lambda1 + math.atan2(
+            math.sin(theta) * math.sin(delta) * math.cos(phi1),
+            math.cos(delta) - math.sin(phi1) * math.sin(phi2),
+        )
         ring.append(_pos(math.degrees(phi2), (math.degrees(lambda2) + 540) % 360 - 180))
     ring.append(ring[0])
     return ring
@@ -83,30 +87,56 @@ def ring_features(alert: Alert) -> list[Feature]:
     radii = set()
     for step in radius_schedule():
         radii.add(round(step.radius_m))
-        features.append(_feature(
-            {"type": "Polygon",
-             "coordinates": [circle_ring(alert.last_seen_lat, alert.last_seen_lon,
-                                         step.radius_m)]},
-            kind="ring", radius_m=step.radius_m, after_min=step.minutes,
-            label=step.source, reached=step.radius_m <= current,
-            current=round(step.radius_m) == round(current)))
+        features.append(
+            _feature(
+                {
+                    "type": "Polygon",
+                    "coordinates": [
+                        circle_ring(alert.last_seen_lat, alert.last_seen_lon, step.radius_m)
+                    ],
+                },
+                kind="ring",
+                radius_m=step.radius_m,
+                after_min=step.minutes,
+                label=step.source,
+                reached=step.radius_m <= current,
+                current=round(step.radius_m) == round(current),
+            )
+        )
     if current and round(current) not in radii:
-        features.append(_feature(
-            {"type": "Polygon",
-             "coordinates": [circle_ring(alert.last_seen_lat, alert.last_seen_lon, current)]},
-            kind="ring", radius_m=current, after_min=None,
-            label=(_("Radius set by the coordinator") if alert.radius_override_m
-                   else ring_source(current)),
-            reached=True, current=True))
+        features.append(
+            _feature(
+                {
+                    "type": "Polygon",
+                    "coordinates": [circle_ring(alert.last_seen_lat, alert.last_seen_lon, current)],
+                },
+                kind="ring",
+                radius_m=current,
+                after_min=None,
+                label=(
+                    _("Radius set by the coordinator")
+                    if alert.radius_override_m
+                    else ring_source(current)
+                ),
+                reached=True,
+                current=True,
+            )
+        )
     return features
 
 
 def sector_features(alert: Alert) -> list[Feature]:
     """Every sector with its state: taken (by whom, short name only), walked or untouched."""
     return [
-        _feature({"type": "Polygon", "coordinates": cell_polygon(s.cell)},
-                 kind="sector", cell=s.cell, state=s.state, taken_by=s.taken_by_name or None,
-                 walked=s.walked, priority=s.priority)
+        _feature(
+            {"type": "Polygon", "coordinates": cell_polygon(s.cell)},
+            kind="sector",
+            cell=s.cell,
+            state=s.state,
+            taken_by=s.taken_by_name or None,
+            walked=s.walked,
+            priority=s.priority,
+        )
         for s in sector_states(alert).values()
     ]
 
@@ -114,14 +144,24 @@ def sector_features(alert: Alert) -> list[Feature]:
 def sighting_features(alert: Alert) -> list[Feature]:
     """Sightings as points, oldest first."""
     sightings = db.session.scalars(
-        sa.select(Sighting).where(Sighting.alert_id == alert.id)
-        .order_by(Sighting.seen_at, Sighting.id))
+        sa.select(Sighting)
+        .where(Sighting.alert_id == alert.id)
+        .order_by(Sighting.seen_at, Sighting.id)
+    )
     return [
-        _feature({"type": "Point", "coordinates": _pos(s.lat, s.lon)},
-                 kind="sighting", id=s.id, seen_at=_time(s.seen_at), status=s.status.value,
-                 certainty=s.certainty.value, direction=s.direction.value,
-                 place_source=s.place_source, description=s.description,
-                 has_photo=s.photo is not None, recentred=s.recentred)
+        _feature(
+            {"type": "Point", "coordinates": _pos(s.lat, s.lon)},
+            kind="sighting",
+            id=s.id,
+            seen_at=_time(s.seen_at),
+            status=s.status.value,
+            certainty=s.certainty.value,
+            direction=s.direction.value,
+            place_source=s.place_source,
+            description=s.description,
+            has_photo=s.photo is not None,
+            recentred=s.recentred,
+        )
         for s in sightings
     ]
 
@@ -129,8 +169,12 @@ def sighting_features(alert: Alert) -> list[Feature]:
 def track_features(alert: Alert) -> list[Feature]:
     """Each searcher's shared positions as one line in time order (a point if only one)."""
     rows = db.session.execute(
-        sa.select(SearchPosition.supporter_id, SearchPosition.lat, SearchPosition.lon,
-                  SearchPosition.recorded_at)
+        sa.select(
+            SearchPosition.supporter_id,
+            SearchPosition.lat,
+            SearchPosition.lon,
+            SearchPosition.recorded_at,
+        )
         .where(SearchPosition.alert_id == alert.id)
         .order_by(SearchPosition.supporter_id, SearchPosition.recorded_at, SearchPosition.id)
     ).all()
@@ -140,30 +184,51 @@ def track_features(alert: Alert) -> list[Feature]:
     names: dict[int, str] = {}
     if tracks:
         for supporter_id, name in db.session.execute(
-                sa.select(Supporter.id, Supporter.name).where(Supporter.id.in_(list(tracks)))):
+            sa.select(Supporter.id, Supporter.name).where(Supporter.id.in_(list(tracks)))
+        ):
             names[supporter_id] = name
     features = []
     for supporter_id, points in tracks.items():
         coords = [_pos(p.lat, p.lon) for p in points]
-        geometry = ({"type": "LineString", "coordinates": coords} if len(coords) > 1
-                    else {"type": "Point", "coordinates": coords[0]})
-        features.append(_feature(
-            geometry, kind="track", supporter_id=supporter_id,
-            name=short_name(names.get(supporter_id, "")), points=len(coords),
-            started_at=_time(points[0].recorded_at), ended_at=_time(points[-1].recorded_at)))
+        geometry = (
+            {"type": "LineString", "coordinates": coords}
+            if len(coords) > 1
+            else {"type": "Point", "coordinates": coords[0]}
+        )
+        features.append(
+            _feature(
+                geometry,
+                kind="track",
+                supporter_id=supporter_id,
+                name=short_name(names.get(supporter_id, "")),
+                points=len(coords),
+                started_at=_time(points[0].recorded_at),
+                ended_at=_time(points[-1].recorded_at),
+            )
+        )
     return features
 
 
 def point_features(alert: Alert) -> list[Feature]:
     """The last-seen point, and where the person was found once closed as found."""
-    features = [_feature(
-        {"type": "Point", "coordinates": _pos(alert.last_seen_lat, alert.last_seen_lon)},
-        kind="last_seen", at=_time(alert.last_seen_at), place=alert.last_seen_place,
-        revision=alert.revision)]
+    features = [
+        _feature(
+            {"type": "Point", "coordinates": _pos(alert.last_seen_lat, alert.last_seen_lon)},
+            kind="last_seen",
+            at=_time(alert.last_seen_at),
+            place=alert.last_seen_place,
+            revision=alert.revision,
+        )
+    ]
     if alert.found_lat is not None and alert.found_lon is not None:
-        features.append(_feature(
-            {"type": "Point", "coordinates": _pos(alert.found_lat, alert.found_lon)},
-            kind="found", at=_time(alert.closed_at), place=alert.found_place))
+        features.append(
+            _feature(
+                {"type": "Point", "coordinates": _pos(alert.found_lat, alert.found_lon)},
+                kind="found",
+                at=_time(alert.closed_at),
+                place=alert.found_place,
+            )
+        )
     return features
 
 
@@ -175,6 +240,11 @@ def search_geojson(alert: Alert) -> dict[str, Any]:
         "status": alert.status.value,
         "is_exercise": alert.is_exercise,
         "radius_m": search_radius_m(alert),
-        "features": [*ring_features(alert), *sector_features(alert), *point_features(alert),
-                     *sighting_features(alert), *track_features(alert)],
+        "features": [
+            *ring_features(alert),
+            *sector_features(alert),
+            *point_features(alert),
+            *sighting_features(alert),
+            *track_features(alert),
+        ],
     }

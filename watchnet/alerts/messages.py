@@ -80,8 +80,11 @@ def _sex_word(sex: Sex) -> str:
 
 
 def _build_word(build: Build) -> str:
-    return {Build.slim: _("slim build"), Build.medium: _("medium build"),
-            Build.stout: _("stout build")}.get(build, "")
+    return {
+        Build.slim: _("slim build"),
+        Build.medium: _("medium build"),
+        Build.stout: _("stout build"),
+    }.get(build, "")
 
 
 def description_lines(alert: Alert) -> list[str]:
@@ -125,8 +128,11 @@ def what_to_do_lines(alert: Alert) -> list[str]:
         _("If you see someone who may be this person:"),
         _("- Please do not chase them or call out loudly."),
         _("- Approach gently, from the front, and give your own name first."),
-        _("- Stay with them if you can, and call %(who)s: %(phone)s", who=who,
-          phone=alert.contact_phone),
+        _(
+            "- Stay with them if you can, and call %(who)s: %(phone)s",
+            who=who,
+            phone=alert.contact_phone,
+        ),
     ]
 
 
@@ -138,8 +144,10 @@ def alert_message(alert: Alert) -> tuple[str, str]:
     """(subject, body) of the alert, with LINK_SLOT where the personal link goes."""
     subject = _exercise_prefix(alert) + _("Please help look for a missing person")
     lines = _exercise_lines(alert) + [
-        _("A person living with dementia is missing in your neighbourhood. Please keep an eye "
-          "out while you go about your day, and help search if you can."),
+        _(
+            "A person living with dementia is missing in your neighbourhood. Please keep an eye "
+            "out while you go about your day, and help search if you can."
+        ),
         "",
         *_search_lines(alert),
         "",
@@ -152,8 +160,10 @@ def _search_lines(alert: Alert) -> list[str]:
     """Where, whom, what to do and the link: the part an alert and its update share."""
     return [
         last_seen_line(alert),
-        _("Search area: within %(distance)s of the place last seen",
-          distance=format_distance(alert.radius_m, _lang())),
+        _(
+            "Search area: within %(distance)s of the place last seen",
+            distance=format_distance(alert.radius_m, _lang()),
+        ),
         "",
         *description_lines(alert),
         "",
@@ -178,8 +188,10 @@ def reminder_message(alert: Alert) -> tuple[str, str]:
     """(subject, body) reminding a recipient who has not answered (LINK_SLOT for the link)."""
     subject = _exercise_prefix(alert) + _("Reminder: a missing person is still being looked for")
     lines = _exercise_lines(alert) + [
-        _("The search is still going on. Could you let us know whether you can help? "
-          "One tap is enough, either way."),
+        _(
+            "The search is still going on. Could you let us know whether you can help? "
+            "One tap is enough, either way."
+        ),
         "",
         last_seen_line(alert),
         "",
@@ -202,8 +214,10 @@ def all_clear_message(alert: Alert) -> tuple[str, str]:
         first,
         _("Thank you very much for your help and your watchful eyes."),
         "",
-        _("Please delete the earlier messages about this search, and keep what you saw to "
-          "yourself."),
+        _(
+            "Please delete the earlier messages about this search, and keep what you saw to "
+            "yourself."
+        ),
     ]
     return subject, "\n".join(lines)
 
@@ -212,8 +226,11 @@ def escalation_message(alert: Alert, *, told: int, searching: int) -> tuple[str,
     """(subject, body) telling the district's coordinators that too few are searching."""
     subject = _exercise_prefix(alert) + _("Few searchers: please consider more help")
     lines = _exercise_lines(alert) + [
-        _("Only %(searching)s of the %(told)s supporters told are searching so far.",
-          searching=searching, told=told),
+        _(
+            "Only %(searching)s of the %(told)s supporters told are searching so far.",
+            searching=searching,
+            told=told,
+        ),
         _("Consider widening the search area, reminding supporters, or asking for more help."),
         "",
         last_seen_line(alert),

@@ -65,15 +65,18 @@ class Alert(Model):
     __table_args__ = (sa.Index("ix_alert_status", "status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    district_id: Mapped[int] = mapped_column(sa.ForeignKey("district.id", ondelete="CASCADE"),
-                                             index=True)
+    district_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("district.id", ondelete="CASCADE"), index=True
+    )
     person_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("at_risk_person.id", ondelete="SET NULL"), nullable=True)
+        sa.ForeignKey("at_risk_person.id", ondelete="SET NULL"), nullable=True
+    )
     # Idempotency for the start form: a double submit starts one alert.
     client_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True, nullable=True)
     is_exercise: Mapped[bool] = mapped_column(default=False)
-    status: Mapped[AlertStatus] = mapped_column(enum_column_type(AlertStatus),
-                                                default=AlertStatus.active)
+    status: Mapped[AlertStatus] = mapped_column(
+        enum_column_type(AlertStatus), default=AlertStatus.active
+    )
     # --- the description (personal data: blanked when the alert closes) ---
     display_name: Mapped[str] = mapped_column(sa.String(100), default="")
     name_kana: Mapped[str] = mapped_column(sa.String(100), default="")
@@ -113,10 +116,12 @@ class Alert(Model):
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # --- life ---
     started_by_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("staff_user.id", ondelete="SET NULL"), nullable=True)
+        sa.ForeignKey("staff_user.id", ondelete="SET NULL"), nullable=True
+    )
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_by_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("staff_user.id", ondelete="SET NULL"), nullable=True)
+        sa.ForeignKey("staff_user.id", ondelete="SET NULL"), nullable=True
+    )
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     found_place: Mapped[str] = mapped_column(sa.String(300), default="")
     found_lat: Mapped[float | None] = mapped_column(sa.Float, nullable=True)
@@ -159,7 +164,8 @@ class AlertRecipient(Model):
     targeted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     answer: Mapped[Acknowledgement | None] = mapped_column(
-        enum_column_type(Acknowledgement), nullable=True)
+        enum_column_type(Acknowledgement), nullable=True
+    )
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
@@ -213,8 +219,9 @@ class WalkedSector(Model):
 
     __tablename__ = "walked_sector"
 
-    alert_id: Mapped[int] = mapped_column(sa.ForeignKey("alert.id", ondelete="CASCADE"),
-                                          primary_key=True)
+    alert_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("alert.id", ondelete="CASCADE"), primary_key=True
+    )
     cell: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
     first_walked_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -232,23 +239,29 @@ class Sighting(Model):
     alert_id: Mapped[int] = mapped_column(sa.ForeignKey("alert.id", ondelete="CASCADE"))
     client_id: Mapped[str] = mapped_column(sa.String(64))
     reporter_supporter_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("supporter.id", ondelete="SET NULL"), nullable=True)
+        sa.ForeignKey("supporter.id", ondelete="SET NULL"), nullable=True
+    )
     reporter_staff_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("staff_user.id", ondelete="SET NULL"), nullable=True)
+        sa.ForeignKey("staff_user.id", ondelete="SET NULL"), nullable=True
+    )
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     lat: Mapped[float] = mapped_column(sa.Float)
     lon: Mapped[float] = mapped_column(sa.Float)
     place_source: Mapped[str] = mapped_column(sa.String(16), default="phone")  # phone | map
     direction: Mapped[TravelDirection] = mapped_column(
-        enum_column_type(TravelDirection), default=TravelDirection.unknown)
+        enum_column_type(TravelDirection), default=TravelDirection.unknown
+    )
     description: Mapped[str] = mapped_column(sa.String(1000), default="")
     certainty: Mapped[SightingCertainty] = mapped_column(
-        enum_column_type(SightingCertainty), default=SightingCertainty.unsure)
+        enum_column_type(SightingCertainty), default=SightingCertainty.unsure
+    )
     photo: Mapped[bytes | None] = mapped_column(sa.LargeBinary, nullable=True)  # JPEG, no EXIF
-    status: Mapped[SightingStatus] = mapped_column(enum_column_type(SightingStatus),
-                                                   default=SightingStatus.new)
+    status: Mapped[SightingStatus] = mapped_column(
+        enum_column_type(SightingStatus), default=SightingStatus.new
+    )
     reviewed_by_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("staff_user.id", ondelete="SET NULL"), nullable=True)
+        sa.ForeignKey("staff_user.id", ondelete="SET NULL"), nullable=True
+    )
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     recentred: Mapped[bool] = mapped_column(default=False)  # became the new last-seen point
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -52,7 +52,7 @@ class SectorState:
 
     @property
     def state(self) -> str:
-        """"taken", "walked" or "untouched" (a taken cell may also have been walked)."""
+        """ "taken", "walked" or "untouched" (a taken cell may also have been walked)."""
         if self.taken_by_id is not None:
             return "taken"
         return "walked" if self.walked else "untouched"
@@ -79,8 +79,7 @@ def sector_cells(lat: float, lon: float, radius_m: float, resolution: int) -> li
 # Every searcher's page asks for the same area every few seconds; at the outer ring that is
 # ~440 cells and ~10 ms of geometry, so the answer is kept per (point, radius, resolution).
 @lru_cache(maxsize=256)
-def _covering_cells(lat: float, lon: float, radius_m: float,
-                    resolution: int) -> tuple[str, ...]:
+def _covering_cells(lat: float, lon: float, radius_m: float, resolution: int) -> tuple[str, ...]:
     centre = h3.latlng_to_cell(lat, lon, resolution)
     edge_m = float(h3.average_hexagon_edge_length(resolution, unit="m"))
     # Neighbouring centres are about √3·edge apart; one ring more covers the cells cut by the
@@ -112,8 +111,9 @@ def search_radius_m(alert: Alert) -> float:
 
 def alert_cells(alert: Alert) -> list[str]:
     """The sectors of an alert's current search area."""
-    return sector_cells(alert.last_seen_lat, alert.last_seen_lon, search_radius_m(alert),
-                        sector_resolution())
+    return sector_cells(
+        alert.last_seen_lat, alert.last_seen_lon, search_radius_m(alert), sector_resolution()
+    )
 
 
 def short_name(name: str) -> str:
@@ -125,18 +125,20 @@ def short_name(name: str) -> str:
 
 def open_claims(alert_id: int) -> list[SearchSectorClaim]:
     """Claims not yet released, with their supporters."""
-    query = (sa.select(SearchSectorClaim)
-             .where(SearchSectorClaim.alert_id == alert_id,
-                    SearchSectorClaim.released_at.is_(None))
-             .options(joinedload(SearchSectorClaim.supporter))
-             .order_by(SearchSectorClaim.id))
+    query = (
+        sa.select(SearchSectorClaim)
+        .where(SearchSectorClaim.alert_id == alert_id, SearchSectorClaim.released_at.is_(None))
+        .options(joinedload(SearchSectorClaim.supporter))
+        .order_by(SearchSectorClaim.id)
+    )
     return list(db.session.scalars(query))
 
 
 def walked_cells(alert_id: int) -> set[str]:
     """Cells where a searcher's shared position has been (noted by record_walked_cells)."""
-    return set(db.session.scalars(sa.select(WalkedSector.cell)
-                                  .where(WalkedSector.alert_id == alert_id)))
+    return set(
+        db.session.scalars(sa.select(WalkedSector.cell).where(WalkedSector.alert_id == alert_id))
+    )
 
 
 def priority_cells(alert: Alert, resolution: int | None = None) -> set[str]:
@@ -144,7 +146,8 @@ def priority_cells(alert: Alert, resolution: int | None = None) -> set[str]:
     if alert.person_id is None:
         return set()
     places = db.session.execute(
-        sa.select(UsualPlace.lat, UsualPlace.lon).where(UsualPlace.person_id == alert.person_id))
+        sa.select(UsualPlace.lat, UsualPlace.lon).where(UsualPlace.person_id == alert.person_id)
+    )
     return {cell_of(lat, lon, resolution) for lat, lon in places}
 
 
@@ -174,8 +177,7 @@ def _lock_alert(alert_id: int) -> Alert | None:
     """Serialise claims of one alert: a no-op UPDATE takes the row lock on PostgreSQL and the
     write lock on SQLite, so the check "is this cell free?" and the insert cannot interleave
     with another searcher's claim (the table has no unique index on open claims)."""
-    db.session.execute(sa.update(Alert).where(Alert.id == alert_id)
-                       .values(revision=Alert.revision))
+    db.session.execute(sa.update(Alert).where(Alert.id == alert_id).values(revision=Alert.revision))
     return db.session.get(Alert, alert_id, populate_existing=True)
 
 
@@ -185,11 +187,14 @@ def current_claim(recipient: AlertRecipient) -> SearchSectorClaim | None:
         sa.select(SearchSectorClaim).where(
             SearchSectorClaim.alert_id == recipient.alert_id,
             SearchSectorClaim.supporter_id == recipient.supporter_id,
-            SearchSectorClaim.released_at.is_(None)))
+            SearchSectorClaim.released_at.is_(None),
+        )
+    )
 
 
-def claim_sector(recipient: AlertRecipient, cell: str,
-                 now: datetime | None = None) -> tuple[SearchSectorClaim, bool]:
+def claim_sector(
+    recipient: AlertRecipient, cell: str, now: datetime | None = None
+) -> tuple[SearchSectorClaim, bool]:
     """Take a sector for the recipient; their previous sector (one open claim per supporter)
     is released. Returns (claim, created); taking the sector one already holds changes
     nothing. Raises SectorError: 422 for a cell outside the search area, 409 when another
@@ -198,22 +203,29 @@ def claim_sector(recipient: AlertRecipient, cell: str,
     alert = _lock_alert(recipient.alert_id)
     if alert is None or not alert.is_active:
         raise SectorError(_("The search has ended."), status=409)
-    if not isinstance(cell, str) or not h3.is_valid_cell(cell) \
-            or cell not in set(alert_cells(alert)):
+    if (
+        not isinstance(cell, str)
+        or not h3.is_valid_cell(cell)
+        or cell not in set(alert_cells(alert))
+    ):
         raise SectorError(_("This sector is not in the search area."))
     mine = current_claim(recipient)
     if mine is not None and mine.cell == cell:
         return mine, False
     holder = db.session.scalar(
         sa.select(SearchSectorClaim).where(
-            SearchSectorClaim.alert_id == alert.id, SearchSectorClaim.cell == cell,
-            SearchSectorClaim.released_at.is_(None)))
+            SearchSectorClaim.alert_id == alert.id,
+            SearchSectorClaim.cell == cell,
+            SearchSectorClaim.released_at.is_(None),
+        )
+    )
     if holder is not None:
         raise SectorError(_("Someone else has already taken this sector."), status=409)
     if mine is not None:
         mine.released_at = now
-    claim = SearchSectorClaim(alert_id=alert.id, cell=cell,
-                              supporter_id=recipient.supporter_id, claimed_at=now)
+    claim = SearchSectorClaim(
+        alert_id=alert.id, cell=cell, supporter_id=recipient.supporter_id, claimed_at=now
+    )
     db.session.add(claim)
     db.session.flush()
     return claim, True

@@ -90,8 +90,9 @@ class AlertInput:
     radius_override_m: float | None = None
 
     @classmethod
-    def from_person(cls, person: AtRiskPerson, *, today: datetime | None = None,
-                    **values: Any) -> AlertInput:
+    def from_person(
+        cls, person: AtRiskPerson, *, today: datetime | None = None, **values: Any
+    ) -> AlertInput:
         """An input prefilled with a registered person's description; `values` add the rest
         (last_seen_*, contact_phone ...) and may replace any field."""
         now = today or utcnow()
@@ -100,9 +101,16 @@ class AlertInput:
             born = person.birth_date
             age = now.year - born.year - ((now.month, now.day) < (born.month, born.day))
         prefill: dict[str, Any] = dict(
-            person_id=person.id, display_name=person.name, name_kana=person.name_kana, age=age,
-            sex=person.sex, height_cm=person.height_cm, build=person.build, hair=person.hair,
-            features=person.features, clothing_today=person.usual_clothing,
+            person_id=person.id,
+            display_name=person.name,
+            name_kana=person.name_kana,
+            age=age,
+            sex=person.sex,
+            height_cm=person.height_cm,
+            build=person.build,
+            hair=person.hair,
+            features=person.features,
+            clothing_today=person.usual_clothing,
             handling_notes=person.handling_notes,
         )
         prefill.update(values)
@@ -145,8 +153,10 @@ def _link_tokens(count: int) -> list[str]:
     """`count` secrets like secrets.token_urlsafe(32), from one read of the system's random
     source (one read per token cost 0.15 s for 10,000 recipients)."""
     pool = secrets.token_bytes(32 * count)
-    return [base64.urlsafe_b64encode(pool[i:i + 32]).rstrip(b"=").decode("ascii")
-            for i in range(0, 32 * count, 32)]
+    return [
+        base64.urlsafe_b64encode(pool[i : i + 32]).rstrip(b"=").decode("ascii")
+        for i in range(0, 32 * count, 32)
+    ]
 
 
 def _add_recipients(alert: Alert, targets: list[Target], radius_m: float) -> int:
@@ -158,14 +168,27 @@ def _add_recipients(alert: Alert, targets: list[Target], radius_m: float) -> int
     if not targets:
         return 0
     tokens = _link_tokens(len(targets))
-    rows = [{"supporter_id": t.supporter_id, "token": tok, "distance_m": t.distance_m,
-             "matched_by": t.matched_by} for t, tok in zip(targets, tokens, strict=True)]
+    rows = [
+        {
+            "supporter_id": t.supporter_id,
+            "token": tok,
+            "distance_m": t.distance_m,
+            "matched_by": t.matched_by,
+        }
+        for t, tok in zip(targets, tokens, strict=True)
+    ]
     return insert_ignoring_conflicts(
-        AlertRecipient.__table__, rows,  # type: ignore[arg-type]
+        AlertRecipient.__table__,  # type: ignore[arg-type]
+        rows,
         columns=("supporter_id", "token", "distance_m", "matched_by"),
         conflict=("alert_id", "supporter_id"),
-        shared={"alert_id": alert.id, "radius_m": radius_m, "revision": alert.revision,
-                "targeted_at": utcnow()})
+        shared={
+            "alert_id": alert.id,
+            "radius_m": radius_m,
+            "revision": alert.revision,
+            "targeted_at": utcnow(),
+        },
+    )
 
 
 def _default_locale() -> str:
@@ -184,8 +207,9 @@ def _locale_chooser() -> Callable[[str | None], str]:
     return lambda locale: locale if locale and locale in languages else default
 
 
-def _queue_messages(alert: Alert, recipient_filter: Any, key: str,
-                    make_text: Callable[[Alert], tuple[str, str]]) -> int:
+def _queue_messages(
+    alert: Alert, recipient_filter: Any, key: str, make_text: Callable[[Alert], tuple[str, str]]
+) -> int:
     """Queue one text to every channel of the recipients matching `recipient_filter` (an SQL
     condition on AlertRecipient): e-mail and each enabled apprise address. Returns the
     number of new outbox rows.
@@ -194,8 +218,13 @@ def _queue_messages(alert: Alert, recipient_filter: Any, key: str,
     message to the same recipient is queued once however often this runs.
     """
     people = db.session.execute(
-        sa.select(Supporter.id, Supporter.email, Supporter.locale, Supporter.district_id,
-                  AlertRecipient.token)
+        sa.select(
+            Supporter.id,
+            Supporter.email,
+            Supporter.locale,
+            Supporter.district_id,
+            AlertRecipient.token,
+        )
         .join(AlertRecipient, AlertRecipient.supporter_id == Supporter.id)
         .where(AlertRecipient.alert_id == alert.id, recipient_filter)
         .order_by(AlertRecipient.id)
@@ -206,8 +235,11 @@ def _queue_messages(alert: Alert, recipient_filter: Any, key: str,
     for supporter_id, address_id, url in db.session.execute(
         sa.select(NotificationAddress.supporter_id, NotificationAddress.id, NotificationAddress.url)
         .join(AlertRecipient, AlertRecipient.supporter_id == NotificationAddress.supporter_id)
-        .where(AlertRecipient.alert_id == alert.id, recipient_filter,
-               NotificationAddress.is_enabled.is_(True))
+        .where(
+            AlertRecipient.alert_id == alert.id,
+            recipient_filter,
+            NotificationAddress.is_enabled.is_(True),
+        )
         .order_by(NotificationAddress.id)
     ):
         addresses.setdefault(supporter_id, []).append((address_id, url))
@@ -225,17 +257,36 @@ def _queue_messages(alert: Alert, recipient_filter: Any, key: str,
             with force_locale(lang):
                 texts[lang] = make_text(alert)
         subject, body_template = texts[lang]
-        body = body_template.replace(messages.LINK_SLOT,
-                                     link_template.replace(messages.TOKEN_SLOT, token))
-        common = {"subject": subject, "body": body, "topic": TOPIC, "topic_id": alert.id,
-                  "supporter_id": supporter_id, "district_id": district_id}
+        body = body_template.replace(
+            messages.LINK_SLOT, link_template.replace(messages.TOKEN_SLOT, token)
+        )
+        common = {
+            "subject": subject,
+            "body": body,
+            "topic": TOPIC,
+            "topic_id": alert.id,
+            "supporter_id": supporter_id,
+            "district_id": district_id,
+        }
         if email:
-            rows.append({"dedupe_key": f"{prefix}:supporter:{supporter_id}:email",
-                         "channel": DeliveryChannel.email, "address": email, **common})
+            rows.append(
+                {
+                    "dedupe_key": f"{prefix}:supporter:{supporter_id}:email",
+                    "channel": DeliveryChannel.email,
+                    "address": email,
+                    **common,
+                }
+            )
         for address_id, url in addresses.get(supporter_id, ()):
-            rows.append({"dedupe_key": f"{prefix}:supporter:{supporter_id}:addr:{address_id}",
-                         "channel": DeliveryChannel.apprise, "address": url,
-                         "notification_address_id": address_id, **common})
+            rows.append(
+                {
+                    "dedupe_key": f"{prefix}:supporter:{supporter_id}:addr:{address_id}",
+                    "channel": DeliveryChannel.apprise,
+                    "address": url,
+                    "notification_address_id": address_id,
+                    **common,
+                }
+            )
     return enqueue_deliveries(rows)
 
 
@@ -243,27 +294,38 @@ def _tell_targets(alert: Alert, radius_m: float, now: datetime) -> int:
     """Find who is inside radius_m now, add those not yet told, and queue the alert to them
     (revision `alert.revision`). Returns how many were newly told."""
     recent_since = now - timedelta(minutes=int(current_app.config["ALERT_RECENT_POSITION_MIN"]))
-    targets = find_targets(alert.last_seen_lat, alert.last_seen_lon, radius_m,
-                           recent_since=recent_since)
+    targets = find_targets(
+        alert.last_seen_lat, alert.last_seen_lon, radius_m, recent_since=recent_since
+    )
     added = _add_recipients(alert, targets, radius_m)
     if added:
-        _queue_messages(alert, AlertRecipient.revision == alert.revision,
-                        f"r{alert.revision}:alert", messages.alert_message)
+        _queue_messages(
+            alert,
+            AlertRecipient.revision == alert.revision,
+            f"r{alert.revision}:alert",
+            messages.alert_message,
+        )
     return added
 
 
 def _count_recipients(alert: Alert) -> int:
-    return int(db.session.scalar(
-        sa.select(sa.func.count()).select_from(AlertRecipient)
-        .where(AlertRecipient.alert_id == alert.id)) or 0)
+    return int(
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(AlertRecipient)
+            .where(AlertRecipient.alert_id == alert.id)
+        )
+        or 0
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Starting
 
 
-def start_alert(district: District, actor: Actor, data: AlertInput, *,
-                client_key: str | None = None) -> Alert:
+def start_alert(
+    district: District, actor: Actor, data: AlertInput, *, client_key: str | None = None
+) -> Alert:
     """Start an alert and tell every supporter inside the first radius, in one transaction;
     commits. The same client_key twice returns the first alert (a double submit)."""
     if client_key:
@@ -273,20 +335,36 @@ def start_alert(district: District, actor: Actor, data: AlertInput, *,
     _validate(data)
     now = utcnow()
     alert = Alert(
-        district_id=district.id, person_id=data.person_id, client_key=client_key or None,
-        is_exercise=data.is_exercise, status=AlertStatus.active,
-        display_name=data.display_name.strip(), name_kana=data.name_kana.strip(), age=data.age,
-        sex=Sex(data.sex), height_cm=data.height_cm, build=Build(data.build),
-        hair=data.hair.strip(), features=data.features.strip(),
-        clothing_today=data.clothing_today.strip(), belongings=data.belongings.strip(),
-        handling_notes=data.handling_notes.strip(), share_photo=data.share_photo,
-        last_seen_at=data.last_seen_at, last_seen_lat=float(data.last_seen_lat),
-        last_seen_lon=float(data.last_seen_lon), last_seen_place=data.last_seen_place.strip(),
-        police_informed=data.police_informed, police_station=data.police_station.strip(),
+        district_id=district.id,
+        person_id=data.person_id,
+        client_key=client_key or None,
+        is_exercise=data.is_exercise,
+        status=AlertStatus.active,
+        display_name=data.display_name.strip(),
+        name_kana=data.name_kana.strip(),
+        age=data.age,
+        sex=Sex(data.sex),
+        height_cm=data.height_cm,
+        build=Build(data.build),
+        hair=data.hair.strip(),
+        features=data.features.strip(),
+        clothing_today=data.clothing_today.strip(),
+        belongings=data.belongings.strip(),
+        handling_notes=data.handling_notes.strip(),
+        share_photo=data.share_photo,
+        last_seen_at=data.last_seen_at,
+        last_seen_lat=float(data.last_seen_lat),
+        last_seen_lon=float(data.last_seen_lon),
+        last_seen_place=data.last_seen_place.strip(),
+        police_informed=data.police_informed,
+        police_station=data.police_station.strip(),
         police_case_number=data.police_case_number.strip(),
-        contact_phone=data.contact_phone.strip(), contact_label=data.contact_label.strip(),
-        radius_override_m=data.radius_override_m, revision=1,
-        started_by_id=_staff_id(actor), started_at=now,
+        contact_phone=data.contact_phone.strip(),
+        contact_label=data.contact_label.strip(),
+        radius_override_m=data.radius_override_m,
+        revision=1,
+        started_by_id=_staff_id(actor),
+        started_at=now,
     )
     db.session.add(alert)
     try:
@@ -301,12 +379,28 @@ def start_alert(district: District, actor: Actor, data: AlertInput, *,
     alert.radius_m = effective_radius_m(alert, now)
     told = _tell_targets(alert, alert.radius_m, now)
     name = _actor_name(actor)
-    emit_alert_event(alert.id, "started", {"radius_m": alert.radius_m, "told": told,
-                                           "revision": alert.revision,
-                                           "is_exercise": alert.is_exercise}, actor=name)
-    record_audit("start_alert", "alert", alert.id, district_id=district.id, actor=name,
-                 person_id=data.person_id, radius_m=alert.radius_m, told=told,
-                 is_exercise=alert.is_exercise)
+    emit_alert_event(
+        alert.id,
+        "started",
+        {
+            "radius_m": alert.radius_m,
+            "told": told,
+            "revision": alert.revision,
+            "is_exercise": alert.is_exercise,
+        },
+        actor=name,
+    )
+    record_audit(
+        "start_alert",
+        "alert",
+        alert.id,
+        district_id=district.id,
+        actor=name,
+        person_id=data.person_id,
+        radius_m=alert.radius_m,
+        told=told,
+        is_exercise=alert.is_exercise,
+    )
     db.session.commit()
     return alert
 
@@ -320,8 +414,11 @@ def _claim_revision(alert: Alert, **values: Any) -> bool:
     same alert at once, only one goes on (the other's change would repeat messages)."""
     claimed = db.session.execute(
         sa.update(Alert)
-        .where(Alert.id == alert.id, Alert.revision == alert.revision,
-               Alert.status == AlertStatus.active)
+        .where(
+            Alert.id == alert.id,
+            Alert.revision == alert.revision,
+            Alert.status == AlertStatus.active,
+        )
         .values(revision=alert.revision + 1, **values)
         .execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
@@ -329,8 +426,13 @@ def _claim_revision(alert: Alert, **values: Any) -> bool:
     return bool(claimed)
 
 
-def widen_alert(alert: Alert, *, now: datetime | None = None, actor: Actor = "system",
-                to_radius_m: float | None = None) -> int:
+def widen_alert(
+    alert: Alert,
+    *,
+    now: datetime | None = None,
+    actor: Actor = "system",
+    to_radius_m: float | None = None,
+) -> int:
     """Widen to the radius the schedule (or override) gives now, or to `to_radius_m`, and
     tell only those newly inside; returns how many were newly told. Nothing happens when the
     radius has not grown."""
@@ -345,11 +447,27 @@ def widen_alert(alert: Alert, *, now: datetime | None = None, actor: Actor = "sy
         return 0
     told = _tell_targets(alert, radius, at)
     name = _actor_name(actor)
-    emit_alert_event(alert.id, "widened", {"radius_m": radius, "previous_radius_m": previous,
-                                           "told": told, "revision": alert.revision},
-                     actor=name)
-    record_audit("widen_alert", "alert", alert.id, district_id=alert.district_id, actor=name,
-                 radius_m=radius, previous_radius_m=previous, told=told)
+    emit_alert_event(
+        alert.id,
+        "widened",
+        {
+            "radius_m": radius,
+            "previous_radius_m": previous,
+            "told": told,
+            "revision": alert.revision,
+        },
+        actor=name,
+    )
+    record_audit(
+        "widen_alert",
+        "alert",
+        alert.id,
+        district_id=alert.district_id,
+        actor=name,
+        radius_m=radius,
+        previous_radius_m=previous,
+        told=told,
+    )
     db.session.flush()
     return told
 
@@ -378,8 +496,15 @@ def override_radius(alert: Alert, radius_m: float | None, actor: Actor) -> int:
     previous = alert.radius_m
     previous_area_m = sectors.search_radius_m(alert)
     alert.radius_override_m = radius_m
-    record_audit("override_alert_radius", "alert", alert.id, district_id=alert.district_id,
-                 actor=name, radius_override_m=radius_m, previous_radius_m=previous)
+    record_audit(
+        "override_alert_radius",
+        "alert",
+        alert.id,
+        district_id=alert.district_id,
+        actor=name,
+        radius_override_m=radius_m,
+        previous_radius_m=previous,
+    )
     db.session.flush()
     radius = effective_radius_m(alert)
     if radius > alert.radius_m:
@@ -396,13 +521,18 @@ def override_radius(alert: Alert, radius_m: float | None, actor: Actor) -> int:
         # and phones redraw. Not _claim_revision: this row is already locked by the flush
         # above, and the coordinator's change must not be dropped by a concurrent widening.
         db.session.execute(
-            sa.update(Alert).where(Alert.id == alert.id)
+            sa.update(Alert)
+            .where(Alert.id == alert.id)
             .values(revision=Alert.revision + 1, radius_m=radius)
-            .execution_options(synchronize_session=False))
+            .execution_options(synchronize_session=False)
+        )
         db.session.refresh(alert)
-    emit_alert_event(alert.id, "radius_changed",
-                     {"radius_m": alert.radius_m, "override_m": radius_m,
-                      "revision": alert.revision}, actor=name)
+    emit_alert_event(
+        alert.id,
+        "radius_changed",
+        {"radius_m": alert.radius_m, "override_m": radius_m, "revision": alert.revision},
+        actor=name,
+    )
     db.session.flush()
     return 0
 
@@ -431,8 +561,13 @@ def recentre_alert(alert: Alert, sighting: Sighting, actor: Actor) -> int:
         return 0
     at = utcnow()
     place = _place_phrase(alert, sighting.lat, sighting.lon)
-    if not _claim_revision(alert, last_seen_at=sighting.seen_at, last_seen_lat=sighting.lat,
-                           last_seen_lon=sighting.lon, last_seen_place=place):
+    if not _claim_revision(
+        alert,
+        last_seen_at=sighting.seen_at,
+        last_seen_lat=sighting.lat,
+        last_seen_lon=sighting.lon,
+        last_seen_place=place,
+    ):
         return 0
     sighting.recentred = True
     if sighting.status != SightingStatus.confirmed:
@@ -443,16 +578,39 @@ def recentre_alert(alert: Alert, sighting: Sighting, actor: Actor) -> int:
     alert.radius_m = radius
     db.session.flush()
     # Those told before this revision get the update; the alert itself goes to the new ones.
-    updated = _queue_messages(alert, AlertRecipient.revision < alert.revision,
-                              f"r{alert.revision}:update", messages.update_message)
+    updated = _queue_messages(
+        alert,
+        AlertRecipient.revision < alert.revision,
+        f"r{alert.revision}:update",
+        messages.update_message,
+    )
     told = _tell_targets(alert, radius, at)
     name = _actor_name(actor)
-    emit_alert_event(alert.id, "recentred",
-                     {"lat": sighting.lat, "lon": sighting.lon, "radius_m": radius,
-                      "sighting_id": sighting.id, "told": told, "revision": alert.revision},
-                     audience=ALL, actor=name)
-    record_audit("recentre_alert", "alert", alert.id, district_id=alert.district_id, actor=name,
-                 sighting_id=sighting.id, radius_m=radius, told=told, updates=updated)
+    emit_alert_event(
+        alert.id,
+        "recentred",
+        {
+            "lat": sighting.lat,
+            "lon": sighting.lon,
+            "radius_m": radius,
+            "sighting_id": sighting.id,
+            "told": told,
+            "revision": alert.revision,
+        },
+        audience=ALL,
+        actor=name,
+    )
+    record_audit(
+        "recentre_alert",
+        "alert",
+        alert.id,
+        district_id=alert.district_id,
+        actor=name,
+        sighting_id=sighting.id,
+        radius_m=radius,
+        told=told,
+        updates=updated,
+    )
     db.session.flush()
     return told
 
@@ -467,10 +625,21 @@ def review_sighting(sighting: Sighting, status: SightingStatus, actor: Actor) ->
     sighting.status = status
     sighting.reviewed_by_id = _staff_id(actor)
     sighting.reviewed_at = utcnow()
-    emit_alert_event(sighting.alert_id, "sighting_reviewed",
-                     {"sighting_id": sighting.id, "status": status.value}, actor=name)
-    record_audit("review_sighting", "sighting", sighting.id, actor=name,
-                 alert_id=sighting.alert_id, status=status.value, previous=previous.value)
+    emit_alert_event(
+        sighting.alert_id,
+        "sighting_reviewed",
+        {"sighting_id": sighting.id, "status": status.value},
+        actor=name,
+    )
+    record_audit(
+        "review_sighting",
+        "sighting",
+        sighting.id,
+        actor=name,
+        alert_id=sighting.alert_id,
+        status=status.value,
+        previous=previous.value,
+    )
     db.session.flush()
 
 
@@ -489,24 +658,38 @@ def remind_unanswered(alert: Alert, actor: Actor, *, told_before: datetime | Non
         return 0
     at = utcnow()
     due: list[sa.ColumnElement[bool]] = [
-        AlertRecipient.alert_id == alert.id, AlertRecipient.answer.is_(None),
-        AlertRecipient.reminded_at.is_(None)]
+        AlertRecipient.alert_id == alert.id,
+        AlertRecipient.answer.is_(None),
+        AlertRecipient.reminded_at.is_(None),
+    ]
     if told_before is not None:
         due.append(AlertRecipient.targeted_at <= told_before)
     reminded = db.session.execute(
-        sa.update(AlertRecipient).where(*due).values(reminded_at=at)
+        sa.update(AlertRecipient)
+        .where(*due)
+        .values(reminded_at=at)
         .execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
     if not reminded:
         return 0
     _queue_messages(alert, AlertRecipient.reminded_at == at, "remind", messages.reminder_message)
-    db.session.execute(sa.update(Alert).where(Alert.id == alert.id).values(reminded_at=at)
-                       .execution_options(synchronize_session=False))
+    db.session.execute(
+        sa.update(Alert)
+        .where(Alert.id == alert.id)
+        .values(reminded_at=at)
+        .execution_options(synchronize_session=False)
+    )
     db.session.refresh(alert)
     name = _actor_name(actor)
     emit_alert_event(alert.id, "reminded", {"reminded": reminded}, actor=name)
-    record_audit("remind_alert", "alert", alert.id, district_id=alert.district_id, actor=name,
-                 reminded=reminded)
+    record_audit(
+        "remind_alert",
+        "alert",
+        alert.id,
+        district_id=alert.district_id,
+        actor=name,
+        reminded=reminded,
+    )
     db.session.flush()
     return int(reminded)
 
@@ -527,9 +710,12 @@ def mark_opened(recipient: AlertRecipient) -> None:
     if recipient.opened_at is not None:
         return
     recipient.opened_at = utcnow()
-    emit_alert_event(recipient.alert_id, "opened", {"recipient_id": recipient.id,
-                                                    "supporter_id": recipient.supporter_id},
-                     actor=f"supporter:{recipient.supporter_id}")
+    emit_alert_event(
+        recipient.alert_id,
+        "opened",
+        {"recipient_id": recipient.id, "supporter_id": recipient.supporter_id},
+        actor=f"supporter:{recipient.supporter_id}",
+    )
     db.session.flush()
 
 
@@ -548,14 +734,28 @@ def acknowledge_alert(recipient: AlertRecipient, answer: Acknowledgement) -> Non
     recipient.answer = answer
     recipient.answered_at = now
     name = f"supporter:{recipient.supporter_id}"
-    payload = {"recipient_id": recipient.id, "supporter_id": recipient.supporter_id,
-               "answer": answer.value}
+    payload = {
+        "recipient_id": recipient.id,
+        "supporter_id": recipient.supporter_id,
+        "answer": answer.value,
+    }
     emit_alert_event(recipient.alert_id, "answered", payload, actor=name)
-    emit_alert_event(recipient.alert_id, "answered", payload,
-                     audience=supporter_audience(recipient.supporter_id), actor=name)
-    record_audit("acknowledge_alert", "alert", recipient.alert_id,
-                 district_id=recipient.alert.district_id, actor=name, answer=answer.value,
-                 previous=previous.value if previous else None)
+    emit_alert_event(
+        recipient.alert_id,
+        "answered",
+        payload,
+        audience=supporter_audience(recipient.supporter_id),
+        actor=name,
+    )
+    record_audit(
+        "acknowledge_alert",
+        "alert",
+        recipient.alert_id,
+        district_id=recipient.alert.district_id,
+        actor=name,
+        answer=answer.value,
+        previous=previous.value if previous else None,
+    )
     db.session.flush()
 
 
@@ -563,25 +763,43 @@ def acknowledge_alert(recipient: AlertRecipient, answer: Acknowledgement) -> Non
 # Closing
 
 
-def close_alert(alert: Alert, *, outcome: AlertStatus, found_place: str = "",
-                found_lat: float | None = None, found_lon: float | None = None,
-                found_condition: str = "", note: str = "", actor: Actor) -> None:
+def close_alert(
+    alert: Alert,
+    *,
+    outcome: AlertStatus,
+    found_place: str = "",
+    found_lat: float | None = None,
+    found_lon: float | None = None,
+    found_condition: str = "",
+    note: str = "",
+    actor: Actor,
+) -> None:
     """Close the alert as found or cancelled and send the all-clear to every recipient on
     every channel. Closing an already closed alert does nothing (a double submit)."""
     outcome = AlertStatus(outcome)
     if outcome == AlertStatus.active:
         raise UserInputError(_l("Choose found or cancelled."), "outcome")
     if (found_lat is None) != (found_lon is None) or (
-            found_lat is not None and found_lon is not None
-            and not is_valid_latlon(found_lat, found_lon)):
+        found_lat is not None
+        and found_lon is not None
+        and not is_valid_latlon(found_lat, found_lon)
+    ):
         raise UserInputError(_l("Choose the place found on the map."), "found_place")
     at = utcnow()
     # Claim the close: of two coordinators pressing at once, one sends the all-clear.
     claimed = db.session.execute(
-        sa.update(Alert).where(Alert.id == alert.id, Alert.status == AlertStatus.active)
-        .values(status=outcome, closed_at=at, closed_by_id=_staff_id(actor),
-                found_place=found_place.strip()[:300], found_lat=found_lat, found_lon=found_lon,
-                found_condition=found_condition.strip()[:300], close_note=note.strip()[:500])
+        sa.update(Alert)
+        .where(Alert.id == alert.id, Alert.status == AlertStatus.active)
+        .values(
+            status=outcome,
+            closed_at=at,
+            closed_by_id=_staff_id(actor),
+            found_place=found_place.strip()[:300],
+            found_lat=found_lat,
+            found_lon=found_lon,
+            found_condition=found_condition.strip()[:300],
+            close_note=note.strip()[:500],
+        )
         .execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
     db.session.refresh(alert)
@@ -591,13 +809,22 @@ def close_alert(alert: Alert, *, outcome: AlertStatus, found_place: str = "",
     db.session.execute(
         sa.update(SearchSectorClaim)
         .where(SearchSectorClaim.alert_id == alert.id, SearchSectorClaim.released_at.is_(None))
-        .values(released_at=at).execution_options(synchronize_session=False))
+        .values(released_at=at)
+        .execution_options(synchronize_session=False)
+    )
     sent = _queue_messages(alert, sa.true(), "closed", messages.all_clear_message)
     name = _actor_name(actor)
     emit_alert_event(alert.id, "closed", {"status": outcome.value}, audience=ALL, actor=name)
-    record_audit("close_alert", "alert", alert.id, district_id=alert.district_id, actor=name,
-                 outcome=outcome.value, all_clear_messages=sent,
-                 recipients=_count_recipients(alert))
+    record_audit(
+        "close_alert",
+        "alert",
+        alert.id,
+        district_id=alert.district_id,
+        actor=name,
+        outcome=outcome.value,
+        all_clear_messages=sent,
+        recipients=_count_recipients(alert),
+    )
     db.session.flush()
 
 
@@ -651,8 +878,11 @@ def alert_summary(alert: Alert) -> AlertSummary:
     summary.unanswered = summary.told - summary.searching - summary.cannot
     for status, count in db.session.execute(
         sa.select(Delivery.status, sa.func.count())
-        .where(Delivery.topic == TOPIC, Delivery.topic_id == alert.id,
-               Delivery.supporter_id.is_not(None))
+        .where(
+            Delivery.topic == TOPIC,
+            Delivery.topic_id == alert.id,
+            Delivery.supporter_id.is_not(None),
+        )
         .group_by(Delivery.status)
     ):
         if status == DeliveryStatus.sent:
@@ -662,24 +892,54 @@ def alert_summary(alert: Alert) -> AlertSummary:
         else:
             summary.deliveries_pending += count
     failed = db.session.execute(
-        sa.select(Delivery.id, Delivery.supporter_id, Supporter.name, Delivery.channel,
-                  Delivery.address, Delivery.last_error, Delivery.created_at)
+        sa.select(
+            Delivery.id,
+            Delivery.supporter_id,
+            Supporter.name,
+            Delivery.channel,
+            Delivery.address,
+            Delivery.last_error,
+            Delivery.created_at,
+        )
         .outerjoin(Supporter, Supporter.id == Delivery.supporter_id)
-        .where(Delivery.topic == TOPIC, Delivery.topic_id == alert.id,
-               Delivery.status == DeliveryStatus.failed)
-        .order_by(Delivery.id).limit(MAX_FAILURES_LISTED)
+        .where(
+            Delivery.topic == TOPIC,
+            Delivery.topic_id == alert.id,
+            Delivery.status == DeliveryStatus.failed,
+        )
+        .order_by(Delivery.id)
+        .limit(MAX_FAILURES_LISTED)
     )
     summary.failures = [
-        DeliveryFailure(delivery_id=d_id, supporter_id=s_id, supporter_name=s_name or "",
-                        channel=str(channel), address=address, reason=error or "", at=at)
+        DeliveryFailure(
+            delivery_id=d_id,
+            supporter_id=s_id,
+            supporter_name=s_name or "",
+            channel=str(channel),
+            address=address,
+            reason=error or "",
+            at=at,
+        )
         for d_id, s_id, s_name, channel, address, error, at in failed
     ]
     return summary
 
 
 __all__ = [
-    "STAFF", "AlertInput", "AlertSummary", "DeliveryFailure", "acknowledge_alert",
-    "alert_summary", "close_alert", "emit_alert_event", "mark_opened", "override_radius",
-    "recentre_alert", "recipient_by_token", "remind_unanswered", "review_sighting",
-    "start_alert", "widen_alert",
+    "STAFF",
+    "AlertInput",
+    "AlertSummary",
+    "DeliveryFailure",
+    "acknowledge_alert",
+    "alert_summary",
+    "close_alert",
+    "emit_alert_event",
+    "mark_opened",
+    "override_radius",
+    "recentre_alert",
+    "recipient_by_token",
+    "remind_unanswered",
+    "review_sighting",
+    "start_alert",
+    "widen_alert",
 ]

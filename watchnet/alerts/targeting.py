@@ -183,9 +183,9 @@ class _Circle:
 
     def sql_h(self, lat_col: Any, lon_col: Any) -> Any:
         f = sa.func
-        return (f.power(f.sin((f.radians(lat_col) - self.lat0) / 2), 2)
-                + self.cos0 * f.cos(f.radians(lat_col))
-                * f.power(f.sin((f.radians(lon_col) - self.lon0) / 2), 2))
+        return f.power(f.sin((f.radians(lat_col) - self.lat0) / 2), 2) + self.cos0 * f.cos(
+            f.radians(lat_col)
+        ) * f.power(f.sin((f.radians(lon_col) - self.lon0) / 2), 2)
 
     def python_h(self) -> Any:
         lat0, lon0, cos0 = self.lat0, self.lon0, self.cos0
@@ -193,14 +193,17 @@ class _Circle:
 
         def h(p_lat: float, p_lon: float) -> float:
             lat1 = radians(p_lat)
-            return (sin((lat1 - lat0) / 2) ** 2
-                    + cos0 * cos(lat1) * sin((radians(p_lon) - lon0) / 2) ** 2)
+            return (
+                sin((lat1 - lat0) / 2) ** 2
+                + cos0 * cos(lat1) * sin((radians(p_lon) - lon0) / 2) ** 2
+            )
 
         return h
 
 
-def find_targets(lat: float, lon: float, radius_m: float, *,
-                 recent_since: datetime) -> list[Target]:
+def find_targets(
+    lat: float, lon: float, radius_m: float, *, recent_since: datetime
+) -> list[Target]:
     """Active supporters of any district whose home, or a phone position received since
     `recent_since`, lies within radius_m of (lat, lon); nearest first.
 
@@ -221,26 +224,42 @@ def find_targets(lat: float, lon: float, radius_m: float, *,
             h = circle.sql_h(lat_col, lon_col)
             distance = two_r * sa.func.asin(sa.func.sqrt(h))
             return db.session.execute(  # type: ignore[return-value]
-                sa.select(id_col, distance).where(*box, *where, h <= circle.h_max)).all()
+                sa.select(id_col, distance).where(*box, *where, h <= circle.h_max)
+            ).all()
         python_h = circle.python_h()
         rows = db.session.execute(sa.select(id_col, lat_col, lon_col).where(*box, *where))
-        return [(sid, two_r * asin(min(1.0, sqrt(python_h(p_lat, p_lon)))))
-                for sid, p_lat, p_lon in rows]
+        return [
+            (sid, two_r * asin(min(1.0, sqrt(python_h(p_lat, p_lon)))))
+            for sid, p_lat, p_lon in rows
+        ]
 
     # The final comparison in metres is the same as find_targets_naive's.
-    found = {sid: Target(sid, d, "home")
-             for sid, d in query(Supporter.id, Supporter.home_lat, Supporter.home_lon,
-                                 Supporter.is_active.is_(True))
-             if d <= radius}
+    found = {
+        sid: Target(sid, d, "home")
+        for sid, d in query(
+            Supporter.id, Supporter.home_lat, Supporter.home_lon, Supporter.is_active.is_(True)
+        )
+        if d <= radius
+    }
 
-    recent = sa.select(LatestPosition.supporter_id).where(
-        LatestPosition.received_at >= recent_since).exists()
+    recent = (
+        sa.select(LatestPosition.supporter_id)
+        .where(LatestPosition.received_at >= recent_since)
+        .exists()
+    )
     if db.session.scalar(sa.select(recent)):
-        active = sa.select(Supporter.id).where(Supporter.id == LatestPosition.supporter_id,
-                                               Supporter.is_active.is_(True)).exists()
-        for supporter_id, distance in query(LatestPosition.supporter_id, LatestPosition.lat,
-                                            LatestPosition.lon,
-                                            LatestPosition.received_at >= recent_since, active):
+        active = (
+            sa.select(Supporter.id)
+            .where(Supporter.id == LatestPosition.supporter_id, Supporter.is_active.is_(True))
+            .exists()
+        )
+        for supporter_id, distance in query(
+            LatestPosition.supporter_id,
+            LatestPosition.lat,
+            LatestPosition.lon,
+            LatestPosition.received_at >= recent_since,
+            active,
+        ):
             if distance <= radius:
                 _nearest(found, supporter_id, distance, "position")
 
@@ -250,8 +269,9 @@ def find_targets(lat: float, lon: float, radius_m: float, *,
 _BY_DISTANCE = itemgetter(1, 0)  # (distance_m, supporter_id): nearest first, ties stable
 
 
-def find_targets_naive(lat: float, lon: float, radius_m: float, *,
-                       recent_since: datetime) -> list[Target]:
+def find_targets_naive(
+    lat: float, lon: float, radius_m: float, *, recent_since: datetime
+) -> list[Target]:
     """The same answer as find_targets by loading every supporter and recent position and
     measuring each in Python: the benchmark's baseline, and the tests' reference."""
     found: dict[int, Target] = {}

@@ -113,10 +113,14 @@ def index() -> Any:
 def list_alerts(district_id: int) -> str:
     """Active alerts first, then closed ones; names only for coordinators."""
     district = _district(district_id)
-    return render_template("alerts/staff/list.html", district=district,
-                           districts=visible_districts(current_user),
-                           alerts=dashboard.district_alerts(district.id),
-                           is_coordinator=_is_coordinator(), status_labels=STATUS_LABELS)
+    return render_template(
+        "alerts/staff/list.html",
+        district=district,
+        districts=visible_districts(current_user),
+        alerts=dashboard.district_alerts(district.id),
+        is_coordinator=_is_coordinator(),
+        status_labels=STATUS_LABELS,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -137,23 +141,30 @@ def _locate(form: StartAlertForm, district: District) -> bool:
     if form.has_point() or not form.last_seen_place.data:
         return form.require_point()
     try:
-        found = find_address(form.last_seen_place.data,
-                             near=(district.center_lat, district.center_lon),
-                             language=_locale())
+        found = find_address(
+            form.last_seen_place.data,
+            near=(district.center_lat, district.center_lon),
+            language=_locale(),
+        )
     except GeocoderUnavailable:
-        form.last_seen_place.errors = [*form.last_seen_place.errors, _(
-            "The address search cannot be reached right now. Please click the map instead.")]
+        form.last_seen_place.errors = [
+            *form.last_seen_place.errors,
+            _("The address search cannot be reached right now. Please click the map instead."),
+        ]
         return False
     if found is None:
-        form.last_seen_place.errors = [*form.last_seen_place.errors, _(
-            "No place was found for this address. Please check it or click the map.")]
+        form.last_seen_place.errors = [
+            *form.last_seen_place.errors,
+            _("No place was found for this address. Please check it or click the map."),
+        ]
         return False
     form.last_seen_lat.data, form.last_seen_lon.data = found.lat, found.lon
     return True
 
 
-def _render_start(district: District, form: StartAlertForm, person: AtRiskPerson | None,
-                  status: int = 200) -> Any:
+def _render_start(
+    district: District, form: StartAlertForm, person: AtRiskPerson | None, status: int = 200
+) -> Any:
     today = dashboard.local_now().date()
     info = consent_info(person, today) if person is not None else None
     places = []
@@ -168,22 +179,35 @@ def _render_start(district: District, form: StartAlertForm, person: AtRiskPerson
     parts = place_picker_parts(centre, tile_settings(current_app.config), places)
     persons = [(p, consent_info(p, today).state) for p in alertable_persons(district.id)]
     if person is not None:
-        record_audit("view_person", "at_risk_person", person.id, person.district_id,
-                     page="start_alert")
+        record_audit(
+            "view_person", "at_risk_person", person.id, person.district_id, page="start_alert"
+        )
         db.session.commit()
-    return render_template("alerts/staff/start.html", district=district, form=form,
-                           person=person, consent=info, persons=persons, map_parts=parts,
-                           home=places[0] if places and person and person.home_lat else None,
-                           geocode_url=url_for(".geocode_address", district_id=district.id),
-                           ), status
+    return render_template(
+        "alerts/staff/start.html",
+        district=district,
+        form=form,
+        person=person,
+        consent=info,
+        persons=persons,
+        map_parts=parts,
+        home=places[0] if places and person and person.home_lat else None,
+        geocode_url=url_for(".geocode_address", district_id=district.id),
+    ), status
 
 
 def _render_confirm(district: District, form: StartAlertForm) -> Any:
     lat, lon = float(form.last_seen_lat.data or 0), float(form.last_seen_lon.data or 0)
     radius_m, told = dashboard.targets_in_range(lat, lon, form.last_seen_utc())
-    return render_template("alerts/staff/confirm.html", district=district, form=form,
-                           is_exercise=form.is_exercise, told=told, radius=format_km(radius_m),
-                           carried=form.carried_values())
+    return render_template(
+        "alerts/staff/confirm.html",
+        district=district,
+        form=form,
+        is_exercise=form.is_exercise,
+        told=told,
+        radius=format_km(radius_m),
+        carried=form.carried_values(),
+    )
 
 
 @bp.route("/districts/<int:district_id>/alerts/new", methods=["GET", "POST"])
@@ -195,11 +219,16 @@ def start_alert(district_id: int) -> Any:
     form = StartAlertForm()
     if request.method == "GET":
         person = _chosen_person(district, request.args.get("person_id", type=int))
-        prefill_defaults(form, now_local=dashboard.local_now(),
-                         last_contact=dashboard.last_contact(district.id))
+        prefill_defaults(
+            form, now_local=dashboard.local_now(), last_contact=dashboard.last_contact(district.id)
+        )
         if person is not None:
-            prefill_from_person(form, person, dashboard.local_now().date(),
-                                consent_info(person, dashboard.local_now().date()))
+            prefill_from_person(
+                form,
+                person,
+                dashboard.local_now().date(),
+                consent_info(person, dashboard.local_now().date()),
+            )
         return _render_start(district, form, person)
     person = _chosen_person(district, form.person_id.data)
     if request.form.get("back") == "1":
@@ -217,9 +246,12 @@ def start_alert(district_id: int) -> Any:
         info = consent_info(person, dashboard.local_now().date()) if person else None
         share_photo = bool(form.share_photo.data and info and info.photo_allowed)
         try:
-            alert = services.start_alert(district, current_user._get_current_object(),
-                                         alert_input(form, share_photo=share_photo),
-                                         client_key=form.client_key.data or None)
+            alert = services.start_alert(
+                district,
+                current_user._get_current_object(),
+                alert_input(form, share_photo=share_photo),
+                client_key=form.client_key.data or None,
+            )
         except UserInputError as exc:
             _field_error(form, exc, {"last_seen": "last_seen_place"})
         else:
@@ -237,15 +269,32 @@ def geocode_address(district_id: int) -> Any:
     if not query:
         return jsonify({"errors": {"last_seen_place": [_("Please type an address.")]}}), 422
     try:
-        found = find_address(query, near=(district.center_lat, district.center_lon),
-                             language=_locale())
+        found = find_address(
+            query, near=(district.center_lat, district.center_lon), language=_locale()
+        )
     except GeocoderUnavailable:
-        return jsonify({"errors": {"last_seen_place": [_(
-            "The address search cannot be reached right now. Please click the map "
-            "instead.")]}}), 503
+        return jsonify(
+            {
+                "errors": {
+                    "last_seen_place": [
+                        _(
+                            "The address search cannot be reached right now. Please click the map "
+                            "instead."
+                        )
+                    ]
+                }
+            }
+        ), 503
     if found is None:
-        return jsonify({"errors": {"last_seen_place": [_(
-            "No place was found for this address. Please check it or click the map.")]}}), 404
+        return jsonify(
+            {
+                "errors": {
+                    "last_seen_place": [
+                        _("No place was found for this address. Please check it or click the map.")
+                    ]
+                }
+            }
+        ), 404
     return jsonify({"lat": found.lat, "lon": found.lon, "address": found.address})
 
 
@@ -253,9 +302,13 @@ def geocode_address(district_id: int) -> Any:
 # The dashboard
 
 
-def _render_dashboard(alert: Alert, *, radius_form: RadiusForm | None = None,
-                      review_form: tuple[int, ReviewSightingForm] | None = None,
-                      status: int = 200) -> Any:
+def _render_dashboard(
+    alert: Alert,
+    *,
+    radius_form: RadiusForm | None = None,
+    review_form: tuple[int, ReviewSightingForm] | None = None,
+    status: int = 200,
+) -> Any:
     state = dashboard.dashboard_state(alert)
     parts = alert_map_parts(dashboard.map_data(state), tile_settings(current_app.config))
     record_audit("view_alert", "alert", alert.id, alert.district_id)
@@ -265,12 +318,20 @@ def _render_dashboard(alert: Alert, *, radius_form: RadiusForm | None = None,
         if alert.radius_override_m is not None:
             radius_form.radius_km.data = round(alert.radius_override_m / 1000, 2)
     return render_template(
-        "alerts/staff/show.html", alert=alert, state=state, map_parts=parts.parts,
-        layers=parts.layers, radius_form=radius_form, review_form=review_form,
-        action_form=ActionForm(), status_labels=STATUS_LABELS,
+        "alerts/staff/show.html",
+        alert=alert,
+        state=state,
+        map_parts=parts.parts,
+        layers=parts.layers,
+        radius_form=radius_form,
+        review_form=review_form,
+        action_form=ActionForm(),
+        status_labels=STATUS_LABELS,
         photo_ids=dashboard.person_photo_ids(alert),
-        next_ring=dashboard.next_ring_m(alert, radius_schedule()), format_km=format_km,
-        export_links=dashboard.export_links(alert.id), clock=dashboard.clock,
+        next_ring=dashboard.next_ring_m(alert, radius_schedule()),
+        format_km=format_km,
+        export_links=dashboard.export_links(alert.id),
+        clock=dashboard.clock,
     ), status
 
 
@@ -319,13 +380,24 @@ def widen_now(alert_id: int) -> Any:
         return refused
     ring = dashboard.next_ring_m(alert, radius_schedule())
     if ring is None:
-        flash(_("The search already covers the outer ring. Enter a larger radius below to "
-                "widen further."), "error")
+        flash(
+            _(
+                "The search already covers the outer ring. Enter a larger radius below to "
+                "widen further."
+            ),
+            "error",
+        )
         return _back(alert, "#actions")
     told = services.widen_to_next_ring(alert, ring, current_user._get_current_object())
     db.session.commit()
-    flash(_("Search widened to %(distance)s: %(told)s more supporters told.",
-            distance=format_km(ring), told=told), "success")
+    flash(
+        _(
+            "Search widened to %(distance)s: %(told)s more supporters told.",
+            distance=format_km(ring),
+            told=told,
+        ),
+        "success",
+    )
     return _back(alert)
 
 
@@ -349,8 +421,14 @@ def set_radius(alert_id: int) -> Any:
     if radius_m is None:
         flash(_("The override is cleared: the radius follows the schedule again."), "success")
     else:
-        flash(_("Radius set to %(distance)s: %(told)s more supporters told.",
-                distance=format_km(radius_m), told=told), "success")
+        flash(
+            _(
+                "Radius set to %(distance)s: %(told)s more supporters told.",
+                distance=format_km(radius_m),
+                told=told,
+            ),
+            "success",
+        )
     return _back(alert)
 
 
@@ -366,8 +444,7 @@ def remind_now(alert_id: int) -> Any:
     reminded = services.remind_unanswered(alert, current_user._get_current_object())
     db.session.commit()
     if reminded:
-        flash(_("Reminder sent to %(n)s supporters who had not answered.", n=reminded),
-              "success")
+        flash(_("Reminder sent to %(n)s supporters who had not answered.", n=reminded), "success")
     else:
         flash(_("Nobody to remind: everyone has answered or was already reminded."), "info")
     return _back(alert)
@@ -400,8 +477,13 @@ def review_sighting(alert_id: int, sighting_id: int) -> Any:
         return _render_dashboard(alert, review_form=(sighting.id, form), status=422)
     db.session.commit()
     if told is not None:
-        flash(_("The search is re-centred on the sighting: %(told)s more supporters told.",
-                told=told), "success")
+        flash(
+            _(
+                "The search is re-centred on the sighting: %(told)s more supporters told.",
+                told=told,
+            ),
+            "success",
+        )
     else:
         flash(_("The sighting is marked."), "success")
     return _back(alert, "#sightings")
@@ -415,8 +497,9 @@ def sighting_photo(alert_id: int, sighting_id: int) -> Response:
     sighting = _sighting(alert, sighting_id)
     if sighting.photo is None:
         abort(404)
-    record_audit("view_sighting_photo", "sighting", sighting.id, alert.district_id,
-                 alert_id=alert.id)
+    record_audit(
+        "view_sighting_photo", "sighting", sighting.id, alert.district_id, alert_id=alert.id
+    )
     db.session.commit()
     response = Response(sighting.photo, mimetype="image/jpeg")
     response.headers["Cache-Control"] = "no-store, private"
@@ -436,24 +519,33 @@ def close_alert(alert_id: int) -> Any:
         found = form.outcome.data == AlertStatus.found.value
         try:
             services.close_alert(
-                alert, outcome=AlertStatus(form.outcome.data),
+                alert,
+                outcome=AlertStatus(form.outcome.data),
                 found_place=(form.found_place.data or "") if found else "",
                 found_lat=form.found_lat.data if found else None,
                 found_lon=form.found_lon.data if found else None,
                 found_condition=(form.found_condition.data or "") if found else "",
-                note=form.note.data or "", actor=current_user._get_current_object())
+                note=form.note.data or "",
+                actor=current_user._get_current_object(),
+            )
         except UserInputError as exc:
             _field_error(form, exc, {})
         else:
             db.session.commit()
-            flash(_("The search has ended. Everyone who was told receives the all-clear."),
-                  "success")
+            flash(
+                _("The search has ended. Everyone who was told receives the all-clear."), "success"
+            )
             return _back(alert)
-    parts = place_picker_parts((alert.last_seen_lat, alert.last_seen_lon),
-                               tile_settings(current_app.config),
-                               [Place(alert.last_seen_lat, alert.last_seen_lon,
-                                      _("Last seen"))])
+    parts = place_picker_parts(
+        (alert.last_seen_lat, alert.last_seen_lon),
+        tile_settings(current_app.config),
+        [Place(alert.last_seen_lat, alert.last_seen_lon, _("Last seen"))],
+    )
     status = 422 if form.is_submitted() and alert.is_active else 200
-    return render_template("alerts/staff/close.html", alert=alert, form=form, map_parts=parts,
-                           status_labels=STATUS_LABELS), status
-
+    return render_template(
+        "alerts/staff/close.html",
+        alert=alert,
+        form=form,
+        map_parts=parts,
+        status_labels=STATUS_LABELS,
+    ), status

@@ -23,7 +23,7 @@ BEARER_SCHEME_DOC = {
     "type": "http",
     "scheme": "bearer",
     "description": "A staff member's API token, created on the account page "
-                   "(`Authorization: Bearer wn_...`). It sees only that staff member's districts.",
+    "(`Authorization: Bearer wn_...`). It sees only that staff member's districts.",
 }
 # Row ids are 32-bit or 64-bit integers; larger numbers in a URL are simply unknown ids.
 MAX_ID = 2**31 - 1
@@ -92,8 +92,9 @@ class ApiBlueprint(Blueprint):
         self.before_request(authenticate_bearer)
 
     @staticmethod
-    def _prepare_security_doc(doc: dict[str, Any], doc_info: dict[str, Any],
-                              **_kwargs: Any) -> dict[str, Any]:
+    def _prepare_security_doc(
+        doc: dict[str, Any], doc_info: dict[str, Any], **_kwargs: Any
+    ) -> dict[str, Any]:
         doc["security"] = [{SECURITY_SCHEME: []}]
         responses = doc.setdefault("responses", {})
         responses.setdefault("401", "UNAUTHORIZED")

@@ -23,8 +23,9 @@ from watchnet.people.services import UserInputError
 def add_checkpoint(drill: Drill, lat: float, lon: float, fields: CheckpointFields) -> Checkpoint:
     """Append a checkpoint to a drill (after the existing ones) with its scenario."""
     if len(drill.checkpoints) >= MAX_CHECKPOINTS:
-        raise UserInputError(_("A drill has at most %(max)d checkpoints.", max=MAX_CHECKPOINTS),
-                             "name")
+        raise UserInputError(
+            _("A drill has at most %(max)d checkpoints.", max=MAX_CHECKPOINTS), "name"
+        )
     if not is_valid_latlon(lat, lon):
         raise UserInputError(_("The position is outside the map."), "lat")
     seq = max((cp.seq for cp in drill.checkpoints), default=-1) + 1
@@ -32,8 +33,9 @@ def add_checkpoint(drill: Drill, lat: float, lon: float, fields: CheckpointField
     drill.checkpoints.append(checkpoint)
     db.session.flush()
     update_checkpoint(checkpoint, fields)
-    record_audit("checkpoint.added", "checkpoint", checkpoint.id, drill.district_id,
-                 drill_id=drill.id)
+    record_audit(
+        "checkpoint.added", "checkpoint", checkpoint.id, drill.district_id, drill_id=drill.id
+    )
     return checkpoint
 
 
@@ -48,7 +50,13 @@ def move_checkpoint(checkpoint: Checkpoint, lat: float, lon: float) -> None:
 def remove_checkpoint(checkpoint: Checkpoint) -> None:
     """Delete a checkpoint from its drill."""
     drill = checkpoint.drill
-    record_audit("checkpoint.removed", "checkpoint", checkpoint.id, drill.district_id,
-                 drill_id=drill.id, name=checkpoint.name)
+    record_audit(
+        "checkpoint.removed",
+        "checkpoint",
+        checkpoint.id,
+        drill.district_id,
+        drill_id=drill.id,
+        name=checkpoint.name,
+    )
     drill.checkpoints.remove(checkpoint)
     db.session.flush()

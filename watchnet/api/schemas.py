@@ -48,8 +48,9 @@ def _kana(value: str) -> None:
         raise ValidationError(problem_message("kana"))
 
 
-def text(max_len: int, required: bool = False, min_len: int = 0, multiline: bool = False,
-         **kwargs: Any) -> fields.String:
+def text(
+    max_len: int, required: bool = False, min_len: int = 0, multiline: bool = False, **kwargs: Any
+) -> fields.String:
     """A string field limited to its column's length; invisible and bidirectional controls
     are removed before the length is checked (watchnet.core.validation)."""
     checks: list[Any] = [validate.Length(min=min_len, max=max_len), _no_nul]
@@ -128,8 +129,9 @@ class CheckpointSchema(Schema):
     scenario_do = text(1000, multiline=True)
     expected_contact = fields.Enum(ExpectedContact, by_value=True)
     expected_contact_note = text(200)
-    checklist = fields.List(text(CHECKLIST_ITEM_MAX),
-                            validate=validate.Length(max=CHECKLIST_MAX_ITEMS))
+    checklist = fields.List(
+        text(CHECKLIST_ITEM_MAX), validate=validate.Length(max=CHECKLIST_MAX_ITEMS)
+    )
 
 
 class CheckpointPatchSchema(CheckpointSchema):
@@ -144,21 +146,34 @@ class DrillSchema(Schema):
     id = fields.Integer(dump_only=True)
     district_id = ident(required=True)
     title = text(200, required=True, min_len=1)
-    starts_at = SaneDateTime(required=True, metadata={
-        "description": "ISO 8601, years 2000 to 2100; a time without offset is taken as "
-                       "Japan time."})
-    ends_at = SaneDateTime(allow_none=True, metadata={
-        "description": f"After starts_at and at most {MAX_DRILL_HOURS} hours later (a drill "
-                       "across midnight ends on the next day's date)."})
+    starts_at = SaneDateTime(
+        required=True,
+        metadata={
+            "description": "ISO 8601, years 2000 to 2100; a time without offset is taken as "
+            "Japan time."
+        },
+    )
+    ends_at = SaneDateTime(
+        allow_none=True,
+        metadata={
+            "description": f"After starts_at and at most {MAX_DRILL_HOURS} hours later (a drill "
+            "across midnight ends on the next day's date)."
+        },
+    )
     meeting_place = text(200)
-    contact_phone = text(30, metadata={
-        "description": "The number supporters call on the day, e.g. 090-1234-5678."})
+    contact_phone = text(
+        30, metadata={"description": "The number supporters call on the day, e.g. 090-1234-5678."}
+    )
     contact_label = text(100, metadata={"description": "Whose number it is."})
     purpose = text(TEXT_MAX, multiline=True)
     background = text(TEXT_MAX, multiline=True)
     status = fields.Enum(DrillStatus, by_value=True)
-    route = fields.List(LatLon(), attribute="route_latlons", dump_only=True,
-                        metadata={"description": "The route as [[lat, lon], ...]."})
+    route = fields.List(
+        LatLon(),
+        attribute="route_latlons",
+        dump_only=True,
+        metadata={"description": "The route as [[lat, lon], ...]."},
+    )
     checkpoints = fields.List(fields.Nested(CheckpointSchema), dump_only=True)
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
@@ -184,9 +199,12 @@ def _comparable(value: Any) -> Any:
 
 
 class RouteSchema(Schema):
-    route = fields.List(LatLon(), required=True,
-                        validate=validate.Length(max=MAX_ROUTE_POINTS),
-                        metadata={"description": "The new route as [[lat, lon], ...]."})
+    route = fields.List(
+        LatLon(),
+        required=True,
+        validate=validate.Length(max=MAX_ROUTE_POINTS),
+        metadata={"description": "The new route as [[lat, lon], ...]."},
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,11 +229,14 @@ class SupporterSchema(Schema):
     kind = fields.Enum(SupporterKind, by_value=True, required=True)
     email = text(EMAIL_MAX, allow_none=True)
     phone = text(PHONE_MAX, allow_none=True)
-    home_lat = latitude(allow_none=True, metadata={
-        "description": "Approximate home position, rounded to about 100 m when stored."})
+    home_lat = latitude(
+        allow_none=True,
+        metadata={"description": "Approximate home position, rounded to about 100 m when stored."},
+    )
     home_lon = longitude(allow_none=True)
-    notification_urls = fields.List(text(URL_MAX), validate=validate.Length(
-        max=MAX_NOTIFICATION_URLS))
+    notification_urls = fields.List(
+        text(URL_MAX), validate=validate.Length(max=MAX_NOTIFICATION_URLS)
+    )
     note = text(NOTE_MAX, multiline=True)
     is_active = fields.Boolean(dump_only=True)
     created_at = fields.DateTime(dump_only=True)
@@ -229,8 +250,23 @@ class SupporterPatchSchema(SupporterSchema):
 
 def supporter_out(supporter: Any) -> dict[str, Any]:
     """The fields SupporterSchema dumps, with the notification addresses as plain URLs."""
-    data = {name: getattr(supporter, name) for name in (
-        "id", "district_id", "name", "name_kana", "kind", "email", "phone", "home_lat",
-        "home_lon", "note", "is_active", "created_at", "updated_at")}
+    data = {
+        name: getattr(supporter, name)
+        for name in (
+            "id",
+            "district_id",
+            "name",
+            "name_kana",
+            "kind",
+            "email",
+            "phone",
+            "home_lat",
+            "home_lon",
+            "note",
+            "is_active",
+            "created_at",
+            "updated_at",
+        )
+    }
     data["notification_urls"] = [a.url for a in supporter.notification_addresses]
     return data

@@ -69,14 +69,27 @@ from watchnet.timefmt import from_local
 
 PREFIX = "/api/v1"
 
-districts_bp = ApiBlueprint("api_districts", __name__, url_prefix=f"{PREFIX}/districts",
-                            description="Districts the token's owner works for.")
-landmarks_bp = ApiBlueprint("api_landmarks", __name__, url_prefix=PREFIX,
-                            description="Named landmarks of a district.")
-drills_bp = ApiBlueprint("api_drills", __name__, url_prefix=PREFIX,
-                         description="Drills with their route and checkpoints.")
-supporters_bp = ApiBlueprint("api_supporters", __name__, url_prefix=f"{PREFIX}/supporters",
-                             description="Registered supporters.")
+districts_bp = ApiBlueprint(
+    "api_districts",
+    __name__,
+    url_prefix=f"{PREFIX}/districts",
+    description="Districts the token's owner works for.",
+)
+landmarks_bp = ApiBlueprint(
+    "api_landmarks", __name__, url_prefix=PREFIX, description="Named landmarks of a district."
+)
+drills_bp = ApiBlueprint(
+    "api_drills",
+    __name__,
+    url_prefix=PREFIX,
+    description="Drills with their route and checkpoints.",
+)
+supporters_bp = ApiBlueprint(
+    "api_supporters",
+    __name__,
+    url_prefix=f"{PREFIX}/supporters",
+    description="Registered supporters.",
+)
 BLUEPRINTS = (districts_bp, landmarks_bp, drills_bp, supporters_bp)
 
 # Services name a few fields as their page forms do; the API names them as its schemas do.
@@ -119,8 +132,11 @@ class Landmarks(MethodView):
     def get(self, district_id: int) -> Any:
         """The landmarks of one district."""
         ensure_visible_district(district_id)
-        return db.session.scalars(sa.select(Landmark).where(Landmark.district_id == district_id)
-                                  .order_by(Landmark.name, Landmark.id)).all()
+        return db.session.scalars(
+            sa.select(Landmark)
+            .where(Landmark.district_id == district_id)
+            .order_by(Landmark.name, Landmark.id)
+        ).all()
 
     @landmarks_bp.arguments(LandmarkSchema)
     @landmarks_bp.response(201, LandmarkSchema)
@@ -129,8 +145,9 @@ class Landmarks(MethodView):
         ensure_visible_district(district_id)
         district = db.session.get_one(District, district_id)
         try:
-            landmark = add_landmark(district, data["name"], data["kind"], data["lat"],
-                                    data["lon"], actor=actor())
+            landmark = add_landmark(
+                district, data["name"], data["kind"], data["lat"], data["lon"], actor=actor()
+            )
         except UserInputError as exc:
             refuse(exc)
         commit()
@@ -150,8 +167,14 @@ class LandmarkById(MethodView):
         """Change a landmark's name, kind or position."""
         landmark = load_or_404(Landmark, landmark_id)
         try:
-            update_landmark(landmark, data.get("name"), data.get("kind"), data.get("lat"),
-                            data.get("lon"), actor=actor())
+            update_landmark(
+                landmark,
+                data.get("name"),
+                data.get("kind"),
+                data.get("lat"),
+                data.get("lon"),
+                actor=actor(),
+            )
         except UserInputError as exc:
             refuse(exc)
         commit()
@@ -173,12 +196,22 @@ def _drill_fields(data: dict[str, Any], drill: Drill | None = None) -> DrillFiel
     if "district_id" in data and data["district_id"] not in visible_ids():
         refuse(_("Unknown district."), "district_id")
     if drill is None:
-        base = DrillFields(district_id=data["district_id"], title="", starts_at=data["starts_at"],
-                           ends_at=None)
+        base = DrillFields(
+            district_id=data["district_id"], title="", starts_at=data["starts_at"], ends_at=None
+        )
     else:
-        base = DrillFields(drill.district_id, drill.title, drill.starts_at, drill.ends_at,
-                           drill.meeting_place, drill.purpose, drill.background, drill.status,
-                           drill.contact_phone, drill.contact_label)
+        base = DrillFields(
+            drill.district_id,
+            drill.title,
+            drill.starts_at,
+            drill.ends_at,
+            drill.meeting_place,
+            drill.purpose,
+            drill.background,
+            drill.status,
+            drill.contact_phone,
+            drill.contact_label,
+        )
     values = {k: v for k, v in data.items() if k in DrillFields.__dataclass_fields__}
     for key in ("starts_at", "ends_at"):
         if values.get(key) is not None:
@@ -202,8 +235,11 @@ class Drills(MethodView):
         if "district_id" in query:
             ensure_visible_district(query["district_id"])
             ids = {query["district_id"]}
-        return db.session.scalars(sa.select(Drill).where(Drill.district_id.in_(ids))
-                                  .order_by(Drill.starts_at.desc(), Drill.id)).all()
+        return db.session.scalars(
+            sa.select(Drill)
+            .where(Drill.district_id.in_(ids))
+            .order_by(Drill.starts_at.desc(), Drill.id)
+        ).all()
 
     @drills_bp.arguments(DrillSchema)
     @drills_bp.response(201, DrillSchema)
@@ -254,8 +290,10 @@ class DrillById(MethodView):
 def replace_route(data: dict[str, Any], drill_id: int) -> Any:
     """Replace the drill's route; its checkpoints stay as they are."""
     drill = load_or_404(Drill, drill_id)
-    payload = {"route": [list(p) for p in data["route"]],
-               "checkpoints": editor_state(drill)["checkpoints"]}
+    payload = {
+        "route": [list(p) for p in data["route"]],
+        "checkpoints": editor_state(drill)["checkpoints"],
+    }
     try:
         save_route(drill, payload)
     except GeometryError as exc:
@@ -273,9 +311,16 @@ def _checkpoint_fields(data: dict[str, Any], cp: Checkpoint | None = None) -> Ch
     if cp is None:
         base = CheckpointFields(name=data["name"])
     else:
-        base = CheckpointFields(cp.name, cp.role_player, cp.scenario_wear, cp.scenario_say,
-                                cp.scenario_do, cp.expected_contact, cp.expected_contact_note,
-                                tuple(cp.checklist or ()))
+        base = CheckpointFields(
+            cp.name,
+            cp.role_player,
+            cp.scenario_wear,
+            cp.scenario_say,
+            cp.scenario_do,
+            cp.expected_contact,
+            cp.expected_contact_note,
+            tuple(cp.checklist or ()),
+        )
     values = {k: v for k, v in data.items() if k in CheckpointFields.__dataclass_fields__}
     if "checklist" in values:
         values["checklist"] = tuple(values["checklist"])
@@ -316,8 +361,9 @@ class CheckpointById(MethodView):
         checkpoint = load_or_404(Checkpoint, checkpoint_id)
         try:
             if "lat" in data or "lon" in data:
-                move_checkpoint(checkpoint, data.get("lat", checkpoint.lat),
-                                data.get("lon", checkpoint.lon))
+                move_checkpoint(
+                    checkpoint, data.get("lat", checkpoint.lat), data.get("lon", checkpoint.lon)
+                )
             update_checkpoint(checkpoint, _checkpoint_fields(data, checkpoint))
         except UserInputError as exc:
             refuse(exc)
@@ -338,11 +384,22 @@ class CheckpointById(MethodView):
 def _supporter_args(data: dict[str, Any], supporter: Supporter | None = None) -> dict[str, Any]:
     current: dict[str, Any] = {}
     if supporter is not None:
-        current = {k: getattr(supporter, k) for k in (
-            "name", "name_kana", "kind", "email", "phone", "home_lat", "home_lon", "note")}
+        current = {
+            k: getattr(supporter, k)
+            for k in ("name", "name_kana", "kind", "email", "phone", "home_lat", "home_lon", "note")
+        }
         current["notification_urls"] = [a.url for a in supporter.notification_addresses]
-    keys = ("name", "name_kana", "kind", "email", "phone", "home_lat", "home_lon",
-            "notification_urls", "note")
+    keys = (
+        "name",
+        "name_kana",
+        "kind",
+        "email",
+        "phone",
+        "home_lat",
+        "home_lon",
+        "notification_urls",
+        "note",
+    )
     args = {k: data[k] if k in data else current.get(k) for k in keys}
     args["name_kana"] = args["name_kana"] or ""
     args["note"] = args["note"] or ""
@@ -358,9 +415,13 @@ class Supporters(MethodView):
         """Supporters of the token's districts; filter by district, kind, text, active."""
         if "district_id" in query:
             ensure_visible_district(query["district_id"])
-        stmt = supporters_query(visible_ids(), query.get("district_id"),
-                                query["kind"].value if "kind" in query else None,
-                                query.get("q"), query.get("active"))
+        stmt = supporters_query(
+            visible_ids(),
+            query.get("district_id"),
+            query["kind"].value if "kind" in query else None,
+            query.get("q"),
+            query.get("active"),
+        )
         return [supporter_out(s) for s in db.session.scalars(stmt).unique()]
 
     @supporters_bp.arguments(SupporterSchema)

@@ -14,8 +14,11 @@ from watchnet.extensions import db
 def current_actor() -> str:
     """The acting principal of this request, or "system" outside one."""
     if has_request_context() and current_user and current_user.is_authenticated:
-        return str(current_user.get_id()).rsplit(":", 1)[0] if current_user.is_supporter \
+        return (
+            str(current_user.get_id()).rsplit(":", 1)[0]
+            if current_user.is_supporter
             else str(current_user.get_id())
+        )
     return "system"
 
 

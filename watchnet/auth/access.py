@@ -45,8 +45,9 @@ SESSION_RENEW_S = 24 * 3600
 SEEN_KEY = "seen"
 
 # Pages a supporter opens on the phone (the rest of their routes answer JSON).
-PHONE_PAGE_ENDPOINTS = frozenset({"people.supporter_home", "field.home", "field.drill_page",
-                                  "feedback.give_feedback"})
+PHONE_PAGE_ENDPOINTS = frozenset(
+    {"people.supporter_home", "field.home", "field.drill_page", "feedback.give_feedback"}
+)
 
 
 def supporter_session_lifetime_s() -> int:
@@ -103,9 +104,13 @@ def load_principal(user_id: str) -> StaffUser | Supporter | None:
         if supporter is not None:
             from watchnet.auth.services import record_refused_access
 
-            record_refused_access(supporter, "session", link_version=int(version),
-                                  reason="inactive" if not supporter.is_active else "revoked",
-                                  path=request.path)
+            record_refused_access(
+                supporter,
+                "session",
+                link_version=int(version),
+                reason="inactive" if not supporter.is_active else "revoked",
+                path=request.path,
+            )
     return None
 
 
@@ -146,8 +151,10 @@ def supporter_required(view: F) -> F:
 
 
 def signed_out_message() -> str:
-    return _("This phone is signed out. Open your personal link again, or ask the organizer "
-             "of your district for a new link or QR code.")
+    return _(
+        "This phone is signed out. Open your personal link again, or ask the organizer "
+        "of your district for a new link or QR code."
+    )
 
 
 def signed_out_response() -> Any:
@@ -155,8 +162,9 @@ def signed_out_response() -> Any:
     (the field scripts treat 401/403 as signed out)."""
     if request.endpoint in PHONE_PAGE_ENDPOINTS:
         return render_template("auth/signed_out.html"), 403
-    return jsonify({"code": 403, "message": signed_out_message(), "errors": {},
-                    "signed_out": True}), 403
+    return jsonify(
+        {"code": 403, "message": signed_out_message(), "errors": {}, "signed_out": True}
+    ), 403
 
 
 def visible_district_ids(user: StaffUser) -> set[int]:

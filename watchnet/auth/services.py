@@ -37,8 +37,10 @@ def is_login_throttled(email: str, remote_addr: str) -> bool:
     """True when the account or the address has too many recent failures."""
     cfg = current_app.config
     since = utcnow() - timedelta(seconds=cfg["LOGIN_WINDOW_S"])
-    failures = sa.select(sa.func.count()).select_from(LoginAttempt).where(
-        LoginAttempt.succeeded.is_(False), LoginAttempt.attempted_at >= since
+    failures = (
+        sa.select(sa.func.count())
+        .select_from(LoginAttempt)
+        .where(LoginAttempt.succeeded.is_(False), LoginAttempt.attempted_at >= since)
     )
     by_email = db.session.scalar(failures.where(LoginAttempt.email == email.lower())) or 0
     by_addr = db.session.scalar(failures.where(LoginAttempt.remote_addr == remote_addr)) or 0
@@ -90,8 +92,12 @@ def supporter_from_signin_token(token: str) -> Supporter | None:
         return None
     if not supporter.is_active or supporter.token_version != version:
         # A genuine link that was revoked (or its supporter deactivated): worth a record.
-        record_refused_access(supporter, "signin_link", link_version=version,
-                              reason="inactive" if not supporter.is_active else "revoked")
+        record_refused_access(
+            supporter,
+            "signin_link",
+            link_version=version,
+            reason="inactive" if not supporter.is_active else "revoked",
+        )
         return None
     return supporter
 
@@ -122,9 +128,11 @@ def end_personal_access(supporter: Supporter, reactivating: bool = False) -> int
     if ids:
         table = cast(sa.Table, AlertRecipient.__table__)
         db.session.execute(
-            sa.update(table).where(table.c.id == sa.bindparam("rid"))
+            sa.update(table)
+            .where(table.c.id == sa.bindparam("rid"))
             .values(revoked_token=table.c.token, token=sa.bindparam("new_token")),
-            [{"rid": rid, "new_token": secrets.token_urlsafe(32)} for rid in ids])
+            [{"rid": rid, "new_token": secrets.token_urlsafe(32)} for rid in ids],
+        )
         # Loaded recipients must not keep their old token in this session.
         for obj in list(db.session.identity_map.values()):
             if isinstance(obj, AlertRecipient) and obj.supporter_id == supporter.id:
@@ -144,16 +152,29 @@ def revoke_signin_token(supporter: Supporter) -> None:
     """Invalidate the personal link; every phone signed in with it is logged out, and every
     personal alert link of the supporter stops working."""
     replaced = issue_new_link(supporter)
-    record_audit("supporter.link_revoked", "supporter", supporter.id, supporter.district_id,
-                 link_version=supporter.token_version, alert_links_replaced=replaced)
+    record_audit(
+        "supporter.link_revoked",
+        "supporter",
+        supporter.id,
+        supporter.district_id,
+        link_version=supporter.token_version,
+        alert_links_replaced=replaced,
+    )
     db.session.flush()
 
 
 def record_refused_access(supporter: Supporter, what: str, **detail: object) -> None:
     """Audit one refused use of an ended link or session and commit it at once (the request
     itself is refused, so nothing else of it is written)."""
-    record_audit("supporter.access_refused", "supporter", supporter.id, supporter.district_id,
-                 actor=f"supporter:{supporter.id}", what=what, **detail)
+    record_audit(
+        "supporter.access_refused",
+        "supporter",
+        supporter.id,
+        supporter.district_id,
+        actor=f"supporter:{supporter.id}",
+        what=what,
+        **detail,
+    )
     db.session.commit()
 
 
@@ -173,9 +194,7 @@ def issue_api_token(staff: StaffUser, name: str) -> tuple[ApiToken, str]:
 
 def staff_from_api_token(raw: str) -> StaffUser | None:
     """The active staff member a bearer token belongs to, or None."""
-    token = db.session.scalar(
-        sa.select(ApiToken).where(ApiToken.token_hash == _hash_token(raw))
-    )
+    token = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _hash_token(raw)))
     if token is None or token.revoked_at is not None or not token.staff.is_active:
         return None
     token.last_used_at = utcnow()

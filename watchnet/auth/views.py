@@ -30,8 +30,9 @@ def login() -> Response | str | tuple[str, int]:
     form = LoginForm()
     if form.validate_on_submit():
         try:
-            user = authenticate_staff(form.email.data or "", form.password.data or "",
-                                      request.remote_addr or "")
+            user = authenticate_staff(
+                form.email.data or "", form.password.data or "", request.remote_addr or ""
+            )
         except LoginThrottled:
             db.session.rollback()
             form.email.errors.append(_("Too many failed attempts. Please wait 15 minutes."))

@@ -31,8 +31,11 @@ def _messages() -> dict[int, str]:
 
 def _wants_json() -> bool:
     # A JSON body (the phones' reports, the route editor, the KPT board) gets a JSON answer.
-    return (request.path.startswith("/api/") or request.is_json
-            or request.accept_mimetypes.best == "application/json")
+    return (
+        request.path.startswith("/api/")
+        or request.is_json
+        or request.accept_mimetypes.best == "application/json"
+    )
 
 
 def _headers(exc: HTTPException) -> dict[str, str]:
@@ -63,8 +66,7 @@ def handle_http_exception(exc: HTTPException, error_id: str | None = None) -> An
     if isinstance(exc, CSRFError):
         message = _("The form expired. Please go back, reload the page and try again.")
     try:
-        page = render_template("errors/error.html", code=code, message=message,
-                               error_id=error_id)
+        page = render_template("errors/error.html", code=code, message=message, error_id=error_id)
     except Exception:  # the page itself failed (the database is gone ...): plain text
         if error_id is None:
             raise
@@ -81,8 +83,7 @@ def new_error_id() -> str:
 def handle_unexpected(exc: Exception) -> Any:
     error_id = new_error_id()
     # Logged with the traceback and the id shown to the user, so a report can be traced.
-    log.error("unexpected error %s on %s %s", error_id, request.method, request.path,
-              exc_info=exc)
+    log.error("unexpected error %s on %s %s", error_id, request.method, request.path, exc_info=exc)
     try:
         db.session.rollback()
     except Exception:

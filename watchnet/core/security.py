@@ -50,7 +50,7 @@ def tile_origin(tile_url: str) -> str | None:
         return None  # a relative URL: tiles come from this site ('self')
     host = parts.netloc
     if host.startswith("{s}."):
-        host = "*." + host[len("{s}."):]
+        host = "*." + host[len("{s}.") :]
     return f"{parts.scheme}://{host}"
 
 
@@ -102,8 +102,9 @@ def _proxy_hops(value: Any) -> int:
     try:
         hops = int(text)
     except ValueError as exc:
-        raise ConfigError(f"WATCHNET_PROXY_FIX must be 0, 1 or the number of proxies, "
-                          f"got {value!r}") from exc
+        raise ConfigError(
+            f"WATCHNET_PROXY_FIX must be 0, 1 or the number of proxies, got {value!r}"
+        ) from exc
     if hops < 0:
         raise ConfigError(f"WATCHNET_PROXY_FIX must not be negative, got {value!r}")
     return hops
@@ -126,7 +127,8 @@ def init_app(app: Flask) -> None:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
+        )
 
     tiles = tile_origin(cfg["TILE_URL"])
     app.jinja_env.globals["csp_nonce"] = csp_nonce

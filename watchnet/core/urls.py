@@ -50,8 +50,9 @@ def _has_allowed_host_and_scheme(url: str, allowed_hosts: set[str], require_http
     )
 
 
-def url_has_allowed_host_and_scheme(url: str | None, allowed_hosts: Iterable[str] | str | None,
-                                    require_https: bool = False) -> bool:
+def url_has_allowed_host_and_scheme(
+    url: str | None, allowed_hosts: Iterable[str] | str | None, require_https: bool = False
+) -> bool:
     """True when `url` is safe to redirect to: a relative URL, or an http(s) URL whose host
     (with port, as in the Host header) is one of `allowed_hosts`. Empty is never safe."""
     if url is not None:
@@ -66,8 +67,9 @@ def url_has_allowed_host_and_scheme(url: str | None, allowed_hosts: Iterable[str
         hosts = set(allowed_hosts)
     # Chrome treats "\" as "/" in paths, but a backslash could also sit in user:password@
     # credentials, so both readings must be safe.
-    return (_has_allowed_host_and_scheme(url, hosts, require_https)
-            and _has_allowed_host_and_scheme(url.replace("\\", "/"), hosts, require_https))
+    return _has_allowed_host_and_scheme(url, hosts, require_https) and _has_allowed_host_and_scheme(
+        url.replace("\\", "/"), hosts, require_https
+    )
 
 
 def safe_redirect_target(target: str | None, fallback: str) -> str:

@@ -81,8 +81,7 @@ def normalise_name(value: str | None) -> str:
 
 
 def is_finite(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) \
-        and math.isfinite(value)
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def in_year_window(value: date | datetime, low: int = YEAR_MIN, high: int = YEAR_MAX) -> bool:
@@ -152,16 +151,22 @@ def harden_field(field: Any) -> None:
         return
     if isinstance(field, StringField) and not isinstance(field, PasswordField):
         if isinstance(field.data, str):
-            field.data = clean_block(field.data) if isinstance(field, TextAreaField) \
+            field.data = (
+                clean_block(field.data)
+                if isinstance(field, TextAreaField)
                 else clean_line(field.data)
+            )
         return
     extra: list[Any] = []
     if isinstance(field, FloatField | DecimalField) and not _has(field, FiniteNumber):
         extra.append(FiniteNumber())
     if isinstance(field, IntegerField) and not _has(field, IntWithinColumn):
         extra.append(IntWithinColumn())
-    if isinstance(field, DateField | DateTimeField) and not isinstance(field, TimeField) \
-            and not _has(field, YearWindow):
+    if (
+        isinstance(field, DateField | DateTimeField)
+        and not isinstance(field, TimeField)
+        and not _has(field, YearWindow)
+    ):
         # A field without its own window gets the widest sane one.
         extra.append(YearWindow(BIRTH_YEAR_MIN, YEAR_MAX))
     if extra:

@@ -92,8 +92,9 @@ def switch_language(code: str) -> Response:
     if current_user.is_authenticated:
         current_user.locale = code
         db.session.commit()
-    target = safe_redirect_target(request.form.get("next") or request.referrer,
-                                  url_for("core.index"))
+    target = safe_redirect_target(
+        request.form.get("next") or request.referrer, url_for("core.index")
+    )
     return redirect(target)  # type: ignore[return-value]
 
 
@@ -110,4 +111,3 @@ def index() -> Response | str:
 @bp.app_context_processor
 def inject_layout() -> dict[str, object]:
     return {"languages": current_app.config["LANGUAGES"]}
-

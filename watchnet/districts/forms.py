@@ -21,17 +21,23 @@ def _finite(form: FlaskForm, field: FloatField) -> None:
 
 class LandmarkForm(SafeForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
-    kind = SelectField(_l("Kind"),
-                       choices=choices(LandmarkKind),
-                       default=LandmarkKind.other.value)
-    lat = FloatField(_l("Latitude"), validators=[
-        InputRequired(), _finite,
-        NumberRange(min=-90, max=90, message=_l("Latitude must be between -90 and 90.")),
-    ])
-    lon = FloatField(_l("Longitude"), validators=[
-        InputRequired(), _finite,
-        NumberRange(min=-180, max=180, message=_l("Longitude must be between -180 and 180.")),
-    ])
+    kind = SelectField(_l("Kind"), choices=choices(LandmarkKind), default=LandmarkKind.other.value)
+    lat = FloatField(
+        _l("Latitude"),
+        validators=[
+            InputRequired(),
+            _finite,
+            NumberRange(min=-90, max=90, message=_l("Latitude must be between -90 and 90.")),
+        ],
+    )
+    lon = FloatField(
+        _l("Longitude"),
+        validators=[
+            InputRequired(),
+            _finite,
+            NumberRange(min=-180, max=180, message=_l("Longitude must be between -180 and 180.")),
+        ],
+    )
 
 
 class DeleteForm(SafeForm):

@@ -15,8 +15,9 @@ from watchnet.people.services import UserInputError
 NAME_MAX = 100
 
 
-def _check_landmark(district_id: int, name: str, lat: float, lon: float,
-                    landmark_id: int | None = None) -> str:
+def _check_landmark(
+    district_id: int, name: str, lat: float, lon: float, landmark_id: int | None = None
+) -> str:
     """Validate a landmark's name and position; returns the cleaned name."""
     name = clean_line(name)
     if not name:
@@ -32,34 +33,50 @@ def _check_landmark(district_id: int, name: str, lat: float, lon: float,
         others = others.where(Landmark.id != landmark_id)
     key = normalise_name(name)
     if any(normalise_name(other) == key for other in db.session.scalars(others)):
-        raise UserInputError(str(_l("This district already has a landmark with this name.")),
-                             "name")
+        raise UserInputError(
+            str(_l("This district already has a landmark with this name.")), "name"
+        )
     return name
 
 
 def landmarks_of(district: District) -> list[Landmark]:
     """The district's landmarks ordered by name."""
-    return list(db.session.scalars(
-        sa.select(Landmark).where(Landmark.district_id == district.id)
-        .order_by(Landmark.name, Landmark.id)
-    ))
+    return list(
+        db.session.scalars(
+            sa.select(Landmark)
+            .where(Landmark.district_id == district.id)
+            .order_by(Landmark.name, Landmark.id)
+        )
+    )
 
 
-def add_landmark(district: District, name: str, kind: LandmarkKind | str,
-                 lat: float, lon: float, actor: str | None = None) -> Landmark:
+def add_landmark(
+    district: District,
+    name: str,
+    kind: LandmarkKind | str,
+    lat: float,
+    lon: float,
+    actor: str | None = None,
+) -> Landmark:
     """Add a named landmark to a district; names are unique within a district."""
     clean = _check_landmark(district.id, name, lat, lon)
-    landmark = Landmark(district_id=district.id, name=clean, kind=LandmarkKind(kind),
-                        lat=float(lat), lon=float(lon))
+    landmark = Landmark(
+        district_id=district.id, name=clean, kind=LandmarkKind(kind), lat=float(lat), lon=float(lon)
+    )
     db.session.add(landmark)
     db.session.flush()
     record_audit("landmark.added", "landmark", landmark.id, district.id, actor=actor, name=clean)
     return landmark
 
 
-def update_landmark(landmark: Landmark, name: str | None = None,
-                    kind: LandmarkKind | str | None = None, lat: float | None = None,
-                    lon: float | None = None, actor: str | None = None) -> Landmark:
+def update_landmark(
+    landmark: Landmark,
+    name: str | None = None,
+    kind: LandmarkKind | str | None = None,
+    lat: float | None = None,
+    lon: float | None = None,
+    actor: str | None = None,
+) -> Landmark:
     """Change a landmark's name, kind or position (None leaves a value as it is)."""
     new_name = landmark.name if name is None else name
     new_lat = landmark.lat if lat is None else lat
@@ -71,14 +88,21 @@ def update_landmark(landmark: Landmark, name: str | None = None,
     if kind is not None:
         landmark.kind = LandmarkKind(kind)
     db.session.flush()
-    record_audit("landmark.updated", "landmark", landmark.id, landmark.district_id, actor=actor,
-                 name=clean)
+    record_audit(
+        "landmark.updated", "landmark", landmark.id, landmark.district_id, actor=actor, name=clean
+    )
     return landmark
 
 
 def remove_landmark(landmark: Landmark, actor: str | None = None) -> None:
     """Delete a landmark from its district."""
-    record_audit("landmark.removed", "landmark", landmark.id, landmark.district_id, actor=actor,
-                 name=landmark.name)
+    record_audit(
+        "landmark.removed",
+        "landmark",
+        landmark.id,
+        landmark.district_id,
+        actor=actor,
+        name=landmark.name,
+    )
     db.session.delete(landmark)
     db.session.flush()

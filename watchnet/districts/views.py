@@ -57,8 +57,12 @@ def _district_or_404(district_id: int) -> District:
 def _render_landmarks(district: District, form: LandmarkForm, status: int = 200) -> Page:
     landmarks = landmarks_of(district)
     html = render_template(
-        "districts/landmarks.html", district=district, landmarks=landmarks, form=form,
-        delete_form=DeleteForm(), districts=visible_districts(current_user),
+        "districts/landmarks.html",
+        district=district,
+        landmarks=landmarks,
+        form=form,
+        delete_form=DeleteForm(),
+        districts=visible_districts(current_user),
         map_parts=_landmark_map(district, landmarks),
     )
     return (html, status) if status != 200 else html
@@ -89,8 +93,13 @@ def create_landmark(district_id: int) -> Page:
     form = LandmarkForm()
     if form.validate():
         try:
-            landmark = add_landmark(district, form.name.data or "", form.kind.data or "other",
-                                    form.lat.data or 0.0, form.lon.data or 0.0)
+            landmark = add_landmark(
+                district,
+                form.name.data or "",
+                form.kind.data or "other",
+                form.lat.data or 0.0,
+                form.lon.data or 0.0,
+            )
         except UserInputError as exc:
             db.session.rollback()
             getattr(form, exc.field or "name").errors.append(str(exc))
@@ -113,8 +122,13 @@ def edit_landmark(landmark_id: int) -> Page:
         status = 422
         if form.validate():
             try:
-                update_landmark(landmark, form.name.data or "", form.kind.data or "other",
-                                form.lat.data, form.lon.data)
+                update_landmark(
+                    landmark,
+                    form.name.data or "",
+                    form.kind.data or "other",
+                    form.lat.data,
+                    form.lon.data,
+                )
             except UserInputError as exc:
                 db.session.rollback()
                 getattr(form, exc.field or "name").errors.append(str(exc))
@@ -123,7 +137,10 @@ def edit_landmark(landmark_id: int) -> Page:
                 flash(_("The landmark was saved."), "success")
                 return redirect(url_for(".district_landmarks", district_id=district.id))
     html = render_template(
-        "districts/landmark_edit.html", district=district, landmark=landmark, form=form,
+        "districts/landmark_edit.html",
+        district=district,
+        landmark=landmark,
+        form=form,
         map_parts=_landmark_map(district, landmarks_of(district)),
     )
     return (html, status) if status != 200 else html

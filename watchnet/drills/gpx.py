@@ -54,8 +54,12 @@ class GpxContent:
     waypoints: list[GpxWaypoint] = field(default_factory=list)
 
 
-def build_gpx(title: str, route: Sequence[tuple[float, float]],
-              waypoints: Sequence[GpxWaypoint], description: str = "") -> str:
+def build_gpx(
+    title: str,
+    route: Sequence[tuple[float, float]],
+    waypoints: Sequence[GpxWaypoint],
+    description: str = "",
+) -> str:
     """A GPX 1.1 document with the route as one <rte> and the checkpoints as <wpt>."""
     doc = gpxpy.gpx.GPX()
     doc.creator = "watchnet"
@@ -63,9 +67,14 @@ def build_gpx(title: str, route: Sequence[tuple[float, float]],
     if description:
         doc.description = description
     for wp in waypoints:
-        doc.waypoints.append(gpxpy.gpx.GPXWaypoint(
-            latitude=wp.lat, longitude=wp.lon, name=wp.name, description=wp.desc or None,
-        ))
+        doc.waypoints.append(
+            gpxpy.gpx.GPXWaypoint(
+                latitude=wp.lat,
+                longitude=wp.lon,
+                name=wp.name,
+                description=wp.desc or None,
+            )
+        )
     rte = gpxpy.gpx.GPXRoute(name=title)
     for lat, lon in route:
         rte.points.append(gpxpy.gpx.GPXRoutePoint(latitude=lat, longitude=lon))
@@ -83,13 +92,15 @@ def _decode(data: bytes) -> str:
 
 
 def _too_many_points() -> GpxError:
-    return GpxError(str(_l("The route has too many points (at most %(max)d).",
-                           max=MAX_ROUTE_POINTS)))
+    return GpxError(
+        str(_l("The route has too many points (at most %(max)d).", max=MAX_ROUTE_POINTS))
+    )
 
 
 def _too_many_waypoints() -> GpxError:
-    return GpxError(str(_l("The file has too many waypoints (at most %(max)d).",
-                           max=MAX_CHECKPOINTS)))
+    return GpxError(
+        str(_l("The file has too many waypoints (at most %(max)d).", max=MAX_CHECKPOINTS))
+    )
 
 
 def _check_is_gpx(text: str) -> None:
@@ -138,8 +149,9 @@ def _point(lat: float | None, lon: float | None) -> tuple[float, float]:
 def parse_gpx(data: bytes) -> GpxContent:
     """Read a route (the first <rte>, else the first track) and the waypoints of a GPX file."""
     if len(data) > MAX_BYTES:
-        raise GpxError(str(_l("The GPX file is too large (at most %(mb)d MB).",
-                              mb=MAX_BYTES // (1024 * 1024))))
+        raise GpxError(
+            str(_l("The GPX file is too large (at most %(mb)d MB).", mb=MAX_BYTES // (1024 * 1024)))
+        )
     text = _decode(data)
     _check_is_gpx(text)
     try:
@@ -164,11 +176,25 @@ def parse_gpx(data: bytes) -> GpxContent:
         name = clean_line(wp.name or "")
         desc = clean_block(wp.description or wp.comment or "")
         if len(name) > NAME_MAX:
-            raise GpxError(str(_l("Waypoint %(n)d has a name longer than %(max)d characters.",
-                                  n=i, max=NAME_MAX)))
+            raise GpxError(
+                str(
+                    _l(
+                        "Waypoint %(n)d has a name longer than %(max)d characters.",
+                        n=i,
+                        max=NAME_MAX,
+                    )
+                )
+            )
         if len(desc) > DESC_MAX:
-            raise GpxError(str(_l("Waypoint %(n)d has a description longer than %(max)d "
-                                  "characters.", n=i, max=DESC_MAX)))
+            raise GpxError(
+                str(
+                    _l(
+                        "Waypoint %(n)d has a description longer than %(max)d characters.",
+                        n=i,
+                        max=DESC_MAX,
+                    )
+                )
+            )
         name = name or str(_l("Checkpoint %(n)d", n=i))
         waypoints.append(GpxWaypoint(name=name, lat=lat, lon=lon, desc=desc))
     if not route and not waypoints:

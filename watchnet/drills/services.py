@@ -41,8 +41,9 @@ CHECKLIST_ITEM_MAX = 100
 # Drills
 
 
-DAY_PHONE_INVALID = _l("Please enter a number supporters can call on the day, e.g. "
-                       "027-321-1234 or 090-1234-5678.")
+DAY_PHONE_INVALID = _l(
+    "Please enter a number supporters can call on the day, e.g. 027-321-1234 or 090-1234-5678."
+)
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,9 @@ def drill_times(day: date, start: time, end: time | None) -> tuple[datetime, dat
     return starts_at, from_local(datetime.combine(end_day, end))
 
 
-def check_drill_times(starts_at: datetime, ends_at: datetime | None,
-                      field: str = "end_time") -> None:
+def check_drill_times(
+    starts_at: datetime, ends_at: datetime | None, field: str = "end_time"
+) -> None:
     """The one rule for a drill's times, whether they come from the form (through drill_times)
     or the API (full date-times): the end after the start, at most MAX_DRILL_HOURS later."""
     if ends_at is None:
@@ -87,9 +89,14 @@ def check_drill_times(starts_at: datetime, ends_at: datetime | None,
     if ends_at <= starts_at:
         raise UserInputError(_("The end time must be after the start time."), field)
     if ends_at - starts_at > timedelta(hours=MAX_DRILL_HOURS):
-        raise UserInputError(_("A drill lasts at most %(hours)d hours. An end time earlier "
-                               "than the start time is on the next day.",
-                               hours=MAX_DRILL_HOURS), field)
+        raise UserInputError(
+            _(
+                "A drill lasts at most %(hours)d hours. An end time earlier "
+                "than the start time is on the next day.",
+                hours=MAX_DRILL_HOURS,
+            ),
+            field,
+        )
 
 
 def _check_fields(fields: DrillFields) -> None:
@@ -104,10 +111,15 @@ def plan_drill(fields: DrillFields, created_by: StaffUser | None = None) -> Dril
     """Create a drill in a district (the caller has checked the district is the user's)."""
     _check_fields(fields)
     drill = Drill(
-        district_id=fields.district_id, title=fields.title.strip(), starts_at=fields.starts_at,
-        ends_at=fields.ends_at, meeting_place=fields.meeting_place.strip(),
-        purpose=fields.purpose.strip(), background=fields.background.strip(),
-        status=DrillStatus(fields.status), created_by_id=created_by.id if created_by else None,
+        district_id=fields.district_id,
+        title=fields.title.strip(),
+        starts_at=fields.starts_at,
+        ends_at=fields.ends_at,
+        meeting_place=fields.meeting_place.strip(),
+        purpose=fields.purpose.strip(),
+        background=fields.background.strip(),
+        status=DrillStatus(fields.status),
+        created_by_id=created_by.id if created_by else None,
         contact_phone=normalise_phone(fields.contact_phone),
         contact_label=fields.contact_label.strip(),
     )
@@ -191,15 +203,19 @@ def list_drills(user: StaffUser, speed_mps: float, now: datetime | None = None) 
     drills = db.session.scalars(
         sa.select(Drill)
         .where(Drill.district_id.in_(ids))
-        .options(joinedload(Drill.district), selectinload(Drill.route_points),
-                 selectinload(Drill.checkpoints))
+        .options(
+            joinedload(Drill.district),
+            selectinload(Drill.route_points),
+            selectinload(Drill.checkpoints),
+        )
         .order_by(Drill.starts_at, Drill.id)
     ).all()
     upcoming: list[DrillRow] = []
     past: list[DrillRow] = []
     for drill in drills:
-        row = DrillRow(drill, summarize_route(drill.route_latlons, speed_mps),
-                       len(drill.checkpoints))
+        row = DrillRow(
+            drill, summarize_route(drill.route_latlons, speed_mps), len(drill.checkpoints)
+        )
         over = drill.status == DrillStatus.ended or (drill.ends_at or drill.starts_at) < now
         (past if over else upcoming).append(row)
     past.reverse()
@@ -208,9 +224,11 @@ def list_drills(user: StaffUser, speed_mps: float, now: datetime | None = None) 
 
 def district_landmarks(district_id: int) -> list[Landmark]:
     """The named landmarks of a district, for its maps."""
-    return list(db.session.scalars(
-        sa.select(Landmark).where(Landmark.district_id == district_id).order_by(Landmark.name)
-    ))
+    return list(
+        db.session.scalars(
+            sa.select(Landmark).where(Landmark.district_id == district_id).order_by(Landmark.name)
+        )
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -255,11 +273,13 @@ def _parse_latlon(item: Any, path: str, errors: dict[str, list[str]]) -> tuple[f
     ok = True
     if lat is None or not math.isfinite(lat) or not -90 <= lat <= 90:
         errors.setdefault(f"{path}.lat", []).append(
-            _("Latitude must be a number between -90 and 90."))
+            _("Latitude must be a number between -90 and 90.")
+        )
         ok = False
     if lon is None or not math.isfinite(lon) or not -180 <= lon <= 180:
         errors.setdefault(f"{path}.lon", []).append(
-            _("Longitude must be a number between -180 and 180."))
+            _("Longitude must be a number between -180 and 180.")
+        )
         ok = False
     if not ok or lat is None or lon is None or not is_valid_latlon(lat, lon):
         return None
@@ -283,8 +303,7 @@ def parse_route_geometry(payload: Any, drill: Drill) -> RouteGeometry:
         errors["route"] = [_("A route has at most %(max)d points.", max=MAX_ROUTE_POINTS)]
         raw_route = []
     if len(raw_cps) > MAX_CHECKPOINTS:
-        errors["checkpoints"] = [_("A drill has at most %(max)d checkpoints.",
-                                   max=MAX_CHECKPOINTS)]
+        errors["checkpoints"] = [_("A drill has at most %(max)d checkpoints.", max=MAX_CHECKPOINTS)]
         raw_cps = []
 
     route = []
@@ -302,8 +321,12 @@ def parse_route_geometry(payload: Any, drill: Drill) -> RouteGeometry:
         if not isinstance(item, dict):
             continue
         cp_id = item.get("id")
-        if cp_id is not None and (isinstance(cp_id, bool) or not isinstance(cp_id, int)
-                                  or cp_id not in own_ids or cp_id in seen):
+        if cp_id is not None and (
+            isinstance(cp_id, bool)
+            or not isinstance(cp_id, int)
+            or cp_id not in own_ids
+            or cp_id in seen
+        ):
             errors.setdefault(f"{path}.id", []).append(_("Unknown checkpoint."))
         elif cp_id is not None:
             seen.add(cp_id)
@@ -313,14 +336,21 @@ def parse_route_geometry(payload: Any, drill: Drill) -> RouteGeometry:
             errors.setdefault(f"{path}.name", []).append(_("Please enter a name."))
         elif len(name) > CHECKPOINT_NAME_MAX:
             errors.setdefault(f"{path}.name", []).append(
-                _("Names have at most %(max)d characters.", max=CHECKPOINT_NAME_MAX))
+                _("Names have at most %(max)d characters.", max=CHECKPOINT_NAME_MAX)
+            )
         order = _number(item.get("order"))
         if item.get("order") is not None and (order is None or not math.isfinite(order)):
             errors.setdefault(f"{path}.order", []).append(_("Expected a number."))
         if point is not None:
-            placed.append((order if order is not None and math.isfinite(order) else float(i), i,
-                           CheckpointPlacement(cp_id if isinstance(cp_id, int) else None,
-                                               name, point[0], point[1])))
+            placed.append(
+                (
+                    order if order is not None and math.isfinite(order) else float(i),
+                    i,
+                    CheckpointPlacement(
+                        cp_id if isinstance(cp_id, int) else None, name, point[0], point[1]
+                    ),
+                )
+            )
     if errors:
         raise GeometryError(errors)
     placed.sort(key=lambda t: (t[0], t[1]))
@@ -332,8 +362,9 @@ def _replace_route(drill: Drill, route: Sequence[tuple[float, float]]) -> None:
     # otherwise insert the new rows before deleting the orphans.
     drill.route_points.clear()
     db.session.flush()
-    drill.route_points.extend(RoutePoint(seq=i, lat=lat, lon=lon)
-                              for i, (lat, lon) in enumerate(route))
+    drill.route_points.extend(
+        RoutePoint(seq=i, lat=lat, lon=lon) for i, (lat, lon) in enumerate(route)
+    )
 
 
 def save_route(drill: Drill, payload: Any) -> RouteGeometry:
@@ -354,12 +385,19 @@ def save_route(drill: Drill, payload: Any) -> RouteGeometry:
             cp = existing[placement.id]
             cp.name, cp.lat, cp.lon, cp.seq = placement.name, placement.lat, placement.lon, seq
         else:
-            drill.checkpoints.append(Checkpoint(seq=seq, name=placement.name,
-                                                lat=placement.lat, lon=placement.lon))
+            drill.checkpoints.append(
+                Checkpoint(seq=seq, name=placement.name, lat=placement.lat, lon=placement.lon)
+            )
     db.session.flush()
     db.session.expire(drill, ["route_points", "checkpoints"])
-    record_audit("drill.route_saved", "drill", drill.id, drill.district_id,
-                 points=len(geometry.route), checkpoints=len(geometry.checkpoints))
+    record_audit(
+        "drill.route_saved",
+        "drill",
+        drill.id,
+        drill.district_id,
+        points=len(geometry.route),
+        checkpoints=len(geometry.checkpoints),
+    )
     return geometry
 
 
@@ -395,12 +433,19 @@ def update_checkpoint(checkpoint: Checkpoint, fields: CheckpointFields) -> Check
     """Change a checkpoint's name, role-player, scenario, expected contact and checklist."""
     name = fields.name.strip()
     if not name or len(name) > CHECKPOINT_NAME_MAX:
-        raise UserInputError(_("Names have 1 to %(max)d characters.", max=CHECKPOINT_NAME_MAX),
-                             "name")
+        raise UserInputError(
+            _("Names have 1 to %(max)d characters.", max=CHECKPOINT_NAME_MAX), "name"
+        )
     items = [item.strip() for item in fields.checklist if item.strip()]
     if len(items) > CHECKLIST_MAX_ITEMS or any(len(i) > CHECKLIST_ITEM_MAX for i in items):
-        raise UserInputError(_("At most %(n)d items of at most %(max)d characters each.",
-                               n=CHECKLIST_MAX_ITEMS, max=CHECKLIST_ITEM_MAX), "checklist")
+        raise UserInputError(
+            _(
+                "At most %(n)d items of at most %(max)d characters each.",
+                n=CHECKLIST_MAX_ITEMS,
+                max=CHECKLIST_ITEM_MAX,
+            ),
+            "checklist",
+        )
     checkpoint.name = name
     checkpoint.role_player = fields.role_player.strip()
     checkpoint.scenario_wear = fields.scenario_wear.strip()
@@ -427,8 +472,10 @@ def _checkpoint_desc(cp: Checkpoint) -> str:
 
 def export_drill_gpx(drill: Drill) -> str:
     """The drill as a GPX document: route as <rte>, checkpoints as <wpt> with name and desc."""
-    waypoints = [gpx.GpxWaypoint(name=cp.name, lat=cp.lat, lon=cp.lon, desc=_checkpoint_desc(cp))
-                 for cp in drill.checkpoints]
+    waypoints = [
+        gpx.GpxWaypoint(name=cp.name, lat=cp.lat, lon=cp.lon, desc=_checkpoint_desc(cp))
+        for cp in drill.checkpoints
+    ]
     return gpx.build_gpx(drill.title, drill.route_latlons, waypoints, drill.purpose)
 
 
@@ -450,6 +497,12 @@ def import_drill_gpx(drill: Drill, data: bytes) -> gpx.GpxContent:
     )
     db.session.flush()
     db.session.expire(drill, ["route_points", "checkpoints"])
-    record_audit("drill.gpx_imported", "drill", drill.id, drill.district_id,
-                 points=len(content.route), checkpoints=len(content.waypoints))
+    record_audit(
+        "drill.gpx_imported",
+        "drill",
+        drill.id,
+        drill.district_id,
+        points=len(content.route),
+        checkpoints=len(content.waypoints),
+    )
     return content

@@ -133,9 +133,15 @@ def _render_show(drill: Drill, gpx_form: GpxImportForm, status: int = 200) -> An
     landmarks = services.district_landmarks(drill.district_id)
     parts = drill_map_parts(drill, landmarks, tile_settings(current_app.config))
     summary = services.summarize_route(drill.route_latlons, _speed())
-    return render_template("drills/show.html", drill=drill, map_parts=parts, summary=summary,
-                           gpx_form=gpx_form, delete_form=ConfirmForm(),
-                           open_actions=open_action_items(drill.district_id)), status
+    return render_template(
+        "drills/show.html",
+        drill=drill,
+        map_parts=parts,
+        summary=summary,
+        gpx_form=gpx_form,
+        delete_form=ConfirmForm(),
+        open_actions=open_action_items(drill.district_id),
+    ), status
 
 
 @bp.get("/<int:drill_id>")
@@ -152,8 +158,13 @@ def route_editor(drill_id: int) -> str:
     drill = _load_drill(drill_id)
     landmarks = services.district_landmarks(drill.district_id)
     parts = route_editor_map_parts(drill, landmarks, tile_settings(current_app.config))
-    return render_template("drills/route_editor.html", drill=drill, map_parts=parts,
-                           state=services.editor_state(drill), speed_mps=_speed())
+    return render_template(
+        "drills/route_editor.html",
+        drill=drill,
+        map_parts=parts,
+        state=services.editor_state(drill),
+        speed_mps=_speed(),
+    )
 
 
 @bp.post("/<int:drill_id>/route")
@@ -166,8 +177,9 @@ def save_route(drill_id: int) -> Any:
         services.save_route(drill, payload)
     except services.GeometryError as exc:
         db.session.rollback()
-        return jsonify(message=_("Nothing was saved. Please correct the marked points."),
-                       errors=exc.errors), 422
+        return jsonify(
+            message=_("Nothing was saved. Please correct the marked points."), errors=exc.errors
+        ), 422
     db.session.commit()
     return jsonify(message=_("Saved."), **services.editor_state(drill))
 
@@ -193,8 +205,9 @@ def edit_checkpoint(drill_id: int, checkpoint_id: int) -> Any:
             flash(_("The checkpoint has been saved."), "success")
             return redirect(url_for(".show_drill", drill_id=drill_id) + f"#cp-{checkpoint.id}")
     status = 400 if form.is_submitted() else 200
-    return render_template("drills/checkpoint_form.html", form=form, checkpoint=checkpoint,
-                           drill=checkpoint.drill), status
+    return render_template(
+        "drills/checkpoint_form.html", form=form, checkpoint=checkpoint, drill=checkpoint.drill
+    ), status
 
 
 @bp.get("/<int:drill_id>.gpx")
@@ -202,8 +215,11 @@ def edit_checkpoint(drill_id: int, checkpoint_id: int) -> Any:
 def export_gpx(drill_id: int) -> Response:
     """Download the drill as GPX."""
     drill = _load_drill(drill_id)
-    return Response(services.export_drill_gpx(drill), mimetype="application/gpx+xml",
-                    headers={"Content-Disposition": f'attachment; filename="drill-{drill.id}.gpx"'})
+    return Response(
+        services.export_drill_gpx(drill),
+        mimetype="application/gpx+xml",
+        headers={"Content-Disposition": f'attachment; filename="drill-{drill.id}.gpx"'},
+    )
 
 
 @bp.post("/<int:drill_id>/gpx")

@@ -60,27 +60,40 @@ def new_client_id() -> str:
 
 
 class FeedbackForm(SafeForm):
-    client_id = HiddenField(validators=[
-        DataRequired(), Length(max=CLIENT_ID_MAX),
-        Regexp(r"^[A-Za-z0-9_-]+$", message=_l("Reload the page and try again."))])
-    team_id = SelectField(_l("Which team called out to you?"), coerce=int, choices=[],
-                          validate_choice=False, default=0)
+    client_id = HiddenField(
+        validators=[
+            DataRequired(),
+            Length(max=CLIENT_ID_MAX),
+            Regexp(r"^[A-Za-z0-9_-]+$", message=_l("Reload the page and try again.")),
+        ]
+    )
+    team_id = SelectField(
+        _l("Which team called out to you?"),
+        coerce=int,
+        choices=[],
+        validate_choice=False,
+        default=0,
+    )
     safe_approach = OptionalRadioField(choices=SCALE_CHOICES, coerce=int)
     gave_name_first = OptionalRadioField(
-        choices=[SelectChoice(g.value, GAVE_NAME_LABELS[g]) for g in GaveNameFirst])
+        choices=[SelectChoice(g.value, GAVE_NAME_LABELS[g]) for g in GaveNameFirst]
+    )
     location_ease = OptionalRadioField(choices=SCALE_CHOICES, coerce=int)
     confidence_alone = OptionalRadioField(choices=SCALE_CHOICES, coerce=int)
-    text = TextAreaField(_l("What did you notice? What would you do differently?"),
-                         validators=[Length(max=TEXT_MAX)])
+    text = TextAreaField(
+        _l("What did you notice? What would you do differently?"), validators=[Length(max=TEXT_MAX)]
+    )
 
     def answers(self, viewpoint: Viewpoint) -> FeedbackAnswers:
         """The parsed answers for the service."""
         return FeedbackAnswers(
-            viewpoint=viewpoint, client_id=self.client_id.data or "",
+            viewpoint=viewpoint,
+            client_id=self.client_id.data or "",
             team_id=self.team_id.data or None,
             safe_approach=self.safe_approach.data or None,
             gave_name_first=GaveNameFirst(self.gave_name_first.data)
-            if self.gave_name_first.data else None,
+            if self.gave_name_first.data
+            else None,
             location_ease=self.location_ease.data or None,
             confidence_alone=self.confidence_alone.data or None,
             text=self.text.data or "",
@@ -88,13 +101,16 @@ class FeedbackForm(SafeForm):
 
 
 class StaffFeedbackForm(FeedbackForm):
-    supporter_id = SelectField(_l("On behalf of"), coerce=int, choices=[],
-                               validate_choice=False, default=0)
+    supporter_id = SelectField(
+        _l("On behalf of"), coerce=int, choices=[], validate_choice=False, default=0
+    )
 
 
 def _team_choices(form: FeedbackForm, teams: list[tuple[int, str]]) -> None:
-    form.team_id.choices = [SelectChoice(0, _l("Choose a team")),  # type: ignore[arg-type]
-                            *(SelectChoice(tid, name) for tid, name in teams)]
+    form.team_id.choices = [
+        SelectChoice(0, _l("Choose a team")),  # type: ignore[arg-type]
+        *(SelectChoice(tid, name) for tid, name in teams),
+    ]
 
 
 def feedback_form(teams: list[tuple[int, str]], **kwargs: Any) -> FeedbackForm:
@@ -106,15 +122,17 @@ def feedback_form(teams: list[tuple[int, str]], **kwargs: Any) -> FeedbackForm:
     return form
 
 
-def staff_feedback_form(teams: list[tuple[int, str]], people: list[tuple[int, str]],
-                        **kwargs: Any) -> StaffFeedbackForm:
+def staff_feedback_form(
+    teams: list[tuple[int, str]], people: list[tuple[int, str]], **kwargs: Any
+) -> StaffFeedbackForm:
     """The organizer's form: any viewpoint, for themselves or typed in for a participant."""
     form = StaffFeedbackForm(**kwargs)
     _team_choices(form, teams)
     form.team_id.label.text = str(_l("Team"))
     form.supporter_id.choices = [  # type: ignore[assignment]
         SelectChoice(0, _l("Myself (organizer)")),
-        *(SelectChoice(pid, name) for pid, name in people)]
+        *(SelectChoice(pid, name) for pid, name in people),
+    ]
     if not form.client_id.data:
         form.client_id.data = new_client_id()
     return form

@@ -46,8 +46,7 @@ feedback_theme_tag = sa.Table(
     "feedback_theme_tag",
     db.metadata,
     sa.Column("feedback_id", sa.ForeignKey("feedback.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("theme_id", sa.ForeignKey("feedback_theme.id", ondelete="CASCADE"),
-              primary_key=True),
+    sa.Column("theme_id", sa.ForeignKey("feedback_theme.id", ondelete="CASCADE"), primary_key=True),
 )
 
 
@@ -60,8 +59,7 @@ class FeedbackTheme(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     drill_id: Mapped[int] = mapped_column(sa.ForeignKey("drill.id", ondelete="CASCADE"))
-    preset: Mapped[PresetTheme | None] = mapped_column(enum_column_type(PresetTheme),
-                                                       nullable=True)
+    preset: Mapped[PresetTheme | None] = mapped_column(enum_column_type(PresetTheme), nullable=True)
     name: Mapped[str] = mapped_column(sa.String(THEME_NAME_MAX), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -111,8 +109,9 @@ class Feedback(Model):
     supporter: Mapped[Supporter | None] = relationship()
     staff: Mapped[StaffUser | None] = relationship()
     team: Mapped[Team | None] = relationship()
-    themes: Mapped[list[FeedbackTheme]] = relationship(secondary=feedback_theme_tag,
-                                                       order_by=FeedbackTheme.id)
+    themes: Mapped[list[FeedbackTheme]] = relationship(
+        secondary=feedback_theme_tag, order_by=FeedbackTheme.id
+    )
 
     @property
     def author_name(self) -> str:

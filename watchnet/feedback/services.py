@@ -62,8 +62,11 @@ class FeedbackAnswers:
 
 def get_participation(drill: Drill, supporter: Supporter) -> Participant | None:
     """The supporter's participation in the drill, or None."""
-    return db.session.scalar(sa.select(Participant).where(
-        Participant.drill_id == drill.id, Participant.supporter_id == supporter.id))
+    return db.session.scalar(
+        sa.select(Participant).where(
+            Participant.drill_id == drill.id, Participant.supporter_id == supporter.id
+        )
+    )
 
 
 def suggested_viewpoint(participant: Participant) -> Viewpoint:
@@ -84,8 +87,9 @@ def _check_answers(drill: Drill, answers: FeedbackAnswers) -> None:
             raise UserInputError(_l("Choose a number from 1 to 5."), field=name)
 
 
-def _existing(supporter: Supporter | None, staff: StaffUser | None,
-              client_id: str) -> Feedback | None:
+def _existing(
+    supporter: Supporter | None, staff: StaffUser | None, client_id: str
+) -> Feedback | None:
     if supporter is not None:
         where = Feedback.supporter_id == supporter.id
     elif staff is not None:
@@ -95,24 +99,33 @@ def _existing(supporter: Supporter | None, staff: StaffUser | None,
     return db.session.scalar(sa.select(Feedback).where(where, Feedback.client_id == client_id))
 
 
-def record_feedback(drill: Drill, answers: FeedbackAnswers, *, supporter: Supporter | None = None,
-                    staff: StaffUser | None = None) -> tuple[Feedback, bool]:
+def record_feedback(
+    drill: Drill,
+    answers: FeedbackAnswers,
+    *,
+    supporter: Supporter | None = None,
+    staff: StaffUser | None = None,
+) -> tuple[Feedback, bool]:
     """Store one feedback form; the same form sent again (same client_id) is stored once.
 
     Returns the feedback and whether it is new. Questions the viewpoint does not ask are
     dropped. A supporter must take part in the drill.
     """
     if supporter is not None and get_participation(drill, supporter) is None:
-        raise UserInputError(_l("This supporter does not take part in the drill."),
-                             field="supporter_id")
+        raise UserInputError(
+            _l("This supporter does not take part in the drill."), field="supporter_id"
+        )
     existing = _existing(supporter, staff, answers.client_id)
     if existing is not None:
         return existing, False
     _check_answers(drill, answers)
     vp = answers.viewpoint
     feedback = Feedback(
-        drill_id=drill.id, viewpoint=vp, client_id=answers.client_id,
-        supporter_id=supporter.id if supporter else None, staff_id=staff.id if staff else None,
+        drill_id=drill.id,
+        viewpoint=vp,
+        client_id=answers.client_id,
+        supporter_id=supporter.id if supporter else None,
+        staff_id=staff.id if staff else None,
         team_id=answers.team_id,
         safe_approach=answers.safe_approach if asks(vp, "safe_approach") else None,
         gave_name_first=answers.gave_name_first if asks(vp, "gave_name_first") else None,
@@ -135,18 +148,33 @@ def record_feedback(drill: Drill, answers: FeedbackAnswers, *, supporter: Suppor
 
 def teams_given_feedback(drill: Drill, supporter: Supporter) -> set[int]:
     """Ids of the teams this role-player has already given feedback on."""
-    return set(db.session.scalars(sa.select(Feedback.team_id).where(
-        Feedback.drill_id == drill.id, Feedback.supporter_id == supporter.id,
-        Feedback.viewpoint == Viewpoint.called, Feedback.team_id.is_not(None))))
+    return set(
+        db.session.scalars(
+            sa.select(Feedback.team_id).where(
+                Feedback.drill_id == drill.id,
+                Feedback.supporter_id == supporter.id,
+                Feedback.viewpoint == Viewpoint.called,
+                Feedback.team_id.is_not(None),
+            )
+        )
+    )
 
 
 def feedback_for_drill(drill: Drill) -> list[Feedback]:
     """Every feedback of the drill, oldest first, with authors, team and themes loaded."""
-    return list(db.session.scalars(
-        sa.select(Feedback).where(Feedback.drill_id == drill.id)
-        .options(selectinload(Feedback.supporter), selectinload(Feedback.staff),
-                 selectinload(Feedback.team), selectinload(Feedback.themes))
-        .order_by(Feedback.created_at, Feedback.id)))
+    return list(
+        db.session.scalars(
+            sa.select(Feedback)
+            .where(Feedback.drill_id == drill.id)
+            .options(
+                selectinload(Feedback.supporter),
+                selectinload(Feedback.staff),
+                selectinload(Feedback.team),
+                selectinload(Feedback.themes),
+            )
+            .order_by(Feedback.created_at, Feedback.id)
+        )
+    )
 
 
 def get_feedback_or_404_in(drill: Drill, feedback_id: int) -> Feedback | None:
@@ -161,8 +189,13 @@ def get_feedback_or_404_in(drill: Drill, feedback_id: int) -> Feedback | None:
 
 def ensure_preset_themes(drill: Drill) -> list[FeedbackTheme]:
     """Create the preset themes of the drill if they are missing; return all its themes."""
-    have = set(db.session.scalars(sa.select(FeedbackTheme.preset).where(
-        FeedbackTheme.drill_id == drill.id, FeedbackTheme.preset.is_not(None))))
+    have = set(
+        db.session.scalars(
+            sa.select(FeedbackTheme.preset).where(
+                FeedbackTheme.drill_id == drill.id, FeedbackTheme.preset.is_not(None)
+            )
+        )
+    )
     for preset in PresetTheme:
         if preset in have:
             continue
@@ -177,9 +210,13 @@ def ensure_preset_themes(drill: Drill) -> list[FeedbackTheme]:
 
 def list_themes(drill: Drill) -> list[FeedbackTheme]:
     """The drill's themes: presets first, then the organizer's in the order they were added."""
-    return list(db.session.scalars(
-        sa.select(FeedbackTheme).where(FeedbackTheme.drill_id == drill.id)
-        .order_by(FeedbackTheme.preset.is_(None), FeedbackTheme.id)))
+    return list(
+        db.session.scalars(
+            sa.select(FeedbackTheme)
+            .where(FeedbackTheme.drill_id == drill.id)
+            .order_by(FeedbackTheme.preset.is_(None), FeedbackTheme.id)
+        )
+    )
 
 
 def add_theme(drill: Drill, name: str) -> FeedbackTheme:
@@ -198,16 +235,16 @@ def add_theme(drill: Drill, name: str) -> FeedbackTheme:
     return theme
 
 
-def curate_feedback(drill: Drill, feedback: Feedback, theme_ids: Sequence[int],
-                    is_quote_chosen: bool) -> Feedback:
+def curate_feedback(
+    drill: Drill, feedback: Feedback, theme_ids: Sequence[int], is_quote_chosen: bool
+) -> Feedback:
     """Sort one feedback into themes and mark whether it is quoted in the newsletter."""
     themes = {t.id: t for t in list_themes(drill)}
     unknown = [i for i in theme_ids if i not in themes]
     if unknown:
         raise UserInputError(_l("Choose themes of this drill."), field="theme_ids")
     if is_quote_chosen and not feedback.text.strip():
-        raise UserInputError(_l("Only feedback with words can be quoted."),
-                             field="is_quote_chosen")
+        raise UserInputError(_l("Only feedback with words can be quoted."), field="is_quote_chosen")
     feedback.themes = [themes[i] for i in sorted(set(theme_ids))]
     feedback.is_quote_chosen = is_quote_chosen
     db.session.flush()
@@ -218,9 +255,10 @@ def chosen_quotes(drill: Drill) -> dict[str, list[str]]:
     """The texts the organizer chose for the newsletter, per viewpoint (every viewpoint a key)."""
     quotes: dict[str, list[str]] = {vp.value: [] for vp in Viewpoint}
     rows = db.session.execute(
-        sa.select(Feedback.viewpoint, Feedback.text).where(
-            Feedback.drill_id == drill.id, Feedback.is_quote_chosen.is_(True))
-        .order_by(Feedback.created_at, Feedback.id))
+        sa.select(Feedback.viewpoint, Feedback.text)
+        .where(Feedback.drill_id == drill.id, Feedback.is_quote_chosen.is_(True))
+        .order_by(Feedback.created_at, Feedback.id)
+    )
     for viewpoint, text in rows:
         if text.strip():
             quotes[str(viewpoint)].append(text.strip())
@@ -242,7 +280,8 @@ def feedback_summary(drill: Drill) -> dict[str, Any]:
             values = [getattr(f, name) for f in mine if getattr(f, name) is not None]
             entry[name] = round(mean(values), 2) if values else None
         entry["gave_name_first"] = {
-            g.value: sum(1 for f in mine if f.gave_name_first == g) for g in GaveNameFirst}
+            g.value: sum(1 for f in mine if f.gave_name_first == g) for g in GaveNameFirst
+        }
         by_viewpoint[vp.value] = entry
     return {"count": len(items), "by_viewpoint": by_viewpoint}
 
@@ -276,13 +315,15 @@ class ThemeGroup:
     figures: dict[str, str] = field(default_factory=dict)
 
 
-def _figure(theme: FeedbackTheme, summary: dict[str, Any], viewpoints: tuple[Viewpoint, ...]
-            ) -> str:
+def _figure(
+    theme: FeedbackTheme, summary: dict[str, Any], viewpoints: tuple[Viewpoint, ...]
+) -> str:
     if theme.preset == PresetTheme.own_name:
         yes = sum(summary[v]["gave_name_first"]["yes"] for v in viewpoints)
         asked = sum(sum(summary[v]["gave_name_first"].values()) for v in viewpoints)
-        return gettext("Name given first: %(yes)d of %(asked)d", yes=yes, asked=asked) \
-            if asked else ""
+        return (
+            gettext("Name given first: %(yes)d of %(asked)d", yes=yes, asked=asked) if asked else ""
+        )
     scale = THEME_SCALE.get(theme.preset) if theme.preset else None
     if scale is None:
         return ""
@@ -331,28 +372,39 @@ def feedback_csv(drill: Drill) -> str:
     """All feedback of the drill as CSV text (the caller adds a BOM for Excel)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([
-        gettext("Date and time"), gettext("Viewpoint"), gettext("Name"), gettext("Team"),
-        gettext("Safe approach (1-5)"), gettext("Gave own name first"),
-        gettext("Telling the location (1-5)"), gettext("Coping alone (1-5)"),
-        gettext("Themes"), gettext("Chosen for the newsletter"), gettext("Feedback"),
-        gettext("Entered by"),
-    ])
+    writer.writerow(
+        [
+            gettext("Date and time"),
+            gettext("Viewpoint"),
+            gettext("Name"),
+            gettext("Team"),
+            gettext("Safe approach (1-5)"),
+            gettext("Gave own name first"),
+            gettext("Telling the location (1-5)"),
+            gettext("Coping alone (1-5)"),
+            gettext("Themes"),
+            gettext("Chosen for the newsletter"),
+            gettext("Feedback"),
+            gettext("Entered by"),
+        ]
+    )
     for f in feedback_for_drill(drill):
-        writer.writerow([
-            to_local(f.created_at).strftime("%Y-%m-%d %H:%M"),
-            viewpoint_label(f.viewpoint),
-            _csv_safe(f.author_name),
-            _csv_safe(f.team.name) if f.team else "",
-            _scale(f.safe_approach),
-            str(GAVE_NAME_LABELS[f.gave_name_first]) if f.gave_name_first else "",
-            _scale(f.location_ease),
-            _scale(f.confidence_alone),
-            " / ".join(theme_label(t.preset, t.name) for t in f.themes),
-            "1" if f.is_quote_chosen else "",
-            _csv_safe(f.text),
-            _csv_safe(f.staff.name) if f.staff is not None and f.supporter is not None else "",
-        ])
+        writer.writerow(
+            [
+                to_local(f.created_at).strftime("%Y-%m-%d %H:%M"),
+                viewpoint_label(f.viewpoint),
+                _csv_safe(f.author_name),
+                _csv_safe(f.team.name) if f.team else "",
+                _scale(f.safe_approach),
+                str(GAVE_NAME_LABELS[f.gave_name_first]) if f.gave_name_first else "",
+                _scale(f.location_ease),
+                _scale(f.confidence_alone),
+                " / ".join(theme_label(t.preset, t.name) for t in f.themes),
+                "1" if f.is_quote_chosen else "",
+                _csv_safe(f.text),
+                _csv_safe(f.staff.name) if f.staff is not None and f.supporter is not None else "",
+            ]
+        )
     return out.getvalue()
 
 

@@ -30,9 +30,15 @@ from watchnet.people.services import UserInputError
 
 bp = Blueprint("feedback", __name__)
 
-LABELS = {"questions": QUESTIONS, "scale_ends": SCALE_ENDS, "scale_fields": SCALE_FIELDS,
-          "viewpoint_label": viewpoint_label, "theme_label": theme_label,
-          "viewpoint_labels": VIEWPOINT_LABELS, "gave_name_labels": GAVE_NAME_LABELS}
+LABELS = {
+    "questions": QUESTIONS,
+    "scale_ends": SCALE_ENDS,
+    "scale_fields": SCALE_FIELDS,
+    "viewpoint_label": viewpoint_label,
+    "theme_label": theme_label,
+    "viewpoint_labels": VIEWPOINT_LABELS,
+    "gave_name_labels": GAVE_NAME_LABELS,
+}
 
 
 def _refuse(form: FlaskForm, exc: UserInputError) -> None:
@@ -69,7 +75,10 @@ def give_feedback(drill_id: int) -> Any:
     is_open = drill.status != DrillStatus.planned
     viewpoint = _viewpoint(services.PHONE_VIEWPOINTS)
     context: dict[str, Any] = {
-        "drill": drill, "participant": participant, "is_open": is_open, **LABELS,
+        "drill": drill,
+        "participant": participant,
+        "is_open": is_open,
+        **LABELS,
         "suggested": services.suggested_viewpoint(participant),
         "choices": VIEWPOINT_CHOICES,
         "teams_done": services.teams_given_feedback(drill, current_user),
@@ -88,8 +97,7 @@ def give_feedback(drill_id: int) -> Any:
             flash(_("Thank you. Your feedback was saved."), "success")
             return redirect(url_for("feedback.give_feedback", drill_id=drill.id))
     status = 422 if request.method == "POST" else 200
-    return render_template("feedback/give.html", form=form, viewpoint=viewpoint,
-                           **context), status
+    return render_template("feedback/give.html", form=form, viewpoint=viewpoint, **context), status
 
 
 # ---------------------------------------------------------------------------------------------
@@ -109,14 +117,18 @@ def add_feedback(drill_id: int) -> Any:
     people = [(p.supporter_id, p.supporter.name) for p in drill.participants]
     form = staff_feedback_form(_teams(drill), people)
     if form.validate_on_submit():
-        supporter = next((p.supporter for p in drill.participants
-                          if p.supporter_id == form.supporter_id.data), None)
+        supporter = next(
+            (p.supporter for p in drill.participants if p.supporter_id == form.supporter_id.data),
+            None,
+        )
         try:
             if form.supporter_id.data and supporter is None:
-                raise UserInputError(_("This supporter does not take part in the drill."),
-                                     field="supporter_id")
-            services.record_feedback(drill, form.answers(viewpoint), supporter=supporter,
-                                     staff=current_user)
+                raise UserInputError(
+                    _("This supporter does not take part in the drill."), field="supporter_id"
+                )
+            services.record_feedback(
+                drill, form.answers(viewpoint), supporter=supporter, staff=current_user
+            )
         except UserInputError as exc:
             _refuse(form, exc)
         else:
@@ -124,8 +136,14 @@ def add_feedback(drill_id: int) -> Any:
             flash(_("The feedback was saved."), "success")
             return redirect(url_for("feedback.list_feedback", drill_id=drill.id))
     status = 422 if request.method == "POST" else 200
-    return render_template("feedback/add.html", drill=drill, form=form, viewpoint=viewpoint,
-                           viewpoints=list(Viewpoint), **LABELS), status
+    return render_template(
+        "feedback/add.html",
+        drill=drill,
+        form=form,
+        viewpoint=viewpoint,
+        viewpoints=list(Viewpoint),
+        **LABELS,
+    ), status
 
 
 @bp.get("/drills/<int:drill_id>/feedback")
@@ -133,9 +151,13 @@ def add_feedback(drill_id: int) -> Any:
 def list_feedback(drill_id: int) -> str:
     """All feedback of the drill in a table, with the averages per viewpoint."""
     drill = _drill(drill_id)
-    return render_template("feedback/list.html", drill=drill,
-                           items=services.feedback_for_drill(drill),
-                           summary=services.feedback_summary(drill), **LABELS)
+    return render_template(
+        "feedback/list.html",
+        drill=drill,
+        items=services.feedback_for_drill(drill),
+        summary=services.feedback_summary(drill),
+        **LABELS,
+    )
 
 
 @bp.get("/drills/<int:drill_id>/feedback.csv")
@@ -144,20 +166,33 @@ def export_feedback_csv(drill_id: int) -> Response:
     """The drill's feedback as CSV for Excel (UTF-8 with BOM)."""
     drill = _drill(drill_id)
     body = "\ufeff" + services.feedback_csv(drill)
-    return Response(body, mimetype="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="feedback-drill-{drill.id}.csv"'})
+    return Response(
+        body,
+        mimetype="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="feedback-drill-{drill.id}.csv"'},
+    )
 
 
-def _viewpoints_page(drill: Drill, status: int = 200, theme_form: ThemeForm | None = None,
-                     curate_error: tuple[int, str] | None = None) -> tuple[str, int]:
+def _viewpoints_page(
+    drill: Drill,
+    status: int = 200,
+    theme_form: ThemeForm | None = None,
+    curate_error: tuple[int, str] | None = None,
+) -> tuple[str, int]:
     groups = services.viewpoint_board(drill)
     themes = services.list_themes(drill)
     db.session.commit()  # the preset themes, created on first view
     return render_template(
-        "feedback/viewpoints.html", drill=drill, groups=groups, themes=themes,
-        theme_form=theme_form or ThemeForm(formdata=None), curate_error=curate_error,
-        quotes=services.chosen_quotes(drill), by_team=services.role_player_views(drill),
-        **LABELS), status
+        "feedback/viewpoints.html",
+        drill=drill,
+        groups=groups,
+        themes=themes,
+        theme_form=theme_form or ThemeForm(formdata=None),
+        curate_error=curate_error,
+        quotes=services.chosen_quotes(drill),
+        by_team=services.role_player_views(drill),
+        **LABELS,
+    ), status
 
 
 @bp.get("/drills/<int:drill_id>/viewpoints")
@@ -197,8 +232,9 @@ def curate_feedback(drill_id: int) -> Any:
     if feedback is None:
         abort(404)
     try:
-        services.curate_feedback(drill, feedback, form.theme_ids.data or [],
-                                 bool(form.is_quote_chosen.data))
+        services.curate_feedback(
+            drill, feedback, form.theme_ids.data or [], bool(form.is_quote_chosen.data)
+        )
     except UserInputError as exc:
         db.session.rollback()
         return _viewpoints_page(drill, 422, curate_error=(feedback.id, str(exc)))

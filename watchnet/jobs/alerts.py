@@ -70,8 +70,11 @@ def widen_due_alerts(now: datetime | None = None) -> int:
     """Widen every active alert whose schedule has reached the next ring; returns how many
     supporters were newly told."""
     at = now or utcnow()
-    ids = _ids(sa.select(Alert.id).where(Alert.status == AlertStatus.active,
-                                          Alert.radius_override_m.is_(None)).order_by(Alert.id))
+    ids = _ids(
+        sa.select(Alert.id)
+        .where(Alert.status == AlertStatus.active, Alert.radius_override_m.is_(None))
+        .order_by(Alert.id)
+    )
     return _each_alert(ids, lambda alert: widen_alert(alert, now=at, actor=SCHEDULER_ACTOR))
 
 
@@ -82,36 +85,54 @@ def remind_unanswered_recipients(now: datetime | None = None) -> int:
     cutoff = at - timedelta(minutes=int(current_app.config["ALERT_REMIND_AFTER_MIN"]))
     # Only alerts that have someone due: a quick EXISTS keeps idle runs cheap.
     due = sa.select(AlertRecipient.id).where(
-        AlertRecipient.alert_id == Alert.id, AlertRecipient.answer.is_(None),
-        AlertRecipient.reminded_at.is_(None), AlertRecipient.targeted_at <= cutoff)
-    ids = _ids(sa.select(Alert.id).where(Alert.status == AlertStatus.active, due.exists())
-               .order_by(Alert.id))
-    return _each_alert(ids, lambda alert: remind_unanswered(alert, SCHEDULER_ACTOR,
-                                                            told_before=cutoff))
+        AlertRecipient.alert_id == Alert.id,
+        AlertRecipient.answer.is_(None),
+        AlertRecipient.reminded_at.is_(None),
+        AlertRecipient.targeted_at <= cutoff,
+    )
+    ids = _ids(
+        sa.select(Alert.id)
+        .where(Alert.status == AlertStatus.active, due.exists())
+        .order_by(Alert.id)
+    )
+    return _each_alert(
+        ids, lambda alert: remind_unanswered(alert, SCHEDULER_ACTOR, told_before=cutoff)
+    )
 
 
 def _district_coordinators(district_id: int) -> list[StaffUser]:
-    return list(db.session.scalars(
-        sa.select(StaffUser)
-        .join(staff_district, staff_district.c.staff_id == StaffUser.id)
-        .where(staff_district.c.district_id == district_id,
-               StaffUser.role == StaffRole.coordinator, StaffUser.is_active.is_(True))
-        .order_by(StaffUser.id)))
+    return list(
+        db.session.scalars(
+            sa.select(StaffUser)
+            .join(staff_district, staff_district.c.staff_id == StaffUser.id)
+            .where(
+                staff_district.c.district_id == district_id,
+                StaffUser.role == StaffRole.coordinator,
+                StaffUser.is_active.is_(True),
+            )
+            .order_by(StaffUser.id)
+        )
+    )
 
 
 def _escalate(alert: Alert, at: datetime) -> int:
     counts = db.session.execute(
-        sa.select(sa.func.count(),
-                  sa.func.count(sa.case((AlertRecipient.answer == Acknowledgement.searching, 1))))
-        .where(AlertRecipient.alert_id == alert.id)).one()
+        sa.select(
+            sa.func.count(),
+            sa.func.count(sa.case((AlertRecipient.answer == Acknowledgement.searching, 1))),
+        ).where(AlertRecipient.alert_id == alert.id)
+    ).one()
     told, searching = int(counts[0]), int(counts[1])
     if searching >= int(current_app.config["ALERT_MIN_SEARCHERS"]):
         return 0
     # Claim: the coordinators are told once per alert, however often the job runs.
     claimed = db.session.execute(
-        sa.update(Alert).where(Alert.id == alert.id, Alert.escalated_at.is_(None),
-                               Alert.status == AlertStatus.active)
-        .values(escalated_at=at).execution_options(synchronize_session=False)
+        sa.update(Alert)
+        .where(
+            Alert.id == alert.id, Alert.escalated_at.is_(None), Alert.status == AlertStatus.active
+        )
+        .values(escalated_at=at)
+        .execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
     db.session.refresh(alert)
     if not claimed:
@@ -119,18 +140,38 @@ def _escalate(alert: Alert, at: datetime) -> int:
     coordinators = _district_coordinators(alert.district_id)
     for staff in coordinators:
         languages = current_app.config["LANGUAGES"]
-        locale = staff.locale if staff.locale in languages \
+        locale = (
+            staff.locale
+            if staff.locale in languages
             else current_app.config["BABEL_DEFAULT_LOCALE"]
+        )
         with force_locale(locale):
             subject, body = messages.escalation_message(alert, told=told, searching=searching)
-        notify_staff(staff, key=f"alert:{alert.id}:escalate", subject=subject, body=body,
-                     topic="alert", topic_id=alert.id, district_id=alert.district_id)
-    emit_alert_event(alert.id, "escalated", {"told": told, "searching": searching,
-                                             "coordinators": len(coordinators)},
-                     actor=SCHEDULER_ACTOR)
-    record_audit("escalate_alert", "alert", alert.id, district_id=alert.district_id,
-                 actor=SCHEDULER_ACTOR, told=told, searching=searching,
-                 coordinators=[s.id for s in coordinators])
+        notify_staff(
+            staff,
+            key=f"alert:{alert.id}:escalate",
+            subject=subject,
+            body=body,
+            topic="alert",
+            topic_id=alert.id,
+            district_id=alert.district_id,
+        )
+    emit_alert_event(
+        alert.id,
+        "escalated",
+        {"told": told, "searching": searching, "coordinators": len(coordinators)},
+        actor=SCHEDULER_ACTOR,
+    )
+    record_audit(
+        "escalate_alert",
+        "alert",
+        alert.id,
+        district_id=alert.district_id,
+        actor=SCHEDULER_ACTOR,
+        told=told,
+        searching=searching,
+        coordinators=[s.id for s in coordinators],
+    )
     db.session.flush()
     return len(coordinators)
 
@@ -140,45 +181,84 @@ def escalate_short_searches(now: datetime | None = None) -> int:
     are searching ALERT_ESCALATE_AFTER_MIN after the start; returns how many were told."""
     at = now or utcnow()
     cutoff = at - timedelta(minutes=int(current_app.config["ALERT_ESCALATE_AFTER_MIN"]))
-    ids = _ids(sa.select(Alert.id).where(Alert.status == AlertStatus.active,
-                                          Alert.escalated_at.is_(None),
-                                          Alert.started_at <= cutoff).order_by(Alert.id))
+    ids = _ids(
+        sa.select(Alert.id)
+        .where(
+            Alert.status == AlertStatus.active,
+            Alert.escalated_at.is_(None),
+            Alert.started_at <= cutoff,
+        )
+        .order_by(Alert.id)
+    )
     return _each_alert(ids, lambda alert: _escalate(alert, at))
 
 
 # The description fields blanked by the retention job (the registry keeps its own copy).
 _BLANKED: dict[str, Any] = {
-    "display_name": "", "name_kana": "", "age": None, "sex": Sex.unknown, "height_cm": None,
-    "build": Build.unknown, "hair": "", "features": "", "clothing_today": "", "belongings": "",
-    "handling_notes": "", "last_seen_place": "", "police_case_number": "", "found_place": "",
-    "found_condition": "", "close_note": "", "share_photo": False,
+    "display_name": "",
+    "name_kana": "",
+    "age": None,
+    "sex": Sex.unknown,
+    "height_cm": None,
+    "build": Build.unknown,
+    "hair": "",
+    "features": "",
+    "clothing_today": "",
+    "belongings": "",
+    "handling_notes": "",
+    "last_seen_place": "",
+    "police_case_number": "",
+    "found_place": "",
+    "found_condition": "",
+    "close_note": "",
+    "share_photo": False,
 }
 
 
 def _purge(alert: Alert, at: datetime) -> int:
     claimed = db.session.execute(
-        sa.update(Alert).where(Alert.id == alert.id, Alert.purged_at.is_(None),
-                               Alert.status != AlertStatus.active)
-        .values(purged_at=at, **_BLANKED).execution_options(synchronize_session=False)
+        sa.update(Alert)
+        .where(Alert.id == alert.id, Alert.purged_at.is_(None), Alert.status != AlertStatus.active)
+        .values(purged_at=at, **_BLANKED)
+        .execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
     db.session.refresh(alert)
     if not claimed:
         return 0
     deleted = {}
-    for name, model in (("positions", SearchPosition), ("sightings", Sighting),
-                        ("sector_claims", SearchSectorClaim), ("walked_sectors", WalkedSector)):
-        deleted[name] = int(db.session.execute(
-            sa.delete(model).where(model.alert_id == alert.id)  # type: ignore[attr-defined]
-            .execution_options(synchronize_session=False)
-        ).rowcount or 0)  # type: ignore[attr-defined]
+    for name, model in (
+        ("positions", SearchPosition),
+        ("sightings", Sighting),
+        ("sector_claims", SearchSectorClaim),
+        ("walked_sectors", WalkedSector),
+    ):
+        deleted[name] = int(
+            db.session.execute(
+                sa.delete(model)
+                .where(model.alert_id == alert.id)  # type: ignore[attr-defined]
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            or 0
+        )  # type: ignore[attr-defined]
     # The messages carried the description too: keep the delivery record, drop the text.
     db.session.execute(
         sa.update(Delivery)
-        .where(Delivery.topic == "alert", Delivery.topic_id == alert.id,
-               Delivery.status.in_([DeliveryStatus.sent, DeliveryStatus.failed]))
-        .values(body="").execution_options(synchronize_session=False))
-    record_audit("purge_alert", "alert", alert.id, district_id=alert.district_id,
-                 actor=SCHEDULER_ACTOR, **deleted)
+        .where(
+            Delivery.topic == "alert",
+            Delivery.topic_id == alert.id,
+            Delivery.status.in_([DeliveryStatus.sent, DeliveryStatus.failed]),
+        )
+        .values(body="")
+        .execution_options(synchronize_session=False)
+    )
+    record_audit(
+        "purge_alert",
+        "alert",
+        alert.id,
+        district_id=alert.district_id,
+        actor=SCHEDULER_ACTOR,
+        **deleted,
+    )
     db.session.flush()
     return 1
 
@@ -188,7 +268,11 @@ def purge_closed_alerts(now: datetime | None = None) -> int:
     than ALERT_RETENTION_DAYS ago and blank their description; returns how many alerts."""
     at = now or utcnow()
     cutoff = at - timedelta(days=int(current_app.config["ALERT_RETENTION_DAYS"]))
-    ids = _ids(sa.select(Alert.id).where(Alert.status != AlertStatus.active,
-                                          Alert.purged_at.is_(None), Alert.closed_at <= cutoff)
-               .order_by(Alert.id))
+    ids = _ids(
+        sa.select(Alert.id)
+        .where(
+            Alert.status != AlertStatus.active, Alert.purged_at.is_(None), Alert.closed_at <= cutoff
+        )
+        .order_by(Alert.id)
+    )
     return _each_alert(ids, lambda alert: _purge(alert, at))

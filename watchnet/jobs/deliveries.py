@@ -87,9 +87,13 @@ def smtp_settings() -> SmtpSettings:
     """SMTP settings from the app config."""
     cfg = current_app.config
     return SmtpSettings(
-        host=cfg["SMTP_HOST"], port=int(cfg["SMTP_PORT"]), username=cfg.get("SMTP_USERNAME"),
-        password=cfg.get("SMTP_PASSWORD"), starttls=bool(cfg.get("SMTP_STARTTLS")),
-        sender=cfg["MAIL_FROM"], timeout_s=float(cfg["SMTP_TIMEOUT_S"]),
+        host=cfg["SMTP_HOST"],
+        port=int(cfg["SMTP_PORT"]),
+        username=cfg.get("SMTP_USERNAME"),
+        password=cfg.get("SMTP_PASSWORD"),
+        starttls=bool(cfg.get("SMTP_STARTTLS")),
+        sender=cfg["MAIL_FROM"],
+        timeout_s=float(cfg["SMTP_TIMEOUT_S"]),
         maildir=mail_maildir(),
     )
 
@@ -131,17 +135,23 @@ def claim_due_deliveries(batch: int = 50, lease_s: float | None = None) -> list[
     db.session.execute(
         sa.update(Delivery)
         .where(Delivery.id.in_(ids), _due_condition(now))
-        .values(status=DeliveryStatus.sending, claim_token=token,
-                claimed_until=now + timedelta(seconds=claim_s), attempts=Delivery.attempts + 1)
+        .values(
+            status=DeliveryStatus.sending,
+            claim_token=token,
+            claimed_until=now + timedelta(seconds=claim_s),
+            attempts=Delivery.attempts + 1,
+        )
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
-    return list(db.session.scalars(
-        sa.select(Delivery).execution_options(populate_existing=True)
-        .where(Delivery.claim_token == token,
-                                  Delivery.status == DeliveryStatus.sending)
-        .order_by(Delivery.id)
-    ))
+    return list(
+        db.session.scalars(
+            sa.select(Delivery)
+            .execution_options(populate_existing=True)
+            .where(Delivery.claim_token == token, Delivery.status == DeliveryStatus.sending)
+            .order_by(Delivery.id)
+        )
+    )
 
 
 def renew_claims(tokens: Iterable[str], lease_s: float) -> int:
@@ -150,7 +160,8 @@ def renew_claims(tokens: Iterable[str], lease_s: float) -> int:
         sa.update(Delivery)
         .where(Delivery.claim_token.in_(list(tokens)), Delivery.status == DeliveryStatus.sending)
         .values(claimed_until=utcnow() + timedelta(seconds=lease_s))
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     db.session.commit()
     return int(getattr(result, "rowcount", 0) or 0)
 
@@ -158,8 +169,9 @@ def renew_claims(tokens: Iterable[str], lease_s: float) -> int:
 def backoff_s(attempts: int) -> int:
     """Seconds before the next try: base × 2^(attempts-1), capped."""
     cfg = current_app.config
-    return int(min(cfg["DELIVERY_BACKOFF_S"] * 2 ** max(0, attempts - 1),
-                   cfg["DELIVERY_BACKOFF_MAX_S"]))
+    return int(
+        min(cfg["DELIVERY_BACKOFF_S"] * 2 ** max(0, attempts - 1), cfg["DELIVERY_BACKOFF_MAX_S"])
+    )
 
 
 @dataclass(frozen=True)
@@ -179,11 +191,17 @@ class OutgoingMessage:
     @classmethod
     def of(cls, delivery: Delivery) -> OutgoingMessage:
         assert delivery.claim_token is not None
-        return cls(id=delivery.id, dedupe_key=delivery.dedupe_key,
-                   channel=DeliveryChannel(delivery.channel), address=delivery.address,
-                   subject=delivery.subject, body=delivery.body, attempts=delivery.attempts,
-                   claim_token=delivery.claim_token,
-                   notification_address_id=delivery.notification_address_id)
+        return cls(
+            id=delivery.id,
+            dedupe_key=delivery.dedupe_key,
+            channel=DeliveryChannel(delivery.channel),
+            address=delivery.address,
+            subject=delivery.subject,
+            body=delivery.body,
+            attempts=delivery.attempts,
+            claim_token=delivery.claim_token,
+            notification_address_id=delivery.notification_address_id,
+        )
 
 
 @dataclass(frozen=True)
@@ -194,8 +212,11 @@ class Outcome:
 
 
 def _owned(message: OutgoingMessage) -> sa.ColumnElement[bool]:
-    return sa.and_(Delivery.id == message.id, Delivery.claim_token == message.claim_token,
-                   Delivery.status == DeliveryStatus.sending)
+    return sa.and_(
+        Delivery.id == message.id,
+        Delivery.claim_token == message.claim_token,
+        Delivery.status == DeliveryStatus.sending,
+    )
 
 
 def record_outcomes(outcomes: Iterable[Outcome]) -> int:
@@ -217,36 +238,61 @@ def record_outcomes(outcomes: Iterable[Outcome]) -> int:
     now = utcnow()
     for token, ids in sent.items():
         expected += len(ids)
-        recorded += _update(sa.and_(Delivery.id.in_(ids), Delivery.claim_token == token,
-                                    Delivery.status == DeliveryStatus.sending),
-                            status=DeliveryStatus.sent, sent_at=now, last_error=None,
-                            claim_token=None, claimed_until=None)
+        recorded += _update(
+            sa.and_(
+                Delivery.id.in_(ids),
+                Delivery.claim_token == token,
+                Delivery.status == DeliveryStatus.sending,
+            ),
+            status=DeliveryStatus.sent,
+            sent_at=now,
+            last_error=None,
+            claim_token=None,
+            claimed_until=None,
+        )
     for token, ids in released.items():
         expected += len(ids)
         # Not attempted: give the attempt back, due again at once.
-        recorded += _update(sa.and_(Delivery.id.in_(ids), Delivery.claim_token == token,
-                                    Delivery.status == DeliveryStatus.sending),
-                            status=DeliveryStatus.pending, attempts=Delivery.attempts - 1,
-                            next_attempt_at=now, claim_token=None, claimed_until=None)
+        recorded += _update(
+            sa.and_(
+                Delivery.id.in_(ids),
+                Delivery.claim_token == token,
+                Delivery.status == DeliveryStatus.sending,
+            ),
+            status=DeliveryStatus.pending,
+            attempts=Delivery.attempts - 1,
+            next_attempt_at=now,
+            claim_token=None,
+            claimed_until=None,
+        )
     for outcome in failed:
         expected += 1
         error = outcome.error
         assert error is not None
-        log.warning("delivery %d, attempt %d: %s%s", outcome.message.id,
-                    outcome.message.attempts, "permanent: " if error.permanent else "",
-                    error.reason)
+        log.warning(
+            "delivery %d, attempt %d: %s%s",
+            outcome.message.id,
+            outcome.message.attempts,
+            "permanent: " if error.permanent else "",
+            error.reason,
+        )
         recorded += _record_failure(outcome.message, error)
     db.session.commit()
     if recorded != expected:
-        log.warning("%d outcome(s) not recorded: their claim had expired and was taken over",
-                    expected - recorded)
+        log.warning(
+            "%d outcome(s) not recorded: their claim had expired and was taken over",
+            expected - recorded,
+        )
     return recorded
 
 
 def _update(where: sa.ColumnElement[bool], **values: Any) -> int:
     result = db.session.execute(
-        sa.update(Delivery).where(where).values(**values)
-        .execution_options(synchronize_session=False))
+        sa.update(Delivery)
+        .where(where)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
     return int(getattr(result, "rowcount", 0) or 0)
 
 
@@ -254,21 +300,30 @@ def _record_failure(message: OutgoingMessage, exc: TransportError) -> int:
     max_attempts = int(current_app.config["DELIVERY_MAX_ATTEMPTS"])
     if exc.permanent or message.attempts >= max_attempts:
         prefix = "" if exc.permanent else f"gave up after {message.attempts} attempts: "
-        done = _update(_owned(message), status=DeliveryStatus.failed,
-                       last_error=(prefix + exc.reason)[:1000], claim_token=None,
-                       claimed_until=None)
+        done = _update(
+            _owned(message),
+            status=DeliveryStatus.failed,
+            last_error=(prefix + exc.reason)[:1000],
+            claim_token=None,
+            claimed_until=None,
+        )
         if done and exc.permanent and message.notification_address_id is not None:
             # A broken address would fail every future message too: switch it off, say why.
             db.session.execute(
                 sa.update(NotificationAddress)
                 .where(NotificationAddress.id == message.notification_address_id)
                 .values(is_enabled=False, disabled_reason=exc.reason[:500])
-                .execution_options(synchronize_session=False))
+                .execution_options(synchronize_session=False)
+            )
         return done
-    return _update(_owned(message), status=DeliveryStatus.pending,
-                   last_error=exc.reason[:1000],
-                   next_attempt_at=utcnow() + timedelta(seconds=backoff_s(message.attempts)),
-                   claim_token=None, claimed_until=None)
+    return _update(
+        _owned(message),
+        status=DeliveryStatus.pending,
+        last_error=exc.reason[:1000],
+        next_attempt_at=utcnow() + timedelta(seconds=backoff_s(message.attempts)),
+        claim_token=None,
+        claimed_until=None,
+    )
 
 
 class Dispatcher:
@@ -300,8 +355,7 @@ class Dispatcher:
         # twice. A thread takes a permit before it sends; the recording gives it back.
         self.unrecorded_limit = self.threads + RECORD_GROUP
         self._unrecorded = threading.BoundedSemaphore(self.unrecorded_limit)
-        self.heartbeat = (Heartbeat("dispatcher", float(cfg["HEARTBEAT_S"]))
-                          if heartbeat else None)
+        self.heartbeat = Heartbeat("dispatcher", float(cfg["HEARTBEAT_S"])) if heartbeat else None
 
     def __enter__(self) -> Dispatcher:
         return self
@@ -334,9 +388,11 @@ class Dispatcher:
             try:
                 self._flush_pending()
             except sa.exc.SQLAlchemyError:
-                log.warning("stopping with %d outcome(s) not recorded (database unavailable); "
-                            "their rows are taken over when their lease runs out",
-                            len(self.pending))
+                log.warning(
+                    "stopping with %d outcome(s) not recorded (database unavailable); "
+                    "their rows are taken over when their lease runs out",
+                    len(self.pending),
+                )
 
     def _lease_fits(self) -> bool:
         return self._lease_until - time.monotonic() >= self.send_max_s
@@ -347,8 +403,11 @@ class Dispatcher:
             if self._stop.is_set() or self._hold.is_set():
                 return Outcome(message, started=False)
         waited_until = time.monotonic() + 3 * self.renew_every_s + 1
-        while not self._lease_fits() and time.monotonic() < waited_until and not (
-                self._stop.is_set() or self._hold.is_set()):
+        while (
+            not self._lease_fits()
+            and time.monotonic() < waited_until
+            and not (self._stop.is_set() or self._hold.is_set())
+        ):
             time.sleep(0.02)  # a renewal is due at most renew_every_s from now
         if self._stop.is_set() or self._hold.is_set() or not self._lease_fits():
             self._unrecorded.release()
@@ -411,8 +470,11 @@ class Dispatcher:
                     self._renew(tokens)
                     last_renew = time.monotonic()
                     self.beat()
-                if done_unrecorded and (len(done_unrecorded) >= RECORD_GROUP or not waiting
-                                        or time.monotonic() - last_record >= RECORD_EVERY_S):
+                if done_unrecorded and (
+                    len(done_unrecorded) >= RECORD_GROUP
+                    or not waiting
+                    or time.monotonic() - last_record >= RECORD_EVERY_S
+                ):
                     group, done_unrecorded = done_unrecorded, []
                     self._record(group)
                     last_record = time.monotonic()

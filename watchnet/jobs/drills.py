@@ -57,16 +57,23 @@ def advance_drill_lifecycle(now: datetime | None = None) -> int:
     changed = 0
     to_start = _due_ids(
         sa.select(Drill.id)
-        .where(Drill.is_auto_scheduled.is_(True), Drill.status == DrillStatus.planned,
-               Drill.starts_at <= at)
+        .where(
+            Drill.is_auto_scheduled.is_(True),
+            Drill.status == DrillStatus.planned,
+            Drill.starts_at <= at,
+        )
         .order_by(Drill.starts_at, Drill.id)
     )
     for drill_id in to_start:
         changed += _advance(drill_id, "start", at)
     to_end = _due_ids(
         sa.select(Drill.id)
-        .where(Drill.is_auto_scheduled.is_(True), Drill.status == DrillStatus.live,
-               Drill.ends_at.is_not(None), Drill.ends_at <= at)
+        .where(
+            Drill.is_auto_scheduled.is_(True),
+            Drill.status == DrillStatus.live,
+            Drill.ends_at.is_not(None),
+            Drill.ends_at <= at,
+        )
         .order_by(Drill.ends_at, Drill.id)
     )
     for drill_id in to_end:
@@ -80,8 +87,12 @@ def send_due_reminders(now: datetime | None = None) -> int:
     at = now or utcnow()
     due = _due_ids(
         sa.select(Drill.id)
-        .where(Drill.status == DrillStatus.planned, Drill.reminder_sent_at.is_(None),
-               Drill.starts_at > at, Drill.starts_at <= at + REMINDER_WINDOW)
+        .where(
+            Drill.status == DrillStatus.planned,
+            Drill.reminder_sent_at.is_(None),
+            Drill.starts_at > at,
+            Drill.starts_at <= at + REMINDER_WINDOW,
+        )
         .order_by(Drill.starts_at, Drill.id)
     )
     queued = 0

@@ -23,22 +23,41 @@ def delivery_health() -> tuple[dict[str, Any], bool]:
     """(report, stuck)."""
     cfg = current_app.config
     now = utcnow()
-    beats = dict(db.session.execute(
-        sa.select(WorkerHeartbeat.kind, sa.func.max(WorkerHeartbeat.beat_at))
-        .group_by(WorkerHeartbeat.kind)).all())
+    beats = dict(
+        db.session.execute(
+            sa.select(WorkerHeartbeat.kind, sa.func.max(WorkerHeartbeat.beat_at)).group_by(
+                WorkerHeartbeat.kind
+            )
+        ).all()
+    )
     oldest_pending = db.session.scalar(
-        sa.select(sa.func.min(Delivery.next_attempt_at))
-        .where(Delivery.status == DeliveryStatus.pending, Delivery.next_attempt_at <= now))
+        sa.select(sa.func.min(Delivery.next_attempt_at)).where(
+            Delivery.status == DeliveryStatus.pending, Delivery.next_attempt_at <= now
+        )
+    )
     # A claim whose lease ran out is due as well (its dispatcher died or lost the database).
     oldest_lapsed = db.session.scalar(
-        sa.select(sa.func.min(Delivery.claimed_until))
-        .where(Delivery.status == DeliveryStatus.sending, Delivery.claimed_until < now))
-    due = db.session.scalar(
-        sa.select(sa.func.count()).select_from(Delivery)
-        .where(sa.or_(sa.and_(Delivery.status == DeliveryStatus.pending,
-                              Delivery.next_attempt_at <= now),
-                      sa.and_(Delivery.status == DeliveryStatus.sending,
-                              Delivery.claimed_until < now)))) or 0
+        sa.select(sa.func.min(Delivery.claimed_until)).where(
+            Delivery.status == DeliveryStatus.sending, Delivery.claimed_until < now
+        )
+    )
+    due = (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Delivery)
+            .where(
+                sa.or_(
+                    sa.and_(
+                        Delivery.status == DeliveryStatus.pending, Delivery.next_attempt_at <= now
+                    ),
+                    sa.and_(
+                        Delivery.status == DeliveryStatus.sending, Delivery.claimed_until < now
+                    ),
+                )
+            )
+        )
+        or 0
+    )
     db.session.commit()
     oldest = min((t for t in (oldest_pending, oldest_lapsed) if t is not None), default=None)
     dispatcher_age = _age_s(now, beats.get("dispatcher"))
@@ -54,8 +73,7 @@ def delivery_health() -> tuple[dict[str, Any], bool]:
         "status": "stuck" if problems else "ok",
         "problems": problems,
         "dispatcher": {"heartbeat_age_s": dispatcher_age},
-        "scheduler": {"heartbeat_age_s": scheduler_age,
-                      "state": "ok" if scheduler_ok else "stale"},
+        "scheduler": {"heartbeat_age_s": scheduler_age, "state": "ok" if scheduler_ok else "stale"},
         "outbox": {"due": int(due), "oldest_due_age_s": oldest_age},
     }
     return report, bool(problems)

@@ -49,13 +49,21 @@ class Heartbeat:
         table = cast(sa.Table, WorkerHeartbeat.__table__)
         now = utcnow()
         with (engine or db.engine).begin() as conn:
-            done = conn.execute(sa.update(table).where(table.c.instance_id == self.instance_id)
-                                .values(beat_at=now)).rowcount
+            done = conn.execute(
+                sa.update(table).where(table.c.instance_id == self.instance_id).values(beat_at=now)
+            ).rowcount
             if not done:
                 conn.execute(sa.delete(table).where(table.c.beat_at < now - HEARTBEAT_KEEP))
-                conn.execute(sa.insert(table).values(
-                    instance_id=self.instance_id, kind=self.kind, pid=os.getpid(),
-                    host=socket.gethostname()[:255], started_at=self.started_at, beat_at=now))
+                conn.execute(
+                    sa.insert(table).values(
+                        instance_id=self.instance_id,
+                        kind=self.kind,
+                        pid=os.getpid(),
+                        host=socket.gethostname()[:255],
+                        started_at=self.started_at,
+                        beat_at=now,
+                    )
+                )
         self._last = time.monotonic()
         return True
 
@@ -82,9 +90,14 @@ class Outage:
             self.since = time.monotonic()
             self.delay_s = BACKOFF_FIRST_S
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            log.error("%s: database unavailable (%s: %s); retrying every %.1f–%.0f s",
-                      self.who, type(exc).__name__, first_line[:300], BACKOFF_FIRST_S,
-                      BACKOFF_MAX_S)
+            log.error(
+                "%s: database unavailable (%s: %s); retrying every %.1f–%.0f s",
+                self.who,
+                type(exc).__name__,
+                first_line[:300],
+                BACKOFF_FIRST_S,
+                BACKOFF_MAX_S,
+            )
         else:
             log.debug("%s: database still unavailable: %s", self.who, exc)
         delay = self.delay_s
@@ -94,8 +107,12 @@ class Outage:
     def recovered(self) -> None:
         if self.since is None:
             return
-        log.warning("%s: database available again after %.1f s (%d failed tries)",
-                    self.who, time.monotonic() - self.since, self.failures)
+        log.warning(
+            "%s: database available again after %.1f s (%d failed tries)",
+            self.who,
+            time.monotonic() - self.since,
+            self.failures,
+        )
         self.since = None
         self.failures = 0
         self.delay_s = BACKOFF_FIRST_S

@@ -67,9 +67,13 @@ def board_version(drill: Drill) -> int:
 
 def list_kpt_items(drill: Drill) -> list[KptItem]:
     """The drill's board items, by column then position."""
-    return list(db.session.scalars(
-        sa.select(KptItem).where(KptItem.drill_id == drill.id)
-        .order_by(KptItem.position, KptItem.id)))
+    return list(
+        db.session.scalars(
+            sa.select(KptItem)
+            .where(KptItem.drill_id == drill.id)
+            .order_by(KptItem.position, KptItem.id)
+        )
+    )
 
 
 def _clean_text(text: Any, limit: int, field: str, required: bool = True) -> str:
@@ -99,8 +103,11 @@ def add_kpt_item(drill: Drill, kind: Any, text: Any) -> KptItem:
     """Add a note at the end of its column."""
     item_kind = _parse_kind(kind)
     clean = _clean_text(text, KPT_TEXT_MAX, "text")
-    last = db.session.scalar(sa.select(sa.func.max(KptItem.position)).where(
-        KptItem.drill_id == drill.id, KptItem.kind == item_kind))
+    last = db.session.scalar(
+        sa.select(sa.func.max(KptItem.position)).where(
+            KptItem.drill_id == drill.id, KptItem.kind == item_kind
+        )
+    )
     item = KptItem(drill_id=drill.id, kind=item_kind, text=clean, position=(last or 0) + 1)
     db.session.add(item)
     _bump_version(drill.id)
@@ -120,8 +127,9 @@ def edit_kpt_item(drill: Drill, item_id: int, text: Any, kind: Any = None) -> Kp
 def delete_kpt_item(drill: Drill, item_id: int) -> None:
     """Remove a note; an action item made from it stays (it loses the link)."""
     item = _item_in_drill(drill, item_id)
-    db.session.execute(sa.update(ActionItem).where(ActionItem.kpt_item_id == item.id)
-                       .values(kpt_item_id=None))
+    db.session.execute(
+        sa.update(ActionItem).where(ActionItem.kpt_item_id == item.id).values(kpt_item_id=None)
+    )
     db.session.delete(item)
     _bump_version(drill.id)
 
@@ -139,17 +147,23 @@ def _parse_due_date(value: Any) -> date | None:
     return parsed
 
 
-def create_action_item(drill: Drill, kpt_item_id: int, owner: Any, due_date: Any,
-                       title: Any = None) -> ActionItem:
+def create_action_item(
+    drill: Drill, kpt_item_id: int, owner: Any, due_date: Any, title: Any = None
+) -> ActionItem:
     """Turn a Try into an action item of the drill's district, with an owner and a due date."""
     item = _item_in_drill(drill, kpt_item_id)
     if item.kind != KptKind.try_:
         raise UserInputError(_("Only a Try can become an action item."), "kind")
     clean_title = _clean_text(title or item.text, ACTION_TITLE_MAX, "title")
     action = ActionItem(
-        district_id=drill.district_id, drill_id=drill.id, kpt_item_id=item.id,
-        title=clean_title, owner=_clean_text(owner, ACTION_OWNER_MAX, "owner"),
-        due_date=_parse_due_date(due_date), status=ActionStatus.open)
+        district_id=drill.district_id,
+        drill_id=drill.id,
+        kpt_item_id=item.id,
+        title=clean_title,
+        owner=_clean_text(owner, ACTION_OWNER_MAX, "owner"),
+        due_date=_parse_due_date(due_date),
+        status=ActionStatus.open,
+    )
     db.session.add(action)
     _bump_version(drill.id)
     return action
@@ -157,20 +171,26 @@ def create_action_item(drill: Drill, kpt_item_id: int, owner: Any, due_date: Any
 
 def drill_action_items(drill: Drill) -> list[ActionItem]:
     """Action items that came out of this drill's reflection."""
-    return list(db.session.scalars(sa.select(ActionItem).where(ActionItem.drill_id == drill.id)
-                                   .order_by(ActionItem.id)))
+    return list(
+        db.session.scalars(
+            sa.select(ActionItem).where(ActionItem.drill_id == drill.id).order_by(ActionItem.id)
+        )
+    )
 
 
 def kpt_item_to_dict(item: KptItem) -> dict[str, Any]:
-    return {"id": item.id, "kind": item.kind.value, "text": item.text,
-            "position": item.position}
+    return {"id": item.id, "kind": item.kind.value, "text": item.text, "position": item.position}
 
 
 def action_item_to_dict(action: ActionItem) -> dict[str, Any]:
-    return {"id": action.id, "kpt_item_id": action.kpt_item_id, "title": action.title,
-            "owner": action.owner,
-            "due_date": action.due_date.isoformat() if action.due_date else None,
-            "status": action.status.value}
+    return {
+        "id": action.id,
+        "kpt_item_id": action.kpt_item_id,
+        "title": action.title,
+        "owner": action.owner,
+        "due_date": action.due_date.isoformat() if action.due_date else None,
+        "status": action.status.value,
+    }
 
 
 def board_state(drill: Drill, since: int | None = None) -> dict[str, Any]:
@@ -178,9 +198,12 @@ def board_state(drill: Drill, since: int | None = None) -> dict[str, Any]:
     version = board_version(drill)
     if since is not None and since == version:
         return {"version": version, "changed": False}
-    return {"version": version, "changed": True,
-            "items": [kpt_item_to_dict(i) for i in list_kpt_items(drill)],
-            "actions": [action_item_to_dict(a) for a in drill_action_items(drill)]}
+    return {
+        "version": version,
+        "changed": True,
+        "items": [kpt_item_to_dict(i) for i in list_kpt_items(drill)],
+        "actions": [action_item_to_dict(a) for a in drill_action_items(drill)],
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -189,22 +212,34 @@ def board_state(drill: Drill, since: int | None = None) -> dict[str, Any]:
 
 def open_action_items(district_id: int) -> list[ActionItem]:
     """Open (or in-progress) action items of the district, earliest due first."""
-    return list(db.session.scalars(
-        sa.select(ActionItem)
-        .where(ActionItem.district_id == district_id, ActionItem.status != ActionStatus.done)
-        .order_by(ActionItem.due_date.is_(None), ActionItem.due_date, ActionItem.id)))
+    return list(
+        db.session.scalars(
+            sa.select(ActionItem)
+            .where(ActionItem.district_id == district_id, ActionItem.status != ActionStatus.done)
+            .order_by(ActionItem.due_date.is_(None), ActionItem.due_date, ActionItem.id)
+        )
+    )
 
 
 def list_action_items(district_id: int) -> list[ActionItem]:
     """Every action item of the district: open ones first, then closed, newest first."""
-    return list(db.session.scalars(
-        sa.select(ActionItem).where(ActionItem.district_id == district_id)
-        .order_by(ActionItem.status == ActionStatus.done, ActionItem.due_date.is_(None),
-                  ActionItem.due_date, ActionItem.id.desc())))
+    return list(
+        db.session.scalars(
+            sa.select(ActionItem)
+            .where(ActionItem.district_id == district_id)
+            .order_by(
+                ActionItem.status == ActionStatus.done,
+                ActionItem.due_date.is_(None),
+                ActionItem.due_date,
+                ActionItem.id.desc(),
+            )
+        )
+    )
 
 
-def close_action_item(district_id: int, action_id: int,
-                      closed_in: Drill | None = None) -> ActionItem:
+def close_action_item(
+    district_id: int, action_id: int, closed_in: Drill | None = None
+) -> ActionItem:
     """Mark an action item done, noting the drill whose page it was closed on."""
     action = db.session.get(ActionItem, action_id)
     if action is None or action.district_id != district_id:
@@ -239,17 +274,21 @@ class DrillCounts:
 
 def count_drill(drill: Drill, facts: DrillFacts) -> DrillCounts:
     """Who took part in which role, and how many approaches ended with a hand-over."""
-    roles = Counter(db.session.scalars(sa.select(Participant.role)
-                                       .where(Participant.drill_id == drill.id)))
+    roles = Counter(
+        db.session.scalars(sa.select(Participant.role).where(Participant.drill_id == drill.id))
+    )
     return DrillCounts(
         walkers=roles.get(ParticipantRole.walker, 0),
         observers=roles.get(ParticipantRole.observer, 0),
         role_players=roles.get(ParticipantRole.role_player, 0),
-        teams=facts.counts["teams"], checkpoints=facts.counts["checkpoints"],
+        teams=facts.counts["teams"],
+        checkpoints=facts.counts["checkpoints"],
         encounters=len(facts.encounters),
-        handed_over=sum(1 for e in facts.encounters
-                        if EncounterStepKind.handed_over.value in e.first_done),
-        help_calls=facts.counts["help_calls"])
+        handed_over=sum(
+            1 for e in facts.encounters if EncounterStepKind.handed_over.value in e.first_done
+        ),
+        help_calls=facts.counts["help_calls"],
+    )
 
 
 def chosen_quotes_of(drill: Drill) -> dict[str, list[str]]:
@@ -287,24 +326,43 @@ def draft_newsletter(drill: Drill) -> dict[str, str]:
     (counts, timing, one chosen quote per viewpoint) and the Try items."""
     facts = drill_facts(drill, with_previous=False)
     counts = count_drill(drill, facts)
-    lines = [_("On %(date)s, %(walkers)d supporters walked the route in %(teams)d teams and "
-               "met %(role_players)d role-players at %(checkpoints)d checkpoints.",
-               date=timefmt.format_formal_date(drill.starts_at), walkers=counts.walkers,
-               teams=counts.teams, role_players=counts.role_players,
-               checkpoints=counts.checkpoints)]
+    lines = [
+        _(
+            "On %(date)s, %(walkers)d supporters walked the route in %(teams)d teams and "
+            "met %(role_players)d role-players at %(checkpoints)d checkpoints.",
+            date=timefmt.format_formal_date(drill.starts_at),
+            walkers=counts.walkers,
+            teams=counts.teams,
+            role_players=counts.role_players,
+            checkpoints=counts.checkpoints,
+        )
+    ]
     if counts.observers:
         lines.append(_("%(n)d observers watched the approaches.", n=counts.observers))
     if counts.encounters:
-        lines.append(_("There were %(encounters)d approaches; %(handed)d ended with a hand-over "
-                       "to the right contact.", encounters=counts.encounters,
-                       handed=counts.handed_over))
+        lines.append(
+            _(
+                "There were %(encounters)d approaches; %(handed)d ended with a hand-over "
+                "to the right contact.",
+                encounters=counts.encounters,
+                handed=counts.handed_over,
+            )
+        )
     summary = facts.summary
     if summary.to_approach_s is not None:
-        lines.append(_("From noticing the person to approaching from the front took %(time)s "
-                       "on average.", time=_duration_text(summary.to_approach_s)))
+        lines.append(
+            _(
+                "From noticing the person to approaching from the front took %(time)s on average.",
+                time=_duration_text(summary.to_approach_s),
+            )
+        )
     if summary.to_handover_s is not None:
-        lines.append(_("From noticing the person to handing over took %(time)s on average.",
-                       time=_duration_text(summary.to_handover_s)))
+        lines.append(
+            _(
+                "From noticing the person to handing over took %(time)s on average.",
+                time=_duration_text(summary.to_handover_s),
+            )
+        )
     if counts.help_calls:
         lines.append(_("Supporters asked for help %(n)d times.", n=counts.help_calls))
     for viewpoint, quotes in chosen_quotes_of(drill).items():
@@ -317,19 +375,27 @@ def draft_newsletter(drill: Drill) -> dict[str, str]:
         line = f"・{item.text}"
         action = actions.get(item.id)
         if action is not None and (action.owner or action.due_date):
-            line += " " + _("(owner: %(owner)s, by %(due)s)", owner=action.owner or "—",
-                            due=timefmt.format_formal_date(action.due_date) or "—")
+            line += " " + _(
+                "(owner: %(owner)s, by %(due)s)",
+                owner=action.owner or "—",
+                due=timefmt.format_formal_date(action.due_date) or "—",
+            )
         future.append(line)
     if not future:
         future.append(_("We will reflect on this drill's lessons in the next one."))
-    return {"purpose": drill.purpose, "background": drill.background,
-            "happenings": "\n".join(lines), "future": "\n".join(future)}
+    return {
+        "purpose": drill.purpose,
+        "background": drill.background,
+        "happenings": "\n".join(lines),
+        "future": "\n".join(future),
+    }
 
 
 def get_newsletter(drill: Drill) -> tuple[dict[str, str], bool]:
     """The saved newsletter sections, or a fresh draft; the flag says whether it was saved."""
-    saved = db.session.scalar(sa.select(NewsletterDraft)
-                              .where(NewsletterDraft.drill_id == drill.id))
+    saved = db.session.scalar(
+        sa.select(NewsletterDraft).where(NewsletterDraft.drill_id == drill.id)
+    )
     if saved is None:
         return draft_newsletter(drill), False
     return {key: getattr(saved, key) for key in NEWSLETTER_HEADINGS}, True
@@ -337,16 +403,16 @@ def get_newsletter(drill: Drill) -> tuple[dict[str, str], bool]:
 
 def save_newsletter(drill: Drill, sections: dict[str, Any]) -> NewsletterDraft:
     """Store the edited sections of the drill's newsletter draft."""
-    draft = db.session.scalar(sa.select(NewsletterDraft)
-                              .where(NewsletterDraft.drill_id == drill.id))
+    draft = db.session.scalar(
+        sa.select(NewsletterDraft).where(NewsletterDraft.drill_id == drill.id)
+    )
     if draft is None:
         draft = NewsletterDraft(drill_id=drill.id)
         db.session.add(draft)
     for key in NEWSLETTER_HEADINGS:
         value = clean_block(str(sections.get(key) or ""))
         if len(value) > NEWSLETTER_SECTION_MAX:
-            raise UserInputError(_("At most %(max)d characters.", max=NEWSLETTER_SECTION_MAX),
-                                 key)
+            raise UserInputError(_("At most %(max)d characters.", max=NEWSLETTER_SECTION_MAX), key)
         setattr(draft, key, value)
     draft.updated_at = utcnow()
     db.session.flush()
@@ -355,5 +421,10 @@ def save_newsletter(drill: Drill, sections: dict[str, Any]) -> NewsletterDraft:
 
 def newsletter_text(sections: dict[str, str]) -> str:
     """The plain text to paste into the newsletter: each heading, then its section."""
-    return "\n\n".join(f"{heading}\n{sections.get(key, '').strip()}"
-                       for key, heading in NEWSLETTER_HEADINGS.items()).strip() + "\n"
+    return (
+        "\n\n".join(
+            f"{heading}\n{sections.get(key, '').strip()}"
+            for key, heading in NEWSLETTER_HEADINGS.items()
+        ).strip()
+        + "\n"
+    )

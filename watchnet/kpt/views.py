@@ -45,8 +45,9 @@ def _body() -> dict[str, Any]:
 def board(drill_id: int) -> str:
     """The projector-friendly Keep / Problem / Try board; static/js/kpt_board.js edits it."""
     drill = _load_drill(drill_id)
-    return render_template("kpt/board.html", drill=drill, kinds=list(KptKind),
-                           state=services.board_state(drill))
+    return render_template(
+        "kpt/board.html", drill=drill, kinds=list(KptKind), state=services.board_state(drill)
+    )
 
 
 @bp.get("/drills/<int:drill_id>/kpt/items")
@@ -107,8 +108,9 @@ def make_action_item(drill_id: int, kpt_item_id: int) -> Any:
     drill = _load_drill(drill_id)
     data = _body()
     try:
-        services.create_action_item(drill, kpt_item_id, data.get("owner"),
-                                    data.get("due_date"), data.get("title"))
+        services.create_action_item(
+            drill, kpt_item_id, data.get("owner"), data.get("due_date"), data.get("title")
+        )
     except LookupError:
         abort(404)
     except UserInputError as exc:
@@ -122,8 +124,9 @@ def make_action_item(drill_id: int, kpt_item_id: int) -> Any:
 def list_actions(district_id: int) -> str:
     """Every action item of the district, open ones first."""
     ensure_district(current_user, district_id)
-    return render_template("kpt/actions.html", district_id=district_id,
-                           actions=services.list_action_items(district_id))
+    return render_template(
+        "kpt/actions.html", district_id=district_id, actions=services.list_action_items(district_id)
+    )
 
 
 @bp.post("/districts/<int:district_id>/actions/<int:action_item_id>/close")
@@ -151,8 +154,12 @@ def close_action(district_id: int, action_item_id: int) -> Any:
 def report(drill_id: int) -> str:
     """The printable A4 report of the drill and its reflection."""
     drill = _load_drill(drill_id)
-    return render_template("kpt/report.html", drill=drill, viewpoint_labels=VIEWPOINT_LABELS,
-                           **services.report_context(drill))
+    return render_template(
+        "kpt/report.html",
+        drill=drill,
+        viewpoint_labels=VIEWPOINT_LABELS,
+        **services.report_context(drill),
+    )
 
 
 @bp.route("/drills/<int:drill_id>/newsletter", methods=["GET", "POST"])
@@ -177,8 +184,13 @@ def newsletter(drill_id: int) -> Any:
     elif request.method == "POST":
         sections = {k: form.data.get(k) or "" for k in services.NEWSLETTER_HEADINGS}
     status = 422 if form.errors else 200
-    return render_template("kpt/newsletter.html", drill=drill, form=form, is_saved=is_saved,
-                           headings=services.NEWSLETTER_HEADINGS,
-                           text=services.newsletter_text(sections),
-                           just_saved=bool(request.args.get("saved")),
-                           message=_("Saved.")), status
+    return render_template(
+        "kpt/newsletter.html",
+        drill=drill,
+        form=form,
+        is_saved=is_saved,
+        headings=services.NEWSLETTER_HEADINGS,
+        text=services.newsletter_text(sections),
+        just_saved=bool(request.args.get("saved")),
+        message=_("Saved."),
+    ), status

@@ -114,8 +114,12 @@ def ring_label_point(lat: float, lon: float, radius_m: float) -> LatLon:
 
 
 def _label_icon(text: str, class_name: str) -> folium.DivIcon:
-    return folium.DivIcon(html=f'<div class="{class_name}">{escape_for_map(text)}</div>',
-                          icon_size=None, icon_anchor=(0, 12), class_name="wn-label-icon")
+    return folium.DivIcon(
+        html=f'<div class="{class_name}">{escape_for_map(text)}</div>',
+        icon_size=None,
+        icon_anchor=(0, 12),
+        class_name="wn-label-icon",
+    )
 
 
 def add_rings(group: folium.FeatureGroup, centre: LatLon, rings: Sequence[Ring]) -> None:
@@ -123,16 +127,20 @@ def add_rings(group: folium.FeatureGroup, centre: LatLon, rings: Sequence[Ring])
     for ring in rings:
         color = CURRENT_RING_COLOR if ring.is_current else RING_COLOR
         folium.Circle(
-            list(centre), radius=ring.radius_m, color=color, fill=False,
-            weight=4 if ring.is_current else 2, dash_array=None if ring.is_current else "6 6",
+            list(centre),
+            radius=ring.radius_m,
+            color=color,
+            fill=False,
+            weight=4 if ring.is_current else 2,
+            dash_array=None if ring.is_current else "6 6",
             tooltip=folium.Tooltip(escape_for_map(ring.label)),
             class_name="wn-ring wn-ring-current" if ring.is_current else "wn-ring",
         ).add_to(group)
         folium.Marker(
             list(ring_label_point(centre[0], centre[1], ring.radius_m)),
-            icon=_label_icon(ring.label, "wn-ring-label" + (" current" if ring.is_current
-                                                             else "")),
-            interactive=False, keyboard=False,
+            icon=_label_icon(ring.label, "wn-ring-label" + (" current" if ring.is_current else "")),
+            interactive=False,
+            keyboard=False,
         ).add_to(group)
 
 
@@ -141,8 +149,11 @@ def add_sectors(group: folium.FeatureGroup, sectors: Sequence[Sector]) -> None:
     for sector in sectors:
         style = SECTOR_STYLE.get(sector.state, SECTOR_STYLE["untouched"])
         folium.Polygon(
-            [list(p) for p in sector.boundary], color=style["color"],
-            fill=True, fill_color=style["fillColor"], fill_opacity=style["fillOpacity"],
+            [list(p) for p in sector.boundary],
+            color=style["color"],
+            fill=True,
+            fill_color=style["fillColor"],
+            fill_opacity=style["fillOpacity"],
             weight=4 if sector.is_priority else 1,
             tooltip=folium.Tooltip(escape_for_map(sector.label)),
             class_name=f"wn-sector wn-sector-{sector.state}",
@@ -153,8 +164,13 @@ def add_searchers(group: folium.FeatureGroup, searchers: Sequence[Searcher]) -> 
     """Searchers' latest positions, name as a label."""
     for s in searchers:
         folium.CircleMarker(
-            [s.lat, s.lon], radius=8, color="#ffffff", weight=2, fill=True,
-            fill_color=SEARCHER_COLOR, fill_opacity=0.95,
+            [s.lat, s.lon],
+            radius=8,
+            color="#ffffff",
+            weight=2,
+            fill=True,
+            fill_color=SEARCHER_COLOR,
+            fill_opacity=0.95,
             tooltip=folium.Tooltip(escape_for_map(s.label), permanent=True, direction="right"),
             class_name=f"wn-searcher wn-searcher-{int(s.supporter_id)}",
         ).add_to(group)
@@ -162,27 +178,41 @@ def add_searchers(group: folium.FeatureGroup, searchers: Sequence[Searcher]) -> 
 
 def sighting_icon(status: str) -> folium.DivIcon:
     """A diamond badge coloured by review status (CSS in the dashboard; no icon fonts)."""
-    return folium.DivIcon(html=f'<div class="wn-sighting-badge {escape_for_map(status)}">!</div>',
-                          icon_size=(26, 26), icon_anchor=(13, 13),
-                          class_name=f"wn-sighting wn-sighting-{escape_for_map(status)}")
+    return folium.DivIcon(
+        html=f'<div class="wn-sighting-badge {escape_for_map(status)}">!</div>',
+        icon_size=(26, 26),
+        icon_anchor=(13, 13),
+        class_name=f"wn-sighting wn-sighting-{escape_for_map(status)}",
+    )
 
 
 def add_sightings(group: folium.FeatureGroup, sightings: Sequence[SightingMark]) -> None:
     """Sightings as diamonds coloured by their review status."""
     for s in sightings:
         folium.Marker(
-            [s.lat, s.lon], icon=sighting_icon(s.status),
+            [s.lat, s.lon],
+            icon=sighting_icon(s.status),
             tooltip=folium.Tooltip(escape_for_map(s.label)),
         ).add_to(group)
 
 
-def add_point(group: folium.FeatureGroup, place: Place, color: str, radius: int,
-              class_name: str, permanent: bool = True) -> None:
+def add_point(
+    group: folium.FeatureGroup,
+    place: Place,
+    color: str,
+    radius: int,
+    class_name: str,
+    permanent: bool = True,
+) -> None:
     folium.CircleMarker(
-        [place.lat, place.lon], radius=radius, color="#ffffff", weight=3, fill=True,
-        fill_color=color, fill_opacity=1.0,
-        tooltip=folium.Tooltip(escape_for_map(place.label), permanent=permanent,
-                               direction="right"),
+        [place.lat, place.lon],
+        radius=radius,
+        color="#ffffff",
+        weight=3,
+        fill=True,
+        fill_color=color,
+        fill_opacity=1.0,
+        tooltip=folium.Tooltip(escape_for_map(place.label), permanent=permanent, direction="right"),
         class_name=class_name,
     ).add_to(group)
 
@@ -191,8 +221,10 @@ def build_alert_map(data: AlertMapData, tiles: TileSettings) -> tuple[folium.Map
     """The search map and the names of its live layers."""
     centre = (data.last_seen.lat, data.last_seen.lon)
     m = new_map(centre, tiles, zoom=14)
-    groups = {name: folium.FeatureGroup(name=name) for name in
-              ("sectors", "rings", "places", "sightings", "searchers", "last_seen", "found")}
+    groups = {
+        name: folium.FeatureGroup(name=name)
+        for name in ("sectors", "rings", "places", "sightings", "searchers", "last_seen", "found")
+    }
     add_sectors(groups["sectors"], data.sectors)
     add_rings(groups["rings"], centre, data.rings)
     for place in data.places:
@@ -208,8 +240,13 @@ def build_alert_map(data: AlertMapData, tiles: TileSettings) -> tuple[folium.Map
     if current:
         radius = current[0].radius_m
         d_lat = radius / METRES_PER_DEGREE_LAT
-        fit_to(m, [(centre[0] - d_lat, centre[1] - d_lat * 1.25),
-                   (centre[0] + d_lat, centre[1] + d_lat * 1.25)])
+        fit_to(
+            m,
+            [
+                (centre[0] - d_lat, centre[1] - d_lat * 1.25),
+                (centre[0] + d_lat, centre[1] + d_lat * 1.25),
+            ],
+        )
     return m, {name: group.get_name() for name, group in groups.items()}
 
 
@@ -219,8 +256,9 @@ def alert_map_parts(data: AlertMapData, tiles: TileSettings) -> AlertMapParts:
     return AlertMapParts(parts=render_parts(m), layers=layers)
 
 
-def place_picker_parts(centre: LatLon, tiles: TileSettings,
-                       places: Sequence[Place] = (), zoom: int = 15) -> MapParts:
+def place_picker_parts(
+    centre: LatLon, tiles: TileSettings, places: Sequence[Place] = (), zoom: int = 15
+) -> MapParts:
     """A base map to click a place on (the start and close forms); known places as hints."""
     m = new_map(centre, tiles, zoom=zoom)
     group = folium.FeatureGroup(name="places")

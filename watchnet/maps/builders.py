@@ -53,10 +53,21 @@ class MapParts:
 
 def new_map(center: LatLon, tiles: TileSettings, zoom: int = 16) -> folium.Map:
     """An empty map with the configured tile layer (GSI by default) and no CDN assets."""
-    m = folium.Map(location=list(center), zoom_start=zoom, tiles=None, control_scale=True,
-                   prefer_canvas=False, max_zoom=tiles.max_zoom)
-    folium.TileLayer(tiles=tiles.url, attr=tiles.attribution, name="tiles",
-                     max_zoom=tiles.max_zoom, control=False).add_to(m)
+    m = folium.Map(
+        location=list(center),
+        zoom_start=zoom,
+        tiles=None,
+        control_scale=True,
+        prefer_canvas=False,
+        max_zoom=tiles.max_zoom,
+    )
+    folium.TileLayer(
+        tiles=tiles.url,
+        attr=tiles.attribution,
+        name="tiles",
+        max_zoom=tiles.max_zoom,
+        control=False,
+    ).add_to(m)
     return m
 
 
@@ -73,17 +84,21 @@ def checkpoint_icon(number: int) -> folium.DivIcon:
     """A round numbered badge for a checkpoint (no icon fonts needed)."""
     return folium.DivIcon(
         html=f'<div class="wn-cp-badge">{int(number)}</div>',
-        icon_size=(30, 30), icon_anchor=(15, 15), class_name="wn-cp-icon",
+        icon_size=(30, 30),
+        icon_anchor=(15, 15),
+        class_name="wn-cp-icon",
     )
 
 
-def add_checkpoints(m: folium.Map, checkpoints: Iterable[tuple[int, str, float, float]],
-                    name: str = "checkpoints") -> folium.FeatureGroup:
+def add_checkpoints(
+    m: folium.Map, checkpoints: Iterable[tuple[int, str, float, float]], name: str = "checkpoints"
+) -> folium.FeatureGroup:
     """Numbered checkpoint markers with their (escaped) names as tooltips."""
     group = folium.FeatureGroup(name=name)
     for number, label, lat, lon in checkpoints:
         folium.Marker(
-            [lat, lon], icon=checkpoint_icon(number),
+            [lat, lon],
+            icon=checkpoint_icon(number),
             tooltip=folium.Tooltip(escape_for_map(label)),
         ).add_to(group)
     group.add_to(m)
@@ -94,8 +109,9 @@ def add_checkpoints(m: folium.Map, checkpoints: Iterable[tuple[int, str, float, 
 LANDMARK_LABEL_PANE = "wnLandmarkLabels"
 
 
-def add_landmarks(m: folium.Map, landmarks: Iterable[Landmark],
-                  name: str = "landmarks") -> folium.FeatureGroup:
+def add_landmarks(
+    m: folium.Map, landmarks: Iterable[Landmark], name: str = "landmarks"
+) -> folium.FeatureGroup:
     """Grey dots for the district's named landmarks, name as a permanent label.
 
     The labels live in a pane of their own between the route and the markers: a checkpoint
@@ -104,10 +120,18 @@ def add_landmarks(m: folium.Map, landmarks: Iterable[Landmark],
     group = folium.FeatureGroup(name=name)
     for lm in landmarks:
         folium.CircleMarker(
-            [lm.lat, lm.lon], radius=6, color=LANDMARK_COLOR, fill=True, fill_opacity=0.9,
-            tooltip=folium.Tooltip(escape_for_map(lm.name), permanent=True,
-                                   direction="right", class_name="wn-landmark-label",
-                                   pane=LANDMARK_LABEL_PANE),
+            [lm.lat, lm.lon],
+            radius=6,
+            color=LANDMARK_COLOR,
+            fill=True,
+            fill_opacity=0.9,
+            tooltip=folium.Tooltip(
+                escape_for_map(lm.name),
+                permanent=True,
+                direction="right",
+                class_name="wn-landmark-label",
+                pane=LANDMARK_LABEL_PANE,
+            ),
         ).add_to(group)
     group.add_to(m)
     return group

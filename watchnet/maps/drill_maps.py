@@ -27,8 +27,11 @@ from watchnet.maps.builders import (
 
 def tile_settings(config: Mapping[str, Any]) -> TileSettings:
     """The tile source configured for the app (GSI standard tiles by default)."""
-    return TileSettings(url=config["TILE_URL"], attribution=config["TILE_ATTRIBUTION"],
-                        max_zoom=int(config.get("TILE_MAX_ZOOM", 18)))
+    return TileSettings(
+        url=config["TILE_URL"],
+        attribution=config["TILE_ATTRIBUTION"],
+        max_zoom=int(config.get("TILE_MAX_ZOOM", 18)),
+    )
 
 
 def _drill_points(drill: Drill) -> list[tuple[float, float]]:
@@ -43,27 +46,31 @@ def _center(district: District, points: Sequence[tuple[float, float]]) -> tuple[
     return district.center_lat, district.center_lon
 
 
-def build_drill_map(drill: Drill, landmarks: Sequence[Landmark], tiles: TileSettings,
-                    zoom: int = 16) -> folium.Map:
+def build_drill_map(
+    drill: Drill, landmarks: Sequence[Landmark], tiles: TileSettings, zoom: int = 16
+) -> folium.Map:
     """The drill's route, numbered checkpoints and the district's landmarks."""
     points = _drill_points(drill)
     m = new_map(_center(drill.district, points), tiles, zoom=zoom)
     add_landmarks(m, landmarks)
     add_route(m, drill.route_latlons)
-    add_checkpoints(m, [(i, cp.name, cp.lat, cp.lon)
-                        for i, cp in enumerate(drill.checkpoints, start=1)])
+    add_checkpoints(
+        m, [(i, cp.name, cp.lat, cp.lon) for i, cp in enumerate(drill.checkpoints, start=1)]
+    )
     fit_to(m, points)
     return m
 
 
-def drill_map_parts(drill: Drill, landmarks: Sequence[Landmark], tiles: TileSettings,
-                    zoom: int = 16) -> MapParts:
+def drill_map_parts(
+    drill: Drill, landmarks: Sequence[Landmark], tiles: TileSettings, zoom: int = 16
+) -> MapParts:
     """build_drill_map, rendered for a page."""
     return render_parts(build_drill_map(drill, landmarks, tiles, zoom))
 
 
-def route_editor_map_parts(drill: Drill, landmarks: Sequence[Landmark],
-                           tiles: TileSettings) -> MapParts:
+def route_editor_map_parts(
+    drill: Drill, landmarks: Sequence[Landmark], tiles: TileSettings
+) -> MapParts:
     """The editor's base map: tiles and landmarks; route and checkpoints are drawn by
     static/js/route_editor.js from the page's JSON so that they can be edited."""
     points = _drill_points(drill)

@@ -15,19 +15,36 @@ from watchnet.notifications.models import Delivery, DeliveryChannel, DeliverySta
 from watchnet.people.models import StaffUser, Supporter
 
 
-def enqueue_delivery(*, dedupe_key: str, channel: DeliveryChannel, address: str, subject: str,
-                     body: str, topic: str = "", topic_id: int | None = None,
-                     supporter_id: int | None = None, staff_id: int | None = None,
-                     notification_address_id: int | None = None,
-                     district_id: int | None = None) -> Delivery:
+def enqueue_delivery(
+    *,
+    dedupe_key: str,
+    channel: DeliveryChannel,
+    address: str,
+    subject: str,
+    body: str,
+    topic: str = "",
+    topic_id: int | None = None,
+    supporter_id: int | None = None,
+    staff_id: int | None = None,
+    notification_address_id: int | None = None,
+    district_id: int | None = None,
+) -> Delivery:
     """Add one message to the outbox; the same dedupe_key twice gives the existing row."""
     existing = db.session.scalar(sa.select(Delivery).where(Delivery.dedupe_key == dedupe_key))
     if existing is not None:
         return existing
     delivery = Delivery(
-        dedupe_key=dedupe_key, channel=channel, address=address, subject=subject[:300],
-        body=body, topic=topic, topic_id=topic_id, supporter_id=supporter_id, staff_id=staff_id,
-        notification_address_id=notification_address_id, district_id=district_id,
+        dedupe_key=dedupe_key,
+        channel=channel,
+        address=address,
+        subject=subject[:300],
+        body=body,
+        topic=topic,
+        topic_id=topic_id,
+        supporter_id=supporter_id,
+        staff_id=staff_id,
+        notification_address_id=notification_address_id,
+        district_id=district_id,
     )
     # Another worker may enqueue the same key at the same moment; the unique index decides.
     try:
@@ -40,36 +57,87 @@ def enqueue_delivery(*, dedupe_key: str, channel: DeliveryChannel, address: str,
     return delivery
 
 
-def notify_supporter(supporter: Supporter, *, key: str, subject: str, body: str, topic: str,
-                     topic_id: int | None = None) -> list[Delivery]:
+def notify_supporter(
+    supporter: Supporter,
+    *,
+    key: str,
+    subject: str,
+    body: str,
+    topic: str,
+    topic_id: int | None = None,
+) -> list[Delivery]:
     """Queue a message to every channel a supporter registered (e-mail, apprise URLs)."""
     deliveries = []
     if supporter.email:
-        deliveries.append(enqueue_delivery(
-            dedupe_key=f"{key}:supporter:{supporter.id}:email", channel=DeliveryChannel.email,
-            address=supporter.email, subject=subject, body=body, topic=topic, topic_id=topic_id,
-            supporter_id=supporter.id, district_id=supporter.district_id))
+        deliveries.append(
+            enqueue_delivery(
+                dedupe_key=f"{key}:supporter:{supporter.id}:email",
+                channel=DeliveryChannel.email,
+                address=supporter.email,
+                subject=subject,
+                body=body,
+                topic=topic,
+                topic_id=topic_id,
+                supporter_id=supporter.id,
+                district_id=supporter.district_id,
+            )
+        )
     for addr in supporter.notification_addresses:
         if addr.is_enabled:
-            deliveries.append(enqueue_delivery(
-                dedupe_key=f"{key}:supporter:{supporter.id}:addr:{addr.id}",
-                channel=DeliveryChannel.apprise, address=addr.url, subject=subject, body=body,
-                topic=topic, topic_id=topic_id, supporter_id=supporter.id,
-                notification_address_id=addr.id, district_id=supporter.district_id))
+            deliveries.append(
+                enqueue_delivery(
+                    dedupe_key=f"{key}:supporter:{supporter.id}:addr:{addr.id}",
+                    channel=DeliveryChannel.apprise,
+                    address=addr.url,
+                    subject=subject,
+                    body=body,
+                    topic=topic,
+                    topic_id=topic_id,
+                    supporter_id=supporter.id,
+                    notification_address_id=addr.id,
+                    district_id=supporter.district_id,
+                )
+            )
     return deliveries
 
 
-def notify_staff(staff: StaffUser, *, key: str, subject: str, body: str, topic: str,
-                 topic_id: int | None = None, district_id: int | None = None) -> Delivery:
+def notify_staff(
+    staff: StaffUser,
+    *,
+    key: str,
+    subject: str,
+    body: str,
+    topic: str,
+    topic_id: int | None = None,
+    district_id: int | None = None,
+) -> Delivery:
     """Queue an e-mail to a staff member."""
     return enqueue_delivery(
-        dedupe_key=f"{key}:staff:{staff.id}:email", channel=DeliveryChannel.email,
-        address=staff.email, subject=subject, body=body, topic=topic, topic_id=topic_id,
-        staff_id=staff.id, district_id=district_id)
+        dedupe_key=f"{key}:staff:{staff.id}:email",
+        channel=DeliveryChannel.email,
+        address=staff.email,
+        subject=subject,
+        body=body,
+        topic=topic,
+        topic_id=topic_id,
+        staff_id=staff.id,
+        district_id=district_id,
+    )
 
 
-_ENQUEUE_COLUMNS = ("dedupe_key", "channel", "address", "subject", "body", "topic", "topic_id",
-                    "supporter_id", "staff_id", "notification_address_id", "district_id")
+_ENQUEUE_COLUMNS = (
+    "dedupe_key",
+    "channel",
+    "address",
+    "subject",
+    "body",
+    "topic",
+    "topic_id",
+    "supporter_id",
+    "staff_id",
+    "notification_address_id",
+    "district_id",
+)
 
 
 def enqueue_deliveries(rows: Iterable[Mapping[str, Any]]) -> int:
@@ -90,6 +158,14 @@ def enqueue_deliveries(rows: Iterable[Mapping[str, Any]]) -> int:
         values.append(item)
     now = utcnow()
     return insert_ignoring_conflicts(
-        Delivery.__table__, values, columns=_ENQUEUE_COLUMNS, conflict=["dedupe_key"],  # type: ignore[arg-type]
-        shared={"status": DeliveryStatus.pending.value, "attempts": 0, "next_attempt_at": now,
-                "created_at": now})
+        Delivery.__table__,  # type: ignore[arg-type]
+        values,
+        columns=_ENQUEUE_COLUMNS,
+        conflict=["dedupe_key"],
+        shared={
+            "status": DeliveryStatus.pending.value,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        },
+    )

@@ -180,12 +180,14 @@ class EmailTransport:
             session.last_used = time.monotonic()
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
-            raise TransportError(f"recipient refused: {exc.recipients}",
-                                 permanent=all(500 <= c < 600 for c in codes)) from exc
+            raise TransportError(
+                f"recipient refused: {exc.recipients}", permanent=all(500 <= c < 600 for c in codes)
+            ) from exc
         except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
             # smtplib has reset the transaction; the session stays usable.
-            raise TransportError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}",
-                                 permanent=500 <= exc.smtp_code < 600) from exc
+            raise TransportError(
+                f"SMTP {exc.smtp_code}: {exc.smtp_error!r}", permanent=500 <= exc.smtp_code < 600
+            ) from exc
         except smtplib.SMTPAuthenticationError as exc:
             self._drop(session)
             raise TransportError(f"SMTP login refused ({exc.smtp_code})") from exc
@@ -277,9 +279,16 @@ def webhook_target(url: str) -> WebhookTarget | None:
             headers["Authorization"] = "Basic " + base64.b64encode(token).decode("ascii")
         headers.update(plugin.headers)
         return WebhookTarget(
-            secure=secure, host=host, port=port, path=path, method=str(plugin.method),
-            headers=tuple(headers.items()), payload_extras=tuple(plugin.payload_extras.items()),
-            verify=bool(plugin.verify_certificate), json_version=str(plugin.json_version))
+            secure=secure,
+            host=host,
+            port=port,
+            path=path,
+            method=str(plugin.method),
+            headers=tuple(headers.items()),
+            payload_extras=tuple(plugin.payload_extras.items()),
+            verify=bool(plugin.verify_certificate),
+            json_version=str(plugin.json_version),
+        )
     except (AttributeError, TypeError, ValueError):
         return None  # an apprise whose internals moved: let apprise send it
 
@@ -324,8 +333,9 @@ class WebhookTransport:
             if not target.verify:
                 context.check_hostname = False
                 context.verify_mode = ssl.CERT_NONE
-            conn = http.client.HTTPSConnection(target.host, target.port,
-                                               timeout=self.timeout_s, context=context)
+            conn = http.client.HTTPSConnection(
+                target.host, target.port, timeout=self.timeout_s, context=context
+            )
         else:
             conn = http.client.HTTPConnection(target.host, target.port, timeout=self.timeout_s)
         with self._lock:
@@ -379,8 +389,9 @@ class WebhookTransport:
             self.fallback.send(delivery)
             return
         reason = f"webhook answered HTTP {status} {response.reason}".strip()
-        raise TransportError(reason, permanent=400 <= status < 500
-                             and status not in self.RETRYABLE_4XX)
+        raise TransportError(
+            reason, permanent=400 <= status < 500 and status not in self.RETRYABLE_4XX
+        )
 
     def close(self) -> None:
         with self._lock:

@@ -38,8 +38,17 @@ FIELDS: list[tuple[str, str]] = [
 
 _HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "name": ("氏名", "名前", "お名前", "name", "fullname"),
-    "name_kana": ("ふりがな", "フリガナ", "よみがな", "ヨミガナ", "かな", "カナ", "name_kana",
-                  "namekana", "kana"),
+    "name_kana": (
+        "ふりがな",
+        "フリガナ",
+        "よみがな",
+        "ヨミガナ",
+        "かな",
+        "カナ",
+        "name_kana",
+        "namekana",
+        "kana",
+    ),
     "kind": ("種別", "区分", "kind", "type"),
     "email": ("メールアドレス", "メール", "eメール", "email", "e-mail", "mail"),
     "phone": ("電話番号", "電話", "phone", "tel", "telephone"),
@@ -119,8 +128,9 @@ def _squash(value: str) -> str:
     return "".join(unicodedata.normalize("NFKC", value).split()).lower()
 
 
-_HEADER_LOOKUP = {_squash(alias): name for name, aliases in _HEADER_ALIASES.items()
-                  for alias in aliases}
+_HEADER_LOOKUP = {
+    _squash(alias): name for name, aliases in _HEADER_ALIASES.items() for alias in aliases
+}
 _KIND_LOOKUP: dict[str, SupporterKind] = {
     **{_squash(k.value): k for k in SupporterKind},
     **{_squash(v): k for k, v in KIND_NAMES_JA.items()},
@@ -144,8 +154,12 @@ def decode_upload(data: bytes) -> tuple[str, str]:
     if not data.strip():
         raise CsvFileError(_l("The file is empty."))
     if data.startswith(b"PK\x03\x04"):
-        raise CsvFileError(_l("This is an Excel workbook, not a CSV file. In Excel choose "
-                              "“Save as” and the type “CSV UTF-8” or “CSV”, then upload that."))
+        raise CsvFileError(
+            _l(
+                "This is an Excel workbook, not a CSV file. In Excel choose "
+                "“Save as” and the type “CSV UTF-8” or “CSV”, then upload that."
+            )
+        )
     if b"\x00" in data:
         raise CsvFileError(_l("This file is not a CSV text file."))
     candidates = ["utf-8-sig"] if data.startswith(b"\xef\xbb\xbf") else ["utf-8", "cp932"]
@@ -191,15 +205,23 @@ def read_table(text: str, encoding: str = "", max_rows: int = MAX_ROWS) -> CsvTa
                     headers[name] = cell.strip()
                     columns.append(name)
                 if "name" not in headers:
-                    raise CsvFileError(_l("The first row must name the columns, with at least "
-                                          "氏名 (or name)."))
+                    raise CsvFileError(
+                        _l("The first row must name the columns, with at least 氏名 (or name).")
+                    )
                 continue
             if len(rows) >= max_rows:
                 limit = f"{max_rows:,}"
-                raise CsvFileError(_l("The file has more than %(max)s rows. Please split it "
-                                      "into several files.", max=limit))
-            values = {name: _uncell(cell) for name, cell in zip(columns, cells, strict=False)
-                      if name is not None}
+                raise CsvFileError(
+                    _l(
+                        "The file has more than %(max)s rows. Please split it into several files.",
+                        max=limit,
+                    )
+                )
+            values = {
+                name: _uncell(cell)
+                for name, cell in zip(columns, cells, strict=False)
+                if name is not None
+            }
             rows.append(RawRow(index, values))
     except csv.Error as exc:
         raise CsvFileError(_l("The file could not be read as CSV.")) from exc

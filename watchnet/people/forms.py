@@ -57,8 +57,7 @@ def _finite(form: FlaskForm, field: FloatField) -> None:
 
 def _range(low: float, high: float, code: str) -> Any:
     def check(form: FlaskForm, field: FloatField) -> None:
-        if field.data is not None and math.isfinite(field.data) \
-                and not low <= field.data <= high:
+        if field.data is not None and math.isfinite(field.data) and not low <= field.data <= high:
             raise ValidationError(services.problem_message(code))
 
     return check
@@ -67,13 +66,15 @@ def _range(low: float, high: float, code: str) -> Any:
 def _notification_urls(form: FlaskForm, field: TextAreaField) -> None:
     urls = services.split_notification_urls(field.data)
     if len(urls) > services.MAX_NOTIFICATION_URLS:
-        raise ValidationError(services.problem_message(
-            "too_many_urls", max=services.MAX_NOTIFICATION_URLS))
+        raise ValidationError(
+            services.problem_message("too_many_urls", max=services.MAX_NOTIFICATION_URLS)
+        )
     for url in urls:
         code = services.notification_url_problem(url)
         if code:
-            raise ValidationError(f"{url[:80]}: "
-                                  + services.problem_message(code, max=services.URL_MAX))
+            raise ValidationError(
+                f"{url[:80]}: " + services.problem_message(code, max=services.URL_MAX)
+            )
 
 
 def _district_choices(districts: Sequence[District]) -> list[SelectChoice]:
@@ -85,29 +86,45 @@ def _kind_choices() -> list[SelectChoice]:
 
 
 class SupporterForm(SafeForm):
-    name = StringField(_l("Name"), filters=[_strip],
-                       validators=[DataRequired(), Length(max=services.NAME_MAX)])
+    name = StringField(
+        _l("Name"), filters=[_strip], validators=[DataRequired(), Length(max=services.NAME_MAX)]
+    )
     name_kana = StringField(
-        _l("Name in kana"), filters=[services.normalise_kana],
+        _l("Name in kana"),
+        filters=[services.normalise_kana],
         validators=[DataRequired(), Length(max=services.KANA_MAX), _kana],
     )
     kind = SelectField(_l("Kind"), choices=_kind_choices(), validators=[InputRequired()])
     district_id = SelectField(_l("District"), coerce=int, validators=[InputRequired()])
-    email = EmailField(_l("E-mail address"), filters=[_strip],
-                       validators=[Optional(), Length(max=services.EMAIL_MAX), Email()])
-    phone = TelField(_l("Phone number"), filters=[_strip],
-                     validators=[Optional(), Length(max=services.PHONE_MAX), _phone])
+    email = EmailField(
+        _l("E-mail address"),
+        filters=[_strip],
+        validators=[Optional(), Length(max=services.EMAIL_MAX), Email()],
+    )
+    phone = TelField(
+        _l("Phone number"),
+        filters=[_strip],
+        validators=[Optional(), Length(max=services.PHONE_MAX), _phone],
+    )
     notification_urls = TextAreaField(
         _l("Further notification addresses"),
-        validators=[Optional(), Length(max=(services.URL_MAX + 2) * services.MAX_NOTIFICATION_URLS),
-                    _notification_urls],
+        validators=[
+            Optional(),
+            Length(max=(services.URL_MAX + 2) * services.MAX_NOTIFICATION_URLS),
+            _notification_urls,
+        ],
     )
-    home_lat = FloatField(_l("Home latitude (approximate)"),
-                          validators=[Optional(), _finite, _range(-90, 90, "lat_range")])
-    home_lon = FloatField(_l("Home longitude (approximate)"),
-                          validators=[Optional(), _finite, _range(-180, 180, "lon_range")])
-    note = TextAreaField(_l("Note"), filters=[_strip],
-                         validators=[Optional(), Length(max=services.NOTE_MAX)])
+    home_lat = FloatField(
+        _l("Home latitude (approximate)"),
+        validators=[Optional(), _finite, _range(-90, 90, "lat_range")],
+    )
+    home_lon = FloatField(
+        _l("Home longitude (approximate)"),
+        validators=[Optional(), _finite, _range(-180, 180, "lon_range")],
+    )
+    note = TextAreaField(
+        _l("Note"), filters=[_strip], validators=[Optional(), Length(max=services.NOTE_MAX)]
+    )
 
     def __init__(self, districts: Sequence[District], *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -126,17 +143,23 @@ class SupporterForm(SafeForm):
     def service_kwargs(self) -> dict[str, Any]:
         """The values as register_supporter/update_supporter take them."""
         return {
-            "name": self.name.data or "", "name_kana": self.name_kana.data or "",
-            "kind": self.kind.data, "email": self.email.data or None,
-            "phone": self.phone.data or None, "home_lat": self.home_lat.data,
+            "name": self.name.data or "",
+            "name_kana": self.name_kana.data or "",
+            "kind": self.kind.data,
+            "email": self.email.data or None,
+            "phone": self.phone.data or None,
+            "home_lat": self.home_lat.data,
             "home_lon": self.home_lon.data,
             "notification_urls": services.split_notification_urls(self.notification_urls.data),
             "note": self.note.data or "",
         }
 
 
-ACTIVE_CHOICES = [SelectChoice("active", _l("Active")), SelectChoice("inactive", _l("Inactive")),
-                  SelectChoice("all", _l("All"))]
+ACTIVE_CHOICES = [
+    SelectChoice("active", _l("Active")),
+    SelectChoice("inactive", _l("Inactive")),
+    SelectChoice("all", _l("All")),
+]
 
 
 class SupporterFilterForm(Form):
@@ -144,15 +167,18 @@ class SupporterFilterForm(Form):
 
     district = SelectField(_l("District"), validators=[Optional()])
     kind = SelectField(_l("Kind"), validators=[Optional()])
-    q = StringField(_l("Name, kana or e-mail"), filters=[_strip],
-                    validators=[Optional(), Length(max=100)])
-    status = SelectField(_l("Status"), choices=ACTIVE_CHOICES, default="active",
-                         validators=[Optional()])
+    q = StringField(
+        _l("Name, kana or e-mail"), filters=[_strip], validators=[Optional(), Length(max=100)]
+    )
+    status = SelectField(
+        _l("Status"), choices=ACTIVE_CHOICES, default="active", validators=[Optional()]
+    )
 
     def __init__(self, districts: Sequence[District], *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.district.choices = [SelectChoice("", _l("All my districts"))] + [
-            SelectChoice(str(d.id), d.name) for d in districts]
+            SelectChoice(str(d.id), d.name) for d in districts
+        ]
         self.kind.choices = [SelectChoice("", _l("All kinds")), *_kind_choices()]
 
     def district_id(self) -> int | None:
@@ -169,8 +195,9 @@ class SupporterFilterForm(Form):
 
 
 class ImportForm(SafeForm):
-    district_id = SelectField(_l("District to import into"), coerce=int,
-                              validators=[InputRequired()])
+    district_id = SelectField(
+        _l("District to import into"), coerce=int, validators=[InputRequired()]
+    )
     file = FileField(_l("CSV file"), validators=[FileRequired()])
 
     def __init__(self, districts: Sequence[District], *args: Any, **kwargs: Any) -> None:
@@ -182,15 +209,18 @@ class ExportForm(Form):
     district = SelectField(_l("District"), validators=[Optional()])
     encoding = SelectField(
         _l("Encoding"),
-        choices=[SelectChoice("utf-8-sig", _l("UTF-8 with BOM (Excel 2016 and later)")),
-                 SelectChoice("cp932", _l("Shift_JIS / CP932 (older Excel)"))],
+        choices=[
+            SelectChoice("utf-8-sig", _l("UTF-8 with BOM (Excel 2016 and later)")),
+            SelectChoice("cp932", _l("Shift_JIS / CP932 (older Excel)")),
+        ],
         default="utf-8-sig",
     )
 
     def __init__(self, districts: Sequence[District], *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.district.choices = [SelectChoice("", _l("All my districts"))] + [
-            SelectChoice(str(d.id), d.name) for d in districts]
+            SelectChoice(str(d.id), d.name) for d in districts
+        ]
 
 
 class ConfirmForm(SafeForm):
@@ -199,7 +229,9 @@ class ConfirmForm(SafeForm):
 
 class RevokeLinkForm(SafeForm):
     confirm = BooleanField(
-        _l("I understand: the old link and QR code stop working, and phones signed in with it "
-           "are logged out."),
+        _l(
+            "I understand: the old link and QR code stop working, and phones signed in with it "
+            "are logged out."
+        ),
         validators=[DataRequired(_l("Please tick the box to confirm."))],
     )

@@ -57,8 +57,9 @@ class UserInputError(ValueError):
         self.message = message
 
 
-def create_staff_user(email: str, name: str, role: str, password: str,
-                      district_names: Sequence[str] = ()) -> StaffUser:
+def create_staff_user(
+    email: str, name: str, role: str, password: str, district_names: Sequence[str] = ()
+) -> StaffUser:
     """Create a staff account with a hashed password, attached to the named districts."""
     email = email.strip().lower()
     if len(password) < 8:
@@ -164,8 +165,7 @@ PROBLEMS: dict[str, Any] = {
     "lat_range": _l("Latitude must be between -90 and 90."),
     "lon_range": _l("Longitude must be between -180 and 180."),
     "both": _l("Give both latitude and longitude, or neither."),
-    "district": _l("This row names the district %(name)s, not the district chosen for the "
-                   "import."),
+    "district": _l("This row names the district %(name)s, not the district chosen for the import."),
     "duplicate": _l("This person is registered in this district already."),
 }
 
@@ -200,9 +200,15 @@ class SupporterValues:
 
 
 def check_supporter_values(
-    name: str, name_kana: str, kind: SupporterKind | str, email: str | None = None,
-    phone: str | None = None, home_lat: float | None = None, home_lon: float | None = None,
-    notification_urls: str | Sequence[str] | None = (), note: str | None = "",
+    name: str,
+    name_kana: str,
+    kind: SupporterKind | str,
+    email: str | None = None,
+    phone: str | None = None,
+    home_lat: float | None = None,
+    home_lon: float | None = None,
+    notification_urls: str | Sequence[str] | None = (),
+    note: str | None = "",
 ) -> SupporterValues:
     """Normalise one supporter's values; raise UserInputError naming the first bad field."""
     name = clean_line(name or "")
@@ -212,9 +218,13 @@ def check_supporter_values(
     note = clean_block(note or "")
     if not name:
         raise _problem("required", "name")
-    for field, value, limit in (("name", name, NAME_MAX), ("name_kana", kana, KANA_MAX),
-                                ("email", email, EMAIL_MAX), ("phone", phone, PHONE_MAX),
-                                ("note", note, NOTE_MAX)):
+    for field, value, limit in (
+        ("name", name, NAME_MAX),
+        ("name_kana", kana, KANA_MAX),
+        ("email", email, EMAIL_MAX),
+        ("phone", phone, PHONE_MAX),
+        ("note", note, NOTE_MAX),
+    ):
         if value and len(value) > limit:
             raise _problem("too_long", field, max=limit)
     try:
@@ -251,8 +261,9 @@ def round_home_position(lat: float | None, lon: float | None) -> tuple[float | N
 
 
 def _key_taken(district_id: int, key: str, except_id: int | None = None) -> bool:
-    stmt = sa.select(Supporter.id).where(Supporter.district_id == district_id,
-                                         Supporter.dedupe_key == key)
+    stmt = sa.select(Supporter.id).where(
+        Supporter.district_id == district_id, Supporter.dedupe_key == key
+    )
     if except_id is not None:
         stmt = stmt.where(Supporter.id != except_id)
     return db.session.scalar(stmt.limit(1)) is not None
@@ -260,9 +271,16 @@ def _key_taken(district_id: int, key: str, except_id: int | None = None) -> bool
 
 def _new_supporter(district_id: int, values: SupporterValues) -> Supporter:
     return Supporter(
-        district_id=district_id, name=values.name, name_kana=values.name_kana, kind=values.kind,
-        email=values.email, phone=values.phone, home_lat=values.home_lat,
-        home_lon=values.home_lon, note=values.note, dedupe_key=values.dedupe_key,
+        district_id=district_id,
+        name=values.name,
+        name_kana=values.name_kana,
+        kind=values.kind,
+        email=values.email,
+        phone=values.phone,
+        home_lat=values.home_lat,
+        home_lon=values.home_lon,
+        note=values.note,
+        dedupe_key=values.dedupe_key,
         notification_addresses=[NotificationAddress(url=u) for u in values.notification_urls],
     )
 
@@ -280,8 +298,9 @@ def register_supporter(
     note: str = "",
 ) -> Supporter:
     """Register a supporter in a district; refuses a second registration of the same person."""
-    values = check_supporter_values(name, name_kana, kind, email, phone, home_lat, home_lon,
-                                    notification_urls, note)
+    values = check_supporter_values(
+        name, name_kana, kind, email, phone, home_lat, home_lon, notification_urls, note
+    )
     if _key_taken(district.id, values.dedupe_key):
         raise _problem("duplicate", "email" if values.email else "name")
     supporter = _new_supporter(district.id, values)
@@ -305,8 +324,9 @@ def update_supporter(
     note: str = "",
 ) -> Supporter:
     """Change a supporter's details; refuses to turn them into someone registered already."""
-    values = check_supporter_values(name, name_kana, kind, email, phone, home_lat, home_lon,
-                                    notification_urls, note)
+    values = check_supporter_values(
+        name, name_kana, kind, email, phone, home_lat, home_lon, notification_urls, note
+    )
     if _key_taken(district.id, values.dedupe_key, except_id=supporter.id):
         raise _problem("duplicate", "email" if values.email else "name")
     supporter.district_id = district.id
@@ -316,8 +336,9 @@ def update_supporter(
     supporter.dedupe_key = values.dedupe_key
     # Keep the rows of addresses that stay, so their delivery state (disabled, reason) survives.
     kept = {a.url: a for a in supporter.notification_addresses}
-    supporter.notification_addresses = [kept.get(u) or NotificationAddress(url=u)
-                                         for u in dict.fromkeys(values.notification_urls)]
+    supporter.notification_addresses = [
+        kept.get(u) or NotificationAddress(url=u) for u in dict.fromkeys(values.notification_urls)
+    ]
     db.session.flush()
     record_audit("supporter.updated", "supporter", supporter.id, district.id)
     return supporter
@@ -329,11 +350,18 @@ def set_supporter_active(supporter: Supporter, active: bool) -> None:
     from watchnet.auth.services import end_personal_access, issue_new_link
 
     supporter.is_active = active
-    replaced = (issue_new_link(supporter, reactivating=True) if active
-                else end_personal_access(supporter))
+    replaced = (
+        issue_new_link(supporter, reactivating=True) if active else end_personal_access(supporter)
+    )
     action = "supporter.reactivated" if active else "supporter.deactivated"
-    record_audit(action, "supporter", supporter.id, supporter.district_id,
-                 link_version=supporter.token_version, alert_links_replaced=replaced)
+    record_audit(
+        action,
+        "supporter",
+        supporter.id,
+        supporter.district_id,
+        link_version=supporter.token_version,
+        alert_links_replaced=replaced,
+    )
     db.session.flush()
 
 
@@ -352,9 +380,12 @@ def supporters_query(
     active: bool | None = None,
 ) -> sa.Select[Any]:
     """Supporters of the given districts, filtered; ordered by kana as a Japanese list is."""
-    stmt = (sa.select(Supporter).where(Supporter.district_id.in_(list(district_ids)))
-            .options(selectinload(Supporter.district))
-            .order_by(Supporter.name_kana, Supporter.id))
+    stmt = (
+        sa.select(Supporter)
+        .where(Supporter.district_id.in_(list(district_ids)))
+        .options(selectinload(Supporter.district))
+        .order_by(Supporter.name_kana, Supporter.id)
+    )
     if district_id is not None:
         stmt = stmt.where(Supporter.district_id == district_id)
     if kind:
@@ -365,9 +396,12 @@ def supporters_query(
     if text:
         # Kana typed in either script finds the other ("ヤマダ" finds "やまだ").
         variants = {text, text.translate(_HIRA_TO_KATA), text.translate(_KATA_TO_HIRA)}
-        conditions = [Supporter.name.contains(text, autoescape=True),
-                      sa.func.lower(sa.func.coalesce(Supporter.email, "")).contains(
-                          text.lower(), autoescape=True)]
+        conditions = [
+            Supporter.name.contains(text, autoescape=True),
+            sa.func.lower(sa.func.coalesce(Supporter.email, "")).contains(
+                text.lower(), autoescape=True
+            ),
+        ]
         conditions += [Supporter.name_kana.contains(v, autoescape=True) for v in variants]
         stmt = stmt.where(sa.or_(*conditions))
     return stmt
@@ -413,27 +447,37 @@ def upcoming_participations(supporter: Supporter, now: datetime | None = None) -
     now = now or utcnow()
     since = now - timedelta(hours=12)
     stmt = (
-        sa.select(Participant).join(Participant.drill)
-        .where(Participant.supporter_id == supporter.id,
-               sa.or_(Drill.status == DrillStatus.live,
-                      sa.and_(Drill.status == DrillStatus.planned, Drill.starts_at >= since)))
+        sa.select(Participant)
+        .join(Participant.drill)
+        .where(
+            Participant.supporter_id == supporter.id,
+            sa.or_(
+                Drill.status == DrillStatus.live,
+                sa.and_(Drill.status == DrillStatus.planned, Drill.starts_at >= since),
+            ),
+        )
         .options(contains_eager(Participant.drill), selectinload(Participant.team))
         .order_by(sa.case((Drill.status == DrillStatus.live, 0), else_=1), Drill.starts_at)
     )
     return list(db.session.scalars(stmt))
 
 
-def recent_ended_participations(supporter: Supporter, now: datetime | None = None,
-                                days: int = 30) -> list[Any]:
+def recent_ended_participations(
+    supporter: Supporter, now: datetime | None = None, days: int = 30
+) -> list[Any]:
     """Drills the supporter took part in that ended in the last `days` days, newest first:
     the ones they can still give feedback on."""
     from watchnet.drills.models import Drill, DrillStatus, Participant
 
     since = (now or utcnow()) - timedelta(days=days)
     stmt = (
-        sa.select(Participant).join(Participant.drill)
-        .where(Participant.supporter_id == supporter.id, Drill.status == DrillStatus.ended,
-               Drill.starts_at >= since)
+        sa.select(Participant)
+        .join(Participant.drill)
+        .where(
+            Participant.supporter_id == supporter.id,
+            Drill.status == DrillStatus.ended,
+            Drill.starts_at >= since,
+        )
         .options(contains_eager(Participant.drill))
         .order_by(Drill.starts_at.desc())
     )
@@ -457,8 +501,9 @@ def _number(value: str) -> float | None:
     return number
 
 
-def check_import_row(cells: dict[str, str], district: District) -> tuple[dict[str, Any],
-                                                                         list[dict[str, Any]]]:
+def check_import_row(
+    cells: dict[str, str], district: District
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Check one CSV row: normalised values and every problem as {field, code, params}."""
     errors: list[dict[str, Any]] = []
 
@@ -473,11 +518,13 @@ def check_import_row(cells: dict[str, str], district: District) -> tuple[dict[st
     note = cells.get("note", "").strip()
     urls = split_notification_urls(cells.get("notification_urls", ""))
 
-    for field, value, limit, required in (("name", name, NAME_MAX, True),
-                                          ("name_kana", kana, KANA_MAX, True),
-                                          ("email", email, EMAIL_MAX, False),
-                                          ("phone", phone, PHONE_MAX, False),
-                                          ("note", note, NOTE_MAX, False)):
+    for field, value, limit, required in (
+        ("name", name, NAME_MAX, True),
+        ("name_kana", kana, KANA_MAX, True),
+        ("email", email, EMAIL_MAX, False),
+        ("phone", phone, PHONE_MAX, False),
+        ("note", note, NOTE_MAX, False),
+    ):
         if required and not value:
             fail(field, "required")
         elif len(value) > limit:
@@ -517,32 +564,48 @@ def check_import_row(cells: dict[str, str], district: District) -> tuple[dict[st
     lat, lon = round_home_position(position.get("home_lat"), position.get("home_lon"))
     values: dict[str, Any] = {
         # Bad rows keep a short copy of what was typed, enough to find the row in Excel.
-        "name": name[:NAME_MAX], "name_kana": kana[:KANA_MAX],
-        "kind": kind.value if kind else kind_text[:50], "email": email[:EMAIL_MAX] or None,
-        "phone": phone[:PHONE_MAX] or None, "notification_urls": urls[:MAX_NOTIFICATION_URLS],
-        "home_lat": lat, "home_lon": lon, "note": note[:NOTE_MAX],
+        "name": name[:NAME_MAX],
+        "name_kana": kana[:KANA_MAX],
+        "kind": kind.value if kind else kind_text[:50],
+        "email": email[:EMAIL_MAX] or None,
+        "phone": phone[:PHONE_MAX] or None,
+        "notification_urls": urls[:MAX_NOTIFICATION_URLS],
+        "home_lat": lat,
+        "home_lon": lon,
+        "note": note[:NOTE_MAX],
     }
     return values, errors
 
 
 def _purge_old_imports() -> None:
     now = utcnow()
-    db.session.execute(sa.delete(SupporterImport).where(
-        sa.or_(sa.and_(SupporterImport.confirmed_at.is_(None),
-                       SupporterImport.created_at < now - IMPORT_KEEP_UNCONFIRMED),
-               SupporterImport.created_at < now - IMPORT_KEEP_CONFIRMED)))
+    db.session.execute(
+        sa.delete(SupporterImport).where(
+            sa.or_(
+                sa.and_(
+                    SupporterImport.confirmed_at.is_(None),
+                    SupporterImport.created_at < now - IMPORT_KEEP_UNCONFIRMED,
+                ),
+                SupporterImport.created_at < now - IMPORT_KEEP_CONFIRMED,
+            )
+        )
+    )
 
 
-def prepare_supporter_import(district: District, staff: StaffUser | None, filename: str,
-                             data: bytes) -> SupporterImport:
+def prepare_supporter_import(
+    district: District, staff: StaffUser | None, filename: str, data: bytes
+) -> SupporterImport:
     """Read an uploaded CSV into a stored preview; nothing is registered until confirmed."""
     try:
         text, encoding = csv_io.decode_upload(data)
         table = csv_io.read_table(text, encoding)
     except csv_io.CsvFileError as exc:
         raise UserInputError(exc.message, "file") from exc
-    existing = set(db.session.scalars(
-        sa.select(Supporter.dedupe_key).where(Supporter.district_id == district.id)))
+    existing = set(
+        db.session.scalars(
+            sa.select(Supporter.dedupe_key).where(Supporter.district_id == district.id)
+        )
+    )
     seen: set[str] = set()
     rows: list[dict[str, Any]] = []
     for raw in table.rows:
@@ -554,18 +617,35 @@ def prepare_supporter_import(district: District, staff: StaffUser | None, filena
             key = Supporter.make_dedupe_key(values["name"], values["name_kana"], values["email"])
             status = "exists" if key in existing else "duplicate" if key in seen else "new"
             seen.add(key)
-        rows.append({"row": raw.row_number, "status": status, "key": key, "values": values,
-                     "errors": errors})
+        rows.append(
+            {
+                "row": raw.row_number,
+                "status": status,
+                "key": key,
+                "values": values,
+                "errors": errors,
+            }
+        )
     _purge_old_imports()
     batch = SupporterImport(
-        district_id=district.id, created_by_id=staff.id if staff else None,
-        filename=(filename or "")[:255], encoding=encoding,
-        headers=table.headers, ignored_columns=table.ignored_columns, rows=rows,
+        district_id=district.id,
+        created_by_id=staff.id if staff else None,
+        filename=(filename or "")[:255],
+        encoding=encoding,
+        headers=table.headers,
+        ignored_columns=table.ignored_columns,
+        rows=rows,
     )
     db.session.add(batch)
     db.session.flush()
-    record_audit("supporter_import.prepared", "supporter_import", batch.id, district.id,
-                 rows=len(rows), encoding=encoding)
+    record_audit(
+        "supporter_import.prepared",
+        "supporter_import",
+        batch.id,
+        district.id,
+        rows=len(rows),
+        encoding=encoding,
+    )
     return batch
 
 
@@ -584,19 +664,30 @@ def confirm_supporter_import(batch: SupporterImport) -> int:
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        raise ImportAlreadyConfirmed(_l("This import was confirmed already. Nothing was "
-                                        "imported again."))
-    existing = set(db.session.scalars(
-        sa.select(Supporter.dedupe_key).where(Supporter.district_id == batch.district_id)))
+        raise ImportAlreadyConfirmed(
+            _l("This import was confirmed already. Nothing was imported again.")
+        )
+    existing = set(
+        db.session.scalars(
+            sa.select(Supporter.dedupe_key).where(Supporter.district_id == batch.district_id)
+        )
+    )
     imported = 0
     for row in batch.rows:
         if row["status"] != "new" or row["key"] in existing:
             continue
         v = row["values"]
         values = SupporterValues(
-            name=v["name"], name_kana=v["name_kana"], kind=SupporterKind(v["kind"]),
-            email=v["email"], phone=v["phone"], home_lat=v["home_lat"], home_lon=v["home_lon"],
-            notification_urls=list(v["notification_urls"]), note=v["note"])
+            name=v["name"],
+            name_kana=v["name_kana"],
+            kind=SupporterKind(v["kind"]),
+            email=v["email"],
+            phone=v["phone"],
+            home_lat=v["home_lat"],
+            home_lon=v["home_lon"],
+            notification_urls=list(v["notification_urls"]),
+            note=v["note"],
+        )
         db.session.add(_new_supporter(batch.district_id, values))
         existing.add(row["key"])
         imported += 1
@@ -604,8 +695,14 @@ def confirm_supporter_import(batch: SupporterImport) -> int:
     db.session.refresh(batch)
     batch.imported_count = imported
     batch.skipped_count = len(batch.rows) - imported
-    record_audit("supporter.imported", "supporter_import", batch.id, batch.district_id,
-                 imported=imported, skipped=batch.skipped_count)
+    record_audit(
+        "supporter.imported",
+        "supporter_import",
+        batch.id,
+        batch.district_id,
+        imported=imported,
+        skipped=batch.skipped_count,
+    )
     db.session.flush()
     return imported
 
@@ -617,18 +714,31 @@ def export_supporters(district_ids: Sequence[int], encoding: str) -> bytes:
     carries personal data out of the app.
     """
     supporters = db.session.scalars(
-        supporters_query(district_ids)
-        .options(selectinload(Supporter.notification_addresses))
+        supporters_query(district_ids).options(selectinload(Supporter.notification_addresses))
     ).all()
     rows = (
-        [s.name, s.name_kana, csv_io.KIND_NAMES_JA.get(s.kind, s.kind.value), s.email or "",
-         s.phone or "", "\n".join(a.url for a in s.notification_addresses),
-         "" if s.home_lat is None else s.home_lat, "" if s.home_lon is None else s.home_lon,
-         s.note, s.district.name]
+        [
+            s.name,
+            s.name_kana,
+            csv_io.KIND_NAMES_JA.get(s.kind, s.kind.value),
+            s.email or "",
+            s.phone or "",
+            "\n".join(a.url for a in s.notification_addresses),
+            "" if s.home_lat is None else s.home_lat,
+            "" if s.home_lon is None else s.home_lon,
+            s.note,
+            s.district.name,
+        ]
         for s in supporters
     )
     data = csv_io.write_table(rows, encoding)
-    record_audit("supporter.exported", "supporter", None,
-                 district_ids[0] if len(district_ids) == 1 else None,
-                 districts=sorted(district_ids), count=len(supporters), encoding=encoding)
+    record_audit(
+        "supporter.exported",
+        "supporter",
+        None,
+        district_ids[0] if len(district_ids) == 1 else None,
+        districts=sorted(district_ids),
+        count=len(supporters),
+        encoding=encoding,
+    )
     return data

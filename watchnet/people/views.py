@@ -72,7 +72,8 @@ def _show_error(form: FlaskForm, exc: UserInputError) -> None:
 def _signin_url(supporter: Supporter) -> str:
     base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url
     return services.signin_url(
-        supporter, base, lambda token: url_for("auth.supporter_signin", token=token))
+        supporter, base, lambda token: url_for("auth.supporter_signin", token=token)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -86,13 +87,15 @@ def list_supporters() -> str:
     districts = visible_districts(current_user)
     form = SupporterFilterForm(districts, request.args)
     form.validate()
-    stmt = services.supporters_query([d.id for d in districts], form.district_id(),
-                                     form.kind_value(), form.q.data, form.active())
+    stmt = services.supporters_query(
+        [d.id for d in districts], form.district_id(), form.kind_value(), form.q.data, form.active()
+    )
     page = db.paginate(stmt, per_page=PER_PAGE, error_out=False)
     export_form = ExportForm(districts, district=form.district.data if form.district_id() else "")
     args = {k: v for k, v in request.args.items() if k != "page"}
-    return render_template("people/list.html", form=form, page=page, export_form=export_form,
-                           args=args)
+    return render_template(
+        "people/list.html", form=form, page=page, export_form=export_form, args=args
+    )
 
 
 @bp.route("/supporters/new", methods=["GET", "POST"])
@@ -121,8 +124,11 @@ def edit_supporter(supporter_id: int) -> Response | str | tuple[str, int]:
     """Change a supporter's details."""
     supporter = _supporter_or_404(supporter_id)
     districts = visible_districts(current_user)
-    form = SupporterForm(districts, obj=supporter, notification_urls="\n".join(
-        a.url for a in supporter.notification_addresses))
+    form = SupporterForm(
+        districts,
+        obj=supporter,
+        notification_urls="\n".join(a.url for a in supporter.notification_addresses),
+    )
     if form.validate_on_submit():
         district = _district_or_404(form.district_id.data)
         try:
@@ -149,9 +155,14 @@ def _render_detail(supporter: Supporter, revoke_form: RevokeLinkForm) -> str:
     url = _signin_url(supporter)
     services.record_signin_link_view(supporter)
     db.session.commit()
-    return render_template("people/detail.html", supporter=supporter, signin_url=url,
-                           qr=services.qr_svg(url), revoke_form=revoke_form,
-                           action_form=ConfirmForm())
+    return render_template(
+        "people/detail.html",
+        supporter=supporter,
+        signin_url=url,
+        qr=services.qr_svg(url),
+        revoke_form=revoke_form,
+        action_form=ConfirmForm(),
+    )
 
 
 @bp.get("/supporters/<int:supporter_id>/card")
@@ -162,8 +173,9 @@ def supporter_card(supporter_id: int) -> str:
     url = _signin_url(supporter)
     services.record_signin_link_view(supporter)
     db.session.commit()
-    return render_template("people/card.html", supporter=supporter, signin_url=url,
-                           qr=services.qr_svg(url))
+    return render_template(
+        "people/card.html", supporter=supporter, signin_url=url, qr=services.qr_svg(url)
+    )
 
 
 @bp.post("/supporters/<int:supporter_id>/revoke-link")
@@ -176,8 +188,10 @@ def revoke_link(supporter_id: int) -> Response | tuple[str, int]:
         return _render_detail(supporter, form), 400
     revoke_signin_token(supporter)
     db.session.commit()
-    flash(_("The old link no longer works. Give the supporter the new link or QR code below."),
-          "success")
+    flash(
+        _("The old link no longer works. Give the supporter the new link or QR code below."),
+        "success",
+    )
     return redirect(url_for("people.show_supporter", supporter_id=supporter.id))
 
 
@@ -201,9 +215,15 @@ def _set_active(supporter_id: int, active: bool) -> Response:
         abort(400)
     services.set_supporter_active(supporter, active)
     db.session.commit()
-    flash(_("The supporter is active again with a new link. Give them the new link or QR code "
-            "below; the old one stays invalid.") if active
-          else _("The supporter was deactivated. Their link no longer works."), "success")
+    flash(
+        _(
+            "The supporter is active again with a new link. Give them the new link or QR code "
+            "below; the old one stays invalid."
+        )
+        if active
+        else _("The supporter was deactivated. Their link no longer works."),
+        "success",
+    )
     return redirect(url_for("people.show_supporter", supporter_id=supporter.id))
 
 
@@ -221,7 +241,8 @@ def import_supporters() -> Response | str | tuple[str, int]:
         upload = form.file.data
         try:
             batch = services.prepare_supporter_import(
-                district, current_user, upload.filename or "", upload.read())
+                district, current_user, upload.filename or "", upload.read()
+            )
         except UserInputError as exc:
             _show_error(form, exc)
         else:
@@ -236,8 +257,12 @@ def import_supporters() -> Response | str | tuple[str, int]:
 def import_preview(batch_id: int) -> str:
     """Each row of the upload with its status or its problems; a button to confirm."""
     batch = get_in_district_or_404(current_user, SupporterImport, batch_id)
-    return render_template("people/import_preview.html", batch=batch, form=ConfirmForm(),
-                           problem=services.problem_message)
+    return render_template(
+        "people/import_preview.html",
+        batch=batch,
+        form=ConfirmForm(),
+        problem=services.problem_message,
+    )
 
 
 @bp.post("/supporters/import/<int:batch_id>/confirm")
@@ -254,8 +279,14 @@ def confirm_import(batch_id: int) -> Response:
         flash(str(exc.message), "warning")
         return redirect(url_for("people.import_preview", batch_id=batch_id))
     db.session.commit()
-    flash(_("%(imported)d supporters were imported; %(skipped)d rows were skipped.",
-            imported=imported, skipped=batch.skipped_count), "success")
+    flash(
+        _(
+            "%(imported)d supporters were imported; %(skipped)d rows were skipped.",
+            imported=imported,
+            skipped=batch.skipped_count,
+        ),
+        "success",
+    )
     return redirect(url_for("people.list_supporters", district=batch.district_id))
 
 
@@ -273,8 +304,11 @@ def export_supporters() -> Response:
     suffix = f"-{district_ids[0]}" if form.district.data else ""
     filename = f"supporters{suffix}-{date.today():%Y%m%d}.csv"
     charset = "shift_jis" if form.encoding.data == "cp932" else "utf-8"
-    return Response(data, content_type=f"text/csv; charset={charset}",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        data,
+        content_type=f"text/csv; charset={charset}",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -286,8 +320,11 @@ def export_supporters() -> Response:
 def supporter_home() -> str:
     """The supporter's phone page: greeting, their drills, how to approach someone."""
     supporter = current_user._get_current_object()
-    return render_template("people/me.html", supporter=supporter,
-                           alerts=active_alerts_for(supporter),
-                           participations=services.upcoming_participations(supporter),
-                           ended=services.recent_ended_participations(supporter),
-                           safe_color=services.safe_color)
+    return render_template(
+        "people/me.html",
+        supporter=supporter,
+        alerts=active_alerts_for(supporter),
+        participations=services.upcoming_participations(supporter),
+        ended=services.recent_ended_participations(supporter),
+        safe_color=services.safe_color,
+    )

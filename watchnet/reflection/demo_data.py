@@ -52,23 +52,76 @@ TRIAL_STEPS: dict[tuple[int, int], tuple[int | None, ...]] = {
     (0, 0): (90, None, 150, 300, 540),
     (1, 1): (120, 150, None, 330, 600),
 }
-LATER_KINDS = ("approached_front", "gave_own_name", "asked_name_or_destination", "contacted",
-               "handed_over")
+LATER_KINDS = (
+    "approached_front",
+    "gave_own_name",
+    "asked_name_or_destination",
+    "contacted",
+    "handed_over",
+)
 
 FEEDBACK = [
     (Viewpoint.caller, 0, True, "まず自分の名前を名乗ることが大切だと思った。", 4, "yes", 2, 3),
-    (Viewpoint.caller, 1, True, "電話で現在地を伝えるのが難しかった。目印を覚えておきたい。",
-     4, "yes", 2, 2),
-    (Viewpoint.caller, None, False, "一人で対応できるか不安。二人以上で声をかけたい。",
-     3, "unsure", 3, 2),
-    (Viewpoint.called, 0, True, "正面からゆっくり近づいてくれたので安心できた。", 5, "yes", None,
-     None),
-    (Viewpoint.called, 1, True, "後ろから急に声をかけられて驚いた。名乗ってもらえると安心する。",
-     2, "no", None, None),
-    (Viewpoint.observer, None, True,
-     "どの班も目線を合わせて話しかけていた。連絡先の確認に時間がかかった。", 4, "yes", 3, None),
-    (Viewpoint.organizer, None, True,
-     "3サポーターが合同で動けた。現在地の伝え方を次回の講座で扱う。", None, None, None, None),
+    (
+        Viewpoint.caller,
+        1,
+        True,
+        "電話で現在地を伝えるのが難しかった。目印を覚えておきたい。",
+        4,
+        "yes",
+        2,
+        2,
+    ),
+    (
+        Viewpoint.caller,
+        None,
+        False,
+        "一人で対応できるか不安。二人以上で声をかけたい。",
+        3,
+        "unsure",
+        3,
+        2,
+    ),
+    (
+        Viewpoint.called,
+        0,
+        True,
+        "正面からゆっくり近づいてくれたので安心できた。",
+        5,
+        "yes",
+        None,
+        None,
+    ),
+    (
+        Viewpoint.called,
+        1,
+        True,
+        "後ろから急に声をかけられて驚いた。名乗ってもらえると安心する。",
+        2,
+        "no",
+        None,
+        None,
+    ),
+    (
+        Viewpoint.observer,
+        None,
+        True,
+        "どの班も目線を合わせて話しかけていた。連絡先の確認に時間がかかった。",
+        4,
+        "yes",
+        3,
+        None,
+    ),
+    (
+        Viewpoint.organizer,
+        None,
+        True,
+        "3サポーターが合同で動けた。現在地の伝え方を次回の講座で扱う。",
+        None,
+        None,
+        None,
+        None,
+    ),
 ]
 
 
@@ -79,37 +132,57 @@ def _route_distances(route: Sequence[tuple[float, float]]) -> list[float]:
     return distances
 
 
-def _point_at(route: Sequence[tuple[float, float]], cumulative: list[float],
-              d: float) -> tuple[float, float]:
+def _point_at(
+    route: Sequence[tuple[float, float]], cumulative: list[float], d: float
+) -> tuple[float, float]:
     d = max(0.0, min(d, cumulative[-1]))
     for i in range(1, len(route)):
         if d <= cumulative[i]:
             span = cumulative[i] - cumulative[i - 1] or 1.0
             f = (d - cumulative[i - 1]) / span
-            return (route[i - 1][0] + f * (route[i][0] - route[i - 1][0]),
-                    route[i - 1][1] + f * (route[i][1] - route[i - 1][1]))
+            return (
+                route[i - 1][0] + f * (route[i][0] - route[i - 1][0]),
+                route[i - 1][1] + f * (route[i][1] - route[i - 1][1]),
+            )
     return route[-1]
 
 
-def _checkpoint_distance(route: Sequence[tuple[float, float]], cumulative: list[float],
-                         cp: Checkpoint) -> float:
+def _checkpoint_distance(
+    route: Sequence[tuple[float, float]], cumulative: list[float], cp: Checkpoint
+) -> float:
     nearest = min(range(len(route)), key=lambda i: geo.haversine_m(route[i], (cp.lat, cp.lon)))
     return cumulative[nearest]
 
 
 def _twin(source: Drill, title: str, starts_at: datetime) -> Drill:
     drill = Drill(
-        district_id=source.district_id, title=title, starts_at=starts_at,
-        ends_at=starts_at + timedelta(hours=2, minutes=30), meeting_place=source.meeting_place,
-        purpose=source.purpose, background=source.background, status=DrillStatus.ended,
-        started_at=starts_at, finished_at=starts_at + timedelta(hours=1, minutes=30),
+        district_id=source.district_id,
+        title=title,
+        starts_at=starts_at,
+        ends_at=starts_at + timedelta(hours=2, minutes=30),
+        meeting_place=source.meeting_place,
+        purpose=source.purpose,
+        background=source.background,
+        status=DrillStatus.ended,
+        started_at=starts_at,
+        finished_at=starts_at + timedelta(hours=1, minutes=30),
         route_points=[RoutePoint(seq=p.seq, lat=p.lat, lon=p.lon) for p in source.route_points],
-        checkpoints=[Checkpoint(
-            seq=cp.seq, name=cp.name, lat=cp.lat, lon=cp.lon, role_player=cp.role_player,
-            scenario_wear=cp.scenario_wear, scenario_say=cp.scenario_say,
-            scenario_do=cp.scenario_do, expected_contact=cp.expected_contact,
-            expected_contact_note=cp.expected_contact_note, checklist=list(cp.checklist or []),
-        ) for cp in source.checkpoints],
+        checkpoints=[
+            Checkpoint(
+                seq=cp.seq,
+                name=cp.name,
+                lat=cp.lat,
+                lon=cp.lon,
+                role_player=cp.role_player,
+                scenario_wear=cp.scenario_wear,
+                scenario_say=cp.scenario_say,
+                scenario_do=cp.scenario_do,
+                expected_contact=cp.expected_contact,
+                expected_contact_note=cp.expected_contact_note,
+                checklist=list(cp.checklist or []),
+            )
+            for cp in source.checkpoints
+        ],
     )
     db.session.add(drill)
     db.session.flush()
@@ -117,17 +190,23 @@ def _twin(source: Drill, title: str, starts_at: datetime) -> Drill:
     db.session.add_all(teams.values())
     db.session.flush()
     for p in source.participants:
-        db.session.add(Participant(
-            drill_id=drill.id, supporter_id=p.supporter_id, role=p.role,
-            team_id=teams[p.team_id].id if p.team_id in teams else None,
-            position_consent_at=starts_at))
+        db.session.add(
+            Participant(
+                drill_id=drill.id,
+                supporter_id=p.supporter_id,
+                role=p.role,
+                team_id=teams[p.team_id].id if p.team_id in teams else None,
+                position_consent_at=starts_at,
+            )
+        )
     db.session.flush()
     db.session.refresh(drill)
     return drill
 
 
-def _walk(drill: Drill, steps_table: dict[tuple[int, int], tuple[int | None, ...]],
-          with_positions: bool) -> None:
+def _walk(
+    drill: Drill, steps_table: dict[tuple[int, int], tuple[int | None, ...]], with_positions: bool
+) -> None:
     """Each team walks the route (members a few metres apart), stopping at each checkpoint,
     and logs the encounter steps of `steps_table`."""
     route = drill.route_latlons
@@ -140,20 +219,30 @@ def _walk(drill: Drill, steps_table: dict[tuple[int, int], tuple[int | None, ...
         arrivals = []
         # Walking time to a checkpoint plus the stops before it.
         for i, d in enumerate(cp_distances):
-            arrivals.append(start + timedelta(seconds=d / WALK_SPEED_MPS
-                                              + i * STOP_AT_CHECKPOINT_S))
+            arrivals.append(
+                start + timedelta(seconds=d / WALK_SPEED_MPS + i * STOP_AT_CHECKPOINT_S)
+            )
         total_s = int(cumulative[-1] / WALK_SPEED_MPS + len(cp_distances) * STOP_AT_CHECKPOINT_S)
         if with_positions:
             for m_index, member in enumerate(members):
                 offset = 0.00004 * (m_index - len(members) / 2)
                 for n, t in enumerate(range(0, total_s + 1, POSITION_EVERY_S)):
-                    walked_s = t - sum(min(max(t - (a - start).total_seconds(), 0),
-                                           STOP_AT_CHECKPOINT_S) for a in arrivals)
+                    walked_s = t - sum(
+                        min(max(t - (a - start).total_seconds(), 0), STOP_AT_CHECKPOINT_S)
+                        for a in arrivals
+                    )
                     lat, lon = _point_at(route, cumulative, walked_s * WALK_SPEED_MPS)
-                    db.session.add(PositionReport(
-                        drill_id=drill.id, supporter_id=member.supporter_id,
-                        client_id=f"demo-p{drill.id}-{n}", lat=lat + offset, lon=lon - offset,
-                        accuracy_m=8.0, recorded_at=start + timedelta(seconds=t)))
+                    db.session.add(
+                        PositionReport(
+                            drill_id=drill.id,
+                            supporter_id=member.supporter_id,
+                            client_id=f"demo-p{drill.id}-{n}",
+                            lat=lat + offset,
+                            lon=lon - offset,
+                            accuracy_m=8.0,
+                            recorded_at=start + timedelta(seconds=t),
+                        )
+                    )
         for cp_index, cp in enumerate(drill.checkpoints):
             times = steps_table.get((team_index, cp_index))
             if times is None or not members:
@@ -161,15 +250,25 @@ def _walk(drill: Drill, steps_table: dict[tuple[int, int], tuple[int | None, ...
             noticed = arrivals[cp_index]
             caller = members[cp_index % len(members)]
             kinds = (("noticed", 0),) + tuple(
-                (kind, t) for kind, t in zip(LATER_KINDS, times, strict=True) if t is not None)
+                (kind, t) for kind, t in zip(LATER_KINDS, times, strict=True) if t is not None
+            )
             for kind, t in kinds:
                 # The position told on the phone drifts a little from the checkpoint.
                 drift = 0.00012 * (team_index + 1) if kind == "contacted" else 0.00003
-                db.session.add(EncounterStep(
-                    drill_id=drill.id, supporter_id=caller.supporter_id, team_id=team.id,
-                    checkpoint_id=cp.id, client_id=f"demo-s{drill.id}-{team.id}-{cp.id}-{kind}",
-                    step=kind, lat=cp.lat + drift, lon=cp.lon, accuracy_m=10.0,
-                    done_at=noticed + timedelta(seconds=t)))
+                db.session.add(
+                    EncounterStep(
+                        drill_id=drill.id,
+                        supporter_id=caller.supporter_id,
+                        team_id=team.id,
+                        checkpoint_id=cp.id,
+                        client_id=f"demo-s{drill.id}-{team.id}-{cp.id}-{kind}",
+                        step=kind,
+                        lat=cp.lat + drift,
+                        lon=cp.lon,
+                        accuracy_m=10.0,
+                        done_at=noticed + timedelta(seconds=t),
+                    )
+                )
     db.session.flush()
 
 
@@ -180,29 +279,46 @@ def _help_call(drill: Drill, organizer: StaffUser | None) -> None:
         return
     cp = drill.checkpoints[-1]
     called = drill.started_at + timedelta(minutes=62)
-    call = HelpCall(drill_id=drill.id, supporter_id=members[0].supporter_id,
-                    client_id=f"demo-h{drill.id}", lat=cp.lat, lon=cp.lon, accuracy_m=10.0,
-                    sentence=f"{cp.name}の近くにいます", called_at=called,
-                    resolved_at=called + timedelta(minutes=6))
+    call = HelpCall(
+        drill_id=drill.id,
+        supporter_id=members[0].supporter_id,
+        client_id=f"demo-h{drill.id}",
+        lat=cp.lat,
+        lon=cp.lon,
+        accuracy_m=10.0,
+        sentence=f"{cp.name}の近くにいます",
+        called_at=called,
+        resolved_at=called + timedelta(minutes=6),
+    )
     db.session.add(call)
     db.session.flush()
     if organizer is not None:
-        db.session.add(HelpResponse(help_call_id=call.id, responder=f"staff:{organizer.id}",
-                                    responder_name=organizer.name,
-                                    answered_at=called + timedelta(seconds=95)))
+        db.session.add(
+            HelpResponse(
+                help_call_id=call.id,
+                responder=f"staff:{organizer.id}",
+                responder_name=organizer.name,
+                answered_at=called + timedelta(seconds=95),
+            )
+        )
     helper = members[1] if len(members) > 1 else None
     if helper is not None:
-        db.session.add(HelpResponse(help_call_id=call.id,
-                                    responder=f"supporter:{helper.supporter_id}",
-                                    responder_name=helper.supporter.name,
-                                    answered_at=called + timedelta(seconds=140)))
+        db.session.add(
+            HelpResponse(
+                help_call_id=call.id,
+                responder=f"supporter:{helper.supporter_id}",
+                responder_name=helper.supporter.name,
+                answered_at=called + timedelta(seconds=140),
+            )
+        )
 
 
 def _feedback(drill: Drill, organizer: StaffUser | None) -> None:
     walkers = [p for p in drill.participants if p.team_id is not None]
     observers = [p for p in drill.participants if p.team_id is None]
     for n, (viewpoint, team_index, chosen, text, safe, name_first, ease, alone) in enumerate(
-            FEEDBACK):
+        FEEDBACK
+    ):
         team = drill.teams[team_index] if team_index is not None else None
         supporter_id = None
         if viewpoint == Viewpoint.caller:
@@ -213,13 +329,23 @@ def _feedback(drill: Drill, organizer: StaffUser | None) -> None:
         staff_id = organizer.id if organizer is not None and supporter_id is None else None
         if supporter_id is None and staff_id is None:
             continue
-        db.session.add(Feedback(
-            drill_id=drill.id, supporter_id=supporter_id, staff_id=staff_id, viewpoint=viewpoint,
-            team_id=team.id if team is not None else None, safe_approach=safe,
-            gave_name_first=GaveNameFirst(name_first) if name_first else None,
-            location_ease=ease, confidence_alone=alone, text=text, is_quote_chosen=chosen,
-            client_id=f"demo-f{drill.id}-{n}",
-            created_at=(drill.finished_at or drill.starts_at) + timedelta(minutes=10 + n)))
+        db.session.add(
+            Feedback(
+                drill_id=drill.id,
+                supporter_id=supporter_id,
+                staff_id=staff_id,
+                viewpoint=viewpoint,
+                team_id=team.id if team is not None else None,
+                safe_approach=safe,
+                gave_name_first=GaveNameFirst(name_first) if name_first else None,
+                location_ease=ease,
+                confidence_alone=alone,
+                text=text,
+                is_quote_chosen=chosen,
+                client_id=f"demo-f{drill.id}-{n}",
+                created_at=(drill.finished_at or drill.starts_at) + timedelta(minutes=10 + n),
+            )
+        )
 
 
 def load_demo_reflection() -> bool:
@@ -227,15 +353,19 @@ def load_demo_reflection() -> bool:
     source = db.session.scalar(sa.select(Drill).where(Drill.title == DRILL_TITLE))
     if source is None:
         return False
-    organizer = db.session.scalar(sa.select(StaffUser).where(
-        StaffUser.email == DEMO_LOGINS["organizer"][0]))
+    organizer = db.session.scalar(
+        sa.select(StaffUser).where(StaffUser.email == DEMO_LOGINS["organizer"][0])
+    )
     tokyo = ZoneInfo("Asia/Tokyo")
     today = datetime.now(tokyo).date()
     created = False
-    for title, days_ago, table, full in ((TRIAL_TITLE, 365, TRIAL_STEPS, False),
-                                         (PAST_TITLE, 7, PAST_STEPS, True)):
-        exists = db.session.scalar(sa.select(Drill.id).where(
-            Drill.district_id == source.district_id, Drill.title == title))
+    for title, days_ago, table, full in (
+        (TRIAL_TITLE, 365, TRIAL_STEPS, False),
+        (PAST_TITLE, 7, PAST_STEPS, True),
+    ):
+        exists = db.session.scalar(
+            sa.select(Drill.id).where(Drill.district_id == source.district_id, Drill.title == title)
+        )
         if exists:
             continue
         day = today - timedelta(days=days_ago)

@@ -96,68 +96,144 @@ class DrillFacts:
 
 def load_records(drill: Drill) -> DrillRecords:
     """Read the drill's steps, help calls, participants and position counts."""
-    checkpoints = [CheckpointRecord(id=cp.id, seq=cp.seq, name=cp.name, lat=cp.lat, lon=cp.lon,
-                                    checklist=tuple(cp.checklist or ()))
-                   for cp in drill.checkpoints]
+    checkpoints = [
+        CheckpointRecord(
+            id=cp.id,
+            seq=cp.seq,
+            name=cp.name,
+            lat=cp.lat,
+            lon=cp.lon,
+            checklist=tuple(cp.checklist or ()),
+        )
+        for cp in drill.checkpoints
+    ]
     teams = [TeamRecord(id=t.id, name=t.name, color=t.color) for t in drill.teams]
-    steps = [StepRecord(id=s.id, supporter_id=s.supporter_id, team_id=s.team_id,
-                        checkpoint_id=s.checkpoint_id, step=str(s.step), done_at=s.done_at,
-                        lat=s.lat, lon=s.lon, corrects_id=s.corrects_id)
-             for s in db.session.scalars(sa.select(EncounterStep).where(
-                 EncounterStep.drill_id == drill.id).order_by(EncounterStep.id))]
-    calls = [HelpCallRecord(id=c.id, supporter_id=c.supporter_id, called_at=c.called_at,
-                            answered_at=tuple(r.answered_at for r in c.responses),
-                            resolved_at=c.resolved_at)
-             for c in db.session.scalars(sa.select(HelpCall).where(
-                 HelpCall.drill_id == drill.id).options(selectinload(HelpCall.responses)))]
-    participant_rows = list(db.session.scalars(sa.select(Participant).where(
-        Participant.drill_id == drill.id).options(selectinload(Participant.supporter))))
-    participants = [ParticipantRecord(supporter_id=p.supporter_id, kind=str(p.supporter.kind),
-                                      role=str(p.role), team_id=p.team_id)
-                    for p in participant_rows]
+    steps = [
+        StepRecord(
+            id=s.id,
+            supporter_id=s.supporter_id,
+            team_id=s.team_id,
+            checkpoint_id=s.checkpoint_id,
+            step=str(s.step),
+            done_at=s.done_at,
+            lat=s.lat,
+            lon=s.lon,
+            corrects_id=s.corrects_id,
+        )
+        for s in db.session.scalars(
+            sa.select(EncounterStep)
+            .where(EncounterStep.drill_id == drill.id)
+            .order_by(EncounterStep.id)
+        )
+    ]
+    calls = [
+        HelpCallRecord(
+            id=c.id,
+            supporter_id=c.supporter_id,
+            called_at=c.called_at,
+            answered_at=tuple(r.answered_at for r in c.responses),
+            resolved_at=c.resolved_at,
+        )
+        for c in db.session.scalars(
+            sa.select(HelpCall)
+            .where(HelpCall.drill_id == drill.id)
+            .options(selectinload(HelpCall.responses))
+        )
+    ]
+    participant_rows = list(
+        db.session.scalars(
+            sa.select(Participant)
+            .where(Participant.drill_id == drill.id)
+            .options(selectinload(Participant.supporter))
+        )
+    )
+    participants = [
+        ParticipantRecord(
+            supporter_id=p.supporter_id,
+            kind=str(p.supporter.kind),
+            role=str(p.role),
+            team_id=p.team_id,
+        )
+        for p in participant_rows
+    ]
     names = {p.supporter_id: p.supporter.name for p in participant_rows}
-    position_count = db.session.scalar(sa.select(sa.func.count()).select_from(
-        PositionReport).where(PositionReport.drill_id == drill.id)) or 0
-    positioned = set(db.session.scalars(sa.select(PositionReport.supporter_id).where(
-        PositionReport.drill_id == drill.id).distinct()))
-    return DrillRecords(checkpoints=checkpoints, teams=teams, steps=steps, help_calls=calls,
-                        participants=participants, supporter_names=names,
-                        position_count=position_count, positioned_supporter_ids=positioned)
+    position_count = (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(PositionReport)
+            .where(PositionReport.drill_id == drill.id)
+        )
+        or 0
+    )
+    positioned = set(
+        db.session.scalars(
+            sa.select(PositionReport.supporter_id)
+            .where(PositionReport.drill_id == drill.id)
+            .distinct()
+        )
+    )
+    return DrillRecords(
+        checkpoints=checkpoints,
+        teams=teams,
+        steps=steps,
+        help_calls=calls,
+        participants=participants,
+        supporter_names=names,
+        position_count=position_count,
+        positioned_supporter_ids=positioned,
+    )
 
 
 def load_positions(drill: Drill) -> list[PositionRecord]:
     """Every position the drill's phones reported, in time order."""
-    rows = db.session.execute(sa.select(
-        PositionReport.supporter_id, PositionReport.lat, PositionReport.lon,
-        PositionReport.recorded_at,
-    ).where(PositionReport.drill_id == drill.id).order_by(PositionReport.recorded_at,
-                                                           PositionReport.id))
-    return [PositionRecord(supporter_id=r[0], lat=r[1], lon=r[2], recorded_at=r[3])
-            for r in rows]
+    rows = db.session.execute(
+        sa.select(
+            PositionReport.supporter_id,
+            PositionReport.lat,
+            PositionReport.lon,
+            PositionReport.recorded_at,
+        )
+        .where(PositionReport.drill_id == drill.id)
+        .order_by(PositionReport.recorded_at, PositionReport.id)
+    )
+    return [PositionRecord(supporter_id=r[0], lat=r[1], lon=r[2], recorded_at=r[3]) for r in rows]
 
 
-def _by_number(encounters: list[EncounterTiming],
-               checkpoints: list[CheckpointRecord]) -> dict[int, timings.TimingSummary]:
+def _by_number(
+    encounters: list[EncounterTiming], checkpoints: list[CheckpointRecord]
+) -> dict[int, timings.TimingSummary]:
     ordered = sorted(checkpoints, key=lambda c: (c.seq, c.id))
-    return {i: timings.summarize([e for e in encounters if e.checkpoint_id == cp.id])
-            for i, cp in enumerate(ordered, start=1)}
+    return {
+        i: timings.summarize([e for e in encounters if e.checkpoint_id == cp.id])
+        for i, cp in enumerate(ordered, start=1)
+    }
 
 
 def previous_ended_drill(drill: Drill) -> Drill | None:
     """The district's latest ended drill that started before this one."""
-    return db.session.scalar(sa.select(Drill).where(
-        Drill.district_id == drill.district_id, Drill.id != drill.id,
-        Drill.status == DrillStatus.ended, Drill.starts_at < drill.starts_at,
-    ).order_by(Drill.starts_at.desc(), Drill.id.desc()).limit(1))
+    return db.session.scalar(
+        sa.select(Drill)
+        .where(
+            Drill.district_id == drill.district_id,
+            Drill.id != drill.id,
+            Drill.status == DrillStatus.ended,
+            Drill.starts_at < drill.starts_at,
+        )
+        .order_by(Drill.starts_at.desc(), Drill.id.desc())
+        .limit(1)
+    )
 
 
 def _compare(drill: Drill) -> Comparison:
     records = load_records(drill)
     encounters = timings.encounter_timings(records.steps, records.checkpoints, records.teams)
     calls = timings.help_call_timings(records.help_calls)
-    return Comparison(drill=drill, summary=timings.summarize(encounters),
-                      help_wait_s=timings.mean_of(c.wait_s for c in calls),
-                      by_number=_by_number(encounters, records.checkpoints))
+    return Comparison(
+        drill=drill,
+        summary=timings.summarize(encounters),
+        help_wait_s=timings.mean_of(c.wait_s for c in calls),
+        by_number=_by_number(encounters, records.checkpoints),
+    )
 
 
 def drill_facts(drill: Drill, with_previous: bool = True) -> DrillFacts:
@@ -167,8 +243,11 @@ def drill_facts(drill: Drill, with_previous: bool = True) -> DrillFacts:
     effective = timings.effective_steps(records.steps)
     encounters = timings.encounter_timings(records.steps, records.checkpoints, records.teams)
     calls = timings.help_call_timings(records.help_calls)
-    active = (records.positioned_supporter_ids | {s.supporter_id for s in effective}
-              | {c.supporter_id for c in records.help_calls})
+    active = (
+        records.positioned_supporter_ids
+        | {s.supporter_id for s in effective}
+        | {c.supporter_id for c in records.help_calls}
+    )
     counts = {
         "participants": len(records.participants),
         "active": len({p.supporter_id for p in records.participants} & active),
@@ -183,14 +262,19 @@ def drill_facts(drill: Drill, with_previous: bool = True) -> DrillFacts:
     }
     previous = previous_ended_drill(drill) if with_previous else None
     return DrillFacts(
-        drill=drill, checkpoints=records.checkpoints, teams=records.teams,
-        encounters=encounters, summary=timings.summarize(encounters),
+        drill=drill,
+        checkpoints=records.checkpoints,
+        teams=records.teams,
+        encounters=encounters,
+        summary=timings.summarize(encounters),
         by_checkpoint=timings.summary_by_checkpoint(encounters, records.checkpoints),
         by_team=timings.summary_by_team(encounters, records.teams),
         by_number=_by_number(encounters, records.checkpoints),
-        help_calls=calls, help_wait_s=timings.mean_of(c.wait_s for c in calls),
+        help_calls=calls,
+        help_wait_s=timings.mean_of(c.wait_s for c in calls),
         participation=timings.participation_by_kind(records.participants, active),
-        supporter_names=records.supporter_names, counts=counts,
+        supporter_names=records.supporter_names,
+        counts=counts,
         chart_svg=timings_chart_svg(encounters, records.checkpoints, records.teams),
         previous=_compare(previous) if previous is not None else None,
         effective_steps=effective,

@@ -34,24 +34,27 @@ def _ms(value: datetime) -> int:
     return int(value.timestamp() * 1000)
 
 
-def replay_map_parts(drill: Drill, facts: DrillFacts, positions: Sequence[PositionRecord],
-                     tiles: TileSettings) -> MapParts:
+def replay_map_parts(
+    drill: Drill, facts: DrillFacts, positions: Sequence[PositionRecord], tiles: TileSettings
+) -> MapParts:
     """The base map: route, numbered checkpoints and a heat map of every reported position."""
     points = drill.route_latlons + [(cp.lat, cp.lon) for cp in facts.checkpoints]
     center = points[0] if points else (drill.district.center_lat, drill.district.center_lon)
     m = new_map(center, tiles, zoom=16)
     add_route(m, drill.route_latlons)
     if positions:
-        HeatMap([[p.lat, p.lon] for p in positions], name="heat", radius=18, blur=15,
-                min_opacity=0.3).add_to(m)
+        HeatMap(
+            [[p.lat, p.lon] for p in positions], name="heat", radius=18, blur=15, min_opacity=0.3
+        ).add_to(m)
     ordered = sorted(facts.checkpoints, key=lambda c: (c.seq, c.id))
     add_checkpoints(m, [(i, cp.name, cp.lat, cp.lon) for i, cp in enumerate(ordered, start=1)])
     fit_to(m, points + [(p.lat, p.lon) for p in positions])
     return render_parts(m)
 
 
-def replay_data(drill: Drill, facts: DrillFacts,
-                positions: Sequence[PositionRecord]) -> dict[str, Any]:
+def replay_data(
+    drill: Drill, facts: DrillFacts, positions: Sequence[PositionRecord]
+) -> dict[str, Any]:
     """Tracks per supporter and steps with their times (ms since the epoch) for replay.js.
 
     A step logged without a position is placed at its checkpoint; a step with neither is left
@@ -61,8 +64,11 @@ def replay_data(drill: Drill, facts: DrillFacts,
 
     def team_info(supporter_id: int, team_id: int | None) -> dict[str, Any]:
         team = teams.get(team_id) if team_id is not None else None
-        return {"team": team.name if team else "", "color": team.color if team else NO_TEAM_COLOR,
-                "name": facts.supporter_names.get(supporter_id, "")}
+        return {
+            "team": team.name if team else "",
+            "color": team.color if team else NO_TEAM_COLOR,
+            "name": facts.supporter_names.get(supporter_id, ""),
+        }
 
     tracks: dict[int, dict[str, Any]] = {}
     for p in positions:
@@ -71,7 +77,8 @@ def replay_data(drill: Drill, facts: DrillFacts,
             track = tracks[p.supporter_id] = {
                 "supporter_id": p.supporter_id,
                 **team_info(p.supporter_id, facts.team_of.get(p.supporter_id)),
-                "points": []}
+                "points": [],
+            }
         track["points"].append([_ms(p.recorded_at), p.lat, p.lon])
     steps = []
     for s in facts.effective_steps:
@@ -82,10 +89,18 @@ def replay_data(drill: Drill, facts: DrillFacts,
             lat, lon, at_checkpoint = cp.lat, cp.lon, True
         else:
             continue
-        steps.append({"t": _ms(s.done_at), "lat": lat, "lon": lon, "step": s.step,
-                      "label": label(EncounterStepKind, s.step), "at_checkpoint": at_checkpoint,
-                      "checkpoint": cps[s.checkpoint_id].name if s.checkpoint_id in cps else "",
-                      **team_info(s.supporter_id, s.team_id)})
+        steps.append(
+            {
+                "t": _ms(s.done_at),
+                "lat": lat,
+                "lon": lon,
+                "step": s.step,
+                "label": label(EncounterStepKind, s.step),
+                "at_checkpoint": at_checkpoint,
+                "checkpoint": cps[s.checkpoint_id].name if s.checkpoint_id in cps else "",
+                **team_info(s.supporter_id, s.team_id),
+            }
+        )
     times = [pt[0] for t in tracks.values() for pt in t["points"]] + [s["t"] for s in steps]
     start = min(times) if times else _ms(drill.started_at or drill.starts_at)
     end = max(times) if times else start

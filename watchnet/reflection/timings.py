@@ -17,11 +17,20 @@ from statistics import mean
 
 from watchnet import geo
 
-STEP_KINDS = ("noticed", "approached_front", "gave_own_name", "asked_name_or_destination",
-              "contacted", "handed_over")
+STEP_KINDS = (
+    "noticed",
+    "approached_front",
+    "gave_own_name",
+    "asked_name_or_destination",
+    "contacted",
+    "handed_over",
+)
 # (key, step the timing ends at); each starts at "noticed".
-TIMING_KEYS = (("to_approach_s", "approached_front"), ("to_contact_s", "contacted"),
-               ("to_handover_s", "handed_over"))
+TIMING_KEYS = (
+    ("to_approach_s", "approached_front"),
+    ("to_contact_s", "contacted"),
+    ("to_handover_s", "handed_over"),
+)
 
 
 @dataclass(frozen=True)
@@ -97,8 +106,11 @@ class EncounterTiming:
     location_error_m: float | None
 
     def timing(self, key: str) -> float | None:
-        return {"to_approach_s": self.to_approach_s, "to_contact_s": self.to_contact_s,
-                "to_handover_s": self.to_handover_s}[key]
+        return {
+            "to_approach_s": self.to_approach_s,
+            "to_contact_s": self.to_contact_s,
+            "to_handover_s": self.to_handover_s,
+        }[key]
 
     @property
     def steps_done(self) -> list[str]:
@@ -126,8 +138,11 @@ class TimingSummary:
     missing: dict[str, int] = field(default_factory=dict)
 
     def timing(self, key: str) -> float | None:
-        return {"to_approach_s": self.to_approach_s, "to_contact_s": self.to_contact_s,
-                "to_handover_s": self.to_handover_s}[key]
+        return {
+            "to_approach_s": self.to_approach_s,
+            "to_contact_s": self.to_contact_s,
+            "to_handover_s": self.to_handover_s,
+        }[key]
 
 
 @dataclass(frozen=True)
@@ -180,7 +195,7 @@ def location_error_m(steps: Sequence[StepRecord], checkpoint: CheckpointRecord) 
     step has none, the earliest step of the encounter that has a position; None without any."""
     with_position = [s for s in steps if s.lat is not None and s.lon is not None]
     contacted = [s for s in with_position if s.step == "contacted"]
-    chosen = (contacted or with_position)
+    chosen = contacted or with_position
     if not chosen:
         return None
     first = min(chosen, key=lambda s: (s.done_at, s.id))
@@ -188,8 +203,11 @@ def location_error_m(steps: Sequence[StepRecord], checkpoint: CheckpointRecord) 
     return geo.haversine_m((first.lat, first.lon), (checkpoint.lat, checkpoint.lon))
 
 
-def encounter_timings(steps: Iterable[StepRecord], checkpoints: Sequence[CheckpointRecord],
-                      teams: Sequence[TeamRecord]) -> list[EncounterTiming]:
+def encounter_timings(
+    steps: Iterable[StepRecord],
+    checkpoints: Sequence[CheckpointRecord],
+    teams: Sequence[TeamRecord],
+) -> list[EncounterTiming]:
     """One EncounterTiming per (checkpoint, team) that logged any step there.
 
     Ordered by checkpoint (seq) then team (as given). Steps without a team or checkpoint are
@@ -202,22 +220,28 @@ def encounter_timings(steps: Iterable[StepRecord], checkpoints: Sequence[Checkpo
     team_order = {t.id: i for i, t in enumerate(teams)}
     result: list[EncounterTiming] = []
     for cp in sorted(checkpoints, key=lambda c: (c.seq, c.id)):
-        pairs = sorted((k for k in by_pair if k[0] == cp.id),
-                       key=lambda k: team_order.get(k[1], len(team_order)))
+        pairs = sorted(
+            (k for k in by_pair if k[0] == cp.id),
+            key=lambda k: team_order.get(k[1], len(team_order)),
+        )
         for pair in pairs:
             group = by_pair[pair]
             first_done: dict[str, datetime] = {}
             for step in group:  # in time order: the first one of a kind is the earliest
                 first_done.setdefault(step.step, step.done_at)
             noticed = first_done.get("noticed")
-            result.append(EncounterTiming(
-                checkpoint_id=cp.id, team_id=pair[1], noticed_at=noticed,
-                to_approach_s=_seconds(noticed, first_done.get("approached_front")),
-                to_contact_s=_seconds(noticed, first_done.get("contacted")),
-                to_handover_s=_seconds(noticed, first_done.get("handed_over")),
-                first_done=first_done,
-                location_error_m=location_error_m(group, cp),
-            ))
+            result.append(
+                EncounterTiming(
+                    checkpoint_id=cp.id,
+                    team_id=pair[1],
+                    noticed_at=noticed,
+                    to_approach_s=_seconds(noticed, first_done.get("approached_front")),
+                    to_contact_s=_seconds(noticed, first_done.get("contacted")),
+                    to_handover_s=_seconds(noticed, first_done.get("handed_over")),
+                    first_done=first_done,
+                    location_error_m=location_error_m(group, cp),
+                )
+            )
     return result
 
 
@@ -229,20 +253,24 @@ def summarize(encounters: Sequence[EncounterTiming]) -> TimingSummary:
         to_contact_s=mean_of(e.to_contact_s for e in encounters),
         to_handover_s=mean_of(e.to_handover_s for e in encounters),
         location_error_m=mean_of(e.location_error_m for e in encounters),
-        missing={key: sum(1 for e in encounters if e.timing(key) is None)
-                 for key, _ in TIMING_KEYS},
+        missing={
+            key: sum(1 for e in encounters if e.timing(key) is None) for key, _ in TIMING_KEYS
+        },
     )
 
 
-def summary_by_checkpoint(encounters: Sequence[EncounterTiming],
-                          checkpoints: Sequence[CheckpointRecord]) -> dict[int, TimingSummary]:
+def summary_by_checkpoint(
+    encounters: Sequence[EncounterTiming], checkpoints: Sequence[CheckpointRecord]
+) -> dict[int, TimingSummary]:
     """Checkpoint id -> summary over the teams' encounters there (every checkpoint listed)."""
-    return {cp.id: summarize([e for e in encounters if e.checkpoint_id == cp.id])
-            for cp in checkpoints}
+    return {
+        cp.id: summarize([e for e in encounters if e.checkpoint_id == cp.id]) for cp in checkpoints
+    }
 
 
-def summary_by_team(encounters: Sequence[EncounterTiming],
-                    teams: Sequence[TeamRecord]) -> dict[int, TimingSummary]:
+def summary_by_team(
+    encounters: Sequence[EncounterTiming], teams: Sequence[TeamRecord]
+) -> dict[int, TimingSummary]:
     """Team id -> summary over that team's encounters (every team listed)."""
     return {t.id: summarize([e for e in encounters if e.team_id == t.id]) for t in teams}
 
@@ -252,16 +280,22 @@ def help_call_timings(calls: Iterable[HelpCallRecord]) -> list[HelpCallTiming]:
     result = []
     for call in sorted(calls, key=lambda c: (c.called_at, c.id)):
         first = min(call.answered_at) if call.answered_at else None
-        result.append(HelpCallTiming(
-            id=call.id, supporter_id=call.supporter_id, called_at=call.called_at,
-            wait_s=_seconds(call.called_at, first), responses=len(call.answered_at),
-            resolved_s=_seconds(call.called_at, call.resolved_at),
-        ))
+        result.append(
+            HelpCallTiming(
+                id=call.id,
+                supporter_id=call.supporter_id,
+                called_at=call.called_at,
+                wait_s=_seconds(call.called_at, first),
+                responses=len(call.answered_at),
+                resolved_s=_seconds(call.called_at, call.resolved_at),
+            )
+        )
     return result
 
 
-def participation_by_kind(participants: Iterable[ParticipantRecord],
-                          active_supporter_ids: set[int]) -> list[KindParticipation]:
+def participation_by_kind(
+    participants: Iterable[ParticipantRecord], active_supporter_ids: set[int]
+) -> list[KindParticipation]:
     """Per supporter kind: how many were invited and how many took part (shared a position,
     logged a step or called for help), most invited first."""
     invited: dict[str, int] = {}
@@ -270,8 +304,10 @@ def participation_by_kind(participants: Iterable[ParticipantRecord],
         invited[p.kind] = invited.get(p.kind, 0) + 1
         if p.supporter_id in active_supporter_ids:
             took_part[p.kind] = took_part.get(p.kind, 0) + 1
-    return [KindParticipation(kind=k, invited=n, took_part=took_part.get(k, 0))
-            for k, n in sorted(invited.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return [
+        KindParticipation(kind=k, invited=n, took_part=took_part.get(k, 0))
+        for k, n in sorted(invited.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
 
 
 def format_duration(seconds: float | None) -> str | None:

@@ -25,14 +25,19 @@ def _load_drill(drill_id: int) -> Drill:
 
 def _links(drill: Drill) -> list[tuple[str, str]]:
     """Links to the other reflection pages that exist in this app (built in parallel)."""
-    wanted = [("reflection.replay", _("Replay on the map")),
-              ("feedback.viewpoints", _("Both viewpoints")),
-              ("feedback.list_feedback", _("Feedback")),
-              ("kpt.board", _("Keep / Problem / Try board")),
-              ("kpt.report", _("Printable report")),
-              ("kpt.newsletter", _("Newsletter summary"))]
-    return [(text, url_for(endpoint, drill_id=drill.id)) for endpoint, text in wanted
-            if endpoint in current_app.view_functions]
+    wanted = [
+        ("reflection.replay", _("Replay on the map")),
+        ("feedback.viewpoints", _("Both viewpoints")),
+        ("feedback.list_feedback", _("Feedback")),
+        ("kpt.board", _("Keep / Problem / Try board")),
+        ("kpt.report", _("Printable report")),
+        ("kpt.newsletter", _("Newsletter summary")),
+    ]
+    return [
+        (text, url_for(endpoint, drill_id=drill.id))
+        for endpoint, text in wanted
+        if endpoint in current_app.view_functions
+    ]
 
 
 def _filename(drill: Drill, suffix: str) -> str:
@@ -45,8 +50,9 @@ def reflection_page(drill_id: int) -> str:
     """Facts, timings per checkpoint and team, help calls, participation and the comparison
     with the district's previous drill."""
     drill = _load_drill(drill_id)
-    return render_template("reflection/page.html", drill=drill, facts=drill_facts(drill),
-                           links=_links(drill))
+    return render_template(
+        "reflection/page.html", drill=drill, facts=drill_facts(drill), links=_links(drill)
+    )
 
 
 @bp.get("/reflection/chart.svg")
@@ -63,8 +69,13 @@ def export_encounters_csv(drill_id: int) -> Response:
     """The encounters with their timings, as CSV for Excel."""
     drill = _load_drill(drill_id)
     data = encounters_csv(drill_facts(drill, with_previous=False))
-    return Response(data, mimetype="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="{_filename(drill, "encounters.csv")}"'})
+    return Response(
+        data,
+        mimetype="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{_filename(drill, "encounters.csv")}"'
+        },
+    )
 
 
 @bp.get("/reflection/drill.geojson")
@@ -73,9 +84,13 @@ def export_geojson(drill_id: int) -> Response:
     """The route, checkpoints, positions and encounter steps as GeoJSON."""
     drill = _load_drill(drill_id)
     data = drill_geojson(drill_facts(drill, with_previous=False), load_positions(drill))
-    return Response(json.dumps(data, ensure_ascii=False), mimetype="application/geo+json",
-                    headers={"Content-Disposition":
-                             f'attachment; filename="{_filename(drill, "drill.geojson")}"'})
+    return Response(
+        json.dumps(data, ensure_ascii=False),
+        mimetype="application/geo+json",
+        headers={
+            "Content-Disposition": f'attachment; filename="{_filename(drill, "drill.geojson")}"'
+        },
+    )
 
 
 @bp.get("/replay")
@@ -86,6 +101,11 @@ def replay(drill_id: int) -> str:
     facts = drill_facts(drill, with_previous=False)
     positions = load_positions(drill)
     parts = replay_map_parts(drill, facts, positions, tile_settings(current_app.config))
-    return render_template("reflection/replay.html", drill=drill, facts=facts, map_parts=parts,
-                           data=replay_data(drill, facts, positions),
-                           timezone=current_app.config["DISPLAY_TIMEZONE"])
+    return render_template(
+        "reflection/replay.html",
+        drill=drill,
+        facts=facts,
+        map_parts=parts,
+        data=replay_data(drill, facts, positions),
+        timezone=current_app.config["DISPLAY_TIMEZONE"],
+    )

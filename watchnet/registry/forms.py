@@ -83,8 +83,11 @@ class ContactSubForm(Form):
 
     name = StringField(_l("Name"), validators=[Optional(), Length(max=100)])
     relation = StringField(_l("Relation"), validators=[Optional(), Length(max=50)])
-    phone = StringField(_l("Phone"), render_kw={"type": "tel"},
-                        validators=[Optional(), Length(max=30), PhoneNumber()])
+    phone = StringField(
+        _l("Phone"),
+        render_kw={"type": "tel"},
+        validators=[Optional(), Length(max=30), PhoneNumber()],
+    )
     email = StringField(_l("E-mail"), validators=[Optional(), Email(), Length(max=254)])
 
     def is_blank(self) -> bool:
@@ -99,14 +102,20 @@ class ContactSubForm(Form):
             self.name.errors = [*self.name.errors, _l("Please enter the contact's name.")]
             ok = False
         if not _text(self.phone.data) and not _text(self.email.data):
-            self.phone.errors = [*self.phone.errors,
-                                 _l("Please enter a phone number or an e-mail address.")]
+            self.phone.errors = [
+                *self.phone.errors,
+                _l("Please enter a phone number or an e-mail address."),
+            ]
             ok = False
         return ok
 
     def to_fields(self) -> ContactFields:
-        return ContactFields(name=_text(self.name.data), relation=_text(self.relation.data),
-                             phone=_text(self.phone.data), email=_text(self.email.data))
+        return ContactFields(
+            name=_text(self.name.data),
+            relation=_text(self.relation.data),
+            phone=_text(self.phone.data),
+            email=_text(self.email.data),
+        )
 
 
 class PlaceSubForm(Form):
@@ -118,8 +127,12 @@ class PlaceSubForm(Form):
     lon = FloatField(_l("Longitude"), validators=[Optional(), NumberRange(-180, 180)])
 
     def is_blank(self) -> bool:
-        return (not _text(self.name.data) and not _text(self.note.data)
-                and self.lat.data is None and self.lon.data is None)
+        return (
+            not _text(self.name.data)
+            and not _text(self.note.data)
+            and self.lat.data is None
+            and self.lon.data is None
+        )
 
     def validate(self, extra_validators: Any = None) -> bool:
         ok = super().validate(extra_validators)
@@ -134,22 +147,31 @@ class PlaceSubForm(Form):
         return ok
 
     def to_fields(self) -> PlaceFields:
-        return PlaceFields(name=_text(self.name.data), lat=float(self.lat.data),
-                           lon=float(self.lon.data), note=_text(self.note.data))
+        return PlaceFields(
+            name=_text(self.name.data),
+            lat=float(self.lat.data),
+            lon=float(self.lon.data),
+            note=_text(self.note.data),
+        )
 
 
 class ConsentSubForm(Form):
     """Who consented, when, to what, and when it must be renewed."""
 
-    given_by_name = StringField(_l("Consent given by"),
-                                validators=[DataRequired(), Length(max=100)])
-    given_by_relation = StringField(_l("Relation to the person"),
-                                    validators=[Optional(), Length(max=50)])
+    given_by_name = StringField(
+        _l("Consent given by"), validators=[DataRequired(), Length(max=100)]
+    )
+    given_by_relation = StringField(
+        _l("Relation to the person"), validators=[Optional(), Length(max=50)]
+    )
     given_on = DateField(_l("Date of consent"), validators=[InputRequired(), YearWindow()])
     renew_by = DateField(_l("Renew by"), validators=[Optional(), YearWindow()])
     scopes = SelectMultipleField(
-        _l("The consent covers"), choices=choices(ConsentScope),
-        widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
+        _l("The consent covers"),
+        choices=choices(ConsentScope),
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
     note = StringField(_l("Note"), validators=[Optional(), Length(max=500)])
 
     def validate_given_on(self, field: Any) -> None:
@@ -157,8 +179,11 @@ class ConsentSubForm(Form):
             raise ValidationError(_l("The date of consent cannot be in the future."))
 
     def validate_renew_by(self, field: Any) -> None:
-        if field.data is not None and self.given_on.data is not None \
-                and field.data <= self.given_on.data:
+        if (
+            field.data is not None
+            and self.given_on.data is not None
+            and field.data <= self.given_on.data
+        ):
             raise ValidationError(_l("The renewal date must be after the date of consent."))
 
     def validate_scopes(self, field: Any) -> None:
@@ -170,9 +195,11 @@ class ConsentSubForm(Form):
         return ConsentFields(
             given_by_name=_text(self.given_by_name.data),
             given_by_relation=_text(self.given_by_relation.data),
-            given_on=given_on, renew_by=self.renew_by.data or default_renew_by(given_on),
+            given_on=given_on,
+            renew_by=self.renew_by.data or default_renew_by(given_on),
             scopes=tuple(ConsentScope(s) for s in self.scopes.data),
-            note=_text(self.note.data))
+            note=_text(self.note.data),
+        )
 
     def prefill(self) -> None:
         """Defaults for a new consent: today, renewal in a year."""
@@ -197,29 +224,38 @@ class PersonForm(SafeForm):
     """The person's facts, contacts and usual places (the edit page)."""
 
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
-    name_kana = StringField(_l("Name in kana"), filters=[normalise_kana],
-                            validators=[Optional(), Length(max=100), kana_only])
+    name_kana = StringField(
+        _l("Name in kana"),
+        filters=[normalise_kana],
+        validators=[Optional(), Length(max=100), kana_only],
+    )
     birth_date = DateField(_l("Date of birth"), validators=[Optional()])
     sex = SelectField(_l("Sex"), choices=choices(Sex), default=Sex.unknown.value)
     height_cm = IntegerField(_l("Height (cm)"), validators=[Optional(), NumberRange(80, 230)])
     build = SelectField(_l("Build"), choices=choices(Build), default=Build.unknown.value)
     hair = StringField(_l("Hair"), validators=[Optional(), Length(max=200)])
-    features = TextAreaField(_l("Distinguishing features"),
-                             validators=[Optional(), Length(max=1000)])
-    usual_clothing = TextAreaField(_l("Usual clothing"),
-                                   validators=[Optional(), Length(max=500)])
-    walking_ability = SelectField(_l("Walking"), choices=choices(WalkingAbility),
-                                  default=WalkingAbility.independent.value)
-    handling_notes = TextAreaField(_l("How to approach and speak to the person"),
-                                   validators=[Optional(), Length(max=1000)])
+    features = TextAreaField(
+        _l("Distinguishing features"), validators=[Optional(), Length(max=1000)]
+    )
+    usual_clothing = TextAreaField(_l("Usual clothing"), validators=[Optional(), Length(max=500)])
+    walking_ability = SelectField(
+        _l("Walking"), choices=choices(WalkingAbility), default=WalkingAbility.independent.value
+    )
+    handling_notes = TextAreaField(
+        _l("How to approach and speak to the person"), validators=[Optional(), Length(max=1000)]
+    )
     home_address = StringField(_l("Home address"), validators=[Optional(), Length(max=300)])
     home_lat = FloatField(_l("Home latitude"), validators=[Optional(), NumberRange(-90, 90)])
     home_lon = FloatField(_l("Home longitude"), validators=[Optional(), NumberRange(-180, 180)])
     care_manager_name = StringField(_l("Care manager"), validators=[Optional(), Length(max=100)])
-    care_manager_org = StringField(_l("Care manager's office"),
-                                   validators=[Optional(), Length(max=200)])
-    care_manager_phone = StringField(_l("Care manager's phone"), render_kw={"type": "tel"},
-                                     validators=[Optional(), Length(max=30), PhoneNumber()])
+    care_manager_org = StringField(
+        _l("Care manager's office"), validators=[Optional(), Length(max=200)]
+    )
+    care_manager_phone = StringField(
+        _l("Care manager's phone"),
+        render_kw={"type": "tel"},
+        validators=[Optional(), Length(max=30), PhoneNumber()],
+    )
     contacts = FieldList(FormField(ContactSubForm), min_entries=3, max_entries=MAX_CONTACTS)
     places = FieldList(FormField(PlaceSubForm), min_entries=0, max_entries=MAX_PLACES)
 
@@ -230,10 +266,15 @@ class PersonForm(SafeForm):
     def validate(self, extra_validators: Any = None) -> bool:
         ok = super().validate(extra_validators)
         # Both coordinates or neither (Optional() would skip an inline validator).
-        if not self.home_lat.errors and not self.home_lon.errors \
-                and (self.home_lat.data is None) != (self.home_lon.data is None):
-            self.home_lat.errors = [*self.home_lat.errors,
-                                    _l("Please click the map where the home is.")]
+        if (
+            not self.home_lat.errors
+            and not self.home_lon.errors
+            and (self.home_lat.data is None) != (self.home_lon.data is None)
+        ):
+            self.home_lat.errors = [
+                *self.home_lat.errors,
+                _l("Please click the map where the home is."),
+            ]
             ok = False
         return ok
 
@@ -250,31 +291,46 @@ class PersonForm(SafeForm):
         while self.contacts.entries:
             self.contacts.pop_entry()
         for contact in person.contacts:
-            self.contacts.append_entry({"name": contact.name, "relation": contact.relation,
-                                        "phone": contact.phone, "email": contact.email})
-        while len(self.contacts.entries) < max(3, len(person.contacts) + 1) \
-                and len(self.contacts.entries) < MAX_CONTACTS:
+            self.contacts.append_entry(
+                {
+                    "name": contact.name,
+                    "relation": contact.relation,
+                    "phone": contact.phone,
+                    "email": contact.email,
+                }
+            )
+        while (
+            len(self.contacts.entries) < max(3, len(person.contacts) + 1)
+            and len(self.contacts.entries) < MAX_CONTACTS
+        ):
             self.contacts.append_entry()
         while self.places.entries:
             self.places.pop_entry()
         for place in person.places:
-            self.places.append_entry({"name": place.name, "note": place.note,
-                                      "lat": place.lat, "lon": place.lon})
+            self.places.append_entry(
+                {"name": place.name, "note": place.note, "lat": place.lat, "lon": place.lon}
+            )
 
     def person_fields(self) -> PersonFields:
         return PersonFields(
-            name=_text(self.name.data), name_kana=_text(self.name_kana.data),
-            birth_date=self.birth_date.data, sex=Sex(self.sex.data),
-            height_cm=self.height_cm.data, build=Build(self.build.data),
-            hair=_text(self.hair.data), features=_text(self.features.data),
+            name=_text(self.name.data),
+            name_kana=_text(self.name_kana.data),
+            birth_date=self.birth_date.data,
+            sex=Sex(self.sex.data),
+            height_cm=self.height_cm.data,
+            build=Build(self.build.data),
+            hair=_text(self.hair.data),
+            features=_text(self.features.data),
             usual_clothing=_text(self.usual_clothing.data),
             walking_ability=WalkingAbility(self.walking_ability.data),
             handling_notes=_text(self.handling_notes.data),
             home_address=_text(self.home_address.data),
-            home_lat=self.home_lat.data, home_lon=self.home_lon.data,
+            home_lat=self.home_lat.data,
+            home_lon=self.home_lon.data,
             care_manager_name=_text(self.care_manager_name.data),
             care_manager_org=_text(self.care_manager_org.data),
-            care_manager_phone=_text(self.care_manager_phone.data))
+            care_manager_phone=_text(self.care_manager_phone.data),
+        )
 
     def contact_fields(self) -> list[ContactFields]:
         return [e.form.to_fields() for e in self.contacts.entries if not e.form.is_blank()]
@@ -318,8 +374,9 @@ class PhotoForm(SafeForm):
     """Add one photo to a registered person."""
 
     photo = FileField(_l("Photo"), validators=[FileRequired(_l("Please choose a photo."))])
-    kind = SelectField(_l("Kind of photo"), choices=choices(PhotoKind),
-                       default=PhotoKind.face.value)
+    kind = SelectField(
+        _l("Kind of photo"), choices=choices(PhotoKind), default=PhotoKind.face.value
+    )
     taken_on = DateField(_l("Taken on"), validators=[Optional()])
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -335,8 +392,9 @@ class PhotoForm(SafeForm):
 
     def upload(self) -> PhotoUpload:
         assert self.processed is not None
-        return PhotoUpload(kind=PhotoKind(self.kind.data), photo=self.processed,
-                           taken_on=self.taken_on.data)
+        return PhotoUpload(
+            kind=PhotoKind(self.kind.data), photo=self.processed, taken_on=self.taken_on.data
+        )
 
 
 class ConfirmForm(SafeForm):

@@ -59,8 +59,9 @@ class AtRiskPerson(Model):
     __tablename__ = "at_risk_person"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    district_id: Mapped[int] = mapped_column(sa.ForeignKey("district.id", ondelete="CASCADE"),
-                                             index=True)
+    district_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("district.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(sa.String(100))
     name_kana: Mapped[str] = mapped_column(sa.String(100), default="")
     birth_date: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
@@ -71,7 +72,8 @@ class AtRiskPerson(Model):
     features: Mapped[str] = mapped_column(sa.String(1000), default="")  # 身体的特徴, 口癖 ...
     usual_clothing: Mapped[str] = mapped_column(sa.String(500), default="")
     walking_ability: Mapped[WalkingAbility] = mapped_column(
-        enum_column_type(WalkingAbility), default=WalkingAbility.independent)
+        enum_column_type(WalkingAbility), default=WalkingAbility.independent
+    )
     # How to approach: hearing, what calms them, what name they answer to.
     handling_notes: Mapped[str] = mapped_column(sa.String(1000), default="")
     home_address: Mapped[str] = mapped_column(sa.String(300), default="")
@@ -82,19 +84,24 @@ class AtRiskPerson(Model):
     care_manager_phone: Mapped[str] = mapped_column(sa.String(30), default="")
     is_archived: Mapped[bool] = mapped_column(default=False)
     created_by_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("staff_user.id", ondelete="SET NULL"), nullable=True)
+        sa.ForeignKey("staff_user.id", ondelete="SET NULL"), nullable=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     district: Mapped[District] = relationship()
     contacts: Mapped[list[FamilyContact]] = relationship(
-        back_populates="person", cascade="all, delete-orphan", order_by="FamilyContact.position")
+        back_populates="person", cascade="all, delete-orphan", order_by="FamilyContact.position"
+    )
     places: Mapped[list[UsualPlace]] = relationship(
-        back_populates="person", cascade="all, delete-orphan", order_by="UsualPlace.id")
+        back_populates="person", cascade="all, delete-orphan", order_by="UsualPlace.id"
+    )
     photos: Mapped[list[PersonPhoto]] = relationship(
-        back_populates="person", cascade="all, delete-orphan", order_by="PersonPhoto.id")
+        back_populates="person", cascade="all, delete-orphan", order_by="PersonPhoto.id"
+    )
     consents: Mapped[list[Consent]] = relationship(
-        back_populates="person", cascade="all, delete-orphan", order_by="Consent.given_on.desc()")
+        back_populates="person", cascade="all, delete-orphan", order_by="Consent.given_on.desc()"
+    )
 
 
 class FamilyContact(Model):
@@ -104,7 +111,8 @@ class FamilyContact(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("at_risk_person.id", ondelete="CASCADE"), index=True)
+        sa.ForeignKey("at_risk_person.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(sa.String(100))
     relation: Mapped[str] = mapped_column(sa.String(50), default="")
     phone: Mapped[str] = mapped_column(sa.String(30), default="")
@@ -121,7 +129,8 @@ class UsualPlace(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("at_risk_person.id", ondelete="CASCADE"), index=True)
+        sa.ForeignKey("at_risk_person.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(sa.String(100))
     lat: Mapped[float] = mapped_column(sa.Float)
     lon: Mapped[float] = mapped_column(sa.Float)
@@ -138,7 +147,8 @@ class PersonPhoto(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("at_risk_person.id", ondelete="CASCADE"), index=True)
+        sa.ForeignKey("at_risk_person.id", ondelete="CASCADE"), index=True
+    )
     kind: Mapped[PhotoKind] = mapped_column(enum_column_type(PhotoKind), default=PhotoKind.face)
     data: Mapped[bytes] = mapped_column(sa.LargeBinary)
     content_type: Mapped[str] = mapped_column(sa.String(32), default="image/jpeg")
@@ -146,7 +156,8 @@ class PersonPhoto(Model):
     height: Mapped[int] = mapped_column(default=0)
     taken_on: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
     uploaded_by_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("staff_user.id", ondelete="SET NULL"), nullable=True)
+        sa.ForeignKey("staff_user.id", ondelete="SET NULL"), nullable=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     person: Mapped[AtRiskPerson] = relationship(back_populates="photos")
@@ -159,7 +170,8 @@ class Consent(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("at_risk_person.id", ondelete="CASCADE"), index=True)
+        sa.ForeignKey("at_risk_person.id", ondelete="CASCADE"), index=True
+    )
     given_by_name: Mapped[str] = mapped_column(sa.String(100))
     given_by_relation: Mapped[str] = mapped_column(sa.String(50), default="")  # 本人, 長女 ...
     given_on: Mapped[date] = mapped_column(sa.Date)
@@ -167,7 +179,8 @@ class Consent(Model):
     scopes: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)  # ConsentScope values
     note: Mapped[str] = mapped_column(sa.String(500), default="")
     recorded_by_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("staff_user.id", ondelete="SET NULL"), nullable=True)
+        sa.ForeignKey("staff_user.id", ondelete="SET NULL"), nullable=True
+    )
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 

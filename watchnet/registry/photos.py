@@ -40,8 +40,10 @@ class ProcessedPhoto:
 def _limits() -> tuple[int, int]:
     if has_app_context():
         cfg = current_app.config
-        return (int(cfg.get("PHOTO_MAX_BYTES", DEFAULT_MAX_BYTES)),
-                int(cfg.get("PHOTO_MAX_SIDE_PX", DEFAULT_MAX_SIDE_PX)))
+        return (
+            int(cfg.get("PHOTO_MAX_BYTES", DEFAULT_MAX_BYTES)),
+            int(cfg.get("PHOTO_MAX_SIDE_PX", DEFAULT_MAX_SIDE_PX)),
+        )
     return DEFAULT_MAX_BYTES, DEFAULT_MAX_SIDE_PX
 
 
@@ -54,8 +56,9 @@ def photo_limit_mb() -> str:
     return _mib(_limits()[0])
 
 
-def reencode_photo(data: bytes, *, max_bytes: int | None = None,
-                   max_side_px: int | None = None) -> ProcessedPhoto:
+def reencode_photo(
+    data: bytes, *, max_bytes: int | None = None, max_side_px: int | None = None
+) -> ProcessedPhoto:
     """Check that `data` is an image within the size limit and return it as a clean JPEG."""
     cfg_bytes, cfg_side = _limits()
     max_bytes = cfg_bytes if max_bytes is None else max_bytes
@@ -77,10 +80,10 @@ def reencode_photo(data: bytes, *, max_bytes: int | None = None,
             image.load()
     except PhotoError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
-            Image.DecompressionBombError):
-        raise PhotoError(_("This file is not a photo we can read. "
-                           "Please choose a JPEG, PNG or similar image.")) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        raise PhotoError(
+            _("This file is not a photo we can read. Please choose a JPEG, PNG or similar image.")
+        ) from None
     try:
         image = ImageOps.exif_transpose(image)
         if image.mode not in ("RGB", "L"):
@@ -96,6 +99,7 @@ def reencode_photo(data: bytes, *, max_bytes: int | None = None,
         out = io.BytesIO()
         clean.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True)
     except (OSError, ValueError):
-        raise PhotoError(_("This file is not a photo we can read. "
-                           "Please choose a JPEG, PNG or similar image.")) from None
+        raise PhotoError(
+            _("This file is not a photo we can read. Please choose a JPEG, PNG or similar image.")
+        ) from None
     return ProcessedPhoto(data=out.getvalue(), width=clean.width, height=clean.height)

@@ -120,7 +120,7 @@ def current_consent(person: AtRiskPerson) -> Consent | None:
 
 
 def consent_state(person: AtRiskPerson, today: date) -> str:
-    """"valid", "expiring" (renewal due within 30 days), "expired" or "none"."""
+    """ "valid", "expiring" (renewal due within 30 days), "expired" or "none"."""
     consent = current_consent(person)
     if consent is None:
         return "none"
@@ -133,11 +133,12 @@ def consent_state(person: AtRiskPerson, today: date) -> str:
 
 def list_persons(district_id: int, *, archived: bool = False) -> list[AtRiskPerson]:
     """The district's registered persons (or its archived ones), by kana then name."""
-    query = (sa.select(AtRiskPerson)
-             .where(AtRiskPerson.district_id == district_id,
-                    AtRiskPerson.is_archived.is_(archived))
-             .options(selectinload(AtRiskPerson.consents))
-             .order_by(AtRiskPerson.name_kana, AtRiskPerson.name, AtRiskPerson.id))
+    query = (
+        sa.select(AtRiskPerson)
+        .where(AtRiskPerson.district_id == district_id, AtRiskPerson.is_archived.is_(archived))
+        .options(selectinload(AtRiskPerson.consents))
+        .order_by(AtRiskPerson.name_kana, AtRiskPerson.name, AtRiskPerson.id)
+    )
     return list(db.session.scalars(query))
 
 
@@ -153,35 +154,58 @@ def _apply_fields(person: AtRiskPerson, fields: PersonFields) -> None:
 
 
 def _replace_contacts(person: AtRiskPerson, contacts: Sequence[ContactFields]) -> None:
-    person.contacts = [FamilyContact(name=c.name, relation=c.relation,
-                                     phone=normalise_phone(c.phone),
-                                     email=c.email, position=i)
-                       for i, c in enumerate(contacts[:MAX_CONTACTS])]
+    person.contacts = [
+        FamilyContact(
+            name=c.name,
+            relation=c.relation,
+            phone=normalise_phone(c.phone),
+            email=c.email,
+            position=i,
+        )
+        for i, c in enumerate(contacts[:MAX_CONTACTS])
+    ]
 
 
 def _replace_places(person: AtRiskPerson, places: Sequence[PlaceFields]) -> None:
-    person.places = [UsualPlace(name=p.name, lat=p.lat, lon=p.lon, note=p.note)
-                     for p in places[:MAX_PLACES]]
+    person.places = [
+        UsualPlace(name=p.name, lat=p.lat, lon=p.lon, note=p.note) for p in places[:MAX_PLACES]
+    ]
 
 
 def _new_consent(data: ConsentFields, actor: StaffUser | None) -> Consent:
-    return Consent(given_by_name=data.given_by_name, given_by_relation=data.given_by_relation,
-                   given_on=data.given_on, renew_by=data.renew_by,
-                   scopes=[s.value for s in data.scopes], note=data.note,
-                   recorded_by_id=actor.id if actor else None)
+    return Consent(
+        given_by_name=data.given_by_name,
+        given_by_relation=data.given_by_relation,
+        given_on=data.given_on,
+        renew_by=data.renew_by,
+        scopes=[s.value for s in data.scopes],
+        note=data.note,
+        recorded_by_id=actor.id if actor else None,
+    )
 
 
 def _new_photo(upload: PhotoUpload, actor: StaffUser | None) -> PersonPhoto:
-    return PersonPhoto(kind=upload.kind, data=upload.photo.data,
-                       content_type=upload.photo.content_type, width=upload.photo.width,
-                       height=upload.photo.height, taken_on=upload.taken_on,
-                       uploaded_by_id=actor.id if actor else None)
+    return PersonPhoto(
+        kind=upload.kind,
+        data=upload.photo.data,
+        content_type=upload.photo.content_type,
+        width=upload.photo.width,
+        height=upload.photo.height,
+        taken_on=upload.taken_on,
+        uploaded_by_id=actor.id if actor else None,
+    )
 
 
-def register_person(district: District, fields: PersonFields, *,
-                    contacts: Sequence[ContactFields], places: Sequence[PlaceFields],
-                    consent: ConsentFields, photos: Sequence[PhotoUpload],
-                    actor: StaffUser | None) -> AtRiskPerson:
+def register_person(
+    district: District,
+    fields: PersonFields,
+    *,
+    contacts: Sequence[ContactFields],
+    places: Sequence[PlaceFields],
+    consent: ConsentFields,
+    photos: Sequence[PhotoUpload],
+    actor: StaffUser | None,
+) -> AtRiskPerson:
     """Register a person with their contacts, usual places, photos and the consent given."""
     person = AtRiskPerson(district_id=district.id, created_by_id=actor.id if actor else None)
     _apply_fields(person, fields)
@@ -191,13 +215,24 @@ def register_person(district: District, fields: PersonFields, *,
     person.photos = [_new_photo(p, actor) for p in photos[:MAX_PHOTOS]]
     db.session.add(person)
     db.session.flush()
-    record_audit("person.registered", "at_risk_person", person.id, district.id,
-                 photos=len(person.photos), scopes=[s.value for s in consent.scopes])
+    record_audit(
+        "person.registered",
+        "at_risk_person",
+        person.id,
+        district.id,
+        photos=len(person.photos),
+        scopes=[s.value for s in consent.scopes],
+    )
     return person
 
 
-def update_person(person: AtRiskPerson, fields: PersonFields, *,
-                  contacts: Sequence[ContactFields], places: Sequence[PlaceFields]) -> None:
+def update_person(
+    person: AtRiskPerson,
+    fields: PersonFields,
+    *,
+    contacts: Sequence[ContactFields],
+    places: Sequence[PlaceFields],
+) -> None:
     """Replace the person's facts, contacts and usual places with the edited ones."""
     _apply_fields(person, fields)
     _replace_contacts(person, contacts)
@@ -206,17 +241,23 @@ def update_person(person: AtRiskPerson, fields: PersonFields, *,
     record_audit("person.updated", "at_risk_person", person.id, person.district_id)
 
 
-def record_consent(person: AtRiskPerson, data: ConsentFields,
-                   actor: StaffUser | None) -> Consent:
+def record_consent(person: AtRiskPerson, data: ConsentFields, actor: StaffUser | None) -> Consent:
     """Record a new (or renewed) consent; it brings an archived person back to the registry."""
     consent = _new_consent(data, actor)
     person.consents.append(consent)
     restored = person.is_archived
     person.is_archived = False
     db.session.flush()
-    record_audit("consent.recorded", "at_risk_person", person.id, person.district_id,
-                 consent_id=consent.id, renew_by=data.renew_by.isoformat(),
-                 scopes=[s.value for s in data.scopes], restored=restored)
+    record_audit(
+        "consent.recorded",
+        "at_risk_person",
+        person.id,
+        person.district_id,
+        consent_id=consent.id,
+        renew_by=data.renew_by.isoformat(),
+        scopes=[s.value for s in data.scopes],
+        restored=restored,
+    )
     return consent
 
 
@@ -236,16 +277,21 @@ def add_photo(person: AtRiskPerson, upload: PhotoUpload, actor: StaffUser | None
     photo = _new_photo(upload, actor)
     person.photos.append(photo)
     db.session.flush()
-    record_audit("photo.added", "person_photo", photo.id, person.district_id,
-                 person_id=person.id, kind=upload.kind.value)
+    record_audit(
+        "photo.added",
+        "person_photo",
+        photo.id,
+        person.district_id,
+        person_id=person.id,
+        kind=upload.kind.value,
+    )
     return photo
 
 
 def remove_photo(photo: PersonPhoto) -> None:
     """Delete a photo (the bytes go with the row)."""
     person = photo.person
-    record_audit("photo.removed", "person_photo", photo.id, person.district_id,
-                 person_id=person.id)
+    record_audit("photo.removed", "person_photo", photo.id, person.district_id, person_id=person.id)
     person.photos.remove(photo)
     db.session.flush()
 
@@ -253,7 +299,8 @@ def remove_photo(photo: PersonPhoto) -> None:
 def record_person_view(person: AtRiskPerson, what: str, photo_id: int | None = None) -> None:
     """Audit that the current user looked at the person's details ("page", "edit", "photo")."""
     if what == "photo":
-        record_audit("view_person_photo", "person_photo", photo_id, person.district_id,
-                     person_id=person.id)
+        record_audit(
+            "view_person_photo", "person_photo", photo_id, person.district_id, person_id=person.id
+        )
     else:
         record_audit("view_person", "at_risk_person", person.id, person.district_id, page=what)

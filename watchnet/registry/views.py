@@ -61,20 +61,27 @@ def _person(person_id: int) -> AtRiskPerson:
 
 
 def _form_map(district: District, form: PersonForm) -> Any:
-    points = [(e.form.lat.data, e.form.lon.data) for e in form.places.entries
-              if e.form.lat.data is not None and e.form.lon.data is not None]
+    points = [
+        (e.form.lat.data, e.form.lon.data)
+        for e in form.places.entries
+        if e.form.lat.data is not None and e.form.lon.data is not None
+    ]
     if form.home_lat.data is not None and form.home_lon.data is not None:
         points.insert(0, (form.home_lat.data, form.home_lon.data))
-    return person_form_map_parts(district, points, district_landmarks(district.id),
-                                 tile_settings(current_app.config))
+    return person_form_map_parts(
+        district, points, district_landmarks(district.id), tile_settings(current_app.config)
+    )
 
 
 def _person_context(person: AtRiskPerson) -> dict[str, Any]:
     today = local_today()
-    return {"person": person, "today": today,
-            "age": services.age_on(person.birth_date, today),
-            "consent": services.current_consent(person),
-            "consent_state": services.consent_state(person, today)}
+    return {
+        "person": person,
+        "today": today,
+        "age": services.age_on(person.birth_date, today),
+        "consent": services.current_consent(person),
+        "consent_state": services.consent_state(person, today),
+    }
 
 
 @bp.get("/registry")
@@ -94,14 +101,24 @@ def list_persons(district_id: int) -> str:
     district = _district(district_id)
     archived = request.args.get("archived") == "1"
     today = local_today()
-    rows = [(p, services.age_on(p.birth_date, today), services.consent_state(p, today),
-             services.current_consent(p))
-            for p in services.list_persons(district.id, archived=archived)]
+    rows = [
+        (
+            p,
+            services.age_on(p.birth_date, today),
+            services.consent_state(p, today),
+            services.current_consent(p),
+        )
+        for p in services.list_persons(district.id, archived=archived)
+    ]
     states = [state for _p, _a, state, _c in rows]
-    return render_template("registry/list.html", district=district, rows=rows,
-                           archived=archived,
-                           needs_consent=states.count("expired") + states.count("none"),
-                           expiring=states.count("expiring"))
+    return render_template(
+        "registry/list.html",
+        district=district,
+        rows=rows,
+        archived=archived,
+        needs_consent=states.count("expired") + states.count("none"),
+        expiring=states.count("expiring"),
+    )
 
 
 @bp.route("/districts/<int:district_id>/registry/new", methods=["GET", "POST"])
@@ -114,16 +131,26 @@ def new_person(district_id: int) -> Any:
         form.consent.form.prefill()
     elif form.validate():
         person = services.register_person(
-            district, form.person_fields(), contacts=form.contact_fields(),
-            places=form.place_fields(), consent=form.consent.form.to_fields(),
-            photos=form.photo_uploads(), actor=current_user)
+            district,
+            form.person_fields(),
+            contacts=form.contact_fields(),
+            places=form.place_fields(),
+            consent=form.consent.form.to_fields(),
+            photos=form.photo_uploads(),
+            actor=current_user,
+        )
         db.session.commit()
         flash(_("%(name)s has been registered.", name=person.name), "success")
         return redirect(url_for(".show_person", person_id=person.id))
     status = 400 if form.is_submitted() else 200
-    return render_template("registry/form.html", form=form, district=district, person=None,
-                           map_parts=_form_map(district, form),
-                           photo_max_mb=photo_limit_mb()), status
+    return render_template(
+        "registry/form.html",
+        form=form,
+        district=district,
+        person=None,
+        map_parts=_form_map(district, form),
+        photo_max_mb=photo_limit_mb(),
+    ), status
 
 
 @bp.get("/registry/<int:person_id>")
@@ -136,11 +163,20 @@ def show_person(person_id: int) -> Any:
 def _render_show(person: AtRiskPerson, photo_form: PhotoForm, status: int = 200) -> Any:
     services.record_person_view(person, "page")
     db.session.commit()
-    parts = person_map_parts(person, district_landmarks(person.district_id),
-                             tile_settings(current_app.config), home_label=_("Home"))
-    return render_template("registry/show.html", map_parts=parts, photo_form=photo_form,
-                           photo_max_mb=photo_limit_mb(),
-                           confirm_form=ConfirmForm(), **_person_context(person)), status
+    parts = person_map_parts(
+        person,
+        district_landmarks(person.district_id),
+        tile_settings(current_app.config),
+        home_label=_("Home"),
+    )
+    return render_template(
+        "registry/show.html",
+        map_parts=parts,
+        photo_form=photo_form,
+        photo_max_mb=photo_limit_mb(),
+        confirm_form=ConfirmForm(),
+        **_person_context(person),
+    ), status
 
 
 @bp.route("/registry/<int:person_id>/edit", methods=["GET", "POST"])
@@ -156,14 +192,20 @@ def edit_person(person_id: int) -> Any:
         services.record_person_view(person, "edit")
         db.session.commit()
     elif form.validate():
-        services.update_person(person, form.person_fields(), contacts=form.contact_fields(),
-                               places=form.place_fields())
+        services.update_person(
+            person, form.person_fields(), contacts=form.contact_fields(), places=form.place_fields()
+        )
         db.session.commit()
         flash(_("The changes have been saved."), "success")
         return redirect(url_for(".show_person", person_id=person.id))
     status = 400 if form.is_submitted() else 200
-    return render_template("registry/form.html", form=form, district=person.district,
-                           person=person, map_parts=_form_map(person.district, form)), status
+    return render_template(
+        "registry/form.html",
+        form=form,
+        district=person.district,
+        person=person,
+        map_parts=_form_map(person.district, form),
+    ), status
 
 
 @bp.route("/registry/<int:person_id>/consents/new", methods=["GET", "POST"])
@@ -180,8 +222,9 @@ def add_consent(person_id: int) -> Any:
         flash(_("The consent has been recorded."), "success")
         return redirect(url_for(".show_person", person_id=person.id))
     status = 400 if form.is_submitted() else 200
-    return render_template("registry/consent_form.html", form=form,
-                           **_person_context(person)), status
+    return render_template(
+        "registry/consent_form.html", form=form, **_person_context(person)
+    ), status
 
 
 @bp.route("/registry/<int:person_id>/archive", methods=["GET", "POST"])

@@ -17,8 +17,9 @@ from watchnet.teams.services import TEAM_COLORS, TEAM_NAME_MAX
 
 class TeamForm(SafeForm):
     name = StringField(_l("Team name"), validators=[DataRequired(), Length(max=TEAM_NAME_MAX)])
-    color = SelectField(_l("Colour"), choices=select_choices(TEAM_COLORS),
-                        default=TEAM_COLORS[0][0])
+    color = SelectField(
+        _l("Colour"), choices=select_choices(TEAM_COLORS), default=TEAM_COLORS[0][0]
+    )
 
 
 def team_form(team: Team | None = None, **kwargs: Any) -> TeamForm:
@@ -30,31 +31,37 @@ def team_form(team: Team | None = None, **kwargs: Any) -> TeamForm:
         return TeamForm(prefix="new-team", **kwargs)
     form = TeamForm(prefix=f"team{team.id}", obj=team, **kwargs)
     if team.color not in {value for value, _label in TEAM_COLORS}:
-        form.color.choices = [SelectChoice(team.color, _l("Current colour")),
-                              *select_choices(TEAM_COLORS)]
+        form.color.choices = [
+            SelectChoice(team.color, _l("Current colour")),
+            *select_choices(TEAM_COLORS),
+        ]
     return form
 
 
 class InviteForm(SafeForm):
     # Which ids may be invited is the service's rule (district, active); it answers for them.
-    supporter_ids = SelectMultipleField(_l("Supporters to invite"), coerce=int,
-                                        validate_choice=False)
+    supporter_ids = SelectMultipleField(
+        _l("Supporters to invite"), coerce=int, validate_choice=False
+    )
 
 
 class AssignForm(SafeForm):
     # 0 means "no team"; whether a team id belongs to the drill is checked when it is loaded.
-    team_id = SelectField(_l("Team"), coerce=int, validate_choice=False,
-                          validators=[InputRequired()])
-    role = SelectField(_l("Role"),
-                       choices=choices(ParticipantRole))
+    team_id = SelectField(
+        _l("Team"), coerce=int, validate_choice=False, validators=[InputRequired()]
+    )
+    role = SelectField(_l("Role"), choices=choices(ParticipantRole))
 
 
-def assign_form(participant_id: int, team_choices: list[tuple[int, str]],
-                **kwargs: Any) -> AssignForm:
+def assign_form(
+    participant_id: int, team_choices: list[tuple[int, str]], **kwargs: Any
+) -> AssignForm:
     """The team-and-role form of one participant row."""
     form = AssignForm(prefix=f"p{participant_id}", **kwargs)
-    form.team_id.choices = [SelectChoice(0, _l("No team")),  # type: ignore[arg-type]
-                            *(SelectChoice(tid, name) for tid, name in team_choices)]
+    form.team_id.choices = [
+        SelectChoice(0, _l("No team")),  # type: ignore[arg-type]
+        *(SelectChoice(tid, name) for tid, name in team_choices),
+    ]
     return form
 
 

@@ -104,15 +104,18 @@ def _participants_query(drill: Drill) -> sa.Select[Participant]:
 def _kind_counts(participants: Iterable[Participant]) -> list[tuple[SupporterKind, int]]:
     """Counts per supporter kind: the featured kinds always, the others when present."""
     counts = Counter(p.supporter.kind for p in participants)
-    return [(kind, counts.get(kind, 0)) for kind in SupporterKind
-            if kind in FEATURED_KINDS or counts.get(kind, 0)]
+    return [
+        (kind, counts.get(kind, 0))
+        for kind in SupporterKind
+        if kind in FEATURED_KINDS or counts.get(kind, 0)
+    ]
 
 
 def load_team_overview(drill: Drill) -> TeamOverview:
     """The drill's teams with their members, unassigned participants and uninvited supporters."""
-    teams = list(db.session.scalars(
-        sa.select(Team).where(Team.drill_id == drill.id).order_by(Team.id)
-    ))
+    teams = list(
+        db.session.scalars(sa.select(Team).where(Team.drill_id == drill.id).order_by(Team.id))
+    )
     participants = list(db.session.scalars(_participants_query(drill)))
     members: dict[int, list[Participant]] = {team.id: [] for team in teams}
     unassigned: list[Participant] = []
@@ -122,18 +125,28 @@ def load_team_overview(drill: Drill) -> TeamOverview:
         else:
             unassigned.append(p)
     invited = sa.select(Participant.supporter_id).where(Participant.drill_id == drill.id)
-    uninvited = list(db.session.scalars(
-        sa.select(Supporter)
-        .where(Supporter.district_id == drill.district_id, Supporter.is_active.is_(True),
-               Supporter.id.not_in(invited))
-        .order_by(Supporter.name_kana, Supporter.name, Supporter.id)
-    ))
+    uninvited = list(
+        db.session.scalars(
+            sa.select(Supporter)
+            .where(
+                Supporter.district_id == drill.district_id,
+                Supporter.is_active.is_(True),
+                Supporter.id.not_in(invited),
+            )
+            .order_by(Supporter.name_kana, Supporter.name, Supporter.id)
+        )
+    )
     uninvited.sort(key=lambda s: _KIND_ORDER[s.kind])  # stable: by kind, then by kana
     return TeamOverview(
-        drill=drill, teams=teams, members=members, unassigned=unassigned, uninvited=uninvited,
+        drill=drill,
+        teams=teams,
+        members=members,
+        unassigned=unassigned,
+        uninvited=uninvited,
         kind_counts=_kind_counts(participants),
-        team_kind_counts={tid: [(k, n) for k, n in _kind_counts(ms) if n]
-                          for tid, ms in members.items()},
+        team_kind_counts={
+            tid: [(k, n) for k, n in _kind_counts(ms) if n] for tid, ms in members.items()
+        },
     )
 
 
@@ -162,8 +175,7 @@ def _clean_team_name(drill: Drill, name: str, team: Team | None = None) -> str:
     if not name:
         raise UserInputError(gettext("Please enter a team name."), "name")
     if len(name) > TEAM_NAME_MAX:
-        raise UserInputError(
-            gettext("Use at most %(n)d characters.", n=TEAM_NAME_MAX), "name")
+        raise UserInputError(gettext("Use at most %(n)d characters.", n=TEAM_NAME_MAX), "name")
     # Compared in normalised form (NFKC, spaces, invisible characters), as landmarks are.
     others = sa.select(Team.name).where(Team.drill_id == drill.id)
     if team is not None:
@@ -185,8 +197,9 @@ def create_team(drill: Drill, name: str, color: str) -> Team:
     team = Team(drill_id=drill.id, name=_clean_team_name(drill, name), color=_check_color(color))
     db.session.add(team)
     db.session.flush()
-    record_audit("team.created", "team", team.id, drill.district_id, drill_id=drill.id,
-                 name=team.name)
+    record_audit(
+        "team.created", "team", team.id, drill.district_id, drill_id=drill.id, name=team.name
+    )
     return team
 
 
@@ -196,8 +209,15 @@ def update_team(team: Team, name: str, color: str) -> Team:
     team.name = _clean_team_name(drill, name, team)
     team.color = color if color == team.color else _check_color(color)
     db.session.flush()
-    record_audit("team.updated", "team", team.id, drill.district_id, drill_id=drill.id,
-                 name=team.name, color=team.color)
+    record_audit(
+        "team.updated",
+        "team",
+        team.id,
+        drill.district_id,
+        drill_id=drill.id,
+        name=team.name,
+        color=team.color,
+    )
     return team
 
 
@@ -207,8 +227,9 @@ def delete_team(team: Team) -> None:
     db.session.execute(
         sa.update(Participant).where(Participant.team_id == team.id).values(team_id=None)
     )
-    record_audit("team.deleted", "team", team.id, drill.district_id, drill_id=drill.id,
-                 name=team.name)
+    record_audit(
+        "team.deleted", "team", team.id, drill.district_id, drill_id=drill.id, name=team.name
+    )
     db.session.delete(team)
     db.session.flush()
     db.session.expire_all()
@@ -224,31 +245,47 @@ def invite_supporters(drill: Drill, supporter_ids: Sequence[int]) -> list[Partic
     if not wanted:
         raise UserInputError(gettext("Please choose at least one supporter."), "supporter_ids")
     found = {
-        s.id: s for s in db.session.scalars(
-            sa.select(Supporter).where(Supporter.id.in_(wanted),
-                                       Supporter.district_id == drill.district_id,
-                                       Supporter.is_active.is_(True)))
+        s.id: s
+        for s in db.session.scalars(
+            sa.select(Supporter).where(
+                Supporter.id.in_(wanted),
+                Supporter.district_id == drill.district_id,
+                Supporter.is_active.is_(True),
+            )
+        )
     }
     if set(found) != wanted:
         raise UserInputError(
             gettext("Some of the chosen supporters cannot be invited to this drill."),
-            "supporter_ids")
-    already = set(db.session.scalars(
-        sa.select(Participant.supporter_id).where(Participant.drill_id == drill.id,
-                                                  Participant.supporter_id.in_(wanted))
-    ))
-    added = [Participant(drill_id=drill.id, supporter_id=sid, role=ParticipantRole.walker)
-             for sid in sorted(wanted - already)]
+            "supporter_ids",
+        )
+    already = set(
+        db.session.scalars(
+            sa.select(Participant.supporter_id).where(
+                Participant.drill_id == drill.id, Participant.supporter_id.in_(wanted)
+            )
+        )
+    )
+    added = [
+        Participant(drill_id=drill.id, supporter_id=sid, role=ParticipantRole.walker)
+        for sid in sorted(wanted - already)
+    ]
     db.session.add_all(added)
     db.session.flush()
     if added:
-        record_audit("drill.supporters_invited", "drill", drill.id, drill.district_id,
-                     supporter_ids=[p.supporter_id for p in added])
+        record_audit(
+            "drill.supporters_invited",
+            "drill",
+            drill.id,
+            drill.district_id,
+            supporter_ids=[p.supporter_id for p in added],
+        )
     return added
 
 
-def assign_participant(participant: Participant, team: Team | None,
-                       role: ParticipantRole | str) -> Participant:
+def assign_participant(
+    participant: Participant, team: Team | None, role: ParticipantRole | str
+) -> Participant:
     """Put a participant in a team of the same drill (or none) with a role."""
     if team is not None and team.drill_id != participant.drill_id:
         raise UserInputError(gettext("That team belongs to another drill."), "team_id")
@@ -258,17 +295,29 @@ def assign_participant(participant: Participant, team: Team | None,
         raise UserInputError(gettext("Please choose one of the listed roles."), "role") from exc
     participant.team_id = team.id if team is not None else None
     db.session.flush()
-    record_audit("participant.assigned", "participant", participant.id,
-                 participant.drill.district_id, drill_id=participant.drill_id,
-                 team_id=participant.team_id, role=str(participant.role))
+    record_audit(
+        "participant.assigned",
+        "participant",
+        participant.id,
+        participant.drill.district_id,
+        drill_id=participant.drill_id,
+        team_id=participant.team_id,
+        role=str(participant.role),
+    )
     return participant
 
 
 def remove_participant(participant: Participant) -> None:
     """Take a supporter off the drill (the supporter's registration stays)."""
     drill = participant.drill
-    record_audit("participant.removed", "participant", participant.id, drill.district_id,
-                 drill_id=drill.id, supporter_id=participant.supporter_id)
+    record_audit(
+        "participant.removed",
+        "participant",
+        participant.id,
+        drill.district_id,
+        drill_id=drill.id,
+        supporter_id=participant.supporter_id,
+    )
     db.session.delete(participant)
     db.session.flush()
 
@@ -280,19 +329,28 @@ def balance_teams(drill: Drill) -> int:
     across kinds, so team sizes differ by at most one and each kind is spread evenly. Observers
     and role-players keep their places. Returns the number of walkers dealt.
     """
-    teams = list(db.session.scalars(
-        sa.select(Team).where(Team.drill_id == drill.id).order_by(Team.id)
-    ))
+    teams = list(
+        db.session.scalars(sa.select(Team).where(Team.drill_id == drill.id).order_by(Team.id))
+    )
     if not teams:
         raise UserInputError(gettext("Create a team first."), "teams")
-    walkers = [p for p in db.session.scalars(_participants_query(drill))
-               if p.role == ParticipantRole.walker]
+    walkers = [
+        p
+        for p in db.session.scalars(_participants_query(drill))
+        if p.role == ParticipantRole.walker
+    ]
     walkers.sort(key=lambda p: _KIND_ORDER[p.supporter.kind])  # stable: kana order within kind
     for i, participant in enumerate(walkers):
         participant.team_id = teams[i % len(teams)].id
     db.session.flush()
-    record_audit("drill.teams_balanced", "drill", drill.id, drill.district_id,
-                 walkers=len(walkers), teams=len(teams))
+    record_audit(
+        "drill.teams_balanced",
+        "drill",
+        drill.id,
+        drill.district_id,
+        walkers=len(walkers),
+        teams=len(teams),
+    )
     return len(walkers)
 
 
@@ -328,8 +386,11 @@ class HandoutSet:
 def tile_settings() -> TileSettings:
     """The configured tile source (GSI by default)."""
     cfg = current_app.config
-    return TileSettings(url=cfg["TILE_URL"], attribution=cfg["TILE_ATTRIBUTION"],
-                        max_zoom=int(cfg.get("TILE_MAX_ZOOM", 18)))
+    return TileSettings(
+        url=cfg["TILE_URL"],
+        attribution=cfg["TILE_ATTRIBUTION"],
+        max_zoom=int(cfg.get("TILE_MAX_ZOOM", 18)),
+    )
 
 
 def signin_url(supporter: Supporter) -> str:
@@ -345,8 +406,17 @@ def qr_svg(data: str) -> Markup:
     """An inline SVG QR code sized by CSS (no width/height of its own)."""
     code = segno.make(data, error="m")
     # Only our own URL goes in, never user text; segno writes plain SVG path data.
-    return Markup(code.svg_inline(scale=1, border=4, omitsize=True, svgclass="qr",  # noqa: S704
-                                  lineclass=None, dark="#000", light="#fff"))
+    return Markup(  # noqa: S704
+        code.svg_inline(
+            scale=1,
+            border=4,
+            omitsize=True,
+            svgclass="qr",
+            lineclass=None,
+            dark="#000",
+            light="#fff",
+        )
+    )
 
 
 def build_handout_map(drill: Drill) -> MapParts:
@@ -357,8 +427,15 @@ def build_handout_map(drill: Drill) -> MapParts:
     center = points[0] if points else (drill.district.center_lat, drill.district.center_lon)
     m = new_map(center, tile_settings())
     # Paper cannot be zoomed or dragged; the zoom buttons would only cover part of the map.
-    m.options.update(zoom_control=False, dragging=False, scroll_wheel_zoom=False,
-                     double_click_zoom=False, touch_zoom=False, box_zoom=False, keyboard=False)
+    m.options.update(
+        zoom_control=False,
+        dragging=False,
+        scroll_wheel_zoom=False,
+        double_click_zoom=False,
+        touch_zoom=False,
+        box_zoom=False,
+        keyboard=False,
+    )
     add_landmarks(m, drill.district.landmarks)
     add_route(m, route)
     add_checkpoints(m, [(i, cp.name, cp.lat, cp.lon) for i, cp in enumerate(cps, start=1)])
@@ -373,10 +450,17 @@ def _handout_members(team: Team) -> list[HandoutMember]:
     members = []
     for p in participants:
         url = signin_url(p.supporter)
-        members.append(HandoutMember(
-            participant_id=p.id, name=p.supporter.name, name_kana=p.supporter.name_kana,
-            kind=p.supporter.kind, role=p.role, signin_url=url, qr_svg=qr_svg(url),
-        ))
+        members.append(
+            HandoutMember(
+                participant_id=p.id,
+                name=p.supporter.name,
+                name_kana=p.supporter.name_kana,
+                kind=p.supporter.kind,
+                role=p.role,
+                signin_url=url,
+                qr_svg=qr_svg(url),
+            )
+        )
     return members
 
 
@@ -388,16 +472,21 @@ def build_handouts(drill: Drill, teams: Sequence[Team]) -> HandoutSet:
     handouts = []
     for team in teams:
         members = _handout_members(team)
-        handouts.append(TeamHandout(team=team, members=members,
-                                    map_parts=build_handout_map(drill)))
-        record_audit("team.handout_viewed", "team", team.id, drill.district_id,
-                     drill_id=drill.id, signin_links=len(members))
+        handouts.append(TeamHandout(team=team, members=members, map_parts=build_handout_map(drill)))
+        record_audit(
+            "team.handout_viewed",
+            "team",
+            team.id,
+            drill.district_id,
+            drill_id=drill.id,
+            signin_links=len(members),
+        )
     db.session.flush()
     return HandoutSet(drill=drill, checkpoints=list(drill.checkpoints), handouts=handouts)
 
 
 def all_teams(drill: Drill) -> list[Team]:
     """The drill's teams in the order they were made."""
-    return list(db.session.scalars(
-        sa.select(Team).where(Team.drill_id == drill.id).order_by(Team.id)
-    ))
+    return list(
+        db.session.scalars(sa.select(Team).where(Team.drill_id == drill.id).order_by(Team.id))
+    )

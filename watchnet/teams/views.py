@@ -55,8 +55,12 @@ def _manage_page(drill: Drill, status: int = 200, **bound: Any) -> tuple[str, in
     edit_forms.update(bound.pop("edit_forms", {}))
     participants = overview.unassigned + [p for ms in overview.members.values() for p in ms]
     assign_forms = {
-        p.id: assign_form(p.id, team_choices, formdata=None,
-                          data={"team_id": p.team_id or 0, "role": p.role.value})
+        p.id: assign_form(
+            p.id,
+            team_choices,
+            formdata=None,
+            data={"team_id": p.team_id or 0, "role": p.role.value},
+        )
         for p in participants
     }
     for pid, form in bound.pop("assign_forms", {}).items():
@@ -68,8 +72,13 @@ def _manage_page(drill: Drill, status: int = 200, **bound: Any) -> tuple[str, in
     }
     context.update(bound)
     return render_template(
-        "teams/manage.html", drill=drill, overview=overview, edit_forms=edit_forms,
-        assign_forms=assign_forms, team_color=team_color, **context,
+        "teams/manage.html",
+        drill=drill,
+        overview=overview,
+        edit_forms=edit_forms,
+        assign_forms=assign_forms,
+        team_color=team_color,
+        **context,
     ), status
 
 
@@ -143,8 +152,12 @@ def invite_supporters(drill_id: int) -> Response | tuple[str, int]:
             _refuse(form, exc)
         else:
             db.session.commit()
-            flash(ngettext("%(num)d supporter was invited.", "%(num)d supporters were invited.",
-                           len(added)), "success")
+            flash(
+                ngettext(
+                    "%(num)d supporter was invited.", "%(num)d supporters were invited.", len(added)
+                ),
+                "success",
+            )
             return _back(drill, "#unassigned")
     return _manage_page(drill, 422, invite_form=form)
 
@@ -195,8 +208,14 @@ def balance_teams(drill_id: int) -> Response:
             flash(str(exc), "error")
         else:
             db.session.commit()
-            flash(ngettext("%(num)d walker was placed in a team.",
-                           "%(num)d walkers were spread over the teams.", count), "success")
+            flash(
+                ngettext(
+                    "%(num)d walker was placed in a team.",
+                    "%(num)d walkers were spread over the teams.",
+                    count,
+                ),
+                "success",
+            )
     return _back(drill)
 
 
@@ -216,9 +235,14 @@ def team_handout(drill_id: int, team_id: int) -> Response:
     team = services.get_team_or_404(drill, team_id)
     handouts = services.build_handouts(drill, [team])
     db.session.commit()
-    return _handout_response(render_template(
-        "teams/handout.html", hs=handouts, team_color=team_color,
-        page_title=f"{team.name} — {drill.title}"))
+    return _handout_response(
+        render_template(
+            "teams/handout.html",
+            hs=handouts,
+            team_color=team_color,
+            page_title=f"{team.name} — {drill.title}",
+        )
+    )
 
 
 @bp.get("/handouts")
@@ -228,5 +252,8 @@ def all_handouts(drill_id: int) -> Response:
     drill = _drill(drill_id)
     handouts = services.build_handouts(drill, services.all_teams(drill))
     db.session.commit()
-    return _handout_response(render_template(
-        "teams/handout.html", hs=handouts, team_color=team_color, page_title=drill.title))
+    return _handout_response(
+        render_template(
+            "teams/handout.html", hs=handouts, team_color=team_color, page_title=drill.title
+        )
+    )

@@ -61,8 +61,9 @@ bp = Blueprint("field", __name__, url_prefix="/field")
 PAGE_ENDPOINTS = frozenset({"field.home", "field.drill_page"})
 
 
-def json_error(code: int, message: str, errors: dict[str, list[str]] | None = None,
-               **extra: Any) -> tuple[Response, int]:
+def json_error(
+    code: int, message: str, errors: dict[str, list[str]] | None = None, **extra: Any
+) -> tuple[Response, int]:
     """{"code", "message", "errors"} with the status code."""
     body: dict[str, Any] = {"code": code, "message": message, "errors": errors or {}}
     body.update(extra)
@@ -161,9 +162,13 @@ def _refused_sender(supporter_id: int, version: int) -> None:
     end_phone_session()
     supporter = db.session.get(Supporter, supporter_id)
     if supporter is not None:
-        record_refused_access(supporter, "positions", link_version=version,
-                              reason="inactive" if not supporter.is_active else "revoked",
-                              path=request.path)
+        record_refused_access(
+            supporter,
+            "positions",
+            link_version=version,
+            reason="inactive" if not supporter.is_active else "revoked",
+            path=request.path,
+        )
 
 
 @bp.post("/drills/<int:drill_id>/positions")
@@ -172,8 +177,9 @@ def post_positions(drill_id: int) -> Any:
     # Participation is checked inside record_positions' insert; only a refused body costs a
     # look-up of its own, so strangers get 404, not validation messages.
     try:
-        rows = parse_positions(_json_body(), int(current_app.config["POSITION_MAX_BATCH"]),
-                               utcnow())
+        rows = parse_positions(
+            _json_body(), int(current_app.config["POSITION_MAX_BATCH"]), utcnow()
+        )
     except (InvalidPayload, _BadJson):
         try:
             services.check_position_sender(drill_id, supporter_id, version)
@@ -302,8 +308,12 @@ def phone_events(drill_id: int) -> Any:
                 last_beat = time.monotonic()
             time.sleep(poll_s)
 
-    return Response(stream(), mimetype="text/event-stream",  # type: ignore[call-arg]
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return Response(
+        stream(),  # type: ignore[call-arg]
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
 
 # ---------------------------------------------------------------------------------------------
 # End of the JSON and event-stream routes. The HTML pages (field.home, field.drill_page) follow.
@@ -330,17 +340,23 @@ def drill_page(drill_id: int) -> Any:
     if participant is None:
         abort(404)
     drill = participant.drill
-    parts = drill_map_parts(drill, district_landmarks(drill.district_id),
-                            tile_settings(current_app.config))
-    return render_template("field/drill.html", drill=drill, participant=participant,
-                           map_parts=parts,
-                           team_color=safe_color(participant.team.color if participant.team
-                                                 else None))
+    parts = drill_map_parts(
+        drill, district_landmarks(drill.district_id), tile_settings(current_app.config)
+    )
+    return render_template(
+        "field/drill.html",
+        drill=drill,
+        participant=participant,
+        map_parts=parts,
+        team_color=safe_color(participant.team.color if participant.team else None),
+    )
 
 
 def _is_drill_of_the_day(drill: Drill) -> bool:
     """Live now, or planned for today (display time zone)."""
     if drill.status == DrillStatus.live:
         return True
-    return (drill.status == DrillStatus.planned
-            and to_local(drill.starts_at).date() == to_local(utcnow()).date())
+    return (
+        drill.status == DrillStatus.planned
+        and to_local(drill.starts_at).date() == to_local(utcnow()).date()
+    )

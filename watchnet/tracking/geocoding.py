@@ -35,8 +35,17 @@ _geocoders: dict[tuple[str, float], Nominatim] = {}
 _lock = threading.Lock()
 
 # Nominatim address parts, from the larger area to the house, as a Japanese address is read.
-_JA_PARTS = ("city", "town", "village", "city_district", "suburb", "quarter", "neighbourhood",
-             "road", "house_number")
+_JA_PARTS = (
+    "city",
+    "town",
+    "village",
+    "city_district",
+    "suburb",
+    "quarter",
+    "neighbourhood",
+    "road",
+    "house_number",
+)
 
 
 def cache_key(lat: float, lon: float, language: str) -> str:
@@ -54,7 +63,9 @@ def nominatim_for(url: str, timeout_s: float) -> Nominatim:
         if geocoder is None:
             # No retries: geopy's default of two would triple the wait for a dead geocoder.
             geocoder = Nominatim(
-                domain=domain, scheme=parts.scheme or "http", user_agent="watchnet",
+                domain=domain,
+                scheme=parts.scheme or "http",
+                user_agent="watchnet",
                 timeout=timeout_s,
                 adapter_factory=partial(RequestsAdapter, max_retries=0),
             )
@@ -108,8 +119,9 @@ def reverse_geocode(lat: float, lon: float, language: str = "ja") -> str | None:
         with _lock:
             if _failed_until.get(url, 0.0) > time.monotonic():
                 return None
-        address = _lookup(url, float(current_app.config.get("GEOCODER_TIMEOUT_S") or 2.0),
-                          lat, lon, language)
+        address = _lookup(
+            url, float(current_app.config.get("GEOCODER_TIMEOUT_S") or 2.0), lat, lon, language
+        )
         if address is None:
             return None
         try:

@@ -35,15 +35,17 @@ def _status_message(drill: Drill, wanted: DrillStatus) -> LazyString:
     """Why a drill in its current status cannot move to `wanted` (lazy: the scheduler process
     has no request to pick a language from, and only shows it if someone reads it)."""
     if drill.status == DrillStatus.live:
-        return _l("This drill is already live.") if wanted == DrillStatus.live \
+        return (
+            _l("This drill is already live.")
+            if wanted == DrillStatus.live
             else _l("This drill is live; it can only be ended.")
+        )
     if drill.status == DrillStatus.ended:
         return _l("This drill has already ended.")
     return _l("This drill has not started yet.")
 
 
-def _move(drill: Drill, source: DrillStatus, target: DrillStatus, stamp: str,
-          at: datetime) -> bool:
+def _move(drill: Drill, source: DrillStatus, target: DrillStatus, stamp: str, at: datetime) -> bool:
     """Change the status only if it still is `source`; True when this call made the change."""
     result = db.session.execute(
         sa.update(Drill)
@@ -60,8 +62,12 @@ def start_drill(drill: Drill, *, actor: str | None = None, now: datetime | None 
     at = now or utcnow()
     if not _move(drill, DrillStatus.planned, DrillStatus.live, "started_at", at):
         raise UserInputError(_status_message(drill, DrillStatus.live))
-    emit(drill.id, "drill_status", {"status": DrillStatus.live.value, "at": at.isoformat()},
-         audience=DRILL)
+    emit(
+        drill.id,
+        "drill_status",
+        {"status": DrillStatus.live.value, "at": at.isoformat()},
+        audience=DRILL,
+    )
     record_audit("drill.started", "drill", drill.id, drill.district_id, actor=actor)
     db.session.flush()
     return drill
@@ -72,8 +78,12 @@ def end_drill(drill: Drill, *, actor: str | None = None, now: datetime | None = 
     at = now or utcnow()
     if not _move(drill, DrillStatus.live, DrillStatus.ended, "finished_at", at):
         raise UserInputError(_status_message(drill, DrillStatus.ended))
-    emit(drill.id, "drill_status", {"status": DrillStatus.ended.value, "at": at.isoformat()},
-         audience=DRILL)
+    emit(
+        drill.id,
+        "drill_status",
+        {"status": DrillStatus.ended.value, "at": at.isoformat()},
+        audience=DRILL,
+    )
     record_audit("drill.ended", "drill", drill.id, drill.district_id, actor=actor)
     db.session.flush()
     return drill
@@ -85,8 +95,13 @@ def schedule_drill(drill: Drill, is_auto_scheduled: bool, *, actor: str | None =
         raise UserInputError(_l("This drill has already ended."))
     if drill.is_auto_scheduled != is_auto_scheduled:
         drill.is_auto_scheduled = is_auto_scheduled
-        record_audit("drill.scheduled" if is_auto_scheduled else "drill.unscheduled", "drill",
-                     drill.id, drill.district_id, actor=actor)
+        record_audit(
+            "drill.scheduled" if is_auto_scheduled else "drill.unscheduled",
+            "drill",
+            drill.id,
+            drill.district_id,
+            actor=actor,
+        )
     db.session.flush()
     return drill
 
@@ -106,8 +121,13 @@ def _reminder_text(drill: Drill, name: str) -> tuple[str, str]:
     if drill.meeting_place:
         lines.append(_("Meeting place: %(place)s", place=drill.meeting_place))
     if drill.contact_phone:
-        lines.append(_("Number to call on the day: %(phone)s %(whom)s",
-                       phone=drill.contact_phone, whom=drill.contact_label).rstrip())
+        lines.append(
+            _(
+                "Number to call on the day: %(phone)s %(whom)s",
+                phone=drill.contact_phone,
+                whom=drill.contact_label,
+            ).rstrip()
+        )
     lines += ["", _("On the day, open your personal link on your phone. Thank you.")]
     return subject, "\n".join(lines)
 
@@ -126,8 +146,14 @@ def send_drill_reminders(drill: Drill) -> list[Delivery]:
         locale = supporter.locale or current_app.config["BABEL_DEFAULT_LOCALE"]
         with force_locale(locale):
             subject, body = _reminder_text(drill, supporter.name)
-        deliveries += notify_supporter(supporter, key=f"reminder:{drill.id}", subject=subject,
-                                       body=body, topic=REMINDER_TOPIC, topic_id=drill.id)
+        deliveries += notify_supporter(
+            supporter,
+            key=f"reminder:{drill.id}",
+            subject=subject,
+            body=body,
+            topic=REMINDER_TOPIC,
+            topic_id=drill.id,
+        )
     drill.reminder_sent_at = drill.reminder_sent_at or utcnow()
     db.session.flush()
     return deliveries

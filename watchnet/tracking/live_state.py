@@ -62,8 +62,10 @@ def drill_members(drill_id: int) -> dict[int, Member]:
         .where(Participant.drill_id == drill_id)
         .order_by(Team.id.is_(None), Team.id, Supporter.name_kana, Supporter.id)
     )
-    return {sid: Member(sid, name, team_id, team_name or "", color or NO_TEAM_COLOR)
-            for sid, name, team_id, team_name, color in rows}
+    return {
+        sid: Member(sid, name, team_id, team_name or "", color or NO_TEAM_COLOR)
+        for sid, name, team_id, team_name, color in rows
+    }
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -78,18 +80,26 @@ def position_payload(row: LatestPosition, member: Member | None) -> dict[str, An
         "team_id": member.team_id if member else None,
         "team_name": member.team_name if member else "",
         "color": member.color if member else NO_TEAM_COLOR,
-        "lat": row.lat, "lon": row.lon, "accuracy_m": row.accuracy_m,
+        "lat": row.lat,
+        "lon": row.lon,
+        "accuracy_m": row.accuracy_m,
         "recorded_at": _iso(row.recorded_at),
     }
 
 
 def _tracks(drill_id: int) -> dict[str, list[list[Any]]]:
     ranked = (
-        sa.select(PositionReport.supporter_id, PositionReport.lat, PositionReport.lon,
-                  PositionReport.recorded_at,
-                  sa.func.row_number().over(partition_by=PositionReport.supporter_id,
-                                            order_by=PositionReport.recorded_at.desc())
-                  .label("n"))
+        sa.select(
+            PositionReport.supporter_id,
+            PositionReport.lat,
+            PositionReport.lon,
+            PositionReport.recorded_at,
+            sa.func.row_number()
+            .over(
+                partition_by=PositionReport.supporter_id, order_by=PositionReport.recorded_at.desc()
+            )
+            .label("n"),
+        )
         .where(PositionReport.drill_id == drill_id)
         .subquery()
     )
@@ -101,8 +111,11 @@ def _tracks(drill_id: int) -> dict[str, list[list[Any]]]:
     tracks: dict[str, list[list[Any]]] = {}
     for sid, lat, lon, recorded_at in rows:
         # recorded_at comes back raw from a subquery on SQLite; normalise through the type.
-        at = recorded_at if isinstance(recorded_at, datetime) else datetime.fromisoformat(
-            str(recorded_at))
+        at = (
+            recorded_at
+            if isinstance(recorded_at, datetime)
+            else datetime.fromisoformat(str(recorded_at))
+        )
         at = at if at.tzinfo else at.replace(tzinfo=utcnow().tzinfo)
         tracks.setdefault(str(sid), []).append([lat, lon, at.isoformat()])
     return tracks
@@ -111,11 +124,20 @@ def _tracks(drill_id: int) -> dict[str, list[list[Any]]]:
 def _teams_through(drill_id: int) -> dict[int, list[int]]:
     team = sa.func.coalesce(EncounterStep.team_id, Participant.team_id)
     rows = db.session.execute(
-        sa.select(EncounterStep.checkpoint_id, team).distinct()
-        .outerjoin(Participant, sa.and_(Participant.drill_id == EncounterStep.drill_id,
-                                        Participant.supporter_id == EncounterStep.supporter_id))
-        .where(EncounterStep.drill_id == drill_id, EncounterStep.checkpoint_id.is_not(None),
-               team.is_not(None))
+        sa.select(EncounterStep.checkpoint_id, team)
+        .distinct()
+        .outerjoin(
+            Participant,
+            sa.and_(
+                Participant.drill_id == EncounterStep.drill_id,
+                Participant.supporter_id == EncounterStep.supporter_id,
+            ),
+        )
+        .where(
+            EncounterStep.drill_id == drill_id,
+            EncounterStep.checkpoint_id.is_not(None),
+            team.is_not(None),
+        )
     )
     through: dict[int, list[int]] = {}
     for checkpoint_id, team_id in rows:
@@ -125,24 +147,35 @@ def _teams_through(drill_id: int) -> dict[int, list[int]]:
 
 
 def _feed(drill_id: int) -> list[dict[str, Any]]:
-    events = list(db.session.scalars(
-        sa.select(LiveEvent)
-        .where(LiveEvent.drill_id == drill_id, LiveEvent.kind.in_(FEED_KINDS),
-               LiveEvent.audience.in_(STAFF_AUDIENCES))
-        .order_by(LiveEvent.id.desc()).limit(FEED_SIZE)
-    ))
+    events = list(
+        db.session.scalars(
+            sa.select(LiveEvent)
+            .where(
+                LiveEvent.drill_id == drill_id,
+                LiveEvent.kind.in_(FEED_KINDS),
+                LiveEvent.audience.in_(STAFF_AUDIENCES),
+            )
+            .order_by(LiveEvent.id.desc())
+            .limit(FEED_SIZE)
+        )
+    )
     help_ids = [e.payload.get("id") for e in events if e.kind == "help_call"]
     responders: dict[int, list[str]] = {}
     resolved: set[int] = set()
     if help_ids:
         for call_id, name in db.session.execute(
-                sa.select(HelpResponse.help_call_id, HelpResponse.responder_name)
-                .where(HelpResponse.help_call_id.in_(help_ids))
-                .order_by(HelpResponse.answered_at, HelpResponse.id)):
+            sa.select(HelpResponse.help_call_id, HelpResponse.responder_name)
+            .where(HelpResponse.help_call_id.in_(help_ids))
+            .order_by(HelpResponse.answered_at, HelpResponse.id)
+        ):
             responders.setdefault(call_id, []).append(name)
-        resolved = set(db.session.scalars(
-            sa.select(HelpCall.id).where(HelpCall.id.in_(help_ids),
-                                         HelpCall.resolved_at.is_not(None))))
+        resolved = set(
+            db.session.scalars(
+                sa.select(HelpCall.id).where(
+                    HelpCall.id.in_(help_ids), HelpCall.resolved_at.is_not(None)
+                )
+            )
+        )
     feed = []
     for event in events:
         payload = dict(event.payload)
@@ -158,14 +191,21 @@ def _counts(drill_id: int) -> dict[str, int]:
         return int(db.session.scalar(stmt) or 0)
 
     return {
-        "sharing": count(sa.select(sa.func.count()).select_from(LatestPosition)
-                         .where(LatestPosition.drill_id == drill_id)),
-        "steps": count(sa.select(sa.func.count()).select_from(EncounterStep)
-                       .where(EncounterStep.drill_id == drill_id,
-                              EncounterStep.corrects_id.is_(None))),
-        "open_help": count(sa.select(sa.func.count()).select_from(HelpCall)
-                           .where(HelpCall.drill_id == drill_id,
-                                  HelpCall.resolved_at.is_(None))),
+        "sharing": count(
+            sa.select(sa.func.count())
+            .select_from(LatestPosition)
+            .where(LatestPosition.drill_id == drill_id)
+        ),
+        "steps": count(
+            sa.select(sa.func.count())
+            .select_from(EncounterStep)
+            .where(EncounterStep.drill_id == drill_id, EncounterStep.corrects_id.is_(None))
+        ),
+        "open_help": count(
+            sa.select(sa.func.count())
+            .select_from(HelpCall)
+            .where(HelpCall.drill_id == drill_id, HelpCall.resolved_at.is_(None))
+        ),
     }
 
 
@@ -174,32 +214,62 @@ def live_snapshot(drill: Drill) -> dict[str, Any]:
     now = utcnow()
     # Read the high-water mark first: anything newer reaches the page through the stream
     # (at worst twice; the page skips what it already has).
-    last_event_id = db.session.scalar(
-        sa.select(sa.func.max(LiveEvent.id)).where(LiveEvent.drill_id == drill.id)) or 0
+    last_event_id = (
+        db.session.scalar(
+            sa.select(sa.func.max(LiveEvent.id)).where(LiveEvent.drill_id == drill.id)
+        )
+        or 0
+    )
     members = drill_members(drill.id)
-    latest = {row.supporter_id: row for row in db.session.scalars(
-        sa.select(LatestPosition).where(LatestPosition.drill_id == drill.id))}
+    latest = {
+        row.supporter_id: row
+        for row in db.session.scalars(
+            sa.select(LatestPosition).where(LatestPosition.drill_id == drill.id)
+        )
+    }
     participants = []
     for sid, member in members.items():
         row = latest.get(sid)
         if row is not None:
             participants.append(position_payload(row, member))
         else:
-            participants.append({
-                "supporter_id": sid, "name": member.name, "team_id": member.team_id,
-                "team_name": member.team_name, "color": member.color,
-                "lat": None, "lon": None, "accuracy_m": None, "recorded_at": None,
-            })
+            participants.append(
+                {
+                    "supporter_id": sid,
+                    "name": member.name,
+                    "team_id": member.team_id,
+                    "team_name": member.team_name,
+                    "color": member.color,
+                    "lat": None,
+                    "lon": None,
+                    "accuracy_m": None,
+                    "recorded_at": None,
+                }
+            )
     through = _teams_through(drill.id)
     return {
-        "drill": {"id": drill.id, "title": drill.title, "status": drill.status.value,
-                  "started_at": _iso(drill.started_at), "finished_at": _iso(drill.finished_at)},
+        "drill": {
+            "id": drill.id,
+            "title": drill.title,
+            "status": drill.status.value,
+            "started_at": _iso(drill.started_at),
+            "finished_at": _iso(drill.finished_at),
+        },
         "teams": [{"id": t.id, "name": t.name, "color": t.color} for t in drill.teams],
         "participants": participants,
         "tracks": _tracks(drill.id),
-        "checkpoints": [{"id": cp.id, "name": cp.name, "seq": cp.seq, "number": number,
-                         "lat": cp.lat, "lon": cp.lon, "teams_through": through.get(cp.id, [])}
-                        for number, cp in enumerate(drill.checkpoints, start=1)],
+        "checkpoints": [
+            {
+                "id": cp.id,
+                "name": cp.name,
+                "seq": cp.seq,
+                "number": number,
+                "lat": cp.lat,
+                "lon": cp.lon,
+                "teams_through": through.get(cp.id, []),
+            }
+            for number, cp in enumerate(drill.checkpoints, start=1)
+        ],
         "feed": _feed(drill.id),
         "counts": _counts(drill.id),
         "last_event_id": last_event_id,
@@ -232,9 +302,16 @@ def parse_since(raw: str | None) -> datetime | None:
     return value if value.tzinfo else None
 
 
-def staff_event_stream(drill_id: int, after_id: int, since: datetime | None, *,
-                       max_s: float = 300.0, poll_s: float = 0.5,
-                       heartbeat_s: float = 15.0, retry_ms: int = 2000) -> Iterator[str]:
+def staff_event_stream(
+    drill_id: int,
+    after_id: int,
+    since: datetime | None,
+    *,
+    max_s: float = 300.0,
+    poll_s: float = 0.5,
+    heartbeat_s: float = 15.0,
+    retry_ms: int = 2000,
+) -> Iterator[str]:
     """Yield SSE messages for the drill's staff until max_s has passed: LiveEvents for staff
     newer than after_id, and "position" messages for participants who moved."""
     yield f"retry: {retry_ms}\n\n"
@@ -247,18 +324,28 @@ def staff_event_stream(drill_id: int, after_id: int, since: datetime | None, *,
     try:
         while True:  # at least one poll: a max_s of 0 answers what is new and closes
             low = max(after_id, last_id - EVENT_ID_LOOKBACK)
-            events = list(db.session.scalars(
-                sa.select(LiveEvent)
-                .where(LiveEvent.drill_id == drill_id, LiveEvent.id > low,
-                       LiveEvent.audience.in_(STAFF_AUDIENCES))
-                .order_by(LiveEvent.id).limit(500)
-            ))
-            moved = list(db.session.scalars(
-                sa.select(LatestPosition)
-                .where(LatestPosition.drill_id == drill_id,
-                       LatestPosition.received_at > watermark - POSITION_LOOKBACK)
-                .order_by(LatestPosition.received_at)
-            ))
+            events = list(
+                db.session.scalars(
+                    sa.select(LiveEvent)
+                    .where(
+                        LiveEvent.drill_id == drill_id,
+                        LiveEvent.id > low,
+                        LiveEvent.audience.in_(STAFF_AUDIENCES),
+                    )
+                    .order_by(LiveEvent.id)
+                    .limit(500)
+                )
+            )
+            moved = list(
+                db.session.scalars(
+                    sa.select(LatestPosition)
+                    .where(
+                        LatestPosition.drill_id == drill_id,
+                        LatestPosition.received_at > watermark - POSITION_LOOKBACK,
+                    )
+                    .order_by(LatestPosition.received_at)
+                )
+            )
             if any(row.supporter_id not in members for row in moved):
                 members = drill_members(drill_id)
             out: list[str] = []
@@ -273,8 +360,9 @@ def staff_event_stream(drill_id: int, after_id: int, since: datetime | None, *,
                 if sent_positions.get(row.supporter_id) == row.received_at:
                     continue
                 sent_positions[row.supporter_id] = row.received_at
-                out.append(sse_message(position_payload(row, members.get(row.supporter_id)),
-                                       "position"))
+                out.append(
+                    sse_message(position_payload(row, members.get(row.supporter_id)), "position")
+                )
             # End the read transaction and hand the connection back: the next poll must see
             # what other workers committed meanwhile, and idle streams must not hold the pool.
             db.session.close()

@@ -44,8 +44,9 @@ def _load_drill(drill_id: int) -> Drill:
 def live_view(drill_id: int) -> str:
     """The live view: map, teams, checkpoints and feed; static/js/live.js keeps it current."""
     drill = _load_drill(drill_id)
-    parts = drill_map_parts(drill, district_landmarks(drill.district_id),
-                            tile_settings(current_app.config))
+    parts = drill_map_parts(
+        drill, district_landmarks(drill.district_id), tile_settings(current_app.config)
+    )
     return render_template("live/view.html", drill=drill, map_parts=parts)
 
 
@@ -69,13 +70,19 @@ def live_events(drill_id: int) -> Response:
     drill = _load_drill(drill_id)
     cfg = current_app.config
     stream = staff_event_stream(
-        drill.id, _after_id(), parse_since(request.args.get("since")),
-        max_s=float(cfg["LIVE_STREAM_MAX_S"]), retry_ms=int(cfg["STREAM_RETRY_MS"]),
+        drill.id,
+        _after_id(),
+        parse_since(request.args.get("since")),
+        max_s=float(cfg["LIVE_STREAM_MAX_S"]),
+        retry_ms=int(cfg["STREAM_RETRY_MS"]),
         poll_s=float(cfg.get("LIVE_STREAM_POLL_S", 0.5)),
         heartbeat_s=float(cfg.get("LIVE_STREAM_HEARTBEAT_S", 15)),
     )
-    return Response(stream_with_context(stream), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return Response(
+        stream_with_context(stream),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 def _lifecycle_page(drill_id: int, action: str) -> Any:
@@ -89,8 +96,9 @@ def _lifecycle_page(drill_id: int, action: str) -> Any:
                 lifecycle.end_drill(drill)
         except UserInputError as exc:
             db.session.rollback()
-            return render_template("live/confirm.html", drill=drill, form=form, action=action,
-                                   error=str(exc)), 409
+            return render_template(
+                "live/confirm.html", drill=drill, form=form, action=action, error=str(exc)
+            ), 409
         db.session.commit()
         if action == "start":
             flash(_("The drill is live. Phones can now share their position."), "success")
@@ -131,9 +139,12 @@ def schedule_drill(drill_id: int) -> Any:
         flash(str(exc), "error")
     else:
         db.session.commit()
-        flash(_("The drill will start and end automatically at its planned times.")
-              if drill.is_auto_scheduled else
-              _("The drill will be started and ended by hand."), "success")
+        flash(
+            _("The drill will start and end automatically at its planned times.")
+            if drill.is_auto_scheduled
+            else _("The drill will be started and ended by hand."),
+            "success",
+        )
     return redirect(url_for("drills.show_drill", drill_id=drill.id))
 
 

@@ -119,7 +119,7 @@ class EncounterStep(Model):
 
 
 class HelpCall(Model):
-    """"I can't cope alone": a supporter asks the nearest others and the organizers for help."""
+    """ "I can't cope alone": a supporter asks the nearest others and the organizers for help."""
 
     __tablename__ = "help_call"
     __table_args__ = (sa.UniqueConstraint("supporter_id", "client_id"),)

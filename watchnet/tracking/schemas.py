@@ -141,8 +141,9 @@ def parse_positions(body: Any, max_batch: int, now: datetime) -> list[dict[str, 
     """Rows ready for the position_report table (without drill and supporter)."""
     positions = _require_object(body).get("positions")
     if not isinstance(positions, list) or not 1 <= len(positions) <= max_batch:
-        raise InvalidPayload({"positions": [
-            _("Send a list of 1 to %(max)d positions.", max=max_batch)]})
+        raise InvalidPayload(
+            {"positions": [_("Send a list of 1 to %(max)d positions.", max=max_batch)]}
+        )
     errors = _Errors()
     rows: list[dict[str, Any]] = []
     for i, item in enumerate(positions):
@@ -203,8 +204,9 @@ def parse_step(body: Any, now: datetime) -> StepInput:
     elif step == EncounterStepKind.contacted:
         errors.add("contact_whom", _("Choose whom you contacted."))
     checkpoint_id = item.get("checkpoint_id")
-    if checkpoint_id is not None and (isinstance(checkpoint_id, bool)
-                                      or not isinstance(checkpoint_id, int)):
+    if checkpoint_id is not None and (
+        isinstance(checkpoint_id, bool) or not isinstance(checkpoint_id, int)
+    ):
         errors.add("checkpoint_id", _("Unknown checkpoint."))
         checkpoint_id = None
     corrects = item.get("corrects_client_id")
@@ -216,9 +218,18 @@ def parse_step(body: Any, now: datetime) -> StepInput:
     done_at = _time(errors, "done_at", item.get("done_at"), now)
     errors.raise_if_any()
     assert client_id is not None and step is not None and done_at is not None
-    return StepInput(client_id=client_id, step=step, done_at=done_at,
-                     checkpoint_id=checkpoint_id, contact_whom=contact, note=note, lat=lat,
-                     lon=lon, accuracy_m=accuracy, corrects_client_id=corrects)
+    return StepInput(
+        client_id=client_id,
+        step=step,
+        done_at=done_at,
+        checkpoint_id=checkpoint_id,
+        contact_whom=contact,
+        note=note,
+        lat=lat,
+        lon=lon,
+        accuracy_m=accuracy,
+        corrects_client_id=corrects,
+    )
 
 
 @dataclass
@@ -244,8 +255,14 @@ def parse_help(body: Any, now: datetime) -> HelpInput:
     errors.raise_if_any()
     assert client_id is not None and lat is not None and lon is not None
     assert called_at is not None
-    return HelpInput(client_id=client_id, lat=lat, lon=lon, called_at=called_at,
-                     accuracy_m=accuracy, sentence=sentence)
+    return HelpInput(
+        client_id=client_id,
+        lat=lat,
+        lon=lon,
+        called_at=called_at,
+        accuracy_m=accuracy,
+        sentence=sentence,
+    )
 
 
 def parse_consent(body: Any) -> bool:

@@ -81,8 +81,11 @@ def _insert(table: sa.Table) -> Any:
 
 def get_participant(drill_id: int, supporter_id: int) -> Participant | None:
     """The supporter's participation in a drill, or None."""
-    return db.session.scalar(sa.select(Participant).where(
-        Participant.drill_id == drill_id, Participant.supporter_id == supporter_id))
+    return db.session.scalar(
+        sa.select(Participant).where(
+            Participant.drill_id == drill_id, Participant.supporter_id == supporter_id
+        )
+    )
 
 
 def set_position_consent(participant: Participant, share: bool) -> bool:
@@ -123,19 +126,26 @@ class _RawStatement:
             process = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if process is not None:
                 processors[name] = process
-        names = tuple(compiled.positiontup or ()) if compiled.positional else tuple(
-            compiled.binds)
+        names = tuple(compiled.positiontup or ()) if compiled.positional else tuple(compiled.binds)
         raw = cls(str(compiled), names, bool(compiled.positional), processors, {})
-        raw.constants.update(raw.convert({name: bind.effective_value
-                                          for name, bind in compiled.binds.items()
-                                          if name not in given}))
+        raw.constants.update(
+            raw.convert(
+                {
+                    name: bind.effective_value
+                    for name, bind in compiled.binds.items()
+                    if name not in given
+                }
+            )
+        )
         return raw
 
     def convert(self, values: dict[str, Any]) -> dict[str, Any]:
         """Values as the database takes them (each column type's conversion)."""
         processors = self.processors
-        return {name: processors[name](value) if name in processors else value
-                for name, value in values.items()}
+        return {
+            name: processors[name](value) if name in processors else value
+            for name, value in values.items()
+        }
 
     def params(self, converted: dict[str, Any]) -> Any:
         """The DBAPI parameters of one execution from converted values (constants added)."""
@@ -144,10 +154,25 @@ class _RawStatement:
         return converted
 
 
-_HISTORY_KEYS = ("drill_id", "supporter_id", "client_id", "lat", "lon", "accuracy_m",
-                 "recorded_at", "received_at")
-_LATEST_KEYS = ("drill_id", "supporter_id", "lat", "lon", "accuracy_m", "recorded_at",
-                "received_at")
+_HISTORY_KEYS = (
+    "drill_id",
+    "supporter_id",
+    "client_id",
+    "lat",
+    "lon",
+    "accuracy_m",
+    "recorded_at",
+    "received_at",
+)
+_LATEST_KEYS = (
+    "drill_id",
+    "supporter_id",
+    "lat",
+    "lon",
+    "accuracy_m",
+    "recorded_at",
+    "received_at",
+)
 _position_statements: dict[str, tuple[_RawStatement, _RawStatement]] = {}
 
 
@@ -169,25 +194,34 @@ def _position_sql() -> tuple[_RawStatement, _RawStatement]:
 
     # The row goes in only if the drill is live, the supporter takes part and agreed to share,
     # and the phone's sign-in link is still valid: the checks cost no statement of their own.
-    history = _insert(history_table).from_select(
-        list(_HISTORY_KEYS),
-        sa.select(*(bind(history_table, key) for key in _HISTORY_KEYS))
-        .select_from(Participant)
-        .join(Drill, Drill.id == Participant.drill_id)
-        .join(Supporter, Supporter.id == Participant.supporter_id)
-        .where(Participant.drill_id == sa.bindparam("drill_id"),
-               Participant.supporter_id == sa.bindparam("supporter_id"),
-               Drill.status == DrillStatus.live,
-               Participant.position_consent_at.is_not(None),
-               Supporter.token_version == sa.bindparam("token_version", type_=sa.Integer),
-               Supporter.is_active.is_(True)),
-    ).on_conflict_do_nothing(index_elements=["supporter_id", "client_id"])
+    history = (
+        _insert(history_table)
+        .from_select(
+            list(_HISTORY_KEYS),
+            sa.select(*(bind(history_table, key) for key in _HISTORY_KEYS))
+            .select_from(Participant)
+            .join(Drill, Drill.id == Participant.drill_id)
+            .join(Supporter, Supporter.id == Participant.supporter_id)
+            .where(
+                Participant.drill_id == sa.bindparam("drill_id"),
+                Participant.supporter_id == sa.bindparam("supporter_id"),
+                Drill.status == DrillStatus.live,
+                Participant.position_consent_at.is_not(None),
+                Supporter.token_version == sa.bindparam("token_version", type_=sa.Integer),
+                Supporter.is_active.is_(True),
+            ),
+        )
+        .on_conflict_do_nothing(index_elements=["supporter_id", "client_id"])
+    )
     upsert = _insert(latest_table).values(
-        {key: sa.bindparam(key, type_=latest_table.c[key].type) for key in _LATEST_KEYS})
+        {key: sa.bindparam(key, type_=latest_table.c[key].type) for key in _LATEST_KEYS}
+    )
     upsert = upsert.on_conflict_do_update(
         index_elements=["drill_id", "supporter_id"],
-        set_={name: upsert.excluded[name]
-              for name in ("lat", "lon", "accuracy_m", "recorded_at", "received_at")},
+        set_={
+            name: upsert.excluded[name]
+            for name in ("lat", "lon", "accuracy_m", "recorded_at", "received_at")
+        },
         where=latest_table.c.recorded_at < upsert.excluded.recorded_at,
     )
     statements = (
@@ -202,11 +236,16 @@ def check_position_sender(drill_id: int, supporter_id: int, token_version: int) 
     """The drill's status and the consent of a signed-in participant, or NotParticipant /
     SignedOut."""
     state = db.session.execute(
-        sa.select(Drill.status, Participant.position_consent_at, Supporter.token_version,
-                  Supporter.is_active)
+        sa.select(
+            Drill.status,
+            Participant.position_consent_at,
+            Supporter.token_version,
+            Supporter.is_active,
+        )
         .join(Participant, Participant.drill_id == Drill.id)
         .join(Supporter, Supporter.id == Participant.supporter_id)
-        .where(Drill.id == drill_id, Participant.supporter_id == supporter_id)).first()
+        .where(Drill.id == drill_id, Participant.supporter_id == supporter_id)
+    ).first()
     if state is None:
         raise NotParticipant()
     if state.token_version != token_version or not state.is_active:
@@ -223,8 +262,9 @@ def _refuse_positions(drill_id: int, supporter_id: int, token_version: int) -> N
         raise ConsentRequired()
 
 
-def record_positions(drill_id: int, supporter_id: int, token_version: int,
-                     rows: Sequence[dict[str, Any]]) -> tuple[int, int]:
+def record_positions(
+    drill_id: int, supporter_id: int, token_version: int, rows: Sequence[dict[str, Any]]
+) -> tuple[int, int]:
     """Store a batch of checked positions and commit; returns (accepted, duplicates).
 
     Unlike the other functions here this one commits, in its own short transaction on a pooled
@@ -241,14 +281,17 @@ def record_positions(drill_id: int, supporter_id: int, token_version: int,
     return accepted, len(rows) - accepted
 
 
-def _store_positions(drill_id: int, supporter_id: int, token_version: int,
-                     rows: Sequence[dict[str, Any]]) -> int:
+def _store_positions(
+    drill_id: int, supporter_id: int, token_version: int, rows: Sequence[dict[str, Any]]
+) -> int:
     """Run record_positions' transaction; returns how many rows went in."""
     history_sql, upsert_sql = _position_sql()
     sender = {"drill_id": drill_id, "supporter_id": supporter_id, "received_at": utcnow()}
     # What every row shares is converted once.
-    shared = {**history_sql.constants,
-              **history_sql.convert({**sender, "token_version": token_version})}
+    shared = {
+        **history_sql.constants,
+        **history_sql.convert({**sender, "token_version": token_version}),
+    }
     params = [history_sql.params({**shared, **history_sql.convert(row)}) for row in rows]
     connection = db.engine.raw_connection()
     try:
@@ -261,8 +304,10 @@ def _store_positions(drill_id: int, supporter_id: int, token_version: int,
         if accepted:
             newest = {**max(rows, key=lambda r: r["recorded_at"]), **sender}
             del newest["client_id"]
-            cursor.execute(upsert_sql.sql, upsert_sql.params(
-                {**upsert_sql.constants, **upsert_sql.convert(newest)}))
+            cursor.execute(
+                upsert_sql.sql,
+                upsert_sql.params({**upsert_sql.constants, **upsert_sql.convert(newest)}),
+            )
             connection.commit()
         else:
             connection.rollback()
@@ -289,8 +334,9 @@ def format_coords(lat: float, lon: float) -> str:
     return f"{lat:.5f}, {lon:.5f}"
 
 
-def describe_location(drill: Drill, lat: float, lon: float,
-                      language: str | None = None) -> dict[str, Any]:
+def describe_location(
+    drill: Drill, lat: float, lon: float, language: str | None = None
+) -> dict[str, Any]:
     """The "where am I" sentence: nearest landmark or checkpoint, address when the geocoder
     answers, and the coordinates. Always returns a sentence; never raises for the geocoder."""
     language = language or _language()
@@ -304,8 +350,14 @@ def describe_location(drill: Drill, lat: float, lon: float,
     if address:
         parts.append(_("Address: around %(address)s.", address=address))
     parts.append(_("Latitude and longitude: %(coords)s.", coords=coords))
-    return {"sentence": " ".join(parts), "relative": relative, "address": address,
-            "lat": lat, "lon": lon, "coords": coords}
+    return {
+        "sentence": " ".join(parts),
+        "relative": relative,
+        "address": address,
+        "lat": lat,
+        "lon": lon,
+        "coords": coords,
+    }
 
 
 def nearest_checkpoint(drill: Drill, lat: float, lon: float) -> dict[str, Any] | None:
@@ -328,13 +380,19 @@ def nearest_checkpoint(drill: Drill, lat: float, lon: float) -> dict[str, Any] |
 def step_to_dict(step: EncounterStep, checkpoint_names: dict[int, str]) -> dict[str, Any]:
     """The wire form of one step."""
     return {
-        "id": step.id, "client_id": step.client_id, "step": str(step.step),
+        "id": step.id,
+        "client_id": step.client_id,
+        "step": str(step.step),
         "step_label": label(EncounterStepKind, step.step),
         "checkpoint_id": step.checkpoint_id,
         "checkpoint_name": checkpoint_names.get(step.checkpoint_id or 0),
         "contact_whom": str(step.contact_whom) if step.contact_whom else None,
-        "note": step.note, "lat": step.lat, "lon": step.lon, "accuracy_m": step.accuracy_m,
-        "done_at": _iso(step.done_at), "received_at": _iso(step.received_at),
+        "note": step.note,
+        "lat": step.lat,
+        "lon": step.lon,
+        "accuracy_m": step.accuracy_m,
+        "done_at": _iso(step.done_at),
+        "received_at": _iso(step.received_at),
         "corrects_id": step.corrects_id,
     }
 
@@ -353,8 +411,7 @@ def _accepts_step(drill: Drill, data: StepInput) -> bool:
     if data.corrects_client_id is not None:
         return True
     started, finished = drill.started_at, drill.finished_at
-    return (started is not None and finished is not None
-            and started <= data.done_at <= finished)
+    return started is not None and finished is not None and started <= data.done_at <= finished
 
 
 def record_step(participant: Participant, data: StepInput) -> tuple[EncounterStep, bool]:
@@ -363,9 +420,12 @@ def record_step(participant: Participant, data: StepInput) -> tuple[EncounterSte
     The same client_id twice gives the stored step (created False). A correction is a new row
     pointing at the original, which is kept."""
     drill = participant.drill
-    existing = db.session.scalar(sa.select(EncounterStep).where(
-        EncounterStep.supporter_id == participant.supporter_id,
-        EncounterStep.client_id == data.client_id))
+    existing = db.session.scalar(
+        sa.select(EncounterStep).where(
+            EncounterStep.supporter_id == participant.supporter_id,
+            EncounterStep.client_id == data.client_id,
+        )
+    )
     if existing is not None:
         return existing, False
     if not _accepts_step(drill, data):
@@ -380,35 +440,54 @@ def record_step(participant: Participant, data: StepInput) -> tuple[EncounterSte
             checkpoint_id = near["id"]
     corrects_id = None
     if data.corrects_client_id is not None:
-        original = db.session.scalar(sa.select(EncounterStep).where(
-            EncounterStep.supporter_id == participant.supporter_id,
-            EncounterStep.drill_id == drill.id,
-            EncounterStep.client_id == data.corrects_client_id))
+        original = db.session.scalar(
+            sa.select(EncounterStep).where(
+                EncounterStep.supporter_id == participant.supporter_id,
+                EncounterStep.drill_id == drill.id,
+                EncounterStep.client_id == data.corrects_client_id,
+            )
+        )
         if original is None:
             raise InvalidPayload({"corrects_client_id": [_("Unknown step.")]})
         # Corrections of a correction hang off the first entry, so one original has a history.
         corrects_id = original.corrects_id or original.id
     step = EncounterStep(
-        drill_id=drill.id, supporter_id=participant.supporter_id, team_id=participant.team_id,
-        checkpoint_id=checkpoint_id, client_id=data.client_id, step=data.step,
-        contact_whom=data.contact_whom, note=data.note, lat=data.lat, lon=data.lon,
-        accuracy_m=data.accuracy_m, done_at=data.done_at, corrects_id=corrects_id,
+        drill_id=drill.id,
+        supporter_id=participant.supporter_id,
+        team_id=participant.team_id,
+        checkpoint_id=checkpoint_id,
+        client_id=data.client_id,
+        step=data.step,
+        contact_whom=data.contact_whom,
+        note=data.note,
+        lat=data.lat,
+        lon=data.lon,
+        accuracy_m=data.accuracy_m,
+        done_at=data.done_at,
+        corrects_id=corrects_id,
     )
     try:
         with db.session.begin_nested():
             db.session.add(step)
     except IntegrityError:
         # The same step arrived twice at once (two workers); the first one wins.
-        found = db.session.scalar(sa.select(EncounterStep).where(
-            EncounterStep.supporter_id == participant.supporter_id,
-            EncounterStep.client_id == data.client_id))
+        found = db.session.scalar(
+            sa.select(EncounterStep).where(
+                EncounterStep.supporter_id == participant.supporter_id,
+                EncounterStep.client_id == data.client_id,
+            )
+        )
         assert found is not None
         return found, False
     team = participant.team
     payload = step_to_dict(step, names)
-    payload.update(supporter_id=participant.supporter_id, name=participant.supporter.name,
-                   team_id=team.id if team else None, team_name=team.name if team else None,
-                   color=team.color if team else None)
+    payload.update(
+        supporter_id=participant.supporter_id,
+        name=participant.supporter.name,
+        team_id=team.id if team else None,
+        team_name=team.name if team else None,
+        color=team.color if team else None,
+    )
     emit(drill.id, "step", payload, audience=STAFF)
     return step, True
 
@@ -416,10 +495,16 @@ def record_step(participant: Participant, data: StepInput) -> tuple[EncounterSte
 def list_steps(participant: Participant) -> list[dict[str, Any]]:
     """The supporter's steps in the order done, corrections applied, originals kept."""
     names = _checkpoint_names(participant.drill)
-    rows = list(db.session.scalars(sa.select(EncounterStep).where(
-        EncounterStep.drill_id == participant.drill_id,
-        EncounterStep.supporter_id == participant.supporter_id,
-    ).order_by(EncounterStep.id)))
+    rows = list(
+        db.session.scalars(
+            sa.select(EncounterStep)
+            .where(
+                EncounterStep.drill_id == participant.drill_id,
+                EncounterStep.supporter_id == participant.supporter_id,
+            )
+            .order_by(EncounterStep.id)
+        )
+    )
     latest_correction: dict[int, EncounterStep] = {}
     originals: list[EncounterStep] = []
     for row in rows:
@@ -448,20 +533,27 @@ def list_steps(participant: Participant) -> list[dict[str, Any]]:
 def drill_staff(drill: Drill) -> list[StaffUser]:
     """Who hears about a help call on the staff side: the district's organizers and
     coordinators, and whoever created the drill."""
-    staff = list(db.session.scalars(
-        sa.select(StaffUser).join(staff_district, staff_district.c.staff_id == StaffUser.id)
-        .where(staff_district.c.district_id == drill.district_id,
-               StaffUser.is_active.is_(True),
-               StaffUser.role.in_([StaffRole.organizer, StaffRole.coordinator]))
-        .order_by(StaffUser.id)))
+    staff = list(
+        db.session.scalars(
+            sa.select(StaffUser)
+            .join(staff_district, staff_district.c.staff_id == StaffUser.id)
+            .where(
+                staff_district.c.district_id == drill.district_id,
+                StaffUser.is_active.is_(True),
+                StaffUser.role.in_([StaffRole.organizer, StaffRole.coordinator]),
+            )
+            .order_by(StaffUser.id)
+        )
+    )
     creator = drill.created_by
     if creator is not None and creator.is_active and creator not in staff:
         staff.append(creator)
     return staff
 
 
-def nearest_participants(drill_id: int, lat: float, lon: float, exclude_supporter_id: int,
-                         count: int) -> list[tuple[Supporter, float]]:
+def nearest_participants(
+    drill_id: int, lat: float, lon: float, exclude_supporter_id: int, count: int
+) -> list[tuple[Supporter, float]]:
     """The `count` participants nearest a position by their latest position, with distances.
 
     Bounding boxes of growing size prefilter on the (drill_id, lat, lon) index; haversine
@@ -469,10 +561,18 @@ def nearest_participants(drill_id: int, lat: float, lon: float, exclude_supporte
     base = (
         sa.select(Supporter, LatestPosition.lat, LatestPosition.lon)
         .join(LatestPosition, LatestPosition.supporter_id == Supporter.id)
-        .join(Participant, sa.and_(Participant.drill_id == LatestPosition.drill_id,
-                                   Participant.supporter_id == LatestPosition.supporter_id))
-        .where(LatestPosition.drill_id == drill_id, Supporter.id != exclude_supporter_id,
-               Supporter.is_active.is_(True))
+        .join(
+            Participant,
+            sa.and_(
+                Participant.drill_id == LatestPosition.drill_id,
+                Participant.supporter_id == LatestPosition.supporter_id,
+            ),
+        )
+        .where(
+            LatestPosition.drill_id == drill_id,
+            Supporter.id != exclude_supporter_id,
+            Supporter.is_active.is_(True),
+        )
     )
     found: list[tuple[Supporter, float]] = []
     if count <= 0:
@@ -481,11 +581,17 @@ def nearest_participants(drill_id: int, lat: float, lon: float, exclude_supporte
         query = base
         if math.isfinite(radius):
             min_lat, min_lon, max_lat, max_lon = geo.bounding_box((lat, lon), radius)
-            query = query.where(LatestPosition.lat.between(min_lat, max_lat),
-                                LatestPosition.lon.between(min_lon, max_lon))
-        found = sorted(((s, geo.haversine_m((lat, lon), (s_lat, s_lon)))
-                        for s, s_lat, s_lon in db.session.execute(query)),
-                       key=lambda pair: pair[1])
+            query = query.where(
+                LatestPosition.lat.between(min_lat, max_lat),
+                LatestPosition.lon.between(min_lon, max_lon),
+            )
+        found = sorted(
+            (
+                (s, geo.haversine_m((lat, lon), (s_lat, s_lon)))
+                for s, s_lat, s_lon in db.session.execute(query)
+            ),
+            key=lambda pair: pair[1],
+        )
         # Everyone within `radius` is inside the box, so the first `count` are final once the
         # farthest of them is within the radius.
         if len(found) >= count and found[count - 1][1] <= radius:
@@ -522,17 +628,23 @@ def _help_message(call: HelpCall, caller: Supporter, link: str) -> tuple[str, st
 
 def help_call_body(call: HelpCall) -> dict[str, Any]:
     """The answer to the phone that called: the call's id and whom it reached."""
-    return {"id": call.id, "notified": [
-        {"name": n["name"], "distance_m": n.get("distance_m")} for n in call.notified or []]}
+    return {
+        "id": call.id,
+        "notified": [
+            {"name": n["name"], "distance_m": n.get("distance_m")} for n in call.notified or []
+        ],
+    }
 
 
 def record_help_call(participant: Participant, data: HelpInput) -> tuple[HelpCall, bool]:
     """Ask the nearest other participants and the drill's staff for help; returns
     (call, created). LiveEvents reach their phones and the live view; the outbox carries the
     message to each person's notification channels."""
-    existing = db.session.scalar(sa.select(HelpCall).where(
-        HelpCall.supporter_id == participant.supporter_id,
-        HelpCall.client_id == data.client_id))
+    existing = db.session.scalar(
+        sa.select(HelpCall).where(
+            HelpCall.supporter_id == participant.supporter_id, HelpCall.client_id == data.client_id
+        )
+    )
     if existing is not None:
         return existing, False
     drill = participant.drill
@@ -540,76 +652,123 @@ def record_help_call(participant: Participant, data: HelpInput) -> tuple[HelpCal
         raise DrillNotLive()
     caller = participant.supporter
     sentence = data.sentence or describe_location(drill, data.lat, data.lon)["sentence"]
-    nearest = nearest_participants(drill.id, data.lat, data.lon, caller.id,
-                                   int(current_app.config["HELP_CALL_NEAREST"]))
+    nearest = nearest_participants(
+        drill.id, data.lat, data.lon, caller.id, int(current_app.config["HELP_CALL_NEAREST"])
+    )
     staff = drill_staff(drill)
     notified: list[dict[str, Any]] = [
         {"name": s.name, "distance_m": int(round(d)), "kind": "supporter", "id": s.id}
-        for s, d in nearest]
-    notified += [{"name": s.name, "distance_m": None, "kind": "staff", "id": s.id}
-                 for s in staff]
-    call = HelpCall(drill_id=drill.id, supporter_id=caller.id, client_id=data.client_id,
-                    lat=data.lat, lon=data.lon, accuracy_m=data.accuracy_m,
-                    sentence=sentence[:500], called_at=data.called_at, notified=notified)
+        for s, d in nearest
+    ]
+    notified += [{"name": s.name, "distance_m": None, "kind": "staff", "id": s.id} for s in staff]
+    call = HelpCall(
+        drill_id=drill.id,
+        supporter_id=caller.id,
+        client_id=data.client_id,
+        lat=data.lat,
+        lon=data.lon,
+        accuracy_m=data.accuracy_m,
+        sentence=sentence[:500],
+        called_at=data.called_at,
+        notified=notified,
+    )
     try:
         with db.session.begin_nested():
             db.session.add(call)
     except IntegrityError:
-        found = db.session.scalar(sa.select(HelpCall).where(
-            HelpCall.supporter_id == caller.id, HelpCall.client_id == data.client_id))
+        found = db.session.scalar(
+            sa.select(HelpCall).where(
+                HelpCall.supporter_id == caller.id, HelpCall.client_id == data.client_id
+            )
+        )
         assert found is not None
         return found, False
 
-    payload = {"id": call.id, "supporter_id": caller.id, "name": caller.name, "lat": call.lat,
-               "lon": call.lon, "accuracy_m": call.accuracy_m, "sentence": call.sentence,
-               "coords": format_coords(call.lat, call.lon), "called_at": _iso(call.called_at),
-               "targets": [n["name"] for n in notified]}
+    payload = {
+        "id": call.id,
+        "supporter_id": caller.id,
+        "name": caller.name,
+        "lat": call.lat,
+        "lon": call.lon,
+        "accuracy_m": call.accuracy_m,
+        "sentence": call.sentence,
+        "coords": format_coords(call.lat, call.lon),
+        "called_at": _iso(call.called_at),
+        "targets": [n["name"] for n in notified],
+    }
     emit(drill.id, "help_call", payload, audience=STAFF)
     field_link = _link("field.drill_page", f"/field/drills/{drill.id}", drill_id=drill.id)
     live_link = _link("live.live_view", f"/drills/{drill.id}/live", drill_id=drill.id)
     key = f"help:{call.id}"
     for supporter, distance in nearest:
-        emit(drill.id, "help_call", {**payload, "distance_m": int(round(distance))},
-             audience=supporter_audience(supporter.id))
+        emit(
+            drill.id,
+            "help_call",
+            {**payload, "distance_m": int(round(distance))},
+            audience=supporter_audience(supporter.id),
+        )
         with force_locale(_recipient_locale(supporter)):
             subject, body = _help_message(call, caller, field_link)
-        notify_supporter(supporter, key=key, subject=subject, body=body, topic="help_call",
-                         topic_id=call.id)
+        notify_supporter(
+            supporter, key=key, subject=subject, body=body, topic="help_call", topic_id=call.id
+        )
     for member in staff:
         with force_locale(_recipient_locale(member)):
             subject, body = _help_message(call, caller, live_link)
-        notify_staff(member, key=key, subject=subject, body=body, topic="help_call",
-                     topic_id=call.id, district_id=drill.district_id)
+        notify_staff(
+            member,
+            key=key,
+            subject=subject,
+            body=body,
+            topic="help_call",
+            topic_id=call.id,
+            district_id=drill.district_id,
+        )
     db.session.flush()
     return call, True
 
 
 def responder_names(call: HelpCall) -> list[str]:
     """Who answered "on my way", in the order they answered."""
-    return list(db.session.scalars(sa.select(HelpResponse.responder_name).where(
-        HelpResponse.help_call_id == call.id).order_by(HelpResponse.answered_at,
-                                                       HelpResponse.id)))
+    return list(
+        db.session.scalars(
+            sa.select(HelpResponse.responder_name)
+            .where(HelpResponse.help_call_id == call.id)
+            .order_by(HelpResponse.answered_at, HelpResponse.id)
+        )
+    )
 
 
 def respond_to_help_call(call: HelpCall, responder: Supporter | StaffUser) -> list[str]:
     """Answer "on my way" (once per person); the caller's phone and the staff hear of it.
     Returns everyone who has answered."""
-    key = (f"staff:{responder.id}" if getattr(responder, "is_staff", False)
-           else f"supporter:{responder.id}")
-    exists = db.session.scalar(sa.select(HelpResponse.id).where(
-        HelpResponse.help_call_id == call.id, HelpResponse.responder == key))
+    key = (
+        f"staff:{responder.id}"
+        if getattr(responder, "is_staff", False)
+        else f"supporter:{responder.id}"
+    )
+    exists = db.session.scalar(
+        sa.select(HelpResponse.id).where(
+            HelpResponse.help_call_id == call.id, HelpResponse.responder == key
+        )
+    )
     if exists is not None:
         return responder_names(call)
-    response = HelpResponse(help_call_id=call.id, responder=key,
-                            responder_name=responder.name[:100])
+    response = HelpResponse(
+        help_call_id=call.id, responder=key, responder_name=responder.name[:100]
+    )
     try:
         with db.session.begin_nested():
             db.session.add(response)
     except IntegrityError:
         return responder_names(call)
     names = responder_names(call)
-    payload = {"help_call_id": call.id, "responder_name": response.responder_name,
-               "answered_at": _iso(response.answered_at), "responders": names}
+    payload = {
+        "help_call_id": call.id,
+        "responder_name": response.responder_name,
+        "answered_at": _iso(response.answered_at),
+        "responders": names,
+    }
     emit(call.drill_id, "help_response", payload, audience=supporter_audience(call.supporter_id))
     emit(call.drill_id, "help_response", payload, audience=STAFF)
     return names
@@ -628,12 +787,13 @@ def phone_audiences(supporter_id: int) -> tuple[str, str]:
     return supporter_audience(supporter_id), DRILL
 
 
-def list_phone_events(drill_id: int, supporter_id: int, after_id: int | None,
-                      limit: int = 100) -> list[tuple[int, str, dict[str, Any]]]:
+def list_phone_events(
+    drill_id: int, supporter_id: int, after_id: int | None, limit: int = 100
+) -> list[tuple[int, str, dict[str, Any]]]:
     """(id, kind, payload) of the phone's events after an id (or from the replay window)."""
     query = sa.select(LiveEvent.id, LiveEvent.kind, LiveEvent.payload).where(
-        LiveEvent.drill_id == drill_id,
-        LiveEvent.audience.in_(phone_audiences(supporter_id)))
+        LiveEvent.drill_id == drill_id, LiveEvent.audience.in_(phone_audiences(supporter_id))
+    )
     if after_id is not None:
         query = query.where(LiveEvent.id > after_id)
     else:
