@@ -182,6 +182,18 @@ def _env(database_url: str, tmp_path: Path, smtp_port: int) -> dict[str, str]:
     )
 
 
+def _wait_while_delivering(dispatcher: Any, log: Path, stall_s: float = 30) -> None:
+    """Wait until every message is sent, as long as the dispatcher keeps making progress: on a
+    loaded machine a broadcast may take minutes, but it must never stall."""
+    unsent, last_progress = _count(Delivery.status != DeliveryStatus.sent), time.monotonic()
+    while unsent and time.monotonic() - last_progress < stall_s:
+        assert dispatcher.poll() is None, log.read_text()
+        time.sleep(0.2)
+        now_unsent = _count(Delivery.status != DeliveryStatus.sent)
+        if now_unsent < unsent:
+            unsent, last_progress = now_unsent, time.monotonic()
+
+
 def test_two_dispatchers_at_once_and_a_polite_stop_send_every_message_once(
     district, coordinator, smtp_sink, keyed_webhook_sink, database_url, tmp_path
 ):
@@ -200,9 +212,7 @@ def test_two_dispatchers_at_once_and_a_polite_stop_send_every_message_once(
         # A polite stop mid-broadcast: the batch in hand is finished or released, then exit.
         first.send_signal(signal.SIGTERM)
         assert first.wait(15) == 0, log.read_text()[-3000:]
-        while _count(Delivery.status != DeliveryStatus.sent) and time.monotonic() < deadline:
-            assert second.poll() is None, log.read_text()
-            time.sleep(0.2)
+        _wait_while_delivering(second, log)
     finally:
         for d in (first, second):
             d.send_signal(signal.SIGTERM)
@@ -275,7 +285,7 @@ def test_killing_the_dispatcher_mid_broadcast_loses_and_repeats_nothing(
     second = _dispatcher(env, log)
     takeover_s = None
     try:
-        deadline = time.monotonic() + 40
+        deadline = time.monotonic() + 120
         while _count(Delivery.status != DeliveryStatus.sent) and time.monotonic() < deadline:
             assert second.poll() is None, log.read_text()
             if takeover_s is None and not _count(
