@@ -6,7 +6,7 @@
  * textContent or DOM nodes, never as HTML.
  */
 import { FieldQueue, newId } from "./field_queue.js";
-import { $, csrfToken, fmt, messenger, readJson, show, storageGet, storageSet } from "./lib/dom.js";
+import { $, csrfToken, fmt, messenger, readJson, show, storageGet, storageSet, urlWithId } from "./lib/dom.js";
 import { haversine } from "./lib/geo.js";
 import { positionWatcher } from "./lib/geolocation.js";
 import { stream } from "./lib/live.js";
@@ -609,7 +609,7 @@ function init() {
         btn.textContent = t.on_my_way;
         btn.addEventListener("click", function () {
           call.answered = true;
-          queue.push("respond", fmt(cfg.urls.respond, { id: call.id }),
+          queue.push("respond", urlWithId(cfg.urls.respond, call.id),
                      {}, { help_call_id: call.id });
           renderIncoming();
         });
