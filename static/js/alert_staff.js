@@ -12,541 +12,467 @@
  *
  * Every piece of user text goes into the page through textContent, never as HTML.
  */
-(function () {
-  "use strict";
+import { $, clearNode, clockFormatter, el, fmt, readJson, urlWithId } from "./lib/dom.js";
+import { jsonOrFail, poll } from "./lib/live.js";
 
-  var configNode = document.getElementById("alert-staff-config");
-  if (!configNode) { return; }
-  var config = JSON.parse(configNode.textContent);
-  var text = config.text || {};
-  var map = (window.watchnetMaps || {}).main;
+const config = readJson("alert-staff-config") || {};
+const text = config.text || {};
+const map = (window.watchnetMaps || {}).main;
 
-  function $(id) { return document.getElementById(id); }
+/* ----- picking a point on the map (start and close forms) ----- */
 
-  function el(tag, className, content) {
-    var node = document.createElement(tag);
-    if (className) { node.className = className; }
-    if (content !== undefined && content !== null) { node.textContent = String(content); }
-    return node;
-  }
+function pointPicker(latField, lonField, label, onPick) {
+  let marker = null;
+  const status = $("point-status");
 
-  function fmt(template, values) {
-    return String(template).replace(/\{(\w+)\}/g, function (whole, key) {
-      return Object.prototype.hasOwnProperty.call(values, key) ? String(values[key]) : whole;
-    });
-  }
-
-  function clearNode(node) { while (node && node.firstChild) { node.removeChild(node.firstChild); } }
-
-  /* ----- picking a point on the map (start and close forms) ----- */
-
-  function pointPicker(latField, lonField, label, onPick) {
-    var marker = null;
-    var status = $("point-status");
-
-    function place(lat, lon, pan) {
-      latField.value = lat.toFixed(6);
-      lonField.value = lon.toFixed(6);
-      if (map) {
-        if (!marker) {
-          marker = L.circleMarker([lat, lon], {radius: 11, color: "#ffffff", weight: 3,
-            fillColor: "#b3261e", fillOpacity: 1, className: "wn-picked"}).addTo(map);
-          marker.bindTooltip(el("span", "", label), {permanent: true, direction: "right"});
-        } else {
-          marker.setLatLng([lat, lon]);
-        }
-        if (pan) { map.setView([lat, lon], Math.max(map.getZoom(), 16)); }
-      }
-      if (status) {
-        status.textContent = text.chosen;
-        status.classList.remove("missing");
-      }
-      if (onPick) { onPick(lat, lon); }
-    }
-
-    if (latField.value && lonField.value && !isNaN(Number(latField.value))) {
-      place(Number(latField.value), Number(lonField.value), false);
-    }
+  function place(lat, lon, pan) {
+    latField.value = lat.toFixed(6);
+    lonField.value = lon.toFixed(6);
     if (map) {
-      map.on("click", function (e) {
-        place(e.latlng.lat, L.Util.wrapNum(e.latlng.lng, [-180, 180], true), false);
-      });
-    }
-    return {place: place};
-  }
-
-  function initStart() {
-    var form = $("start-form");
-    var chooser = $("choose-person");
-    if (chooser) {
-      // Choosing a person reloads the form prefilled from the registry (the button is the
-      // fallback without JavaScript).
-      chooser.addEventListener("change", function () { $("person-chooser").submit(); });
-    }
-    var picker = pointPicker(form.elements.last_seen_lat, form.elements.last_seen_lon,
-                             text.lastSeen);
-    var placeField = form.elements.last_seen_place;
-    var status = $("point-status");
-    var find = $("find-address");
-    find.addEventListener("click", function () {
-      var query = placeField.value.trim();
-      if (!query) { status.textContent = text.typeAddress; placeField.focus(); return; }
-      status.textContent = text.finding;
-      find.disabled = true;
-      fetch(config.geocodeUrl + "?q=" + encodeURIComponent(query), {
-        credentials: "same-origin", headers: {"Accept": "application/json"}
-      }).then(function (r) {
-        return r.json().catch(function () { return {}; }).then(function (body) {
-          if (r.ok && typeof body.lat === "number") {
-            picker.place(body.lat, body.lon, true);
-            status.textContent = fmt(text.found, {address: body.address || query});
-          } else {
-            var errors = (body.errors && body.errors.last_seen_place) || [text.unreachable];
-            status.textContent = errors.join(" ");
-            status.classList.add("missing");
-          }
-        });
-      }).catch(function () {
-        status.textContent = text.unreachable;
-        status.classList.add("missing");
-      }).then(function () { find.disabled = false; });
-    });
-    placeField.addEventListener("keydown", function (e) {
-      // Enter in the place field looks the address up instead of submitting half a form.
-      if (e.key === "Enter" && !form.elements.last_seen_lat.value) {
-        e.preventDefault();
-        find.click();
-      }
-    });
-    var home = $("use-home");
-    if (home) {
-      home.addEventListener("click", function () {
-        picker.place(Number(home.dataset.lat), Number(home.dataset.lon), true);
-        // Say so in the place text too (it travels in messages), unless something is typed.
-        var placeText = document.querySelector("input[name=last_seen_place]");
-        if (placeText && !placeText.value.trim()) { placeText.value = home.dataset.place; }
-      });
-    }
-    form.addEventListener("submit", function () {
-      // One click, one alert: the client_key makes a second submit harmless anyway.
-      var button = $("start-submit");
-      window.setTimeout(function () { button.disabled = true; button.textContent = text.sending; }, 0);
-    });
-  }
-
-  function initConfirm() {
-    // One click, one alert (the client_key makes a second submit harmless anyway).
-    var form = $("confirm-form");
-    form.addEventListener("submit", function (e) {
-      var send = e.submitter && e.submitter.id === "confirm-submit";
-      window.setTimeout(function () {
-        Array.prototype.forEach.call(form.querySelectorAll("button"), function (b) { b.disabled = true; });
-        if (send) { $("confirm-submit").textContent = text.sending; }
-      }, 0);
-    });
-  }
-
-  function initClose() {
-    var form = $("close-form");
-    pointPicker(form.elements.found_lat, form.elements.found_lon, text.foundHere);
-    var details = $("found-details");
-    function sync() {
-      var chosen = form.querySelector("input[name=outcome]:checked");
-      details.hidden = !!chosen && chosen.value !== "found";
-    }
-    Array.prototype.forEach.call(form.querySelectorAll("input[name=outcome]"), function (input) {
-      input.addEventListener("change", sync);
-    });
-    sync();
-  }
-
-  /* ----- the dashboard ----- */
-
-  var timeFormat = new Intl.DateTimeFormat(config.locale === "en" ? "en-GB" : "ja-JP", {
-    timeZone: config.timeZone || "Asia/Tokyo", hour: "2-digit", minute: "2-digit", hour12: false
-  });
-
-  function clock(iso) {
-    if (!iso) { return ""; }
-    var d = new Date(iso);
-    return isNaN(d.getTime()) ? "" : timeFormat.format(d);
-  }
-
-  function km(metres) {
-    return metres < 1000 ? Math.round(metres) + " m" : (metres / 1000).toFixed(1) + " km";
-  }
-
-  function csrfToken() {
-    var meta = document.querySelector('meta[name="csrf-token"]');
-    return meta ? meta.getAttribute("content") : "";
-  }
-
-  var dash = {version: config.version, clockOffsetMs: 0, lastSeenAt: null, timer: null,
-              active: true, failures: 0};
-  window.alertStaff = dash;  // for tests and curious coordinators with a console
-
-  function layer(name) {
-    var varName = (config.layers || {})[name];
-    return varName && window[varName] ? window[varName] : null;
-  }
-
-  function renderElapsed() {
-    var node = $("elapsed");
-    if (!node || !dash.lastSeenAt) { return; }
-    var now = Date.now() + dash.clockOffsetMs;
-    var minutes = Math.max(0, Math.floor((now - dash.lastSeenAt) / 60000));
-    var h = Math.floor(minutes / 60);
-    node.textContent = h > 0 ? fmt(text.elapsed, {h: h, m: minutes % 60})
-                             : fmt(text.elapsedMin, {m: minutes});
-  }
-
-  function setConnection(kind) {
-    var node = $("live-connection");
-    if (!node) { return; }
-    node.dataset.state = kind;
-    node.textContent = text[kind] || "";
-  }
-
-  function renderCounts(summary) {
-    ["told", "opened", "searching", "cannot", "unanswered"].forEach(function (key) {
-      var node = $("count-" + key);
-      if (node) { node.textContent = String(summary[key]); }
-    });
-    var map2 = {sent: "deliveries_sent", pending: "deliveries_pending", failed: "deliveries_failed"};
-    Object.keys(map2).forEach(function (key) {
-      var node = $("count-" + key);
-      if (node) { node.textContent = String(summary[map2[key]]); }
-    });
-    $("failure-count").textContent = String(summary.deliveries_failed);
-    $("recipient-limit").hidden = summary.told <= (dash.listed || 500);
-  }
-
-  function renderRecipients(rows) {
-    var body = $("recipient-rows");
-    clearNode(body);
-    if (!rows.length) {
-      var tr = el("tr", "empty");
-      var td = el("td", "muted", text.nobody);
-      td.colSpan = 6;
-      tr.appendChild(td);
-      body.appendChild(tr);
-      return;
-    }
-    rows.forEach(function (r) {
-      var tr = el("tr");
-      tr.dataset.supporterId = String(r.supporter_id);
-      tr.appendChild(el("td", "user-text", r.name));
-      tr.appendChild(el("td", "", km(r.distance_m) + (r.matched_by === "position" ? " (" + text.phone + ")" : "")));
-      tr.appendChild(el("td", "", clock(r.told_at)));
-      tr.appendChild(el("td", "", clock(r.opened_at) || "—"));
-      tr.appendChild(el("td", "answer-" + (r.answer || "none"),
-                        r.answer_label + (r.answered_at ? " (" + clock(r.answered_at) + ")" : "")));
-      tr.appendChild(deliveryCell(r.deliveries || []));
-      body.appendChild(tr);
-    });
-  }
-
-  function deliveryCell(deliveries) {
-    // One line per address: status, attempts so far and the last error in plain words; the
-    // dispatcher's own text (own district only) underneath.
-    var td = el("td", "deliveries");
-    if (!deliveries.length) { td.appendChild(el("span", "muted", "—")); return td; }
-    deliveries.forEach(function (d) {
-      var line = el("span", "delivery-line status-" + d.status + (d.trouble ? " trouble" : ""),
-                    d.channel_label + ": " + d.label);
-      line.dataset.deliveryId = String(d.id);
-      if (d.error_raw && d.trouble) { line.appendChild(el("span", "raw user-text", d.error_raw)); }
-      td.appendChild(line);
-    });
-    return td;
-  }
-
-  function renderRetrying(retrying) {
-    var banner = $("retry-banner");
-    if (!banner || !retrying) { return; }
-    banner.textContent = retrying.text || "";
-    banner.hidden = !retrying.count;
-  }
-
-  function renderUnreachable(rows) {
-    var list = $("unreachable-list");
-    if (!list) { return; }
-    clearNode(list);
-    rows.forEach(function (u) {
-      var li = el("li");
-      li.dataset.supporterId = String(u.supporter_id);
-      li.appendChild(el("span", "user-text", u.name));
-      li.appendChild(document.createTextNode(" · " + u.reason_label + " · "));
-      if (u.phone) {
-        var a = el("a", "", u.phone);
-        a.href = "tel:" + u.phone;
-        li.appendChild(a);
+      if (!marker) {
+        marker = L.circleMarker([lat, lon], {radius: 11, color: "#ffffff", weight: 3,
+          fillColor: "#b3261e", fillOpacity: 1, className: "wn-picked"}).addTo(map);
+        marker.bindTooltip(el("span", "", label), {permanent: true, direction: "right"});
       } else {
-        li.appendChild(document.createTextNode(u.other_district ? text.otherDistrict : text.noPhone));
+        marker.setLatLng([lat, lon]);
       }
-      list.appendChild(li);
-    });
-    $("unreachable-count").textContent = String(rows.length);
-    $("no-unreachable").hidden = rows.length > 0;
+      if (pan) { map.setView([lat, lon], Math.max(map.getZoom(), 16)); }
+    }
+    if (status) {
+      status.textContent = text.chosen;
+      status.classList.remove("missing");
+    }
+    if (onPick) { onPick(lat, lon); }
   }
 
-  function renderFailures(rows) {
-    var body = $("failure-rows");
-    clearNode(body);
-    rows.forEach(function (f) {
-      var tr = el("tr");
-      tr.appendChild(el("td", "user-text", f.name));
-      tr.appendChild(el("td", "", f.channel));
-      tr.appendChild(el("td", "user-text", f.address));
-      tr.appendChild(el("td", "user-text", f.reason));
-      body.appendChild(tr);
-    });
-    $("failure-table").hidden = rows.length === 0;
-    $("no-failures").hidden = rows.length > 0;
+  if (latField.value && lonField.value && !isNaN(Number(latField.value))) {
+    place(Number(latField.value), Number(lonField.value), false);
   }
-
-  function renderTimeline(events) {
-    var list = $("timeline");
-    clearNode(list);
-    events.forEach(function (e) {
-      var li = el("li");
-      li.dataset.eventId = String(e.id);
-      var time = el("time", "", clock(e.at));
-      time.setAttribute("datetime", e.at || "");
-      li.appendChild(time);
-      li.appendChild(el("span", "user-text", e.text));
-      list.appendChild(li);
+  if (map) {
+    map.on("click", function (e) {
+      place(e.latlng.lat, L.Util.wrapNum(e.latlng.lng, [-180, 180], true), false);
     });
   }
+  return {place: place};
+}
 
-  function reviewForm(s) {
-    var form = el("form", "review-form");
-    form.method = "post";
-    form.action = config.reviewUrl.replace(/\/0\/review$/, "/" + s.id + "/review");
-    var token = el("input");
-    token.type = "hidden"; token.name = "csrf_token"; token.value = csrfToken();
-    form.appendChild(token);
-    var set = el("fieldset", "review-form");
-    set.appendChild(el("legend", "visually-hidden", text.verdict));
-    ["confirmed", "doubtful", "duplicate"].forEach(function (value) {
-      var label = el("label", "check");
-      var input = el("input");
-      input.type = "radio"; input.name = "status"; input.value = value;
-      input.checked = s.status === value;
-      label.appendChild(input);
-      label.appendChild(document.createTextNode(" " + text[value]));
-      set.appendChild(label);
-    });
-    form.appendChild(set);
-    if (!s.recentred) {
-      var label = el("label", "check");
-      var box = el("input");
-      box.type = "checkbox"; box.name = "recentre"; box.value = "y";
-      label.appendChild(box);
-      label.appendChild(document.createTextNode(" " + text.recentre));
-      form.appendChild(label);
-    }
-    var button = el("button", "button small", text.save);
-    button.type = "submit";
-    form.appendChild(button);
-    return form;
+function initStart() {
+  const form = $("start-form");
+  const chooser = $("choose-person");
+  if (chooser) {
+    // Choosing a person reloads the form prefilled from the registry (the button is the
+    // fallback without JavaScript).
+    chooser.addEventListener("change", function () { $("person-chooser").submit(); });
   }
-
-  function renderSightings(rows, active) {
-    var list = $("sighting-list");
-    // Keep a form the coordinator is filling in: skip the redraw while one has focus.
-    if (list.contains(document.activeElement) && document.activeElement !== document.body) {
-      return false;
-    }
-    clearNode(list);
-    $("sighting-count").textContent = String(rows.length);
-    if (!rows.length) { list.appendChild(el("p", "muted", text.noSightings)); return true; }
-    rows.forEach(function (s) {
-      var item = el("article", "sighting status-" + s.status);
-      item.dataset.sightingId = String(s.id);
-      var head = el("p");
-      head.appendChild(el("strong", "", clock(s.seen_at)));
-      head.appendChild(document.createTextNode(" · "));
-      head.appendChild(el("span", "sighting-status", s.status_label));
-      head.appendChild(document.createTextNode(" · " + s.certainty_label + " · " + s.direction_label));
-      if (s.reporter) {
-        head.appendChild(document.createTextNode(" · "));
-        head.appendChild(el("span", "user-text", s.reporter));
-      }
-      if (s.recentred) { head.appendChild(document.createTextNode(" · " + text.nowLastSeen)); }
-      item.appendChild(head);
-      if (s.description) { item.appendChild(el("p", "user-text", s.description)); }
-      if (s.has_photo) {
-        var img = el("img");
-        img.src = config.photoUrl.replace(/\/0\/photo$/, "/" + s.id + "/photo");
-        img.alt = fmt(text.photoOf, {id: s.id});
-        img.loading = "lazy";
-        item.appendChild(img);
-      }
-      if (active) { item.appendChild(reviewForm(s)); }
-      list.appendChild(item);
-    });
-    return true;
-  }
-
-  function renderRings(rings) {
-    var list = $("ring-list");
-    clearNode(list);
-    rings.forEach(function (r) {
-      var label = r.label;
-      if (r.minutes !== null && r.minutes !== undefined) {
-        label += " — " + fmt(text.fromMin, {n: r.minutes});
-      }
-      if (r.current) { label += " (" + text.now + ")"; }
-      list.appendChild(el("li", r.current ? "current" : "", label));
-    });
-  }
-
-  var SECTOR_STYLE = {
-    taken: {color: "#b26a00", fillColor: "#f0a030", fillOpacity: 0.30},
-    walked: {color: "#1d6b35", fillColor: "#4caf50", fillOpacity: 0.30},
-    untouched: {color: "#777777", fillColor: "#ffffff", fillOpacity: 0.05}
-  };
-
-  function labelIcon(label, current) {
-    var box = el("div", "wn-ring-label" + (current ? " current" : ""), label);
-    return L.divIcon({html: box, className: "wn-label-icon", iconSize: null, iconAnchor: [0, 12]});
-  }
-
-  function renderMap(state) {
-    if (!map || !window.L) { return; }
-    var a = state.alert;
-    var centre = [a.last_seen.lat, a.last_seen.lon];
-    var rings = layer("rings");
-    if (rings) {
-      rings.clearLayers();
-      state.rings.forEach(function (r) {
-        L.circle(centre, {radius: r.radius_m, color: r.current ? "#b3261e" : "#0b5cad",
-          weight: r.current ? 4 : 2, dashArray: r.current ? null : "6 6", fill: false,
-          className: r.current ? "wn-ring wn-ring-current" : "wn-ring"})
-          .bindTooltip(el("span", "", r.label)).addTo(rings);
-        L.marker([a.last_seen.lat + r.radius_m / 111320, a.last_seen.lon],
-                 {icon: labelIcon(r.label, r.current), interactive: false, keyboard: false})
-          .addTo(rings);
-      });
-    }
-    var sectors = layer("sectors");
-    if (sectors) {
-      sectors.clearLayers();
-      state.sectors.forEach(function (s) {
-        var style = SECTOR_STYLE[s.state] || SECTOR_STYLE.untouched;
-        L.polygon(s.boundary, {color: style.color, fillColor: style.fillColor, fill: true,
-          fillOpacity: style.fillOpacity, weight: s.priority ? 4 : 1,
-          className: "wn-sector wn-sector-" + s.state})
-          .bindTooltip(el("span", "", s.label)).addTo(sectors);
-      });
-    }
-    var searchers = layer("searchers");
-    if (searchers) {
-      searchers.clearLayers();
-      state.searchers.forEach(function (s) {
-        L.circleMarker([s.lat, s.lon], {radius: 8, color: "#ffffff", weight: 2, fill: true,
-          fillColor: "#1d6b35", fillOpacity: 0.95,
-          className: "wn-searcher wn-searcher-" + Number(s.supporter_id)})
-          .bindTooltip(el("span", "", s.name), {permanent: true, direction: "right"})
-          .addTo(searchers);
-      });
-    }
-    var sightings = layer("sightings");
-    if (sightings) {
-      sightings.clearLayers();
-      state.sightings.forEach(function (s) {
-        var status = /^[a-z]+$/.test(s.status) ? s.status : "new";
-        var badge = el("div", "wn-sighting-badge " + status, "!");
-        L.marker([s.lat, s.lon], {icon: L.divIcon({html: badge, iconSize: [26, 26],
-          iconAnchor: [13, 13], className: "wn-sighting wn-sighting-" + status})})
-          .bindTooltip(el("span", "", s.status_label + " · " + s.certainty_label))
-          .addTo(sightings);
-      });
-    }
-    var lastSeen = layer("last_seen");
-    if (lastSeen) {
-      lastSeen.clearLayers();
-      L.circleMarker(centre, {radius: 10, color: "#ffffff", weight: 3, fill: true,
-        fillColor: "#b3261e", fillOpacity: 1, className: "wn-last-seen"})
-        .bindTooltip(el("span", "", text.lastSeen), {permanent: true, direction: "right"})
-        .addTo(lastSeen);
-    }
-    var found = layer("found");
-    if (found && a.found) {
-      found.clearLayers();
-      L.circleMarker([a.found.lat, a.found.lon], {radius: 10, color: "#ffffff", weight: 3,
-        fill: true, fillColor: "#1d6b35", fillOpacity: 1, className: "wn-found"})
-        .bindTooltip(el("span", "", text.foundHere), {permanent: true, direction: "right"})
-        .addTo(found);
-    }
-  }
-
-  function applyState(state) {
-    var a = state.alert;
-    dash.lastSeenAt = new Date(a.last_seen.at).getTime();
-    dash.clockOffsetMs = new Date(state.server_time).getTime() - Date.now();
-    dash.listed = state.recipients_listed;
-    var badge = $("alert-status");
-    badge.className = "badge " + a.status;
-    badge.textContent = a.status_label;
-    renderCounts(state.summary);
-    renderRecipients(state.recipients);
-    renderFailures(state.failures);
-    renderRetrying(state.retrying);
-    renderUnreachable(state.unreachable || []);
-    renderTimeline(state.timeline);
-    renderRings(state.rings);
-    var drawn = renderSightings(state.sightings, a.is_active);
-    renderMap(state);
-    renderElapsed();
-    if (dash.active && !a.is_active) {
-      dash.active = false;
-      var actions = $("actions");
-      if (actions) { actions.hidden = true; }
-      var note = el("div", "flash flash-info", text.closed);
-      note.setAttribute("role", "status");
-      note.id = "closed-live-note";
-      document.querySelector(".alert-head").after(note);
-    }
-    // A sightings list left alone (a form had focus) is redrawn on the next poll.
-    dash.version = drawn ? state.version : -1;
-  }
-
-  function poll() {
-    fetch(config.stateUrl + "?v=" + encodeURIComponent(dash.version), {
-      credentials: "same-origin", headers: {"Accept": "application/json"}, cache: "no-store"
+  const picker = pointPicker(form.elements.last_seen_lat, form.elements.last_seen_lon,
+                           text.lastSeen);
+  const placeField = form.elements.last_seen_place;
+  const status = $("point-status");
+  const find = $("find-address");
+  find.addEventListener("click", function () {
+    const query = placeField.value.trim();
+    if (!query) { status.textContent = text.typeAddress; placeField.focus(); return; }
+    status.textContent = text.finding;
+    find.disabled = true;
+    fetch(config.geocodeUrl + "?q=" + encodeURIComponent(query), {
+      credentials: "same-origin", headers: {"Accept": "application/json"}
     }).then(function (r) {
-      if (!r.ok) { throw new Error(String(r.status)); }
-      return r.json();
-    }).then(function (body) {
-      dash.failures = 0;
-      setConnection("connected");
-      if (!body.unchanged) { applyState(body); }
+      return r.json().catch(function () { return {}; }).then(function (body) {
+        if (r.ok && typeof body.lat === "number") {
+          picker.place(body.lat, body.lon, true);
+          status.textContent = fmt(text.found, {address: body.address || query});
+        } else {
+          const errors = (body.errors && body.errors.last_seen_place) || [text.unreachable];
+          status.textContent = errors.join(" ");
+          status.classList.add("missing");
+        }
+      });
     }).catch(function () {
-      dash.failures += 1;
-      setConnection("error");
-    }).then(function () {
-      // Back off a little while the server does not answer; never stop.
-      var wait = config.pollMs * Math.min(1 + dash.failures, 5);
-      dash.timer = window.setTimeout(poll, document.hidden ? Math.max(wait, 10000) : wait);
+      status.textContent = text.unreachable;
+      status.classList.add("missing");
+    }).then(function () { find.disabled = false; });
+  });
+  placeField.addEventListener("keydown", function (e) {
+    // Enter in the place field looks the address up instead of submitting half a form.
+    if (e.key === "Enter" && !form.elements.last_seen_lat.value) {
+      e.preventDefault();
+      find.click();
+    }
+  });
+  const home = $("use-home");
+  if (home) {
+    home.addEventListener("click", function () {
+      picker.place(Number(home.dataset.lat), Number(home.dataset.lon), true);
+      // Say so in the place text too (it travels in messages), unless something is typed.
+      const placeText = document.querySelector("input[name=last_seen_place]");
+      if (placeText && !placeText.value.trim()) { placeText.value = home.dataset.place; }
     });
   }
+  form.addEventListener("submit", function () {
+    // One click, one alert: the client_key makes a second submit harmless anyway.
+    const button = $("start-submit");
+    window.setTimeout(function () { button.disabled = true; button.textContent = text.sending; }, 0);
+  });
+}
 
-  function initDashboard() {
-    dash.lastSeenAt = new Date($("elapsed").dataset.since).getTime();
-    dash.clockOffsetMs = new Date(config.serverTime).getTime() - Date.now();
-    renderElapsed();
-    window.setInterval(renderElapsed, 15000);
-    setConnection("connected");
-    dash.timer = window.setTimeout(poll, config.pollMs);
-    document.addEventListener("visibilitychange", function () {
-      if (!document.hidden) { window.clearTimeout(dash.timer); poll(); }
+function initConfirm() {
+  // One click, one alert (the client_key makes a second submit harmless anyway).
+  const form = $("confirm-form");
+  form.addEventListener("submit", function (e) {
+    const send = e.submitter && e.submitter.id === "confirm-submit";
+    window.setTimeout(function () {
+      Array.prototype.forEach.call(form.querySelectorAll("button"), function (b) { b.disabled = true; });
+      if (send) { $("confirm-submit").textContent = text.sending; }
+    }, 0);
+  });
+}
+
+function initClose() {
+  const form = $("close-form");
+  pointPicker(form.elements.found_lat, form.elements.found_lon, text.foundHere);
+  const details = $("found-details");
+  function sync() {
+    const chosen = form.querySelector("input[name=outcome]:checked");
+    details.hidden = !!chosen && chosen.value !== "found";
+  }
+  Array.prototype.forEach.call(form.querySelectorAll("input[name=outcome]"), function (input) {
+    input.addEventListener("change", sync);
+  });
+  sync();
+}
+
+/* ----- the dashboard ----- */
+
+const clock = clockFormatter(config.locale, config.timeZone, false);
+
+function km(metres) {
+  return metres < 1000 ? Math.round(metres) + " m" : (metres / 1000).toFixed(1) + " km";
+}
+
+const dash = {version: config.version, clockOffsetMs: 0, lastSeenAt: null, active: true};
+window.alertStaff = dash;  // for tests and curious coordinators with a console
+
+function layer(name) {
+  const varName = (config.layers || {})[name];
+  return varName && window[varName] ? window[varName] : null;
+}
+
+function renderElapsed() {
+  const node = $("elapsed");
+  if (!node || !dash.lastSeenAt) { return; }
+  const now = Date.now() + dash.clockOffsetMs;
+  const minutes = Math.max(0, Math.floor((now - dash.lastSeenAt) / 60000));
+  const h = Math.floor(minutes / 60);
+  node.textContent = h > 0 ? fmt(text.elapsed, {h: h, m: minutes % 60})
+                           : fmt(text.elapsedMin, {m: minutes});
+}
+
+function setConnection(kind) {
+  const node = $("live-connection");
+  if (!node) { return; }
+  node.dataset.state = kind;
+  node.textContent = text[kind] || "";
+}
+
+function renderCounts(summary) {
+  ["told", "opened", "searching", "cannot", "unanswered"].forEach(function (key) {
+    const node = $("count-" + key);
+    if (node) { node.textContent = String(summary[key]); }
+  });
+  const map2 = {sent: "deliveries_sent", pending: "deliveries_pending", failed: "deliveries_failed"};
+  Object.keys(map2).forEach(function (key) {
+    const node = $("count-" + key);
+    if (node) { node.textContent = String(summary[map2[key]]); }
+  });
+  $("failure-count").textContent = String(summary.deliveries_failed);
+  $("recipient-limit").hidden = summary.told <= (dash.listed || 500);
+}
+
+function renderRecipients(rows) {
+  const body = $("recipient-rows");
+  clearNode(body);
+  if (!rows.length) {
+    const tr = el("tr", "empty");
+    const td = el("td", "muted", text.nobody);
+    td.colSpan = 6;
+    tr.appendChild(td);
+    body.appendChild(tr);
+    return;
+  }
+  rows.forEach(function (r) {
+    const tr = el("tr");
+    tr.dataset.supporterId = String(r.supporter_id);
+    tr.appendChild(el("td", "user-text", r.name));
+    tr.appendChild(el("td", "", km(r.distance_m) + (r.matched_by === "position" ? " (" + text.phone + ")" : "")));
+    tr.appendChild(el("td", "", clock(r.told_at)));
+    tr.appendChild(el("td", "", clock(r.opened_at) || "—"));
+    tr.appendChild(el("td", "answer-" + (r.answer || "none"),
+                      r.answer_label + (r.answered_at ? " (" + clock(r.answered_at) + ")" : "")));
+    tr.appendChild(deliveryCell(r.deliveries || []));
+    body.appendChild(tr);
+  });
+}
+
+function deliveryCell(deliveries) {
+  // One line per address: status, attempts so far and the last error in plain words; the
+  // dispatcher's own text (own district only) underneath.
+  const td = el("td", "deliveries");
+  if (!deliveries.length) { td.appendChild(el("span", "muted", "—")); return td; }
+  deliveries.forEach(function (d) {
+    const line = el("span", "delivery-line status-" + d.status + (d.trouble ? " trouble" : ""),
+                  d.channel_label + ": " + d.label);
+    line.dataset.deliveryId = String(d.id);
+    if (d.error_raw && d.trouble) { line.appendChild(el("span", "raw user-text", d.error_raw)); }
+    td.appendChild(line);
+  });
+  return td;
+}
+
+function renderRetrying(retrying) {
+  const banner = $("retry-banner");
+  if (!banner || !retrying) { return; }
+  banner.textContent = retrying.text || "";
+  banner.hidden = !retrying.count;
+}
+
+function renderUnreachable(rows) {
+  const list = $("unreachable-list");
+  if (!list) { return; }
+  clearNode(list);
+  rows.forEach(function (u) {
+    const li = el("li");
+    li.dataset.supporterId = String(u.supporter_id);
+    li.appendChild(el("span", "user-text", u.name));
+    li.appendChild(document.createTextNode(" · " + u.reason_label + " · "));
+    if (u.phone) {
+      const a = el("a", "", u.phone);
+      a.href = "tel:" + u.phone;
+      li.appendChild(a);
+    } else {
+      li.appendChild(document.createTextNode(u.other_district ? text.otherDistrict : text.noPhone));
+    }
+    list.appendChild(li);
+  });
+  $("unreachable-count").textContent = String(rows.length);
+  $("no-unreachable").hidden = rows.length > 0;
+}
+
+function renderFailures(rows) {
+  const body = $("failure-rows");
+  clearNode(body);
+  rows.forEach(function (f) {
+    const tr = el("tr");
+    tr.appendChild(el("td", "user-text", f.name));
+    tr.appendChild(el("td", "", f.channel));
+    tr.appendChild(el("td", "user-text", f.address));
+    tr.appendChild(el("td", "user-text", f.reason));
+    body.appendChild(tr);
+  });
+  $("failure-table").hidden = rows.length === 0;
+  $("no-failures").hidden = rows.length > 0;
+}
+
+function renderTimeline(events) {
+  const list = $("timeline");
+  clearNode(list);
+  events.forEach(function (e) {
+    const li = el("li");
+    li.dataset.eventId = String(e.id);
+    const time = el("time", "", clock(e.at));
+    time.setAttribute("datetime", e.at || "");
+    li.appendChild(time);
+    li.appendChild(el("span", "user-text", e.text));
+    list.appendChild(li);
+  });
+}
+
+function reviewForm(s) {
+  // The same form the server draws (templates/alerts/staff/_review_form.html), cloned from
+  // its <template> and set for this sighting.
+  const form = $("review-form-template").content.firstElementChild.cloneNode(true);
+  form.action = urlWithId(config.reviewUrl, s.id);
+  form.querySelectorAll("input[name=status]").forEach(function (input) {
+    input.checked = input.value === s.status;
+  });
+  if (s.recentred) { form.querySelector("[data-recentre]").remove(); }
+  return form;
+}
+
+function renderSightings(rows, active) {
+  const list = $("sighting-list");
+  // Keep a form the coordinator is filling in: skip the redraw while one has focus.
+  if (list.contains(document.activeElement) && document.activeElement !== document.body) {
+    return false;
+  }
+  clearNode(list);
+  $("sighting-count").textContent = String(rows.length);
+  if (!rows.length) { list.appendChild(el("p", "muted", text.noSightings)); return true; }
+  rows.forEach(function (s) {
+    const item = el("article", "sighting status-" + s.status);
+    item.dataset.sightingId = String(s.id);
+    const head = el("p");
+    head.appendChild(el("strong", "", clock(s.seen_at)));
+    head.appendChild(document.createTextNode(" · "));
+    head.appendChild(el("span", "sighting-status", s.status_label));
+    head.appendChild(document.createTextNode(" · " + s.certainty_label + " · " + s.direction_label));
+    if (s.reporter) {
+      head.appendChild(document.createTextNode(" · "));
+      head.appendChild(el("span", "user-text", s.reporter));
+    }
+    if (s.recentred) { head.appendChild(document.createTextNode(" · " + text.nowLastSeen)); }
+    item.appendChild(head);
+    if (s.description) { item.appendChild(el("p", "user-text", s.description)); }
+    if (s.has_photo) {
+      const img = el("img");
+      img.src = urlWithId(config.photoUrl, s.id);
+      img.alt = fmt(text.photoOf, {id: s.id});
+      img.loading = "lazy";
+      item.appendChild(img);
+    }
+    if (active) { item.appendChild(reviewForm(s)); }
+    list.appendChild(item);
+  });
+  return true;
+}
+
+function renderRings(rings) {
+  const list = $("ring-list");
+  clearNode(list);
+  rings.forEach(function (r) {
+    let label = r.label;
+    if (r.minutes !== null && r.minutes !== undefined) {
+      label += " — " + fmt(text.fromMin, {n: r.minutes});
+    }
+    if (r.current) { label += " (" + text.now + ")"; }
+    list.appendChild(el("li", r.current ? "current" : "", label));
+  });
+}
+
+const SECTOR_STYLE = {
+  taken: {color: "#b26a00", fillColor: "#f0a030", fillOpacity: 0.30},
+  walked: {color: "#1d6b35", fillColor: "#4caf50", fillOpacity: 0.30},
+  untouched: {color: "#777777", fillColor: "#ffffff", fillOpacity: 0.05}
+};
+
+function labelIcon(label, current) {
+  const box = el("div", "wn-ring-label" + (current ? " current" : ""), label);
+  return L.divIcon({html: box, className: "wn-label-icon", iconSize: null, iconAnchor: [0, 12]});
+}
+
+function renderMap(state) {
+  if (!map || !window.L) { return; }
+  const a = state.alert;
+  const centre = [a.last_seen.lat, a.last_seen.lon];
+  const rings = layer("rings");
+  if (rings) {
+    rings.clearLayers();
+    state.rings.forEach(function (r) {
+      L.circle(centre, {radius: r.radius_m, color: r.current ? "#b3261e" : "#0b5cad",
+        weight: r.current ? 4 : 2, dashArray: r.current ? null : "6 6", fill: false,
+        className: r.current ? "wn-ring wn-ring-current" : "wn-ring"})
+        .bindTooltip(el("span", "", r.label)).addTo(rings);
+      L.marker([a.last_seen.lat + r.radius_m / 111320, a.last_seen.lon],
+               {icon: labelIcon(r.label, r.current), interactive: false, keyboard: false})
+        .addTo(rings);
     });
   }
+  const sectors = layer("sectors");
+  if (sectors) {
+    sectors.clearLayers();
+    state.sectors.forEach(function (s) {
+      const style = SECTOR_STYLE[s.state] || SECTOR_STYLE.untouched;
+      L.polygon(s.boundary, {color: style.color, fillColor: style.fillColor, fill: true,
+        fillOpacity: style.fillOpacity, weight: s.priority ? 4 : 1,
+        className: "wn-sector wn-sector-" + s.state})
+        .bindTooltip(el("span", "", s.label)).addTo(sectors);
+    });
+  }
+  const searchers = layer("searchers");
+  if (searchers) {
+    searchers.clearLayers();
+    state.searchers.forEach(function (s) {
+      L.circleMarker([s.lat, s.lon], {radius: 8, color: "#ffffff", weight: 2, fill: true,
+        fillColor: "#1d6b35", fillOpacity: 0.95,
+        className: "wn-searcher wn-searcher-" + Number(s.supporter_id)})
+        .bindTooltip(el("span", "", s.name), {permanent: true, direction: "right"})
+        .addTo(searchers);
+    });
+  }
+  const sightings = layer("sightings");
+  if (sightings) {
+    sightings.clearLayers();
+    state.sightings.forEach(function (s) {
+      const status = /^[a-z]+$/.test(s.status) ? s.status : "new";
+      const badge = el("div", "wn-sighting-badge " + status, "!");
+      L.marker([s.lat, s.lon], {icon: L.divIcon({html: badge, iconSize: [26, 26],
+        iconAnchor: [13, 13], className: "wn-sighting wn-sighting-" + status})})
+        .bindTooltip(el("span", "", s.status_label + " · " + s.certainty_label))
+        .addTo(sightings);
+    });
+  }
+  const lastSeen = layer("last_seen");
+  if (lastSeen) {
+    lastSeen.clearLayers();
+    L.circleMarker(centre, {radius: 10, color: "#ffffff", weight: 3, fill: true,
+      fillColor: "#b3261e", fillOpacity: 1, className: "wn-last-seen"})
+      .bindTooltip(el("span", "", text.lastSeen), {permanent: true, direction: "right"})
+      .addTo(lastSeen);
+  }
+  const found = layer("found");
+  if (found && a.found) {
+    found.clearLayers();
+    L.circleMarker([a.found.lat, a.found.lon], {radius: 10, color: "#ffffff", weight: 3,
+      fill: true, fillColor: "#1d6b35", fillOpacity: 1, className: "wn-found"})
+      .bindTooltip(el("span", "", text.foundHere), {permanent: true, direction: "right"})
+      .addTo(found);
+  }
+}
 
-  if (config.mode === "start") { initStart(); }
-  else if (config.mode === "confirm") { initConfirm(); }
-  else if (config.mode === "close") { initClose(); }
-  else if (config.mode === "dashboard") { initDashboard(); }
-}());
+function applyState(state) {
+  const a = state.alert;
+  dash.lastSeenAt = new Date(a.last_seen.at).getTime();
+  dash.clockOffsetMs = new Date(state.server_time).getTime() - Date.now();
+  dash.listed = state.recipients_listed;
+  const badge = $("alert-status");
+  badge.className = "badge " + a.status;
+  badge.textContent = a.status_label;
+  renderCounts(state.summary);
+  renderRecipients(state.recipients);
+  renderFailures(state.failures);
+  renderRetrying(state.retrying);
+  renderUnreachable(state.unreachable || []);
+  renderTimeline(state.timeline);
+  renderRings(state.rings);
+  const drawn = renderSightings(state.sightings, a.is_active);
+  renderMap(state);
+  renderElapsed();
+  if (dash.active && !a.is_active) {
+    dash.active = false;
+    const actions = $("actions");
+    if (actions) { actions.hidden = true; }
+    const note = el("div", "flash flash-info", text.closed);
+    note.setAttribute("role", "status");
+    note.id = "closed-live-note";
+    document.querySelector(".alert-head").after(note);
+  }
+  // A sightings list left alone (a form had focus) is redrawn on the next poll.
+  dash.version = drawn ? state.version : -1;
+}
+
+function initDashboard() {
+  dash.lastSeenAt = new Date($("elapsed").dataset.since).getTime();
+  dash.clockOffsetMs = new Date(config.serverTime).getTime() - Date.now();
+  renderElapsed();
+  window.setInterval(renderElapsed, 15000);
+  setConnection("connected");
+  poll(function () { return config.stateUrl + "?v=" + encodeURIComponent(dash.version); },
+    function (response) {
+      return jsonOrFail(response).then(function (body) { if (!body.unchanged) { applyState(body); } });
+    },
+    {intervalMs: config.pollMs, hiddenMs: 10000, backoff: true, onState: setConnection});
+}
+
+if (config.mode === "start") { initStart(); }
+else if (config.mode === "confirm") { initConfirm(); }
+else if (config.mode === "close") { initClose(); }
+else if (config.mode === "dashboard") { initDashboard(); }

@@ -1,36 +1,39 @@
 /* Keep / Problem / Try board: add, edit, delete notes and make action items without a reload;
    every open board polls the state endpoint with ?since=<version> and redraws on change. */
-(function () {
-  "use strict";
-  var copy = document.getElementById("copy-newsletter");
-  if (copy) {
-    copy.addEventListener("click", function () {
-      var text = document.getElementById("newsletter-text").textContent;
-      var done = function () { document.getElementById("copy-status").textContent = copy.dataset.copied; };
-      if (navigator.clipboard && window.isSecureContext) {
-        navigator.clipboard.writeText(text).then(done);
-      } else {
-        var area = document.createElement("textarea");
-        area.value = text;
-        document.body.appendChild(area);
-        area.select();
-        document.execCommand("copy");
-        area.remove();
-        done();
-      }
-    });
-  }
-  var board = document.getElementById("kpt-board");
-  if (!board) { return; }
-  var t = JSON.parse(document.getElementById("kpt-i18n").textContent);
-  var state = JSON.parse(document.getElementById("kpt-initial").textContent);
-  var csrf = document.querySelector("meta[name=csrf-token]").content;
-  var stateUrl = board.dataset.stateUrl;
-  var statusEl = document.getElementById("kpt-status");
-  var pending = null;   // a newer state that arrived while someone was editing
+import { csrfToken, readJson, urlWithId } from "./lib/dom.js";
+import { jsonOrFail, poll } from "./lib/live.js";
 
+const copy = document.getElementById("copy-newsletter");
+if (copy) {
+  copy.addEventListener("click", function () {
+    const text = document.getElementById("newsletter-text").textContent;
+    const done = function () { document.getElementById("copy-status").textContent = copy.dataset.copied; };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done);
+    } else {
+      const area = document.createElement("textarea");
+      area.value = text;
+      document.body.appendChild(area);
+      area.select();
+      document.execCommand("copy");
+      area.remove();
+      done();
+    }
+  });
+}
+const board = document.getElementById("kpt-board");
+if (board) { initBoard(board); }
+
+function initBoard(board) {
+  const t = readJson("kpt-i18n");
+  let state = readJson("kpt-initial");
+  const urls = board.dataset;
+  const statusEl = document.getElementById("kpt-status");
+  let pending = null;   // a newer state that arrived while someone was editing
+
+  // Elements with attributes (the board sets data-act and the like on each).
   function el(tag, attrs, text) {
-    var node = document.createElement(tag);
+    const node = document.createElement(tag);
     Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
     if (text !== undefined && text !== null) { node.textContent = text; }
     return node;
@@ -39,7 +42,7 @@
   function send(url, body) {
     return fetch(url, {
       method: "POST", credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "X-CSRFToken": csrf, "Accept": "application/json"},
+      headers: {"Content-Type": "application/json", "X-CSRFToken": csrfToken(), "Accept": "application/json"},
       body: JSON.stringify(body || {})
     }).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (data) {
@@ -58,19 +61,19 @@
   }
 
   function itemView(item) {
-    var li = el("li", {"class": "kpt-item", "data-id": String(item.id)});
+    const li = el("li", {"class": "kpt-item", "data-id": String(item.id)});
     li.appendChild(el("span", {"class": "kpt-text"}, item.text));
-    var action = actionFor(item.id);
+    const action = actionFor(item.id);
     if (action) {
-      var badge = el("p", {"class": "kpt-action action-" + action.status});
+      const badge = el("p", {"class": "kpt-action action-" + action.status});
       badge.textContent = t.action + ": " + (action.owner || t.no_owner) +
         (action.due_date ? " · " + t.by + " " + action.due_date : "") +
         " · " + (t["status_" + action.status] || action.status);
       li.appendChild(badge);
     }
-    var tools = el("div", {"class": "kpt-tools no-print"});
-    var edit = el("button", {"type": "button", "class": "button small", "data-act": "edit"}, t.edit);
-    var del = el("button", {"type": "button", "class": "button small danger", "data-act": "delete"}, t["delete"]);
+    const tools = el("div", {"class": "kpt-tools no-print"});
+    const edit = el("button", {"type": "button", "class": "button small", "data-act": "edit"}, t.edit);
+    const del = el("button", {"type": "button", "class": "button small danger", "data-act": "delete"}, t["delete"]);
     tools.appendChild(edit);
     tools.appendChild(del);
     if (item.kind === "try" && !action) {
@@ -85,7 +88,7 @@
     state = next;
     pending = null;
     ["keep", "problem", "try"].forEach(function (kind) {
-      var list = document.getElementById("kpt-items-" + kind);
+      const list = document.getElementById("kpt-items-" + kind);
       list.textContent = "";
       state.items.filter(function (i) { return i.kind === kind; }).forEach(function (item) {
         list.appendChild(itemView(item));
@@ -98,26 +101,26 @@
   function apply(data) { if (data && data.items) { render(data); } }
 
   board.addEventListener("submit", function (ev) {
-    var form = ev.target;
+    const form = ev.target;
     ev.preventDefault();
     if (form.classList.contains("kpt-add")) {
-      var area = form.querySelector("textarea");
+      const area = form.querySelector("textarea");
       if (!area.value.trim()) { area.focus(); return; }
-      send(board.dataset.addUrl, {kind: form.dataset.kind, text: area.value}).then(function (data) {
+      send(urls.addUrl, {kind: form.dataset.kind, text: area.value}).then(function (data) {
         area.value = "";
         say("");
         apply(data);
       }).catch(function (e) { say(e.message); });
     } else if (form.classList.contains("kpt-edit")) {
-      var li = form.closest(".kpt-item");
-      send(stateUrl + "/" + li.dataset.id, {text: form.querySelector("textarea").value}).then(function (data) {
+      const li = form.closest(".kpt-item");
+      send(urlWithId(urls.editUrl, li.dataset.id), {text: form.querySelector("textarea").value}).then(function (data) {
         li.classList.remove("editing");
         say("");
         apply(data);
       }).catch(function (e) { say(e.message); });
     } else if (form.classList.contains("kpt-make-action")) {
-      var item = form.closest(".kpt-item");
-      send(stateUrl + "/" + item.dataset.id + "/action", {
+      const item = form.closest(".kpt-item");
+      send(urlWithId(urls.actionUrl, item.dataset.id), {
         owner: form.querySelector("[name=owner]").value,
         due_date: form.querySelector("[name=due_date]").value
       }).then(function (data) {
@@ -129,31 +132,31 @@
   });
 
   board.addEventListener("click", function (ev) {
-    var button = ev.target.closest("button[data-act]");
+    const button = ev.target.closest("button[data-act]");
     if (!button) { return; }
-    var li = button.closest(".kpt-item");
-    var id = li.dataset.id;
-    var act = button.dataset.act;
+    const li = button.closest(".kpt-item");
+    const id = li.dataset.id;
+    const act = button.dataset.act;
     if (act === "delete") {
       if (!window.confirm(t.confirm_delete)) { return; }
-      send(stateUrl + "/" + id + "/delete").then(apply).catch(function (e) { say(e.message); });
+      send(urlWithId(urls.deleteUrl, id)).then(apply).catch(function (e) { say(e.message); });
     } else if (act === "cancel") {
       li.classList.remove("editing");
       render(pending || state);
     } else if (act === "edit" || act === "action") {
       li.classList.add("editing");
-      var form;
+      let form;
       if (act === "edit") {
         form = el("form", {"class": "kpt-edit"});
-        var area = el("textarea", {"name": "text", "rows": "2", "maxlength": "500", "aria-label": t.edit});
+        const area = el("textarea", {"name": "text", "rows": "2", "maxlength": "500", "aria-label": t.edit});
         area.value = li.querySelector(".kpt-text").textContent;
         form.appendChild(area);
         form.appendChild(el("button", {"type": "submit", "class": "button primary"}, t.save));
       } else {
         form = el("form", {"class": "kpt-make-action"});
-        var owner = el("label", {}, t.owner);
+        const owner = el("label", {}, t.owner);
         owner.appendChild(el("input", {"type": "text", "name": "owner", "maxlength": "100", "required": "required"}));
-        var due = el("label", {}, t.due_date);
+        const due = el("label", {}, t.due_date);
         due.appendChild(el("input", {"type": "date", "name": "due_date"}));
         form.appendChild(owner);
         form.appendChild(due);
@@ -161,23 +164,19 @@
       }
       form.appendChild(el("button", {"type": "button", "class": "button", "data-act": "cancel"}, t.cancel));
       li.querySelector(".kpt-tools").replaceWith(form);
-      var first = form.querySelector("textarea, input");
+      const first = form.querySelector("textarea, input");
       if (first) { first.focus(); }
     }
   });
 
-  function poll() {
-    fetch(stateUrl + "?since=" + encodeURIComponent(state.version), {
-      credentials: "same-origin", headers: {"Accept": "application/json"}
-    }).then(function (r) {
-      if (!r.ok) { throw new Error(t.offline); }
-      return r.json();
-    }).then(function (data) {
-      if (statusEl.textContent === t.offline) { say(""); }
-      if (data.changed && data.version !== state.version) { render(data); } else { flushPending(); }
-    }).catch(function () { say(t.offline); });
-  }
-
   render(state);
-  window.setInterval(poll, 1500);
-})();
+  poll(() => urls.stateUrl + "?since=" + encodeURIComponent(state.version), (response) =>
+    jsonOrFail(response).then((data) => {
+      if (data.changed && data.version !== state.version) { render(data); } else { flushPending(); }
+    }), {
+    intervalMs: 1500,
+    onState: (kind) => {
+      if (kind === "error") { say(t.offline); } else if (statusEl.textContent === t.offline) { say(""); }
+    }
+  });
+}

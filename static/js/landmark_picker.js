@@ -1,15 +1,14 @@
-/* Landmark picker: clicking the map fills the latitude and longitude inputs of a form and
-   shows a marker where the landmark will go. Loaded after the map script, configured by the
-   data-map (key in window.watchnetMaps) and data-form (form id) attributes of its tag. */
-(function () {
-  "use strict";
-  var tag = document.currentScript;
-  var map = (window.watchnetMaps || {})[tag.dataset.map || "main"];
-  var form = document.getElementById(tag.dataset.form || "landmark-form");
-  if (!map || !form || !window.L) { return; }
-  var lat = form.querySelector("input[name=lat]");
-  var lon = form.querySelector("input[name=lon]");
-  var marker = null;
+/* Landmark picker: clicking the map fills the latitude and longitude inputs of the form that
+   carries data-landmark-map (the key of its map in window.watchnetMaps) and shows a marker
+   where the landmark will go. */
+const form = document.querySelector("form[data-landmark-map]");
+const map = form && (window.watchnetMaps || {})[form.dataset.landmarkMap];
+if (map && window.L) { initPicker(form, map); }
+
+function initPicker(form, map) {
+  const lat = form.querySelector("input[name=lat]");
+  const lon = form.querySelector("input[name=lon]");
+  let marker = null;
 
   function place(latlng) {
     if (marker) { marker.setLatLng(latlng); return; }
@@ -24,6 +23,6 @@
     lat.dispatchEvent(new Event("change", { bubbles: true }));
   });
 
-  var a = parseFloat(lat.value), b = parseFloat(lon.value);
+  const a = parseFloat(lat.value), b = parseFloat(lon.value);
   if (isFinite(a) && isFinite(b) && lat.value !== "" && lon.value !== "") { place([a, b]); }
-})();
+}

@@ -2,24 +2,26 @@
    (a numbered row from <template id="place-row-template"> whose name the user then types).
    Rows already in the form (editing, or a form shown again with errors) are drawn on load.
    Markers are plain Leaflet circle markers and div icons: no icon fonts, nothing from a CDN. */
-(function () {
-  "use strict";
-  var map = (window.watchnetMaps || {}).main;
-  var form = document.getElementById("person-form");
-  if (!map || !form || !window.L) { return; }
-  var i18n = JSON.parse(document.getElementById("registry-form-i18n").textContent);
-  var homeLat = form.querySelector("input[name=home_lat]");
-  var homeLon = form.querySelector("input[name=home_lon]");
-  var list = document.getElementById("place-list");
-  var empty = document.getElementById("place-empty");
-  var template = document.getElementById("place-row-template");
-  var status = document.getElementById("registry-form-status");
-  var modeHome = document.getElementById("mode-home");
-  var modePlace = document.getElementById("mode-place");
-  var MAX_PLACES = 30;
-  var mode = "home";
-  var homeMarker = null;
-  var nextIndex = 0;
+import { readJson } from "./lib/dom.js";
+
+const map = (window.watchnetMaps || {}).main;
+const form = document.getElementById("person-form");
+if (map && form && window.L) { initRegistryMap(map, form); }
+
+function initRegistryMap(map, form) {
+  const i18n = readJson("registry-form-i18n");
+  const homeLat = form.querySelector("input[name=home_lat]");
+  const homeLon = form.querySelector("input[name=home_lon]");
+  const list = document.getElementById("place-list");
+  const empty = document.getElementById("place-empty");
+  const template = document.getElementById("place-row-template");
+  const status = document.getElementById("registry-form-status");
+  const modeHome = document.getElementById("mode-home");
+  const modePlace = document.getElementById("mode-place");
+  const MAX_PLACES = 30;
+  let mode = "home";
+  let homeMarker = null;
+  let nextIndex = 0;
 
   function say(text) { status.textContent = text; }
 
@@ -40,7 +42,7 @@
   }
 
   function showHome() {
-    var a = parseFloat(homeLat.value), b = parseFloat(homeLon.value);
+    const a = parseFloat(homeLat.value), b = parseFloat(homeLon.value);
     if (!(isFinite(a) && isFinite(b))) {
       if (homeMarker) { map.removeLayer(homeMarker); homeMarker = null; }
       return;
@@ -60,8 +62,8 @@
   }
 
   function attach(row) {
-    var lat = parseFloat(row.querySelector(".place-lat").value);
-    var lon = parseFloat(row.querySelector(".place-lon").value);
+    const lat = parseFloat(row.querySelector(".place-lat").value);
+    const lon = parseFloat(row.querySelector(".place-lon").value);
     if (isFinite(lat) && isFinite(lon)) {
       row._marker = L.marker([lat, lon], { icon: placeIcon(1), keyboard: false }).addTo(map);
     }
@@ -71,23 +73,23 @@
       renumber();
       say(i18n.placeRemoved);
     });
-    var idx = parseInt(row.dataset.index, 10);
+    const idx = parseInt(row.dataset.index, 10);
     if (isFinite(idx) && idx >= nextIndex) { nextIndex = idx + 1; }
   }
 
   function addPlace(latlng) {
     if (rows().length >= MAX_PLACES) { say(i18n.tooManyPlaces); return; }
-    var index = nextIndex++;
-    var html = template.innerHTML.replace(/__i__/g, String(index));
-    var holder = document.createElement("ol");
+    const index = nextIndex++;
+    const html = template.innerHTML.replace(/__i__/g, String(index));
+    const holder = document.createElement("ol");
     holder.innerHTML = html.trim();
-    var row = holder.firstElementChild;
+    const row = holder.firstElementChild;
     row.querySelector(".place-lat").value = latlng.lat.toFixed(6);
     row.querySelector(".place-lon").value = latlng.lng.toFixed(6);
     list.appendChild(row);
     attach(row);
     renumber();
-    var name = row.querySelector("input[type=text]");
+    const name = row.querySelector("input[type=text]");
     name.focus();
     say(i18n.placeAdded.replace("{n}", String(rows().length)));
   }
@@ -112,4 +114,4 @@
   showHome();
   setMode(homeMarker ? "place" : "home");
   window.watchnetRegistryForm = { setMode: setMode, places: function () { return rows().length; } };
-})();
+}

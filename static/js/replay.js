@@ -1,17 +1,19 @@
 // Replay of a drill: draws each phone's track and the encounter steps up to the time the
 // slider shows. Data comes from the page (#replay-data); the map from window.watchnetMaps.main.
-(function () {
-  "use strict";
-  var dataEl = document.getElementById("replay-data");
-  var map = window.watchnetMaps && window.watchnetMaps.main;
-  if (!dataEl || !map || !window.L) { return; }
-  var data = JSON.parse(dataEl.textContent);
-  var zone = JSON.parse(document.getElementById("replay-zone").textContent);
-  var slider = document.getElementById("replay-slider");
-  var timeOut = document.getElementById("replay-time");
-  var summary = document.getElementById("replay-summary");
-  var playButton = document.getElementById("replay-play");
-  var clock = new Intl.DateTimeFormat(document.documentElement.lang || "ja", {
+import { readJson } from "./lib/dom.js";
+
+const dataEl = document.getElementById("replay-data");
+const map = window.watchnetMaps && window.watchnetMaps.main;
+if (dataEl && map && window.L) { initReplay(dataEl, map); }
+
+function initReplay(dataEl, map) {
+  const data = JSON.parse(dataEl.textContent);
+  const zone = readJson("replay-zone");
+  const slider = document.getElementById("replay-slider");
+  const timeOut = document.getElementById("replay-time");
+  const summary = document.getElementById("replay-summary");
+  const playButton = document.getElementById("replay-play");
+  const clock = new Intl.DateTimeFormat(document.documentElement.lang || "ja", {
     hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false, timeZone: zone
   });
 
@@ -21,37 +23,37 @@
     });
   }
 
-  var trackLayer = L.layerGroup().addTo(map);
-  var stepLayer = L.layerGroup().addTo(map);
+  const trackLayer = L.layerGroup().addTo(map);
+  const stepLayer = L.layerGroup().addTo(map);
 
-  var tracks = data.tracks.map(function (track) {
-    var line = L.polyline([], {color: track.color, weight: 4, opacity: 0.8,
+  const tracks = data.tracks.map(function (track) {
+    const line = L.polyline([], {color: track.color, weight: 4, opacity: 0.8,
                                className: "replay-track"});
-    var here = L.circleMarker([0, 0], {radius: 7, color: "#fff", weight: 2,
+    const here = L.circleMarker([0, 0], {radius: 7, color: "#fff", weight: 2,
                                        fillColor: track.color, fillOpacity: 1,
                                        className: "replay-here"});
     here.bindTooltip(escapeHtml(track.name + (track.team ? " (" + track.team + ")" : "")));
     return {track: track, line: line, here: here, shown: false};
   });
 
-  var steps = data.steps.map(function (step) {
-    var marker = L.circleMarker([step.lat, step.lon], {
+  const steps = data.steps.map(function (step) {
+    const marker = L.circleMarker([step.lat, step.lon], {
       radius: 8, color: "#222", weight: 2, fillColor: step.color, fillOpacity: 0.9,
       dashArray: step.at_checkpoint ? "3 3" : null, className: "replay-step"
     });
-    var when = clock.format(new Date(step.t));
+    const when = clock.format(new Date(step.t));
     marker.bindTooltip(escapeHtml(when + " " + step.label + " — " + step.name +
                                   (step.team ? " (" + step.team + ")" : "") +
                                   (step.checkpoint ? " @ " + step.checkpoint : "")));
     return {step: step, marker: marker, shown: false};
   });
 
-  function show(t) {
-    var visible = 0;
+  function drawUntil(t) {
+    let visible = 0;
     tracks.forEach(function (item) {
-      var pts = item.track.points.filter(function (p) { return p[0] <= t; });
+      const pts = item.track.points.filter(function (p) { return p[0] <= t; });
       if (pts.length) {
-        var latlngs = pts.map(function (p) { return [p[1], p[2]]; });
+        const latlngs = pts.map(function (p) { return [p[1], p[2]]; });
         item.line.setLatLngs(latlngs);
         item.here.setLatLng(latlngs[latlngs.length - 1]);
         if (!item.shown) { trackLayer.addLayer(item.line); trackLayer.addLayer(item.here); }
@@ -62,7 +64,7 @@
       }
     });
     steps.forEach(function (item) {
-      var due = item.step.t <= t;
+      const due = item.step.t <= t;
       if (due && !item.shown) { stepLayer.addLayer(item.marker); }
       if (!due && item.shown) { stepLayer.removeLayer(item.marker); }
       item.shown = due;
@@ -75,7 +77,7 @@
 
   function current() { return data.start + Number(slider.value) * 1000; }
 
-  var timer = null;
+  let timer = null;
   function stop() {
     if (timer) { clearInterval(timer); timer = null; }
     playButton.setAttribute("aria-pressed", "false");
@@ -87,14 +89,14 @@
     playButton.setAttribute("aria-pressed", "true");
     playButton.textContent = playButton.getAttribute("data-pause");
     // About a minute of replay for the whole drill, whatever its length.
-    var stepS = Math.max(1, Math.round(Number(slider.max) / 240));
+    const stepS = Math.max(1, Math.round(Number(slider.max) / 240));
     timer = setInterval(function () {
-      var next = Math.min(Number(slider.max), Number(slider.value) + stepS);
+      const next = Math.min(Number(slider.max), Number(slider.value) + stepS);
       slider.value = String(next);
-      show(current());
+      drawUntil(current());
       if (next >= Number(slider.max)) { stop(); }
     }, 250);
   });
-  slider.addEventListener("input", function () { show(current()); });
-  show(current());
-})();
+  slider.addEventListener("input", function () { drawUntil(current()); });
+  drawUntil(current());
+}
