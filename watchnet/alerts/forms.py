@@ -186,7 +186,7 @@ class StartAlertForm(SafeForm):
     def validate(self, extra_validators: Any = None) -> bool:
         # Checks across fields run here: an Optional() field that is empty skips its own
         # validate_<field> method.
-        valid = super().validate(extra_validators)
+        valid: bool = super().validate(extra_validators)
         if not self.person_id.data and not any(
             (self.display_name.data, self.features.data, self.clothing_today.data, self.hair.data)
         ):
@@ -206,10 +206,10 @@ class StartAlertForm(SafeForm):
 
     @property
     def is_exercise(self) -> bool:
-        return self.alert_mode.data == ALERT_MODE_EXERCISE
+        return bool(self.alert_mode.data == ALERT_MODE_EXERCISE)
 
     def is_confirmed(self) -> bool:
-        return self.confirmed.data == "1"
+        return bool(self.confirmed.data == "1")
 
     def carried_values(self) -> list[tuple[str, str]]:
         """The submitted values as (name, value) pairs, for the confirmation page's hidden
@@ -262,7 +262,7 @@ class RadiusForm(SafeForm):
     clear = HiddenField()
 
     def wants_clear(self) -> bool:
-        return self.clear.data == "1"
+        return bool(self.clear.data == "1")
 
     def validate_radius_km(self, field: Any) -> None:
         if not self.wants_clear() and field.data is None:
@@ -312,7 +312,7 @@ class CloseAlertForm(SafeForm):
     )
 
     def validate(self, extra_validators: Any = None) -> bool:
-        valid = super().validate(extra_validators)
+        valid: bool = super().validate(extra_validators)
         has_point = self.found_lat.data is not None and self.found_lon.data is not None
         has_place = bool((self.found_place.data or "").strip())
         if self.outcome.data == AlertStatus.found.value and not (has_place or has_point):

@@ -175,7 +175,7 @@ def _render_start(
             places.append(Place(person.home_lat, person.home_lon, _("Home")))
         places += [Place(p.lat, p.lon, p.name) for p in person.places]
     if form.has_point():
-        centre = (float(form.last_seen_lat.data), float(form.last_seen_lon.data))  # type: ignore[arg-type]
+        centre = (float(form.last_seen_lat.data), float(form.last_seen_lon.data))
     parts = place_picker_parts(centre, tile_settings(current_app.config), places)
     persons = [(p, consent_info(p, today).state) for p in alertable_persons(district.id)]
     if person is not None:

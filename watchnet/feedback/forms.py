@@ -108,7 +108,7 @@ class StaffFeedbackForm(FeedbackForm):
 
 def _team_choices(form: FeedbackForm, teams: list[tuple[int, str]]) -> None:
     form.team_id.choices = [
-        SelectChoice(0, _l("Choose a team")),  # type: ignore[arg-type]
+        SelectChoice(0, _l("Choose a team")),
         *(SelectChoice(tid, name) for tid, name in teams),
     ]
 
@@ -129,7 +129,7 @@ def staff_feedback_form(
     form = StaffFeedbackForm(**kwargs)
     _team_choices(form, teams)
     form.team_id.label.text = str(_l("Team"))
-    form.supporter_id.choices = [  # type: ignore[assignment]
+    form.supporter_id.choices = [
         SelectChoice(0, _l("Myself (organizer)")),
         *(SelectChoice(pid, name) for pid, name in people),
     ]

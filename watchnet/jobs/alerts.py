@@ -239,7 +239,7 @@ def _purge(alert: Alert, at: datetime) -> int:
                 .execution_options(synchronize_session=False)
             ).rowcount
             or 0
-        )  # type: ignore[attr-defined]
+        )
     # The messages carried the description too: keep the delivery record, drop the text.
     db.session.execute(
         sa.update(Delivery)

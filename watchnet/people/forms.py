@@ -78,7 +78,7 @@ def _notification_urls(form: FlaskForm, field: TextAreaField) -> None:
 
 
 def _district_choices(districts: Sequence[District]) -> list[SelectChoice]:
-    return [SelectChoice(d.id, d.name) for d in districts]  # type: ignore[arg-type]
+    return [SelectChoice(d.id, d.name) for d in districts]
 
 
 def _kind_choices() -> list[SelectChoice]:
@@ -131,7 +131,7 @@ class SupporterForm(SafeForm):
         self.district_id.choices = _district_choices(districts)
 
     def validate(self, extra_validators: Any = None) -> bool:
-        ok = super().validate(extra_validators)
+        ok: bool = super().validate(extra_validators)
         lat_given = self.home_lat.data is not None
         lon_given = self.home_lon.data is not None
         if lat_given != lon_given and not self.home_lat.errors and not self.home_lon.errors:

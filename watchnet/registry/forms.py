@@ -95,7 +95,7 @@ class ContactSubForm(Form):
 
     def validate(self, extra_validators: Any = None) -> bool:
         # Row-level rules live here: the fields' Optional() would skip inline validators.
-        ok = super().validate(extra_validators)
+        ok: bool = super().validate(extra_validators)
         if self.is_blank():
             return ok
         if not _text(self.name.data):
@@ -135,7 +135,7 @@ class PlaceSubForm(Form):
         )
 
     def validate(self, extra_validators: Any = None) -> bool:
-        ok = super().validate(extra_validators)
+        ok: bool = super().validate(extra_validators)
         if self.is_blank():
             return ok
         if not _text(self.name.data):
@@ -264,7 +264,7 @@ class PersonForm(SafeForm):
             raise ValidationError(_l("Please check the date of birth."))
 
     def validate(self, extra_validators: Any = None) -> bool:
-        ok = super().validate(extra_validators)
+        ok: bool = super().validate(extra_validators)
         # Both coordinates or neither (Optional() would skip an inline validator).
         if (
             not self.home_lat.errors
