@@ -398,7 +398,7 @@ def retrying_summary(alert: Alert) -> dict[str, Any]:
 UNREACHABLE_LISTED = 200
 
 
-def _delivery_counts(alert: Alert) -> Any:
+def _delivery_counts(alert: Alert) -> sa.Select[int | None, int, int, int, int]:
     """Per supporter: messages, sent, failed, and waiting for a first try (not trouble yet)."""
     waiting = sa.and_(
         Delivery.status.in_((DeliveryStatus.pending, DeliveryStatus.sending)),

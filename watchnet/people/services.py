@@ -378,7 +378,7 @@ def supporters_query(
     kind: str | None = None,
     text: str | None = None,
     active: bool | None = None,
-) -> sa.Select[Any]:
+) -> sa.Select[Supporter]:
     """Supporters of the given districts, filtered; ordered by kana as a Japanese list is."""
     stmt = (
         sa.select(Supporter)

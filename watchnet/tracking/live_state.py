@@ -187,7 +187,7 @@ def _feed(drill_id: int) -> list[dict[str, Any]]:
 
 
 def _counts(drill_id: int) -> dict[str, int]:
-    def count(stmt: sa.Select[Any]) -> int:
+    def count(stmt: sa.Select[int]) -> int:
         return int(db.session.scalar(stmt) or 0)
 
     return {
