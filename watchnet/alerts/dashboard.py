@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 import sqlalchemy as sa
 from flask import current_app, url_for
@@ -110,10 +110,19 @@ def ring_label(radius_m: float) -> str:
     return _("%(distance)s: %(source)s", distance=format_km(radius_m), source=ring_source(radius_m))
 
 
-def rings(alert: Alert) -> list[dict[str, Any]]:
+class RingRow(TypedDict):
+    """A search ring as the dashboard's JSON and map_data read it."""
+
+    radius_m: float
+    minutes: int | None
+    label: str
+    current: bool
+
+
+def rings(alert: Alert) -> list[RingRow]:
     """The schedule's rings (plus the coordinator's own radius), the current one marked."""
     current = sectors.search_radius_m(alert)
-    out: list[dict[str, Any]] = []
+    out: list[RingRow] = []
     seen: set[int] = set()
     for step in radius_schedule():
         key = round(step.radius_m)

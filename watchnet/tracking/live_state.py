@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 import sqlalchemy as sa
 
@@ -72,7 +72,21 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def position_payload(row: LatestPosition, member: Member | None) -> dict[str, Any]:
+class PositionPayload(TypedDict):
+    """One participant's latest position in the live view's JSON (snapshot and SSE)."""
+
+    supporter_id: int
+    name: str
+    team_id: int | None
+    team_name: str
+    color: str
+    lat: float | None  # None: a participant who has not sent a position yet
+    lon: float | None
+    accuracy_m: float | None
+    recorded_at: str | None  # ISO time
+
+
+def position_payload(row: LatestPosition, member: Member | None) -> PositionPayload:
     """One participant's latest position, as sent to the live view."""
     return {
         "supporter_id": row.supporter_id,
@@ -227,7 +241,7 @@ def live_snapshot(drill: Drill) -> dict[str, Any]:
             sa.select(LatestPosition).where(LatestPosition.drill_id == drill.id)
         )
     }
-    participants = []
+    participants: list[PositionPayload] = []
     for sid, member in members.items():
         row = latest.get(sid)
         if row is not None:
