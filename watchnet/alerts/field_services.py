@@ -246,7 +246,7 @@ def _ensure_active(alert: Alert) -> None:
 # Positions
 
 
-def _insert(table: sa.Table) -> Any:
+def _insert(table: sa.Table) -> postgresql.Insert | sqlite.Insert:
     """INSERT with ON CONFLICT support for the bound database."""
     if db.engine.dialect.name == "postgresql":
         return postgresql.insert(table)

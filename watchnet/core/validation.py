@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from flask_wtf import FlaskForm
 from marshmallow import ValidationError as SchemaError
 from marshmallow import fields as mfields
@@ -93,7 +94,7 @@ FINITE_MESSAGE = _l("Please enter a number.")
 INT_RANGE_MESSAGE = _l("This number is too large.")
 
 
-def year_message(low: int, high: int) -> Any:
+def year_message(low: int, high: int) -> LazyString:
     return _l("Please enter a date between the years %(low)d and %(high)d.", low=low, high=high)
 
 
