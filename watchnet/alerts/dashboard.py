@@ -513,7 +513,15 @@ def unreachable_supporters(alert: Alert) -> list[dict[str, Any]]:
     return out
 
 
-def searchers(alert: Alert) -> list[dict[str, Any]]:
+class SearcherRow(TypedDict):
+    supporter_id: int
+    name: str
+    lat: float
+    lon: float
+    recorded_at: str | None  # ISO time
+
+
+def searchers(alert: Alert) -> list[SearcherRow]:
     """Each searcher's latest shared position."""
     newest = (
         sa.select(sa.func.max(SearchPosition.id))
@@ -538,7 +546,24 @@ def searchers(alert: Alert) -> list[dict[str, Any]]:
     ]
 
 
-def sightings(alert: Alert) -> list[dict[str, Any]]:
+class SightingRow(TypedDict):
+    id: int
+    seen_at: str | None  # ISO time
+    lat: float
+    lon: float
+    direction: str
+    direction_label: str
+    certainty: str
+    certainty_label: str
+    description: str
+    status: str
+    status_label: str
+    recentred: bool
+    has_photo: bool
+    reporter: str
+
+
+def sightings(alert: Alert) -> list[SightingRow]:
     """Every sighting, newest first, without photo bytes."""
     rows = db.session.execute(
         sa.select(
@@ -591,10 +616,19 @@ def sightings(alert: Alert) -> list[dict[str, Any]]:
     ]
 
 
-def sector_list(alert: Alert) -> list[dict[str, Any]]:
+class SectorRow(TypedDict):
+    cell: str  # H3 index
+    state: str  # taken | walked | untouched
+    priority: bool
+    walked: bool
+    label: str
+    boundary: list[list[float]]  # [lat, lon] corners
+
+
+def sector_list(alert: Alert) -> list[SectorRow]:
     """The sectors and their state (taken / walked / untouched, priority)."""
     labels = {"taken": _("Taken"), "walked": _("Walked"), "untouched": _("Untouched")}
-    out = []
+    out: list[SectorRow] = []
     for state in sectors.sector_states(alert).values():
         label = labels[state.state]
         if state.taken_by_name:
@@ -616,7 +650,14 @@ def sector_list(alert: Alert) -> list[dict[str, Any]]:
     return out
 
 
-def usual_places(alert: Alert) -> list[dict[str, Any]]:
+class PlaceRow(TypedDict):
+    name: str
+    lat: float
+    lon: float
+    note: str
+
+
+def usual_places(alert: Alert) -> list[PlaceRow]:
     """The person's usual places (search priorities); none for an alert from a description."""
     if alert.person_id is None or alert.purged_at is not None:
         return []
@@ -744,7 +785,28 @@ def _failures(alert: Alert, failures: list[DeliveryFailure]) -> list[dict[str, A
     return out
 
 
-def dashboard_state(alert: Alert, now: datetime | None = None) -> dict[str, Any]:
+class DashboardState(TypedDict):
+    """The coordinator's page state: rendered into the page and polled as JSON."""
+
+    version: str  # changes whenever the page should redraw (see state_version)
+    server_time: str
+    alert: dict[str, Any]
+    rings: list[RingRow]
+    summary: dict[str, Any]
+    failures: list[dict[str, Any]]
+    recipients: list[dict[str, Any]]
+    recipients_listed: int
+    retrying: dict[str, Any]
+    unreachable: list[dict[str, Any]]
+    unreachable_listed: int
+    sectors: list[SectorRow]
+    searchers: list[SearcherRow]
+    sightings: list[SightingRow]
+    places: list[PlaceRow]
+    timeline: list[dict[str, Any]]
+
+
+def dashboard_state(alert: Alert, now: datetime | None = None) -> DashboardState:
     """Everything the coordinator's page shows that changes during a search."""
     now = now or utcnow()
     summary = alert_summary(alert)
@@ -804,7 +866,7 @@ def dashboard_state(alert: Alert, now: datetime | None = None) -> dict[str, Any]
     }
 
 
-def map_data(state: dict[str, Any]) -> AlertMapData:
+def map_data(state: DashboardState) -> AlertMapData:
     """The search map's content from a dashboard state."""
     a = state["alert"]
     last_seen = Place(a["last_seen"]["lat"], a["last_seen"]["lon"], _("Last seen"))
@@ -815,7 +877,11 @@ def map_data(state: dict[str, Any]) -> AlertMapData:
         places=[Place(p["lat"], p["lon"], p["name"]) for p in state["places"]],
         sectors=[
             Sector(
-                s["cell"], s["state"], [tuple(c) for c in s["boundary"]], s["label"], s["priority"]
+                s["cell"],
+                s["state"],
+                [(c[0], c[1]) for c in s["boundary"]],
+                s["label"],
+                s["priority"],
             )
             for s in state["sectors"]
         ],
