@@ -101,7 +101,7 @@ def position_payload(row: LatestPosition, member: Member | None) -> PositionPayl
     }
 
 
-def _tracks(drill_id: int) -> dict[str, list[list[Any]]]:
+def _tracks(drill_id: int) -> dict[str, list[list[float | str]]]:  # [lat, lon, ISO time]
     ranked = (
         sa.select(
             PositionReport.supporter_id,
@@ -122,7 +122,7 @@ def _tracks(drill_id: int) -> dict[str, list[list[Any]]]:
         .where(ranked.c.n <= TRACK_POINTS)
         .order_by(ranked.c.supporter_id, ranked.c.recorded_at)
     )
-    tracks: dict[str, list[list[Any]]] = {}
+    tracks: dict[str, list[list[float | str]]] = {}
     for sid, lat, lon, recorded_at in rows:
         # recorded_at comes back raw from a subquery on SQLite; normalise through the type.
         at = (
@@ -295,7 +295,7 @@ def live_snapshot(drill: Drill) -> dict[str, Any]:
 # The stream
 
 
-def sse_message(data: Any, event: str | None = None, event_id: int | None = None) -> str:
+def sse_message(data: object, event: str | None = None, event_id: int | None = None) -> str:
     """One server-sent-event message (JSON data on one line)."""
     head = ""
     if event_id is not None:
