@@ -106,7 +106,8 @@ def _copy_ignoring_conflicts(
                 conflict=pgsql.SQL(", ").join(pgsql.Identifier(n) for n in conflict),
             )
         )
-        return max(cur.rowcount, 0)
+        inserted: int = cur.rowcount
+        return max(inserted, 0)
 
 
 def _plain(value: Any) -> Any:

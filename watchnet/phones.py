@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
+from wtforms import Field, Form
 from wtforms.validators import ValidationError
 
 # Dashes people type in a phone number (full-width, katakana long mark, minus signs).
@@ -34,10 +35,10 @@ class PhoneNumber:
     """Validator: a number someone can call from a phone (empty passes; pair with
     DataRequired where a number is needed)."""
 
-    def __init__(self, message: Any = None) -> None:
+    def __init__(self, message: str | LazyString | None = None) -> None:
         self.message = message
 
-    def __call__(self, form: Any, field: Any) -> None:
+    def __call__(self, form: Form, field: Field) -> None:
         field.data = normalise_phone(field.data)
         if field.data and not is_phone_number(field.data):
             raise ValidationError(

@@ -8,7 +8,7 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 
-class GunicornServer(BaseApplication):  # type: ignore[misc]
+class GunicornServer(BaseApplication):
     """gunicorn embedded in the watchnet command, so `watchnet serve` needs no extra config."""
 
     def __init__(self, app: Flask, options: dict[str, Any]) -> None:

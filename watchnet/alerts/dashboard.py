@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 import sqlalchemy as sa
 from flask import current_app, url_for
@@ -110,10 +110,19 @@ def ring_label(radius_m: float) -> str:
     return _("%(distance)s: %(source)s", distance=format_km(radius_m), source=ring_source(radius_m))
 
 
-def rings(alert: Alert) -> list[dict[str, Any]]:
+class RingRow(TypedDict):
+    """A search ring as the dashboard's JSON and map_data read it."""
+
+    radius_m: float
+    minutes: int | None
+    label: str
+    current: bool
+
+
+def rings(alert: Alert) -> list[RingRow]:
     """The schedule's rings (plus the coordinator's own radius), the current one marked."""
     current = sectors.search_radius_m(alert)
-    out: list[dict[str, Any]] = []
+    out: list[RingRow] = []
     seen: set[int] = set()
     for step in radius_schedule():
         key = round(step.radius_m)
@@ -398,7 +407,7 @@ def retrying_summary(alert: Alert) -> dict[str, Any]:
 UNREACHABLE_LISTED = 200
 
 
-def _delivery_counts(alert: Alert) -> Any:
+def _delivery_counts(alert: Alert) -> sa.Select[int | None, int, int, int, int]:
     """Per supporter: messages, sent, failed, and waiting for a first try (not trouble yet)."""
     waiting = sa.and_(
         Delivery.status.in_((DeliveryStatus.pending, DeliveryStatus.sending)),
@@ -504,7 +513,15 @@ def unreachable_supporters(alert: Alert) -> list[dict[str, Any]]:
     return out
 
 
-def searchers(alert: Alert) -> list[dict[str, Any]]:
+class SearcherRow(TypedDict):
+    supporter_id: int
+    name: str
+    lat: float
+    lon: float
+    recorded_at: str | None  # ISO time
+
+
+def searchers(alert: Alert) -> list[SearcherRow]:
     """Each searcher's latest shared position."""
     newest = (
         sa.select(sa.func.max(SearchPosition.id))
@@ -529,7 +546,24 @@ def searchers(alert: Alert) -> list[dict[str, Any]]:
     ]
 
 
-def sightings(alert: Alert) -> list[dict[str, Any]]:
+class SightingRow(TypedDict):
+    id: int
+    seen_at: str | None  # ISO time
+    lat: float
+    lon: float
+    direction: str
+    direction_label: str
+    certainty: str
+    certainty_label: str
+    description: str
+    status: str
+    status_label: str
+    recentred: bool
+    has_photo: bool
+    reporter: str
+
+
+def sightings(alert: Alert) -> list[SightingRow]:
     """Every sighting, newest first, without photo bytes."""
     rows = db.session.execute(
         sa.select(
@@ -582,10 +616,19 @@ def sightings(alert: Alert) -> list[dict[str, Any]]:
     ]
 
 
-def sector_list(alert: Alert) -> list[dict[str, Any]]:
+class SectorRow(TypedDict):
+    cell: str  # H3 index
+    state: str  # taken | walked | untouched
+    priority: bool
+    walked: bool
+    label: str
+    boundary: list[list[float]]  # [lat, lon] corners
+
+
+def sector_list(alert: Alert) -> list[SectorRow]:
     """The sectors and their state (taken / walked / untouched, priority)."""
     labels = {"taken": _("Taken"), "walked": _("Walked"), "untouched": _("Untouched")}
-    out = []
+    out: list[SectorRow] = []
     for state in sectors.sector_states(alert).values():
         label = labels[state.state]
         if state.taken_by_name:
@@ -607,7 +650,14 @@ def sector_list(alert: Alert) -> list[dict[str, Any]]:
     return out
 
 
-def usual_places(alert: Alert) -> list[dict[str, Any]]:
+class PlaceRow(TypedDict):
+    name: str
+    lat: float
+    lon: float
+    note: str
+
+
+def usual_places(alert: Alert) -> list[PlaceRow]:
     """The person's usual places (search priorities); none for an alert from a description."""
     if alert.person_id is None or alert.purged_at is not None:
         return []
@@ -735,7 +785,28 @@ def _failures(alert: Alert, failures: list[DeliveryFailure]) -> list[dict[str, A
     return out
 
 
-def dashboard_state(alert: Alert, now: datetime | None = None) -> dict[str, Any]:
+class DashboardState(TypedDict):
+    """The coordinator's page state: rendered into the page and polled as JSON."""
+
+    version: str  # changes whenever the page should redraw (see state_version)
+    server_time: str
+    alert: dict[str, Any]
+    rings: list[RingRow]
+    summary: dict[str, Any]
+    failures: list[dict[str, Any]]
+    recipients: list[dict[str, Any]]
+    recipients_listed: int
+    retrying: dict[str, Any]
+    unreachable: list[dict[str, Any]]
+    unreachable_listed: int
+    sectors: list[SectorRow]
+    searchers: list[SearcherRow]
+    sightings: list[SightingRow]
+    places: list[PlaceRow]
+    timeline: list[dict[str, Any]]
+
+
+def dashboard_state(alert: Alert, now: datetime | None = None) -> DashboardState:
     """Everything the coordinator's page shows that changes during a search."""
     now = now or utcnow()
     summary = alert_summary(alert)
@@ -795,7 +866,7 @@ def dashboard_state(alert: Alert, now: datetime | None = None) -> dict[str, Any]
     }
 
 
-def map_data(state: dict[str, Any]) -> AlertMapData:
+def map_data(state: DashboardState) -> AlertMapData:
     """The search map's content from a dashboard state."""
     a = state["alert"]
     last_seen = Place(a["last_seen"]["lat"], a["last_seen"]["lon"], _("Last seen"))
@@ -806,7 +877,11 @@ def map_data(state: dict[str, Any]) -> AlertMapData:
         places=[Place(p["lat"], p["lon"], p["name"]) for p in state["places"]],
         sectors=[
             Sector(
-                s["cell"], s["state"], [tuple(c) for c in s["boundary"]], s["label"], s["priority"]
+                s["cell"],
+                s["state"],
+                [(c[0], c[1]) for c in s["boundary"]],
+                s["label"],
+                s["priority"],
             )
             for s in state["sectors"]
         ],

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -90,7 +90,16 @@ def closed_message(alert: Alert) -> str:
     return _("The search has ended.")
 
 
-def closed_state(alert: Alert) -> dict[str, Any]:
+class ClosedState(TypedDict):
+    """All a closed alert's link still says."""
+
+    status: str
+    closed: bool
+    message: str
+    is_exercise: bool
+
+
+def closed_state(alert: Alert) -> ClosedState:
     """The state of a closed alert: its outcome and the thank-you, no detail."""
     return {
         "status": alert.status.value,
@@ -145,7 +154,9 @@ def latest_event_id(alert: Alert, supporter_id: int) -> int:
     return int(value or 0)
 
 
-def field_state(recipient: AlertRecipient, have_sectors: str | None = None) -> dict[str, Any]:
+def field_state(
+    recipient: AlertRecipient, have_sectors: str | None = None
+) -> ClosedState | dict[str, Any]:
     """What the supporter's page shows and updates every few seconds.
 
     Active: last-seen point and time, the search radius, the recipient's answer and sector,
@@ -246,7 +257,7 @@ def _ensure_active(alert: Alert) -> None:
 # Positions
 
 
-def _insert(table: sa.Table) -> Any:
+def _insert(table: sa.Table) -> postgresql.Insert | sqlite.Insert:
     """INSERT with ON CONFLICT support for the bound database."""
     if db.engine.dialect.name == "postgresql":
         return postgresql.insert(table)
@@ -513,7 +524,15 @@ def report_sighting(recipient: AlertRecipient, data: SightingInput) -> tuple[Sig
     return sighting, True
 
 
-def sighting_body(sighting: Sighting) -> dict[str, Any]:
+class SightingBody(TypedDict):
+    id: int
+    client_id: str
+    seen_at: str  # ISO time
+    status: str
+    has_photo: bool
+
+
+def sighting_body(sighting: Sighting) -> SightingBody:
     """What the phone gets back for a stored sighting (no photo bytes)."""
     return {
         "id": sighting.id,

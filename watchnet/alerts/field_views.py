@@ -24,6 +24,7 @@ from flask import (
     render_template,
     request,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
@@ -60,7 +61,7 @@ def _private(response: Response) -> Response:
 
 
 @bp.errorhandler(HTTPException)
-def _http_error(exc: HTTPException) -> Any:
+def _http_error(exc: HTTPException) -> ResponseReturnValue:
     if request.endpoint in PAGE_ENDPOINTS:
         return handle_http_exception(exc)
     code = exc.code or 500
@@ -68,25 +69,25 @@ def _http_error(exc: HTTPException) -> Any:
 
 
 @bp.errorhandler(InvalidPayload)
-def _invalid(exc: InvalidPayload) -> Any:
+def _invalid(exc: InvalidPayload) -> ResponseReturnValue:
     db.session.rollback()
     return json_error(422, _("Some of the values are not valid."), exc.errors)
 
 
 @bp.errorhandler(SectorError)
-def _sector_refused(exc: SectorError) -> Any:
+def _sector_refused(exc: SectorError) -> ResponseReturnValue:
     db.session.rollback()
     return json_error(exc.status, str(exc), {"cell": [str(exc)]})
 
 
 @bp.errorhandler(fs.NotSearching)
-def _not_searching(exc: fs.NotSearching) -> Any:
+def _not_searching(exc: fs.NotSearching) -> ResponseReturnValue:
     db.session.rollback()
     return json_error(409, _("Tap “I'll search” first to share your position."))
 
 
 @bp.errorhandler(fs.AlertClosed)
-def _closed_meanwhile(exc: fs.AlertClosed) -> Any:
+def _closed_meanwhile(exc: fs.AlertClosed) -> ResponseReturnValue:
     # Closed between the check at the top of the view and the service call.
     return _closed(_recipient(str((request.view_args or {}).get("token", ""))))
 
@@ -96,11 +97,11 @@ class _BadJson(Exception):
 
 
 @bp.errorhandler(_BadJson)
-def _bad_json(exc: _BadJson) -> Any:
+def _bad_json(exc: _BadJson) -> ResponseReturnValue:
     return json_error(400, _("Send a JSON body."), {"_body": [_("Send a JSON object.")]})
 
 
-def _closed(recipient: AlertRecipient) -> Any:
+def _closed(recipient: AlertRecipient) -> ResponseReturnValue:
     """410 with the outcome: the phone shows the thank-you and forgets the details."""
     db.session.rollback()
     state = fs.closed_state(recipient.alert)
@@ -112,7 +113,7 @@ class _LinkEnded(Exception):
 
 
 @bp.errorhandler(_LinkEnded)
-def _link_ended(exc: _LinkEnded) -> Any:
+def _link_ended(exc: _LinkEnded) -> ResponseReturnValue:
     """403: the page says the link no longer works; JSON carries a closed-like state so an
     open page forgets the person's details as it does when the alert ends."""
     db.session.rollback()
@@ -173,7 +174,7 @@ def _json_object() -> dict[str, Any]:
 
 
 @bp.get("/<token>")
-def show(token: str) -> Any:
+def show(token: str) -> ResponseReturnValue:
     """The alert on the phone: details and the search while active, a thank-you after."""
     recipient = _recipient(token)
     alert = recipient.alert
@@ -197,7 +198,7 @@ def show(token: str) -> Any:
 
 
 @bp.get("/<token>/photos/<int:photo_id>")
-def photo(token: str, photo_id: int) -> Any:
+def photo(token: str, photo_id: int) -> ResponseReturnValue:
     """A shared registry photo, only while the alert is active and sharing is on."""
     recipient = _recipient(token)
     if not recipient.alert.is_active:
@@ -215,7 +216,7 @@ def photo(token: str, photo_id: int) -> Any:
 
 
 @bp.get("/<token>/state")
-def state(token: str) -> Any:
+def state(token: str) -> ResponseReturnValue:
     """The page's live state (polled every few seconds); shapes of the sectors only when the
     search area changed since `have`."""
     recipient = _recipient(token)
@@ -223,7 +224,7 @@ def state(token: str) -> Any:
 
 
 @bp.post("/<token>/ack")
-def ack(token: str) -> Any:
+def ack(token: str) -> ResponseReturnValue:
     """Answer "I'll search" / "I can't now" (changeable)."""
     recipient = _recipient(token)
     if not recipient.alert.is_active:
@@ -239,7 +240,7 @@ def ack(token: str) -> Any:
 
 
 @bp.post("/<token>/sector")
-def sector(token: str) -> Any:
+def sector(token: str) -> ResponseReturnValue:
     """{"action": "take", "cell": ...} or {"action": "release"}."""
     recipient = _recipient(token)
     if not recipient.alert.is_active:
@@ -258,7 +259,7 @@ def sector(token: str) -> Any:
 
 
 @bp.post("/<token>/positions")
-def positions(token: str) -> Any:
+def positions(token: str) -> ResponseReturnValue:
     """A batch of shared positions while searching (client ids: stored once)."""
     recipient = _recipient(token)
     if not recipient.alert.is_active:
@@ -270,7 +271,7 @@ def positions(token: str) -> Any:
 
 
 @bp.post("/<token>/sightings")
-def sightings(token: str) -> Any:
+def sightings(token: str) -> ResponseReturnValue:
     """A sighting (multipart form, optional photo re-encoded without EXIF)."""
     recipient = _recipient(token)
     if not recipient.alert.is_active:

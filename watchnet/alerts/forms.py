@@ -14,9 +14,11 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
+    Field,
     FloatField,
     HiddenField,
     IntegerField,
@@ -25,6 +27,8 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.core import UnboundField
+from wtforms.form import BaseForm
 from wtforms.validators import (
     AnyOf,
     DataRequired,
@@ -98,11 +102,11 @@ ALERT_MODE_REAL = "real"
 CHOOSE_MODE = _l("Please choose first: an exercise (訓練) or a real search (本番).")
 
 
-def _strip(value: Any) -> Any:
+def _strip(value: object) -> object:
     return value.strip() if isinstance(value, str) else value
 
 
-def _coordinate_field(label: Any, low: float, high: float) -> FloatField:
+def _coordinate_field(label: str | LazyString, low: float, high: float) -> FloatField:
     return FloatField(
         label, widget=HiddenInput(), validators=[Optional(), NumberRange(min=low, max=high)]
     )
@@ -113,7 +117,9 @@ class StartAlertForm(SafeForm):
 
     class Meta:
         # Text comes back trimmed, so a field of spaces is empty.
-        def bind_field(self, form: Any, unbound_field: Any, options: dict[str, Any]) -> Any:
+        def bind_field(
+            self, form: BaseForm, unbound_field: UnboundField, options: dict[str, Any]
+        ) -> Field:
             if issubclass(unbound_field.field_class, StringField):
                 filters = [*unbound_field.kwargs.get("filters", ()), _strip]
                 return unbound_field.bind(form=form, filters=filters, **options)
@@ -173,7 +179,7 @@ class StartAlertForm(SafeForm):
     )
     contact_label = StringField(_l("Whose number it is"), validators=[Optional(), Length(max=100)])
 
-    def validate_last_seen_at(self, field: Any) -> None:
+    def validate_last_seen_at(self, field: Field) -> None:
         if field.data is None:
             return
         at = from_local(field.data)
@@ -186,7 +192,7 @@ class StartAlertForm(SafeForm):
     def validate(self, extra_validators: Any = None) -> bool:
         # Checks across fields run here: an Optional() field that is empty skips its own
         # validate_<field> method.
-        valid = super().validate(extra_validators)
+        valid: bool = super().validate(extra_validators)
         if not self.person_id.data and not any(
             (self.display_name.data, self.features.data, self.clothing_today.data, self.hair.data)
         ):
@@ -206,10 +212,10 @@ class StartAlertForm(SafeForm):
 
     @property
     def is_exercise(self) -> bool:
-        return self.alert_mode.data == ALERT_MODE_EXERCISE
+        return bool(self.alert_mode.data == ALERT_MODE_EXERCISE)
 
     def is_confirmed(self) -> bool:
-        return self.confirmed.data == "1"
+        return bool(self.confirmed.data == "1")
 
     def carried_values(self) -> list[tuple[str, str]]:
         """The submitted values as (name, value) pairs, for the confirmation page's hidden
@@ -262,9 +268,9 @@ class RadiusForm(SafeForm):
     clear = HiddenField()
 
     def wants_clear(self) -> bool:
-        return self.clear.data == "1"
+        return bool(self.clear.data == "1")
 
-    def validate_radius_km(self, field: Any) -> None:
+    def validate_radius_km(self, field: Field) -> None:
         if not self.wants_clear() and field.data is None:
             raise ValidationError(_l("Please enter a radius in kilometres."))
 
@@ -282,7 +288,7 @@ class ReviewSightingForm(SafeForm):
     )
     recentre = BooleanField(_l("Make it the new last-seen point (the search re-centres)"))
 
-    def validate_recentre(self, field: Any) -> None:
+    def validate_recentre(self, field: Field) -> None:
         if field.data and self.status.data != SightingStatus.confirmed.value:
             raise ValidationError(_l("Only a confirmed sighting can become the last-seen point."))
 
@@ -312,7 +318,7 @@ class CloseAlertForm(SafeForm):
     )
 
     def validate(self, extra_validators: Any = None) -> bool:
-        valid = super().validate(extra_validators)
+        valid: bool = super().validate(extra_validators)
         has_point = self.found_lat.data is not None and self.found_lon.data is not None
         has_place = bool((self.found_place.data or "").strip())
         if self.outcome.data == AlertStatus.found.value and not (has_place or has_point):

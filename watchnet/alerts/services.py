@@ -208,7 +208,10 @@ def _locale_chooser() -> Callable[[str | None], str]:
 
 
 def _queue_messages(
-    alert: Alert, recipient_filter: Any, key: str, make_text: Callable[[Alert], tuple[str, str]]
+    alert: Alert,
+    recipient_filter: sa.ColumnElement[bool],
+    key: str,
+    make_text: Callable[[Alert], tuple[str, str]],
 ) -> int:
     """Queue one text to every channel of the recipients matching `recipient_filter` (an SQL
     condition on AlertRecipient): e-mail and each enabled apprise address. Returns the

@@ -17,6 +17,7 @@ RING_SOURCES names each default distance, so the map can say which statistic a r
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 
 from watchnet.dbtypes import utcnow
 from watchnet.extensions import db
@@ -39,7 +41,7 @@ if TYPE_CHECKING:
 FALLBACK_RADIUS_M = 1200.0
 
 # Which published statistic each default ring distance is (keyed by metres).
-RING_SOURCES: dict[int, Any] = {
+RING_SOURCES: dict[int, LazyString] = {
     1200: _l("Grampian study: half of people with dementia found within 1.2 km"),
     1600: _l("Koester (USA): 89 % were found within 1.6 km"),
     5000: _l("Japan: most of those found dead were within 5 km"),
@@ -181,13 +183,15 @@ class _Circle:
         h_max = math.sin(min(math.pi / 2, radius_m / (2 * EARTH_RADIUS_M))) ** 2
         self.h_max = h_max * (1 + 1e-9)  # slack for rounding; metres decide at the edge
 
-    def sql_h(self, lat_col: Any, lon_col: Any) -> Any:
+    def sql_h(
+        self, lat_col: sa.ColumnElement[float | None], lon_col: sa.ColumnElement[float | None]
+    ) -> sa.ColumnElement[float]:
         f = sa.func
         return f.power(f.sin((f.radians(lat_col) - self.lat0) / 2), 2) + self.cos0 * f.cos(
             f.radians(lat_col)
         ) * f.power(f.sin((f.radians(lon_col) - self.lon0) / 2), 2)
 
-    def python_h(self) -> Any:
+    def python_h(self) -> Callable[[float, float], float]:
         lat0, lon0, cos0 = self.lat0, self.lon0, self.cos0
         sin, cos, radians = math.sin, math.cos, math.radians
 

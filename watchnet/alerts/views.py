@@ -21,6 +21,7 @@ from flask import (
     request,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -100,7 +101,7 @@ def _field_error(form: Any, exc: UserInputError, aliases: dict[str, str]) -> Non
 
 @bp.get("/alerts")
 @staff_required()
-def index() -> Any:
+def index() -> ResponseReturnValue:
     """The menu entry: the alerts of the user's first district (the list offers the others)."""
     districts = visible_districts(current_user)
     if not districts:
@@ -164,7 +165,7 @@ def _locate(form: StartAlertForm, district: District) -> bool:
 
 def _render_start(
     district: District, form: StartAlertForm, person: AtRiskPerson | None, status: int = 200
-) -> Any:
+) -> ResponseReturnValue:
     today = dashboard.local_now().date()
     info = consent_info(person, today) if person is not None else None
     places = []
@@ -175,7 +176,7 @@ def _render_start(
             places.append(Place(person.home_lat, person.home_lon, _("Home")))
         places += [Place(p.lat, p.lon, p.name) for p in person.places]
     if form.has_point():
-        centre = (float(form.last_seen_lat.data), float(form.last_seen_lon.data))  # type: ignore[arg-type]
+        centre = (float(form.last_seen_lat.data), float(form.last_seen_lon.data))
     parts = place_picker_parts(centre, tile_settings(current_app.config), places)
     persons = [(p, consent_info(p, today).state) for p in alertable_persons(district.id)]
     if person is not None:
@@ -196,7 +197,7 @@ def _render_start(
     ), status
 
 
-def _render_confirm(district: District, form: StartAlertForm) -> Any:
+def _render_confirm(district: District, form: StartAlertForm) -> ResponseReturnValue:
     lat, lon = float(form.last_seen_lat.data or 0), float(form.last_seen_lon.data or 0)
     radius_m, told = dashboard.targets_in_range(lat, lon, form.last_seen_utc())
     return render_template(
@@ -212,7 +213,7 @@ def _render_confirm(district: District, form: StartAlertForm) -> Any:
 
 @bp.route("/districts/<int:district_id>/alerts/new", methods=["GET", "POST"])
 @coordinator_required
-def start_alert(district_id: int) -> Any:
+def start_alert(district_id: int) -> ResponseReturnValue:
     """The start form (under a minute): a registered person or a description, where and when
     last seen, today's clothing, police, the number to call. A double submit starts one."""
     district = _district(district_id)
@@ -262,7 +263,7 @@ def start_alert(district_id: int) -> Any:
 
 @bp.get("/districts/<int:district_id>/alerts/geocode")
 @coordinator_required
-def geocode_address(district_id: int) -> Any:
+def geocode_address(district_id: int) -> ResponseReturnValue:
     """Find a typed address for the start form's map (JSON)."""
     district = _district(district_id)
     query = (request.args.get("q") or "").strip()
@@ -308,7 +309,7 @@ def _render_dashboard(
     radius_form: RadiusForm | None = None,
     review_form: tuple[int, ReviewSightingForm] | None = None,
     status: int = 200,
-) -> Any:
+) -> ResponseReturnValue:
     state = dashboard.dashboard_state(alert)
     parts = alert_map_parts(dashboard.map_data(state), tile_settings(current_app.config))
     record_audit("view_alert", "alert", alert.id, alert.district_id)
@@ -337,7 +338,7 @@ def _render_dashboard(
 
 @bp.get("/alerts/<int:alert_id>")
 @coordinator_required
-def show_alert(alert_id: int) -> Any:
+def show_alert(alert_id: int) -> ResponseReturnValue:
     """The coordinator's dashboard; static/js/alert_staff.js keeps it current."""
     return _render_dashboard(_alert(alert_id))
 
@@ -358,11 +359,11 @@ def alert_state(alert_id: int) -> Response:
     return response
 
 
-def _back(alert: Alert, anchor: str = "") -> Any:
+def _back(alert: Alert, anchor: str = "") -> ResponseReturnValue:
     return redirect(url_for(".show_alert", alert_id=alert.id) + anchor, 303)
 
 
-def _refuse_closed(alert: Alert) -> Any | None:
+def _refuse_closed(alert: Alert) -> ResponseReturnValue | None:
     if alert.is_active:
         return None
     flash(_("This alert is closed; nothing was changed."), "error")
@@ -371,7 +372,7 @@ def _refuse_closed(alert: Alert) -> Any | None:
 
 @bp.post("/alerts/<int:alert_id>/widen")
 @coordinator_required
-def widen_now(alert_id: int) -> Any:
+def widen_now(alert_id: int) -> ResponseReturnValue:
     """Widen to the next ring of the schedule now; the schedule goes on from there."""
     alert = _alert(alert_id)
     if not ActionForm().validate_on_submit():
@@ -403,7 +404,7 @@ def widen_now(alert_id: int) -> Any:
 
 @bp.post("/alerts/<int:alert_id>/radius")
 @coordinator_required
-def set_radius(alert_id: int) -> Any:
+def set_radius(alert_id: int) -> ResponseReturnValue:
     """Override the scheduled radius, or clear the override."""
     alert = _alert(alert_id)
     form = RadiusForm()
@@ -434,7 +435,7 @@ def set_radius(alert_id: int) -> Any:
 
 @bp.post("/alerts/<int:alert_id>/remind")
 @coordinator_required
-def remind_now(alert_id: int) -> Any:
+def remind_now(alert_id: int) -> ResponseReturnValue:
     """Remind now everyone who has not answered (once each)."""
     alert = _alert(alert_id)
     if not ActionForm().validate_on_submit():
@@ -459,7 +460,7 @@ def _sighting(alert: Alert, sighting_id: int) -> Sighting:
 
 @bp.post("/alerts/<int:alert_id>/sightings/<int:sighting_id>/review")
 @coordinator_required
-def review_sighting(alert_id: int, sighting_id: int) -> Any:
+def review_sighting(alert_id: int, sighting_id: int) -> ResponseReturnValue:
     """Confirmed / doubtful / duplicate; a confirmed one may become the last-seen point."""
     alert = _alert(alert_id)
     sighting = _sighting(alert, sighting_id)
@@ -509,7 +510,7 @@ def sighting_photo(alert_id: int, sighting_id: int) -> Response:
 
 @bp.route("/alerts/<int:alert_id>/close", methods=["GET", "POST"])
 @coordinator_required
-def close_alert(alert_id: int) -> Any:
+def close_alert(alert_id: int) -> ResponseReturnValue:
     """End the search as found (where, condition) or cancelled, after a confirmation."""
     alert = _alert(alert_id)
     form = CloseAlertForm()

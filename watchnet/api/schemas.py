@@ -6,7 +6,7 @@ are refused (422), so a client cannot set columns the API does not offer (token_
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -32,6 +32,9 @@ from watchnet.people.services import (
     is_valid_kana,
     problem_message,
 )
+
+if TYPE_CHECKING:
+    from watchnet.people.models import Supporter
 
 MAX_ID = 2**31 - 1
 TEXT_MAX = 5000  # purpose and background are TEXT columns; a page of prose is plenty
@@ -248,7 +251,7 @@ class SupporterPatchSchema(SupporterSchema):
     is_active = fields.Boolean()
 
 
-def supporter_out(supporter: Any) -> dict[str, Any]:
+def supporter_out(supporter: Supporter) -> dict[str, Any]:
     """The fields SupporterSchema dumps, with the notification addresses as plain URLs."""
     data = {
         name: getattr(supporter, name)

@@ -7,6 +7,7 @@ the schemas (422 with field messages); domain rules come from the feature servic
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, NoReturn
 
@@ -115,7 +116,7 @@ def commit() -> None:
 @districts_bp.route("/")
 class Districts(MethodView):
     @districts_bp.response(200, DistrictSchema(many=True))
-    def get(self) -> Any:
+    def get(self) -> Sequence[District]:
         """The districts the token's owner works for."""
         return db.session.scalars(
             sa.select(District).where(District.id.in_(visible_ids())).order_by(District.id)
@@ -129,7 +130,7 @@ class Districts(MethodView):
 @landmarks_bp.route("/districts/<int:district_id>/landmarks")
 class Landmarks(MethodView):
     @landmarks_bp.response(200, LandmarkSchema(many=True))
-    def get(self, district_id: int) -> Any:
+    def get(self, district_id: int) -> Sequence[Landmark]:
         """The landmarks of one district."""
         ensure_visible_district(district_id)
         return db.session.scalars(
@@ -140,7 +141,7 @@ class Landmarks(MethodView):
 
     @landmarks_bp.arguments(LandmarkSchema)
     @landmarks_bp.response(201, LandmarkSchema)
-    def post(self, data: dict[str, Any], district_id: int) -> Any:
+    def post(self, data: dict[str, Any], district_id: int) -> Landmark:
         """Add a landmark to a district (names are unique within a district)."""
         ensure_visible_district(district_id)
         district = db.session.get_one(District, district_id)
@@ -157,13 +158,13 @@ class Landmarks(MethodView):
 @landmarks_bp.route("/landmarks/<int:landmark_id>")
 class LandmarkById(MethodView):
     @landmarks_bp.response(200, LandmarkSchema)
-    def get(self, landmark_id: int) -> Any:
+    def get(self, landmark_id: int) -> Landmark:
         """One landmark."""
         return load_or_404(Landmark, landmark_id)
 
     @landmarks_bp.arguments(LandmarkPatchSchema(partial=True))
     @landmarks_bp.response(200, LandmarkSchema)
-    def patch(self, data: dict[str, Any], landmark_id: int) -> Any:
+    def patch(self, data: dict[str, Any], landmark_id: int) -> Landmark:
         """Change a landmark's name, kind or position."""
         landmark = load_or_404(Landmark, landmark_id)
         try:
@@ -229,7 +230,7 @@ def _drill_fields(data: dict[str, Any], drill: Drill | None = None) -> DrillFiel
 class Drills(MethodView):
     @drills_bp.arguments(DrillQuerySchema, location="query")
     @drills_bp.response(200, DrillSchema(many=True))
-    def get(self, query: dict[str, Any]) -> Any:
+    def get(self, query: dict[str, Any]) -> Sequence[Drill]:
         """Drills of the token's districts, newest first (?district_id= for one district)."""
         ids = visible_ids()
         if "district_id" in query:
@@ -243,7 +244,7 @@ class Drills(MethodView):
 
     @drills_bp.arguments(DrillSchema)
     @drills_bp.response(201, DrillSchema)
-    def post(self, data: dict[str, Any]) -> Any:
+    def post(self, data: dict[str, Any]) -> Drill:
         """Plan a drill in one of the token's districts."""
         try:
             drill = plan_drill(_drill_fields(data), created_by=api_staff())
@@ -256,13 +257,13 @@ class Drills(MethodView):
 @drills_bp.route("/drills/<int:drill_id>")
 class DrillById(MethodView):
     @drills_bp.response(200, DrillSchema)
-    def get(self, drill_id: int) -> Any:
+    def get(self, drill_id: int) -> Drill:
         """One drill with its route and checkpoints."""
         return load_or_404(Drill, drill_id)
 
     @drills_bp.arguments(DrillPatchSchema(partial=True))
     @drills_bp.response(200, DrillSchema)
-    def patch(self, data: dict[str, Any], drill_id: int) -> Any:
+    def patch(self, data: dict[str, Any], drill_id: int) -> Drill:
         """Change a drill's facts (title, times, place, purpose, background, status)."""
         drill = load_or_404(Drill, drill_id)
         try:
@@ -287,7 +288,7 @@ class DrillById(MethodView):
 @drills_bp.route("/drills/<int:drill_id>/route", methods=["PUT"])
 @drills_bp.arguments(RouteSchema)
 @drills_bp.response(200, DrillSchema)
-def replace_route(data: dict[str, Any], drill_id: int) -> Any:
+def replace_route(data: dict[str, Any], drill_id: int) -> Drill:
     """Replace the drill's route; its checkpoints stay as they are."""
     drill = load_or_404(Drill, drill_id)
     payload = {
@@ -330,13 +331,13 @@ def _checkpoint_fields(data: dict[str, Any], cp: Checkpoint | None = None) -> Ch
 @drills_bp.route("/drills/<int:drill_id>/checkpoints")
 class Checkpoints(MethodView):
     @drills_bp.response(200, CheckpointSchema(many=True))
-    def get(self, drill_id: int) -> Any:
+    def get(self, drill_id: int) -> list[Checkpoint]:
         """The checkpoints of a drill, in walking order."""
         return load_or_404(Drill, drill_id).checkpoints
 
     @drills_bp.arguments(CheckpointSchema)
     @drills_bp.response(201, CheckpointSchema)
-    def post(self, data: dict[str, Any], drill_id: int) -> Any:
+    def post(self, data: dict[str, Any], drill_id: int) -> Checkpoint:
         """Add a checkpoint (with its role-player, scenario, expected contact and checklist)."""
         drill = load_or_404(Drill, drill_id)
         try:
@@ -350,13 +351,13 @@ class Checkpoints(MethodView):
 @drills_bp.route("/checkpoints/<int:checkpoint_id>")
 class CheckpointById(MethodView):
     @drills_bp.response(200, CheckpointSchema)
-    def get(self, checkpoint_id: int) -> Any:
+    def get(self, checkpoint_id: int) -> Checkpoint:
         """One checkpoint."""
         return load_or_404(Checkpoint, checkpoint_id)
 
     @drills_bp.arguments(CheckpointPatchSchema(partial=True))
     @drills_bp.response(200, CheckpointSchema)
-    def patch(self, data: dict[str, Any], checkpoint_id: int) -> Any:
+    def patch(self, data: dict[str, Any], checkpoint_id: int) -> Checkpoint:
         """Change any field of a checkpoint, its position included."""
         checkpoint = load_or_404(Checkpoint, checkpoint_id)
         try:
@@ -411,7 +412,7 @@ def _supporter_args(data: dict[str, Any], supporter: Supporter | None = None) ->
 class Supporters(MethodView):
     @supporters_bp.arguments(SupporterQuerySchema, location="query")
     @supporters_bp.response(200, SupporterSchema(many=True))
-    def get(self, query: dict[str, Any]) -> Any:
+    def get(self, query: dict[str, Any]) -> list[dict[str, Any]]:
         """Supporters of the token's districts; filter by district, kind, text, active."""
         if "district_id" in query:
             ensure_visible_district(query["district_id"])
@@ -426,7 +427,7 @@ class Supporters(MethodView):
 
     @supporters_bp.arguments(SupporterSchema)
     @supporters_bp.response(201, SupporterSchema)
-    def post(self, data: dict[str, Any]) -> Any:
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Register a supporter; the same person twice in a district is refused."""
         if data["district_id"] not in visible_ids():
             refuse(_("Unknown district."), "district_id")
@@ -442,13 +443,13 @@ class Supporters(MethodView):
 @supporters_bp.route("/<int:supporter_id>")
 class SupporterById(MethodView):
     @supporters_bp.response(200, SupporterSchema)
-    def get(self, supporter_id: int) -> Any:
+    def get(self, supporter_id: int) -> dict[str, Any]:
         """One supporter."""
         return supporter_out(load_or_404(Supporter, supporter_id))
 
     @supporters_bp.arguments(SupporterPatchSchema(partial=True))
     @supporters_bp.response(200, SupporterSchema)
-    def patch(self, data: dict[str, Any], supporter_id: int) -> Any:
+    def patch(self, data: dict[str, Any], supporter_id: int) -> dict[str, Any]:
         """Change a supporter's details, or deactivate / reactivate them (is_active)."""
         supporter = load_or_404(Supporter, supporter_id)
         try:

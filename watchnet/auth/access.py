@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from flask import abort, current_app, jsonify, render_template, request, session
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -157,7 +158,7 @@ def signed_out_message() -> str:
     )
 
 
-def signed_out_response() -> Any:
+def signed_out_response() -> ResponseReturnValue:
     """403 for a phone without a valid session: a page saying so, or JSON for the phone's API
     (the field scripts treat 401/403 as signed out)."""
     if request.endpoint in PHONE_PAGE_ENDPOINTS:

@@ -44,7 +44,9 @@ def is_login_throttled(email: str, remote_addr: str) -> bool:
     )
     by_email = db.session.scalar(failures.where(LoginAttempt.email == email.lower())) or 0
     by_addr = db.session.scalar(failures.where(LoginAttempt.remote_addr == remote_addr)) or 0
-    return by_email >= cfg["LOGIN_MAX_FAILURES"] or by_addr >= cfg["LOGIN_MAX_FAILURES_PER_IP"]
+    max_per_email: int = cfg["LOGIN_MAX_FAILURES"]
+    max_per_addr: int = cfg["LOGIN_MAX_FAILURES_PER_IP"]
+    return by_email >= max_per_email or by_addr >= max_per_addr
 
 
 def authenticate_staff(email: str, password: str, remote_addr: str) -> StaffUser | None:

@@ -7,6 +7,7 @@ import secrets
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -46,7 +47,7 @@ def _headers(exc: HTTPException) -> dict[str, str]:
     return headers
 
 
-def handle_http_exception(exc: HTTPException, error_id: str | None = None) -> Any:
+def handle_http_exception(exc: HTTPException, error_id: str | None = None) -> ResponseReturnValue:
     code = exc.code or 500
     if _wants_json():
         body: dict[str, Any] = {
@@ -80,7 +81,7 @@ def new_error_id() -> str:
     return secrets.token_hex(6)
 
 
-def handle_unexpected(exc: Exception) -> Any:
+def handle_unexpected(exc: Exception) -> ResponseReturnValue:
     error_id = new_error_id()
     # Logged with the traceback and the id shown to the user, so a report can be traced.
     log.error("unexpected error %s on %s %s", error_id, request.method, request.path, exc_info=exc)

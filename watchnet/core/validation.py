@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from flask_wtf import FlaskForm
 from marshmallow import ValidationError as SchemaError
 from marshmallow import fields as mfields
@@ -23,6 +24,7 @@ from wtforms import (
     DateField,
     DateTimeField,
     DecimalField,
+    Field,
     FieldList,
     FloatField,
     FormField,
@@ -32,6 +34,7 @@ from wtforms import (
     TextAreaField,
     TimeField,
 )
+from wtforms.form import BaseForm
 from wtforms.validators import StopValidation
 
 # Drills, alerts, consents and photos happen in this window; anything outside is a typo (or an
@@ -93,7 +96,7 @@ FINITE_MESSAGE = _l("Please enter a number.")
 INT_RANGE_MESSAGE = _l("This number is too large.")
 
 
-def year_message(low: int, high: int) -> Any:
+def year_message(low: int, high: int) -> LazyString:
     return _l("Please enter a date between the years %(low)d and %(high)d.", low=low, high=high)
 
 
@@ -106,7 +109,7 @@ class FiniteNumber:
 
     field_flags: dict[str, Any] = {}
 
-    def __call__(self, form: Any, field: Any) -> None:
+    def __call__(self, form: BaseForm, field: Field) -> None:
         data = field.data
         if data is not None and not math.isfinite(data):
             field.data = None  # so a page drawn again (a map) never sees NaN
@@ -118,7 +121,7 @@ class IntWithinColumn:
 
     field_flags: dict[str, Any] = {}
 
-    def __call__(self, form: Any, field: Any) -> None:
+    def __call__(self, form: BaseForm, field: Field) -> None:
         if field.data is not None and not INT_MIN <= field.data <= INT_MAX:
             raise StopValidation(str(INT_RANGE_MESSAGE))
 
@@ -131,16 +134,16 @@ class YearWindow:
     def __init__(self, low: int = YEAR_MIN, high: int = YEAR_MAX) -> None:
         self.low, self.high = low, high
 
-    def __call__(self, form: Any, field: Any) -> None:
+    def __call__(self, form: BaseForm, field: Field) -> None:
         if field.data is not None and not in_year_window(field.data, self.low, self.high):
             raise StopValidation(str(year_message(self.low, self.high)))
 
 
-def _has(field: Any, kind: type) -> bool:
+def _has(field: Field, kind: type) -> bool:
     return any(isinstance(v, kind) for v in field.validators)
 
 
-def harden_field(field: Any) -> None:
+def harden_field(field: Field) -> None:
     """Clean a bound field's text and put the shared number and date checks first."""
     if isinstance(field, FormField):
         harden_form(field.form)
@@ -157,7 +160,7 @@ def harden_field(field: Any) -> None:
                 else clean_line(field.data)
             )
         return
-    extra: list[Any] = []
+    extra: list[FiniteNumber | IntWithinColumn | YearWindow] = []
     if isinstance(field, FloatField | DecimalField) and not _has(field, FiniteNumber):
         extra.append(FiniteNumber())
     if isinstance(field, IntegerField) and not _has(field, IntWithinColumn):
@@ -173,7 +176,7 @@ def harden_field(field: Any) -> None:
         field.validators = [*extra, *field.validators]
 
 
-def harden_form(form: Any) -> None:
+def harden_form(form: BaseForm) -> None:
     for field in form:
         harden_field(field)
 

@@ -20,6 +20,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from watchnet.core.urls import safe_redirect_target
@@ -84,7 +85,7 @@ def healthz_delivery() -> tuple[Response, int]:
 
 
 @bp.post("/lang/<code>")
-def switch_language(code: str) -> Response:
+def switch_language(code: str) -> ResponseReturnValue:
     """Switch the UI language; saved on the account when logged in."""
     if code not in current_app.config["LANGUAGES"]:
         abort(404)
@@ -95,17 +96,17 @@ def switch_language(code: str) -> Response:
     target = safe_redirect_target(
         request.form.get("next") or request.referrer, url_for("core.index")
     )
-    return redirect(target)  # type: ignore[return-value]
+    return redirect(target)
 
 
 @bp.get("/")
-def index() -> Response | str:
+def index() -> ResponseReturnValue:
     """Staff go to their dashboard, supporters to their page, everyone else to the login."""
     if not current_user.is_authenticated:
-        return redirect(url_for("auth.login"))  # type: ignore[return-value]
+        return redirect(url_for("auth.login"))
     if current_user.is_supporter:
-        return redirect(url_for("people.supporter_home"))  # type: ignore[return-value]
-    return redirect(url_for("drills.list_drills"))  # type: ignore[return-value]
+        return redirect(url_for("people.supporter_home"))
+    return redirect(url_for("drills.list_drills"))
 
 
 @bp.app_context_processor

@@ -16,6 +16,7 @@ from flask import (
     request,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -71,7 +72,7 @@ def list_drills() -> str:
 
 @bp.route("/new", methods=["GET", "POST"])
 @staff_required()
-def new_drill() -> Any:
+def new_drill() -> ResponseReturnValue:
     """Plan a new drill."""
     form = _drill_form()
     if form.validate_on_submit():
@@ -90,7 +91,7 @@ def new_drill() -> Any:
 
 @bp.route("/<int:drill_id>/edit", methods=["GET", "POST"])
 @staff_required()
-def edit_drill(drill_id: int) -> Any:
+def edit_drill(drill_id: int) -> ResponseReturnValue:
     """Change a drill's facts."""
     drill = _load_drill(drill_id)
     form = _drill_form()
@@ -112,7 +113,7 @@ def edit_drill(drill_id: int) -> Any:
 
 @bp.route("/<int:drill_id>/delete", methods=["GET", "POST"])
 @staff_required()
-def delete_drill(drill_id: int) -> Any:
+def delete_drill(drill_id: int) -> ResponseReturnValue:
     """Ask, then delete a planned drill."""
     drill = _load_drill(drill_id)
     form = ConfirmForm()
@@ -129,7 +130,7 @@ def delete_drill(drill_id: int) -> Any:
     return render_template("drills/delete.html", drill=drill, form=form)
 
 
-def _render_show(drill: Drill, gpx_form: GpxImportForm, status: int = 200) -> Any:
+def _render_show(drill: Drill, gpx_form: GpxImportForm, status: int = 200) -> ResponseReturnValue:
     landmarks = services.district_landmarks(drill.district_id)
     parts = drill_map_parts(drill, landmarks, tile_settings(current_app.config))
     summary = services.summarize_route(drill.route_latlons, _speed())
@@ -146,7 +147,7 @@ def _render_show(drill: Drill, gpx_form: GpxImportForm, status: int = 200) -> An
 
 @bp.get("/<int:drill_id>")
 @staff_required()
-def show_drill(drill_id: int) -> Any:
+def show_drill(drill_id: int) -> ResponseReturnValue:
     """The drill page: facts, map, route length and checkpoints."""
     return _render_show(_load_drill(drill_id), GpxImportForm(formdata=None))
 
@@ -169,7 +170,7 @@ def route_editor(drill_id: int) -> str:
 
 @bp.post("/<int:drill_id>/route")
 @staff_required()
-def save_route(drill_id: int) -> Any:
+def save_route(drill_id: int) -> ResponseReturnValue:
     """Save the route editor's geometry (JSON); 422 with field paths when it is refused."""
     drill = _load_drill(drill_id)
     payload = request.get_json(silent=True)
@@ -186,7 +187,7 @@ def save_route(drill_id: int) -> Any:
 
 @bp.route("/<int:drill_id>/checkpoints/<int:checkpoint_id>/edit", methods=["GET", "POST"])
 @staff_required()
-def edit_checkpoint(drill_id: int, checkpoint_id: int) -> Any:
+def edit_checkpoint(drill_id: int, checkpoint_id: int) -> ResponseReturnValue:
     """A checkpoint's role-player, scenario, expected contact and checklist."""
     checkpoint = get_in_district_or_404(current_user, Checkpoint, checkpoint_id)
     if checkpoint.drill_id != drill_id:
@@ -224,7 +225,7 @@ def export_gpx(drill_id: int) -> Response:
 
 @bp.post("/<int:drill_id>/gpx")
 @staff_required()
-def import_gpx(drill_id: int) -> Any:
+def import_gpx(drill_id: int) -> ResponseReturnValue:
     """Replace the route and checkpoints from an uploaded GPX file (after confirmation)."""
     drill = _load_drill(drill_id)
     form = GpxImportForm()

@@ -8,6 +8,8 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
+    Field,
+    Form,
     HiddenField,
     RadioField,
     SelectField,
@@ -38,14 +40,14 @@ class OptionalRadioField(RadioField):
     WTForms checks the choice before any Optional() validator could stop it.
     """
 
-    def process_formdata(self, valuelist: list[Any]) -> None:
+    def process_formdata(self, valuelist: list[str]) -> None:
         try:
             super().process_formdata(valuelist)
         except ValueError:
             self.data = None
             raise ValueError(str(_l("Choose one of the buttons."))) from None
 
-    def pre_validate(self, form: Any) -> None:
+    def pre_validate(self, form: Form) -> None:
         if self.data is None or self.data == "":
             return
         try:
@@ -108,7 +110,7 @@ class StaffFeedbackForm(FeedbackForm):
 
 def _team_choices(form: FeedbackForm, teams: list[tuple[int, str]]) -> None:
     form.team_id.choices = [
-        SelectChoice(0, _l("Choose a team")),  # type: ignore[arg-type]
+        SelectChoice(0, _l("Choose a team")),
         *(SelectChoice(tid, name) for tid, name in teams),
     ]
 
@@ -129,7 +131,7 @@ def staff_feedback_form(
     form = StaffFeedbackForm(**kwargs)
     _team_choices(form, teams)
     form.team_id.label.text = str(_l("Team"))
-    form.supporter_id.choices = [  # type: ignore[assignment]
+    form.supporter_id.choices = [
         SelectChoice(0, _l("Myself (organizer)")),
         *(SelectChoice(pid, name) for pid, name in people),
     ]
@@ -147,6 +149,6 @@ class CurateForm(SafeForm):
     theme_ids = SelectMultipleField(_l("Themes"), coerce=int, validate_choice=False)
     is_quote_chosen = BooleanField(_l("Use in the newsletter"))
 
-    def validate_feedback_id(self, field: Any) -> None:
+    def validate_feedback_id(self, field: Field) -> None:
         if not str(field.data or "").isdigit():
             raise ValidationError(_l("Reload the page and try again."))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -66,7 +67,7 @@ def _teams(drill: Drill) -> list[tuple[int, str]]:
 
 @bp.route("/field/drills/<int:drill_id>/feedback", methods=["GET", "POST"])
 @supporter_required
-def give_feedback(drill_id: int) -> Any:
+def give_feedback(drill_id: int) -> ResponseReturnValue:
     """Choose a viewpoint, then answer a few big questions; a repeated send is stored once."""
     drill = db.session.get(Drill, drill_id)
     participant = services.get_participation(drill, current_user) if drill else None
@@ -110,7 +111,7 @@ def _drill(drill_id: int) -> Drill:
 
 @bp.route("/drills/<int:drill_id>/feedback/new", methods=["GET", "POST"])
 @staff_required()
-def add_feedback(drill_id: int) -> Any:
+def add_feedback(drill_id: int) -> ResponseReturnValue:
     """The organizer's own feedback, or a participant's typed in from paper."""
     drill = _drill(drill_id)
     viewpoint = _viewpoint(tuple(Viewpoint)) or Viewpoint.organizer
@@ -204,7 +205,7 @@ def viewpoints(drill_id: int) -> tuple[str, int]:
 
 @bp.post("/drills/<int:drill_id>/viewpoints/themes")
 @staff_required()
-def add_theme(drill_id: int) -> Any:
+def add_theme(drill_id: int) -> ResponseReturnValue:
     """Add a theme of the organizer's own."""
     drill = _drill(drill_id)
     form = ThemeForm()
@@ -222,7 +223,7 @@ def add_theme(drill_id: int) -> Any:
 
 @bp.post("/drills/<int:drill_id>/viewpoints/curate")
 @staff_required()
-def curate_feedback(drill_id: int) -> Any:
+def curate_feedback(drill_id: int) -> ResponseReturnValue:
     """Sort one feedback into themes and mark it as a quote for the newsletter."""
     drill = _drill(drill_id)
     form = CurateForm()

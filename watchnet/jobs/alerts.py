@@ -11,6 +11,7 @@ committed on its own so one bad row does not hold back the others.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -44,13 +45,13 @@ log = logging.getLogger(__name__)
 SCHEDULER_ACTOR = "system:scheduler"
 
 
-def _ids(stmt: sa.Select[Any]) -> list[int]:
+def _ids(stmt: sa.Select[int]) -> list[int]:
     ids = list(db.session.scalars(stmt))
     db.session.commit()
     return ids
 
 
-def _each_alert(ids: list[int], work: Any) -> int:
+def _each_alert(ids: list[int], work: Callable[[Alert], int]) -> int:
     """Run work(alert) -> int for each alert id, committing each on its own."""
     done = 0
     for alert_id in ids:
@@ -239,7 +240,7 @@ def _purge(alert: Alert, at: datetime) -> int:
                 .execution_options(synchronize_session=False)
             ).rowcount
             or 0
-        )  # type: ignore[attr-defined]
+        )
     # The messages carried the description too: keep the delivery record, drop the text.
     db.session.execute(
         sa.update(Delivery)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -26,7 +25,7 @@ REMINDER_WINDOW = timedelta(hours=24)
 SCHEDULER_ACTOR = "system:scheduler"
 
 
-def _due_ids(stmt: sa.Select[Any]) -> list[int]:
+def _due_ids(stmt: sa.Select[int]) -> list[int]:
     ids = list(db.session.scalars(stmt))
     db.session.commit()
     return ids

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -178,11 +178,38 @@ def drill_action_items(drill: Drill) -> list[ActionItem]:
     )
 
 
-def kpt_item_to_dict(item: KptItem) -> dict[str, Any]:
+class KptItemData(TypedDict):
+    """One card on the board, as the board's script reads it."""
+
+    id: int
+    kind: str
+    text: str
+    position: int
+
+
+class ActionItemData(TypedDict):
+    id: int
+    kpt_item_id: int | None
+    title: str
+    owner: str
+    due_date: str | None  # ISO date
+    status: str
+
+
+class BoardState(TypedDict):
+    """The board's JSON: only version and changed when nothing changed since the client's."""
+
+    version: int
+    changed: bool
+    items: NotRequired[list[KptItemData]]
+    actions: NotRequired[list[ActionItemData]]
+
+
+def kpt_item_to_dict(item: KptItem) -> KptItemData:
     return {"id": item.id, "kind": item.kind.value, "text": item.text, "position": item.position}
 
 
-def action_item_to_dict(action: ActionItem) -> dict[str, Any]:
+def action_item_to_dict(action: ActionItem) -> ActionItemData:
     return {
         "id": action.id,
         "kpt_item_id": action.kpt_item_id,
@@ -193,7 +220,7 @@ def action_item_to_dict(action: ActionItem) -> dict[str, Any]:
     }
 
 
-def board_state(drill: Drill, since: int | None = None) -> dict[str, Any]:
+def board_state(drill: Drill, since: int | None = None) -> BoardState:
     """What an open board needs; only the version when nothing changed since `since`."""
     version = board_version(drill)
     if since is not None and since == version:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -30,7 +31,7 @@ def _load_drill(drill_id: int) -> Drill:
     return get_in_district_or_404(current_user, Drill, drill_id)
 
 
-def _json_error(exc: UserInputError) -> Any:
+def _json_error(exc: UserInputError) -> ResponseReturnValue:
     db.session.rollback()
     return jsonify(message=str(exc), errors={exc.field or "_": [str(exc)]}), 422
 
@@ -52,7 +53,7 @@ def board(drill_id: int) -> str:
 
 @bp.get("/drills/<int:drill_id>/kpt/items")
 @staff_required()
-def board_state(drill_id: int) -> Any:
+def board_state(drill_id: int) -> ResponseReturnValue:
     """The board as JSON; with ?since=N only the version when nothing changed."""
     drill = _load_drill(drill_id)
     return jsonify(services.board_state(drill, request.args.get("since", type=int)))
@@ -60,7 +61,7 @@ def board_state(drill_id: int) -> Any:
 
 @bp.post("/drills/<int:drill_id>/kpt/items")
 @staff_required()
-def add_item(drill_id: int) -> Any:
+def add_item(drill_id: int) -> ResponseReturnValue:
     """Add a Keep, Problem or Try (JSON {kind, text})."""
     drill = _load_drill(drill_id)
     data = _body()
@@ -74,7 +75,7 @@ def add_item(drill_id: int) -> Any:
 
 @bp.post("/drills/<int:drill_id>/kpt/items/<int:kpt_item_id>")
 @staff_required()
-def edit_item(drill_id: int, kpt_item_id: int) -> Any:
+def edit_item(drill_id: int, kpt_item_id: int) -> ResponseReturnValue:
     """Change a note's text or column (JSON {text, kind?})."""
     drill = _load_drill(drill_id)
     data = _body()
@@ -90,7 +91,7 @@ def edit_item(drill_id: int, kpt_item_id: int) -> Any:
 
 @bp.post("/drills/<int:drill_id>/kpt/items/<int:kpt_item_id>/delete")
 @staff_required()
-def delete_item(drill_id: int, kpt_item_id: int) -> Any:
+def delete_item(drill_id: int, kpt_item_id: int) -> ResponseReturnValue:
     """Remove a note."""
     drill = _load_drill(drill_id)
     try:
@@ -103,7 +104,7 @@ def delete_item(drill_id: int, kpt_item_id: int) -> Any:
 
 @bp.post("/drills/<int:drill_id>/kpt/items/<int:kpt_item_id>/action")
 @staff_required()
-def make_action_item(drill_id: int, kpt_item_id: int) -> Any:
+def make_action_item(drill_id: int, kpt_item_id: int) -> ResponseReturnValue:
     """Turn a Try into an action item (JSON {owner, due_date, title?})."""
     drill = _load_drill(drill_id)
     data = _body()
@@ -131,7 +132,7 @@ def list_actions(district_id: int) -> str:
 
 @bp.post("/districts/<int:district_id>/actions/<int:action_item_id>/close")
 @staff_required()
-def close_action(district_id: int, action_item_id: int) -> Any:
+def close_action(district_id: int, action_item_id: int) -> ResponseReturnValue:
     """Close an action item; from a drill page, note that drill and go back to it."""
     ensure_district(current_user, district_id)
     form = CloseActionForm()
@@ -164,7 +165,7 @@ def report(drill_id: int) -> str:
 
 @bp.route("/drills/<int:drill_id>/newsletter", methods=["GET", "POST"])
 @staff_required()
-def newsletter(drill_id: int) -> Any:
+def newsletter(drill_id: int) -> ResponseReturnValue:
     """The newsletter draft (【目的】【経緯】【様子】【今後】): drafted, edited, saved."""
     drill = _load_drill(drill_id)
     sections, is_saved = services.get_newsletter(drill)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -36,7 +36,7 @@ from watchnet.people import services
 from watchnet.people.models import SupporterKind
 
 
-def _strip(value: Any) -> Any:
+def _strip(value: object) -> object:
     return value.strip() if isinstance(value, str) else value
 
 
@@ -55,7 +55,7 @@ def _finite(form: FlaskForm, field: FloatField) -> None:
         raise ValidationError(services.problem_message("number"))
 
 
-def _range(low: float, high: float, code: str) -> Any:
+def _range(low: float, high: float, code: str) -> Callable[[FlaskForm, FloatField], None]:
     def check(form: FlaskForm, field: FloatField) -> None:
         if field.data is not None and math.isfinite(field.data) and not low <= field.data <= high:
             raise ValidationError(services.problem_message(code))
@@ -78,7 +78,7 @@ def _notification_urls(form: FlaskForm, field: TextAreaField) -> None:
 
 
 def _district_choices(districts: Sequence[District]) -> list[SelectChoice]:
-    return [SelectChoice(d.id, d.name) for d in districts]  # type: ignore[arg-type]
+    return [SelectChoice(d.id, d.name) for d in districts]
 
 
 def _kind_choices() -> list[SelectChoice]:
@@ -131,7 +131,7 @@ class SupporterForm(SafeForm):
         self.district_id.choices = _district_choices(districts)
 
     def validate(self, extra_validators: Any = None) -> bool:
-        ok = super().validate(extra_validators)
+        ok: bool = super().validate(extra_validators)
         lat_given = self.home_lat.data is not None
         lon_given = self.home_lon.data is not None
         if lat_given != lon_given and not self.home_lat.errors and not self.home_lon.errors:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -378,7 +378,7 @@ def supporters_query(
     kind: str | None = None,
     text: str | None = None,
     active: bool | None = None,
-) -> sa.Select[Any]:
+) -> sa.Select[Supporter]:
     """Supporters of the given districts, filtered; ordered by kana as a Japanese list is."""
     stmt = (
         sa.select(Supporter)
@@ -411,7 +411,7 @@ def supporters_query(
 # The personal sign-in link
 
 
-def signin_url(supporter: Supporter, base_url: str, path_for: Any) -> str:
+def signin_url(supporter: Supporter, base_url: str, path_for: Callable[[str], str]) -> str:
     """The absolute personal link: base URL + the sign-in route for the supporter's token."""
     from watchnet.auth.services import make_signin_token
 

@@ -12,6 +12,7 @@ from flask_wtf.file import FileField, FileRequired
 from werkzeug.datastructures import FileStorage
 from wtforms import (
     DateField,
+    Field,
     FieldList,
     FloatField,
     Form,
@@ -68,13 +69,13 @@ def local_today() -> date:
     return to_local(datetime.now(UTC)).date()
 
 
-def kana_only(form: Any, field: Any) -> None:
+def kana_only(form: Form, field: Field) -> None:
     """The supporters' kana rule (hiragana or katakana, spaces between words)."""
     if field.data and not is_valid_kana(field.data):
         raise ValidationError(problem_message("kana"))
 
 
-def _text(value: Any) -> str:
+def _text(value: str | None) -> str:
     return (value or "").strip()
 
 
@@ -95,7 +96,7 @@ class ContactSubForm(Form):
 
     def validate(self, extra_validators: Any = None) -> bool:
         # Row-level rules live here: the fields' Optional() would skip inline validators.
-        ok = super().validate(extra_validators)
+        ok: bool = super().validate(extra_validators)
         if self.is_blank():
             return ok
         if not _text(self.name.data):
@@ -135,7 +136,7 @@ class PlaceSubForm(Form):
         )
 
     def validate(self, extra_validators: Any = None) -> bool:
-        ok = super().validate(extra_validators)
+        ok: bool = super().validate(extra_validators)
         if self.is_blank():
             return ok
         if not _text(self.name.data):
@@ -174,11 +175,11 @@ class ConsentSubForm(Form):
     )
     note = StringField(_l("Note"), validators=[Optional(), Length(max=500)])
 
-    def validate_given_on(self, field: Any) -> None:
+    def validate_given_on(self, field: Field) -> None:
         if field.data is not None and field.data > local_today():
             raise ValidationError(_l("The date of consent cannot be in the future."))
 
-    def validate_renew_by(self, field: Any) -> None:
+    def validate_renew_by(self, field: Field) -> None:
         if (
             field.data is not None
             and self.given_on.data is not None
@@ -186,7 +187,7 @@ class ConsentSubForm(Form):
         ):
             raise ValidationError(_l("The renewal date must be after the date of consent."))
 
-    def validate_scopes(self, field: Any) -> None:
+    def validate_scopes(self, field: Field) -> None:
         if not field.data:
             raise ValidationError(_l("Please tick at least one item the consent covers."))
 
@@ -259,12 +260,12 @@ class PersonForm(SafeForm):
     contacts = FieldList(FormField(ContactSubForm), min_entries=3, max_entries=MAX_CONTACTS)
     places = FieldList(FormField(PlaceSubForm), min_entries=0, max_entries=MAX_PLACES)
 
-    def validate_birth_date(self, field: Any) -> None:
+    def validate_birth_date(self, field: Field) -> None:
         if field.data is not None and not EARLIEST_BIRTH <= field.data <= local_today():
             raise ValidationError(_l("Please check the date of birth."))
 
     def validate(self, extra_validators: Any = None) -> bool:
-        ok = super().validate(extra_validators)
+        ok: bool = super().validate(extra_validators)
         # Both coordinates or neither (Optional() would skip an inline validator).
         if (
             not self.home_lat.errors
@@ -278,7 +279,7 @@ class PersonForm(SafeForm):
             ok = False
         return ok
 
-    def validate_contacts(self, field: Any) -> None:
+    def validate_contacts(self, field: Field) -> None:
         if not any(not entry.form.is_blank() for entry in field.entries):
             raise ValidationError(_l("Please enter at least one family contact."))
 
@@ -350,12 +351,12 @@ class RegisterPersonForm(PersonForm):
         super().__init__(*args, **kwargs)
         self.processed: dict[PhotoKind, ProcessedPhoto] = {}
 
-    def validate_photo_face(self, field: Any) -> None:
+    def validate_photo_face(self, field: Field) -> None:
         photo = _check_photo(field.data)
         if photo is not None:
             self.processed[PhotoKind.face] = photo
 
-    def validate_photo_full_body(self, field: Any) -> None:
+    def validate_photo_full_body(self, field: Field) -> None:
         photo = _check_photo(field.data)
         if photo is not None:
             self.processed[PhotoKind.full_body] = photo
@@ -383,10 +384,10 @@ class PhotoForm(SafeForm):
         super().__init__(*args, **kwargs)
         self.processed: ProcessedPhoto | None = None
 
-    def validate_photo(self, field: Any) -> None:
+    def validate_photo(self, field: Field) -> None:
         self.processed = _check_photo(field.data)
 
-    def validate_taken_on(self, field: Any) -> None:
+    def validate_taken_on(self, field: Field) -> None:
         if field.data is not None and field.data > local_today():
             raise ValidationError(_l("The date cannot be in the future."))
 

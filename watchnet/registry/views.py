@@ -17,6 +17,7 @@ from flask import (
     request,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -24,6 +25,7 @@ from watchnet.auth.access import ensure_district, staff_required, visible_distri
 from watchnet.districts.models import District
 from watchnet.drills.services import district_landmarks
 from watchnet.extensions import db
+from watchnet.maps.builders import MapParts
 from watchnet.maps.drill_maps import tile_settings
 from watchnet.maps.registry_maps import person_form_map_parts, person_map_parts
 from watchnet.people.models import StaffRole
@@ -60,7 +62,7 @@ def _person(person_id: int) -> AtRiskPerson:
     return person
 
 
-def _form_map(district: District, form: PersonForm) -> Any:
+def _form_map(district: District, form: PersonForm) -> MapParts:
     points = [
         (e.form.lat.data, e.form.lon.data)
         for e in form.places.entries
@@ -86,7 +88,7 @@ def _person_context(person: AtRiskPerson) -> dict[str, Any]:
 
 @bp.get("/registry")
 @coordinator_required
-def index() -> Any:
+def index() -> ResponseReturnValue:
     """The registry entry in the menu: straight to the only district, or a choice."""
     districts = visible_districts(current_user)
     if len(districts) == 1:
@@ -123,7 +125,7 @@ def list_persons(district_id: int) -> str:
 
 @bp.route("/districts/<int:district_id>/registry/new", methods=["GET", "POST"])
 @coordinator_required
-def new_person(district_id: int) -> Any:
+def new_person(district_id: int) -> ResponseReturnValue:
     """Register a person with the consent given, contacts, usual places and photos."""
     district = _district(district_id)
     form = RegisterPersonForm()
@@ -155,12 +157,14 @@ def new_person(district_id: int) -> Any:
 
 @bp.get("/registry/<int:person_id>")
 @coordinator_required
-def show_person(person_id: int) -> Any:
+def show_person(person_id: int) -> ResponseReturnValue:
     """The person page: description, photos, places, contacts, consent, "Start an alert"."""
     return _render_show(_person(person_id), PhotoForm(formdata=None))
 
 
-def _render_show(person: AtRiskPerson, photo_form: PhotoForm, status: int = 200) -> Any:
+def _render_show(
+    person: AtRiskPerson, photo_form: PhotoForm, status: int = 200
+) -> ResponseReturnValue:
     services.record_person_view(person, "page")
     db.session.commit()
     parts = person_map_parts(
@@ -181,7 +185,7 @@ def _render_show(person: AtRiskPerson, photo_form: PhotoForm, status: int = 200)
 
 @bp.route("/registry/<int:person_id>/edit", methods=["GET", "POST"])
 @coordinator_required
-def edit_person(person_id: int) -> Any:
+def edit_person(person_id: int) -> ResponseReturnValue:
     """Change the person's facts, contacts and usual places."""
     person = _person(person_id)
     if person.is_archived:
@@ -210,7 +214,7 @@ def edit_person(person_id: int) -> Any:
 
 @bp.route("/registry/<int:person_id>/consents/new", methods=["GET", "POST"])
 @coordinator_required
-def add_consent(person_id: int) -> Any:
+def add_consent(person_id: int) -> ResponseReturnValue:
     """Record a renewed (or new) consent; for an archived person this registers them again."""
     person = _person(person_id)
     form = ConsentForm()
@@ -229,7 +233,7 @@ def add_consent(person_id: int) -> Any:
 
 @bp.route("/registry/<int:person_id>/archive", methods=["GET", "POST"])
 @coordinator_required
-def archive_person(person_id: int) -> Any:
+def archive_person(person_id: int) -> ResponseReturnValue:
     """Ask, then archive: the consent is withdrawn and no alert is offered for the person."""
     person = _person(person_id)
     if person.is_archived:
@@ -245,7 +249,7 @@ def archive_person(person_id: int) -> Any:
 
 @bp.post("/registry/<int:person_id>/photos")
 @coordinator_required
-def add_photo(person_id: int) -> Any:
+def add_photo(person_id: int) -> ResponseReturnValue:
     """Add a photo; a file that is not a photo, or too large, is a field error."""
     person = _person(person_id)
     if person.is_archived:
@@ -272,7 +276,7 @@ def _photo(photo_id: int) -> PersonPhoto:
 
 @bp.post("/registry/photos/<int:photo_id>/remove")
 @coordinator_required
-def remove_photo(photo_id: int) -> Any:
+def remove_photo(photo_id: int) -> ResponseReturnValue:
     """Delete a photo (after the browser asked for confirmation)."""
     photo = _photo(photo_id)
     person_id = photo.person_id

@@ -59,7 +59,7 @@ def assign_form(
     """The team-and-role form of one participant row."""
     form = AssignForm(prefix=f"p{participant_id}", **kwargs)
     form.team_id.choices = [
-        SelectChoice(0, _l("No team")),  # type: ignore[arg-type]
+        SelectChoice(0, _l("No team")),
         *(SelectChoice(tid, name) for tid, name in team_choices),
     ]
     return form

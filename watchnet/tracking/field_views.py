@@ -21,6 +21,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
@@ -71,7 +72,7 @@ def json_error(
 
 
 @bp.errorhandler(HTTPException)
-def _http_error(exc: HTTPException) -> Any:
+def _http_error(exc: HTTPException) -> ResponseReturnValue:
     if request.endpoint in PAGE_ENDPOINTS:
         return handle_http_exception(exc)
     code = exc.code or 500
@@ -79,36 +80,36 @@ def _http_error(exc: HTTPException) -> Any:
 
 
 @bp.errorhandler(InvalidPayload)
-def _invalid(exc: InvalidPayload) -> Any:
+def _invalid(exc: InvalidPayload) -> ResponseReturnValue:
     db.session.rollback()
     return json_error(422, _("Some of the values are not valid."), exc.errors)
 
 
 @bp.errorhandler(services.DrillNotLive)
-def _not_live(exc: services.DrillNotLive) -> Any:
+def _not_live(exc: services.DrillNotLive) -> ResponseReturnValue:
     db.session.rollback()
     return json_error(409, _("The drill is not live now, so nothing was recorded."))
 
 
 @bp.errorhandler(services.ConsentRequired)
-def _no_consent(exc: services.ConsentRequired) -> Any:
+def _no_consent(exc: services.ConsentRequired) -> ResponseReturnValue:
     db.session.rollback()
     return json_error(409, _("Position sharing is off. Turn it on to share your position."))
 
 
 @bp.errorhandler(services.SignedOut)
-def _signed_out(exc: services.SignedOut) -> Any:
+def _signed_out(exc: services.SignedOut) -> ResponseReturnValue:
     db.session.rollback()
     return json_error(403, signed_out_message(), signed_out=True)
 
 
 @bp.errorhandler(services.NotParticipant)
-def _not_participant(exc: services.NotParticipant) -> Any:
+def _not_participant(exc: services.NotParticipant) -> ResponseReturnValue:
     db.session.rollback()
     return json_error(404, _messages()[404])
 
 
-def _json_body() -> Any:
+def _json_body() -> Any:  # JSON from the phone: checked field by field by the schema
     body = request.get_json(force=True, silent=True)
     if body is None:
         raise _BadJson()
@@ -120,7 +121,7 @@ class _BadJson(Exception):
 
 
 @bp.errorhandler(_BadJson)
-def _bad_json(exc: _BadJson) -> Any:
+def _bad_json(exc: _BadJson) -> ResponseReturnValue:
     return json_error(400, _("Send a JSON body."))
 
 
@@ -133,7 +134,7 @@ def _participant(drill_id: int) -> Participant:
 
 @bp.post("/drills/<int:drill_id>/consent")
 @supporter_required
-def set_consent(drill_id: int) -> Any:
+def set_consent(drill_id: int) -> ResponseReturnValue:
     participant = _participant(drill_id)
     shared = services.set_position_consent(participant, parse_consent(_json_body()))
     db.session.commit()
@@ -172,7 +173,7 @@ def _refused_sender(supporter_id: int, version: int) -> None:
 
 
 @bp.post("/drills/<int:drill_id>/positions")
-def post_positions(drill_id: int) -> Any:
+def post_positions(drill_id: int) -> ResponseReturnValue:
     supporter_id, version = _session_supporter()
     # Participation is checked inside record_positions' insert; only a refused body costs a
     # look-up of its own, so strangers get 404, not validation messages.
@@ -198,7 +199,7 @@ def post_positions(drill_id: int) -> Any:
 
 @bp.post("/drills/<int:drill_id>/steps")
 @supporter_required
-def post_step(drill_id: int) -> Any:
+def post_step(drill_id: int) -> ResponseReturnValue:
     participant = _participant(drill_id)
     data = parse_step(_json_body(), utcnow())
     step, created = services.record_step(participant, data)
@@ -209,13 +210,13 @@ def post_step(drill_id: int) -> Any:
 
 @bp.get("/drills/<int:drill_id>/steps")
 @supporter_required
-def get_steps(drill_id: int) -> Any:
+def get_steps(drill_id: int) -> ResponseReturnValue:
     return {"steps": services.list_steps(_participant(drill_id))}
 
 
 @bp.get("/drills/<int:drill_id>/nearest-checkpoint")
 @supporter_required
-def get_nearest_checkpoint(drill_id: int) -> Any:
+def get_nearest_checkpoint(drill_id: int) -> ResponseReturnValue:
     drill = _participant(drill_id).drill
     lat, lon = parse_latlon_query(request.args)
     return {"checkpoint": services.nearest_checkpoint(drill, lat, lon)}
@@ -223,7 +224,7 @@ def get_nearest_checkpoint(drill_id: int) -> Any:
 
 @bp.get("/drills/<int:drill_id>/where")
 @supporter_required
-def get_where(drill_id: int) -> Any:
+def get_where(drill_id: int) -> ResponseReturnValue:
     drill = _participant(drill_id).drill
     lat, lon = parse_latlon_query(request.args)
     result = services.describe_location(drill, lat, lon)
@@ -233,7 +234,7 @@ def get_where(drill_id: int) -> Any:
 
 @bp.post("/drills/<int:drill_id>/help")
 @supporter_required
-def post_help(drill_id: int) -> Any:
+def post_help(drill_id: int) -> ResponseReturnValue:
     participant = _participant(drill_id)
     data = parse_help(_json_body(), utcnow())
     call, created = services.record_help_call(participant, data)
@@ -243,7 +244,7 @@ def post_help(drill_id: int) -> Any:
 
 @bp.post("/help/<int:help_call_id>/respond")
 @supporter_required
-def respond_help(help_call_id: int) -> Any:
+def respond_help(help_call_id: int) -> ResponseReturnValue:
     call = db.session.get(HelpCall, help_call_id)
     if call is None:
         raise services.NotParticipant()
@@ -267,7 +268,7 @@ _ID_LOOKBACK = 200
 
 @bp.get("/drills/<int:drill_id>/events")
 @supporter_required
-def phone_events(drill_id: int) -> Any:
+def phone_events(drill_id: int) -> ResponseReturnValue:
     supporter_id = _participant(drill_id).supporter_id
     last_id = _last_event_id()
     cfg = current_app.config
@@ -321,7 +322,7 @@ def phone_events(drill_id: int) -> Any:
 
 @bp.get("/")
 @supporter_required
-def home() -> Any:
+def home() -> ResponseReturnValue:
     """The supporter's drill now: the live one, else today's; otherwise their own page, which
     lists what is coming."""
     participations = upcoming_participations(current_user._get_current_object())
@@ -333,7 +334,7 @@ def home() -> Any:
 
 @bp.get("/drills/<int:drill_id>")
 @supporter_required
-def drill_page(drill_id: int) -> Any:
+def drill_page(drill_id: int) -> ResponseReturnValue:
     """The field page on the phone: the map, sharing position, where am I, the encounter log,
     the approach guide and calling for help."""
     participant = services.get_participant(drill_id, current_user.id)

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 import sqlalchemy as sa
 
@@ -72,7 +72,21 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def position_payload(row: LatestPosition, member: Member | None) -> dict[str, Any]:
+class PositionPayload(TypedDict):
+    """One participant's latest position in the live view's JSON (snapshot and SSE)."""
+
+    supporter_id: int
+    name: str
+    team_id: int | None
+    team_name: str
+    color: str
+    lat: float | None  # None: a participant who has not sent a position yet
+    lon: float | None
+    accuracy_m: float | None
+    recorded_at: str | None  # ISO time
+
+
+def position_payload(row: LatestPosition, member: Member | None) -> PositionPayload:
     """One participant's latest position, as sent to the live view."""
     return {
         "supporter_id": row.supporter_id,
@@ -87,7 +101,7 @@ def position_payload(row: LatestPosition, member: Member | None) -> dict[str, An
     }
 
 
-def _tracks(drill_id: int) -> dict[str, list[list[Any]]]:
+def _tracks(drill_id: int) -> dict[str, list[list[float | str]]]:  # [lat, lon, ISO time]
     ranked = (
         sa.select(
             PositionReport.supporter_id,
@@ -108,7 +122,7 @@ def _tracks(drill_id: int) -> dict[str, list[list[Any]]]:
         .where(ranked.c.n <= TRACK_POINTS)
         .order_by(ranked.c.supporter_id, ranked.c.recorded_at)
     )
-    tracks: dict[str, list[list[Any]]] = {}
+    tracks: dict[str, list[list[float | str]]] = {}
     for sid, lat, lon, recorded_at in rows:
         # recorded_at comes back raw from a subquery on SQLite; normalise through the type.
         at = (
@@ -187,7 +201,7 @@ def _feed(drill_id: int) -> list[dict[str, Any]]:
 
 
 def _counts(drill_id: int) -> dict[str, int]:
-    def count(stmt: sa.Select[Any]) -> int:
+    def count(stmt: sa.Select[int]) -> int:
         return int(db.session.scalar(stmt) or 0)
 
     return {
@@ -227,7 +241,7 @@ def live_snapshot(drill: Drill) -> dict[str, Any]:
             sa.select(LatestPosition).where(LatestPosition.drill_id == drill.id)
         )
     }
-    participants = []
+    participants: list[PositionPayload] = []
     for sid, member in members.items():
         row = latest.get(sid)
         if row is not None:
@@ -281,7 +295,7 @@ def live_snapshot(drill: Drill) -> dict[str, Any]:
 # The stream
 
 
-def sse_message(data: Any, event: str | None = None, event_id: int | None = None) -> str:
+def sse_message(data: object, event: str | None = None, event_id: int | None = None) -> str:
     """One server-sent-event message (JSON data on one line)."""
     head = ""
     if event_id is not None:

@@ -3,8 +3,6 @@ drill's life (start, end, automatic scheduling)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import (
     Blueprint,
     Response,
@@ -17,6 +15,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -85,7 +84,7 @@ def live_events(drill_id: int) -> Response:
     )
 
 
-def _lifecycle_page(drill_id: int, action: str) -> Any:
+def _lifecycle_page(drill_id: int, action: str) -> ResponseReturnValue:
     drill = _load_drill(drill_id)
     form = ConfirmForm()
     if form.validate_on_submit():
@@ -111,21 +110,21 @@ def _lifecycle_page(drill_id: int, action: str) -> Any:
 
 @bp.route("/start", methods=["GET", "POST"])
 @staff_required()
-def start_drill(drill_id: int) -> Any:
+def start_drill(drill_id: int) -> ResponseReturnValue:
     """Ask, then start the drill (planned → live)."""
     return _lifecycle_page(drill_id, "start")
 
 
 @bp.route("/end", methods=["GET", "POST"])
 @staff_required()
-def end_drill(drill_id: int) -> Any:
+def end_drill(drill_id: int) -> ResponseReturnValue:
     """Ask, then end the drill (live → ended)."""
     return _lifecycle_page(drill_id, "end")
 
 
 @bp.post("/schedule")
 @staff_required()
-def schedule_drill(drill_id: int) -> Any:
+def schedule_drill(drill_id: int) -> ResponseReturnValue:
     """Let the scheduler start and end the drill at its planned times (or stop doing so)."""
     drill = _load_drill(drill_id)
     form = ConfirmForm()
@@ -150,7 +149,7 @@ def schedule_drill(drill_id: int) -> Any:
 
 @bp.post("/help/<int:help_call_id>/respond")
 @staff_required()
-def respond_to_help(drill_id: int, help_call_id: int) -> Any:
+def respond_to_help(drill_id: int, help_call_id: int) -> ResponseReturnValue:
     """The organizer answers a help call "on my way" (JSON; the live view posts it)."""
     drill = _load_drill(drill_id)
     call = db.session.get(HelpCall, help_call_id)

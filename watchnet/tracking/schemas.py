@@ -130,11 +130,11 @@ def _text(errors: _Errors, path: str, value: Any, max_len: int) -> str:
     if not isinstance(value, str):
         errors.add(path, _("This must be text."))
         return ""
-    value = clean_block(value)  # no NUL (PostgreSQL refuses it), no bidi or zero-width tricks
-    if len(value) > max_len:
+    text = clean_block(value)  # no NUL (PostgreSQL refuses it), no bidi or zero-width tricks
+    if len(text) > max_len:
         errors.add(path, _("At most %(max)d characters.", max=max_len))
         return ""
-    return value
+    return text
 
 
 def parse_positions(body: Any, max_batch: int, now: datetime) -> list[dict[str, Any]]:
