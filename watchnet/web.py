@@ -9,10 +9,10 @@ import sqlalchemy as sa
 from flask import Flask
 from flask_babel import get_locale, gettext, lazy_gettext, ngettext
 
-from watchnet import timefmt
-from watchnet.extensions import api, babel, csrf, db, login_manager, migrate
-from watchnet.i18n import select_locale, select_timezone
-from watchnet.phones import phone_text, tel_href
+from watchnet.core import timefmt
+from watchnet.core.extensions import api, babel, csrf, db, login_manager, migrate
+from watchnet.core.i18n import select_locale, select_timezone
+from watchnet.core.phones import phone_text, tel_href
 
 _MIGRATIONS_DIR = __import__("pathlib").Path(__file__).resolve().parent / "migrations"
 

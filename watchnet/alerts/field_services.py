@@ -35,13 +35,13 @@ from watchnet.alerts.models import (
     WalkedSector,
 )
 from watchnet.audit.services import record_audit
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.extensions import db
+from watchnet.core.timefmt import format_time
 from watchnet.core.validation import clean_block
-from watchnet.dbtypes import utcnow
-from watchnet.extensions import db
 from watchnet.people.models import Supporter
 from watchnet.registry.models import PersonPhoto, PhotoKind
 from watchnet.registry.photos import PhotoError, reencode_photo
-from watchnet.timefmt import format_time
 from watchnet.tracking.schemas import CLIENT_ID_RE, InvalidPayload, parse_time
 
 DESCRIPTION_MAX = 1000

@@ -14,9 +14,9 @@ from flask_babel import gettext as _
 from werkzeug.routing import BuildError
 
 from watchnet.alerts.models import Alert, AlertRecipient, AlertStatus
-from watchnet.geo import format_distance
+from watchnet.core.geo import format_distance
+from watchnet.core.timefmt import format_datetime
 from watchnet.registry.models import Build, Sex
-from watchnet.timefmt import format_datetime
 
 # Stands for the personal link in a text made once per language; each recipient's copy gets
 # their own link in its place (private-use characters never typed by anyone).

@@ -39,15 +39,15 @@ from watchnet.alerts.models import (
 )
 from watchnet.alerts.targeting import Target, effective_radius_m, find_targets
 from watchnet.audit.services import record_audit
-from watchnet.bulk import insert_ignoring_conflicts
-from watchnet.dbtypes import utcnow
+from watchnet.core.bulk import insert_ignoring_conflicts
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.errors import UserInputError
+from watchnet.core.extensions import db
+from watchnet.core.geo import is_valid_latlon
 from watchnet.districts.models import District
-from watchnet.extensions import db
-from watchnet.geo import is_valid_latlon
 from watchnet.notifications.models import Delivery, DeliveryChannel, DeliveryStatus
 from watchnet.notifications.services import enqueue_deliveries
 from watchnet.people.models import NotificationAddress, StaffUser, Supporter
-from watchnet.people.services import UserInputError
 from watchnet.registry.models import AtRiskPerson, Build, Sex
 
 TOPIC = "alert"
@@ -539,8 +539,8 @@ def override_radius(alert: Alert, radius_m: float | None, actor: Actor) -> int:
 
 def _place_phrase(alert: Alert, lat: float, lon: float) -> str:
     """Where a point is, relative to the district's nearest landmark (default language)."""
+    from watchnet.core.geo import NamedPlace, nearest_place, relative_phrase
     from watchnet.districts.services import landmarks_of
-    from watchnet.geo import NamedPlace, nearest_place, relative_phrase
 
     places = [NamedPlace(lm.name, lm.lat, lm.lon) for lm in landmarks_of(alert.district)]
     best = nearest_place((lat, lon), places)

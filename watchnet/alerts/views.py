@@ -48,12 +48,12 @@ from watchnet.auth.access import (
     staff_required,
     visible_districts,
 )
+from watchnet.core.errors import UserInputError
+from watchnet.core.extensions import db
 from watchnet.districts.models import District
-from watchnet.extensions import db
 from watchnet.maps.alert_maps import Place, alert_map_parts, format_km, place_picker_parts
 from watchnet.maps.drill_maps import tile_settings
 from watchnet.people.models import StaffRole
-from watchnet.people.services import UserInputError
 from watchnet.registry.models import AtRiskPerson
 from watchnet.registry.services import alertable_persons
 

@@ -36,8 +36,8 @@ from flask import abort, current_app, jsonify, render_template, request, session
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from watchnet.core.extensions import db, login_manager
 from watchnet.districts.models import District
-from watchnet.extensions import db, login_manager
 from watchnet.people.models import StaffRole, StaffUser, Supporter
 
 # A session in use is renewed at most this often (and at least 8 times per lifetime).

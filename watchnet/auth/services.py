@@ -15,8 +15,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from watchnet.audit.services import record_audit
 from watchnet.auth.models import ApiToken, LoginAttempt
-from watchnet.dbtypes import utcnow
-from watchnet.extensions import db
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.extensions import db
 from watchnet.people.models import StaffUser, Supporter, password_hash_method
 
 SIGNIN_SALT = "watchnet.supporter-signin"

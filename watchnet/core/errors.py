@@ -11,9 +11,18 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from watchnet.extensions import db
+from watchnet.core.extensions import db
 
 log = logging.getLogger("watchnet.errors")
+
+
+class UserInputError(ValueError):
+    """A domain rule refused the input; the message is shown to the user."""
+
+    def __init__(self, message: Any, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
 
 
 def _messages() -> dict[int, str]:

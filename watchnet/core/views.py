@@ -22,8 +22,8 @@ from flask import (
 )
 from flask_login import current_user
 
+from watchnet.core.extensions import db
 from watchnet.core.urls import safe_redirect_target
-from watchnet.extensions import db
 
 bp = Blueprint("core", __name__)
 

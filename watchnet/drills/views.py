@@ -20,6 +20,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from watchnet.auth.access import get_in_district_or_404, staff_required, visible_districts
+from watchnet.core.errors import UserInputError
+from watchnet.core.extensions import db
 from watchnet.drills import services
 from watchnet.drills.forms import (
     CheckpointForm,
@@ -29,11 +31,9 @@ from watchnet.drills.forms import (
 )
 from watchnet.drills.gpx import MAX_BYTES as MAX_GPX_BYTES
 from watchnet.drills.models import Checkpoint, Drill
-from watchnet.extensions import db
 from watchnet.kpt.services import open_action_items
 from watchnet.labels import select_choices
 from watchnet.maps.drill_maps import drill_map_parts, route_editor_map_parts, tile_settings
-from watchnet.people.services import UserInputError
 
 bp = Blueprint("drills", __name__, url_prefix="/drills")
 

@@ -16,8 +16,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from watchnet.core.errors import UserInputError
+from watchnet.core.extensions import db
+from watchnet.core.timefmt import to_local
 from watchnet.drills.models import Drill, Participant, ParticipantRole, Team
-from watchnet.extensions import db
 from watchnet.feedback.labels import (
     GAVE_NAME_LABELS,
     SCALE_FIELDS,
@@ -34,8 +36,6 @@ from watchnet.feedback.models import (
     Viewpoint,
 )
 from watchnet.people.models import StaffUser, Supporter
-from watchnet.people.services import UserInputError
-from watchnet.timefmt import to_local
 
 # The viewpoint a participant's role suggests on the phone.
 ROLE_VIEWPOINT = {

@@ -11,8 +11,9 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from watchnet.auth.access import get_in_district_or_404, staff_required, supporter_required
+from watchnet.core.errors import UserInputError
+from watchnet.core.extensions import db
 from watchnet.drills.models import Drill, DrillStatus
-from watchnet.extensions import db
 from watchnet.feedback import services
 from watchnet.feedback.forms import CurateForm, ThemeForm, feedback_form, staff_feedback_form
 from watchnet.feedback.labels import (
@@ -26,7 +27,6 @@ from watchnet.feedback.labels import (
     viewpoint_label,
 )
 from watchnet.feedback.models import Viewpoint
-from watchnet.people.services import UserInputError
 
 bp = Blueprint("feedback", __name__)
 

@@ -32,8 +32,8 @@ from watchnet.alerts.models import (
 )
 from watchnet.alerts.services import remind_unanswered, widen_alert
 from watchnet.audit.services import record_audit
-from watchnet.dbtypes import utcnow
-from watchnet.extensions import db
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.extensions import db
 from watchnet.notifications.models import Delivery, DeliveryStatus
 from watchnet.notifications.services import notify_staff
 from watchnet.people.models import StaffRole, StaffUser, staff_district

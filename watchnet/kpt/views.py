@@ -9,13 +9,13 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from watchnet.auth.access import ensure_district, get_in_district_or_404, staff_required
+from watchnet.core.errors import UserInputError
+from watchnet.core.extensions import db
 from watchnet.drills.models import Drill
-from watchnet.extensions import db
 from watchnet.feedback.labels import VIEWPOINT_LABELS
 from watchnet.kpt import services
 from watchnet.kpt.forms import CloseActionForm, NewsletterForm
 from watchnet.kpt.models import KptKind
-from watchnet.people.services import UserInputError
 
 bp = Blueprint("kpt", __name__)
 

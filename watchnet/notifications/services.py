@@ -8,9 +8,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from watchnet.bulk import insert_ignoring_conflicts
-from watchnet.dbtypes import utcnow
-from watchnet.extensions import db
+from watchnet.core.bulk import insert_ignoring_conflicts
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.extensions import db
 from watchnet.notifications.models import Delivery, DeliveryChannel, DeliveryStatus
 from watchnet.people.models import StaffUser, Supporter
 
@@ -145,7 +145,7 @@ def enqueue_deliveries(rows: Iterable[Mapping[str, Any]]) -> int:
 
     Each row is a dict of enqueue_delivery's keywords (dedupe_key, channel, address, subject,
     body; the rest optional). One INSERT ... ON CONFLICT (dedupe_key) DO NOTHING per chunk
-    (watchnet.bulk): an alert's broadcast of thousands of messages takes a few statements
+    (watchnet.core.bulk): an alert's broadcast of thousands of messages takes a few statements
     instead of a flush per row, and a retry (or a second process) queues nothing twice.
     The caller commits.
     """

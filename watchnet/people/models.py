@@ -11,10 +11,10 @@ from flask import current_app
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from watchnet.dbtypes import UTCDateTime, utcnow
+from watchnet.core.dbtypes import UTCDateTime, utcnow
+from watchnet.core.enums import enum_column_type
+from watchnet.core.extensions import Model, db
 from watchnet.districts.models import District
-from watchnet.enums import enum_column_type
-from watchnet.extensions import Model, db
 
 
 class StaffRole(StrEnum):

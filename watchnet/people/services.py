@@ -17,12 +17,13 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy.orm import contains_eager, selectinload
 
-from watchnet import phones
 from watchnet.audit.services import record_audit
+from watchnet.core import phones
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.errors import UserInputError
+from watchnet.core.extensions import db
 from watchnet.core.validation import clean_block, clean_line
-from watchnet.dbtypes import utcnow
 from watchnet.districts.models import District
-from watchnet.extensions import db
 from watchnet.people import csv_io
 from watchnet.people.models import (
     NotificationAddress,
@@ -46,15 +47,6 @@ _KANA_RE = re.compile(r"^[\u3041-\u3096\u309d\u309e\u30a1-\u30fa\u30fc-\u30fe ]+
 _PHONE_RE = re.compile(r"^[0-9+\-() ]+$")
 # An apprise-style address: a scheme, "://", and something after it (mailto://, json://, ...).
 _URL_RE = re.compile(r"^[a-z][a-z0-9+.\-]*://\S+$", re.IGNORECASE)
-
-
-class UserInputError(ValueError):
-    """A domain rule refused the input; the message is shown to the user."""
-
-    def __init__(self, message: Any, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 def create_staff_user(
@@ -100,7 +92,7 @@ def is_valid_kana(value: str) -> bool:
 
 
 def normalise_phone(value: str | None) -> str:
-    """Full-width digits and hyphens to ASCII (the one rule of watchnet.phones)."""
+    """Full-width digits and hyphens to ASCII (the one rule of watchnet.core.phones)."""
     return phones.normalise_phone(clean_line(value or ""))
 
 

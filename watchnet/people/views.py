@@ -28,8 +28,9 @@ from watchnet.auth.access import (
     visible_districts,
 )
 from watchnet.auth.services import revoke_signin_token
+from watchnet.core.errors import UserInputError
+from watchnet.core.extensions import db
 from watchnet.districts.models import District
-from watchnet.extensions import db
 from watchnet.people import csv_io, services
 from watchnet.people.forms import (
     ConfirmForm,
@@ -40,7 +41,6 @@ from watchnet.people.forms import (
     SupporterForm,
 )
 from watchnet.people.models import Supporter, SupporterImport
-from watchnet.people.services import UserInputError
 
 bp = Blueprint("people", __name__)
 

@@ -21,9 +21,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from watchnet.auth.access import ensure_district, staff_required, visible_districts
+from watchnet.core.extensions import db
 from watchnet.districts.models import District
 from watchnet.drills.services import district_landmarks
-from watchnet.extensions import db
 from watchnet.maps.drill_maps import tile_settings
 from watchnet.maps.registry_maps import person_form_map_parts, person_map_parts
 from watchnet.people.models import StaffRole

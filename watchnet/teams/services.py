@@ -20,9 +20,10 @@ from sqlalchemy.orm import selectinload
 
 from watchnet.audit.services import record_audit
 from watchnet.auth.services import make_signin_token
+from watchnet.core.errors import UserInputError
+from watchnet.core.extensions import db
 from watchnet.core.validation import clean_line, normalise_name
 from watchnet.drills.models import Checkpoint, Drill, Participant, ParticipantRole, Team
-from watchnet.extensions import db
 from watchnet.maps.builders import (
     MapParts,
     TileSettings,
@@ -34,7 +35,6 @@ from watchnet.maps.builders import (
     render_parts,
 )
 from watchnet.people.models import Supporter, SupporterKind
-from watchnet.people.services import UserInputError
 
 TEAM_NAME_MAX = 100  # matches Team.name
 

@@ -13,9 +13,9 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from watchnet.auth.access import get_in_district_or_404, staff_required
+from watchnet.core.errors import UserInputError
+from watchnet.core.extensions import db
 from watchnet.drills.models import Drill, Team
-from watchnet.extensions import db
-from watchnet.people.services import UserInputError
 from watchnet.teams import services
 from watchnet.teams.forms import ConfirmForm, InviteForm, assign_form, team_form
 

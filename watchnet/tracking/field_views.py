@@ -32,15 +32,15 @@ from watchnet.auth.access import (
     supporter_session_fresh,
 )
 from watchnet.auth.services import record_refused_access
+from watchnet.core.dbtypes import utcnow
 from watchnet.core.errors import _messages, handle_http_exception
-from watchnet.dbtypes import utcnow
+from watchnet.core.extensions import db
+from watchnet.core.timefmt import to_local
 from watchnet.drills.models import Drill, DrillStatus, Participant
 from watchnet.drills.services import district_landmarks
-from watchnet.extensions import db
 from watchnet.maps.drill_maps import drill_map_parts, tile_settings
 from watchnet.people.models import Supporter
 from watchnet.people.services import safe_color, upcoming_participations
-from watchnet.timefmt import to_local
 from watchnet.tracking import services
 from watchnet.tracking.models import HelpCall
 from watchnet.tracking.schemas import (

@@ -21,8 +21,8 @@ from geopy.exc import GeopyError
 from geopy.geocoders import Nominatim
 from sqlalchemy.exc import IntegrityError
 
+from watchnet.core.extensions import db
 from watchnet.core.turns import turn_released
-from watchnet.extensions import db
 from watchnet.tracking.models import GeocodeCache
 
 log = logging.getLogger(__name__)

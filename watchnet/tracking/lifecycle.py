@@ -19,13 +19,13 @@ from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
 from watchnet.audit.services import record_audit
-from watchnet.dbtypes import utcnow
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.errors import UserInputError
+from watchnet.core.extensions import db
+from watchnet.core.timefmt import format_formal_date, format_time_range
 from watchnet.drills.models import Drill, DrillStatus, Participant
-from watchnet.extensions import db
 from watchnet.notifications.models import Delivery
 from watchnet.notifications.services import notify_supporter
-from watchnet.people.services import UserInputError
-from watchnet.timefmt import format_formal_date, format_time_range
 from watchnet.tracking.events import DRILL, emit
 
 REMINDER_TOPIC = "drill_reminder"

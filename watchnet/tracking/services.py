@@ -17,10 +17,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from werkzeug.routing import BuildError
 
-from watchnet import geo
-from watchnet.dbtypes import utcnow
+from watchnet.core import geo
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.extensions import db
 from watchnet.drills.models import Checkpoint, Drill, DrillStatus, Participant
-from watchnet.extensions import db
 from watchnet.labels import label
 from watchnet.notifications.services import notify_staff, notify_supporter
 from watchnet.people.models import StaffRole, StaffUser, Supporter, staff_district
