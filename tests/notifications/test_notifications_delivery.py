@@ -10,8 +10,9 @@ from watchnet.core.dbtypes import utcnow
 from watchnet.core.extensions import db
 from watchnet.jobs.deliveries import claim_due_deliveries, deliver_due_notifications
 from watchnet.notifications.models import Delivery, DeliveryStatus
-from watchnet.notifications.services import enqueue_delivery, notify_supporter
+from watchnet.notifications.services import enqueue_delivery
 from watchnet.people.models import NotificationAddress
+from watchnet.people.notify import notify_supporter
 
 
 def _notify(supporter, key="test:1"):

@@ -21,8 +21,8 @@ from watchnet.alerts import sectors
 from watchnet.alerts.models import Alert, AlertEvent, AlertStatus
 from watchnet.alerts.targeting import FALLBACK_RADIUS_M, radius_schedule
 from watchnet.core.extensions import db
+from watchnet.core.labels import label
 from watchnet.core.timefmt import format_datetime, to_local
-from watchnet.labels import label
 from watchnet.registry.models import Build, Sex
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"

@@ -45,10 +45,10 @@ from watchnet.alerts.models import (
 )
 from watchnet.alerts.services import AlertInput
 from watchnet.core.dbtypes import utcnow
+from watchnet.core.labels import choices, select_choices
 from watchnet.core.phones import PhoneNumber
 from watchnet.core.timefmt import from_local
 from watchnet.core.validation import SafeForm, YearWindow
-from watchnet.labels import choices, select_choices
 from watchnet.registry.models import AtRiskPerson, Build, ConsentScope, Sex
 from watchnet.registry.services import age_on, consent_state, current_consent
 

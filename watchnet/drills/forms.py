@@ -10,6 +10,7 @@ from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaF
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from watchnet.core.errors import UserInputError
+from watchnet.core.labels import choices
 from watchnet.core.phones import PhoneNumber
 from watchnet.core.timefmt import to_local
 from watchnet.core.validation import SafeForm, YearWindow
@@ -25,7 +26,6 @@ from watchnet.drills.services import (
     drill_times,
     parse_checklist,
 )
-from watchnet.labels import choices
 
 TEXT_MAX = 4000  # purpose and background are Text columns; a page of text is plenty
 

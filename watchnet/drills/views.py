@@ -22,6 +22,7 @@ from flask_login import current_user
 from watchnet.auth.access import get_in_district_or_404, staff_required, visible_districts
 from watchnet.core.errors import UserInputError
 from watchnet.core.extensions import db
+from watchnet.core.labels import select_choices
 from watchnet.drills import services
 from watchnet.drills.forms import (
     CheckpointForm,
@@ -30,9 +31,9 @@ from watchnet.drills.forms import (
     GpxImportForm,
 )
 from watchnet.drills.gpx import MAX_BYTES as MAX_GPX_BYTES
+from watchnet.drills.map_data import drill_map_data
 from watchnet.drills.models import Checkpoint, Drill
 from watchnet.kpt.services import open_action_items
-from watchnet.labels import select_choices
 from watchnet.maps.drill_maps import drill_map_parts, route_editor_map_parts, tile_settings
 
 bp = Blueprint("drills", __name__, url_prefix="/drills")
@@ -131,7 +132,7 @@ def delete_drill(drill_id: int) -> Any:
 
 def _render_show(drill: Drill, gpx_form: GpxImportForm, status: int = 200) -> Any:
     landmarks = services.district_landmarks(drill.district_id)
-    parts = drill_map_parts(drill, landmarks, tile_settings(current_app.config))
+    parts = drill_map_parts(drill_map_data(drill), landmarks, tile_settings(current_app.config))
     summary = services.summarize_route(drill.route_latlons, _speed())
     return render_template(
         "drills/show.html",
@@ -157,7 +158,9 @@ def route_editor(drill_id: int) -> str:
     """The route editor page; static/js/route_editor.js does the drawing."""
     drill = _load_drill(drill_id)
     landmarks = services.district_landmarks(drill.district_id)
-    parts = route_editor_map_parts(drill, landmarks, tile_settings(current_app.config))
+    parts = route_editor_map_parts(
+        drill_map_data(drill), landmarks, tile_settings(current_app.config)
+    )
     return render_template(
         "drills/route_editor.html",
         drill=drill,

@@ -7,7 +7,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import segno
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
-from sqlalchemy.orm import contains_eager, selectinload
+from sqlalchemy.orm import selectinload
 
 from watchnet.audit.services import record_audit
 from watchnet.core import phones
@@ -430,50 +430,6 @@ _HEX_COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 def safe_color(value: str | None, default: str = "#777777") -> str:
     """A colour usable in a style attribute: #rrggbb, else the default."""
     return value if value and _HEX_COLOR_RE.match(value) else default
-
-
-def upcoming_participations(supporter: Supporter, now: datetime | None = None) -> list[Any]:
-    """The supporter's live drills, then planned ones from today on, soonest first."""
-    from watchnet.drills.models import Drill, DrillStatus, Participant
-
-    now = now or utcnow()
-    since = now - timedelta(hours=12)
-    stmt = (
-        sa.select(Participant)
-        .join(Participant.drill)
-        .where(
-            Participant.supporter_id == supporter.id,
-            sa.or_(
-                Drill.status == DrillStatus.live,
-                sa.and_(Drill.status == DrillStatus.planned, Drill.starts_at >= since),
-            ),
-        )
-        .options(contains_eager(Participant.drill), selectinload(Participant.team))
-        .order_by(sa.case((Drill.status == DrillStatus.live, 0), else_=1), Drill.starts_at)
-    )
-    return list(db.session.scalars(stmt))
-
-
-def recent_ended_participations(
-    supporter: Supporter, now: datetime | None = None, days: int = 30
-) -> list[Any]:
-    """Drills the supporter took part in that ended in the last `days` days, newest first:
-    the ones they can still give feedback on."""
-    from watchnet.drills.models import Drill, DrillStatus, Participant
-
-    since = (now or utcnow()) - timedelta(days=days)
-    stmt = (
-        sa.select(Participant)
-        .join(Participant.drill)
-        .where(
-            Participant.supporter_id == supporter.id,
-            Drill.status == DrillStatus.ended,
-            Drill.starts_at >= since,
-        )
-        .options(contains_eager(Participant.drill))
-        .order_by(Drill.starts_at.desc())
-    )
-    return list(db.session.scalars(stmt))
 
 
 # ---------------------------------------------------------------------------------------------

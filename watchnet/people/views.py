@@ -19,11 +19,9 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
-from watchnet.alerts.field_services import active_alerts_for
 from watchnet.auth.access import (
     get_in_district_or_404,
     staff_required,
-    supporter_required,
     visible_district_ids,
     visible_districts,
 )
@@ -308,23 +306,4 @@ def export_supporters() -> Response:
         data,
         content_type=f"text/csv; charset={charset}",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# The supporter's own page
-
-
-@bp.get("/me")
-@supporter_required
-def supporter_home() -> str:
-    """The supporter's phone page: greeting, their drills, how to approach someone."""
-    supporter = current_user._get_current_object()
-    return render_template(
-        "people/me.html",
-        supporter=supporter,
-        alerts=active_alerts_for(supporter),
-        participations=services.upcoming_participations(supporter),
-        ended=services.recent_ended_participations(supporter),
-        safe_color=services.safe_color,
     )

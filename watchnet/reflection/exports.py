@@ -11,8 +11,8 @@ from typing import Any
 
 from flask_babel import gettext as _
 
+from watchnet.core.labels import label
 from watchnet.core.timefmt import to_local
-from watchnet.labels import label
 from watchnet.reflection.facts import DrillFacts
 from watchnet.reflection.timings import PositionRecord
 from watchnet.tracking.models import EncounterStepKind

@@ -36,6 +36,7 @@ from watchnet.registry.forms import (
     RegisterPersonForm,
     local_today,
 )
+from watchnet.registry.map_data import person_map_data
 from watchnet.registry.models import AtRiskPerson, PersonPhoto
 from watchnet.registry.photos import photo_limit_mb
 
@@ -69,7 +70,10 @@ def _form_map(district: District, form: PersonForm) -> Any:
     if form.home_lat.data is not None and form.home_lon.data is not None:
         points.insert(0, (form.home_lat.data, form.home_lon.data))
     return person_form_map_parts(
-        district, points, district_landmarks(district.id), tile_settings(current_app.config)
+        (district.center_lat, district.center_lon),
+        points,
+        district_landmarks(district.id),
+        tile_settings(current_app.config),
     )
 
 
@@ -164,7 +168,7 @@ def _render_show(person: AtRiskPerson, photo_form: PhotoForm, status: int = 200)
     services.record_person_view(person, "page")
     db.session.commit()
     parts = person_map_parts(
-        person,
+        person_map_data(person),
         district_landmarks(person.district_id),
         tile_settings(current_app.config),
         home_label=_("Home"),

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import segno
 import sqlalchemy as sa
-from flask import abort, current_app, url_for
+from flask import abort, current_app
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
@@ -22,6 +22,7 @@ from watchnet.audit.services import record_audit
 from watchnet.auth.services import make_signin_token
 from watchnet.core.errors import UserInputError
 from watchnet.core.extensions import db
+from watchnet.core.urls import public_url
 from watchnet.core.validation import clean_line, normalise_name
 from watchnet.drills.models import Checkpoint, Drill, Participant, ParticipantRole, Team
 from watchnet.maps.builders import (
@@ -396,10 +397,7 @@ def tile_settings() -> TileSettings:
 def signin_url(supporter: Supporter) -> str:
     """The supporter's personal sign-in link, on PUBLIC_BASE_URL when that is configured."""
     token = make_signin_token(supporter)
-    base = current_app.config.get("PUBLIC_BASE_URL")
-    if base:
-        return str(base).rstrip("/") + url_for("auth.supporter_signin", token=token)
-    return url_for("auth.supporter_signin", token=token, _external=True)
+    return public_url("auth.supporter_signin", token=token)
 
 
 def qr_svg(data: str) -> Markup:

@@ -36,11 +36,13 @@ from watchnet.core.dbtypes import utcnow
 from watchnet.core.errors import _messages, handle_http_exception
 from watchnet.core.extensions import db
 from watchnet.core.timefmt import to_local
+from watchnet.drills.map_data import drill_map_data
 from watchnet.drills.models import Drill, DrillStatus, Participant
+from watchnet.drills.participations import upcoming_participations
 from watchnet.drills.services import district_landmarks
 from watchnet.maps.drill_maps import drill_map_parts, tile_settings
 from watchnet.people.models import Supporter
-from watchnet.people.services import safe_color, upcoming_participations
+from watchnet.people.services import safe_color
 from watchnet.tracking import services
 from watchnet.tracking.models import HelpCall
 from watchnet.tracking.schemas import (
@@ -324,7 +326,7 @@ def phone_events(drill_id: int) -> Any:
 def home() -> Any:
     """The supporter's drill now: the live one, else today's; otherwise their own page, which
     lists what is coming."""
-    participations = upcoming_participations(current_user._get_current_object())
+    participations = upcoming_participations(current_user.id)
     current = next((p for p in participations if _is_drill_of_the_day(p.drill)), None)
     if current is not None:
         return redirect(url_for(".drill_page", drill_id=current.drill_id))
@@ -341,7 +343,9 @@ def drill_page(drill_id: int) -> Any:
         abort(404)
     drill = participant.drill
     parts = drill_map_parts(
-        drill, district_landmarks(drill.district_id), tile_settings(current_app.config)
+        drill_map_data(drill),
+        district_landmarks(drill.district_id),
+        tile_settings(current_app.config),
     )
     return render_template(
         "field/drill.html",

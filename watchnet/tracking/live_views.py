@@ -24,6 +24,7 @@ from watchnet.auth.access import get_in_district_or_404, staff_required
 from watchnet.core.errors import UserInputError
 from watchnet.core.extensions import db
 from watchnet.drills.forms import ConfirmForm
+from watchnet.drills.map_data import drill_map_data
 from watchnet.drills.models import Drill
 from watchnet.drills.services import district_landmarks
 from watchnet.maps.drill_maps import drill_map_parts, tile_settings
@@ -45,7 +46,9 @@ def live_view(drill_id: int) -> str:
     """The live view: map, teams, checkpoints and feed; static/js/live.js keeps it current."""
     drill = _load_drill(drill_id)
     parts = drill_map_parts(
-        drill, district_landmarks(drill.district_id), tile_settings(current_app.config)
+        drill_map_data(drill),
+        district_landmarks(drill.district_id),
+        tile_settings(current_app.config),
     )
     return render_template("live/view.html", drill=drill, map_parts=parts)
 
