@@ -50,6 +50,7 @@ from watchnet.auth.access import (
 )
 from watchnet.core.errors import UserInputError
 from watchnet.core.extensions import db
+from watchnet.core.refusal import refuse_form
 from watchnet.districts.models import District
 from watchnet.maps.alert_maps import Place, alert_map_parts, format_km, place_picker_parts
 from watchnet.maps.drill_maps import tile_settings
@@ -81,17 +82,6 @@ def _alert(alert_id: int) -> Alert:
 def _locale() -> str:
     locale = get_locale()
     return locale.language if locale is not None else "ja"
-
-
-def _field_error(form: Any, exc: UserInputError, aliases: dict[str, str]) -> None:
-    """Show a service's refusal next to its field (or above the form); nothing was kept."""
-    db.session.rollback()
-    name = aliases.get(exc.field or "", exc.field or "")
-    field = getattr(form, name, None)
-    if field is not None and hasattr(field, "errors"):
-        field.errors = [*field.errors, str(exc)]
-    else:
-        form.form_errors.append(str(exc))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -253,7 +243,7 @@ def start_alert(district_id: int) -> Any:
                 client_key=form.client_key.data or None,
             )
         except UserInputError as exc:
-            _field_error(form, exc, {"last_seen": "last_seen_place"})
+            refuse_form(form, exc, {"last_seen": "last_seen_place"})
         else:
             flash(_("The alert has started. Supporters nearby are being told."), "success")
             return redirect(url_for(".show_alert", alert_id=alert.id), 303)
@@ -415,7 +405,7 @@ def set_radius(alert_id: int) -> Any:
     try:
         told = services.override_radius(alert, radius_m, current_user._get_current_object())
     except UserInputError as exc:
-        _field_error(form, exc, {"radius_m": "radius_km"})
+        refuse_form(form, exc, {"radius_m": "radius_km"})
         return _render_dashboard(alert, radius_form=form, status=422)
     db.session.commit()
     if radius_m is None:
@@ -473,7 +463,7 @@ def review_sighting(alert_id: int, sighting_id: int) -> Any:
         services.review_sighting(sighting, SightingStatus(form.status.data), actor)
         told = services.recentre_alert(alert, sighting, actor) if form.recentre.data else None
     except UserInputError as exc:
-        _field_error(form, exc, {})
+        refuse_form(form, exc)
         return _render_dashboard(alert, review_form=(sighting.id, form), status=422)
     db.session.commit()
     if told is not None:
@@ -529,7 +519,7 @@ def close_alert(alert_id: int) -> Any:
                 actor=current_user._get_current_object(),
             )
         except UserInputError as exc:
-            _field_error(form, exc, {})
+            refuse_form(form, exc)
         else:
             db.session.commit()
             flash(

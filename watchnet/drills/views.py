@@ -23,6 +23,7 @@ from watchnet.auth.access import get_in_district_or_404, staff_required, visible
 from watchnet.core.errors import UserInputError
 from watchnet.core.extensions import db
 from watchnet.core.labels import select_choices
+from watchnet.core.refusal import refuse_form
 from watchnet.drills import services
 from watchnet.drills.forms import (
     CheckpointForm,
@@ -54,14 +55,6 @@ def _drill_form(**kwargs: Any) -> DrillForm:
     return form
 
 
-def _field_error(form: Any, exc: UserInputError) -> None:
-    field = getattr(form, exc.field or "", None)
-    if field is not None:
-        field.errors = [*field.errors, str(exc)]
-    else:
-        flash(str(exc), "error")
-
-
 @bp.get("/")
 @staff_required()
 def list_drills() -> str:
@@ -80,7 +73,7 @@ def new_drill() -> Any:
             drill = services.plan_drill(form.to_fields(), created_by=current_user)
         except UserInputError as exc:
             db.session.rollback()
-            _field_error(form, exc)
+            refuse_form(form, exc)
         else:
             db.session.commit()
             flash(_("The drill has been created."), "success")
@@ -102,7 +95,7 @@ def edit_drill(drill_id: int) -> Any:
             services.update_drill(drill, form.to_fields())
         except UserInputError as exc:
             db.session.rollback()
-            _field_error(form, exc)
+            refuse_form(form, exc)
         else:
             db.session.commit()
             flash(_("The drill has been saved."), "success")
@@ -202,7 +195,7 @@ def edit_checkpoint(drill_id: int, checkpoint_id: int) -> Any:
             services.update_checkpoint(checkpoint, form.to_fields())
         except UserInputError as exc:
             db.session.rollback()
-            _field_error(form, exc)
+            refuse_form(form, exc)
         else:
             db.session.commit()
             flash(_("The checkpoint has been saved."), "success")
@@ -237,7 +230,7 @@ def import_gpx(drill_id: int) -> Any:
             services.import_drill_gpx(drill, form.file.data.stream.read(MAX_GPX_BYTES + 1))
         except UserInputError as exc:
             db.session.rollback()
-            _field_error(form, exc)
+            refuse_form(form, exc)
         else:
             db.session.commit()
             flash(_("The route and checkpoints were imported."), "success")

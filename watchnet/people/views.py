@@ -16,7 +16,6 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from watchnet.auth.access import (
@@ -28,6 +27,7 @@ from watchnet.auth.access import (
 from watchnet.auth.services import revoke_signin_token
 from watchnet.core.errors import UserInputError
 from watchnet.core.extensions import db
+from watchnet.core.refusal import refuse_form
 from watchnet.districts.models import District
 from watchnet.people import csv_io, services
 from watchnet.people.forms import (
@@ -56,15 +56,6 @@ def _district_or_404(district_id: int | None) -> District:
 
 def _supporter_or_404(supporter_id: int) -> Supporter:
     return get_in_district_or_404(current_user, Supporter, supporter_id)
-
-
-def _show_error(form: FlaskForm, exc: UserInputError) -> None:
-    """Put a service's refusal next to the field it names (or above the form)."""
-    db.session.rollback()
-    target = form._fields.get(exc.field or "")
-    if target is None:
-        target = form._fields.get("name") or next(iter(form._fields.values()))
-    target.errors = [*target.errors, str(exc.message)]
 
 
 def _signin_url(supporter: Supporter) -> str:
@@ -107,7 +98,7 @@ def new_supporter() -> Response | str | tuple[str, int]:
         try:
             supporter = services.register_supporter(district, **form.service_kwargs())
         except UserInputError as exc:
-            _show_error(form, exc)
+            refuse_form(form, exc, fallback="name")
         else:
             db.session.commit()
             flash(_("The supporter was registered."), "success")
@@ -132,7 +123,7 @@ def edit_supporter(supporter_id: int) -> Response | str | tuple[str, int]:
         try:
             services.update_supporter(supporter, district, **form.service_kwargs())
         except UserInputError as exc:
-            _show_error(form, exc)
+            refuse_form(form, exc, fallback="name")
         else:
             db.session.commit()
             flash(_("The changes were saved."), "success")
@@ -242,7 +233,7 @@ def import_supporters() -> Response | str | tuple[str, int]:
                 district, current_user, upload.filename or "", upload.read()
             )
         except UserInputError as exc:
-            _show_error(form, exc)
+            refuse_form(form, exc, fallback="name")
         else:
             db.session.commit()
             return redirect(url_for("people.import_preview", batch_id=batch.id))
