@@ -48,7 +48,7 @@ from watchnet.auth.access import (
     staff_required,
     visible_districts,
 )
-from watchnet.core.errors import UserInputError
+from watchnet.core.errors import UserInputError, json_error
 from watchnet.core.extensions import db
 from watchnet.core.refusal import refuse_form
 from watchnet.districts.models import District
@@ -257,34 +257,18 @@ def geocode_address(district_id: int) -> Any:
     district = _district(district_id)
     query = (request.args.get("q") or "").strip()
     if not query:
-        return jsonify({"errors": {"last_seen_place": [_("Please type an address.")]}}), 422
+        message = _("Please type an address.")
+        return json_error(422, message, {"last_seen_place": [message]})
     try:
         found = find_address(
             query, near=(district.center_lat, district.center_lon), language=_locale()
         )
     except GeocoderUnavailable:
-        return jsonify(
-            {
-                "errors": {
-                    "last_seen_place": [
-                        _(
-                            "The address search cannot be reached right now. Please click the map "
-                            "instead."
-                        )
-                    ]
-                }
-            }
-        ), 503
+        message = _("The address search cannot be reached right now. Please click the map instead.")
+        return json_error(503, message, {"last_seen_place": [message]})
     if found is None:
-        return jsonify(
-            {
-                "errors": {
-                    "last_seen_place": [
-                        _("No place was found for this address. Please check it or click the map.")
-                    ]
-                }
-            }
-        ), 404
+        message = _("No place was found for this address. Please check it or click the map.")
+        return json_error(404, message, {"last_seen_place": [message]})
     return jsonify({"lat": found.lat, "lon": found.lon, "address": found.address})
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -105,3 +106,14 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     if not app.testing or not app.config.get("PROPAGATE_EXCEPTIONS"):
         app.register_error_handler(Exception, handle_unexpected)
+
+
+def json_error(
+    code: int, message: str, errors: Mapping[str, list[str]] | None = None, **extra: Any
+) -> tuple[Response, int]:
+    """The JSON error of the app's own scripts: {"code", "message", "errors": {field: [reason]}}
+    plus any extra keys (signed_out ...), with the status code. (The public API keeps
+    flask-smorest's documented shape, {"errors": {"json": {field: [reason]}}}.)"""
+    body: dict[str, Any] = {"code": code, "message": message, "errors": dict(errors or {})}
+    body.update(extra)
+    return jsonify(body), code

@@ -1,11 +1,13 @@
-"""One way for a page form to show a service's refusal (a UserInputError)."""
+"""One way to show a service's refusal (a UserInputError): on a page form, or as JSON."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from watchnet.core.errors import UserInputError
+from flask import Response
+
+from watchnet.core.errors import UserInputError, json_error
 from watchnet.core.extensions import db
 
 
@@ -30,3 +32,10 @@ def refuse_form(
         field.errors = [*field.errors, str(exc)]
     else:
         form.form_errors.append(str(exc))
+
+
+def refuse_json(exc: UserInputError, code: int = 422) -> tuple[Response, int]:
+    """The refusal as the scripts' JSON error ({"code", "message", "errors": {field: [...]}},
+    field "_" when the rule names none), after rolling back what the service wrote."""
+    db.session.rollback()
+    return json_error(code, str(exc), {exc.field or "_": [str(exc)]})

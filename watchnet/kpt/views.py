@@ -11,6 +11,7 @@ from flask_login import current_user
 from watchnet.auth.access import ensure_district, get_in_district_or_404, staff_required
 from watchnet.core.errors import UserInputError
 from watchnet.core.extensions import db
+from watchnet.core.refusal import refuse_json
 from watchnet.drills.models import Drill
 from watchnet.feedback.labels import VIEWPOINT_LABELS
 from watchnet.kpt import services
@@ -28,11 +29,6 @@ def inject_open_actions() -> dict[str, object]:
 
 def _load_drill(drill_id: int) -> Drill:
     return get_in_district_or_404(current_user, Drill, drill_id)
-
-
-def _json_error(exc: UserInputError) -> Any:
-    db.session.rollback()
-    return jsonify(message=str(exc), errors={exc.field or "_": [str(exc)]}), 422
 
 
 def _body() -> dict[str, Any]:
@@ -67,7 +63,7 @@ def add_item(drill_id: int) -> Any:
     try:
         services.add_kpt_item(drill, data.get("kind"), data.get("text"))
     except UserInputError as exc:
-        return _json_error(exc)
+        return refuse_json(exc)
     db.session.commit()
     return jsonify(services.board_state(drill)), 201
 
@@ -83,7 +79,7 @@ def edit_item(drill_id: int, kpt_item_id: int) -> Any:
     except LookupError:
         abort(404)
     except UserInputError as exc:
-        return _json_error(exc)
+        return refuse_json(exc)
     db.session.commit()
     return jsonify(services.board_state(drill))
 
@@ -114,7 +110,7 @@ def make_action_item(drill_id: int, kpt_item_id: int) -> Any:
     except LookupError:
         abort(404)
     except UserInputError as exc:
-        return _json_error(exc)
+        return refuse_json(exc)
     db.session.commit()
     return jsonify(services.board_state(drill)), 201
 

@@ -13,7 +13,6 @@ from flask import (
     Response,
     abort,
     current_app,
-    jsonify,
     redirect,
     render_template,
     request,
@@ -33,7 +32,7 @@ from watchnet.auth.access import (
 )
 from watchnet.auth.services import record_refused_access
 from watchnet.core.dbtypes import utcnow
-from watchnet.core.errors import _messages, handle_http_exception
+from watchnet.core.errors import _messages, handle_http_exception, json_error
 from watchnet.core.extensions import db
 from watchnet.core.timefmt import to_local
 from watchnet.drills.map_data import drill_map_data
@@ -61,15 +60,6 @@ bp = Blueprint("field", __name__, url_prefix="/field")
 # the HTML pages of this blueprint keep the app's error pages.
 
 PAGE_ENDPOINTS = frozenset({"field.home", "field.drill_page"})
-
-
-def json_error(
-    code: int, message: str, errors: dict[str, list[str]] | None = None, **extra: Any
-) -> tuple[Response, int]:
-    """{"code", "message", "errors"} with the status code."""
-    body: dict[str, Any] = {"code": code, "message": message, "errors": errors or {}}
-    body.update(extra)
-    return jsonify(body), code
 
 
 @bp.errorhandler(HTTPException)
