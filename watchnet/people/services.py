@@ -403,13 +403,6 @@ def supporters_query(
 # The personal sign-in link
 
 
-def signin_url(supporter: Supporter, base_url: str, path_for: Any) -> str:
-    """The absolute personal link: base URL + the sign-in route for the supporter's token."""
-    from watchnet.auth.services import make_signin_token
-
-    return base_url.rstrip("/") + path_for(make_signin_token(supporter))
-
-
 def qr_svg(data: str) -> Markup:
     """An inline SVG QR code that scales with CSS (no fixed size); safe: only path data."""
     qr = segno.make(data, error="m", micro=False)

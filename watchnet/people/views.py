@@ -7,7 +7,6 @@ from datetime import date
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -24,7 +23,7 @@ from watchnet.auth.access import (
     visible_district_ids,
     visible_districts,
 )
-from watchnet.auth.services import revoke_signin_token
+from watchnet.auth.services import revoke_signin_token, signin_url
 from watchnet.core.errors import UserInputError
 from watchnet.core.extensions import db
 from watchnet.core.refusal import refuse_form
@@ -56,13 +55,6 @@ def _district_or_404(district_id: int | None) -> District:
 
 def _supporter_or_404(supporter_id: int) -> Supporter:
     return get_in_district_or_404(current_user, Supporter, supporter_id)
-
-
-def _signin_url(supporter: Supporter) -> str:
-    base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url
-    return services.signin_url(
-        supporter, base, lambda token: url_for("auth.supporter_signin", token=token)
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -141,7 +133,7 @@ def show_supporter(supporter_id: int) -> str:
 
 
 def _render_detail(supporter: Supporter, revoke_form: RevokeLinkForm) -> str:
-    url = _signin_url(supporter)
+    url = signin_url(supporter)
     services.record_signin_link_view(supporter)
     db.session.commit()
     return render_template(
@@ -159,7 +151,7 @@ def _render_detail(supporter: Supporter, revoke_form: RevokeLinkForm) -> str:
 def supporter_card(supporter_id: int) -> str:
     """A printable card with the personal QR code to hand to the supporter."""
     supporter = _supporter_or_404(supporter_id)
-    url = _signin_url(supporter)
+    url = signin_url(supporter)
     services.record_signin_link_view(supporter)
     db.session.commit()
     return render_template(

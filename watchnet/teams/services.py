@@ -19,10 +19,9 @@ from markupsafe import Markup
 from sqlalchemy.orm import selectinload
 
 from watchnet.audit.services import record_audit
-from watchnet.auth.services import make_signin_token
+from watchnet.auth.services import signin_url
 from watchnet.core.errors import UserInputError
 from watchnet.core.extensions import db
-from watchnet.core.urls import public_url
 from watchnet.core.validation import clean_line, normalise_name
 from watchnet.drills.models import Checkpoint, Drill, Participant, ParticipantRole, Team
 from watchnet.maps.builders import (
@@ -392,12 +391,6 @@ def tile_settings() -> TileSettings:
         attribution=cfg["TILE_ATTRIBUTION"],
         max_zoom=int(cfg.get("TILE_MAX_ZOOM", 18)),
     )
-
-
-def signin_url(supporter: Supporter) -> str:
-    """The supporter's personal sign-in link, on PUBLIC_BASE_URL when that is configured."""
-    token = make_signin_token(supporter)
-    return public_url("auth.supporter_signin", token=token)
 
 
 def qr_svg(data: str) -> Markup:
