@@ -55,9 +55,9 @@ def build_alert(searchers: int, positions: int) -> tuple[int, int]:
     from watchnet.alerts import field_services as fs
     from watchnet.alerts.models import Acknowledgement, AlertRecipient
     from watchnet.alerts.services import AlertInput, start_alert
-    from watchnet.dbtypes import utcnow
+    from watchnet.core.dbtypes import utcnow
+    from watchnet.core.extensions import db
     from watchnet.districts.models import District
-    from watchnet.extensions import db
     from watchnet.people.services import create_staff_user, register_supporter
 
     upgrade()
@@ -126,7 +126,7 @@ def time_polls(recipient_id: int, rounds: int) -> list[float]:
     """Milliseconds per field_state() call, each in a fresh session as a request would be."""
     from watchnet.alerts import field_services as fs
     from watchnet.alerts.models import AlertRecipient
-    from watchnet.extensions import db
+    from watchnet.core.extensions import db
 
     db.session.remove()
     recipient = db.session.get(AlertRecipient, recipient_id)
@@ -149,7 +149,7 @@ def walked_from_positions(alert_id: int) -> set[str]:
     import sqlalchemy as sa
 
     from watchnet.alerts.models import SearchPosition
-    from watchnet.extensions import db
+    from watchnet.core.extensions import db
 
     query = (
         sa.select(SearchPosition.cell)
@@ -190,7 +190,7 @@ def bench_one(db_name: str, args: argparse.Namespace) -> None:
                 before = time_polls(recipient_id, args.rounds)
             finally:
                 swap(sectors, "walked_cells", original)
-            from watchnet.extensions import db
+            from watchnet.core.extensions import db
 
             db.session.remove()
             db.engine.dispose()

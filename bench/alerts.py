@@ -60,8 +60,8 @@ SETUP = textwrap.dedent("""
     from datetime import timedelta
     import sqlalchemy as sa
     from watchnet import create_app
-    from watchnet.dbtypes import utcnow
-    from watchnet.extensions import db
+    from watchnet.core.dbtypes import utcnow
+    from watchnet.core.extensions import db
     from watchnet.districts.models import District
     from watchnet.drills.models import Drill
     from watchnet.people.models import NotificationAddress, Supporter
@@ -126,8 +126,8 @@ TARGETING = textwrap.dedent("""
     import json, math, random, statistics, sys, time
     from datetime import timedelta
     from watchnet import create_app
-    from watchnet.dbtypes import utcnow
-    from watchnet.extensions import db
+    from watchnet.core.dbtypes import utcnow
+    from watchnet.core.extensions import db
     from watchnet.alerts.targeting import find_targets, find_targets_naive
 
     runs, radius = int(sys.argv[1]), float(sys.argv[2])
@@ -293,7 +293,7 @@ def wait_http(url: str, timeout_s: float = 30) -> None:
 def outbox_state(env: dict[str, str]) -> dict[str, int]:
     code = (
         "import json, sqlalchemy as sa\nfrom watchnet import create_app\n"
-        "from watchnet.extensions import db\napp = create_app()\n"
+        "from watchnet.core.extensions import db\napp = create_app()\n"
         "with app.app_context():\n"
         "    rows = db.session.execute(sa.text('SELECT status, count(*) FROM delivery "
         "GROUP BY status')).all()\n"

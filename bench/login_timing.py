@@ -27,7 +27,7 @@ def main() -> None:
     os.environ["WATCHNET_INSTANCE_PATH"] = tempfile.mkdtemp()
 
     from watchnet import create_app
-    from watchnet.extensions import db
+    from watchnet.core.extensions import db
     from watchnet.people.models import StaffRole, StaffUser
 
     folder = tempfile.mkdtemp()

@@ -41,7 +41,7 @@ SETUP = textwrap.dedent("""
     from datetime import UTC, datetime
     import sqlalchemy as sa
     from watchnet import create_app
-    from watchnet.extensions import db
+    from watchnet.core.extensions import db
     from watchnet.demo import load_demo_data
     from watchnet.auth.services import make_signin_token
     from watchnet.drills.models import Drill, DrillStatus, Participant
@@ -200,7 +200,7 @@ def run_wrk(
 def count_positions(env: dict[str, str], instance: Path) -> int:
     code = (
         "import sqlalchemy as sa\nfrom watchnet import create_app\n"
-        "from watchnet.extensions import db\napp = create_app()\n"
+        "from watchnet.core.extensions import db\napp = create_app()\n"
         "with app.app_context():\n"
         "    print(db.session.scalar(sa.text('SELECT count(*) FROM position_report')))"
     )

@@ -52,10 +52,10 @@ def main() -> int:
 
     from watchnet import create_app
     from watchnet.auth.services import issue_api_token
-    from watchnet.config import normalise_database_url
+    from watchnet.core.config import normalise_database_url
+    from watchnet.core.extensions import db
     from watchnet.districts.models import District, Landmark
     from watchnet.drills.models import Drill
-    from watchnet.extensions import db
     from watchnet.people.models import StaffRole, StaffUser
     from watchnet.people.services import register_supporter
 

@@ -24,8 +24,8 @@ from support import (  # noqa: F401 - re-exported for tests that still import co
 )
 
 from watchnet import create_app
-from watchnet.config import normalise_database_url
-from watchnet.extensions import db
+from watchnet.core.config import normalise_database_url
+from watchnet.core.extensions import db
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 

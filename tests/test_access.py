@@ -21,9 +21,9 @@ from werkzeug.routing import Rule
 
 from tests.conftest import login, make_test_app, signin_supporter
 from watchnet.auth.services import issue_api_token
+from watchnet.core.extensions import db
 from watchnet.districts.models import Landmark
 from watchnet.drills.models import Participant, Team
-from watchnet.extensions import db
 
 # Anyone may call these (they hold no district's data, or check their own secret).
 PUBLIC_ENDPOINTS = {

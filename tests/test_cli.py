@@ -128,7 +128,7 @@ def test_demo_serves_the_yawata_drill_and_a_second_run_duplicates_nothing(tmp_pa
 def _signin_token(env: dict[str, str]) -> str:
     code = (
         "import sqlalchemy as sa\nfrom watchnet import create_app\n"
-        "from watchnet.extensions import db\nfrom watchnet.people.models import Supporter\n"
+        "from watchnet.core.extensions import db\nfrom watchnet.people.models import Supporter\n"
         "from watchnet.auth.services import make_signin_token\napp = create_app()\n"
         "with app.app_context():\n"
         "    print(make_signin_token(db.session.scalar(sa.select(Supporter))))"

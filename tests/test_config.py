@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from watchnet.config import GSI_STD_TILES, ConfigError, build_config, normalise_database_url
+from watchnet.core.config import GSI_STD_TILES, ConfigError, build_config, normalise_database_url
 
 
 def test_defaults_use_gsi_tiles_japanese_and_sqlite_in_the_instance_folder(tmp_path, monkeypatch):

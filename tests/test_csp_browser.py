@@ -15,11 +15,11 @@ from support import answer_tiles_offline
 from watchnet.alerts.models import AlertRecipient
 from watchnet.alerts.services import AlertInput, start_alert
 from watchnet.auth.services import make_signin_token
-from watchnet.dbtypes import utcnow
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.extensions import db
 from watchnet.demo import DEMO_LOGINS, DRILL_TITLE, YAWATA_CENTER, load_demo_data
 from watchnet.districts.models import District, Landmark
 from watchnet.drills.models import Drill, Participant
-from watchnet.extensions import db
 from watchnet.people.models import StaffUser, Supporter
 from watchnet.reflection.demo_data import PAST_TITLE, load_demo_reflection
 from watchnet.registry.demo_data import load_demo_registry

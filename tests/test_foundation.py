@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import sqlalchemy as sa
 
 from watchnet.audit.models import AuditEvent
-from watchnet.extensions import db
+from watchnet.core.extensions import db
 
 
 def test_healthz_reports_the_database_state(client):

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from watchnet import geo
+from watchnet.core import geo
 
 
 def test_one_degree_of_latitude_is_about_111_km():

@@ -12,7 +12,7 @@ import pytest
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
-from watchnet.extensions import db
+from watchnet.core.extensions import db
 
 ROOT = Path(__file__).resolve().parent.parent
 PO = ROOT / "watchnet/translations/ja/LC_MESSAGES/messages.po"

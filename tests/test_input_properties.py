@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 
 from watchnet.alerts.models import Alert
 from watchnet.auth.services import issue_api_token
+from watchnet.core.extensions import db
 from watchnet.core.validation import BIDI, INVISIBLE
 from watchnet.districts.models import Landmark
 from watchnet.drills.models import Checkpoint, Drill
-from watchnet.extensions import db
 from watchnet.people.models import Supporter
 from watchnet.registry.models import AtRiskPerson, Consent
 

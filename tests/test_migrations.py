@@ -18,10 +18,10 @@ from flask_migrate import downgrade, upgrade
 from watchnet import create_app
 from watchnet.alerts.models import Alert, SearchPosition, WalkedSector
 from watchnet.alerts.sectors import cell_of
-from watchnet.config import normalise_database_url
-from watchnet.dbtypes import utcnow
+from watchnet.core.config import normalise_database_url
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.extensions import db
 from watchnet.districts.models import District
-from watchnet.extensions import db
 from watchnet.people.services import register_supporter
 
 

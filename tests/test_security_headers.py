@@ -101,7 +101,7 @@ def test_staff_phone_api_static_404_and_redirect_responses(
         assert response.status_code == 200, (path, response.status_code)
         assert_hardened(response)
     from watchnet.auth.services import issue_api_token
-    from watchnet.extensions import db
+    from watchnet.core.extensions import db
 
     _token, raw = issue_api_token(organizer, "test")
     db.session.commit()
@@ -228,8 +228,8 @@ def test_pages_without_inline_scripts_send_no_nonce(organizer_client: FlaskClien
 def test_print_buttons_and_confirmations_use_data_attributes_not_inline_handlers(
     organizer_client: FlaskClient, district: Any, supporter: Any, make_drill: Any
 ) -> None:
+    from watchnet.core.extensions import db
     from watchnet.districts.models import Landmark
-    from watchnet.extensions import db
 
     db.session.add(
         Landmark(
@@ -427,7 +427,7 @@ def test_session_cookie_is_secure_when_served_over_https(
 
 
 def test_bad_security_settings_fail_at_start(database_url: str, instance_path: Any) -> None:
-    from watchnet.config import ConfigError
+    from watchnet.core.config import ConfigError
 
     with pytest.raises(ConfigError, match="SESSION_COOKIE_SECURE"):
         make_test_app(database_url, SESSION_COOKIE_SECURE="maybe")

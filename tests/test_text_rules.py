@@ -12,13 +12,14 @@ import pytest
 import sqlalchemy as sa
 
 from watchnet.auth.services import issue_api_token
+from watchnet.core.errors import UserInputError
+from watchnet.core.extensions import db
+from watchnet.core.phones import normalise_phone, phone_text, tel_href
 from watchnet.core.validation import clean_block, clean_line, normalise_name
 from watchnet.districts.models import Landmark
 from watchnet.drills.models import Drill, Team
-from watchnet.extensions import db
 from watchnet.people.models import Supporter
-from watchnet.people.services import UserInputError, register_supporter
-from watchnet.phones import normalise_phone, phone_text, tel_href
+from watchnet.people.services import register_supporter
 from watchnet.registry.models import AtRiskPerson, FamilyContact
 
 JA = {"Accept-Language": "ja"}

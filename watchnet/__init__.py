@@ -21,7 +21,7 @@ def _asset_dir(name: str) -> str:
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the WSGI application. Starts no threads, schedulers or background work."""
     from watchnet import web
-    from watchnet.config import build_config
+    from watchnet.core.config import build_config
 
     app = Flask(
         __name__,

@@ -14,7 +14,7 @@ from flask import current_app
 from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 
 from watchnet import create_app
-from watchnet.extensions import db
+from watchnet.core.extensions import db
 
 
 def _create_app() -> object:
@@ -183,7 +183,8 @@ def create_user_command(
     email: str, name: str, role: str, districts: tuple[str, ...], password: str
 ) -> None:
     """Create a staff account."""
-    from watchnet.people.services import UserInputError, create_staff_user
+    from watchnet.core.errors import UserInputError
+    from watchnet.people.services import create_staff_user
 
     try:
         user = create_staff_user(

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from watchnet.core.extensions import db
 from watchnet.districts.models import District, Landmark, LandmarkKind
 from watchnet.drills.models import (
     Checkpoint,
@@ -20,7 +21,6 @@ from watchnet.drills.models import (
     RoutePoint,
     Team,
 )
-from watchnet.extensions import db
 from watchnet.people.models import StaffUser, Supporter, SupporterKind
 from watchnet.people.services import create_staff_user, register_supporter
 

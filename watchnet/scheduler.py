@@ -40,8 +40,8 @@ import sqlalchemy as sa
 from flask import Flask
 from flask_babel import force_locale
 
-from watchnet.dbtypes import utcnow
-from watchnet.extensions import db
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.extensions import db
 from watchnet.jobs.models import SchedulerJobRun, SchedulerLease
 from watchnet.jobs.workers import Heartbeat, Outage, instance_id
 

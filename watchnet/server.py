@@ -37,7 +37,7 @@ def run_gunicorn(
     """Serve the app with gunicorn until interrupted."""
     from flask import has_app_context
 
-    from watchnet.extensions import db
+    from watchnet.core.extensions import db
 
     if has_app_context():
         # Forked workers would inherit it, and every request would share one `g`.

@@ -9,10 +9,10 @@ import sqlalchemy as sa
 from flask import Flask
 from flask_babel import get_locale, gettext, lazy_gettext, ngettext
 
-from watchnet import timefmt
-from watchnet.extensions import api, babel, csrf, db, login_manager, migrate
-from watchnet.i18n import select_locale, select_timezone
-from watchnet.phones import phone_text, tel_href
+from watchnet.core import timefmt
+from watchnet.core.extensions import api, babel, csrf, db, login_manager, migrate
+from watchnet.core.i18n import select_locale, select_timezone
+from watchnet.core.phones import phone_text, tel_href
 
 _MIGRATIONS_DIR = __import__("pathlib").Path(__file__).resolve().parent / "migrations"
 
@@ -60,10 +60,12 @@ def init_app(app: Flask) -> None:
     from watchnet.districts.views import bp as districts_bp
     from watchnet.drills.views import bp as drills_bp
     from watchnet.feedback.views import bp as feedback_bp
+    from watchnet.jobs.health_views import healthz_delivery  # noqa: F401  (adds it to core_bp)
     from watchnet.kpt.views import bp as kpt_bp
     from watchnet.people.views import bp as people_bp
     from watchnet.reflection.views import bp as reflection_bp
     from watchnet.registry.views import bp as registry_bp
+    from watchnet.supporter_home import supporter_home  # noqa: F401  (adds /me to people_bp)
     from watchnet.teams.views import bp as teams_bp
     from watchnet.tracking.field_views import bp as field_bp
     from watchnet.tracking.live_views import bp as live_bp
@@ -98,9 +100,7 @@ def init_app(app: Flask) -> None:
 
     security.init_app(app)  # headers on every response, CSP nonce, Secure cookies, ProxyFix
 
-    from watchnet.labels import template_globals
-
-    app.jinja_env.globals.update(template_globals())
+    app.jinja_env.globals.update(_label_globals())
     app.jinja_env.globals.update(
         _=gettext,
         ngettext=ngettext,
@@ -119,3 +119,28 @@ def init_app(app: Flask) -> None:
         tel_href=tel_href,
         phone_text=phone_text,
     )
+
+
+def _label_globals() -> dict[str, object]:
+    """Label helpers for Jinja; the labels themselves sit beside their enums."""
+    from watchnet.core.labels import label
+    from watchnet.districts.models import LandmarkKind
+    from watchnet.drills.models import DrillStatus, ExpectedContact, ParticipantRole
+    from watchnet.people.models import StaffRole, SupporterKind
+    from watchnet.registry.models import Build, ConsentScope, PhotoKind, Sex, WalkingAbility
+    from watchnet.tracking.models import EncounterStepKind
+
+    return {
+        "role_label": lambda v: label(StaffRole, v),
+        "kind_label": lambda v: label(SupporterKind, v),
+        "landmark_kind_label": lambda v: label(LandmarkKind, v),
+        "status_label": lambda v: label(DrillStatus, v),
+        "contact_label": lambda v: label(ExpectedContact, v),
+        "participant_role_label": lambda v: label(ParticipantRole, v),
+        "step_label": lambda v: label(EncounterStepKind, v),
+        "sex_label": lambda v: label(Sex, v),
+        "build_label": lambda v: label(Build, v),
+        "walking_label": lambda v: label(WalkingAbility, v),
+        "photo_kind_label": lambda v: label(PhotoKind, v),
+        "consent_scope_label": lambda v: label(ConsentScope, v),
+    }

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from support import login
 
+from watchnet.core.extensions import db
 from watchnet.districts.models import District
-from watchnet.extensions import db
 from watchnet.people.models import StaffUser
 
 

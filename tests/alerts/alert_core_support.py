@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from watchnet.alerts.services import AlertInput
-from watchnet.dbtypes import utcnow
-from watchnet.geo import EARTH_RADIUS_M
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.geo import EARTH_RADIUS_M
 
 CENTRE = (36.3335, 138.9455)  # 八幡地区の中心付近
 PHONE = "0270-00-0000"
@@ -34,7 +34,7 @@ def place_supporter(
 ) -> Any:
     """A supporter whose home is exactly distance_m from CENTRE (registration rounds homes to
     about 100 m, so the exact point is set afterwards)."""
-    from watchnet.extensions import db
+    from watchnet.core.extensions import db
 
     supporter = make_supporter(district, **values)
     supporter.home_lat, supporter.home_lon = point_at(distance_m, bearing_deg)

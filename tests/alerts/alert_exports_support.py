@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from watchnet.alerts.models import Alert, AlertEvent, AlertStatus
-from watchnet.extensions import db
+from watchnet.core.extensions import db
 from watchnet.registry.models import AtRiskPerson, Build, FamilyContact, PersonPhoto, PhotoKind, Sex
 
 CAP = "urn:oasis:names:tc:emergency:cap:1.2"

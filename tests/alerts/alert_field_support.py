@@ -15,7 +15,7 @@ from PIL import Image
 
 from watchnet.alerts.models import Alert, AlertRecipient
 from watchnet.alerts.services import start_alert
-from watchnet.extensions import db
+from watchnet.core.extensions import db
 from watchnet.registry.models import AtRiskPerson, PersonPhoto, PhotoKind, UsualPlace
 
 # What must vanish from every page once the alert closes (alert_input's description).

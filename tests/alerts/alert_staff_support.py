@@ -15,8 +15,9 @@ from urllib.parse import parse_qs, urlsplit
 from alert_core_support import point_at
 from PIL import Image
 
-from watchnet.dbtypes import utcnow
-from watchnet.extensions import db
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.extensions import db
+from watchnet.core.timefmt import to_local
 from watchnet.registry.models import (
     AtRiskPerson,
     Build,
@@ -26,7 +27,6 @@ from watchnet.registry.models import (
     Sex,
     UsualPlace,
 )
-from watchnet.timefmt import to_local
 
 CENTRE = (36.3335, 138.9455)  # the test district's centre
 PHONE = "0270-20-1234"

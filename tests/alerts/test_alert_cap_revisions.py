@@ -26,7 +26,7 @@ from watchnet.alerts.services import (
     widen_alert,
     widen_to_next_ring,
 )
-from watchnet.extensions import db
+from watchnet.core.extensions import db
 
 SENDER = "watchnet@city.example.jp"
 

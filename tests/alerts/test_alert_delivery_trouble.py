@@ -17,12 +17,12 @@ from support import free_port, login
 
 from watchnet.alerts.dashboard import classify_error, error_label
 from watchnet.alerts.services import start_alert
-from watchnet.dbtypes import utcnow
-from watchnet.extensions import db
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.extensions import db
+from watchnet.core.timefmt import format_time
 from watchnet.jobs.deliveries import deliver_due_notifications
 from watchnet.notifications.models import Delivery, DeliveryStatus
 from watchnet.people.models import NotificationAddress
-from watchnet.timefmt import format_time
 
 
 @pytest.fixture()

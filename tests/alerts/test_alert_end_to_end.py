@@ -17,7 +17,7 @@ from PIL import Image
 from support import login
 
 from watchnet.alerts.models import Alert, AlertRecipient, Sighting
-from watchnet.extensions import db
+from watchnet.core.extensions import db
 from watchnet.jobs.deliveries import deliver_due_notifications
 from watchnet.notifications.models import Delivery, DeliveryStatus
 from watchnet.people.models import NotificationAddress

@@ -12,7 +12,7 @@ from alert_exports_support import close, make_alert, make_person
 from support import browser_login
 
 from watchnet.alerts.models import AlertStatus
-from watchnet.extensions import db
+from watchnet.core.extensions import db
 
 A4_POINTS = (595, 842)  # 210 x 297 mm, portrait
 ARTIFACTS = Path(__file__).resolve().parent.parent.parent / "test-artifacts"

@@ -38,8 +38,8 @@ from watchnet.alerts.models import (
 )
 from watchnet.alerts.sectors import cell_of
 from watchnet.audit.models import AuditEvent
-from watchnet.extensions import db
-from watchnet.geo import haversine_m
+from watchnet.core.extensions import db
+from watchnet.core.geo import haversine_m
 
 ROUTES = ["/alerts/{id}/cap.xml", "/alerts/{id}/search.geojson", "/alerts/{id}/flyer"]
 
@@ -136,7 +136,7 @@ def test_a_whole_search_through_the_services_gives_alert_update_and_cancel(
     district, coordinator, coordinator_client
 ):
     from watchnet.alerts.services import AlertInput, close_alert, start_alert, widen_alert
-    from watchnet.dbtypes import utcnow
+    from watchnet.core.dbtypes import utcnow
 
     schema = xmlschema.XMLSchema(str(XSD))
     data = AlertInput(

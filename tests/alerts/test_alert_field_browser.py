@@ -28,7 +28,7 @@ from watchnet.alerts.models import (
     Sighting,
 )
 from watchnet.alerts.services import close_alert, override_radius
-from watchnet.extensions import db
+from watchnet.core.extensions import db
 
 pytestmark = pytest.mark.browser
 

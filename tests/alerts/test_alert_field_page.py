@@ -29,8 +29,8 @@ from watchnet.alerts.models import (
 )
 from watchnet.alerts.services import alert_summary, close_alert, override_radius, recentre_alert
 from watchnet.audit.models import AuditEvent
-from watchnet.dbtypes import utcnow
-from watchnet.extensions import db
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.extensions import db
 
 
 @pytest.fixture()

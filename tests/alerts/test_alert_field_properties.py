@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from watchnet.alerts.models import Sighting
+from watchnet.core.extensions import db
 from watchnet.core.validation import BIDI, INVISIBLE
-from watchnet.extensions import db
 
 SETTINGS = settings(
     max_examples=30,

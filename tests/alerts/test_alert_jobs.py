@@ -21,8 +21,8 @@ from watchnet.alerts.models import (
 )
 from watchnet.alerts.services import acknowledge_alert, close_alert, start_alert
 from watchnet.audit.models import AuditEvent
-from watchnet.dbtypes import utcnow
-from watchnet.extensions import db
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.extensions import db
 from watchnet.jobs.alerts import (
     escalate_short_searches,
     purge_closed_alerts,

@@ -32,11 +32,11 @@ from watchnet.alerts.services import (
     widen_alert,
 )
 from watchnet.audit.models import AuditEvent
-from watchnet.dbtypes import utcnow
-from watchnet.extensions import db
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.errors import UserInputError
+from watchnet.core.extensions import db
 from watchnet.notifications.models import Delivery, DeliveryStatus
 from watchnet.notifications.services import enqueue_deliveries
-from watchnet.people.services import UserInputError
 
 
 def _outbox(alert_id: int) -> list[Delivery]:

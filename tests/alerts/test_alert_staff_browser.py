@@ -26,8 +26,8 @@ from watchnet.alerts.models import (
     Sighting,
 )
 from watchnet.alerts.services import AlertInput, acknowledge_alert, start_alert
-from watchnet.dbtypes import utcnow
-from watchnet.extensions import db
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.extensions import db
 from watchnet.notifications.models import Delivery
 
 pytestmark = pytest.mark.browser

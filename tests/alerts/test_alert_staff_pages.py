@@ -34,11 +34,11 @@ from watchnet.alerts.models import (
 )
 from watchnet.alerts.services import acknowledge_alert
 from watchnet.audit.models import AuditEvent
-from watchnet.dbtypes import utcnow
-from watchnet.extensions import db
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.extensions import db
+from watchnet.core.timefmt import to_local
 from watchnet.jobs.alerts import widen_due_alerts
 from watchnet.notifications.models import Delivery, DeliveryStatus
-from watchnet.timefmt import to_local
 
 
 @pytest.fixture()

@@ -22,8 +22,8 @@ from watchnet.alerts.targeting import (
     ring_source,
     scheduled_radius_m,
 )
-from watchnet.dbtypes import utcnow
-from watchnet.extensions import db
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.extensions import db
 from watchnet.tracking.models import LatestPosition
 
 

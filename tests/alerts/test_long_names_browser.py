@@ -12,8 +12,8 @@ from alert_field_support import start_field_alert
 from support import answer_tiles_offline
 
 from watchnet.auth.services import make_signin_token
+from watchnet.core.extensions import db
 from watchnet.drills.models import DrillStatus, Participant, Team
-from watchnet.extensions import db
 
 pytestmark = pytest.mark.browser
 

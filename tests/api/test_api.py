@@ -9,9 +9,9 @@ import sqlalchemy as sa
 
 from watchnet.audit.models import AuditEvent
 from watchnet.auth.services import issue_api_token
+from watchnet.core.extensions import db
 from watchnet.districts.models import Landmark
 from watchnet.drills.models import Checkpoint, Drill
-from watchnet.extensions import db
 from watchnet.people.models import Supporter
 
 

@@ -9,7 +9,7 @@ from support import PASSWORD
 
 from watchnet.auth.models import ApiToken
 from watchnet.auth.services import make_signin_token, revoke_signin_token, staff_from_api_token
-from watchnet.extensions import db
+from watchnet.core.extensions import db
 
 
 def test_a_wrong_password_is_refused_with_a_message(client, organizer):

@@ -8,9 +8,9 @@ import pytest
 import sqlalchemy as sa
 
 from watchnet.audit.models import AuditEvent
+from watchnet.core.extensions import db
 from watchnet.districts.models import Landmark, LandmarkKind
 from watchnet.districts.services import add_landmark
-from watchnet.extensions import db
 
 
 @pytest.fixture()

@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 from support import browser_login
 
+from watchnet.core.extensions import db
 from watchnet.drills.models import Drill
-from watchnet.extensions import db
 
 pytestmark = pytest.mark.browser
 

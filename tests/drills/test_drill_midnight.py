@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from support import login, signin_supporter
 
 from watchnet.auth.services import issue_api_token
-from watchnet.dbtypes import utcnow
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.extensions import db
 from watchnet.drills.models import Drill, DrillStatus, Participant, Team
-from watchnet.extensions import db
 from watchnet.jobs.drills import send_due_reminders
 from watchnet.notifications.models import Delivery
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from watchnet.core.extensions import db
 from watchnet.drills.models import Checkpoint, Drill, DrillStatus, RoutePoint
-from watchnet.extensions import db
 
 
 @pytest.fixture()

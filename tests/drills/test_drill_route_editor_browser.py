@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 import pytest
 from support import blank_png
 
+from watchnet.core.extensions import db
 from watchnet.drills.models import Drill
-from watchnet.extensions import db
 
 pytestmark = pytest.mark.browser
 

@@ -9,9 +9,9 @@ import tracemalloc
 
 import pytest
 
+from watchnet.core.extensions import db
 from watchnet.drills import gpx
 from watchnet.drills.models import RoutePoint
-from watchnet.extensions import db
 
 HEAD = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<gpx version="1.1" creator="t" '

@@ -176,7 +176,7 @@ def test_sigterm_while_blocked_in_a_database_connect_stops_the_dispatcher(tmp_pa
 def test_healthz_delivery_reports_heartbeats_and_answers_503_when_delivery_is_stuck(
     app, client, district, coordinator, smtp_sink, keyed_webhook_sink, database_url, tmp_path
 ):
-    from watchnet.extensions import db
+    from watchnet.core.extensions import db
     from watchnet.notifications.models import DeliveryChannel
     from watchnet.notifications.services import enqueue_delivery
 

@@ -18,8 +18,8 @@ import pytest
 import sqlalchemy as sa
 from fault_support import DatabaseOutage, exit_within, log_text, wait_until
 
-from watchnet.dbtypes import utcnow
-from watchnet.extensions import db
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.extensions import db
 from watchnet.jobs.models import SchedulerJobRun, SchedulerLease
 
 pytestmark = pytest.mark.faults

@@ -6,8 +6,8 @@ import re
 
 import sqlalchemy as sa
 
+from watchnet.core.extensions import db
 from watchnet.drills.models import DrillStatus, Participant, ParticipantRole, Team
-from watchnet.extensions import db
 from watchnet.feedback.models import Feedback, GaveNameFirst, Viewpoint
 
 

@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from watchnet.auth.services import make_signin_token
+from watchnet.core.extensions import db
 from watchnet.drills.models import DrillStatus, Participant, ParticipantRole
-from watchnet.extensions import db
 from watchnet.feedback.models import Feedback, GaveNameFirst, Viewpoint
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

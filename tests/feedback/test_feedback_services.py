@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from watchnet.core.extensions import db
 from watchnet.drills.models import DrillStatus, Participant, ParticipantRole
-from watchnet.extensions import db
 from watchnet.feedback import services
 from watchnet.feedback.models import Feedback, FeedbackTheme, GaveNameFirst, Viewpoint
 from watchnet.feedback.services import FeedbackAnswers

@@ -10,8 +10,8 @@ import re
 import pytest
 import sqlalchemy as sa
 
+from watchnet.core.extensions import db
 from watchnet.drills.models import DrillStatus, Participant, ParticipantRole, Team
-from watchnet.extensions import db
 from watchnet.feedback.models import Feedback, FeedbackTheme, GaveNameFirst, Viewpoint
 
 

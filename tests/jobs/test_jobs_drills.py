@@ -11,13 +11,13 @@ import pytest
 import sqlalchemy as sa
 
 from watchnet.audit.models import AuditEvent
+from watchnet.core.errors import UserInputError
+from watchnet.core.extensions import db
 from watchnet.drills.models import Drill, DrillStatus, Participant
-from watchnet.extensions import db
 from watchnet.jobs.deliveries import deliver_due_notifications
 from watchnet.jobs.drills import advance_drill_lifecycle, send_due_reminders
 from watchnet.notifications.models import Delivery, DeliveryStatus
 from watchnet.people.models import NotificationAddress
-from watchnet.people.services import UserInputError
 from watchnet.tracking.lifecycle import start_drill
 from watchnet.tracking.models import LiveEvent
 

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from watchnet.dbtypes import utcnow
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.extensions import db
 from watchnet.drills.models import Drill, DrillStatus, Participant
-from watchnet.extensions import db
 from watchnet.notifications.models import Delivery
 
 WATCHNET = [sys.executable, "-m", "watchnet.cli"]

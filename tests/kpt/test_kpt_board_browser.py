@@ -15,8 +15,8 @@ import pytest
 import sqlalchemy as sa
 from support import browser_login
 
+from watchnet.core.extensions import db
 from watchnet.drills.models import Drill
-from watchnet.extensions import db
 from watchnet.kpt.models import ActionItem, ActionStatus
 
 pytestmark = pytest.mark.browser

@@ -10,9 +10,9 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 
+from watchnet.core.extensions import db
 from watchnet.demo import DEMO_LOGINS, DRILL_TITLE, load_demo_data
 from watchnet.drills.models import Drill
-from watchnet.extensions import db
 from watchnet.feedback.models import Feedback, Viewpoint
 from watchnet.kpt import services
 from watchnet.kpt.models import NewsletterDraft

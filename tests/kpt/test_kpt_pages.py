@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 
-from watchnet.extensions import db
+from watchnet.core.extensions import db
 from watchnet.kpt import services
 from watchnet.kpt.models import ActionItem, ActionStatus, KptItem
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from watchnet.extensions import db
+from watchnet.core.errors import UserInputError
+from watchnet.core.extensions import db
 from watchnet.kpt import services
 from watchnet.kpt.models import ActionItem, ActionStatus, KptKind
-from watchnet.people.services import UserInputError
 
 
 def test_adding_a_note_bumps_the_board_version_and_appends_to_its_column(

@@ -29,8 +29,8 @@ import pytest
 import sqlalchemy as sa
 
 from watchnet.alerts.services import AlertInput, start_alert
-from watchnet.dbtypes import utcnow
-from watchnet.extensions import db
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.extensions import db
 from watchnet.jobs.deliveries import RECORD_GROUP
 from watchnet.notifications.models import Delivery, DeliveryChannel, DeliveryStatus
 from watchnet.people.models import NotificationAddress, Supporter, SupporterKind

@@ -15,8 +15,8 @@ import apprise
 import pytest
 import sqlalchemy as sa
 
-from watchnet.dbtypes import utcnow
-from watchnet.extensions import db
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.extensions import db
 from watchnet.jobs.deliveries import (
     Dispatcher,
     Outcome,

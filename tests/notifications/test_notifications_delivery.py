@@ -6,12 +6,13 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from watchnet.dbtypes import utcnow
-from watchnet.extensions import db
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.extensions import db
 from watchnet.jobs.deliveries import claim_due_deliveries, deliver_due_notifications
 from watchnet.notifications.models import Delivery, DeliveryStatus
-from watchnet.notifications.services import enqueue_delivery, notify_supporter
+from watchnet.notifications.services import enqueue_delivery
 from watchnet.people.models import NotificationAddress
+from watchnet.people.notify import notify_supporter
 
 
 def _notify(supporter, key="test:1"):

@@ -25,7 +25,7 @@ def phone(app: Flask) -> Any:
 @pytest.fixture()
 def english(organizer: Any) -> Any:
     """The organizer reads the pages in English (wording checks use the msgids)."""
-    from watchnet.extensions import db
+    from watchnet.core.extensions import db
 
     organizer.locale = "en"
     db.session.commit()

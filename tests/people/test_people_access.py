@@ -7,7 +7,7 @@ import io
 import pytest
 import sqlalchemy as sa
 
-from watchnet.extensions import db
+from watchnet.core.extensions import db
 from watchnet.people.models import Supporter, SupporterImport
 
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from watchnet.extensions import db
+from watchnet.core.extensions import db
 from watchnet.people.models import Supporter
 
 PASSWORD = "correct horse battery"

@@ -8,7 +8,7 @@ import re
 
 import sqlalchemy as sa
 
-from watchnet.extensions import db
+from watchnet.core.extensions import db
 from watchnet.people.models import Supporter, SupporterImport
 
 JA_HEADER = "氏名,ふりがな,種別,メールアドレス,電話番号,通知先,緯度,経度,備考"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from watchnet.extensions import db
+from watchnet.core.extensions import db
 from watchnet.people.models import Supporter
 
 

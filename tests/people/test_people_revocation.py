@@ -28,9 +28,9 @@ from watchnet.alerts import sectors  # noqa: E402
 from watchnet.alerts.models import AlertRecipient, SearchPosition, Sighting  # noqa: E402
 from watchnet.audit.models import AuditEvent  # noqa: E402
 from watchnet.auth.services import make_signin_token  # noqa: E402
-from watchnet.config import ConfigError, build_config  # noqa: E402
+from watchnet.core.config import ConfigError, build_config  # noqa: E402
+from watchnet.core.extensions import db  # noqa: E402
 from watchnet.drills.models import DrillStatus, Participant  # noqa: E402
-from watchnet.extensions import db  # noqa: E402
 from watchnet.people.models import Supporter  # noqa: E402
 from watchnet.tracking.models import PositionReport  # noqa: E402
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from watchnet.audit.models import AuditEvent
+from watchnet.core.extensions import db
 from watchnet.drills.models import DrillStatus, Participant, ParticipantRole, Team
-from watchnet.extensions import db
 
 
 def _link(html: str) -> str:

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from watchnet.core.extensions import db
+from watchnet.core.geo import EARTH_RADIUS_M
 from watchnet.drills.models import DrillStatus, Participant, ParticipantRole, Team
-from watchnet.extensions import db
-from watchnet.geo import EARTH_RADIUS_M
 from watchnet.tracking.models import EncounterStep, HelpCall, HelpResponse, PositionReport
 
 T0 = datetime(2026, 3, 1, 1, 0, 0, tzinfo=UTC)  # 10:00 in Tokyo

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from watchnet.core.extensions import db
 from watchnet.demo import DEMO_LOGINS, load_demo_data
 from watchnet.drills.models import Drill
-from watchnet.extensions import db
 from watchnet.feedback.services import chosen_quotes
 from watchnet.people.models import StaffUser
 from watchnet.reflection.demo_data import PAST_TITLE, TRIAL_TITLE, load_demo_reflection

@@ -12,9 +12,9 @@ import pytest
 import sqlalchemy as sa
 from support import answer_tiles_offline
 
+from watchnet.core.extensions import db
 from watchnet.demo import DEMO_LOGINS, load_demo_data
 from watchnet.drills.models import Drill
-from watchnet.extensions import db
 from watchnet.kpt.models import ActionItem
 from watchnet.reflection.demo_data import PAST_TITLE, load_demo_reflection
 

@@ -10,7 +10,7 @@ import re
 import pytest
 from reflection_support import metres_for_dlat
 
-from watchnet.extensions import db
+from watchnet.core.extensions import db
 
 
 @pytest.fixture()

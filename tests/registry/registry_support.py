@@ -8,7 +8,7 @@ from typing import Any
 
 from PIL import Image
 
-from watchnet.extensions import db
+from watchnet.core.extensions import db
 from watchnet.registry.models import AtRiskPerson, Consent, FamilyContact, PersonPhoto, UsualPlace
 
 GPS_IFD = 0x8825

@@ -13,7 +13,7 @@ from registry_support import make_person
 from support import login, signin_supporter
 
 from watchnet.audit.models import AuditEvent
-from watchnet.extensions import db
+from watchnet.core.extensions import db
 
 
 def _urls(district: Any, person: Any) -> list[str]:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from registry_support import jpeg_with_gps
 from support import answer_tiles_offline, browser_login
 
-from watchnet.extensions import db
+from watchnet.core.extensions import db
 from watchnet.registry.models import AtRiskPerson
 
 pytestmark = pytest.mark.browser

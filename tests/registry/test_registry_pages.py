@@ -15,7 +15,7 @@ from registry_support import GPS_IFD, jpeg_with_gps, make_person, person_form
 from support import login
 
 from watchnet.audit.models import AuditEvent
-from watchnet.extensions import db
+from watchnet.core.extensions import db
 from watchnet.registry.models import AtRiskPerson, Consent, PersonPhoto, Sex, WalkingAbility
 
 

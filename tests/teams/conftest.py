@@ -13,9 +13,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.routing import BuildError
 
+from watchnet.core.extensions import db
 from watchnet.districts.models import Landmark, LandmarkKind
 from watchnet.drills.models import ExpectedContact
-from watchnet.extensions import db
 
 ROOT_CONFTEST = Path(__file__).resolve().parent.parent / "conftest.py"
 

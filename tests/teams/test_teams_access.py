@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from watchnet.audit.models import AuditEvent
+from watchnet.core.extensions import db
 from watchnet.drills.models import Participant, Team
-from watchnet.extensions import db
 from watchnet.teams import services
 
 # (method, path under /drills/<id>/teams/, form data); {team} and {participant} are filled in.

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from watchnet.extensions import db
+from watchnet.core.extensions import db
 from watchnet.teams import services
 
 GSI_TILES = re.compile(r"https://cyberjapandata\.gsi\.go\.jp/.*")

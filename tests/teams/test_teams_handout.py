@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from watchnet.audit.models import AuditEvent
-from watchnet.extensions import db
+from watchnet.core.extensions import db
 from watchnet.teams import services
 
 MEMBER_RE = re.compile(r'<li class="member" data-participant-id="(\d+)">(.*?)</li>', re.S)

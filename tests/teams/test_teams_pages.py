@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from watchnet.audit.models import AuditEvent
+from watchnet.core.extensions import db
 from watchnet.drills.models import Participant, ParticipantRole, Team
-from watchnet.extensions import db
 from watchnet.teams import services
 
 

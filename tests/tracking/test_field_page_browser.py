@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from support import blank_png
 
 from watchnet.auth.services import make_signin_token
+from watchnet.core.extensions import db
 from watchnet.drills.models import Drill, DrillStatus, ExpectedContact, Participant, Team
-from watchnet.extensions import db
 from watchnet.tracking.models import (
     EncounterStep,
     EncounterStepKind,

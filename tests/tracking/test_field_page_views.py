@@ -6,9 +6,9 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 
+from watchnet.core.extensions import db
+from watchnet.core.timefmt import to_local
 from watchnet.drills.models import DrillStatus, Participant, Team
-from watchnet.extensions import db
-from watchnet.timefmt import to_local
 
 
 def join(drill, supporter, team=None, **values):

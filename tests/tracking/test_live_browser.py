@@ -16,8 +16,8 @@ from support import blank_png
 
 from tests.conftest import PASSWORD
 from watchnet.auth.services import make_signin_token
+from watchnet.core.extensions import db
 from watchnet.drills.models import Drill, DrillStatus, ExpectedContact, Participant, Team
-from watchnet.extensions import db
 from watchnet.tracking.models import EncounterStepKind
 
 pytestmark = pytest.mark.browser

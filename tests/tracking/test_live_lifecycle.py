@@ -12,8 +12,8 @@ from flask import render_template_string
 
 from tests.conftest import login
 from watchnet.audit.models import AuditEvent
+from watchnet.core.extensions import db
 from watchnet.drills.models import Drill, DrillStatus
-from watchnet.extensions import db
 from watchnet.tracking.models import LiveEvent
 
 

@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from flask import Flask
 
 from tests.conftest import make_test_app, signin_supporter
-from watchnet.dbtypes import utcnow
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.extensions import db
 from watchnet.drills.models import Drill, DrillStatus, Participant, Team
-from watchnet.extensions import db
 from watchnet.tracking.events import emit, supporter_audience
 from watchnet.tracking.models import HelpResponse
 

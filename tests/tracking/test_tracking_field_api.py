@@ -13,8 +13,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import signin_supporter
+from watchnet.core.extensions import db
 from watchnet.drills.models import DrillStatus, Participant, Team
-from watchnet.extensions import db
 from watchnet.tracking.models import EncounterStep, LatestPosition, LiveEvent, PositionReport
 
 

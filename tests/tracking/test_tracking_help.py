@@ -21,8 +21,8 @@ from flask.testing import FlaskClient
 
 from tests.conftest import LiveServer, SmtpSink, signin_supporter
 from watchnet.auth.services import make_signin_token
+from watchnet.core.extensions import db
 from watchnet.drills.models import DrillStatus, Participant
-from watchnet.extensions import db
 from watchnet.jobs.deliveries import deliver_due_notifications
 from watchnet.notifications.models import Delivery
 from watchnet.tracking.events import emit

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from watchnet.auth.services import revoke_signin_token
+from watchnet.core.extensions import db
 from watchnet.drills.models import DrillStatus, Participant
-from watchnet.extensions import db
 from watchnet.tracking.models import PositionReport
 
 

@@ -18,9 +18,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import free_port, signin_supporter
+from watchnet.core.extensions import db
 from watchnet.districts.models import Landmark, LandmarkKind
 from watchnet.drills.models import DrillStatus, Participant
-from watchnet.extensions import db
 from watchnet.tracking import geocoding
 from watchnet.tracking.models import GeocodeCache
 

@@ -15,8 +15,8 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
+from watchnet.core.labels import choices
 from watchnet.core.validation import SafeForm
-from watchnet.labels import choices
 from watchnet.people.models import StaffRole
 
 

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from watchnet.audit.services import record_audit
+from watchnet.core.errors import UserInputError
+from watchnet.core.extensions import db
 from watchnet.districts.models import District
-from watchnet.extensions import db
 from watchnet.people.models import StaffRole, StaffUser
-from watchnet.people.services import UserInputError
 
 
 def _districts(ids: Sequence[int]) -> list[District]:

@@ -12,11 +12,11 @@ from werkzeug.wrappers import Response
 from watchnet.admin.forms import DistrictForm, StaffForm
 from watchnet.admin.services import save_district, save_staff_user
 from watchnet.auth.access import staff_required
+from watchnet.core.errors import UserInputError
+from watchnet.core.extensions import db
+from watchnet.core.labels import select_choices
 from watchnet.districts.models import District
-from watchnet.extensions import db
-from watchnet.labels import select_choices
 from watchnet.people.models import StaffRole, StaffUser
-from watchnet.people.services import UserInputError
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

@@ -20,10 +20,10 @@ from flask_babel import gettext as _
 from watchnet.alerts import sectors
 from watchnet.alerts.models import Alert, AlertEvent, AlertStatus
 from watchnet.alerts.targeting import FALLBACK_RADIUS_M, radius_schedule
-from watchnet.extensions import db
-from watchnet.labels import label
+from watchnet.core.extensions import db
+from watchnet.core.labels import label
+from watchnet.core.timefmt import format_datetime, to_local
 from watchnet.registry.models import Build, Sex
-from watchnet.timefmt import format_datetime, to_local
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 CAP_LANGUAGE = "ja-JP"

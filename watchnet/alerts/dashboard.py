@@ -48,8 +48,9 @@ from watchnet.alerts.targeting import (
     ring_source,
     scheduled_radius_m,
 )
-from watchnet.dbtypes import utcnow
-from watchnet.extensions import db
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.extensions import db
+from watchnet.core.timefmt import format_time, to_local
 from watchnet.maps.alert_maps import (
     AlertMapData,
     Place,
@@ -62,7 +63,6 @@ from watchnet.maps.alert_maps import (
 from watchnet.notifications.models import Delivery, DeliveryChannel, DeliveryStatus
 from watchnet.people.models import NotificationAddress, Supporter
 from watchnet.registry.models import PersonPhoto, UsualPlace
-from watchnet.timefmt import format_time, to_local
 
 RECIPIENTS_LISTED = 500  # the counts cover everyone; the table shows the first ones
 TIMELINE_SIZE = 100

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from watchnet.alerts.models import AlertEvent
-from watchnet.extensions import db
+from watchnet.core.extensions import db
 
 # Audiences: the alert's coordinators; every recipient's page (and the coordinators); one
 # supporter's page.

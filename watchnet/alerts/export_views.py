@@ -20,7 +20,7 @@ from watchnet.alerts.geojson import GEOJSON_CONTENT_TYPE, search_geojson
 from watchnet.alerts.models import Alert
 from watchnet.audit.services import record_audit
 from watchnet.auth.access import get_in_district_or_404, staff_required
-from watchnet.extensions import db
+from watchnet.core.extensions import db
 from watchnet.people.models import StaffRole
 
 bp = Blueprint("alert_exports", __name__)

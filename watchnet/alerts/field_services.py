@@ -17,7 +17,6 @@ from typing import Any, TypedDict
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import FileStorage
 
 from watchnet.alerts import sectors
@@ -35,13 +34,14 @@ from watchnet.alerts.models import (
     WalkedSector,
 )
 from watchnet.audit.services import record_audit
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.extensions import db
+from watchnet.core.insert_once import insert_or_get
+from watchnet.core.timefmt import format_time
 from watchnet.core.validation import clean_block
-from watchnet.dbtypes import utcnow
-from watchnet.extensions import db
 from watchnet.people.models import Supporter
 from watchnet.registry.models import PersonPhoto, PhotoKind
 from watchnet.registry.photos import PhotoError, reencode_photo
-from watchnet.timefmt import format_time
 from watchnet.tracking.schemas import CLIENT_ID_RE, InvalidPayload, parse_time
 
 DESCRIPTION_MAX = 1000
@@ -487,15 +487,12 @@ def report_sighting(recipient: AlertRecipient, data: SightingInput) -> tuple[Sig
         certainty=data.certainty,
         photo=data.photo,
     )
-    try:
-        with db.session.begin_nested():
-            db.session.add(sighting)
-    except IntegrityError:
-        # The same report arrived twice at once; the other request stored it.
-        existing = _existing_sighting(alert.id, data.client_id)
-        if existing is None:
-            raise
-        return existing, False
+    # The same report may arrive twice at once; then the other request's row is the answer.
+    sighting, created = insert_or_get(
+        sighting, lambda: _existing_sighting(alert.id, data.client_id)
+    )
+    if not created:
+        return sighting, False
     emit_alert_event(
         alert.id,
         "sighting",

@@ -33,13 +33,12 @@ from watchnet.alerts import services as alert_services
 from watchnet.alerts.models import Acknowledgement, AlertRecipient
 from watchnet.alerts.sectors import SectorError
 from watchnet.auth.services import record_refused_access
-from watchnet.core.errors import _messages, handle_http_exception
-from watchnet.dbtypes import utcnow
-from watchnet.extensions import csrf, db
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.errors import _messages, handle_http_exception, json_error
+from watchnet.core.extensions import csrf, db
+from watchnet.core.phones import tel_href
 from watchnet.maps.builders import new_map, render_parts
 from watchnet.maps.drill_maps import tile_settings
-from watchnet.phones import tel_href
-from watchnet.tracking.field_views import json_error
 from watchnet.tracking.schemas import InvalidPayload, parse_positions
 
 bp = Blueprint("alert_field", __name__, url_prefix="/a")

@@ -14,9 +14,9 @@ import sqlalchemy as sa
 
 from watchnet.alerts.cap import closed_phrase, contact_phrase, finder_facts
 from watchnet.alerts.models import Alert
-from watchnet.extensions import db
+from watchnet.core.extensions import db
+from watchnet.core.timefmt import format_formal_date, format_time
 from watchnet.registry.models import PersonPhoto, PhotoKind
-from watchnet.timefmt import format_formal_date, format_time
 
 
 def flyer_photo(alert: Alert) -> PersonPhoto | None:

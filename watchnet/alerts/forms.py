@@ -48,13 +48,13 @@ from watchnet.alerts.models import (
     TravelDirection,
 )
 from watchnet.alerts.services import AlertInput
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.labels import choices, select_choices
+from watchnet.core.phones import PhoneNumber
+from watchnet.core.timefmt import from_local
 from watchnet.core.validation import SafeForm, YearWindow
-from watchnet.dbtypes import utcnow
-from watchnet.labels import choices, select_choices
-from watchnet.phones import PhoneNumber
 from watchnet.registry.models import AtRiskPerson, Build, ConsentScope, Sex
 from watchnet.registry.services import age_on, consent_state, current_consent
-from watchnet.timefmt import from_local
 
 # How far back and ahead a last-seen time may be: a clock a few minutes fast is forgiven; an
 # alert for someone missing more than a week is a police matter, not a neighbourhood search.

@@ -20,10 +20,10 @@ from flask_babel import gettext as _
 from watchnet.alerts.models import Alert, SearchPosition, Sighting
 from watchnet.alerts.sectors import search_radius_m, sector_states, short_name
 from watchnet.alerts.targeting import radius_schedule, ring_source
-from watchnet.extensions import db
-from watchnet.geo import EARTH_RADIUS_M
+from watchnet.core.extensions import db
+from watchnet.core.geo import EARTH_RADIUS_M
+from watchnet.core.timefmt import to_local
 from watchnet.people.models import Supporter
-from watchnet.timefmt import to_local
 
 GEOJSON_CONTENT_TYPE = "application/geo+json"
 CIRCLE_VERTICES = 72  # every 5°: smooth at any zoom a printed map needs

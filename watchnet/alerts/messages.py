@@ -9,14 +9,13 @@ Exercises say 訓練 in the subject and the first line.
 
 from __future__ import annotations
 
-from flask import current_app, url_for
 from flask_babel import gettext as _
-from werkzeug.routing import BuildError
 
 from watchnet.alerts.models import Alert, AlertRecipient, AlertStatus
-from watchnet.geo import format_distance
+from watchnet.core.geo import format_distance
+from watchnet.core.timefmt import format_datetime
+from watchnet.core.urls import public_url
 from watchnet.registry.models import Build, Sex
-from watchnet.timefmt import format_datetime
 
 # Stands for the personal link in a text made once per language; each recipient's copy gets
 # their own link in its place (private-use characters never typed by anyone).
@@ -25,24 +24,9 @@ LINK_SLOT = "\ue000link\ue000"
 TOKEN_SLOT = "WATCHNET_TOKEN_SLOT"  # noqa: S105
 
 
-def _base_url() -> str | None:
-    base = current_app.config.get("PUBLIC_BASE_URL")
-    return str(base).rstrip("/") if base else None
-
-
 def alert_link_for_token(token: str) -> str:
     """The absolute URL of a recipient's personal alert page."""
-    try:
-        path = url_for("alert_field.show", token=token)
-    except (BuildError, RuntimeError):
-        path = f"/a/{token}"
-    base = _base_url()
-    if base:
-        return base + path
-    try:
-        return url_for("alert_field.show", token=token, _external=True)
-    except (BuildError, RuntimeError):
-        return path
+    return public_url("alert_field.show", f"/a/{token}", token=token)
 
 
 def alert_link(recipient: AlertRecipient) -> str:
@@ -52,17 +36,7 @@ def alert_link(recipient: AlertRecipient) -> str:
 
 def staff_alert_link(alert: Alert) -> str:
     """The coordinators' page of the alert (absolute where possible)."""
-    try:
-        path = url_for("alerts.show_alert", alert_id=alert.id)
-    except (BuildError, RuntimeError):
-        path = f"/alerts/{alert.id}"
-    base = _base_url()
-    if base:
-        return base + path
-    try:
-        return url_for("alerts.show_alert", alert_id=alert.id, _external=True)
-    except (BuildError, RuntimeError):
-        return path
+    return public_url("alerts.show_alert", f"/alerts/{alert.id}", alert_id=alert.id)
 
 
 def _exercise_prefix(alert: Alert) -> str:

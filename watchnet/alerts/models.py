@@ -10,10 +10,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from watchnet.dbtypes import UTCDateTime, utcnow
+from watchnet.core.dbtypes import UTCDateTime, utcnow
+from watchnet.core.enums import enum_column_type
+from watchnet.core.extensions import Model
 from watchnet.districts.models import District
-from watchnet.enums import enum_column_type
-from watchnet.extensions import Model
 from watchnet.people.models import Supporter
 from watchnet.registry.models import AtRiskPerson, Build, Sex
 

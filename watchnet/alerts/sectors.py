@@ -20,9 +20,9 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import joinedload
 
 from watchnet.alerts.models import Alert, AlertRecipient, SearchSectorClaim, WalkedSector
-from watchnet.dbtypes import utcnow
-from watchnet.extensions import db
-from watchnet.geo import haversine_m
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.extensions import db
+from watchnet.core.geo import haversine_m
 from watchnet.people.models import Supporter
 from watchnet.registry.models import UsualPlace
 

@@ -39,15 +39,16 @@ from watchnet.alerts.models import (
 )
 from watchnet.alerts.targeting import Target, effective_radius_m, find_targets
 from watchnet.audit.services import record_audit
-from watchnet.bulk import insert_ignoring_conflicts
-from watchnet.dbtypes import utcnow
+from watchnet.core.bulk import insert_ignoring_conflicts
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.errors import UserInputError
+from watchnet.core.extensions import db
+from watchnet.core.geo import is_valid_latlon
+from watchnet.core.i18n import default_locale, locale_chooser
 from watchnet.districts.models import District
-from watchnet.extensions import db
-from watchnet.geo import is_valid_latlon
 from watchnet.notifications.models import Delivery, DeliveryChannel, DeliveryStatus
 from watchnet.notifications.services import enqueue_deliveries
 from watchnet.people.models import NotificationAddress, StaffUser, Supporter
-from watchnet.people.services import UserInputError
 from watchnet.registry.models import AtRiskPerson, Build, Sex
 
 TOPIC = "alert"
@@ -191,22 +192,6 @@ def _add_recipients(alert: Alert, targets: list[Target], radius_m: float) -> int
     )
 
 
-def _default_locale() -> str:
-    return str(current_app.config["BABEL_DEFAULT_LOCALE"])
-
-
-def _locale_of(locale: str | None) -> str:
-    languages = current_app.config["LANGUAGES"]
-    return locale if locale and locale in languages else _default_locale()
-
-
-def _locale_chooser() -> Callable[[str | None], str]:
-    """_locale_of with the settings read once (it runs once per recipient)."""
-    languages = set(current_app.config["LANGUAGES"])
-    default = _default_locale()
-    return lambda locale: locale if locale and locale in languages else default
-
-
 def _queue_messages(
     alert: Alert,
     recipient_filter: sa.ColumnElement[bool],
@@ -253,7 +238,7 @@ def _queue_messages(
     link_template = messages.alert_link_for_token(messages.TOKEN_SLOT)
     prefix = f"alert:{alert.id}:{key}"
     rows: list[dict[str, Any]] = []
-    locale_of = _locale_chooser()
+    locale_of = locale_chooser()
     for supporter_id, email, locale, district_id, token in people:
         lang = locale_of(locale)
         if lang not in texts:
@@ -542,14 +527,14 @@ def override_radius(alert: Alert, radius_m: float | None, actor: Actor) -> int:
 
 def _place_phrase(alert: Alert, lat: float, lon: float) -> str:
     """Where a point is, relative to the district's nearest landmark (default language)."""
+    from watchnet.core.geo import NamedPlace, nearest_place, relative_phrase
     from watchnet.districts.services import landmarks_of
-    from watchnet.geo import NamedPlace, nearest_place, relative_phrase
 
     places = [NamedPlace(lm.name, lm.lat, lm.lon) for lm in landmarks_of(alert.district)]
     best = nearest_place((lat, lon), places)
     if best is None or best[1] > 3000:
         return ""
-    return relative_phrase((lat, lon), best[0], _default_locale()[:2])
+    return relative_phrase((lat, lon), best[0], default_locale()[:2])
 
 
 def recentre_alert(alert: Alert, sighting: Sighting, actor: Actor) -> int:

@@ -28,9 +28,9 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
-from watchnet.dbtypes import utcnow
-from watchnet.extensions import db
-from watchnet.geo import EARTH_RADIUS_M, bounding_box, haversine_m
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.extensions import db
+from watchnet.core.geo import EARTH_RADIUS_M, bounding_box, haversine_m
 from watchnet.people.models import Supporter
 from watchnet.tracking.models import LatestPosition
 

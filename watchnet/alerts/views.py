@@ -7,8 +7,6 @@ Only coordinators (and admins) of the alert's district; organizers see the list 
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import (
     Blueprint,
     Response,
@@ -49,12 +47,13 @@ from watchnet.auth.access import (
     staff_required,
     visible_districts,
 )
+from watchnet.core.errors import UserInputError, json_error
+from watchnet.core.extensions import db
+from watchnet.core.refusal import refuse_form
 from watchnet.districts.models import District
-from watchnet.extensions import db
 from watchnet.maps.alert_maps import Place, alert_map_parts, format_km, place_picker_parts
 from watchnet.maps.drill_maps import tile_settings
 from watchnet.people.models import StaffRole
-from watchnet.people.services import UserInputError
 from watchnet.registry.models import AtRiskPerson
 from watchnet.registry.services import alertable_persons
 
@@ -82,17 +81,6 @@ def _alert(alert_id: int) -> Alert:
 def _locale() -> str:
     locale = get_locale()
     return locale.language if locale is not None else "ja"
-
-
-def _field_error(form: Any, exc: UserInputError, aliases: dict[str, str]) -> None:
-    """Show a service's refusal next to its field (or above the form); nothing was kept."""
-    db.session.rollback()
-    name = aliases.get(exc.field or "", exc.field or "")
-    field = getattr(form, name, None)
-    if field is not None and hasattr(field, "errors"):
-        field.errors = [*field.errors, str(exc)]
-    else:
-        form.form_errors.append(str(exc))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -254,7 +242,7 @@ def start_alert(district_id: int) -> ResponseReturnValue:
                 client_key=form.client_key.data or None,
             )
         except UserInputError as exc:
-            _field_error(form, exc, {"last_seen": "last_seen_place"})
+            refuse_form(form, exc, {"last_seen": "last_seen_place"})
         else:
             flash(_("The alert has started. Supporters nearby are being told."), "success")
             return redirect(url_for(".show_alert", alert_id=alert.id), 303)
@@ -268,34 +256,18 @@ def geocode_address(district_id: int) -> ResponseReturnValue:
     district = _district(district_id)
     query = (request.args.get("q") or "").strip()
     if not query:
-        return jsonify({"errors": {"last_seen_place": [_("Please type an address.")]}}), 422
+        message = _("Please type an address.")
+        return json_error(422, message, {"last_seen_place": [message]})
     try:
         found = find_address(
             query, near=(district.center_lat, district.center_lon), language=_locale()
         )
     except GeocoderUnavailable:
-        return jsonify(
-            {
-                "errors": {
-                    "last_seen_place": [
-                        _(
-                            "The address search cannot be reached right now. Please click the map "
-                            "instead."
-                        )
-                    ]
-                }
-            }
-        ), 503
+        message = _("The address search cannot be reached right now. Please click the map instead.")
+        return json_error(503, message, {"last_seen_place": [message]})
     if found is None:
-        return jsonify(
-            {
-                "errors": {
-                    "last_seen_place": [
-                        _("No place was found for this address. Please check it or click the map.")
-                    ]
-                }
-            }
-        ), 404
+        message = _("No place was found for this address. Please check it or click the map.")
+        return json_error(404, message, {"last_seen_place": [message]})
     return jsonify({"lat": found.lat, "lon": found.lon, "address": found.address})
 
 
@@ -416,7 +388,7 @@ def set_radius(alert_id: int) -> ResponseReturnValue:
     try:
         told = services.override_radius(alert, radius_m, current_user._get_current_object())
     except UserInputError as exc:
-        _field_error(form, exc, {"radius_m": "radius_km"})
+        refuse_form(form, exc, {"radius_m": "radius_km"})
         return _render_dashboard(alert, radius_form=form, status=422)
     db.session.commit()
     if radius_m is None:
@@ -474,7 +446,7 @@ def review_sighting(alert_id: int, sighting_id: int) -> ResponseReturnValue:
         services.review_sighting(sighting, SightingStatus(form.status.data), actor)
         told = services.recentre_alert(alert, sighting, actor) if form.recentre.data else None
     except UserInputError as exc:
-        _field_error(form, exc, {})
+        refuse_form(form, exc)
         return _render_dashboard(alert, review_form=(sighting.id, form), status=422)
     db.session.commit()
     if told is not None:
@@ -530,7 +502,7 @@ def close_alert(alert_id: int) -> ResponseReturnValue:
                 actor=current_user._get_current_object(),
             )
         except UserInputError as exc:
-            _field_error(form, exc, {})
+            refuse_form(form, exc)
         else:
             db.session.commit()
             flash(

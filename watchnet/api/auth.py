@@ -15,7 +15,7 @@ from werkzeug.exceptions import Unauthorized
 
 from watchnet.auth.access import ensure_district, get_in_district_or_404, visible_district_ids
 from watchnet.auth.services import staff_from_api_token
-from watchnet.extensions import db
+from watchnet.core.extensions import db
 from watchnet.people.models import StaffUser
 
 SECURITY_SCHEME = "bearerAuth"

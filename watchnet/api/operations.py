@@ -9,15 +9,15 @@ from __future__ import annotations
 from flask_babel import gettext as _
 
 from watchnet.audit.services import record_audit
+from watchnet.core.errors import UserInputError
+from watchnet.core.extensions import db
+from watchnet.core.geo import is_valid_latlon
 from watchnet.drills.models import Checkpoint, Drill
 from watchnet.drills.services import (
     MAX_CHECKPOINTS,
     CheckpointFields,
     update_checkpoint,
 )
-from watchnet.extensions import db
-from watchnet.geo import is_valid_latlon
-from watchnet.people.services import UserInputError
 
 
 def add_checkpoint(drill: Drill, lat: float, lon: float, fields: CheckpointFields) -> Checkpoint:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from watchnet.core.errors import UserInputError
 from watchnet.core.validation import CleanString, SaneDateTime, StrictFloat
 from watchnet.districts.models import LandmarkKind
 from watchnet.drills.models import DrillStatus, ExpectedContact
@@ -28,7 +29,6 @@ from watchnet.people.services import (
     NOTE_MAX,
     PHONE_MAX,
     URL_MAX,
-    UserInputError,
     is_valid_kana,
     problem_message,
 )
@@ -196,7 +196,7 @@ class DrillPatchSchema(DrillSchema):
 
 
 def _comparable(value: Any) -> Any:
-    from watchnet.timefmt import from_local
+    from watchnet.core.timefmt import from_local
 
     return from_local(value)
 

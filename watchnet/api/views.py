@@ -42,6 +42,9 @@ from watchnet.api.schemas import (
     SupporterSchema,
     supporter_out,
 )
+from watchnet.core.errors import UserInputError
+from watchnet.core.extensions import csrf, db
+from watchnet.core.timefmt import from_local
 from watchnet.districts.models import District, Landmark
 from watchnet.districts.services import add_landmark, remove_landmark, update_landmark
 from watchnet.drills.models import Checkpoint, Drill
@@ -57,16 +60,13 @@ from watchnet.drills.services import (
     update_checkpoint,
     update_drill,
 )
-from watchnet.extensions import csrf, db
 from watchnet.people.models import Supporter
 from watchnet.people.services import (
-    UserInputError,
     register_supporter,
     set_supporter_active,
     supporters_query,
     update_supporter,
 )
-from watchnet.timefmt import from_local
 
 PREFIX = "/api/v1"
 

@@ -8,7 +8,7 @@ from flask import has_request_context, request
 from flask_login import current_user
 
 from watchnet.audit.models import AuditEvent
-from watchnet.extensions import db
+from watchnet.core.extensions import db
 
 
 def current_actor() -> str:

@@ -32,13 +32,14 @@ from functools import wraps
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from flask import abort, current_app, jsonify, render_template, request, session
+from flask import abort, current_app, render_template, request, session
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from watchnet.core.errors import json_error
+from watchnet.core.extensions import db, login_manager
 from watchnet.districts.models import District
-from watchnet.extensions import db, login_manager
 from watchnet.people.models import StaffRole, StaffUser, Supporter
 
 # A session in use is renewed at most this often (and at least 8 times per lifetime).
@@ -163,9 +164,7 @@ def signed_out_response() -> ResponseReturnValue:
     (the field scripts treat 401/403 as signed out)."""
     if request.endpoint in PHONE_PAGE_ENDPOINTS:
         return render_template("auth/signed_out.html"), 403
-    return jsonify(
-        {"code": 403, "message": signed_out_message(), "errors": {}, "signed_out": True}
-    ), 403
+    return json_error(403, signed_out_message(), signed_out=True)
 
 
 def visible_district_ids(user: StaffUser) -> set[int]:

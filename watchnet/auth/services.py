@@ -15,8 +15,9 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from watchnet.audit.services import record_audit
 from watchnet.auth.models import ApiToken, LoginAttempt
-from watchnet.dbtypes import utcnow
-from watchnet.extensions import db
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.extensions import db
+from watchnet.core.urls import public_url
 from watchnet.people.models import StaffUser, Supporter, password_hash_method
 
 SIGNIN_SALT = "watchnet.supporter-signin"
@@ -76,6 +77,12 @@ def _signin_serializer() -> URLSafeSerializer:
 def make_signin_token(supporter: Supporter) -> str:
     """The supporter's personal sign-in token; stable until revoked."""
     return str(_signin_serializer().dumps({"s": supporter.id, "v": supporter.token_version}))
+
+
+def signin_url(supporter: Supporter) -> str:
+    """The supporter's personal sign-in link (cards, team handouts), on PUBLIC_BASE_URL when that
+    is configured."""
+    return public_url("auth.supporter_signin", token=make_signin_token(supporter))
 
 
 def supporter_from_signin_token(token: str) -> Supporter | None:

@@ -18,8 +18,8 @@ from watchnet.auth.services import (
     revoke_api_token,
     supporter_from_signin_token,
 )
+from watchnet.core.extensions import db
 from watchnet.core.urls import safe_redirect_target
-from watchnet.extensions import db
 
 bp = Blueprint("auth", __name__)
 

@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from watchnet.extensions import db
+from watchnet.core.extensions import db
 
 log = logging.getLogger("watchnet.errors")
+
+
+class UserInputError(ValueError):
+    """A domain rule refused the input; the message is shown to the user."""
+
+    def __init__(self, message: Any, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
 
 
 def _messages() -> dict[int, str]:
@@ -97,3 +107,14 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     if not app.testing or not app.config.get("PROPAGATE_EXCEPTIONS"):
         app.register_error_handler(Exception, handle_unexpected)
+
+
+def json_error(
+    code: int, message: str, errors: Mapping[str, list[str]] | None = None, **extra: Any
+) -> tuple[Response, int]:
+    """The JSON error of the app's own scripts: {"code", "message", "errors": {field: [reason]}}
+    plus any extra keys (signed_out ...), with the status code. (The public API keeps
+    flask-smorest's documented shape, {"errors": {"json": {field: [reason]}}}.)"""
+    body: dict[str, Any] = {"code": code, "message": message, "errors": dict(errors or {})}
+    body.update(extra)
+    return jsonify(body), code

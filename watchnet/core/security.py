@@ -16,7 +16,7 @@ from flask import Flask, g, request
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from watchnet.config import ConfigError
+from watchnet.core.config import ConfigError
 
 GSI_ORIGIN = "https://cyberjapandata.gsi.go.jp"
 

@@ -24,7 +24,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlsplit
+
+from flask import current_app, url_for
+from werkzeug.routing import BuildError
 
 
 def _has_allowed_host_and_scheme(url: str, allowed_hosts: set[str], require_https: bool) -> bool:
@@ -81,3 +85,26 @@ def safe_redirect_target(target: str | None, fallback: str) -> str:
         # What the browser would do anyway; a raw CR/LF would also be refused in a header.
         return re.sub(r"[\t\r\n]", "", target.strip())
     return fallback
+
+
+def public_url(endpoint: str, fallback_path: str | None = None, **values: Any) -> str:
+    """The absolute URL of a page for a message that leaves the app (mail, apprise, QR codes):
+    on PUBLIC_BASE_URL when it is set, else the request's or SERVER_NAME's host.
+
+    Outside a request without SERVER_NAME url_for cannot build a URL; then fallback_path (the
+    page's path) is returned when given, else the error propagates."""
+    try:
+        path = url_for(endpoint, **values)
+    except (BuildError, RuntimeError):
+        if fallback_path is None:
+            raise
+        path = fallback_path
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    if base:
+        return str(base).rstrip("/") + path
+    try:
+        return url_for(endpoint, _external=True, **values)
+    except (BuildError, RuntimeError):
+        if fallback_path is None:
+            raise
+        return path

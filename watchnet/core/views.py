@@ -23,8 +23,8 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
+from watchnet.core.extensions import db
 from watchnet.core.urls import safe_redirect_target
-from watchnet.extensions import db
 
 bp = Blueprint("core", __name__)
 
@@ -65,23 +65,6 @@ def healthz() -> tuple[Response, int]:
     except sa.exc.SQLAlchemyError as exc:
         current_app.logger.warning("health check failed: %s", exc)
         return jsonify(status="error", database={"state": "unavailable"}), 503
-
-
-@bp.get("/healthz/delivery")
-def healthz_delivery() -> tuple[Response, int]:
-    """Whether alerts are going out: the dispatchers' and the scheduler's last heartbeat and
-    the oldest due message. 503 when delivery is stuck: messages are due and no dispatcher
-    beat within HEALTH_DISPATCHER_STALE_S, or a due message has waited longer than
-    HEALTH_DELIVERY_MAX_AGE_S. (A sibling of /healthz, which load balancers use for the web
-    workers and which must not fail because a background process did.)"""
-    from watchnet.jobs.health import delivery_health
-
-    try:
-        report, stuck = delivery_health()
-    except sa.exc.SQLAlchemyError as exc:
-        current_app.logger.warning("delivery health check failed: %s", exc)
-        return jsonify(status="error", database={"state": "unavailable"}), 503
-    return jsonify(report), 503 if stuck else 200
 
 
 @bp.post("/lang/<code>")

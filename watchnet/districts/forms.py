@@ -7,9 +7,9 @@ from flask_wtf import FlaskForm
 from wtforms import FloatField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
 
+from watchnet.core.labels import choices
 from watchnet.core.validation import SafeForm
 from watchnet.districts.models import LandmarkKind
-from watchnet.labels import choices
 
 
 def _finite(form: FlaskForm, field: FloatField) -> None:

@@ -6,11 +6,13 @@ from datetime import datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from watchnet.dbtypes import UTCDateTime, utcnow
-from watchnet.enums import enum_column_type
-from watchnet.extensions import Model
+from watchnet.core.dbtypes import UTCDateTime, utcnow
+from watchnet.core.enums import enum_column_type
+from watchnet.core.extensions import Model
+from watchnet.core.labels import register_labels
 
 
 class District(Model):
@@ -41,6 +43,23 @@ class LandmarkKind(StrEnum):
     police_box = "police_box"
     hospital = "hospital"
     other = "other"
+
+
+register_labels(
+    LandmarkKind,
+    {
+        "community_hall": _l("Community hall"),
+        "school": _l("School"),
+        "shrine": _l("Shrine"),
+        "temple": _l("Temple"),
+        "park": _l("Park"),
+        "station": _l("Station"),
+        "shop": _l("Shop"),
+        "police_box": _l("Police box"),
+        "hospital": _l("Hospital / clinic"),
+        "other": _l("Other"),
+    },
+)
 
 
 class Landmark(Model):

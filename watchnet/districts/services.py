@@ -6,11 +6,11 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from watchnet.audit.services import record_audit
+from watchnet.core.errors import UserInputError
+from watchnet.core.extensions import db
+from watchnet.core.geo import is_valid_latlon
 from watchnet.core.validation import clean_line, normalise_name
 from watchnet.districts.models import District, Landmark, LandmarkKind
-from watchnet.extensions import db
-from watchnet.geo import is_valid_latlon
-from watchnet.people.services import UserInputError
 
 NAME_MAX = 100
 

@@ -13,6 +13,8 @@ from watchnet.auth.access import (
     staff_required,
     visible_districts,
 )
+from watchnet.core.errors import UserInputError
+from watchnet.core.extensions import db
 from watchnet.districts.forms import DeleteForm, LandmarkForm
 from watchnet.districts.models import District, Landmark
 from watchnet.districts.services import (
@@ -21,7 +23,6 @@ from watchnet.districts.services import (
     remove_landmark,
     update_landmark,
 )
-from watchnet.extensions import db
 from watchnet.maps.builders import (
     MapParts,
     TileSettings,
@@ -30,7 +31,6 @@ from watchnet.maps.builders import (
     new_map,
     render_parts,
 )
-from watchnet.people.services import UserInputError
 
 bp = Blueprint("districts", __name__, url_prefix="/districts")
 

@@ -9,6 +9,10 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField, TimeField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from watchnet.core.errors import UserInputError
+from watchnet.core.labels import choices
+from watchnet.core.phones import PhoneNumber
+from watchnet.core.timefmt import to_local
 from watchnet.core.validation import SafeForm, YearWindow
 from watchnet.drills.models import Drill, DrillStatus, ExpectedContact
 from watchnet.drills.services import (
@@ -22,10 +26,6 @@ from watchnet.drills.services import (
     drill_times,
     parse_checklist,
 )
-from watchnet.labels import choices
-from watchnet.people.services import UserInputError
-from watchnet.phones import PhoneNumber
-from watchnet.timefmt import to_local
 
 TEXT_MAX = 4000  # purpose and background are Text columns; a page of text is plenty
 

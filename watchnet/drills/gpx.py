@@ -18,8 +18,8 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 from flask_babel import lazy_gettext as _l
 
+from watchnet.core.geo import is_valid_latlon
 from watchnet.core.validation import clean_block, clean_line
-from watchnet.geo import is_valid_latlon
 
 MAX_ROUTE_POINTS = 2000
 MAX_CHECKPOINTS = 50

@@ -6,12 +6,14 @@ from datetime import datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from watchnet.dbtypes import UTCDateTime, utcnow
+from watchnet.core.dbtypes import UTCDateTime, utcnow
+from watchnet.core.enums import enum_column_type
+from watchnet.core.extensions import Model
+from watchnet.core.labels import register_labels
 from watchnet.districts.models import District
-from watchnet.enums import enum_column_type
-from watchnet.extensions import Model
 from watchnet.people.models import StaffUser, Supporter
 
 
@@ -21,11 +23,32 @@ class DrillStatus(StrEnum):
     ended = "ended"
 
 
+register_labels(
+    DrillStatus,
+    {
+        "planned": _l("Planned"),
+        "live": _l("Live"),
+        "ended": _l("Ended"),
+    },
+)
+
+
 class ExpectedContact(StrEnum):
     family = "family"
     anshin_center = "anshin_center"
     police = "police"
     organizer = "organizer"
+
+
+register_labels(
+    ExpectedContact,
+    {
+        "family": _l("Family"),
+        "anshin_center": _l("Anshin center"),
+        "police": _l("Police"),
+        "organizer": _l("Organizer"),
+    },
+)
 
 
 class Drill(Model):
@@ -140,6 +163,16 @@ class ParticipantRole(StrEnum):
     walker = "walker"
     observer = "observer"
     role_player = "role_player"
+
+
+register_labels(
+    ParticipantRole,
+    {
+        "walker": _l("Walker"),
+        "observer": _l("Observer"),
+        "role_player": _l("Role-player"),
+    },
+)
 
 
 class Participant(Model):

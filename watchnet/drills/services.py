@@ -18,17 +18,17 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from watchnet.audit.services import record_audit
 from watchnet.auth.access import visible_district_ids
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.errors import UserInputError
+from watchnet.core.extensions import db
+from watchnet.core.geo import is_valid_latlon, route_length_m, walking_time_s
+from watchnet.core.phones import is_phone_number, normalise_phone
+from watchnet.core.timefmt import from_local
 from watchnet.core.validation import clean_line
-from watchnet.dbtypes import utcnow
 from watchnet.districts.models import Landmark
 from watchnet.drills import gpx
 from watchnet.drills.models import Checkpoint, Drill, DrillStatus, ExpectedContact, RoutePoint
-from watchnet.extensions import db
-from watchnet.geo import is_valid_latlon, route_length_m, walking_time_s
 from watchnet.people.models import StaffUser
-from watchnet.people.services import UserInputError
-from watchnet.phones import is_phone_number, normalise_phone
-from watchnet.timefmt import from_local
 
 MAX_ROUTE_POINTS = gpx.MAX_ROUTE_POINTS
 MAX_CHECKPOINTS = gpx.MAX_CHECKPOINTS

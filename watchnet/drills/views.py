@@ -21,6 +21,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from watchnet.auth.access import get_in_district_or_404, staff_required, visible_districts
+from watchnet.core.errors import UserInputError
+from watchnet.core.extensions import db
+from watchnet.core.labels import select_choices
+from watchnet.core.refusal import refuse_form
 from watchnet.drills import services
 from watchnet.drills.forms import (
     CheckpointForm,
@@ -29,12 +33,10 @@ from watchnet.drills.forms import (
     GpxImportForm,
 )
 from watchnet.drills.gpx import MAX_BYTES as MAX_GPX_BYTES
+from watchnet.drills.map_data import drill_map_data
 from watchnet.drills.models import Checkpoint, Drill
-from watchnet.extensions import db
 from watchnet.kpt.services import open_action_items
-from watchnet.labels import select_choices
 from watchnet.maps.drill_maps import drill_map_parts, route_editor_map_parts, tile_settings
-from watchnet.people.services import UserInputError
 
 bp = Blueprint("drills", __name__, url_prefix="/drills")
 
@@ -52,14 +54,6 @@ def _drill_form(**kwargs: Any) -> DrillForm:
     districts = visible_districts(current_user)
     form.district_id.choices = select_choices((d.id, d.name) for d in districts)
     return form
-
-
-def _field_error(form: Any, exc: UserInputError) -> None:
-    field = getattr(form, exc.field or "", None)
-    if field is not None:
-        field.errors = [*field.errors, str(exc)]
-    else:
-        flash(str(exc), "error")
 
 
 @bp.get("/")
@@ -80,7 +74,7 @@ def new_drill() -> ResponseReturnValue:
             drill = services.plan_drill(form.to_fields(), created_by=current_user)
         except UserInputError as exc:
             db.session.rollback()
-            _field_error(form, exc)
+            refuse_form(form, exc)
         else:
             db.session.commit()
             flash(_("The drill has been created."), "success")
@@ -102,7 +96,7 @@ def edit_drill(drill_id: int) -> ResponseReturnValue:
             services.update_drill(drill, form.to_fields())
         except UserInputError as exc:
             db.session.rollback()
-            _field_error(form, exc)
+            refuse_form(form, exc)
         else:
             db.session.commit()
             flash(_("The drill has been saved."), "success")
@@ -132,7 +126,7 @@ def delete_drill(drill_id: int) -> ResponseReturnValue:
 
 def _render_show(drill: Drill, gpx_form: GpxImportForm, status: int = 200) -> ResponseReturnValue:
     landmarks = services.district_landmarks(drill.district_id)
-    parts = drill_map_parts(drill, landmarks, tile_settings(current_app.config))
+    parts = drill_map_parts(drill_map_data(drill), landmarks, tile_settings(current_app.config))
     summary = services.summarize_route(drill.route_latlons, _speed())
     return render_template(
         "drills/show.html",
@@ -158,7 +152,9 @@ def route_editor(drill_id: int) -> str:
     """The route editor page; static/js/route_editor.js does the drawing."""
     drill = _load_drill(drill_id)
     landmarks = services.district_landmarks(drill.district_id)
-    parts = route_editor_map_parts(drill, landmarks, tile_settings(current_app.config))
+    parts = route_editor_map_parts(
+        drill_map_data(drill), landmarks, tile_settings(current_app.config)
+    )
     return render_template(
         "drills/route_editor.html",
         drill=drill,
@@ -200,7 +196,7 @@ def edit_checkpoint(drill_id: int, checkpoint_id: int) -> ResponseReturnValue:
             services.update_checkpoint(checkpoint, form.to_fields())
         except UserInputError as exc:
             db.session.rollback()
-            _field_error(form, exc)
+            refuse_form(form, exc)
         else:
             db.session.commit()
             flash(_("The checkpoint has been saved."), "success")
@@ -235,7 +231,7 @@ def import_gpx(drill_id: int) -> ResponseReturnValue:
             services.import_drill_gpx(drill, form.file.data.stream.read(MAX_GPX_BYTES + 1))
         except UserInputError as exc:
             db.session.rollback()
-            _field_error(form, exc)
+            refuse_form(form, exc)
         else:
             db.session.commit()
             flash(_("The route and checkpoints were imported."), "success")

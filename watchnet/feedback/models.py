@@ -8,10 +8,10 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from watchnet.dbtypes import UTCDateTime, utcnow
+from watchnet.core.dbtypes import UTCDateTime, utcnow
+from watchnet.core.enums import enum_column_type
+from watchnet.core.extensions import Model, db
 from watchnet.drills.models import Drill, Team
-from watchnet.enums import enum_column_type
-from watchnet.extensions import Model, db
 from watchnet.people.models import StaffUser, Supporter
 
 TEXT_MAX = 2000

@@ -13,11 +13,13 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from watchnet.core.errors import UserInputError
+from watchnet.core.extensions import db
+from watchnet.core.insert_once import insert_once, insert_or_get
+from watchnet.core.timefmt import to_local
 from watchnet.drills.models import Drill, Participant, ParticipantRole, Team
-from watchnet.extensions import db
 from watchnet.feedback.labels import (
     GAVE_NAME_LABELS,
     SCALE_FIELDS,
@@ -34,8 +36,6 @@ from watchnet.feedback.models import (
     Viewpoint,
 )
 from watchnet.people.models import StaffUser, Supporter
-from watchnet.people.services import UserInputError
-from watchnet.timefmt import to_local
 
 # The viewpoint a participant's role suggests on the phone.
 ROLE_VIEWPOINT = {
@@ -133,17 +133,8 @@ def record_feedback(
         confidence_alone=answers.confidence_alone if asks(vp, "confidence_alone") else None,
         text=answers.text.strip(),
     )
-    try:
-        # Two taps of a slow phone can race: the unique key decides, the loser gets the winner.
-        with db.session.begin_nested():
-            db.session.add(feedback)
-            db.session.flush()
-    except IntegrityError:
-        existing = _existing(supporter, staff, answers.client_id)
-        if existing is None:
-            raise
-        return existing, False
-    return feedback, True
+    # Two taps of a slow phone can race: the unique key decides, the loser gets the winner.
+    return insert_or_get(feedback, lambda: _existing(supporter, staff, answers.client_id))
 
 
 def teams_given_feedback(drill: Drill, supporter: Supporter) -> set[int]:
@@ -199,12 +190,8 @@ def ensure_preset_themes(drill: Drill) -> list[FeedbackTheme]:
     for preset in PresetTheme:
         if preset in have:
             continue
-        try:
-            with db.session.begin_nested():
-                db.session.add(FeedbackTheme(drill_id=drill.id, preset=preset, name=preset.value))
-                db.session.flush()
-        except IntegrityError:
-            pass  # another request created it at the same moment
+        # Another request may create it at the same moment; then its row stands.
+        insert_once(FeedbackTheme(drill_id=drill.id, preset=preset, name=preset.value))
     return list_themes(drill)
 
 

@@ -9,11 +9,12 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
-from flask_wtf import FlaskForm
 
 from watchnet.auth.access import get_in_district_or_404, staff_required, supporter_required
+from watchnet.core.errors import UserInputError
+from watchnet.core.extensions import db
+from watchnet.core.refusal import refuse_form
 from watchnet.drills.models import Drill, DrillStatus
-from watchnet.extensions import db
 from watchnet.feedback import services
 from watchnet.feedback.forms import CurateForm, ThemeForm, feedback_form, staff_feedback_form
 from watchnet.feedback.labels import (
@@ -27,7 +28,6 @@ from watchnet.feedback.labels import (
     viewpoint_label,
 )
 from watchnet.feedback.models import Viewpoint
-from watchnet.people.services import UserInputError
 
 bp = Blueprint("feedback", __name__)
 
@@ -40,16 +40,6 @@ LABELS = {
     "viewpoint_labels": VIEWPOINT_LABELS,
     "gave_name_labels": GAVE_NAME_LABELS,
 }
-
-
-def _refuse(form: FlaskForm, exc: UserInputError) -> None:
-    """Show a domain rule's refusal next to its field (or above the form); nothing is kept."""
-    db.session.rollback()
-    field = getattr(form, exc.field or "", None)
-    if field is not None and hasattr(field, "errors"):
-        field.errors = [*field.errors, str(exc)]
-    else:
-        form.form_errors.append(str(exc))
 
 
 def _viewpoint(allowed: tuple[Viewpoint, ...]) -> Viewpoint | None:
@@ -92,7 +82,7 @@ def give_feedback(drill_id: int) -> ResponseReturnValue:
         try:
             services.record_feedback(drill, form.answers(viewpoint), supporter=current_user)
         except UserInputError as exc:
-            _refuse(form, exc)
+            refuse_form(form, exc)
         else:
             db.session.commit()
             flash(_("Thank you. Your feedback was saved."), "success")
@@ -131,7 +121,7 @@ def add_feedback(drill_id: int) -> ResponseReturnValue:
                 drill, form.answers(viewpoint), supporter=supporter, staff=current_user
             )
         except UserInputError as exc:
-            _refuse(form, exc)
+            refuse_form(form, exc)
         else:
             db.session.commit()
             flash(_("The feedback was saved."), "success")
@@ -213,7 +203,7 @@ def add_theme(drill_id: int) -> ResponseReturnValue:
         try:
             services.add_theme(drill, form.name.data or "")
         except UserInputError as exc:
-            _refuse(form, exc)
+            refuse_form(form, exc)
         else:
             db.session.commit()
             flash(_("The theme was added."), "success")

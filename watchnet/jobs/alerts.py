@@ -33,11 +33,12 @@ from watchnet.alerts.models import (
 )
 from watchnet.alerts.services import remind_unanswered, widen_alert
 from watchnet.audit.services import record_audit
-from watchnet.dbtypes import utcnow
-from watchnet.extensions import db
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.extensions import db
+from watchnet.core.i18n import recipient_locale
 from watchnet.notifications.models import Delivery, DeliveryStatus
-from watchnet.notifications.services import notify_staff
 from watchnet.people.models import StaffRole, StaffUser, staff_district
+from watchnet.people.notify import notify_staff
 from watchnet.registry.models import Build, Sex
 
 log = logging.getLogger(__name__)
@@ -140,13 +141,7 @@ def _escalate(alert: Alert, at: datetime) -> int:
         return 0
     coordinators = _district_coordinators(alert.district_id)
     for staff in coordinators:
-        languages = current_app.config["LANGUAGES"]
-        locale = (
-            staff.locale
-            if staff.locale in languages
-            else current_app.config["BABEL_DEFAULT_LOCALE"]
-        )
-        with force_locale(locale):
+        with force_locale(recipient_locale(staff.locale)):
             subject, body = messages.escalation_message(alert, told=told, searching=searching)
         notify_staff(
             staff,

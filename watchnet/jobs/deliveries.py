@@ -70,8 +70,8 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
-from watchnet.dbtypes import utcnow
-from watchnet.extensions import db
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.extensions import db
 from watchnet.jobs.workers import Heartbeat
 from watchnet.notifications.models import Delivery, DeliveryChannel, DeliveryStatus
 from watchnet.notifications.transports import SmtpSettings, TransportError, TransportSet

@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from watchnet.dbtypes import utcnow
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.errors import UserInputError
+from watchnet.core.extensions import db
 from watchnet.drills.models import Drill, DrillStatus
-from watchnet.extensions import db
-from watchnet.people.services import UserInputError
 from watchnet.tracking.lifecycle import end_drill, send_drill_reminders, start_drill
 
 log = logging.getLogger(__name__)

@@ -9,8 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
-from watchnet.dbtypes import utcnow
-from watchnet.extensions import db
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.extensions import db
 from watchnet.jobs.models import WorkerHeartbeat
 from watchnet.notifications.models import Delivery, DeliveryStatus
 

@@ -9,8 +9,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from watchnet.dbtypes import UTCDateTime, utcnow
-from watchnet.extensions import Model
+from watchnet.core.dbtypes import UTCDateTime, utcnow
+from watchnet.core.extensions import Model
 
 
 class WorkerHeartbeat(Model):

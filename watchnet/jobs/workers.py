@@ -14,8 +14,8 @@ from typing import cast
 
 import sqlalchemy as sa
 
-from watchnet.dbtypes import utcnow
-from watchnet.extensions import db
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.extensions import db
 from watchnet.jobs.models import WorkerHeartbeat
 
 log = logging.getLogger(__name__)

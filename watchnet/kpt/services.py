@@ -13,11 +13,12 @@ from typing import Any, NotRequired, TypedDict
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
-from watchnet import timefmt
+from watchnet.core import timefmt
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.errors import UserInputError
+from watchnet.core.extensions import db
 from watchnet.core.validation import YEAR_MAX, YEAR_MIN, clean_block, in_year_window, year_message
-from watchnet.dbtypes import utcnow
 from watchnet.drills.models import Drill, Participant, ParticipantRole
-from watchnet.extensions import db
 from watchnet.feedback.labels import VIEWPOINT_LABELS
 from watchnet.feedback.services import chosen_quotes
 from watchnet.kpt.models import (
@@ -32,7 +33,6 @@ from watchnet.kpt.models import (
     KptKind,
     NewsletterDraft,
 )
-from watchnet.people.services import UserInputError
 from watchnet.reflection.facts import DrillFacts, drill_facts
 from watchnet.tracking.models import EncounterStepKind
 

@@ -10,13 +10,14 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from watchnet.auth.access import ensure_district, get_in_district_or_404, staff_required
+from watchnet.core.errors import UserInputError
+from watchnet.core.extensions import db
+from watchnet.core.refusal import refuse_json
 from watchnet.drills.models import Drill
-from watchnet.extensions import db
 from watchnet.feedback.labels import VIEWPOINT_LABELS
 from watchnet.kpt import services
 from watchnet.kpt.forms import CloseActionForm, NewsletterForm
 from watchnet.kpt.models import KptKind
-from watchnet.people.services import UserInputError
 
 bp = Blueprint("kpt", __name__)
 
@@ -29,11 +30,6 @@ def inject_open_actions() -> dict[str, object]:
 
 def _load_drill(drill_id: int) -> Drill:
     return get_in_district_or_404(current_user, Drill, drill_id)
-
-
-def _json_error(exc: UserInputError) -> ResponseReturnValue:
-    db.session.rollback()
-    return jsonify(message=str(exc), errors={exc.field or "_": [str(exc)]}), 422
 
 
 def _body() -> dict[str, Any]:
@@ -68,7 +64,7 @@ def add_item(drill_id: int) -> ResponseReturnValue:
     try:
         services.add_kpt_item(drill, data.get("kind"), data.get("text"))
     except UserInputError as exc:
-        return _json_error(exc)
+        return refuse_json(exc)
     db.session.commit()
     return jsonify(services.board_state(drill)), 201
 
@@ -84,7 +80,7 @@ def edit_item(drill_id: int, kpt_item_id: int) -> ResponseReturnValue:
     except LookupError:
         abort(404)
     except UserInputError as exc:
-        return _json_error(exc)
+        return refuse_json(exc)
     db.session.commit()
     return jsonify(services.board_state(drill))
 
@@ -115,7 +111,7 @@ def make_action_item(drill_id: int, kpt_item_id: int) -> ResponseReturnValue:
     except LookupError:
         abort(404)
     except UserInputError as exc:
-        return _json_error(exc)
+        return refuse_json(exc)
     db.session.commit()
     return jsonify(services.board_state(drill)), 201
 

@@ -1,8 +1,9 @@
 """Folium map builders for drills and districts.
 
-Builders take domain objects (already loaded) and tile settings, and return a folium.Map or its
-parts for embedding in a page template. They never query the database. Every user-supplied
-string that goes into a tooltip or popup passes through `escape_for_map`.
+Builders take plain data (the dataclasses below, built by the caller from its models) and tile
+settings, and return a folium.Map or its parts for embedding in a page template. They import no
+models and never touch the session (an import-linter contract in pyproject.toml checks this).
+Every user-supplied string that goes into a tooltip or popup passes through `escape_for_map`.
 """
 
 from __future__ import annotations
@@ -10,13 +11,33 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import folium
 from markupsafe import Markup
 
-from watchnet.districts.models import Landmark
-
 LatLon = tuple[float, float]
+
+
+class NamedPoint(Protocol):
+    """Anything with a name and a position: a MapPoint, or a Landmark row already loaded."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def lat(self) -> float: ...
+
+    @property
+    def lon(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class MapPoint:
+    name: str
+    lat: float
+    lon: float
+
 
 # Colours chosen to stay distinguishable for common colour-vision differences.
 ROUTE_COLOR = "#0b5cad"
@@ -110,7 +131,7 @@ LANDMARK_LABEL_PANE = "wnLandmarkLabels"
 
 
 def add_landmarks(
-    m: folium.Map, landmarks: Iterable[Landmark], name: str = "landmarks"
+    m: folium.Map, landmarks: Iterable[NamedPoint], name: str = "landmarks"
 ) -> folium.FeatureGroup:
     """Grey dots for the district's named landmarks, name as a permanent label.
 

@@ -1,19 +1,22 @@
 """Folium maps of a registered person: home and usual places (read-only), and the base map of
 the registration form (static/js/registry_form.js draws and edits the points on it).
 
-Takes already-loaded objects; never queries the database. Place names are escaped.
+Takes plain data (PersonMap, built by watchnet.registry.map_data.person_map_data); imports no
+models and never queries the database. Place names are escaped.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import folium
 
-from watchnet.districts.models import District, Landmark
 from watchnet.maps.builders import (
     LatLon,
     MapParts,
+    MapPoint,
+    NamedPoint,
     TileSettings,
     add_landmarks,
     escape_for_map,
@@ -21,7 +24,6 @@ from watchnet.maps.builders import (
     new_map,
     render_parts,
 )
-from watchnet.registry.models import AtRiskPerson
 
 HOME_COLOR = "#1d6b35"
 PLACE_COLOR = "#7a3e9d"
@@ -47,30 +49,41 @@ def place_icon(number: int) -> folium.DivIcon:
     )
 
 
-def _points(person: AtRiskPerson) -> list[LatLon]:
+@dataclass(frozen=True)
+class PersonMap:
+    """What a person's map shows: home (if known), the usual places in order, and the
+    district's centre for a person with neither."""
+
+    home: LatLon | None
+    home_address: str
+    places: Sequence[MapPoint]
+    district_center: LatLon
+
+
+def _points(person: PersonMap) -> list[LatLon]:
     points = [(p.lat, p.lon) for p in person.places]
-    if person.home_lat is not None and person.home_lon is not None:
-        points.insert(0, (person.home_lat, person.home_lon))
+    if person.home is not None:
+        points.insert(0, person.home)
     return points
 
 
-def _center(district: District, points: Sequence[LatLon]) -> LatLon:
+def _center(district_center: LatLon, points: Sequence[LatLon]) -> LatLon:
     if points:
         return points[0]
-    return district.center_lat, district.center_lon
+    return district_center
 
 
 def person_map_parts(
-    person: AtRiskPerson, landmarks: Sequence[Landmark], tiles: TileSettings, home_label: str
+    person: PersonMap, landmarks: Sequence[NamedPoint], tiles: TileSettings, home_label: str
 ) -> MapParts:
     """The person's home and numbered usual places, with the district's landmarks."""
     points = _points(person)
-    m = new_map(_center(person.district, points), tiles, zoom=16)
+    m = new_map(_center(person.district_center, points), tiles, zoom=16)
     add_landmarks(m, landmarks)
     group = folium.FeatureGroup(name="person")
-    if person.home_lat is not None and person.home_lon is not None:
+    if person.home is not None:
         folium.Marker(
-            [person.home_lat, person.home_lon],
+            list(person.home),
             icon=home_icon(),
             tooltip=folium.Tooltip(escape_for_map(person.home_address or home_label)),
         ).add_to(group)
@@ -86,10 +99,13 @@ def person_map_parts(
 
 
 def person_form_map_parts(
-    district: District, points: Sequence[LatLon], landmarks: Sequence[Landmark], tiles: TileSettings
+    district_center: LatLon,
+    points: Sequence[LatLon],
+    landmarks: Sequence[NamedPoint],
+    tiles: TileSettings,
 ) -> MapParts:
     """The form's base map: tiles and landmarks, centred on the points already entered."""
-    m = new_map(_center(district, points), tiles, zoom=16)
+    m = new_map(_center(district_center, points), tiles, zoom=16)
     add_landmarks(m, landmarks)
     fit_to(m, points)
     return render_parts(m)

@@ -9,9 +9,9 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from watchnet.dbtypes import UTCDateTime, utcnow
-from watchnet.enums import enum_column_type
-from watchnet.extensions import Model
+from watchnet.core.dbtypes import UTCDateTime, utcnow
+from watchnet.core.enums import enum_column_type
+from watchnet.core.extensions import Model
 
 
 class DeliveryChannel(StrEnum):

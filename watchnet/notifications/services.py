@@ -6,13 +6,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
-from watchnet.bulk import insert_ignoring_conflicts
-from watchnet.dbtypes import utcnow
-from watchnet.extensions import db
+from watchnet.core.bulk import insert_ignoring_conflicts
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.extensions import db
+from watchnet.core.insert_once import insert_or_get
 from watchnet.notifications.models import Delivery, DeliveryChannel, DeliveryStatus
-from watchnet.people.models import StaffUser, Supporter
 
 
 def enqueue_delivery(
@@ -47,82 +46,11 @@ def enqueue_delivery(
         district_id=district_id,
     )
     # Another worker may enqueue the same key at the same moment; the unique index decides.
-    try:
-        with db.session.begin_nested():
-            db.session.add(delivery)
-    except IntegrityError:
-        found = db.session.scalar(sa.select(Delivery).where(Delivery.dedupe_key == dedupe_key))
-        assert found is not None
-        return found
-    return delivery
-
-
-def notify_supporter(
-    supporter: Supporter,
-    *,
-    key: str,
-    subject: str,
-    body: str,
-    topic: str,
-    topic_id: int | None = None,
-) -> list[Delivery]:
-    """Queue a message to every channel a supporter registered (e-mail, apprise URLs)."""
-    deliveries = []
-    if supporter.email:
-        deliveries.append(
-            enqueue_delivery(
-                dedupe_key=f"{key}:supporter:{supporter.id}:email",
-                channel=DeliveryChannel.email,
-                address=supporter.email,
-                subject=subject,
-                body=body,
-                topic=topic,
-                topic_id=topic_id,
-                supporter_id=supporter.id,
-                district_id=supporter.district_id,
-            )
-        )
-    for addr in supporter.notification_addresses:
-        if addr.is_enabled:
-            deliveries.append(
-                enqueue_delivery(
-                    dedupe_key=f"{key}:supporter:{supporter.id}:addr:{addr.id}",
-                    channel=DeliveryChannel.apprise,
-                    address=addr.url,
-                    subject=subject,
-                    body=body,
-                    topic=topic,
-                    topic_id=topic_id,
-                    supporter_id=supporter.id,
-                    notification_address_id=addr.id,
-                    district_id=supporter.district_id,
-                )
-            )
-    return deliveries
-
-
-def notify_staff(
-    staff: StaffUser,
-    *,
-    key: str,
-    subject: str,
-    body: str,
-    topic: str,
-    topic_id: int | None = None,
-    district_id: int | None = None,
-) -> Delivery:
-    """Queue an e-mail to a staff member."""
-    return enqueue_delivery(
-        dedupe_key=f"{key}:staff:{staff.id}:email",
-        channel=DeliveryChannel.email,
-        address=staff.email,
-        subject=subject,
-        body=body,
-        topic=topic,
-        topic_id=topic_id,
-        staff_id=staff.id,
-        district_id=district_id,
+    delivery, _created = insert_or_get(
+        delivery,
+        lambda: db.session.scalar(sa.select(Delivery).where(Delivery.dedupe_key == dedupe_key)),
     )
+    return delivery
 
 
 _ENQUEUE_COLUMNS = (
@@ -145,7 +73,7 @@ def enqueue_deliveries(rows: Iterable[Mapping[str, Any]]) -> int:
 
     Each row is a dict of enqueue_delivery's keywords (dedupe_key, channel, address, subject,
     body; the rest optional). One INSERT ... ON CONFLICT (dedupe_key) DO NOTHING per chunk
-    (watchnet.bulk): an alert's broadcast of thousands of messages takes a few statements
+    (watchnet.core.bulk): an alert's broadcast of thousands of messages takes a few statements
     instead of a flush per row, and a retry (or a second process) queues nothing twice.
     The caller commits.
     """

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
-from watchnet.labels import label
+from watchnet.core.labels import label
 from watchnet.people.models import SupporterKind
 
 MAX_ROWS = 5000

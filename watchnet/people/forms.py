@@ -29,9 +29,9 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from watchnet.core.labels import choices
 from watchnet.core.validation import SafeForm
 from watchnet.districts.models import District
-from watchnet.labels import choices
 from watchnet.people import services
 from watchnet.people.models import SupporterKind
 

@@ -8,19 +8,31 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from watchnet.dbtypes import UTCDateTime, utcnow
+from watchnet.core.dbtypes import UTCDateTime, utcnow
+from watchnet.core.enums import enum_column_type
+from watchnet.core.extensions import Model, db
+from watchnet.core.labels import register_labels
 from watchnet.districts.models import District
-from watchnet.enums import enum_column_type
-from watchnet.extensions import Model, db
 
 
 class StaffRole(StrEnum):
     admin = "admin"
     coordinator = "coordinator"
     organizer = "organizer"
+
+
+register_labels(
+    StaffRole,
+    {
+        "admin": _l("Administrator"),
+        "coordinator": _l("Coordinator (SC)"),
+        "organizer": _l("Organizer"),
+    },
+)
 
 
 # Which districts a staff member works for; every staff page and API route filters by it.
@@ -89,6 +101,21 @@ class SupporterKind(StrEnum):
     ward_head = "ward_head"
     council_member = "council_member"
     other = "other"
+
+
+register_labels(
+    SupporterKind,
+    {
+        "community_supporter": _l("Community supporter"),
+        "care_prevention_supporter": _l("Care-prevention supporter"),
+        "dementia_supporter": _l("Orange (dementia) supporter"),
+        "care_manager": _l("Care manager"),
+        "welfare_commissioner": _l("Welfare commissioner"),
+        "ward_head": _l("Ward head"),
+        "council_member": _l("Council member"),
+        "other": _l("Other"),
+    },
+)
 
 
 class Supporter(Model):

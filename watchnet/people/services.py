@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import segno
@@ -15,14 +15,15 @@ import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
-from sqlalchemy.orm import contains_eager, selectinload
+from sqlalchemy.orm import selectinload
 
-from watchnet import phones
 from watchnet.audit.services import record_audit
+from watchnet.core import phones
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.errors import UserInputError
+from watchnet.core.extensions import db
 from watchnet.core.validation import clean_block, clean_line
-from watchnet.dbtypes import utcnow
 from watchnet.districts.models import District
-from watchnet.extensions import db
 from watchnet.people import csv_io
 from watchnet.people.models import (
     NotificationAddress,
@@ -46,15 +47,6 @@ _KANA_RE = re.compile(r"^[\u3041-\u3096\u309d\u309e\u30a1-\u30fa\u30fc-\u30fe ]+
 _PHONE_RE = re.compile(r"^[0-9+\-() ]+$")
 # An apprise-style address: a scheme, "://", and something after it (mailto://, json://, ...).
 _URL_RE = re.compile(r"^[a-z][a-z0-9+.\-]*://\S+$", re.IGNORECASE)
-
-
-class UserInputError(ValueError):
-    """A domain rule refused the input; the message is shown to the user."""
-
-    def __init__(self, message: Any, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 def create_staff_user(
@@ -100,7 +92,7 @@ def is_valid_kana(value: str) -> bool:
 
 
 def normalise_phone(value: str | None) -> str:
-    """Full-width digits and hyphens to ASCII (the one rule of watchnet.phones)."""
+    """Full-width digits and hyphens to ASCII (the one rule of watchnet.core.phones)."""
     return phones.normalise_phone(clean_line(value or ""))
 
 
@@ -411,13 +403,6 @@ def supporters_query(
 # The personal sign-in link
 
 
-def signin_url(supporter: Supporter, base_url: str, path_for: Callable[[str], str]) -> str:
-    """The absolute personal link: base URL + the sign-in route for the supporter's token."""
-    from watchnet.auth.services import make_signin_token
-
-    return base_url.rstrip("/") + path_for(make_signin_token(supporter))
-
-
 def qr_svg(data: str) -> Markup:
     """An inline SVG QR code that scales with CSS (no fixed size); safe: only path data."""
     qr = segno.make(data, error="m", micro=False)
@@ -438,50 +423,6 @@ _HEX_COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 def safe_color(value: str | None, default: str = "#777777") -> str:
     """A colour usable in a style attribute: #rrggbb, else the default."""
     return value if value and _HEX_COLOR_RE.match(value) else default
-
-
-def upcoming_participations(supporter: Supporter, now: datetime | None = None) -> list[Any]:
-    """The supporter's live drills, then planned ones from today on, soonest first."""
-    from watchnet.drills.models import Drill, DrillStatus, Participant
-
-    now = now or utcnow()
-    since = now - timedelta(hours=12)
-    stmt = (
-        sa.select(Participant)
-        .join(Participant.drill)
-        .where(
-            Participant.supporter_id == supporter.id,
-            sa.or_(
-                Drill.status == DrillStatus.live,
-                sa.and_(Drill.status == DrillStatus.planned, Drill.starts_at >= since),
-            ),
-        )
-        .options(contains_eager(Participant.drill), selectinload(Participant.team))
-        .order_by(sa.case((Drill.status == DrillStatus.live, 0), else_=1), Drill.starts_at)
-    )
-    return list(db.session.scalars(stmt))
-
-
-def recent_ended_participations(
-    supporter: Supporter, now: datetime | None = None, days: int = 30
-) -> list[Any]:
-    """Drills the supporter took part in that ended in the last `days` days, newest first:
-    the ones they can still give feedback on."""
-    from watchnet.drills.models import Drill, DrillStatus, Participant
-
-    since = (now or utcnow()) - timedelta(days=days)
-    stmt = (
-        sa.select(Participant)
-        .join(Participant.drill)
-        .where(
-            Participant.supporter_id == supporter.id,
-            Drill.status == DrillStatus.ended,
-            Drill.starts_at >= since,
-        )
-        .options(contains_eager(Participant.drill))
-        .order_by(Drill.starts_at.desc())
-    )
-    return list(db.session.scalars(stmt))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ from datetime import date
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -16,20 +15,19 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
-from watchnet.alerts.field_services import active_alerts_for
 from watchnet.auth.access import (
     get_in_district_or_404,
     staff_required,
-    supporter_required,
     visible_district_ids,
     visible_districts,
 )
-from watchnet.auth.services import revoke_signin_token
+from watchnet.auth.services import revoke_signin_token, signin_url
+from watchnet.core.errors import UserInputError
+from watchnet.core.extensions import db
+from watchnet.core.refusal import refuse_form
 from watchnet.districts.models import District
-from watchnet.extensions import db
 from watchnet.people import csv_io, services
 from watchnet.people.forms import (
     ConfirmForm,
@@ -40,7 +38,6 @@ from watchnet.people.forms import (
     SupporterForm,
 )
 from watchnet.people.models import Supporter, SupporterImport
-from watchnet.people.services import UserInputError
 
 bp = Blueprint("people", __name__)
 
@@ -58,22 +55,6 @@ def _district_or_404(district_id: int | None) -> District:
 
 def _supporter_or_404(supporter_id: int) -> Supporter:
     return get_in_district_or_404(current_user, Supporter, supporter_id)
-
-
-def _show_error(form: FlaskForm, exc: UserInputError) -> None:
-    """Put a service's refusal next to the field it names (or above the form)."""
-    db.session.rollback()
-    target = form._fields.get(exc.field or "")
-    if target is None:
-        target = form._fields.get("name") or next(iter(form._fields.values()))
-    target.errors = [*target.errors, str(exc.message)]
-
-
-def _signin_url(supporter: Supporter) -> str:
-    base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url
-    return services.signin_url(
-        supporter, base, lambda token: url_for("auth.supporter_signin", token=token)
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -109,7 +90,7 @@ def new_supporter() -> Response | str | tuple[str, int]:
         try:
             supporter = services.register_supporter(district, **form.service_kwargs())
         except UserInputError as exc:
-            _show_error(form, exc)
+            refuse_form(form, exc, fallback="name")
         else:
             db.session.commit()
             flash(_("The supporter was registered."), "success")
@@ -134,7 +115,7 @@ def edit_supporter(supporter_id: int) -> Response | str | tuple[str, int]:
         try:
             services.update_supporter(supporter, district, **form.service_kwargs())
         except UserInputError as exc:
-            _show_error(form, exc)
+            refuse_form(form, exc, fallback="name")
         else:
             db.session.commit()
             flash(_("The changes were saved."), "success")
@@ -152,7 +133,7 @@ def show_supporter(supporter_id: int) -> str:
 
 
 def _render_detail(supporter: Supporter, revoke_form: RevokeLinkForm) -> str:
-    url = _signin_url(supporter)
+    url = signin_url(supporter)
     services.record_signin_link_view(supporter)
     db.session.commit()
     return render_template(
@@ -170,7 +151,7 @@ def _render_detail(supporter: Supporter, revoke_form: RevokeLinkForm) -> str:
 def supporter_card(supporter_id: int) -> str:
     """A printable card with the personal QR code to hand to the supporter."""
     supporter = _supporter_or_404(supporter_id)
-    url = _signin_url(supporter)
+    url = signin_url(supporter)
     services.record_signin_link_view(supporter)
     db.session.commit()
     return render_template(
@@ -244,7 +225,7 @@ def import_supporters() -> Response | str | tuple[str, int]:
                 district, current_user, upload.filename or "", upload.read()
             )
         except UserInputError as exc:
-            _show_error(form, exc)
+            refuse_form(form, exc, fallback="name")
         else:
             db.session.commit()
             return redirect(url_for("people.import_preview", batch_id=batch.id))
@@ -308,23 +289,4 @@ def export_supporters() -> Response:
         data,
         content_type=f"text/csv; charset={charset}",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# The supporter's own page
-
-
-@bp.get("/me")
-@supporter_required
-def supporter_home() -> str:
-    """The supporter's phone page: greeting, their drills, how to approach someone."""
-    supporter = current_user._get_current_object()
-    return render_template(
-        "people/me.html",
-        supporter=supporter,
-        alerts=active_alerts_for(supporter),
-        participations=services.upcoming_participations(supporter),
-        ended=services.recent_ended_participations(supporter),
-        safe_color=services.safe_color,
     )

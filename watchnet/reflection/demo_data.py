@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from watchnet import geo
+from watchnet.core import geo
+from watchnet.core.extensions import db
 from watchnet.demo import DEMO_LOGINS, DRILL_TITLE
 from watchnet.drills.models import (
     Checkpoint,
@@ -26,7 +27,6 @@ from watchnet.drills.models import (
     RoutePoint,
     Team,
 )
-from watchnet.extensions import db
 from watchnet.feedback.models import Feedback, GaveNameFirst, Viewpoint
 from watchnet.people.models import StaffUser
 from watchnet.tracking.models import EncounterStep, HelpCall, HelpResponse, PositionReport

@@ -11,10 +11,10 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from watchnet.labels import label
+from watchnet.core.labels import label
+from watchnet.core.timefmt import to_local
 from watchnet.reflection.facts import DrillFacts
 from watchnet.reflection.timings import PositionRecord
-from watchnet.timefmt import to_local
 from watchnet.tracking.models import EncounterStepKind
 
 

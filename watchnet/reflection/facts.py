@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from markupsafe import Markup
 from sqlalchemy.orm import selectinload
 
+from watchnet.core.extensions import db
 from watchnet.drills.models import Drill, DrillStatus, Participant
-from watchnet.extensions import db
 from watchnet.reflection import timings
 from watchnet.reflection.charts import timings_chart_svg
 from watchnet.reflection.timings import (

@@ -12,8 +12,8 @@ from typing import Any
 
 from folium.plugins import HeatMap
 
+from watchnet.core.labels import label
 from watchnet.drills.models import Drill
-from watchnet.labels import label
 from watchnet.maps.builders import (
     MapParts,
     TileSettings,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from statistics import mean
 
-from watchnet import geo
+from watchnet.core import geo
 
 STEP_KINDS = (
     "noticed",

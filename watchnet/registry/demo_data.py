@@ -15,8 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from PIL import Image, ImageDraw
 
+from watchnet.core.extensions import db
 from watchnet.districts.models import District
-from watchnet.extensions import db
 from watchnet.people.models import StaffUser
 from watchnet.registry.models import (
     AtRiskPerson,

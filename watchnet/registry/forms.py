@@ -34,10 +34,11 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from watchnet.core.labels import choices
+from watchnet.core.phones import PhoneNumber
+from watchnet.core.timefmt import to_local
 from watchnet.core.validation import SafeForm, YearWindow
-from watchnet.labels import choices
 from watchnet.people.services import is_valid_kana, normalise_kana, problem_message
-from watchnet.phones import PhoneNumber
 from watchnet.registry.models import (
     AtRiskPerson,
     Build,
@@ -57,7 +58,6 @@ from watchnet.registry.services import (
     PlaceFields,
     default_renew_by,
 )
-from watchnet.timefmt import to_local
 
 EARLIEST_BIRTH = date(1900, 1, 1)
 

@@ -8,12 +8,14 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from watchnet.dbtypes import UTCDateTime, utcnow
+from watchnet.core.dbtypes import UTCDateTime, utcnow
+from watchnet.core.enums import enum_column_type
+from watchnet.core.extensions import Model
+from watchnet.core.labels import register_labels
 from watchnet.districts.models import District
-from watchnet.enums import enum_column_type
-from watchnet.extensions import Model
 
 
 class Sex(StrEnum):
@@ -23,11 +25,33 @@ class Sex(StrEnum):
     unknown = "unknown"
 
 
+register_labels(
+    Sex,
+    {
+        "female": _l("Female"),
+        "male": _l("Male"),
+        "other": _l("Other"),
+        "unknown": _l("Not stated"),
+    },
+)
+
+
 class Build(StrEnum):
     slim = "slim"
     medium = "medium"
     stout = "stout"
     unknown = "unknown"
+
+
+register_labels(
+    Build,
+    {
+        "slim": _l("Slim"),
+        "medium": _l("Medium build"),
+        "stout": _l("Stout"),
+        "unknown": _l("Not stated"),
+    },
+)
 
 
 class WalkingAbility(StrEnum):
@@ -39,10 +63,33 @@ class WalkingAbility(StrEnum):
     wheelchair = "wheelchair"
 
 
+register_labels(
+    WalkingAbility,
+    {
+        "brisk": _l("Walks far and fast"),
+        "independent": _l("Walks unaided"),
+        "slow": _l("Walks slowly"),
+        "cane": _l("Walks with a cane"),
+        "walker": _l("Uses a walker or silver car"),
+        "wheelchair": _l("Wheelchair"),
+    },
+)
+
+
 class PhotoKind(StrEnum):
     face = "face"
     full_body = "full_body"
     other = "other"
+
+
+register_labels(
+    PhotoKind,
+    {
+        "face": _l("Face"),
+        "full_body": _l("Full body"),
+        "other": _l("Other"),
+    },
+)
 
 
 class ConsentScope(StrEnum):
@@ -51,6 +98,16 @@ class ConsentScope(StrEnum):
     share_with_supporters = "share_with_supporters"  # description sent to nearby supporters
     share_photo = "share_photo"  # photos shown on alert pages and flyers
     share_with_police = "share_with_police"
+
+
+register_labels(
+    ConsentScope,
+    {
+        "share_with_supporters": _l("Share the description with nearby supporters in a search"),
+        "share_photo": _l("Show the photos on alert pages and flyers"),
+        "share_with_police": _l("Share the details with the police"),
+    },
+)
 
 
 class AtRiskPerson(Model):

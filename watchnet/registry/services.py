@@ -14,10 +14,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from watchnet.audit.services import record_audit
+from watchnet.core.extensions import db
+from watchnet.core.phones import normalise_phone
 from watchnet.districts.models import District
-from watchnet.extensions import db
 from watchnet.people.models import StaffUser
-from watchnet.phones import normalise_phone
 from watchnet.registry.models import (
     AtRiskPerson,
     Build,

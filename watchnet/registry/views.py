@@ -22,9 +22,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from watchnet.auth.access import ensure_district, staff_required, visible_districts
+from watchnet.core.extensions import db
 from watchnet.districts.models import District
 from watchnet.drills.services import district_landmarks
-from watchnet.extensions import db
 from watchnet.maps.builders import MapParts
 from watchnet.maps.drill_maps import tile_settings
 from watchnet.maps.registry_maps import person_form_map_parts, person_map_parts
@@ -38,6 +38,7 @@ from watchnet.registry.forms import (
     RegisterPersonForm,
     local_today,
 )
+from watchnet.registry.map_data import person_map_data
 from watchnet.registry.models import AtRiskPerson, PersonPhoto
 from watchnet.registry.photos import photo_limit_mb
 
@@ -71,7 +72,10 @@ def _form_map(district: District, form: PersonForm) -> MapParts:
     if form.home_lat.data is not None and form.home_lon.data is not None:
         points.insert(0, (form.home_lat.data, form.home_lon.data))
     return person_form_map_parts(
-        district, points, district_landmarks(district.id), tile_settings(current_app.config)
+        (district.center_lat, district.center_lon),
+        points,
+        district_landmarks(district.id),
+        tile_settings(current_app.config),
     )
 
 
@@ -168,7 +172,7 @@ def _render_show(
     services.record_person_view(person, "page")
     db.session.commit()
     parts = person_map_parts(
-        person,
+        person_map_data(person),
         district_landmarks(person.district_id),
         tile_settings(current_app.config),
         home_label=_("Home"),

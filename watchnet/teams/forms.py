@@ -9,9 +9,9 @@ from wtforms import SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length
 
+from watchnet.core.labels import choices, select_choices
 from watchnet.core.validation import SafeForm
 from watchnet.drills.models import ParticipantRole, Team
-from watchnet.labels import choices, select_choices
 from watchnet.teams.services import TEAM_COLORS, TEAM_NAME_MAX
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import segno
 import sqlalchemy as sa
-from flask import abort, current_app, url_for
+from flask import abort, current_app
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
@@ -19,10 +19,11 @@ from markupsafe import Markup
 from sqlalchemy.orm import selectinload
 
 from watchnet.audit.services import record_audit
-from watchnet.auth.services import make_signin_token
+from watchnet.auth.services import signin_url
+from watchnet.core.errors import UserInputError
+from watchnet.core.extensions import db
 from watchnet.core.validation import clean_line, normalise_name
 from watchnet.drills.models import Checkpoint, Drill, Participant, ParticipantRole, Team
-from watchnet.extensions import db
 from watchnet.maps.builders import (
     MapParts,
     TileSettings,
@@ -34,7 +35,6 @@ from watchnet.maps.builders import (
     render_parts,
 )
 from watchnet.people.models import Supporter, SupporterKind
-from watchnet.people.services import UserInputError
 
 TEAM_NAME_MAX = 100  # matches Team.name
 
@@ -391,15 +391,6 @@ def tile_settings() -> TileSettings:
         attribution=cfg["TILE_ATTRIBUTION"],
         max_zoom=int(cfg.get("TILE_MAX_ZOOM", 18)),
     )
-
-
-def signin_url(supporter: Supporter) -> str:
-    """The supporter's personal sign-in link, on PUBLIC_BASE_URL when that is configured."""
-    token = make_signin_token(supporter)
-    base = current_app.config.get("PUBLIC_BASE_URL")
-    if base:
-        return str(base).rstrip("/") + url_for("auth.supporter_signin", token=token)
-    return url_for("auth.supporter_signin", token=token, _external=True)
 
 
 def qr_svg(data: str) -> Markup:

@@ -9,13 +9,13 @@ from flask import Blueprint, flash, make_response, redirect, render_template, ur
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from watchnet.auth.access import get_in_district_or_404, staff_required
+from watchnet.core.errors import UserInputError
+from watchnet.core.extensions import db
+from watchnet.core.refusal import refuse_form
 from watchnet.drills.models import Drill, Team
-from watchnet.extensions import db
-from watchnet.people.services import UserInputError
 from watchnet.teams import services
 from watchnet.teams.forms import ConfirmForm, InviteForm, assign_form, team_form
 
@@ -31,16 +31,6 @@ def team_color(team: Team) -> str:
 
 def _drill(drill_id: int) -> Drill:
     return get_in_district_or_404(current_user, Drill, drill_id)
-
-
-def _refuse(form: FlaskForm, exc: UserInputError) -> None:
-    """Show a domain rule's refusal next to its field (or above the form)."""
-    db.session.rollback()
-    field = getattr(form, exc.field or "", None)
-    if field is not None and hasattr(field, "errors"):
-        field.errors = [*field.errors, str(exc)]
-    else:
-        form.form_errors.append(str(exc))
 
 
 def _back(drill: Drill, anchor: str = "") -> Response:
@@ -99,7 +89,7 @@ def create_team(drill_id: int) -> Response | tuple[str, int]:
         try:
             team = services.create_team(drill, form.name.data or "", form.color.data or "")
         except UserInputError as exc:
-            _refuse(form, exc)
+            refuse_form(form, exc)
         else:
             db.session.commit()
             flash(_("The team was created."), "success")
@@ -118,7 +108,7 @@ def update_team(drill_id: int, team_id: int) -> Response | tuple[str, int]:
         try:
             services.update_team(team, form.name.data or "", form.color.data or "")
         except UserInputError as exc:
-            _refuse(form, exc)
+            refuse_form(form, exc)
         else:
             db.session.commit()
             flash(_("The team was saved."), "success")
@@ -149,7 +139,7 @@ def invite_supporters(drill_id: int) -> Response | tuple[str, int]:
         try:
             added = services.invite_supporters(drill, form.supporter_ids.data or [])
         except UserInputError as exc:
-            _refuse(form, exc)
+            refuse_form(form, exc)
         else:
             db.session.commit()
             flash(
@@ -174,7 +164,7 @@ def assign_participant(drill_id: int, participant_id: int) -> Response | tuple[s
         try:
             services.assign_participant(participant, team, form.role.data or "")
         except UserInputError as exc:
-            _refuse(form, exc)
+            refuse_form(form, exc)
         else:
             db.session.commit()
             flash(_("Saved."), "success")

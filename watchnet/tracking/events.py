@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from watchnet.extensions import db
+from watchnet.core.extensions import db
 from watchnet.tracking.models import LiveEvent
 
 # Audiences: "" = the drill's staff; "drill" = every participant's phone and staff;

@@ -13,7 +13,6 @@ from flask import (
     Response,
     abort,
     current_app,
-    jsonify,
     redirect,
     render_template,
     request,
@@ -33,15 +32,17 @@ from watchnet.auth.access import (
     supporter_session_fresh,
 )
 from watchnet.auth.services import record_refused_access
-from watchnet.core.errors import _messages, handle_http_exception
-from watchnet.dbtypes import utcnow
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.errors import _messages, handle_http_exception, json_error
+from watchnet.core.extensions import db
+from watchnet.core.timefmt import to_local
+from watchnet.drills.map_data import drill_map_data
 from watchnet.drills.models import Drill, DrillStatus, Participant
+from watchnet.drills.participations import upcoming_participations
 from watchnet.drills.services import district_landmarks
-from watchnet.extensions import db
 from watchnet.maps.drill_maps import drill_map_parts, tile_settings
 from watchnet.people.models import Supporter
-from watchnet.people.services import safe_color, upcoming_participations
-from watchnet.timefmt import to_local
+from watchnet.people.services import safe_color
 from watchnet.tracking import services
 from watchnet.tracking.models import HelpCall
 from watchnet.tracking.schemas import (
@@ -60,15 +61,6 @@ bp = Blueprint("field", __name__, url_prefix="/field")
 # the HTML pages of this blueprint keep the app's error pages.
 
 PAGE_ENDPOINTS = frozenset({"field.home", "field.drill_page"})
-
-
-def json_error(
-    code: int, message: str, errors: dict[str, list[str]] | None = None, **extra: Any
-) -> tuple[Response, int]:
-    """{"code", "message", "errors"} with the status code."""
-    body: dict[str, Any] = {"code": code, "message": message, "errors": errors or {}}
-    body.update(extra)
-    return jsonify(body), code
 
 
 @bp.errorhandler(HTTPException)
@@ -325,7 +317,7 @@ def phone_events(drill_id: int) -> ResponseReturnValue:
 def home() -> ResponseReturnValue:
     """The supporter's drill now: the live one, else today's; otherwise their own page, which
     lists what is coming."""
-    participations = upcoming_participations(current_user._get_current_object())
+    participations = upcoming_participations(current_user.id)
     current = next((p for p in participations if _is_drill_of_the_day(p.drill)), None)
     if current is not None:
         return redirect(url_for(".drill_page", drill_id=current.drill_id))
@@ -342,7 +334,9 @@ def drill_page(drill_id: int) -> ResponseReturnValue:
         abort(404)
     drill = participant.drill
     parts = drill_map_parts(
-        drill, district_landmarks(drill.district_id), tile_settings(current_app.config)
+        drill_map_data(drill),
+        district_landmarks(drill.district_id),
+        tile_settings(current_app.config),
     )
     return render_template(
         "field/drill.html",

@@ -19,10 +19,10 @@ from flask import current_app
 from geopy.adapters import RequestsAdapter
 from geopy.exc import GeopyError
 from geopy.geocoders import Nominatim
-from sqlalchemy.exc import IntegrityError
 
+from watchnet.core.extensions import db
+from watchnet.core.insert_once import insert_once
 from watchnet.core.turns import turn_released
-from watchnet.extensions import db
 from watchnet.tracking.models import GeocodeCache
 
 log = logging.getLogger(__name__)
@@ -124,11 +124,7 @@ def reverse_geocode(lat: float, lon: float, language: str = "ja") -> str | None:
         )
         if address is None:
             return None
-        try:
-            with db.session.begin_nested():
-                db.session.add(GeocodeCache(key=key, address=address))
-        except IntegrityError:
-            pass  # another request cached the same spot first
+        insert_once(GeocodeCache(key=key, address=address))  # or another request cached it first
         return address
     except Exception:  # noqa: BLE001 - the sentence must come whatever the geocoder does
         log.exception("reverse geocoding failed")

@@ -12,20 +12,20 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
 from watchnet.audit.services import record_audit
-from watchnet.dbtypes import utcnow
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.errors import UserInputError
+from watchnet.core.extensions import db
+from watchnet.core.i18n import recipient_locale
+from watchnet.core.timefmt import format_formal_date, format_time_range
 from watchnet.drills.models import Drill, DrillStatus, Participant
-from watchnet.extensions import db
 from watchnet.notifications.models import Delivery
-from watchnet.notifications.services import notify_supporter
-from watchnet.people.services import UserInputError
-from watchnet.timefmt import format_formal_date, format_time_range
+from watchnet.people.notify import notify_supporter
 from watchnet.tracking.events import DRILL, emit
 
 REMINDER_TOPIC = "drill_reminder"
@@ -143,8 +143,7 @@ def send_drill_reminders(drill: Drill) -> list[Delivery]:
         supporter = participant.supporter
         if not supporter.is_active:
             continue
-        locale = supporter.locale or current_app.config["BABEL_DEFAULT_LOCALE"]
-        with force_locale(locale):
+        with force_locale(recipient_locale(supporter.locale)):
             subject, body = _reminder_text(drill, supporter.name)
         deliveries += notify_supporter(
             supporter,

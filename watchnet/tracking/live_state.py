@@ -17,9 +17,9 @@ from typing import Any, TypedDict
 
 import sqlalchemy as sa
 
-from watchnet.dbtypes import utcnow
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.extensions import db
 from watchnet.drills.models import Drill, Participant, Team
-from watchnet.extensions import db
 from watchnet.people.models import Supporter
 from watchnet.tracking.events import DRILL, STAFF
 from watchnet.tracking.models import (

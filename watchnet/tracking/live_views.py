@@ -20,12 +20,13 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from watchnet.auth.access import get_in_district_or_404, staff_required
+from watchnet.core.errors import UserInputError
+from watchnet.core.extensions import db
 from watchnet.drills.forms import ConfirmForm
+from watchnet.drills.map_data import drill_map_data
 from watchnet.drills.models import Drill
 from watchnet.drills.services import district_landmarks
-from watchnet.extensions import db
 from watchnet.maps.drill_maps import drill_map_parts, tile_settings
-from watchnet.people.services import UserInputError
 from watchnet.tracking import lifecycle
 from watchnet.tracking.live_state import live_snapshot, parse_since, staff_event_stream
 from watchnet.tracking.models import HelpCall
@@ -44,7 +45,9 @@ def live_view(drill_id: int) -> str:
     """The live view: map, teams, checkpoints and feed; static/js/live.js keeps it current."""
     drill = _load_drill(drill_id)
     parts = drill_map_parts(
-        drill, district_landmarks(drill.district_id), tile_settings(current_app.config)
+        drill_map_data(drill),
+        district_landmarks(drill.district_id),
+        tile_settings(current_app.config),
     )
     return render_template("live/view.html", drill=drill, map_parts=parts)
 

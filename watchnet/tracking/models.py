@@ -8,12 +8,14 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from watchnet.dbtypes import UTCDateTime, utcnow
+from watchnet.core.dbtypes import UTCDateTime, utcnow
+from watchnet.core.enums import enum_column_type
+from watchnet.core.extensions import Model
+from watchnet.core.labels import register_labels
 from watchnet.drills.models import ExpectedContact
-from watchnet.enums import enum_column_type
-from watchnet.extensions import Model
 from watchnet.people.models import Supporter
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit key for the
@@ -77,6 +79,19 @@ class EncounterStepKind(StrEnum):
     asked_name_or_destination = "asked_name_or_destination"
     contacted = "contacted"
     handed_over = "handed_over"
+
+
+register_labels(
+    EncounterStepKind,
+    {
+        "noticed": _l("Noticed the person"),
+        "approached_front": _l("Approached from the front"),
+        "gave_own_name": _l("Gave own name"),
+        "asked_name_or_destination": _l("Asked name or destination"),
+        "contacted": _l("Contacted someone"),
+        "handed_over": _l("Handed over"),
+    },
+)
 
 
 class EncounterStep(Model):

@@ -10,20 +10,21 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 import sqlalchemy as sa
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
-from werkzeug.routing import BuildError
 
-from watchnet import geo
-from watchnet.dbtypes import utcnow
+from watchnet.core import geo
+from watchnet.core.dbtypes import utcnow
+from watchnet.core.extensions import db
+from watchnet.core.i18n import recipient_locale
+from watchnet.core.insert_once import insert_once, insert_or_get
+from watchnet.core.labels import label
+from watchnet.core.urls import public_url
 from watchnet.drills.models import Checkpoint, Drill, DrillStatus, Participant
-from watchnet.extensions import db
-from watchnet.labels import label
-from watchnet.notifications.services import notify_staff, notify_supporter
 from watchnet.people.models import StaffRole, StaffUser, Supporter, staff_district
+from watchnet.people.notify import notify_staff, notify_supporter
 from watchnet.tracking import geocoding
 from watchnet.tracking.events import DRILL, STAFF, emit, supporter_audience
 from watchnet.tracking.models import (
@@ -466,19 +467,18 @@ def record_step(participant: Participant, data: StepInput) -> tuple[EncounterSte
         done_at=data.done_at,
         corrects_id=corrects_id,
     )
-    try:
-        with db.session.begin_nested():
-            db.session.add(step)
-    except IntegrityError:
-        # The same step arrived twice at once (two workers); the first one wins.
-        found = db.session.scalar(
+    # The same step may arrive twice at once (two workers); the first one wins.
+    step, created = insert_or_get(
+        step,
+        lambda: db.session.scalar(
             sa.select(EncounterStep).where(
                 EncounterStep.supporter_id == participant.supporter_id,
                 EncounterStep.client_id == data.client_id,
             )
-        )
-        assert found is not None
-        return found, False
+        ),
+    )
+    if not created:
+        return step, False
     team = participant.team
     payload = step_to_dict(step, names)
     payload.update(
@@ -599,23 +599,6 @@ def nearest_participants(
     return found[:count]
 
 
-def _link(endpoint: str, path: str, **values: Any) -> str:
-    base = current_app.config.get("PUBLIC_BASE_URL")
-    if base:
-        return str(base).rstrip("/") + path
-    try:
-        return url_for(endpoint, _external=True, **values)
-    except (BuildError, RuntimeError):
-        return path
-
-
-def _recipient_locale(person: Supporter | StaffUser) -> str:
-    languages = current_app.config["LANGUAGES"]
-    if person.locale in languages:
-        return str(person.locale)
-    return str(current_app.config["BABEL_DEFAULT_LOCALE"])
-
-
 def _help_message(call: HelpCall, caller: Supporter, link: str) -> tuple[str, str]:
     subject = _("%(name)s is asking for help", name=caller.name)
     lines = [_("%(name)s cannot cope alone and is asking for help.", name=caller.name)]
@@ -672,17 +655,16 @@ def record_help_call(participant: Participant, data: HelpInput) -> tuple[HelpCal
         called_at=data.called_at,
         notified=notified,
     )
-    try:
-        with db.session.begin_nested():
-            db.session.add(call)
-    except IntegrityError:
-        found = db.session.scalar(
+    call, created = insert_or_get(
+        call,
+        lambda: db.session.scalar(
             sa.select(HelpCall).where(
                 HelpCall.supporter_id == caller.id, HelpCall.client_id == data.client_id
             )
-        )
-        assert found is not None
-        return found, False
+        ),
+    )
+    if not created:
+        return call, False
 
     payload = {
         "id": call.id,
@@ -697,8 +679,8 @@ def record_help_call(participant: Participant, data: HelpInput) -> tuple[HelpCal
         "targets": [n["name"] for n in notified],
     }
     emit(drill.id, "help_call", payload, audience=STAFF)
-    field_link = _link("field.drill_page", f"/field/drills/{drill.id}", drill_id=drill.id)
-    live_link = _link("live.live_view", f"/drills/{drill.id}/live", drill_id=drill.id)
+    field_link = public_url("field.drill_page", f"/field/drills/{drill.id}", drill_id=drill.id)
+    live_link = public_url("live.live_view", f"/drills/{drill.id}/live", drill_id=drill.id)
     key = f"help:{call.id}"
     for supporter, distance in nearest:
         emit(
@@ -707,13 +689,13 @@ def record_help_call(participant: Participant, data: HelpInput) -> tuple[HelpCal
             {**payload, "distance_m": int(round(distance))},
             audience=supporter_audience(supporter.id),
         )
-        with force_locale(_recipient_locale(supporter)):
+        with force_locale(recipient_locale(supporter.locale)):
             subject, body = _help_message(call, caller, field_link)
         notify_supporter(
             supporter, key=key, subject=subject, body=body, topic="help_call", topic_id=call.id
         )
     for member in staff:
-        with force_locale(_recipient_locale(member)):
+        with force_locale(recipient_locale(member.locale)):
             subject, body = _help_message(call, caller, live_link)
         notify_staff(
             member,
@@ -757,10 +739,7 @@ def respond_to_help_call(call: HelpCall, responder: Supporter | StaffUser) -> li
     response = HelpResponse(
         help_call_id=call.id, responder=key, responder_name=responder.name[:100]
     )
-    try:
-        with db.session.begin_nested():
-            db.session.add(response)
-    except IntegrityError:
+    if not insert_once(response):
         return responder_names(call)
     names = responder_names(call)
     payload = {

@@ -11,7 +11,7 @@ and two indexes answer the rest.
 """
 from alembic import op
 import sqlalchemy as sa
-import watchnet.dbtypes
+import watchnet.core.dbtypes
 
 
 # revision identifiers, used by Alembic.
@@ -25,7 +25,7 @@ def upgrade():
     op.create_table('walked_sector',
     sa.Column('alert_id', sa.Integer(), nullable=False),
     sa.Column('cell', sa.String(length=16), nullable=False),
-    sa.Column('first_walked_at', watchnet.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('first_walked_at', watchnet.core.dbtypes.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['alert_id'], ['alert.id'], name=op.f('fk_walked_sector_alert_id_alert'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('alert_id', 'cell', name=op.f('pk_walked_sector'))
     )

@@ -7,7 +7,7 @@ Create Date: 2026-12-04 19:00:00
 """
 from alembic import op
 import sqlalchemy as sa
-import watchnet.dbtypes
+import watchnet.core.dbtypes
 
 
 # revision identifiers, used by Alembic.
@@ -23,8 +23,8 @@ def upgrade():
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('pid', sa.Integer(), nullable=False),
     sa.Column('host', sa.String(length=255), nullable=False),
-    sa.Column('started_at', watchnet.dbtypes.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('beat_at', watchnet.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('started_at', watchnet.core.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('beat_at', watchnet.core.dbtypes.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('instance_id', name=op.f('pk_worker_heartbeat'))
     )
     with op.batch_alter_table('worker_heartbeat', schema=None) as batch_op:
@@ -35,8 +35,8 @@ def upgrade():
     sa.Column('token', sa.Integer(), nullable=False),
     sa.Column('pid', sa.Integer(), nullable=True),
     sa.Column('host', sa.String(length=255), nullable=True),
-    sa.Column('acquired_at', watchnet.dbtypes.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('expires_at', watchnet.dbtypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('acquired_at', watchnet.core.dbtypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('expires_at', watchnet.core.dbtypes.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_scheduler_lease'))
     )
     op.create_table('scheduler_job_run',
@@ -44,8 +44,8 @@ def upgrade():
     sa.Column('job', sa.String(length=64), nullable=False),
     sa.Column('holder', sa.String(length=64), nullable=False),
     sa.Column('token', sa.Integer(), nullable=False),
-    sa.Column('started_at', watchnet.dbtypes.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('ended_at', watchnet.dbtypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', watchnet.core.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ended_at', watchnet.core.dbtypes.UTCDateTime(timezone=True), nullable=True),
     sa.Column('done', sa.Integer(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_scheduler_job_run'))
     )

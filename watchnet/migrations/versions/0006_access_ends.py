@@ -7,7 +7,7 @@ Create Date: 2026-12-04 18:40:00
 """
 from alembic import op
 import sqlalchemy as sa
-import watchnet.dbtypes
+import watchnet.core.dbtypes
 
 
 # revision identifiers, used by Alembic.
@@ -19,7 +19,7 @@ depends_on = None
 
 def upgrade():
     with op.batch_alter_table('supporter', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('link_issued_at', watchnet.dbtypes.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('link_issued_at', watchnet.core.dbtypes.UTCDateTime(timezone=True), nullable=True))
     with op.batch_alter_table('alert_recipient', schema=None) as batch_op:
         batch_op.add_column(sa.Column('revoked_token', sa.String(length=43), nullable=True))
         batch_op.create_index(batch_op.f('ix_alert_recipient_revoked_token'), ['revoked_token'], unique=False)

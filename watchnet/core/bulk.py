@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from psycopg import sql as pgsql
 from sqlalchemy.dialects import sqlite
 
-from watchnet.extensions import db
+from watchnet.core.extensions import db
 
 CHUNK = 1000  # rows per statement (SQLite: 15 columns x 1000 stays under 32766 parameters)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import current_app, has_request_context, session
 from flask_login import current_user
 
@@ -22,3 +24,23 @@ def select_locale() -> str:
 def select_timezone() -> str:
     """Times are shown in the configured zone (Asia/Tokyo by default)."""
     return str(current_app.config["DISPLAY_TIMEZONE"])
+
+
+def default_locale() -> str:
+    """The configured default language (Japanese unless BABEL_DEFAULT_LOCALE says otherwise)."""
+    return str(current_app.config["BABEL_DEFAULT_LOCALE"])
+
+
+def recipient_locale(locale: str | None) -> str:
+    """The language a message to someone is written in: their saved choice when the app offers
+    it, else the default. Every outgoing message (mail, apprise) chooses through here."""
+    if locale and locale in current_app.config["LANGUAGES"]:
+        return str(locale)
+    return default_locale()
+
+
+def locale_chooser() -> Callable[[str | None], str]:
+    """recipient_locale with the settings read once (for loops over many recipients)."""
+    languages = set(current_app.config["LANGUAGES"])
+    default = default_locale()
+    return lambda locale: str(locale) if locale and locale in languages else default

@@ -1,0 +1,31 @@
+"""The supporter's own phone page (/me): their alerts and their drills on one page.
+
+It composes alerts, drills and people, so it sits above the domain packages (people knows
+neither drills nor alerts); the route stays on the people blueprint: people.supporter_home.
+"""
+
+from __future__ import annotations
+
+from flask import render_template
+from flask_login import current_user
+
+from watchnet.alerts.field_services import active_alerts_for
+from watchnet.auth.access import supporter_required
+from watchnet.drills.participations import recent_ended_participations, upcoming_participations
+from watchnet.people.services import safe_color
+from watchnet.people.views import bp
+
+
+@bp.get("/me")
+@supporter_required
+def supporter_home() -> str:
+    """The supporter's phone page: greeting, their drills, how to approach someone."""
+    supporter = current_user._get_current_object()
+    return render_template(
+        "people/me.html",
+        supporter=supporter,
+        alerts=active_alerts_for(supporter),
+        participations=upcoming_participations(supporter.id),
+        ended=recent_ended_participations(supporter.id),
+        safe_color=safe_color,
+    )
