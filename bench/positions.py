@@ -214,7 +214,7 @@ def bench_one(db: str, args: argparse.Namespace, wrk: str) -> dict[str, object]:
     instance = Path(tempfile.mkdtemp(prefix=f"wn-bench-{db}-"))
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env["WATCHNET_INSTANCE_PATH"] = str(instance)
-    prepare_database(db, env, BENCH_DB)
+    prepare_database(db, env, args.pg_database)
     setup = subprocess.run(
         [sys.executable, "-c", SETUP, str(args.phones)],
         env=env,
@@ -301,6 +301,9 @@ def main() -> None:
     )
     parser.add_argument("--batch", type=int, default=10, help="positions per batched POST")
     parser.add_argument("--worker-class", choices=["sync", "gthread"], default=None)
+    parser.add_argument(
+        "--pg-database", default=BENCH_DB, help="PostgreSQL database to recreate for the run"
+    )
     args = parser.parse_args()
     wrk = ensure_wrk()
     dbs = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
