@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
-PG_ADMIN_URL = f"{PG_SERVER}/test"
+# The maintenance database: the one called `test` may belong to a running test suite.
+PG_ADMIN_URL = f"{PG_SERVER}/postgres"
 
 
 def prepare_database(db: str, env: dict[str, str], name: str) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import select
 import sqlite3
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from flask import Flask
 from flask_babel import get_locale, gettext, lazy_gettext, ngettext
@@ -28,6 +30,22 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=10000")
         cur.close()
+
+
+@sa.event.listens_for(sa.pool.Pool, "checkout")
+def _closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    # Instead of pool_pre_ping, whose round trip every request paid (config.py): a server that
+    # ends an idle connection (restart, idle timeout, pg_terminate_backend) sends its goodbye
+    # and closes the socket, so the socket of a healthy idle connection has nothing to read.
+    # Raising DisconnectionError makes the pool replace the connection and check out again.
+    pgconn = getattr(dbapi_connection, "pgconn", None)
+    if pgconn is None:  # SQLite
+        return
+    if dbapi_connection.closed or pgconn.status != psycopg.pq.ConnStatus.OK:
+        raise sa.exc.DisconnectionError("connection closed")
+    readable, _, _ = select.select([pgconn.socket], [], [], 0)
+    if readable:
+        raise sa.exc.DisconnectionError("connection closed by the server while idle")
 
 
 def init_app(app: Flask) -> None:

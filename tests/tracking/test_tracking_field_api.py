@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -456,3 +457,81 @@ def test_a_drill_without_checkpoints_suggests_none(
     phone = signin_supporter(app.test_client(), supporter)
     response = phone.get(f"/field/drills/{drill.id}/nearest-checkpoint?lat=36.33&lon=138.94")
     assert response.get_json() == {"checkpoint": None}
+
+
+# ---------------------------------------------------------------------------------------------
+# PostgreSQL's position path: one autocommitted statement and no pre-ping round trip.
+# Connections the server ended while idle are replaced when checked out (web.py), so the first
+# requests after a server-side disconnect still succeed; the report's own transaction settings
+# (autocommit, synchronous_commit off) never leak into the pool.
+
+
+def _postgresql_only() -> None:
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only")
+
+
+def _end_idle_connections() -> None:
+    """What a server restart or an idle timeout does to the pool: every idle connection of
+    this database is terminated by the server."""
+    db.session.remove()
+    admin = sa.create_engine(db.engine.url, poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        pids = set(
+            conn.scalars(
+                sa.text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND state = 'idle'"
+                )
+            )
+        )
+        assert pids, "the pool holds idle connections"
+        for pid in pids:
+            conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            alive = conn.scalar(
+                sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(:pids)"),
+                {"pids": list(pids)},
+            )
+            if not alive:
+                break
+            time.sleep(0.02)
+    admin.dispose()
+
+
+def test_reports_and_pages_work_after_the_server_ended_the_pooled_connections(
+    phone: FlaskClient, live_drill: Any
+) -> None:
+    _postgresql_only()
+    first = phone.post(positions_url(live_drill), json={"positions": [position("pg-before-1")]})
+    assert first.get_json() == {"accepted": 1, "duplicates": 0}
+    _end_idle_connections()
+
+    after = phone.post(positions_url(live_drill), json={"positions": [position("pg-after-01")]})
+    assert after.status_code == 200 and after.get_json() == {"accepted": 1, "duplicates": 0}
+    _end_idle_connections()
+    page = phone.get(f"/field/drills/{live_drill.id}/steps")  # through the Session
+    assert page.status_code == 200
+
+    stored = db.session.scalars(sa.select(PositionReport.client_id)).all()
+    assert sorted(stored) == ["pg-after-01", "pg-before-1"]
+
+
+def test_the_reports_commit_settings_stay_in_its_own_transaction(
+    phone: FlaskClient, live_drill: Any
+) -> None:
+    _postgresql_only()
+    for i in range(8):  # past psycopg's prepare threshold: the prepared statement is used too
+        response = phone.post(
+            positions_url(live_drill), json={"positions": [position(f"pg-local-{i:02d}")]}
+        )
+        assert response.get_json() == {"accepted": 1, "duplicates": 0}
+    # The pool hands the same connection to the Session: it is transactional and synchronous.
+    db.session.remove()
+    with db.engine.connect() as conn:
+        assert conn.scalar(sa.text("SHOW synchronous_commit")) == "on"
+        assert conn.connection.driver_connection.autocommit is False
+        conn.execute(sa.text("CREATE TEMP TABLE probe (x int)"))
+        conn.rollback()
+        assert conn.execute(sa.text("SELECT to_regclass('pg_temp.probe')")).scalar() is None

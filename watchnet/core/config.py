@@ -20,7 +20,7 @@ GSI_ATTRIBUTION = (
 
 DEFAULTS: dict[str, Any] = {
     "SQLALCHEMY_DATABASE_URI": None,  # filled in from DATABASE_URL or the instance folder
-    "SQLALCHEMY_ENGINE_OPTIONS": {},  # pool_pre_ping is added for server databases below
+    "SQLALCHEMY_ENGINE_OPTIONS": {},  # server databases get pool and connect options below
     "SECRET_KEY": None,  # generated once into the instance folder when not configured
     "LANGUAGES": ["ja", "en"],
     "BABEL_DEFAULT_LOCALE": "ja",
@@ -242,12 +242,16 @@ def build_config(instance_path: Path, test_config: dict[str, Any] | None = None)
         cfg["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance_path / 'watchnet.sqlite3'}"
     cfg["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(cfg["SQLALCHEMY_DATABASE_URI"])
     if not cfg["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        # A server may drop idle connections; a local SQLite file never does, and the extra
-        # round trip would be paid by every request.
+        # A server may drop idle connections. No pool_pre_ping: its round trip cost every
+        # request more than a position report's statement; web.py's checkout hook finds the
+        # connections the server closed without one, and pool_recycle renews those a network
+        # device may have dropped silently (a statement on a dead one fails, and the pool then
+        # renews all older connections).
         # connect_timeout: during an outage a connect fails after it instead of hanging, so
         # the dispatcher and the scheduler stay responsive to SIGTERM.
         cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {
-            "pool_pre_ping": True,
+            "pool_pre_ping": False,
+            "pool_recycle": 1800,
             "connect_args": {"connect_timeout": int(cfg.get("DB_CONNECT_TIMEOUT_S") or 3)},
             **cfg["SQLALCHEMY_ENGINE_OPTIONS"],
         }
