@@ -57,10 +57,10 @@ def main() -> None:
 
     from watchnet import create_app
     from watchnet.auth.services import make_signin_token
+    from watchnet.core.extensions import db
     from watchnet.demo import load_demo_data
     from watchnet.districts.models import District
     from watchnet.drills.models import Drill, DrillStatus, Participant
-    from watchnet.extensions import db
     from watchnet.people.services import register_supporter
 
     app = create_app()
