@@ -75,7 +75,8 @@ def test_coordinator_registers_a_person_with_map_clicks_and_a_photo(
         ],
     )
     page.click("#save-person")
-    page.wait_for_load_state("networkidle")
+    # Saved: the browser lands on the person's page, /registry/<id>.
+    page.wait_for_url(lambda url: url.rsplit("/", 1)[-1].isdigit())
 
     person: Any = db.session.scalar(sa.select(AtRiskPerson))
     assert person is not None, page.content()
