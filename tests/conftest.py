@@ -114,10 +114,35 @@ def _wipe(app: Flask) -> None:
                 )
 
 
+# Append-only logs that no page's access depends on; left out of database_fingerprint.
+FINGERPRINT_SKIPS = frozenset({"audit_event", "login_attempt"})
+
+
+def database_fingerprint() -> str:
+    """A digest of every row of every table (but FINGERPRINT_SKIPS): tests that share data
+    built once per module (marker module_data) compare it to know the data is as built."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with db.engine.connect() as conn:
+        for table in db.metadata.sorted_tables:
+            if table.name in FINGERPRINT_SKIPS:
+                continue
+            digest.update(table.name.encode())
+            pk = list(table.primary_key.columns) or list(table.columns)
+            for row in conn.execute(sa.select(table).order_by(*pk)):
+                digest.update(repr(tuple(row)).encode())
+    return digest.hexdigest()
+
+
 @pytest.fixture(autouse=True)
-def _clean_database(app: Flask) -> Iterator[None]:
-    """Every test starts with empty tables and runs inside an app context."""
-    _wipe(app)
+def _clean_database(app: Flask, request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test starts with empty tables and runs inside an app context.
+
+    A test marked module_data instead uses data its module built once: its module's fixture
+    checks the data with database_fingerprint and rebuilds it when a test changed it."""
+    if request.node.get_closest_marker("module_data") is None:
+        _wipe(app)
     with app.app_context():
         yield
         db.session.remove()

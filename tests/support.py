@@ -58,13 +58,37 @@ class LiveServer:
         self.thread.join(5)
 
 
+def session_cookie_value(app: Flask, user: Any) -> str:
+    """The signed session cookie that logging `user` in on `app` would set (Flask-Login's
+    login_user in a request context, signed with the app's secret key like a response)."""
+    from flask import session
+    from flask_login import login_user
+
+    with app.test_request_context("/login", method="POST"):
+        login_user(user)
+        serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+        assert serializer is not None, "the app has no SECRET_KEY"
+        return str(serializer.dumps(dict(session)))
+
+
 def browser_login(page: Any, server: LiveServer, user: Any) -> None:
-    """Log in through the login page in the browser."""
-    page.goto(f"{server.url}/login")
-    page.fill("input[name=email]", user.email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_load_state("networkidle")
+    """Log a staff member in by giving the browser their session cookie, without the form.
+
+    The login form itself is driven in a browser by
+    tests/drills/test_drill_route_editor_browser.py (and over HTTP by tests/auth); here it
+    would cost three page loads per test. The page stays where it was: go to a page next.
+    """
+    page.context.add_cookies(
+        [
+            {
+                "name": server.app.config["SESSION_COOKIE_NAME"],
+                "value": session_cookie_value(server.app, user),
+                "url": server.url,
+                "httpOnly": True,
+                "sameSite": "Lax",
+            }
+        ]
+    )
 
 
 def blank_png() -> bytes:
@@ -91,4 +115,17 @@ def answer_tiles_offline(target: Any) -> None:
     target.route(
         re.compile(r"https://cyberjapandata\.gsi\.go\.jp/.*"),
         lambda route: route.fulfill(status=200, body=png, content_type="image/png"),
+    )
+
+
+def wait_for_page_drawn(page: Any) -> None:
+    """Wait until the page has loaded, every image on it is complete and every Leaflet map
+    with a tile layer has its tiles: what a screenshot, PDF or axe run of the page needs
+    (instead of networkidle, which waits for 500 ms without a request on every page)."""
+    page.wait_for_function(
+        """() => document.readyState === 'complete'
+            && [...document.images].every((img) => img.complete)
+            && [...document.querySelectorAll('.leaflet-container')].every((map) =>
+                map.querySelectorAll('.leaflet-tile-container').length === 0
+                || map.querySelector('img.leaflet-tile') !== null)"""
     )

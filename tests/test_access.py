@@ -102,20 +102,106 @@ class World:
     staff_ids: list[int]
     outsider_token: str
     organizer_id: int = 0
+    outsider_id: int = 0
+    supporter_id: int = 0
+    other_district_id: int = 0
+    other_coordinator_id: int = 0
     problems: list[str] = field(default_factory=list)
 
 
+@pytest.fixture(scope="module")
+def _built_world() -> dict[str, Any]:
+    """The module's victim world and the database's fingerprint right after building it."""
+    return {}
+
+
 @pytest.fixture()
-def victim_world(
-    district, organizer, coordinator, outsider, supporter, make_drill, make_supporter
-) -> World:
-    """A district with one of each object, and the outsider's API token."""
-    drill = make_drill(
-        district,
+def victim_world(app: Flask, _built_world: dict[str, Any]) -> World:
+    """A district with one of each object, and the outsider's API token.
+
+    Built once for the module (the tests are marked module_data, so the per-test wipe is
+    skipped); built again, on empty tables, whenever the database is not exactly as it was
+    right after building (a test changed something, or another module's test ran between).
+    """
+    from tests.conftest import _wipe, database_fingerprint
+
+    fingerprint = database_fingerprint()
+    if _built_world.get("fingerprint") != fingerprint:
+        _wipe(app)
+        db.session.remove()
+        _built_world["world"] = _build_victim_world()
+        db.session.remove()
+        _built_world["fingerprint"] = database_fingerprint()
+        _built_world["builds"] = _built_world.get("builds", 0) + 1
+    from dataclasses import replace
+
+    world: World = _built_world["world"]
+    return replace(world, ids=dict(world.ids), staff_ids=list(world.staff_ids), problems=[])
+
+
+def _build_victim_world() -> World:
+    """The victim district with one of each object; an outsider (organizer of another
+    district), a supporter of the victim district and a coordinator of the other district."""
+    from datetime import UTC, datetime, timedelta
+
+    from tests.conftest import PASSWORD
+    from watchnet.districts.models import District
+    from watchnet.drills.models import Checkpoint, Drill, RoutePoint
+    from watchnet.people.models import StaffRole, StaffUser
+    from watchnet.people.services import register_supporter
+
+    def new_district(name: str, n: int) -> District:
+        district = District(
+            name=name, name_kana=f"てすとちく{n}", center_lat=36.3335, center_lon=138.9455
+        )
+        db.session.add(district)
+        db.session.commit()
+        return district
+
+    def new_staff(district: District, role: str, email: str, n: int) -> StaffUser:
+        user = StaffUser(email=email, name=f"職員 {n}", role=StaffRole(role), districts=[district])
+        user.set_password(PASSWORD)
+        db.session.add(user)
+        db.session.commit()
+        return user
+
+    def new_supporter(name: str, name_kana: str, n: int) -> Any:
+        supporter = register_supporter(
+            district,
+            name=name,
+            name_kana=name_kana,
+            kind="community_supporter",
+            email=f"supporter{n}@example.jp",
+        )
+        db.session.commit()
+        return supporter
+
+    district = new_district("八幡地区", 1)
+    other_district = new_district("寺尾地区", 2)
+    organizer = new_staff(district, "organizer", "organizer@example.jp", 1)
+    coordinator = new_staff(district, "coordinator", "coordinator@example.jp", 2)
+    outsider = new_staff(other_district, "organizer", "outsider@example.jp", 3)
+    other_coordinator = new_staff(other_district, "coordinator", "coord-other@example.jp", 4)
+    supporter = new_supporter("見守 花子", "みまもり はなこ", 1)
+
+    drill = Drill(
+        district_id=district.id,
         title="被害訓練VX",
-        checkpoints=[{"name": "VXポイント", "lat": 36.334, "lon": 138.946}],
+        starts_at=datetime.now(UTC) + timedelta(days=7),
+        meeting_place="公民館",
+        purpose="見守り体制の強化",
+        background="行方不明の経験から",
+        route_points=[
+            RoutePoint(seq=i, lat=a, lon=b)
+            for i, (a, b) in enumerate(
+                [(36.3330, 138.9450), (36.3340, 138.9460), (36.3350, 138.9470)]
+            )
+        ],
+        checkpoints=[Checkpoint(seq=0, name="VXポイント", lat=36.334, lon=138.946)],
     )
-    person = make_supporter(district, name="VX支援者", name_kana="ぶいえっくす")
+    db.session.add(drill)
+    db.session.commit()
+    person = new_supporter("VX支援者", "ぶいえっくす", 2)
     team = Team(drill_id=drill.id, name="VX班")
     db.session.add(team)
     db.session.flush()
@@ -178,7 +264,15 @@ def victim_world(
         ids["supporter_import"] = batch.id
     ids.update(_victim_alert_objects(district, coordinator, person))
     return World(
-        ids, district.id, [organizer.id, coordinator.id], outsider_raw, organizer_id=organizer.id
+        ids,
+        district.id,
+        [organizer.id, coordinator.id],
+        outsider_raw,
+        organizer_id=organizer.id,
+        outsider_id=outsider.id,
+        supporter_id=supporter.id,
+        other_district_id=other_district.id,
+        other_coordinator_id=other_coordinator.id,
     )
 
 
@@ -389,17 +483,16 @@ def check(
         world.problems.append(f"{who}: {method} {url} shows the victim's data {leaked}")
 
 
+@pytest.mark.module_data
 @pytest.mark.parametrize("rule", RULES, ids=_rule_id)
 def test_nobody_outside_the_district_can_use_its_pages_or_api(
-    app: Flask,
-    rule: Rule,
-    victim_world: World,
-    outsider: Any,
-    supporter: Any,
-    make_staff: Any,
-    other_district: Any,
+    app: Flask, rule: Rule, victim_world: World
 ) -> None:
+    from watchnet.people.models import StaffUser, Supporter
+
     world = victim_world
+    outsider = db.session.get(StaffUser, world.outsider_id)
+    supporter = db.session.get(Supporter, world.supporter_id)
     before = victim_rows(world)
     url = fill_url(rule, world)
     has_object = url != rule.rule
@@ -409,11 +502,7 @@ def test_nobody_outside_the_district_can_use_its_pages_or_api(
     anonymous = app.test_client()
     coordinator_only = rule.endpoint.split(".")[0] in COORDINATOR_ONLY_BLUEPRINTS
     if coordinator_only:
-        from watchnet.people.models import StaffUser
-
-        other_id = make_staff(
-            [other_district], role="coordinator", email="coord-other@example.jp"
-        ).id
+        other_id = world.other_coordinator_id
         with app.app_context():
             same_district_organizer = login(
                 app.test_client(), db.session.get(StaffUser, world.organizer_id)

@@ -30,8 +30,10 @@ def pdf_media_boxes(pdf: bytes) -> set[tuple[int, int]]:
 
 def print_flyer(page: Any, server: Any, user: Any, alert_id: int, name: str) -> bytes:
     browser_login(page, server, user)
+    from support import wait_for_page_drawn
+
     page.goto(f"{server.url}/alerts/{alert_id}/flyer")
-    page.wait_for_load_state("networkidle")
+    wait_for_page_drawn(page)
     page.emulate_media(media="print")
     ARTIFACTS.mkdir(exist_ok=True)
     pdf: bytes = page.pdf(

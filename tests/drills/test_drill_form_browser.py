@@ -34,8 +34,8 @@ def test_the_form_marks_the_next_day_as_the_end_time_is_typed(
     page.fill("input[name=start_time]", "00:15")
     page.wait_for_function("document.getElementById('end-next-day').textContent === ''")
     page.fill("input[name=start_time]", "23:30")
-    page.locator("main form button[type=submit]").click()
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation():
+        page.locator("main form button[type=submit]").click()
     assert "23:30–翌日 00:30" in page.locator("main").inner_text()
     db.session.expire_all()
     drill = db.session.scalar(sa.select(Drill))

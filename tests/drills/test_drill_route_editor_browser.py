@@ -41,8 +41,9 @@ def login_in_browser(page, server, user, password: str) -> None:
     form = page.locator("form:has(input[name=password])")
     form.locator("input[name=email]").fill(user.email)
     form.locator("input[name=password]").fill(password)
-    form.locator("button[type=submit]").click()
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation():
+        form.locator("button[type=submit]").click()
+    assert "/login" not in page.url, "the browser login failed"
 
 
 def test_organizer_draws_a_route_with_checkpoints_and_reload_shows_exactly_that(

@@ -98,8 +98,8 @@ def test_kpt_board_try_becomes_an_action_item_closed_on_the_next_drills_page(
     page.select_option("select[name=district_id]", str(district.id))
     page.fill("input[name=date]", "2026-06-14")
     page.fill("input[name=start_time]", "09:30")
-    page.click("main form button[type=submit]")
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation():
+        page.click("main form button[type=submit]")
     db.session.expire_all()
     next_drill = db.session.scalar(sa.select(Drill).where(Drill.title == "第2回 まち歩き訓練"))
     assert next_drill is not None and next_drill.district_id == district.id
@@ -109,8 +109,8 @@ def test_kpt_board_try_becomes_an_action_item_closed_on_the_next_drills_page(
     row = open_actions.locator("li", has_text="目印になる建物を事前に確認する")
     row.wait_for()
     assert "山田 一郎" in row.inner_text()
-    row.locator("button[type=submit]").click()
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation():
+        row.locator("button[type=submit]").click()
     assert page.url.endswith(f"/drills/{next_drill.id}#open-actions")
     assert open_actions.locator("li", has_text="目印になる建物").count() == 0
 

@@ -76,8 +76,7 @@ def test_my_page_fits_a_360_px_phone(browser, live_server, district, make_suppor
     )
     try:
         page = context.new_page()
-        page.goto(f"{live_server.url}/s/{make_signin_token(supporter)}")
-        page.wait_for_load_state("networkidle")
+        page.goto(f"{live_server.url}/s/{make_signin_token(supporter)}")  # waits for "load"
         assert page.url.endswith("/me")
         assert page.locator("h1").inner_text().find("見守 花子") >= 0
         width = page.evaluate("document.documentElement.scrollWidth")

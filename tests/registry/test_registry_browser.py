@@ -23,6 +23,7 @@ def test_coordinator_registers_a_person_with_map_clicks_and_a_photo(
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     answer_tiles_offline(page)
     browser_login(page, live_server, coordinator)
+    page.goto(f"{live_server.url}/")
     page.click("#nav-registry")
     page.wait_for_url(f"**/districts/{district.id}/registry")
     page.click("text=新しく登録する")
@@ -74,7 +75,8 @@ def test_coordinator_registers_a_person_with_map_clicks_and_a_photo(
         ],
     )
     page.click("#save-person")
-    page.wait_for_load_state("networkidle")
+    # Saved: the browser lands on the person's page, /registry/<id>.
+    page.wait_for_url(lambda url: url.rsplit("/", 1)[-1].isdigit())
 
     person: Any = db.session.scalar(sa.select(AtRiskPerson))
     assert person is not None, page.content()

@@ -85,20 +85,11 @@ def log_in(root_conftest: ModuleType) -> Callable[[FlaskClient, Any], FlaskClien
 
 @pytest.fixture()
 def browser_log_in(root_conftest: ModuleType) -> Callable[[Any, Any, Any], None]:
-    """browser_log_in(page, live_server, staff_user): log in through the login page.
-
-    Submits with Enter in the password field: the page header has a submit button of its own
-    (the language switch), which a bare "button[type=submit]" would press first.
-    """
+    """browser_log_in(page, live_server, staff_user): log in with the session cookie
+    (support.browser_login); the login form has its own browser test. Go to a page next."""
 
     def log_in(page: Any, server: Any, user: Any) -> None:
-        page.goto(f"{server.url}/login")
-        page.fill("input[name=email]", user.email)
-        page.fill("input[name=password]", root_conftest.PASSWORD)
-        with page.expect_navigation():
-            page.press("input[name=password]", "Enter")
-        page.wait_for_load_state("networkidle")
-        assert "/login" not in page.url, "the browser login failed"
+        root_conftest.browser_login(page, server, user)
 
     return log_in
 

@@ -57,8 +57,10 @@ def open_handout(page: Any, server: Any, log_in: Any, user: Any, path: str) -> s
     hosts: set[str] = set()
     page.on("request", lambda req: hosts.add(urlsplit(req.url).netloc))
     log_in(page, server, user)
+    from support import wait_for_page_drawn
+
     page.goto(f"{server.url}{path}")
-    page.wait_for_load_state("networkidle")
+    wait_for_page_drawn(page)
     return hosts
 
 
@@ -169,9 +171,11 @@ def test_the_teams_page_and_the_handout_have_no_serious_accessibility_violations
     db.session.commit()
 
     open_handout(page, live_server, browser_log_in, organizer, f"/drills/{yawata_drill.id}/teams/")
+    from support import wait_for_page_drawn
+
     for path in ("", f"{team.id}/handout"):
         page.goto(f"{live_server.url}/drills/{yawata_drill.id}/teams/{path}")
-        page.wait_for_load_state("networkidle")
+        wait_for_page_drawn(page)
         results = Axe().run(page)
         # aria-valid-attr-value: templates/_form.html renders aria-invalid="None" and
         # aria-describedby="None" on valid fields (WTForms 3.3 writes None as text); reported.
