@@ -33,9 +33,11 @@ from watchnet.alerts.models import (
     Alert,
     AlertRecipient,
     AlertStatus,
+    SearchPosition,
     SearchSectorClaim,
     Sighting,
     SightingStatus,
+    WalkedSector,
 )
 from watchnet.alerts.targeting import Target, effective_radius_m, find_targets
 from watchnet.audit.services import record_audit
@@ -44,11 +46,18 @@ from watchnet.core.dbtypes import utcnow
 from watchnet.core.errors import UserInputError
 from watchnet.core.extensions import db
 from watchnet.core.geo import is_valid_latlon
-from watchnet.core.i18n import default_locale, locale_chooser
+from watchnet.core.i18n import default_locale, locale_chooser, recipient_locale
 from watchnet.districts.models import District
 from watchnet.notifications.models import Delivery, DeliveryChannel, DeliveryStatus
 from watchnet.notifications.services import enqueue_deliveries
-from watchnet.people.models import NotificationAddress, StaffUser, Supporter
+from watchnet.people.models import (
+    NotificationAddress,
+    StaffRole,
+    StaffUser,
+    Supporter,
+    staff_district,
+)
+from watchnet.people.notify import notify_staff
 from watchnet.registry.models import AtRiskPerson, Build, Sex
 
 TOPIC = "alert"
@@ -931,3 +940,151 @@ __all__ = [
     "start_alert",
     "widen_alert",
 ]
+
+
+# --- Escalation and retention (run by the scheduler's jobs in watchnet/jobs/alerts.py) ---
+
+
+def _district_coordinators(district_id: int) -> list[StaffUser]:
+    """The active coordinators of a district, in id order."""
+    return list(
+        db.session.scalars(
+            sa.select(StaffUser)
+            .join(staff_district, staff_district.c.staff_id == StaffUser.id)
+            .where(
+                staff_district.c.district_id == district_id,
+                StaffUser.role == StaffRole.coordinator,
+                StaffUser.is_active.is_(True),
+            )
+            .order_by(StaffUser.id)
+        )
+    )
+
+
+def escalate_short_search(alert: Alert, at: datetime, *, actor: str) -> int:
+    """Tell the district's coordinators, once per alert, that fewer than ALERT_MIN_SEARCHERS
+    are searching; returns how many were told (0 when enough search or they were told)."""
+    counts = db.session.execute(
+        sa.select(
+            sa.func.count(),
+            sa.func.count(sa.case((AlertRecipient.answer == Acknowledgement.searching, 1))),
+        ).where(AlertRecipient.alert_id == alert.id)
+    ).one()
+    told, searching = int(counts[0]), int(counts[1])
+    if searching >= int(current_app.config["ALERT_MIN_SEARCHERS"]):
+        return 0
+    # Claim: the coordinators are told once per alert, however often the job runs.
+    claimed = db.session.execute(
+        sa.update(Alert)
+        .where(
+            Alert.id == alert.id, Alert.escalated_at.is_(None), Alert.status == AlertStatus.active
+        )
+        .values(escalated_at=at)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    db.session.refresh(alert)
+    if not claimed:
+        return 0
+    coordinators = _district_coordinators(alert.district_id)
+    for staff in coordinators:
+        with force_locale(recipient_locale(staff.locale)):
+            subject, body = messages.escalation_message(alert, told=told, searching=searching)
+        notify_staff(
+            staff,
+            key=f"alert:{alert.id}:escalate",
+            subject=subject,
+            body=body,
+            topic="alert",
+            topic_id=alert.id,
+            district_id=alert.district_id,
+        )
+    emit_alert_event(
+        alert.id,
+        "escalated",
+        {"told": told, "searching": searching, "coordinators": len(coordinators)},
+        actor=actor,
+    )
+    record_audit(
+        "escalate_alert",
+        "alert",
+        alert.id,
+        district_id=alert.district_id,
+        actor=actor,
+        told=told,
+        searching=searching,
+        coordinators=[s.id for s in coordinators],
+    )
+    db.session.flush()
+    return len(coordinators)
+
+
+# The description fields blanked by the retention job (the registry keeps its own copy).
+_BLANKED: dict[str, Any] = {
+    "display_name": "",
+    "name_kana": "",
+    "age": None,
+    "sex": Sex.unknown,
+    "height_cm": None,
+    "build": Build.unknown,
+    "hair": "",
+    "features": "",
+    "clothing_today": "",
+    "belongings": "",
+    "handling_notes": "",
+    "last_seen_place": "",
+    "police_case_number": "",
+    "found_place": "",
+    "found_condition": "",
+    "close_note": "",
+    "share_photo": False,
+}
+
+
+def purge_alert_data(alert: Alert, at: datetime, *, actor: str) -> int:
+    """Delete a closed alert's positions, sightings and sector claims and blank its description
+    (once: a conditional UPDATE claims it); returns 1 if this call purged it."""
+    claimed = db.session.execute(
+        sa.update(Alert)
+        .where(Alert.id == alert.id, Alert.purged_at.is_(None), Alert.status != AlertStatus.active)
+        .values(purged_at=at, **_BLANKED)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    db.session.refresh(alert)
+    if not claimed:
+        return 0
+    deleted = {}
+    for name, model in (
+        ("positions", SearchPosition),
+        ("sightings", Sighting),
+        ("sector_claims", SearchSectorClaim),
+        ("walked_sectors", WalkedSector),
+    ):
+        deleted[name] = int(
+            db.session.execute(
+                sa.delete(model)
+                .where(model.alert_id == alert.id)  # type: ignore[attr-defined]
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            or 0
+        )
+    # The messages carried the description too: keep the delivery record, drop the text.
+    db.session.execute(
+        sa.update(Delivery)
+        .where(
+            Delivery.topic == "alert",
+            Delivery.topic_id == alert.id,
+            Delivery.status.in_([DeliveryStatus.sent, DeliveryStatus.failed]),
+        )
+        .values(body="")
+        .execution_options(synchronize_session=False)
+    )
+    record_audit(
+        "purge_alert",
+        "alert",
+        alert.id,
+        district_id=alert.district_id,
+        actor=actor,
+        **deleted,
+    )
+    db.session.flush()
+    return 1

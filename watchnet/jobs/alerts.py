@@ -13,33 +13,23 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import force_locale
 
-from watchnet.alerts import messages
-from watchnet.alerts.events import emit_alert_event
 from watchnet.alerts.models import (
-    Acknowledgement,
     Alert,
     AlertRecipient,
     AlertStatus,
-    SearchPosition,
-    SearchSectorClaim,
-    Sighting,
-    WalkedSector,
 )
-from watchnet.alerts.services import remind_unanswered, widen_alert
-from watchnet.audit.services import record_audit
+from watchnet.alerts.services import (
+    escalate_short_search,
+    purge_alert_data,
+    remind_unanswered,
+    widen_alert,
+)
 from watchnet.core.dbtypes import utcnow
 from watchnet.core.extensions import db
-from watchnet.core.i18n import recipient_locale
-from watchnet.notifications.models import Delivery, DeliveryStatus
-from watchnet.people.models import StaffRole, StaffUser, staff_district
-from watchnet.people.notify import notify_staff
-from watchnet.registry.models import Build, Sex
 
 log = logging.getLogger(__name__)
 
@@ -102,76 +92,6 @@ def remind_unanswered_recipients(now: datetime | None = None) -> int:
     )
 
 
-def _district_coordinators(district_id: int) -> list[StaffUser]:
-    return list(
-        db.session.scalars(
-            sa.select(StaffUser)
-            .join(staff_district, staff_district.c.staff_id == StaffUser.id)
-            .where(
-                staff_district.c.district_id == district_id,
-                StaffUser.role == StaffRole.coordinator,
-                StaffUser.is_active.is_(True),
-            )
-            .order_by(StaffUser.id)
-        )
-    )
-
-
-def _escalate(alert: Alert, at: datetime) -> int:
-    counts = db.session.execute(
-        sa.select(
-            sa.func.count(),
-            sa.func.count(sa.case((AlertRecipient.answer == Acknowledgement.searching, 1))),
-        ).where(AlertRecipient.alert_id == alert.id)
-    ).one()
-    told, searching = int(counts[0]), int(counts[1])
-    if searching >= int(current_app.config["ALERT_MIN_SEARCHERS"]):
-        return 0
-    # Claim: the coordinators are told once per alert, however often the job runs.
-    claimed = db.session.execute(
-        sa.update(Alert)
-        .where(
-            Alert.id == alert.id, Alert.escalated_at.is_(None), Alert.status == AlertStatus.active
-        )
-        .values(escalated_at=at)
-        .execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
-    db.session.refresh(alert)
-    if not claimed:
-        return 0
-    coordinators = _district_coordinators(alert.district_id)
-    for staff in coordinators:
-        with force_locale(recipient_locale(staff.locale)):
-            subject, body = messages.escalation_message(alert, told=told, searching=searching)
-        notify_staff(
-            staff,
-            key=f"alert:{alert.id}:escalate",
-            subject=subject,
-            body=body,
-            topic="alert",
-            topic_id=alert.id,
-            district_id=alert.district_id,
-        )
-    emit_alert_event(
-        alert.id,
-        "escalated",
-        {"told": told, "searching": searching, "coordinators": len(coordinators)},
-        actor=SCHEDULER_ACTOR,
-    )
-    record_audit(
-        "escalate_alert",
-        "alert",
-        alert.id,
-        district_id=alert.district_id,
-        actor=SCHEDULER_ACTOR,
-        told=told,
-        searching=searching,
-        coordinators=[s.id for s in coordinators],
-    )
-    db.session.flush()
-    return len(coordinators)
-
-
 def escalate_short_searches(now: datetime | None = None) -> int:
     """Tell the district's coordinators, once per alert, when fewer than ALERT_MIN_SEARCHERS
     are searching ALERT_ESCALATE_AFTER_MIN after the start; returns how many were told."""
@@ -186,77 +106,7 @@ def escalate_short_searches(now: datetime | None = None) -> int:
         )
         .order_by(Alert.id)
     )
-    return _each_alert(ids, lambda alert: _escalate(alert, at))
-
-
-# The description fields blanked by the retention job (the registry keeps its own copy).
-_BLANKED: dict[str, Any] = {
-    "display_name": "",
-    "name_kana": "",
-    "age": None,
-    "sex": Sex.unknown,
-    "height_cm": None,
-    "build": Build.unknown,
-    "hair": "",
-    "features": "",
-    "clothing_today": "",
-    "belongings": "",
-    "handling_notes": "",
-    "last_seen_place": "",
-    "police_case_number": "",
-    "found_place": "",
-    "found_condition": "",
-    "close_note": "",
-    "share_photo": False,
-}
-
-
-def _purge(alert: Alert, at: datetime) -> int:
-    claimed = db.session.execute(
-        sa.update(Alert)
-        .where(Alert.id == alert.id, Alert.purged_at.is_(None), Alert.status != AlertStatus.active)
-        .values(purged_at=at, **_BLANKED)
-        .execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
-    db.session.refresh(alert)
-    if not claimed:
-        return 0
-    deleted = {}
-    for name, model in (
-        ("positions", SearchPosition),
-        ("sightings", Sighting),
-        ("sector_claims", SearchSectorClaim),
-        ("walked_sectors", WalkedSector),
-    ):
-        deleted[name] = int(
-            db.session.execute(
-                sa.delete(model)
-                .where(model.alert_id == alert.id)  # type: ignore[attr-defined]
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            or 0
-        )
-    # The messages carried the description too: keep the delivery record, drop the text.
-    db.session.execute(
-        sa.update(Delivery)
-        .where(
-            Delivery.topic == "alert",
-            Delivery.topic_id == alert.id,
-            Delivery.status.in_([DeliveryStatus.sent, DeliveryStatus.failed]),
-        )
-        .values(body="")
-        .execution_options(synchronize_session=False)
-    )
-    record_audit(
-        "purge_alert",
-        "alert",
-        alert.id,
-        district_id=alert.district_id,
-        actor=SCHEDULER_ACTOR,
-        **deleted,
-    )
-    db.session.flush()
-    return 1
+    return _each_alert(ids, lambda alert: escalate_short_search(alert, at, actor=SCHEDULER_ACTOR))
 
 
 def purge_closed_alerts(now: datetime | None = None) -> int:
@@ -271,4 +121,4 @@ def purge_closed_alerts(now: datetime | None = None) -> int:
         )
         .order_by(Alert.id)
     )
-    return _each_alert(ids, lambda alert: _purge(alert, at))
+    return _each_alert(ids, lambda alert: purge_alert_data(alert, at, actor=SCHEDULER_ACTOR))
