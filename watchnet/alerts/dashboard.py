@@ -407,12 +407,17 @@ def retrying_summary(alert: Alert) -> dict[str, Any]:
 UNREACHABLE_LISTED = 200
 
 
-def _delivery_counts(alert: Alert) -> sa.Select[int | None, int, int, int, int]:
-    """Per supporter: messages, sent, failed, and waiting for a first try (not trouble yet)."""
-    waiting = sa.and_(
+def _waiting_first_try() -> sa.ColumnElement[bool]:
+    """Queued or being sent and not failed yet: not trouble (yet)."""
+    return sa.and_(
         Delivery.status.in_((DeliveryStatus.pending, DeliveryStatus.sending)),
         sa.or_(Delivery.last_error.is_(None), Delivery.last_error == ""),
     )
+
+
+def _delivery_counts(alert: Alert) -> sa.Select[int | None, int, int, int, int]:
+    """Per supporter: messages, sent, failed, and waiting for a first try (not trouble yet)."""
+    waiting = _waiting_first_try()
     return (
         sa.select(
             Delivery.supporter_id,
@@ -441,18 +446,7 @@ def unreachable_supporters(alert: Alert) -> list[dict[str, Any]]:
     counts = _delivery_counts(alert)
     troubled = counts.with_only_columns(Delivery.supporter_id).having(
         sa.func.count(sa.case((Delivery.status == DeliveryStatus.sent, 1))) == 0,
-        sa.func.count(
-            sa.case(
-                (
-                    sa.and_(
-                        Delivery.status.in_((DeliveryStatus.pending, DeliveryStatus.sending)),
-                        sa.or_(Delivery.last_error.is_(None), Delivery.last_error == ""),
-                    ),
-                    1,
-                )
-            )
-        )
-        == 0,
+        sa.func.count(sa.case((_waiting_first_try(), 1))) == 0,
     )
     enabled = sa.select(NotificationAddress.supporter_id).where(
         NotificationAddress.is_enabled.is_(True)
@@ -764,21 +758,18 @@ def _failures(alert: Alert, failures: list[DeliveryFailure]) -> list[dict[str, A
         if ids
         else {}
     )
+    words = _DeliveryWords()
     out = []
     for f in failures:
         own = districts.get(f.supporter_id or 0) == alert.district_id
-        kind, code = classify_error(f.reason)
+        label = words.error(*classify_error(f.reason))
         out.append(
             {
                 "id": f.delivery_id,
                 "name": f.supporter_name,
                 "channel": f.channel,
                 "address": f.address if own else "—",
-                "reason": (
-                    f"{error_label(kind, code)} ({f.reason})" if own else error_label(kind, code)
-                )
-                if f.reason
-                else "",
+                "reason": (f"{label} ({f.reason})" if own else label) if f.reason else "",
                 "at": _iso(f.at),
             }
         )
