@@ -36,12 +36,14 @@ DELIVERY_HEADER = "X-Watchnet-Delivery"
 
 
 class TransportError(Exception):
-    """Sending failed; `permanent` means retrying cannot help (bad address, refused)."""
+    """Sending failed; `permanent` means retrying cannot help (bad address, refused); `gone`
+    means the address no longer exists (push 404/410)."""
 
-    def __init__(self, reason: str, permanent: bool = False) -> None:
+    def __init__(self, reason: str, permanent: bool = False, gone: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
+        self.gone = gone
 
 
 class Message(Protocol):
