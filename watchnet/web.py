@@ -53,7 +53,10 @@ def init_app(app: Flask) -> None:
     """Bind extensions and register every blueprint on the app."""
     # Models must be imported before Alembic or create_all look at the metadata.
     from watchnet import models  # noqa: F401
+    from watchnet.notifications.chains import check_channel_settings
     from watchnet.notifications.vapid import init_vapid
+
+    check_channel_settings(app.config)
 
     # The Web Push key pair and contact, settled (and checked) in every process at start-up:
     # pages hand VAPID_PUBLIC_KEY to browsers, the dispatcher signs with the private key.

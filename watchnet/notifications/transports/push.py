@@ -23,19 +23,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 import requests
 from babel.support import NullTranslations, Translations
 from cryptography.hazmat.primitives.asymmetric import ec
 from pywebpush import WebPusher
 
-from watchnet.notifications.transports import TransportError
+from watchnet.notifications.models import DeliveryChannel
+from watchnet.notifications.transports.base import Message, TransportError, register_transport
 from watchnet.notifications.vapid import VapidSigner, b64url, b64url_decode, subject_is_reachable
 
 log = logging.getLogger(__name__)
 
-_TRANSLATIONS_DIR = Path(__file__).resolve().parents[1] / "translations"
+_TRANSLATIONS_DIR = Path(__file__).resolve().parents[2] / "translations"
 
 # A push message may carry at most 4096 bytes of ciphertext (RFC 8291 §4): the aes128gcm
 # header (86 bytes), the tag (16) and the padding delimiter leave 3,993 bytes of JSON.
@@ -51,23 +52,6 @@ def N_(text: str) -> str:  # noqa: N802 - the gettext marker name pybabel extrac
 # The notification's second line. Generic on purpose: nothing about the person or the place.
 LINE_ANSWER = N_("Open it to answer: I'll search, or I can't now.")
 LINE_OPEN = N_("Tap to open the details.")
-
-
-class PushMessage(Protocol):
-    """What the push transport needs of a message (see transports.base.Message)."""
-
-    @property
-    def dedupe_key(self) -> str: ...
-    @property
-    def address(self) -> str: ...
-    @property
-    def subject(self) -> str: ...
-    @property
-    def summary(self) -> str: ...
-    @property
-    def link(self) -> str: ...
-    @property
-    def answer_topic(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -158,7 +142,7 @@ def _language_of(text: str) -> str:
     return "ja" if japanese else "en"
 
 
-def payload_of(message: PushMessage) -> dict[str, str]:
+def payload_of(message: Message) -> dict[str, str]:
     """The JSON the service worker receives: no names, no descriptions, no places."""
     title = (message.summary or message.subject).strip()
     if len(title) > TITLE_MAX:
@@ -204,8 +188,7 @@ class PushTransport:
                 "Safari) refuses such messages; set WATCHNET_VAPID_SUBJECT",
                 signer.subject,
             )
-        timeout = cfg.get("WEBHOOK_TIMEOUT_S") or cfg.get("SMTP_TIMEOUT_S") or 4
-        return cls(signer, ttl_s=int(cfg["PUSH_TTL_S"]), timeout_s=float(timeout))
+        return cls(signer, ttl_s=int(cfg["PUSH_TTL_S"]), timeout_s=float(cfg["PUSH_TIMEOUT_S"]))
 
     def _session(self) -> requests.Session:
         session: requests.Session | None = getattr(self._local, "session", None)
@@ -227,7 +210,7 @@ class PushTransport:
                 self._open.discard(session)
             session.close()
 
-    def headers_for(self, message: PushMessage, endpoint: str) -> dict[str, str]:
+    def headers_for(self, message: Message, endpoint: str) -> dict[str, str]:
         """Every header but the encryption's own (Content-Encoding, set by WebPusher)."""
         return {
             "Authorization": self.signer.authorization(endpoint),
@@ -236,8 +219,10 @@ class PushTransport:
             "Content-Type": "application/octet-stream",
         }
 
-    def send(self, message: PushMessage) -> str | None:
-        """Send one message; returns the push service's message URL (its Location), if any."""
+    def send(self, message: Message) -> None:
+        """Send one message. Returns no provider id: the push service's message URL (its
+        Location) serves no later callback, and recording it would cost an UPDATE per
+        message of a broadcast."""
         try:
             subscription = parse_subscription(message.address)
         except ValueError as exc:
@@ -249,8 +234,7 @@ class PushTransport:
         response = self._post(subscription, data, headers)
         status = response.status_code
         if 200 <= status < 300:
-            location = response.headers.get("Location")
-            return location[:500] if location else None
+            return
         detail = (response.text or "").strip().replace("\n", " ")[:200]
         reason = f"push service answered HTTP {status} {response.reason or ''}".strip()
         if detail:
@@ -296,3 +280,6 @@ class PushTransport:
             sessions, self._open = list(self._open), set()
         for session in sessions:
             session.close()
+
+
+register_transport(DeliveryChannel.push, PushTransport.from_config)
