@@ -285,3 +285,26 @@ def test_the_stand_in_decrypts_only_with_the_subscription_keys(
     with pytest.raises(TransportError, match="400"):
         transport.send(Msg(json.dumps(data)))
     assert "decrypt" in service.refused[-1][2]
+
+
+def test_a_proxy_set_in_the_environment_is_used_unless_no_proxy_names_the_host(
+    service: PushServiceStandIn,
+    vapid_key: ec.EllipticCurvePrivateKey,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with PushServiceStandIn() as closed:  # a proxy address where nothing listens any more
+        dead_proxy = closed.origin
+    for name in ("NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", dead_proxy)
+    address = subscribe(service, vapid_key)
+    through_proxy = PushTransport(VapidSigner(vapid_key, SUBJECT), ttl_s=60, timeout_s=2)
+    with pytest.raises(TransportError, match="unreachable"):
+        through_proxy.send(Msg(address))
+    through_proxy.close()
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    direct = PushTransport(VapidSigner(vapid_key, SUBJECT), ttl_s=60, timeout_s=2)
+    direct.send(Msg(address))
+    direct.close()
+    assert len(service.wait_for(1)) == 1
