@@ -6,10 +6,13 @@ Bad values fail loudly at start-up rather than surfacing as odd behaviour later.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 GSI_STD_TILES = "https://cyberjapandata.gsi.go.jp/xyz/std/{z}/{x}/{y}.png"
@@ -64,7 +67,20 @@ DEFAULTS: dict[str, Any] = {
     "DELIVERY_MAX_ATTEMPTS": 8,
     "DELIVERY_BACKOFF_S": 30,
     "DELIVERY_BACKOFF_MAX_S": 3600,
-    "WEBHOOK_TIMEOUT_S": 4.0,  # network timeout of a webhook post
+    "WEBHOOK_TIMEOUT_S": 4.0,  # network timeout of a webhook post (and of the SMS gateway)
+    # SMS and automated calls through a Twilio-compatible gateway the city contracts. All three
+    # of SID, token and number, or none: without them (the demo) each SMS and call is written
+    # as a file into OUTBOX_DIR/sms and OUTBOX_DIR/voice instead.
+    "TWILIO_ACCOUNT_SID": None,
+    "TWILIO_AUTH_TOKEN": None,
+    "TWILIO_FROM_NUMBER": None,  # E.164, e.g. +81501234567
+    "TWILIO_API_BASE": "https://api.twilio.com",  # another Twilio-compatible API (or a stand-in)
+    # The text-to-speech voice of calls; it must speak ja-JP (Twilio's default voice does not).
+    # Empty: the account's default voice for Japanese.
+    "TWILIO_VOICE": "Polly.Mizuki",
+    # Messages of channels without a gateway configured (the demo) are written here as files;
+    # relative: inside the instance folder.
+    "OUTBOX_DIR": "outbox",
     # Reverse geocoding for "where am I" (Nominatim API), e.g. "http://127.0.0.1:8080"; None = off.
     "GEOCODER_URL": None,
     "GEOCODER_TIMEOUT_S": 2.0,
@@ -257,6 +273,8 @@ def build_config(instance_path: Path, test_config: dict[str, Any] | None = None)
         }
     if not cfg["SECRET_KEY"]:
         cfg["SECRET_KEY"] = _secret_key(instance_path)
+    # The dispatcher's transports get the config only, so the folder is made absolute here.
+    cfg["OUTBOX_DIR"] = str(instance_path / str(cfg.get("OUTBOX_DIR") or "outbox"))
 
     languages = cfg["LANGUAGES"]
     if not languages or cfg["BABEL_DEFAULT_LOCALE"] not in languages:
@@ -310,6 +328,7 @@ def check_settings(cfg: dict[str, Any]) -> None:
         if not low <= value <= high:  # also refuses NaN
             raise ConfigError(f"WATCHNET_{key} must be between {low:g} and {high:g}, got {value!r}")
     _check_radius_schedule(cfg)
+    _check_twilio(cfg)
     send_max_s = 3 * max(cfg["SMTP_TIMEOUT_S"], cfg["WEBHOOK_TIMEOUT_S"]) + 1
     if cfg["DELIVERY_LEASE_S"] < send_max_s + 2:
         raise ConfigError(
@@ -342,3 +361,41 @@ def _check_radius_schedule(cfg: dict[str, Any]) -> None:
                 f"WATCHNET_ALERT_RADIUS_SCHEDULE: {item!r} is not minutes:metres "
                 "(whole minutes from 0, metres above 0 and at most 100000)"
             )
+
+
+_TWILIO_KEYS = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER")
+
+
+def twilio_configured(cfg: Mapping[str, Any]) -> bool:
+    """Whether SMS and calls go to a gateway (else into files in OUTBOX_DIR)."""
+    return all(cfg.get(key) for key in _TWILIO_KEYS)
+
+
+def _check_twilio(cfg: dict[str, Any]) -> None:
+    given = [key for key in _TWILIO_KEYS if cfg.get(key)]
+    if not given:
+        return
+    if len(given) < len(_TWILIO_KEYS):
+        missing = ", ".join(f"WATCHNET_{key}" for key in _TWILIO_KEYS if key not in given)
+        raise ConfigError(f"the SMS/voice gateway needs {missing} as well (or none of them)")
+    # Some Twilio-compatible gateways use a UUID as the account id; it goes into the URL path.
+    if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", str(cfg["TWILIO_ACCOUNT_SID"])):
+        raise ConfigError("WATCHNET_TWILIO_ACCOUNT_SID must be letters, digits and hyphens")
+    if not re.fullmatch(r"\+[1-9]\d{7,14}", str(cfg["TWILIO_FROM_NUMBER"])):
+        raise ConfigError(
+            "WATCHNET_TWILIO_FROM_NUMBER must be an E.164 number such as +81501234567, "
+            f"got {cfg['TWILIO_FROM_NUMBER']!r}"
+        )
+    base = urlsplit(str(cfg.get("TWILIO_API_BASE") or ""))
+    if base.scheme not in ("http", "https") or not base.hostname or base.query or base.fragment:
+        raise ConfigError(
+            "WATCHNET_TWILIO_API_BASE must be an http(s) URL such as https://api.twilio.com, "
+            f"got {cfg.get('TWILIO_API_BASE')!r}"
+        )
+    cfg["TWILIO_API_BASE"] = str(cfg["TWILIO_API_BASE"]).rstrip("/")
+    # The gateway calls back (delivery reports, the keys pressed in a call) on these URLs, and
+    # checks its signature against them: the dispatcher has no request to take a host from.
+    if not cfg.get("PUBLIC_BASE_URL"):
+        raise ConfigError(
+            "the SMS/voice gateway needs WATCHNET_PUBLIC_BASE_URL: its callbacks go to it"
+        )
