@@ -67,7 +67,12 @@ DEFAULTS: dict[str, Any] = {
     "DELIVERY_MAX_ATTEMPTS": 8,
     "DELIVERY_BACKOFF_S": 30,
     "DELIVERY_BACKOFF_MAX_S": 3600,
-    "WEBHOOK_TIMEOUT_S": 4.0,  # network timeout of a webhook post (and of the SMS gateway)
+    "WEBHOOK_TIMEOUT_S": 4.0,  # network timeout of a webhook post
+    # Channels per kind of message, in tiers "a b > c > d" (watchnet/notifications/chains.py):
+    # the first tier the person has goes out at once; a kind listed in ESCALATION_STEPS
+    # tries the next tier after that many minutes unless the person opened or answered.
+    "CHANNEL_CHAINS": ["*=push line email webhook > sms > voice"],
+    "ESCALATION_STEPS": ["alert=5", "practice_call=5"],
     # SMS and automated calls through a Twilio-compatible gateway the city contracts. All three
     # of SID, token and number, or none: without them (the demo) each SMS and call is written
     # as a file into OUTBOX_DIR/sms and OUTBOX_DIR/voice instead.
@@ -75,6 +80,7 @@ DEFAULTS: dict[str, Any] = {
     "TWILIO_AUTH_TOKEN": None,
     "TWILIO_FROM_NUMBER": None,  # E.164, e.g. +81501234567
     "TWILIO_API_BASE": "https://api.twilio.com",  # another Twilio-compatible API (or a stand-in)
+    "TWILIO_TIMEOUT_S": 4.0,  # network timeout of a request to the gateway
     # The text-to-speech voice of calls; it must speak ja-JP (Twilio's default voice does not).
     # Empty: the account's default voice for Japanese.
     "TWILIO_VOICE": "Polly.Mizuki",
@@ -145,7 +151,7 @@ _FLOAT_KEYS = {
 _INT_KEYS = {
     key for key, value in DEFAULTS.items() if isinstance(value, int) and not isinstance(value, bool)
 } - _FLOAT_KEYS
-_LIST_KEYS = {"LANGUAGES", "ALERT_RADIUS_SCHEDULE"}
+_LIST_KEYS = {"LANGUAGES", "ALERT_RADIUS_SCHEDULE", "CHANNEL_CHAINS", "ESCALATION_STEPS"}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 # Allowed ranges (inclusive) of numeric settings; checked at start-up of every process.
@@ -160,6 +166,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "SMTP_PORT": (1, 65535),
     "SMTP_TIMEOUT_S": (0.1, 600),
     "WEBHOOK_TIMEOUT_S": (0.1, 600),
+    "TWILIO_TIMEOUT_S": (0.1, 600),
     "DELIVERY_MAX_ATTEMPTS": (1, 1000),
     "DELIVERY_BACKOFF_S": (0, 86400),
     "DELIVERY_BACKOFF_MAX_S": (0, 7 * 86400),
@@ -185,6 +192,17 @@ _RANGES: dict[str, tuple[float, float]] = {
     "HEALTH_SCHEDULER_STALE_S": (1, 86400),
     "HEALTH_DELIVERY_MAX_AGE_S": (1, 86400),
 }
+
+
+# Each channel's network timeout; the dispatcher's lease must cover the longest send
+# (watchnet/jobs/deliveries.py). Settings not present are skipped.
+TRANSPORT_TIMEOUT_SETTINGS = (
+    "SMTP_TIMEOUT_S",
+    "WEBHOOK_TIMEOUT_S",
+    "PUSH_TIMEOUT_S",
+    "LINE_TIMEOUT_S",
+    "TWILIO_TIMEOUT_S",
+)
 
 
 class ConfigError(RuntimeError):
@@ -329,11 +347,12 @@ def check_settings(cfg: dict[str, Any]) -> None:
             raise ConfigError(f"WATCHNET_{key} must be between {low:g} and {high:g}, got {value!r}")
     _check_radius_schedule(cfg)
     _check_twilio(cfg)
-    send_max_s = 3 * max(cfg["SMTP_TIMEOUT_S"], cfg["WEBHOOK_TIMEOUT_S"]) + 1
+    timeouts = [k for k in TRANSPORT_TIMEOUT_SETTINGS if cfg.get(k)]
+    send_max_s = 3 * max(float(cfg[k]) for k in timeouts) + 1
     if cfg["DELIVERY_LEASE_S"] < send_max_s + 2:
         raise ConfigError(
             f"WATCHNET_DELIVERY_LEASE_S ({cfg['DELIVERY_LEASE_S']} s) must be at least 3 × the "
-            f"longer of SMTP_TIMEOUT_S and WEBHOOK_TIMEOUT_S + 3 s = {send_max_s + 2:g} s"
+            f"longest of {', '.join(timeouts)} + 3 s = {send_max_s + 2:g} s"
         )
     if cfg["DELIVERY_BACKOFF_MAX_S"] < cfg["DELIVERY_BACKOFF_S"]:
         raise ConfigError("WATCHNET_DELIVERY_BACKOFF_MAX_S must not be below DELIVERY_BACKOFF_S")

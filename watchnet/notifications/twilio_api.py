@@ -74,7 +74,7 @@ class TwilioSettings:
             api_base=str(config.get("TWILIO_API_BASE") or "https://api.twilio.com").rstrip("/"),
             public_base_url=str(config.get("PUBLIC_BASE_URL") or "").rstrip("/"),
             outbox_dir=str(config.get("OUTBOX_DIR") or "outbox"),
-            timeout_s=float(config.get("WEBHOOK_TIMEOUT_S") or 4.0),
+            timeout_s=float(config.get("TWILIO_TIMEOUT_S") or 4.0),
         )
 
     def callback_url(self, path: str) -> str:
