@@ -178,11 +178,10 @@ TWILIO = {
 }
 
 
-def test_the_sms_gateway_is_off_by_default_and_the_outbox_folder_is_in_the_instance(tmp_path):
+def test_the_sms_gateway_is_off_by_default(tmp_path):
     cfg = build_config(tmp_path)
     assert not twilio_configured(cfg)
     assert cfg["TWILIO_API_BASE"] == "https://api.twilio.com"
-    assert cfg["OUTBOX_DIR"] == str(tmp_path / "outbox")
     assert (
         build_config(tmp_path, {**TWILIO, "TWILIO_API_BASE": "http://127.0.0.1:8/x/"})[
             "TWILIO_API_BASE"

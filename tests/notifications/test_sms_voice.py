@@ -13,10 +13,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twilio_support import ACCOUNT_SID, FROM_NUMBER, TwilioStandIn, count_segments
 
-from watchnet.notifications.sms import SmsTransport, is_gsm7, sms_segments, sms_text
+from watchnet.notifications.models import DeliveryChannel
 from watchnet.notifications.transports import TransportError
-from watchnet.notifications.twilio_api import TwilioSettings
-from watchnet.notifications.voice import QUESTION, VoiceTransport
+from watchnet.notifications.transports.sms import SmsTransport, is_gsm7, sms_segments, sms_text
+from watchnet.notifications.transports.twilio_api import TwilioSettings
+from watchnet.notifications.transports.voice import QUESTION, VoiceTransport
 
 PUBLIC = "https://watch.example.jp"
 LINK = "https://watch.example.jp/a/Zk3vQm9xR2tYb7LpW4nHcE8sJ1uDfA6g"
@@ -32,12 +33,15 @@ class Msg:
 
     id: int = 7
     dedupe_key: str = "alert:3:supporter:5:phone:2:sms"
+    channel: DeliveryChannel = DeliveryChannel.sms
+    channel_ref: str = "phone:2"
     address: str = "+819012345678"
     subject: str = "【訓練】捜索依頼"
     body: str = ""
     summary: str = "【訓練】八幡地区で捜索依頼：80代の女性、八幡町付近"
     link: str = LINK
     answer_topic: str = "alert:3"
+    supporter_id: int | None = 5
 
 
 @pytest.fixture
@@ -49,7 +53,7 @@ def gateway() -> Iterator[TwilioStandIn]:
 
 def settings_for(gateway: TwilioStandIn, tmp_path: Path) -> TwilioSettings:
     cfg = gateway.config()
-    return TwilioSettings.of(cfg | {"PUBLIC_BASE_URL": PUBLIC, "OUTBOX_DIR": str(tmp_path)})
+    return TwilioSettings.of(cfg | {"PUBLIC_BASE_URL": PUBLIC, "INSTANCE_PATH": str(tmp_path)})
 
 
 # --- the text of an SMS ---
@@ -136,17 +140,24 @@ def test_messages_from_one_thread_share_one_kept_alive_connection(gateway, tmp_p
     assert len(gateway.connections) == 1
 
 
-def test_an_invalid_number_is_a_permanent_failure_and_not_retried(gateway, tmp_path):
+def test_a_number_that_cannot_take_the_message_is_gone_and_not_retried(gateway, tmp_path):
     transport = SmsTransport(settings_for(gateway, tmp_path))
     with pytest.raises(TransportError) as refused:
         transport.send(Msg(address="+8190123"))
-    assert refused.value.permanent
+    assert refused.value.permanent and refused.value.gone
     assert "21211" in refused.value.reason
     gateway.refuse["+819099999999"] = (400, 21610)  # the number replied STOP
     with pytest.raises(TransportError) as stopped:
         transport.send(Msg(address="+819099999999"))
-    assert stopped.value.permanent and "21610" in stopped.value.reason
+    assert stopped.value.gone and "21610" in stopped.value.reason
     assert gateway.messages() == []
+
+
+def test_other_refusals_are_permanent_but_leave_the_number_on(gateway, tmp_path):
+    gateway.refuse["+819011112222"] = (400, 21408)  # the account may not send to the region
+    with pytest.raises(TransportError) as refused:
+        SmsTransport(settings_for(gateway, tmp_path)).send(Msg(address="+819011112222"))
+    assert refused.value.permanent and not refused.value.gone
 
 
 @pytest.mark.parametrize("status", [429, 500, 503])
@@ -216,18 +227,18 @@ def test_a_call_without_a_question_only_reads_the_message(gateway, tmp_path):
     assert all("八幡地区で捜索依頼" in text and QUESTION not in text for text in call.said)
 
 
-def test_a_call_to_a_number_that_cannot_be_reached_is_a_permanent_failure(gateway, tmp_path):
+def test_a_call_to_a_number_that_cannot_be_reached_is_gone(gateway, tmp_path):
     gateway.refuse["+81273211234"] = (400, 21214)
     with pytest.raises(TransportError) as refused:
         VoiceTransport(settings_for(gateway, tmp_path)).send(Msg(address="+81273211234"))
-    assert refused.value.permanent
+    assert refused.value.permanent and refused.value.gone
 
 
 # --- the demo: no gateway, files ---
 
 
 def test_without_gateway_settings_sms_and_calls_are_written_as_files(tmp_path):
-    settings = TwilioSettings.of({"OUTBOX_DIR": str(tmp_path / "outbox")})
+    settings = TwilioSettings.of({"INSTANCE_PATH": str(tmp_path)})
     assert not settings.configured
     assert SmsTransport(settings).send(Msg(summary=LONG_SUMMARY)) is None
     assert VoiceTransport(settings).send(Msg(id=8, dedupe_key="alert:3:voice")) is None

@@ -75,7 +75,7 @@ DEFAULTS: dict[str, Any] = {
     "ESCALATION_STEPS": ["alert=5", "practice_call=5"],
     # SMS and automated calls through a Twilio-compatible gateway the city contracts. All three
     # of SID, token and number, or none: without them (the demo) each SMS and call is written
-    # as a file into OUTBOX_DIR/sms and OUTBOX_DIR/voice instead.
+    # as a file into <instance>/outbox/sms and <instance>/outbox/voice instead.
     "TWILIO_ACCOUNT_SID": None,
     "TWILIO_AUTH_TOKEN": None,
     "TWILIO_FROM_NUMBER": None,  # E.164, e.g. +81501234567
@@ -84,9 +84,6 @@ DEFAULTS: dict[str, Any] = {
     # The text-to-speech voice of calls; it must speak ja-JP (Twilio's default voice does not).
     # Empty: the account's default voice for Japanese.
     "TWILIO_VOICE": "Polly.Mizuki",
-    # Messages of channels without a gateway configured (the demo) are written here as files;
-    # relative: inside the instance folder.
-    "OUTBOX_DIR": "outbox",
     # Reverse geocoding for "where am I" (Nominatim API), e.g. "http://127.0.0.1:8080"; None = off.
     "GEOCODER_URL": None,
     "GEOCODER_TIMEOUT_S": 2.0,
@@ -291,8 +288,6 @@ def build_config(instance_path: Path, test_config: dict[str, Any] | None = None)
         }
     if not cfg["SECRET_KEY"]:
         cfg["SECRET_KEY"] = _secret_key(instance_path)
-    # The dispatcher's transports get the config only, so the folder is made absolute here.
-    cfg["OUTBOX_DIR"] = str(instance_path / str(cfg.get("OUTBOX_DIR") or "outbox"))
 
     languages = cfg["LANGUAGES"]
     if not languages or cfg["BABEL_DEFAULT_LOCALE"] not in languages:
@@ -386,7 +381,7 @@ _TWILIO_KEYS = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER")
 
 
 def twilio_configured(cfg: Mapping[str, Any]) -> bool:
-    """Whether SMS and calls go to a gateway (else into files in OUTBOX_DIR)."""
+    """Whether SMS and calls go to a gateway (else into files in <instance>/outbox)."""
     return all(cfg.get(key) for key in _TWILIO_KEYS)
 
 

@@ -12,11 +12,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from watchnet.notifications.twilio_api import TwilioClient, TwilioSettings, write_outbox_file
+from watchnet.notifications.models import DeliveryChannel
+from watchnet.notifications.transports.base import Message, register_transport
+from watchnet.notifications.transports.twilio_api import (
+    TwilioClient,
+    TwilioSettings,
+    write_outbox_file,
+)
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +37,8 @@ THANKS = {
     "no": "ありがとうございます。「今は参加できない」とお答えいただきました。失礼いたします。",
 }
 END = "以上です。失礼いたします。"
+NOT_TAKEN = "申し訳ありません。ご回答を受け付けられませんでした。失礼いたします。"
+GOODBYE = "失礼いたします。"
 LANGUAGE = "ja-JP"
 KEYS = {"1": "yes", "2": "no"}  # the answers the keys stand for
 GATHER_TIMEOUT_S = 8  # after the question, how long the callee has to press a key
@@ -87,33 +95,30 @@ def question_again_twiml(headline: str, *, action: str, voice: str = "") -> str:
 
 def thanks_twiml(answer: str, voice: str = "") -> str:
     """The answer was taken: thanks, and the call ends."""
+    return _closing(THANKS[answer], voice)
+
+
+def not_taken_twiml(voice: str = "") -> str:
+    """The answer could not be taken (the search has ended meanwhile)."""
+    return _closing(NOT_TAKEN, voice)
+
+
+def ended_twiml(voice: str = "") -> str:
+    """A key for a call that asks nothing (or whose message is gone): goodbye."""
+    return _closing(GOODBYE, voice)
+
+
+def _closing(text: str, voice: str) -> str:
     response = VoiceResponse()
-    _say(response, THANKS[answer], voice)
+    _say(response, text, voice)
     response.hangup()
     return str(response)
-
-
-class CallMessage(Protocol):
-    """What the voice transport reads of a delivery."""
-
-    @property
-    def id(self) -> int: ...
-    @property
-    def dedupe_key(self) -> str: ...
-    @property
-    def address(self) -> str: ...  # the E.164 number
-    @property
-    def subject(self) -> str: ...
-    @property
-    def summary(self) -> str: ...
-    @property
-    def answer_topic(self) -> str: ...
 
 
 class VoiceTransport:
     """Places a call whose TwiML reads the alert (and takes the answer); returns the call's
     SID. Without gateway settings (the demo) each call's TwiML is written into
-    OUTBOX_DIR/voice."""
+    <instance>/outbox/voice."""
 
     def __init__(self, settings: TwilioSettings, voice: str = "") -> None:
         self.settings = settings
@@ -126,11 +131,11 @@ class VoiceTransport:
     def from_config(cls, config: Mapping[str, Any]) -> VoiceTransport:
         return cls(TwilioSettings.of(config), voice=str(config.get("TWILIO_VOICE") or ""))
 
-    def twiml_of(self, message: CallMessage) -> str:
+    def twiml_of(self, message: Message) -> str:
         action = self.settings.voice_action(message.id) if message.answer_topic else None
         return call_twiml(message.summary or message.subject, action=action, voice=self.voice)
 
-    def send(self, message: CallMessage) -> str | None:
+    def send(self, message: Message) -> str | None:
         twiml = self.twiml_of(message)
         if self.client is None:
             self._file(message, twiml)
@@ -145,7 +150,7 @@ class VoiceTransport:
         }
         return self.client.create("Calls", fields, message.dedupe_key)
 
-    def _file(self, message: CallMessage, twiml: str) -> None:
+    def _file(self, message: Message, twiml: str) -> None:
         # The TwiML as the gateway would get it, with who is called in a comment before it.
         # "--" cannot occur in an XML comment; dedupe keys and E.164 numbers never hold one.
         head = f"<!-- To: {message.address}  Delivery: {message.dedupe_key} -->\n"
@@ -158,3 +163,6 @@ class VoiceTransport:
     def close(self) -> None:
         if self.client is not None:
             self.client.close()
+
+
+register_transport(DeliveryChannel.voice, VoiceTransport.from_config)

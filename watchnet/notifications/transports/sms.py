@@ -12,10 +12,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
-from watchnet.notifications.transports import TransportError
-from watchnet.notifications.twilio_api import TwilioClient, TwilioSettings, write_outbox_file
+from watchnet.notifications.models import DeliveryChannel
+from watchnet.notifications.transports.base import Message, TransportError, register_transport
+from watchnet.notifications.transports.twilio_api import (
+    TwilioClient,
+    TwilioSettings,
+    write_outbox_file,
+)
 
 log = logging.getLogger(__name__)
 
@@ -87,26 +92,9 @@ def sms_text(summary: str, link: str, max_segments: int = MAX_SEGMENTS) -> str:
     raise ValueError(f"the link alone needs more than {max_segments} SMS segments")
 
 
-class SmsMessage(Protocol):
-    """What the SMS transport reads of a delivery."""
-
-    @property
-    def id(self) -> int: ...
-    @property
-    def dedupe_key(self) -> str: ...
-    @property
-    def address(self) -> str: ...  # the E.164 number
-    @property
-    def subject(self) -> str: ...
-    @property
-    def summary(self) -> str: ...
-    @property
-    def link(self) -> str: ...
-
-
 class SmsTransport:
     """Sends an SMS with a delivery report requested on the status hook; returns its SID.
-    Without gateway settings (the demo) each SMS is written as a file into OUTBOX_DIR/sms."""
+    Without gateway settings (the demo) each SMS is written as a file into <instance>/outbox/sms."""
 
     def __init__(self, settings: TwilioSettings) -> None:
         self.settings = settings
@@ -118,13 +106,13 @@ class SmsTransport:
     def from_config(cls, config: Mapping[str, Any]) -> SmsTransport:
         return cls(TwilioSettings.of(config))
 
-    def text_of(self, message: SmsMessage) -> str:
+    def text_of(self, message: Message) -> str:
         try:
             return sms_text(message.summary or message.subject, message.link)
         except ValueError as exc:  # our own link is too long: no retry can help
             raise TransportError(str(exc), permanent=True) from exc
 
-    def send(self, message: SmsMessage) -> str | None:
+    def send(self, message: Message) -> str | None:
         text = self.text_of(message)
         if self.client is None:
             self._file(message, text)
@@ -138,7 +126,7 @@ class SmsTransport:
         }
         return self.client.create("Messages", fields, message.dedupe_key)
 
-    def _file(self, message: SmsMessage, text: str) -> None:
+    def _file(self, message: Message, text: str) -> None:
         segments = sms_segments(text)
         encoding = "GSM-7" if is_gsm7(text) else "UCS-2"
         content = (
@@ -155,3 +143,6 @@ class SmsTransport:
     def close(self) -> None:
         if self.client is not None:
             self.client.close()
+
+
+register_transport(DeliveryChannel.sms, SmsTransport.from_config)

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from watchnet.core.config import twilio_configured
-from watchnet.notifications.transports import DELIVERY_HEADER, TransportError
+from watchnet.notifications.transports.base import DELIVERY_HEADER, TransportError
 
 # Where the gateway calls back. The views (twilio_views.py) serve these paths; the transports
 # build absolute URLs from PUBLIC_BASE_URL because the dispatcher has no request.
@@ -57,7 +57,7 @@ class TwilioSettings:
     from_number: str
     api_base: str
     public_base_url: str  # "" in the demo: callbacks are written as paths only
-    outbox_dir: str
+    outbox_dir: str  # the demo's folder: <instance>/outbox
     timeout_s: float = 4.0
 
     @property
@@ -73,7 +73,7 @@ class TwilioSettings:
             from_number=str(config.get("TWILIO_FROM_NUMBER") or "") if configured else "",
             api_base=str(config.get("TWILIO_API_BASE") or "https://api.twilio.com").rstrip("/"),
             public_base_url=str(config.get("PUBLIC_BASE_URL") or "").rstrip("/"),
-            outbox_dir=str(config.get("OUTBOX_DIR") or "outbox"),
+            outbox_dir=os.path.join(str(config.get("INSTANCE_PATH") or ""), "outbox"),
             timeout_s=float(config.get("TWILIO_TIMEOUT_S") or 4.0),
         )
 
@@ -198,7 +198,7 @@ def _sid_or_error(status: int, raw: bytes) -> str:
     if status == 401:
         reason += " (check WATCHNET_TWILIO_ACCOUNT_SID and WATCHNET_TWILIO_AUTH_TOKEN)"
     if isinstance(code, int) and code in NUMBER_GONE_CODES:
-        raise TransportError(reason[:500], permanent=True)  # the number itself: see above
+        raise TransportError(reason[:500], gone=True)  # the number itself: see above
     permanent = 400 <= status < 500 and status not in RETRYABLE_4XX
     raise TransportError(reason[:500], permanent=permanent)
 
