@@ -255,3 +255,29 @@ def test_without_gateway_settings_the_demo_writes_sms_and_calls_into_the_instanc
     statuses = set(db.session.scalars(sa.select(Delivery.status)))
     assert statuses == {DeliveryStatus.sent}
     shutil.rmtree(outbox)
+
+
+def test_the_dispatcher_fails_an_sms_the_number_refused_for_good_and_keeps_its_calls(
+    gateway, district, coordinator, make_supporter
+):
+    gateway.refuse["sms:+819012345678"] = (400, 21610)  # the number replied STOP
+    phone_supporter(make_supporter, district, MOBILE, sms=True, voice=True)
+    start_exercise(district, coordinator)
+    sms = delivery_of(DeliveryChannel.sms)
+    assert sms.status == DeliveryStatus.failed and "21610" in (sms.last_error or "")
+    channel = db.session.scalars(sa.select(PhoneChannel)).one()
+    assert (channel.sms, channel.voice, channel.is_enabled) == (False, True, True)
+    assert delivery_of(DeliveryChannel.voice).status == DeliveryStatus.sent
+    assert len(gateway.calls()) == 1
+
+
+def test_the_dispatcher_retries_an_sms_the_gateway_could_not_take_now(
+    gateway, district, coordinator, make_supporter
+):
+    gateway.fail_next.extend([503])
+    phone_supporter(make_supporter, district, MOBILE, sms=True, voice=False)
+    start_exercise(district, coordinator)
+    sms = delivery_of(DeliveryChannel.sms)
+    assert sms.status == DeliveryStatus.pending and sms.attempts == 1
+    assert "503" in (sms.last_error or "") and sms.next_attempt_at > utcnow()
+    assert gateway.messages() == []

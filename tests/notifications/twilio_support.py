@@ -112,7 +112,8 @@ def spoken(twiml: ET.Element) -> list[str]:
 
 
 class TwilioStandIn:
-    """The gateway. `refuse[number] = (http status, error code)` refuses messages to a number;
+    """The gateway. `refuse[number] = (http status, error code)` refuses messages and calls to
+    a number ("sms:<number>" or "call:<number>": only those);
     `fail_next` holds statuses to answer (with no resource made) before working normally."""
 
     def __init__(self, auth_token: str = AUTH_TOKEN) -> None:
@@ -201,8 +202,10 @@ class TwilioStandIn:
             return self._error(400, 21211, f"The 'To' number {to} is not a valid phone number.")
         if fields.get("From") != FROM_NUMBER:
             return self._error(400, 21212, "The 'From' number is not a valid phone number.")
-        if to in self.refuse:
-            status, code = self.refuse[to]
+        kind = "sms" if match.group(2) == "Messages" else "call"
+        refusal = self.refuse.get(f"{kind}:{to}") or self.refuse.get(to)
+        if refusal is not None:
+            status, code = refusal
             return self._error(status, code, f"refused for {to}")
         callback = fields.get("StatusCallback", "")
         if callback and not callback.startswith(("http://", "https://")):
