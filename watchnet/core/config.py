@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 import tomllib
+import urllib.parse
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -113,6 +114,17 @@ DEFAULTS: dict[str, Any] = {
     # Behind a reverse proxy: how many proxies to trust for X-Forwarded-For/-Proto/-Host
     # (1 for one nginx). 0 = ignore those headers, which any client could send.
     "PROXY_FIX": 0,
+    # --- LINE (the city's or district's official account, Messaging API) ---
+    # Both from the LINE Developers console (Messaging API channel). Without an access token
+    # LINE messages are written as JSON files into <instance>/outbox/line/ (the demo); the
+    # secret verifies the webhook's X-Line-Signature (POST /hooks/line), which is refused
+    # while it is unset.
+    "LINE_CHANNEL_SECRET": None,
+    "LINE_CHANNEL_ACCESS_TOKEN": None,
+    "LINE_API_BASE": "https://api.line.me",  # tests point it at a local stand-in
+    # The account's add-friend link (https://line.me/R/ti/p/@xxxx): shown as a QR code and a
+    # button on the supporter's page; unset, the page offers no LINE linking.
+    "LINE_ADD_FRIEND_URL": "",
 }
 
 # The type of a setting is its default's type; these few have no typed default (None) or
@@ -310,6 +322,7 @@ def check_settings(cfg: dict[str, Any]) -> None:
         if not low <= value <= high:  # also refuses NaN
             raise ConfigError(f"WATCHNET_{key} must be between {low:g} and {high:g}, got {value!r}")
     _check_radius_schedule(cfg)
+    _check_line(cfg)
     send_max_s = 3 * max(cfg["SMTP_TIMEOUT_S"], cfg["WEBHOOK_TIMEOUT_S"]) + 1
     if cfg["DELIVERY_LEASE_S"] < send_max_s + 2:
         raise ConfigError(
@@ -318,6 +331,51 @@ def check_settings(cfg: dict[str, Any]) -> None:
         )
     if cfg["DELIVERY_BACKOFF_MAX_S"] < cfg["DELIVERY_BACKOFF_S"]:
         raise ConfigError("WATCHNET_DELIVERY_BACKOFF_MAX_S must not be below DELIVERY_BACKOFF_S")
+
+
+def _check_line(cfg: dict[str, Any]) -> None:
+    # Checked here so a typo stops every process at start-up instead of every LINE message
+    # failing (or every webhook being refused) at the dispatcher.
+    for key in ("LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN"):
+        value = cfg.get(key)
+        if value in (None, ""):
+            cfg[key] = None
+            continue
+        if not isinstance(value, str) or value != value.strip() or any(c.isspace() for c in value):
+            raise ConfigError(f"WATCHNET_{key} must be the value from the LINE console, no spaces")
+    if cfg["LINE_CHANNEL_ACCESS_TOKEN"] and not cfg["LINE_CHANNEL_SECRET"]:
+        # Messages would go out, but nobody could link their LINE or answer with its buttons.
+        raise ConfigError(
+            "WATCHNET_LINE_CHANNEL_ACCESS_TOKEN is set without WATCHNET_LINE_CHANNEL_SECRET: "
+            "the webhook (linking, answers) needs the channel secret"
+        )
+    base = cfg.get("LINE_API_BASE")
+    try:
+        parts = urllib.parse.urlsplit(base) if isinstance(base, str) else None
+        usable = (
+            parts is not None
+            and parts.scheme in ("https", "http")
+            and bool(parts.hostname)
+            and (parts.port or 1) > 0
+            and not parts.query
+            and not parts.fragment
+        )
+    except ValueError:  # a bad port or bracket
+        usable = False
+    if not usable or not isinstance(base, str):
+        raise ConfigError(
+            f"WATCHNET_LINE_API_BASE must be an http(s) URL such as https://api.line.me, got {base!r}"
+        )
+    cfg["LINE_API_BASE"] = base.rstrip("/")
+    friend = cfg.get("LINE_ADD_FRIEND_URL") or ""
+    if not isinstance(friend, str) or (
+        friend and (not friend.startswith(("https://", "http://")) or any(c.isspace() for c in friend))
+    ):
+        raise ConfigError(
+            "WATCHNET_LINE_ADD_FRIEND_URL must be the account's add-friend link, "
+            f"e.g. https://line.me/R/ti/p/@xxxx, got {friend!r}"
+        )
+    cfg["LINE_ADD_FRIEND_URL"] = friend
 
 
 def _check_radius_schedule(cfg: dict[str, Any]) -> None:
