@@ -27,6 +27,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+TOKEN = "test-channel-token"  # noqa: S105 - the stand-in's channel access token
+SECRET = "test-channel-secret"  # noqa: S105 - the channel secret the tests sign with
 USER_ID = re.compile(r"^U[0-9a-f]{32}$")
 _ULID_CHARS = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -93,9 +95,8 @@ def message_errors(messages: Any) -> list[dict[str, str]]:
             )
             actions = template.get("actions")
             if not isinstance(actions, list) or not 1 <= len(actions) <= 4:
-                errors.append(
-                    {"message": "Size must be between 1 and 4", "property": f"{prop}.template.actions"}
-                )
+                size = "Size must be between 1 and 4"
+                errors.append({"message": size, "property": f"{prop}.template.actions"})
                 continue
             for j, action in enumerate(actions):
                 errors += _action_errors(f"{prop}.template.actions[{j}]", action)
@@ -107,7 +108,7 @@ def message_errors(messages: Any) -> list[dict[str, str]]:
 class LineStandIn:
     """The Messaging API's push and reply endpoints, as LINE answers them."""
 
-    def __init__(self, token: str = "test-channel-token") -> None:
+    def __init__(self, token: str = TOKEN) -> None:
         self.token = token
         self.lock = threading.Lock()
         self.pushes: list[dict[str, Any]] = []  # accepted: retry_key, to, messages, request_id
@@ -182,8 +183,14 @@ class LineStandIn:
         self, path: str, headers: dict[str, str], raw: bytes, request_id: str, key: str | None
     ) -> tuple[int, dict[str, str], dict[str, Any]]:
         if headers.get("authorization") != f"Bearer {self.token}":
-            return 401, {}, {"message": "Authentication failed. Confirm that the access token "
-                             "in the authorization header is valid."}
+            return (
+                401,
+                {},
+                {
+                    "message": "Authentication failed. Confirm that the access token "
+                    "in the authorization header is valid."
+                },
+            )
         if path not in ("/v2/bot/message/push", "/v2/bot/message/reply"):
             return 404, {}, {"message": "Not found"}
         if not headers.get("content-type", "").startswith("application/json"):
@@ -204,7 +211,8 @@ class LineStandIn:
                 if str(uuid.UUID(key)) != key.lower():
                     raise ValueError(key)
             except ValueError:
-                return 400, {}, {"message": "The value for the 'X-Line-Retry-Key' header is invalid"}
+                invalid = "The value for the 'X-Line-Retry-Key' header is invalid"
+                return 400, {}, {"message": invalid}
         with self.lock:
             if key is not None and key in self.accepted:
                 return (
@@ -219,8 +227,11 @@ class LineStandIn:
             return 400, {}, {"message": "Failed to send messages"}
         errors = message_errors(payload.get("messages"))
         if errors:
-            return 400, {}, {"message": f"The request body has {len(errors)} error(s)",
-                             "details": errors}
+            return (
+                400,
+                {},
+                {"message": f"The request body has {len(errors)} error(s)", "details": errors},
+            )
         with self.changed:
             if key is not None:
                 self.accepted[key] = request_id
@@ -246,8 +257,11 @@ class LineStandIn:
         token = payload.get("replyToken")
         errors = message_errors(payload.get("messages"))
         if errors:
-            return 400, {}, {"message": f"The request body has {len(errors)} error(s)",
-                             "details": errors}
+            return (
+                400,
+                {},
+                {"message": f"The request body has {len(errors)} error(s)", "details": errors},
+            )
         with self.changed:
             if token not in self.reply_tokens:
                 return 400, {}, {"message": "Invalid reply token"}
@@ -340,7 +354,7 @@ def post_events(
 
 
 @contextmanager
-def running_standin(token: str = "test-channel-token") -> Iterator[LineStandIn]:
+def running_standin(token: str = TOKEN) -> Iterator[LineStandIn]:
     standin = LineStandIn(token).start()
     try:
         yield standin

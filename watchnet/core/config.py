@@ -383,12 +383,14 @@ def _check_line(cfg: dict[str, Any]) -> None:
         usable = False
     if not usable or not isinstance(base, str):
         raise ConfigError(
-            f"WATCHNET_LINE_API_BASE must be an http(s) URL such as https://api.line.me, got {base!r}"
+            "WATCHNET_LINE_API_BASE must be an http(s) URL such as https://api.line.me, "
+            f"got {base!r}"
         )
     cfg["LINE_API_BASE"] = base.rstrip("/")
     friend = cfg.get("LINE_ADD_FRIEND_URL") or ""
     if not isinstance(friend, str) or (
-        friend and (not friend.startswith(("https://", "http://")) or any(c.isspace() for c in friend))
+        friend
+        and (not friend.startswith(("https://", "http://")) or any(c.isspace() for c in friend))
     ):
         raise ConfigError(
             "WATCHNET_LINE_ADD_FRIEND_URL must be the account's add-friend link, "

@@ -36,9 +36,9 @@ from watchnet.core.extensions import db
 from watchnet.core.i18n import default_locale, recipient_locale
 from watchnet.core.insert_once import insert_once
 from watchnet.notifications.hooks import Answer, answer_handler, parse_answer_topic
-from watchnet.notifications.line_transport import Postback, parse_postback_data, text_message
 from watchnet.notifications.models import Delivery, DeliveryChannel
 from watchnet.notifications.services import record_answer
+from watchnet.notifications.transports.line import Postback, parse_postback_data, text_message
 from watchnet.people.line_models import LineCodeFailure, LineLinkCode, LineWebhookEvent
 from watchnet.people.models import LineLink, Supporter
 
@@ -259,7 +259,7 @@ def handle_event(event: Mapping[str, Any]) -> Reply | None:
 
     Returns the reply to send, if any (only "active" events may be replied to)."""
     event_id = str(event.get("webhookEventId") or "")
-    source = event.get("source") if isinstance(event.get("source"), Mapping) else {}
+    source = _mapping(event.get("source"))
     user_id = str(source.get("userId") or "") if source.get("type") == "user" else ""
     if not event_id or not user_id or len(user_id) > 64:
         return None  # group chats, rooms, unknown shapes: nothing for us
@@ -288,7 +288,7 @@ def _texts_for(kind: Any, user_id: str, event: Mapping[str, Any]) -> list[str]:
                 return [_("Welcome back. Search requests come to this LINE again.")]
             return [_("Thank you for adding watchnet as a friend."), _how_to_link()]
     if kind == "message":
-        message = event.get("message") if isinstance(event.get("message"), Mapping) else {}
+        message = _mapping(event.get("message"))
         text = message.get("text") if message.get("type") == "text" else None
         code = code_in(text) if isinstance(text, str) else None
         if code is not None:
@@ -304,13 +304,16 @@ def _texts_for(kind: Any, user_id: str, event: Mapping[str, Any]) -> list[str]:
                 )
             ]
     if kind == "postback":
-        postback_event = event.get("postback")
-        data = postback_event.get("data") if isinstance(postback_event, Mapping) else None
+        data = _mapping(event.get("postback")).get("data")
         postback = parse_postback_data(data) if isinstance(data, str) else None
         if postback is None:
             return []
         return _postback_texts(user_id, postback)
     return []
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def _locale_of(supporter: Supporter | None) -> str:

@@ -23,7 +23,7 @@ from werkzeug.wrappers import Response
 
 from watchnet.auth.access import supporter_required
 from watchnet.core.extensions import csrf, db
-from watchnet.notifications.line_transport import (
+from watchnet.notifications.transports.line import (
     SIGNATURE_HEADER,
     LineTransport,
     line_transport,
@@ -118,9 +118,7 @@ def line_unlink() -> Response:
 def _refuse(status: int, why: str) -> tuple[Response, int]:
     # Logged with the address: a stream of these is someone probing the endpoint.
     log.warning("LINE webhook refused (%s) from %s", why, request.remote_addr)
-    response = current_app.response_class(
-        json.dumps({"message": why}), mimetype="application/json"
-    )
+    response = current_app.response_class(json.dumps({"message": why}), mimetype="application/json")
     return response, status
 
 

@@ -35,7 +35,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from babel.support import Translations
 
-from watchnet.notifications.transports import Message, TransportError
+from watchnet.notifications.models import DeliveryChannel
+from watchnet.notifications.transports.base import Message, TransportError, register_transport
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ class AnswerLabels:
     open: str
 
 
-_TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
+_TRANSLATIONS = Path(__file__).resolve().parents[2] / "translations"
 
 
 def answer_labels(locale: str) -> AnswerLabels:
@@ -196,9 +197,7 @@ def valid_signature(channel_secret: str, body: bytes, signature: str | None) -> 
     time so that the comparison's duration tells an attacker nothing."""
     if not channel_secret or not signature:
         return False
-    expected = base64.b64encode(
-        hmac.new(channel_secret.encode(), body, hashlib.sha256).digest()
-    )
+    expected = base64.b64encode(hmac.new(channel_secret.encode(), body, hashlib.sha256).digest())
     return hmac.compare_digest(expected, signature.strip().encode("utf-8", "replace"))
 
 
@@ -299,7 +298,9 @@ class LineTransport:
         # 400 and the other client errors: this request will never be accepted. LINE answers
         # "Failed to send messages" for a user id that does not exist (for this provider).
         gone = status == 400 and "failed to send messages" in detail.lower()
-        return _transport_error(f"LINE refused the message (HTTP {status}){said}", gone=gone)
+        return TransportError(
+            f"LINE refused the message (HTTP {status}){said}", permanent=True, gone=gone
+        )
 
     # ------------------------------------------------------------------ HTTP
 
@@ -307,8 +308,9 @@ class LineTransport:
         conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
         if conn is None:
             if self.secure:
+                context = ssl.create_default_context()
                 conn = http.client.HTTPSConnection(
-                    self.host, self.port, timeout=self.timeout_s, context=ssl.create_default_context()
+                    self.host, self.port, timeout=self.timeout_s, context=context
                 )
             else:
                 conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout_s)
@@ -389,12 +391,6 @@ class LineTransport:
             conn.close()
 
 
-def _transport_error(reason: str, gone: bool) -> TransportError:
-    error = TransportError(reason, permanent=True)
-    error.gone = gone  # type: ignore[attr-defined]
-    return error
-
-
 def outbox_dir(config: Mapping[str, Any]) -> str:
     """Where LINE messages go without an access token: <instance>/outbox/line."""
     return os.path.join(str(config.get("INSTANCE_PATH") or "instance"), "outbox", "line")
@@ -409,3 +405,6 @@ def line_transport(config: Mapping[str, Any], labels: AnswerLabels | None = None
         outbox_dir=outbox_dir(config),
         labels=labels or answer_labels(str(config.get("BABEL_DEFAULT_LOCALE") or "ja")),
     )
+
+
+register_transport(DeliveryChannel.line, line_transport)
