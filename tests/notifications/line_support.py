@@ -27,6 +27,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
+
 TOKEN = "test-channel-token"  # noqa: S105 - the stand-in's channel access token
 SECRET = "test-channel-secret"  # noqa: S105 - the channel secret the tests sign with
 USER_ID = re.compile(r"^U[0-9a-f]{32}$")
@@ -270,6 +272,18 @@ class LineStandIn:
             self.changed.notify_all()
         return 200, {}, {"sentMessages": [{"id": str(time.time_ns()), "quoteToken": "q"}]}
 
+    def reset(self) -> None:
+        """Forget everything (between tests sharing one stand-in)."""
+        with self.lock:
+            self.pushes.clear()
+            self.replies.clear()
+            self.requests.clear()
+            self.accepted.clear()
+            self.reply_tokens.clear()
+            self.fail_next.clear()
+            self.connections.clear()
+            self.lose_answers = 0
+
     def wait_for(self, condition: Any, timeout_s: float = 10.0) -> None:
         """Wait until condition(self) is true (replies go out after the webhook's response)."""
         deadline = time.monotonic() + timeout_s
@@ -350,7 +364,33 @@ def post_events(
             "Content-Type": "application/json",
             "X-Line-Signature": signature(sign_with or secret, body),
         },
+        buffered=True,  # closes the response, as a server does: the replies go out then
     )
+
+
+FRIEND_URL = "https://line.me/R/ti/p/@watchnet-test"
+
+
+@pytest.fixture(scope="module")
+def line_standin() -> Iterator[LineStandIn]:
+    """One stand-in for a test module."""
+    with running_standin() as standin:
+        yield standin
+
+
+@pytest.fixture()
+def line_on(app: Any, line_standin: LineStandIn, monkeypatch: pytest.MonkeyPatch) -> LineStandIn:
+    """The app talks to the stand-in as to LINE (the settings a city would set)."""
+    line_standin.reset()
+    settings = {
+        "LINE_CHANNEL_SECRET": SECRET,
+        "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
+        "LINE_API_BASE": line_standin.url,
+        "LINE_ADD_FRIEND_URL": FRIEND_URL,
+    }
+    for key, value in settings.items():
+        monkeypatch.setitem(app.config, key, value)
+    return line_standin
 
 
 @contextmanager

@@ -52,13 +52,7 @@ def standin() -> Iterator[LineStandIn]:
 
 @pytest.fixture()
 def transport(standin: LineStandIn) -> Iterator[LineTransport]:
-    with standin.lock:
-        standin.pushes.clear()
-        standin.requests.clear()
-        standin.accepted.clear()
-        standin.connections.clear()
-        standin.fail_next.clear()
-        standin.lose_answers = 0
+    standin.reset()
     transport = LineTransport(
         api_base=standin.url,
         access_token=TOKEN,

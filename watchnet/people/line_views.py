@@ -62,7 +62,8 @@ def line_section(supporter: Supporter) -> LineSection:
     link = line_link.line_link_of(supporter.id)
     code, expires_at = None, None
     held = session.get(_SESSION_CODE)
-    if isinstance(held, dict) and held.get("s") == supporter.id and link is None:
+    linked = link is not None and link.is_enabled
+    if isinstance(held, dict) and held.get("s") == supporter.id and not linked:
         raw = str(held.get("c") or "")
         if line_link.code_is_current(supporter.id, raw):
             code = f"{raw[:3]} {raw[3:]}"
@@ -74,7 +75,7 @@ def line_section(supporter: Supporter) -> LineSection:
         offered=bool(friend_url),
         link=link,
         friend_url=friend_url,
-        friend_qr=qr_svg(friend_url) if friend_url and link is None else None,
+        friend_qr=qr_svg(friend_url) if friend_url and not linked else None,
         code=code,
         code_expires_at=expires_at,
     )
