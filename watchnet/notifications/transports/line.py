@@ -265,7 +265,7 @@ class LineTransport:
         raise self._error(status, body)
 
     def reply(self, reply_token: str, messages: list[dict[str, Any]], name: str) -> bool:
-        """Answer a webhook event (free of charge, within a minute of the event). Replies are
+        """Answer a webhook event (free of charge, shortly after the event). Replies are
         best effort: a lost one is not retried (its token is single use), so this only logs.
         `name` (unique per event) names the outbox file in the demo."""
         payload = {"replyToken": reply_token, "messages": messages}
@@ -293,7 +293,7 @@ class LineTransport:
                 f"LINE {what} (HTTP {status}){said}: check WATCHNET_LINE_CHANNEL_ACCESS_TOKEN "
                 "and the channel in the LINE Developers console"
             )
-        if status == 429 or status >= 500 or status in (408, 409):
+        if status == 429 or status >= 500 or status == 408:
             return TransportError(f"LINE answered HTTP {status}{said}")
         # 400 and the other client errors: this request will never be accepted. LINE answers
         # "Failed to send messages" for a user id that does not exist (for this provider).
