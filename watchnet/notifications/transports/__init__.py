@@ -1,7 +1,7 @@
 """One transport per channel, behind the small interface in base.py. Importing this package
 registers every channel's transport."""
 
-from watchnet.notifications.transports import email, line, webhook
+from watchnet.notifications.transports import email, line, push, webhook
 from watchnet.notifications.transports.base import (
     DELIVERY_HEADER,
     Message,
@@ -19,6 +19,7 @@ __all__ = [
     "TransportSet",
     "email",
     "line",
+    "push",
     "register_transport",
     "webhook",
 ]
