@@ -93,6 +93,7 @@ def init_app(app: Flask) -> None:
 
     # The gateway's callbacks may report a number gone; people switches it off (hooks).
     from watchnet.people import channels as _people_channels  # noqa: F401
+    from watchnet.people import line_views  # noqa: F401  (adds /me/line/* and /hooks/line)
     from watchnet.people.views import bp as people_bp
     from watchnet.reflection.views import bp as reflection_bp
     from watchnet.registry.views import bp as registry_bp
