@@ -84,6 +84,8 @@ def init_app(app: Flask) -> None:
     from watchnet.jobs.health_views import healthz_delivery  # noqa: F401  (adds it to core_bp)
     from watchnet.kpt.views import bp as kpt_bp
     from watchnet.people.views import bp as people_bp
+    from watchnet.practice_calls.field_views import bp as practice_field_bp
+    from watchnet.practice_calls.views import bp as practice_calls_bp
     from watchnet.reflection.views import bp as reflection_bp
     from watchnet.registry.views import bp as registry_bp
     from watchnet.supporter_home import supporter_home  # noqa: F401  (adds /me to people_bp)
@@ -108,6 +110,8 @@ def init_app(app: Flask) -> None:
         alerts_bp,
         alert_field_bp,
         alert_exports_bp,
+        practice_calls_bp,
+        practice_field_bp,
     ):
         app.register_blueprint(bp)
     register_api(api)

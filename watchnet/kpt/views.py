@@ -18,6 +18,7 @@ from watchnet.feedback.labels import VIEWPOINT_LABELS
 from watchnet.kpt import services
 from watchnet.kpt.forms import CloseActionForm, NewsletterForm
 from watchnet.kpt.models import KptKind
+from watchnet.practice_calls.reach import drill_practice_reach
 
 bp = Blueprint("kpt", __name__)
 
@@ -155,6 +156,7 @@ def report(drill_id: int) -> str:
         "kpt/report.html",
         drill=drill,
         viewpoint_labels=VIEWPOINT_LABELS,
+        practice=drill_practice_reach(drill.id)[:1],
         **services.report_context(drill),
     )
 
