@@ -120,19 +120,20 @@ class PersonReach:
 
     @property
     def state(self) -> str:
-        """reached | waiting (a message not sent yet) | sent (sent, not opened) | failed (every
-        message failed) | no_channel (no channel of the chain to try)."""
+        """reached | sent (a message went out, not opened yet; a later step may still
+        follow) | waiting (nothing sent yet: being sent, quiet hours) | failed (every message
+        failed) | no_channel (no channel of the chain to try)."""
         if self.reached:
             return "reached"
         tried = self.tried
         if not tried:
             return "no_channel"
+        if any(a.status == DeliveryStatus.sent.value for a in tried):
+            return "sent"
         if any(
             a.status in (DeliveryStatus.pending.value, DeliveryStatus.sending.value) for a in tried
         ):
             return "waiting"
-        if any(a.status == DeliveryStatus.sent.value for a in tried):
-            return "sent"
         return "failed"
 
     @property

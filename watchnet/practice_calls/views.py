@@ -77,19 +77,19 @@ def send_practice_call(drill_id: int) -> ResponseReturnValue:
             db.session.commit()
             if created:
                 flash(_("The practice call is on its way."), "success")
-            return redirect(url_for(".show_practice_call", call_id=call.id))
+            return redirect(url_for(".show_practice_call", practice_call_id=call.id))
     return _render_confirm(drill, form, 400)
 
 
-def _load_call(call_id: int) -> PracticeCall:
-    return get_in_district_or_404(current_user, PracticeCall, call_id)
+def _load_call(practice_call_id: int) -> PracticeCall:
+    return get_in_district_or_404(current_user, PracticeCall, practice_call_id)
 
 
-@bp.get("/practice-calls/<int:call_id>")
+@bp.get("/practice-calls/<int:practice_call_id>")
 @staff_required()
-def show_practice_call(call_id: int) -> str:
+def show_practice_call(practice_call_id: int) -> str:
     """The reach of one practice call: who was reached on which channel, and how fast."""
-    call = _load_call(call_id)
+    call = _load_call(practice_call_id)
     return render_template(
         "practice_calls/show.html",
         call=call,
@@ -99,17 +99,17 @@ def show_practice_call(call_id: int) -> str:
     )
 
 
-@bp.post("/practice-calls/<int:call_id>/close")
+@bp.post("/practice-calls/<int:practice_call_id>/close")
 @staff_required()
-def close_practice_call(call_id: int) -> ResponseReturnValue:
+def close_practice_call(practice_call_id: int) -> ResponseReturnValue:
     """End the practice call: waiting messages are dropped, the figures stay as they are."""
-    call = _load_call(call_id)
+    call = _load_call(practice_call_id)
     if not CloseForm().validate_on_submit():
         abort(400)
     services.close_practice_call(call)
     db.session.commit()
     flash(_("The practice call has ended."), "success")
-    return redirect(url_for(".show_practice_call", call_id=call.id))
+    return redirect(url_for(".show_practice_call", practice_call_id=call.id))
 
 
 def _iso(value: datetime | None) -> str:
@@ -187,11 +187,11 @@ def _status_word(status: str) -> str:
     }.get(status, status)
 
 
-@bp.get("/practice-calls/<int:call_id>/reach.csv")
+@bp.get("/practice-calls/<int:practice_call_id>/reach.csv")
 @staff_required()
-def export_reach_csv(call_id: int) -> Response:
+def export_reach_csv(practice_call_id: int) -> Response:
     """The reach of one call, per person and channel, as CSV for Excel."""
-    call = _load_call(call_id)
+    call = _load_call(practice_call_id)
     data = reach_csv(call_reach(call, with_previous=False))
     return Response(
         data,
