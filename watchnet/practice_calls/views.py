@@ -3,11 +3,8 @@ CSV and closing it; and the supporters page's section on the district's latest c
 
 from __future__ import annotations
 
-import csv
-import io
 import secrets
 from collections.abc import Sequence
-from datetime import datetime
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
@@ -19,18 +16,13 @@ from watchnet.core.errors import UserInputError
 from watchnet.core.extensions import db
 from watchnet.core.labels import label
 from watchnet.core.refusal import refuse_form
-from watchnet.core.timefmt import to_local
 from watchnet.drills.models import Drill
 from watchnet.people.panels import Panel, register_supporters_panel
 from watchnet.practice_calls import services
+from watchnet.practice_calls.exports import reach_csv
 from watchnet.practice_calls.forms import CloseForm, PracticeCallForm
 from watchnet.practice_calls.models import PracticeAudience, PracticeCall
-from watchnet.practice_calls.reach import (
-    CallReach,
-    call_reach,
-    channel_label,
-    district_practice_reach,
-)
+from watchnet.practice_calls.reach import call_reach, channel_label, district_practice_reach
 
 bp = Blueprint("practice_calls", __name__)
 
@@ -110,81 +102,6 @@ def close_practice_call(practice_call_id: int) -> ResponseReturnValue:
     db.session.commit()
     flash(_("The practice call has ended."), "success")
     return redirect(url_for(".show_practice_call", practice_call_id=call.id))
-
-
-def _iso(value: datetime | None) -> str:
-    return to_local(value).isoformat(timespec="seconds") if value is not None else ""
-
-
-def reach_csv(reach: CallReach) -> bytes:
-    """One row per person and channel tried (a person without any channel: one row), with
-    the times of each step; UTF-8 with BOM, as Excel opens it."""
-    words = {
-        "reached": _("Reached"),
-        "waiting": _("Not sent yet"),
-        "sent": _("Sent, not opened"),
-        "failed": _("Not delivered"),
-        "no_channel": _("No channel"),
-    }
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(
-        [
-            _("Name"),
-            _("Reach"),
-            _("Opened from"),
-            _("Opened at"),
-            _("Answer"),
-            _("Answered at"),
-            _("Sent → opened (s)"),
-            _("Channel"),
-            _("Step"),
-            _("Status"),
-            _("Sent at"),
-            _("Delivered at"),
-            _("Opened at (this channel)"),
-            _("Answered at (this channel)"),
-            _("Last error"),
-        ]
-    )
-    answers = {"yes": _("I can take part"), "no": _("I can't now")}
-    for person in reach.people:
-        head = [
-            person.name,
-            words[person.state],
-            channel_label(person.opened_via),
-            _iso(person.opened_at),
-            answers.get(person.answer or "", ""),
-            _iso(person.answered_at),
-            "" if person.open_s is None else str(int(round(person.open_s))),
-        ]
-        if not person.attempts:
-            writer.writerow([*head, "", "", "", "", "", "", "", ""])
-        for a in person.attempts:
-            writer.writerow(
-                [
-                    *head,
-                    channel_label(a.channel),
-                    a.tier + 1,
-                    _status_word(a.status),
-                    _iso(a.sent_at),
-                    _iso(a.delivered_at),
-                    _iso(a.opened_at),
-                    _iso(a.answered_at),
-                    a.last_error or "",
-                ]
-            )
-    return out.getvalue().encode("utf-8-sig")
-
-
-def _status_word(status: str) -> str:
-    return {
-        "pending": _("Waiting to send"),
-        "sending": _("Sending…"),
-        "sent": _("Sent"),
-        "failed": _("Not delivered"),
-        "skipped": _("Not needed (opened before)"),
-    }.get(status, status)
 
 
 @bp.get("/practice-calls/<int:practice_call_id>/reach.csv")
