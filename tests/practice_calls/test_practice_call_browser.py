@@ -40,6 +40,17 @@ def wait_until(predicate: Callable[[], Any], timeout_s: float = 10.0, what: str 
         time.sleep(0.05)
 
 
+def assert_accessible(page: Any) -> None:
+    """axe finds nothing serious or critical on the page as it is now."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    serious = [
+        v for v in results.response["violations"] if v.get("impact") in ("serious", "critical")
+    ]
+    assert serious == [], [(v["id"], [n["target"] for n in v["nodes"]]) for v in serious]
+
+
 def console_errors(page: Any) -> list[str]:
     """Script errors and CSP violations of the page (a missing favicon is neither)."""
     found: list[str] = []
@@ -104,12 +115,14 @@ def test_an_organizer_sends_a_practice_call_from_the_drill_page(
     assert page.get_by_label(re.compile("訓練の参加者")).is_checked()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(PracticeCall)) == 0
 
+    assert_accessible(page)
     page.get_by_label(re.compile("地区の全サポーター")).check()
     page.get_by_role("button", name="連絡訓練を送る").click()
     page.wait_for_url(re.compile(r"/practice-calls/\d+$"))
     assert page.locator('[data-figure="people"]').inner_text() == "3"
     assert page.locator('[data-figure="reached"]').inner_text().startswith("0")
     assert "連絡訓練を送りました。" in page.locator(".flash-success").inner_text()
+    assert_accessible(page)
     call = wait_until(lambda: db.session.scalar(sa.select(PracticeCall)), what="the call")
     assert call.audience == PracticeAudience.district
     queued = db.session.scalar(
@@ -186,4 +199,5 @@ def test_the_phone_page_records_the_opening_and_takes_the_answer_on_a_small_phon
     )
     assert answered.answer == Answer.yes and answered.answered_via == "email"
     assert page.url.endswith("?via=email")  # the script kept the page; no form round trip
+    assert_accessible(page)
     assert problems == []
