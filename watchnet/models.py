@@ -18,6 +18,7 @@ from watchnet.feedback.models import Feedback, FeedbackTheme
 from watchnet.jobs.models import SchedulerJobRun, SchedulerLease, WorkerHeartbeat
 from watchnet.kpt.models import ActionItem, KptBoard, KptItem, NewsletterDraft
 from watchnet.notifications.models import Delivery
+from watchnet.people.line_models import LineCodeFailure, LineLinkCode, LineWebhookEvent
 from watchnet.people.models import NotificationAddress, StaffUser, Supporter, SupporterImport
 from watchnet.practice_calls.models import PracticeCall, PracticeCallRecipient
 from watchnet.registry.models import AtRiskPerson, Consent, FamilyContact, PersonPhoto, UsualPlace
@@ -66,6 +67,9 @@ __all__ = [
     "Feedback",
     "FeedbackTheme",
     "Landmark",
+    "LineCodeFailure",
+    "LineLinkCode",
+    "LineWebhookEvent",
     "LoginAttempt",
     "NotificationAddress",
     "Participant",
