@@ -1,7 +1,7 @@
 """practice calls (連絡訓練): the call, its recipients with their personal page, opened and answered
 
 Revision ID: 0008_practice
-Revises: 0007
+Revises: 0008_line
 Create Date: 2026-12-06 20:59:35.189223
 
 """
@@ -12,7 +12,7 @@ import watchnet.core.dbtypes
 
 # revision identifiers, used by Alembic.
 revision = '0008_practice'
-down_revision = '0007'
+down_revision = '0008_line'
 branch_labels = None
 depends_on = None
 
