@@ -20,6 +20,7 @@ from watchnet.kpt.models import ActionItem, KptBoard, KptItem, NewsletterDraft
 from watchnet.notifications.models import Delivery
 from watchnet.people.line_models import LineCodeFailure, LineLinkCode, LineWebhookEvent
 from watchnet.people.models import NotificationAddress, StaffUser, Supporter, SupporterImport
+from watchnet.practice_calls.models import PracticeCall, PracticeCallRecipient
 from watchnet.registry.models import AtRiskPerson, Consent, FamilyContact, PersonPhoto, UsualPlace
 from watchnet.tracking.models import (
     EncounterStep,
@@ -72,6 +73,8 @@ __all__ = [
     "LoginAttempt",
     "NotificationAddress",
     "Participant",
+    "PracticeCall",
+    "PracticeCallRecipient",
     "RoutePoint",
     "StaffUser",
     "Supporter",

@@ -95,6 +95,8 @@ def init_app(app: Flask) -> None:
     from watchnet.people import channels as _people_channels  # noqa: F401
     from watchnet.people import line_views  # noqa: F401  (adds /me/line/* and /hooks/line)
     from watchnet.people.views import bp as people_bp
+    from watchnet.practice_calls.field_views import bp as practice_field_bp
+    from watchnet.practice_calls.views import bp as practice_calls_bp
     from watchnet.reflection.views import bp as reflection_bp
     from watchnet.registry.views import bp as registry_bp
     from watchnet.supporter_home import supporter_home  # noqa: F401  (adds /me to people_bp)
@@ -119,6 +121,8 @@ def init_app(app: Flask) -> None:
         alerts_bp,
         alert_field_bp,
         alert_exports_bp,
+        practice_calls_bp,
+        practice_field_bp,
         twilio_hooks_bp,
     ):
         app.register_blueprint(bp)

@@ -39,6 +39,7 @@ from watchnet.drills.map_data import drill_map_data
 from watchnet.drills.models import Checkpoint, Drill
 from watchnet.kpt.services import open_action_items
 from watchnet.maps.drill_maps import drill_map_parts, route_editor_map_parts, tile_settings
+from watchnet.practice_calls.reach import drill_practice_summaries
 
 bp = Blueprint("drills", __name__, url_prefix="/drills")
 
@@ -166,6 +167,7 @@ def _render_show(drill: Drill, gpx_form: GpxImportForm, status: int = 200) -> Re
         gpx_form=gpx_form,
         delete_form=ConfirmForm(),
         open_actions=open_action_items(drill.district_id),
+        practice_calls=drill_practice_summaries(drill.id),
     ), status
 
 

@@ -38,6 +38,7 @@ from watchnet.people.forms import (
     SupporterForm,
 )
 from watchnet.people.models import Supporter, SupporterImport
+from watchnet.people.panels import supporters_panels
 
 bp = Blueprint("people", __name__)
 
@@ -74,8 +75,15 @@ def list_supporters() -> str:
     page = db.paginate(stmt, per_page=PER_PAGE, error_out=False)
     export_form = ExportForm(districts, district=form.district.data if form.district_id() else "")
     args = {k: v for k, v in request.args.items() if k != "page"}
+    chosen = form.district_id()
+    shown = [chosen] if chosen is not None else [d.id for d in districts]
     return render_template(
-        "people/list.html", form=form, page=page, export_form=export_form, args=args
+        "people/list.html",
+        form=form,
+        page=page,
+        export_form=export_form,
+        args=args,
+        panels=supporters_panels(shown),
     )
 
 
