@@ -75,6 +75,7 @@ def init_app(app: Flask) -> None:
     from watchnet.auth.views import bp as auth_bp
     from watchnet.core.errors import register_error_handlers
     from watchnet.core.views import bp as core_bp
+    from watchnet.core.webapp import bp as webapp_bp
     from watchnet.districts.views import bp as districts_bp
     from watchnet.drills.views import bp as drills_bp
     from watchnet.feedback.views import bp as feedback_bp
@@ -90,6 +91,7 @@ def init_app(app: Flask) -> None:
 
     for bp in (
         core_bp,
+        webapp_bp,
         admin_bp,
         auth_bp,
         people_bp,

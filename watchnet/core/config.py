@@ -107,6 +107,9 @@ DEFAULTS: dict[str, Any] = {
     "HEALTH_DISPATCHER_STALE_S": 30,
     "HEALTH_SCHEDULER_STALE_S": 90,
     "HEALTH_DELIVERY_MAX_AGE_S": 120,
+    # The supporter pages a phone keeps for a reload without network (watchnet/core/webapp.py)
+    # are deleted after this many hours, or sooner (alert closed, access ended).
+    "OFFLINE_COPY_MAX_AGE_H": 24,
     # --- Web hardening (read by watchnet.core.security) ---
     # Session cookie only over HTTPS: None = on when PUBLIC_BASE_URL starts with https://.
     "SESSION_COOKIE_SECURE": None,
@@ -168,6 +171,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "HEALTH_DISPATCHER_STALE_S": (1, 86400),
     "HEALTH_SCHEDULER_STALE_S": (1, 86400),
     "HEALTH_DELIVERY_MAX_AGE_S": (1, 86400),
+    "OFFLINE_COPY_MAX_AGE_H": (1, 24 * 30),
 }
 
 
