@@ -52,6 +52,9 @@ def init_app(app: Flask) -> None:
     """Bind extensions and register every blueprint on the app."""
     # Models must be imported before Alembic or create_all look at the metadata.
     from watchnet import models  # noqa: F401
+    from watchnet.notifications.chains import check_channel_settings
+
+    check_channel_settings(app.config)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(_MIGRATIONS_DIR), render_as_batch=True)

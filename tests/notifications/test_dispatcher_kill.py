@@ -240,7 +240,7 @@ def test_killing_the_dispatcher_mid_broadcast_loses_and_repeats_nothing(
     path_of_key = {
         r.dedupe_key: "/" + r.address.split("/", 3)[3]
         for r in rows
-        if r.channel == DeliveryChannel.apprise
+        if r.channel == DeliveryChannel.webhook
     }
 
     env = _env(database_url, tmp_path, smtp_sink.port)

@@ -65,6 +65,11 @@ DEFAULTS: dict[str, Any] = {
     "DELIVERY_BACKOFF_S": 30,
     "DELIVERY_BACKOFF_MAX_S": 3600,
     "WEBHOOK_TIMEOUT_S": 4.0,  # network timeout of a webhook post
+    # Channels per kind of message, in tiers "a b > c > d" (watchnet/notifications/chains.py):
+    # the first tier the person has goes out at once; a kind listed in ESCALATION_STEPS
+    # tries the next tier after that many minutes unless the person opened or answered.
+    "CHANNEL_CHAINS": ["*=push line email webhook > sms > voice"],
+    "ESCALATION_STEPS": ["alert=5", "practice_call=5"],
     # Reverse geocoding for "where am I" (Nominatim API), e.g. "http://127.0.0.1:8080"; None = off.
     "GEOCODER_URL": None,
     "GEOCODER_TIMEOUT_S": 2.0,
@@ -132,7 +137,7 @@ _FLOAT_KEYS = {
 _INT_KEYS = {
     key for key, value in DEFAULTS.items() if isinstance(value, int) and not isinstance(value, bool)
 } - _FLOAT_KEYS
-_LIST_KEYS = {"LANGUAGES", "ALERT_RADIUS_SCHEDULE"}
+_LIST_KEYS = {"LANGUAGES", "ALERT_RADIUS_SCHEDULE", "CHANNEL_CHAINS", "ESCALATION_STEPS"}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 # Allowed ranges (inclusive) of numeric settings; checked at start-up of every process.
@@ -173,6 +178,17 @@ _RANGES: dict[str, tuple[float, float]] = {
     "HEALTH_DELIVERY_MAX_AGE_S": (1, 86400),
     "OFFLINE_COPY_MAX_AGE_H": (1, 24 * 30),
 }
+
+
+# Each channel's network timeout; the dispatcher's lease must cover the longest send
+# (watchnet/jobs/deliveries.py). Settings not present are skipped.
+TRANSPORT_TIMEOUT_SETTINGS = (
+    "SMTP_TIMEOUT_S",
+    "WEBHOOK_TIMEOUT_S",
+    "PUSH_TIMEOUT_S",
+    "LINE_TIMEOUT_S",
+    "TWILIO_TIMEOUT_S",
+)
 
 
 class ConfigError(RuntimeError):
@@ -314,11 +330,12 @@ def check_settings(cfg: dict[str, Any]) -> None:
         if not low <= value <= high:  # also refuses NaN
             raise ConfigError(f"WATCHNET_{key} must be between {low:g} and {high:g}, got {value!r}")
     _check_radius_schedule(cfg)
-    send_max_s = 3 * max(cfg["SMTP_TIMEOUT_S"], cfg["WEBHOOK_TIMEOUT_S"]) + 1
+    timeouts = [k for k in TRANSPORT_TIMEOUT_SETTINGS if cfg.get(k)]
+    send_max_s = 3 * max(float(cfg[k]) for k in timeouts) + 1
     if cfg["DELIVERY_LEASE_S"] < send_max_s + 2:
         raise ConfigError(
             f"WATCHNET_DELIVERY_LEASE_S ({cfg['DELIVERY_LEASE_S']} s) must be at least 3 × the "
-            f"longer of SMTP_TIMEOUT_S and WEBHOOK_TIMEOUT_S + 3 s = {send_max_s + 2:g} s"
+            f"longest of {', '.join(timeouts)} + 3 s = {send_max_s + 2:g} s"
         )
     if cfg["DELIVERY_BACKOFF_MAX_S"] < cfg["DELIVERY_BACKOFF_S"]:
         raise ConfigError("WATCHNET_DELIVERY_BACKOFF_MAX_S must not be below DELIVERY_BACKOFF_S")
