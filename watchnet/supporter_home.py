@@ -6,13 +6,16 @@ neither drills nor alerts); the route stays on the people blueprint: people.supp
 
 from __future__ import annotations
 
-from flask import Response, make_response, render_template
+from typing import Any
+
+from flask import Response, current_app, make_response, render_template, url_for
 from flask_login import current_user
 
 from watchnet.alerts.field_services import active_alerts_for
 from watchnet.auth.access import supporter_required
 from watchnet.core.webapp import mark_offline_copy
 from watchnet.drills.participations import recent_ended_participations, upcoming_participations
+from watchnet.people.push import enabled_push_endpoints
 from watchnet.people.services import safe_color
 from watchnet.people.views import bp
 
@@ -30,5 +33,19 @@ def supporter_home() -> Response:
         participations=upcoming_participations(supporter.id),
         ended=recent_ended_participations(supporter.id),
         safe_color=safe_color,
+        push=_push_settings(supporter.id),
     )
     return mark_offline_copy(make_response(page))
+
+
+def _push_settings(supporter_id: int) -> dict[str, Any] | None:
+    """What the page's notification button needs, or None when this server has no VAPID key
+    (then the page offers no button)."""
+    key = current_app.config.get("VAPID_PUBLIC_KEY")
+    if not key:
+        return None
+    return {
+        "key": str(key),
+        "url": url_for("people.save_push_subscription"),
+        "endpoints": enabled_push_endpoints(supporter_id),
+    }

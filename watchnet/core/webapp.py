@@ -129,11 +129,11 @@ def shell_version() -> str:
     return version
 
 
-def _prefix(endpoint: str, **values: Any) -> str:
-    """The path before a route's first variable part: /a/ for /a/<token>."""
+def _prefix(endpoint: str, variable: str) -> str:
+    """The path before a route's variable part: /a/ for /a/<token>."""
     placeholder = "PLACEHOLDER0"
-    url = url_for(endpoint, **{name: placeholder for name in values})
-    return url.split(placeholder, 1)[0]
+    values: dict[str, Any] = {variable: placeholder}
+    return url_for(endpoint, **values).split(placeholder, 1)[0]
 
 
 def worker_config() -> dict[str, Any]:
@@ -149,9 +149,9 @@ def worker_config() -> dict[str, Any]:
         "pages": [
             {"path": home, "exact": True},
             {"path": url_for("field.home"), "exact": False},
-            {"path": _prefix("alert_field.show", token=""), "exact": False},
+            {"path": _prefix("alert_field.show", "token"), "exact": False},
         ],
-        "signin_prefix": _prefix("auth.supporter_signin", token=""),
+        "signin_prefix": _prefix("auth.supporter_signin", "token"),
         "offline_header": OFFLINE_HEADER,
         "icon": url_for("static", filename="icons/icon-192.png"),
         "badge": url_for("static", filename="icons/badge-96.png"),
@@ -168,9 +168,7 @@ def service_worker() -> Response:
     """The worker's code with its settings; at the root so its scope is the whole site."""
     config = json.dumps(worker_config(), ensure_ascii=False, separators=(",", ":"))
     code = (_static_dir() / WORKER_SOURCE).read_text(encoding="utf-8")
-    response = Response(
-        f"self.WATCHNET_SW = {config};\n{code}", mimetype="text/javascript", charset="utf-8"
-    )
+    response = Response(f"self.WATCHNET_SW = {config};\n{code}", mimetype="text/javascript")
     # Browsers check for a new worker on navigations; no-cache makes every check ask us.
     # (Served from the root, the default scope is already "/": no Service-Worker-Allowed.)
     response.headers["Cache-Control"] = "no-cache"
@@ -229,4 +227,3 @@ def offline() -> str:
     """The page a supporter page shows without network when no copy of it is stored. It is
     stored when the worker is installed, so it names nobody and holds no token."""
     return render_template(OFFLINE_TEMPLATE)
-

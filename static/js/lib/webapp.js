@@ -14,10 +14,10 @@ export function registerWorker() {
   }).catch(() => null);  // e.g. a private window that refuses workers: the page still works
 }
 
-/** The worker's registration once it is active (null without one). */
+/** The worker's registration once it is active; null where it cannot be registered
+    (registering again is harmless: the browser returns the same registration). */
 export function workerReady() {
-  if (!("serviceWorker" in navigator)) { return Promise.resolve(null); }
-  return navigator.serviceWorker.ready;
+  return registerWorker().then((registration) => (registration ? navigator.serviceWorker.ready : null));
 }
 
 /** Deletes the phone's stored copy of the page at `path` and of any page under it (every
