@@ -38,9 +38,18 @@ PUBLIC_ENDPOINTS = {
     "auth.supporter_signin",
     "api-docs.openapi_json",
     "core.healthz_delivery",
+    # The installable app: its manifest, service worker and offline page name nobody.
+    "webapp.manifest",
+    "webapp.service_worker",
+    "webapp.offline",
 }
 # A signed-in supporter may use these (their own page); staff and anonymous visitors may not.
-SUPPORTER_ENDPOINTS = {"people.supporter_home", "field.home"}
+SUPPORTER_ENDPOINTS = {
+    "people.supporter_home",
+    "field.home",
+    "people.save_push_subscription",
+    "people.delete_push_subscription",
+}
 
 # URL variable -> the victim district's object whose id fills it.
 VARIABLE_OBJECTS = {

@@ -14,7 +14,7 @@ import { FieldQueue, newId } from "./field_queue.js";
 import { $, fmt, messenger, readJson, show, storageGet, storageSet } from "./lib/dom.js";
 import { positionWatcher } from "./lib/geolocation.js";
 import { poll as pollEvery } from "./lib/live.js";
-import { forgetOfflineCopies } from "./lib/webapp.js";
+import { forgetOfflineCopies, onNotificationTap } from "./lib/webapp.js";
 
 const POLL_MS = 4000;
 const MIN_POSITION_INTERVAL_MS = 15000;  // a walking searcher: one report per ~20 m
@@ -658,6 +658,7 @@ function init() {
   queue.flush();
   sendSightings();
   poller = pollEvery(stateUrl, onStateResponse, { intervalMs: POLL_MS });
+  onNotificationTap(poll);  // a tapped notification about this alert: ask for the news now
   st.pollTimer = window.setInterval(sendSightings, POLL_MS);  // sightings waiting offline
   document.body.dataset.alertReady = "1";
 }

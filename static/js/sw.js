@@ -15,12 +15,16 @@
  *   photos or errors. An answer without it (a closed alert's thank-you, a 404) deletes that
  *   page's copy; a 403 (link revoked, supporter deactivated, phone signed out) and opening a
  *   sign-in link delete every copy; a copy past its max-age is deleted instead of shown. The
- *   open alert page deletes its own copy when the all-clear arrives (lib/webapp.js). This
- *   worker never fetches a page by itself: opening an alert page is recorded as "opened".
+ *   open alert page deletes its own copy when the all-clear arrives (lib/webapp.js).
+ *   The first time a page is opened no worker controls it yet, so its answer passes by; once
+ *   the worker takes over, the page asks it ("keep-page") to fetch that page again and keep
+ *   it, marked with the Watchnet-Offline-Fill header (the alert page's audit record says
+ *   "offline_copy" for that fetch). Apart from that the worker never fetches a page itself.
  *   Everything else — JSON, event streams, photos, staff pages, map tiles — is not touched.
  * - Push: every push shows a notification (Chrome and Safari expect one for each message;
  *   an empty or broken payload shows a general one). Tapping it focuses a window already
- *   showing that URL or opens it; only URLs of this site are opened.
+ *   showing that URL (and tells it: "notification-tap") or opens it; only URLs of this site
+ *   are opened — another site's URL opens the supporter's home instead.
  */
 /* global self, caches, Request, Response, Headers, URL */
 "use strict";
@@ -162,6 +166,22 @@ function dropExpiredPages() {
     cache.match(req).then((hit) => (hit && isExpired(hit, now) ? cache.delete(req) : false))))));
 }
 
+/* The page that was opened before this worker controlled it asks to be kept: fetch its URL
+   (the sender's own, never one named in the message) and store it if the answer allows. */
+self.addEventListener("message", (event) => {
+  const source = event.source;
+  if (!event.data || event.data.type !== "keep-page" || !source || !source.url) { return; }
+  const url = new URL(source.url);
+  url.hash = "";
+  if (url.origin !== self.location.origin || !isSupporterPage(url)) { return; }
+  const headers = {};
+  headers[CFG.fill_header] = "1";
+  event.waitUntil(fetch(url.href, { credentials: "same-origin", headers: headers }).then((response) => {
+    const maxAge = offlineMaxAge(response);
+    return response.ok && maxAge > 0 ? storePage(url.href, response, maxAge) : dropPage(url.href);
+  }).catch(() => null));
+});
+
 /* ------------------------------------------------------------------ push and notifications */
 
 /* A URL of this site from a message, or null: a notification never opens another site. */
@@ -227,7 +247,11 @@ self.addEventListener("notificationclick", (event) => {
   event.waitUntil(
     self.clients.matchAll({ type: "window", includeUncontrolled: true }).then((windows) => {
       const open = windows.find((w) => w.url === target);
-      if (open && "focus" in open) { return open.focus(); }
+      if (open && "focus" in open) {
+        // Already open: bring it forward and tell it (the alert page asks for news at once).
+        return open.focus().then((focused) =>
+          (focused || open).postMessage({ type: "notification-tap", url: target }));
+      }
       return self.clients.openWindow(target);
     })
   );

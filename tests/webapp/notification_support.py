@@ -11,7 +11,8 @@ click to its regular profile, so the browser must run with a persistent context 
 launch_persistent_context), not an incognito-like new_context().
 
 The server speaks D-Bus with jeepney (pure Python); the bus is a dbus-daemon of our own,
-started with Debian's session configuration.
+with a minimal configuration of its own in a temporary folder (only the dbus-daemon program
+is needed: apt-get install dbus-daemon).
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from __future__ import annotations
 import queue
 import shutil
 import subprocess
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from jeepney import (
@@ -37,7 +40,20 @@ from jeepney.io.blocking import open_dbus_connection
 
 NAME = "org.freedesktop.Notifications"
 PATH = "/org/freedesktop/Notifications"
-SESSION_CONF = "/usr/share/dbus-1/session.conf"
+# A session bus that anyone on this machine's user may use, listening in its own folder.
+BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:dir={folder}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"""
 
 
 def dbus_daemon_available() -> bool:
@@ -48,8 +64,11 @@ class SessionBus:
     """A private dbus-daemon; `address` goes into DBUS_SESSION_BUS_ADDRESS of the browser."""
 
     def __init__(self) -> None:
+        self.folder = tempfile.TemporaryDirectory(prefix="watchnet-bus-")
+        config = Path(self.folder.name) / "bus.conf"
+        config.write_text(BUS_CONFIG.format(folder=self.folder.name))
         self.process = subprocess.Popen(
-            ["dbus-daemon", f"--config-file={SESSION_CONF}", "--nofork", "--print-address=1"],
+            ["dbus-daemon", f"--config-file={config}", "--nofork", "--print-address=1"],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
@@ -65,6 +84,10 @@ class SessionBus:
             self.process.wait(5)
         except subprocess.TimeoutExpired:
             self.process.kill()
+            self.process.wait(5)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        self.folder.cleanup()
 
 
 @dataclass

@@ -38,7 +38,7 @@ from watchnet.core.dbtypes import utcnow
 from watchnet.core.errors import _messages, handle_http_exception, json_error
 from watchnet.core.extensions import csrf, db
 from watchnet.core.phones import tel_href
-from watchnet.core.webapp import mark_offline_copy
+from watchnet.core.webapp import is_offline_fill, mark_offline_copy
 from watchnet.maps.builders import new_map, render_parts
 from watchnet.maps.drill_maps import tile_settings
 from watchnet.tracking.schemas import InvalidPayload, parse_positions
@@ -184,7 +184,7 @@ def show(token: str) -> ResponseReturnValue:
     if not alert.is_active:
         return render_template("alerts/field/closed.html", state=fs.closed_state(alert))
     alert_services.mark_opened(recipient)
-    fs.record_link_view(recipient)
+    fs.record_link_view(recipient, what="offline_copy" if is_offline_fill() else "page")
     db.session.commit()
     tiles = tile_settings(current_app.config)
     map_parts = render_parts(new_map((alert.last_seen_lat, alert.last_seen_lon), tiles, 14))

@@ -21,8 +21,10 @@ cache, while the worker's copy is a deliberate, bounded exception that ends when
 - the open alert page learns from its state poll that the alert was closed or its access
   ended (static/js/alert_field.js → lib/webapp.js forgetOfflineCopies);
 - it is older than OFFLINE_COPY_MAX_AGE_H hours: the worker deletes it instead of showing it.
-The worker never fetches a personal page by itself (a GET of an alert page records that the
-supporter opened it), so nothing is fetched or stored that the supporter did not open.
+The worker fetches a page by itself only once, at the page's request, when the page was
+opened before the worker controlled it (the first visit): that fetch carries the
+Watchnet-Offline-Fill header, and the alert page's audit record calls it "offline_copy".
+Nothing is fetched or stored that the supporter did not open.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ from watchnet.core.views import VENDOR_DIRS
 bp = Blueprint("webapp", __name__)
 
 OFFLINE_HEADER = "Watchnet-Offline-Copy"
+# On the worker's one fetch of a page opened before it took over (to keep it offline).
+FILL_HEADER = "Watchnet-Offline-Fill"
 THEME_COLOR = "#123b5e"  # the site header's navy (static/css/app.css)
 BACKGROUND_COLOR = "#fafaf7"
 
@@ -83,6 +87,11 @@ SHELL_VENDOR = (
 )
 WORKER_SOURCE = "js/sw.js"
 OFFLINE_TEMPLATE = "webapp/offline.html"
+
+
+def is_offline_fill() -> bool:
+    """True for the worker's fetch of a page to keep (not the supporter opening it again)."""
+    return request.headers.get(FILL_HEADER) == "1"
 
 
 def mark_offline_copy(response: Response) -> Response:
@@ -153,6 +162,7 @@ def worker_config() -> dict[str, Any]:
         ],
         "signin_prefix": _prefix("auth.supporter_signin", "token"),
         "offline_header": OFFLINE_HEADER,
+        "fill_header": FILL_HEADER,
         "icon": url_for("static", filename="icons/icon-192.png"),
         "badge": url_for("static", filename="icons/badge-96.png"),
         "lang": str(get_locale() or "ja"),

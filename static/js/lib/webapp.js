@@ -37,6 +37,14 @@ export function forgetOfflineCopies(path) {
   })).catch(() => 0);
 }
 
+/** Calls back when the worker brought this page forward for a tapped notification about it. */
+export function onNotificationTap(callback) {
+  if (!("serviceWorker" in navigator)) { return; }
+  navigator.serviceWorker.addEventListener("message", (event) => {
+    if (event.data && event.data.type === "notification-tap") { callback(event.data.url); }
+  });
+}
+
 /** True when the page runs as an app added to the home screen. */
 export function isStandalone() {
   return (window.matchMedia && window.matchMedia("(display-mode: standalone)").matches) ||
