@@ -7,7 +7,7 @@
  *   goes into "watchnet-shell-<version>" and is answered from there; a new release has a new
  *   version, and activating it deletes the old caches.
  * - Pages: a navigation to a supporter page (their home, a field page, an alert page) goes to
- *   the network first. Without network (or a 5xx from a proxy while the server is down) the
+ *   the network first. Without network (or a 502/503/504 from a proxy in front of it) the
  *   phone's stored copy is shown, else the offline page. So a reload in a dead spot shows the
  *   page, and the page shows what is still queued in localStorage (static/js/field_queue.js).
  * - Personal data: a page is stored only when its answer carries the Watchnet-Offline-Copy
@@ -76,7 +76,7 @@ self.addEventListener("fetch", (event) => {
   if (request.mode === "navigate") {
     if (url.pathname.startsWith(CFG.signin_prefix)) {
       // Someone signs in on this phone (perhaps another person): forget every stored page.
-      event.respondWith(dropAllPages().then(() => fetch(request)));
+      event.respondWith(dropAllPages().then(() => fetch(request)).catch(offlinePage));
       return;
     }
     if (isSupporterPage(url)) { event.respondWith(networkFirst(event, request)); }
@@ -99,8 +99,9 @@ function pageKey(request) {
 function networkFirst(event, request) {
   const key = pageKey(request);
   return fetch(request).then((response) => {
-    if (response.status >= 500) {
-      // The server (or a proxy in front of it) is down: like no network.
+    if (response.status === 502 || response.status === 503 || response.status === 504) {
+      // A proxy in front of the server says it is down or unreachable: like no network.
+      // (A 500 is the app's own error page, with the error id: shown as it is.)
       return storedPage(key).then((copy) => copy || response);
     }
     if (response.type === "opaqueredirect") { return response; }  // the browser follows it

@@ -63,6 +63,17 @@ def wait_in_page(page: Any, script: str, arg: Any = None, timeout_s: float = 15.
         page.wait_for_timeout(100)
 
 
+def assert_accessible(page: Any) -> None:
+    """axe finds nothing serious or critical on the page as it is now."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    serious = [
+        v for v in results.response["violations"] if v.get("impact") in ("serious", "critical")
+    ]
+    assert serious == [], [(v["id"], [n["target"] for n in v["nodes"]]) for v in serious]
+
+
 def wait_for_worker(page: Any) -> None:
     """Until the worker is active and controls the page (it claims open pages at once)."""
     page.wait_for_function("() => navigator.serviceWorker.controller !== null")
@@ -508,6 +519,7 @@ def test_the_notification_button_subscribes_on_a_tap_and_says_so(
     button = page.get_by_role("button", name="通知をオンにする")
     page.wait_for_selector("#notify-status[data-state='off']")
     assert status.inner_text() == "このスマートフォンの通知はオフです。"
+    assert_accessible(page)
     assert page.evaluate("() => window.__push.calls.length") == 0  # nothing before the tap
 
     button.click()
@@ -564,6 +576,7 @@ def test_the_install_guide_offers_the_browsers_prompt_and_hides_in_the_installed
     assert "共有ボタン" in text and "iOS 16.4以降" in text
     assert page.locator("#install-btn").is_hidden()
     assert float(guide.evaluate("el => parseFloat(getComputedStyle(el).fontSize)")) >= 20
+    assert_accessible(page)
 
     # Chrome offers installing: the page's own button opens Chrome's prompt.
     page.evaluate(
