@@ -42,6 +42,9 @@ PUBLIC_ENDPOINTS = {
     "webapp.manifest",
     "webapp.service_worker",
     "webapp.offline",
+    # The SMS/voice gateway's callbacks: refused with 403 unless signed with the auth token.
+    "twilio_hooks.voice_answer",
+    "twilio_hooks.delivery_status",
 }
 # A signed-in supporter may use these (their own page); staff and anonymous visitors may not.
 SUPPORTER_ENDPOINTS = {
@@ -49,6 +52,9 @@ SUPPORTER_ENDPOINTS = {
     "field.home",
     "people.save_push_subscription",
     "people.delete_push_subscription",
+    # The supporter's own LINE link (a code to send, unlinking): their own channel only.
+    "people.line_code",
+    "people.line_unlink",
 }
 
 # URL variable -> the victim district's object whose id fills it.

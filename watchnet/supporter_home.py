@@ -15,6 +15,7 @@ from watchnet.alerts.field_services import active_alerts_for
 from watchnet.auth.access import supporter_required
 from watchnet.core.webapp import mark_offline_copy
 from watchnet.drills.participations import recent_ended_participations, upcoming_participations
+from watchnet.people.line_views import line_section
 from watchnet.people.push import enabled_push_endpoints
 from watchnet.people.services import safe_color
 from watchnet.people.views import bp
@@ -34,6 +35,7 @@ def supporter_home() -> Response:
         ended=recent_ended_participations(supporter.id),
         safe_color=safe_color,
         push=_push_settings(supporter.id),
+        line=line_section(supporter),
     )
     return mark_offline_copy(make_response(page))
 
