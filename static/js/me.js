@@ -10,8 +10,8 @@
  *   unsubscribes the browser. The words above the button say the state: on, off, blocked,
  *   not possible in this browser, or (iPhone) add the app to the home screen first. "On"
  *   means the server has this phone's subscription: the page knows the supporter's stored
- *   endpoints, so a subscription the server dropped (the push service said it is gone) shows
- *   as off and a tap subscribes again.
+ *   endpoints, so a subscription the server switched off (the push service said it is gone)
+ *   shows as off, and a tap replaces it with a new one.
  */
 import { $, csrfToken, readJson, show } from "./lib/dom.js";
 import { isStandalone, workerReady } from "./lib/webapp.js";
@@ -143,8 +143,10 @@ function setUpNotifications() {
         return null;
       }
       return subscription().then(({ reg, sub }) => {
-        if (sub && sameKey(sub, key)) { return sub; }
-        // None yet, or one made for another server key (the key was changed): subscribe anew.
+        if (sub && sameKey(sub, key) && stored.has(sub.endpoint)) { return sub; }
+        // None yet, one the server no longer sends to (the push service said it is gone, or
+        // another supporter took this phone over), or one made for another server key:
+        // subscribe anew, so the server gets an endpoint that works.
         return (sub ? sub.unsubscribe() : Promise.resolve(true)).then(() =>
           reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key }));
       }).then((sub) => send("POST", sub.toJSON()).then(() => {

@@ -465,7 +465,8 @@ def test_tapping_the_notification_of_a_push_opens_the_supporters_alert_page(
 # the stored row, the words on the page, and the DELETE on turning off.
 FAKE_PUSH_MANAGER = """
 (() => {
-  // The subscription outlives a reload, as the browser's does (kept in sessionStorage).
+  // The subscription outlives a reload, as the browser's does (kept in sessionStorage); each
+  // subscribe() gives a new endpoint, as a push service does.
   const state = { calls: [], unsubscribed: false };
   window.__push = state;
   function b64(bytes) { return btoa(String.fromCharCode(...bytes)).replace(/\\+/g, "-")
@@ -475,12 +476,12 @@ FAKE_PUSH_MANAGER = """
     const raw = atob(plain + "===".slice((plain.length + 3) % 4));
     return Uint8Array.from(raw, (c) => c.charCodeAt(0));
   }
-  function make(keyB64) {
+  function make(saved) {
     const p256dh = b64(new Uint8Array([4, ...Array.from({ length: 64 }, (_, i) => i + 1)]));
     const auth = b64(new Uint8Array(16).fill(7));
     return {
-      endpoint: "https://fcm.googleapis.com/fcm/send/test-device-1",
-      options: { applicationServerKey: unb64(keyB64).buffer, userVisibleOnly: true },
+      endpoint: saved.endpoint,
+      options: { applicationServerKey: unb64(saved.key).buffer, userVisibleOnly: true },
       toJSON() { return { endpoint: this.endpoint, expirationTime: null,
                           keys: { p256dh: p256dh, auth: auth } }; },
       unsubscribe() {
@@ -493,12 +494,15 @@ FAKE_PUSH_MANAGER = """
   PushManager.prototype.subscribe = function (options) {
     const key = b64(new Uint8Array(options.applicationServerKey));
     state.calls.push({ userVisibleOnly: options.userVisibleOnly, key: key });
-    sessionStorage.setItem("__fakePush", key);
-    return Promise.resolve(make(key));
+    const n = Number(sessionStorage.getItem("__fakePushCount") || "0") + 1;
+    sessionStorage.setItem("__fakePushCount", String(n));
+    const saved = { key: key, endpoint: "https://fcm.googleapis.com/fcm/send/test-device-" + n };
+    sessionStorage.setItem("__fakePush", JSON.stringify(saved));
+    return Promise.resolve(make(saved));
   };
   PushManager.prototype.getSubscription = function () {
-    const key = sessionStorage.getItem("__fakePush");
-    return Promise.resolve(key ? make(key) : null);
+    const saved = sessionStorage.getItem("__fakePush");
+    return Promise.resolve(saved ? make(JSON.parse(saved)) : null);
   };
 })();
 """
@@ -543,6 +547,39 @@ def test_the_notification_button_subscribes_on_a_tap_and_says_so(
         lambda: db.session.scalar(sa.select(sa.func.count()).select_from(PushSubscription)) == 0,
         what="the subscription deleted",
     )
+
+
+def test_a_subscription_the_push_service_dropped_shows_as_off_and_a_tap_renews_it(
+    live_server: Any, phone_context: Any, supporter: Any, vapid_key: str
+) -> None:
+    origin = live_server.url
+    context = phone_context()
+    context.grant_permissions(["notifications"], origin=origin)
+    context.add_init_script(FAKE_PUSH_MANAGER)
+    page = context.new_page()
+    page.goto(f"{origin}/s/{make_signin_token(supporter)}")
+    page.goto(f"{origin}/me")
+    page.get_by_role("button", name="通知をオンにする").click()
+    page.wait_for_selector("#notify-status[data-state='on']")
+    old = wait_until(lambda: db.session.scalar(sa.select(PushSubscription)), what="a row")
+    # The push service answered 410 to a message: the dispatcher switched the row off.
+    old.is_enabled, old.disabled_reason = False, "410 Gone"
+    db.session.commit()
+
+    page.reload()
+    page.wait_for_selector("#notify-status[data-state='off']")
+    page.get_by_role("button", name="通知をオンにする").click()
+    page.wait_for_selector("#notify-status[data-state='on']")
+    # The dead subscription was dropped in the browser and a new one made (since the reload).
+    assert page.evaluate("() => window.__push.unsubscribed") is True
+    assert len(page.evaluate("() => window.__push.calls")) == 1
+    rows = wait_until(
+        lambda: db.session.scalars(
+            sa.select(PushSubscription).where(PushSubscription.is_enabled.is_(True))
+        ).all(),
+        what="a new subscription",
+    )
+    assert [r.endpoint for r in rows] == ["https://fcm.googleapis.com/fcm/send/test-device-2"]
 
 
 def test_blocked_notifications_are_explained_without_a_button(
