@@ -12,6 +12,7 @@ from watchnet.alerts.models import (
 )
 from watchnet.audit.models import AuditEvent
 from watchnet.auth.models import ApiToken, LoginAttempt
+from watchnet.core.models import GeocodeCache
 from watchnet.districts.models import District, Landmark
 from watchnet.drills.models import Checkpoint, Drill, Participant, RoutePoint, Team
 from watchnet.feedback.models import Feedback, FeedbackTheme
@@ -22,7 +23,6 @@ from watchnet.people.models import NotificationAddress, StaffUser, Supporter, Su
 from watchnet.registry.models import AtRiskPerson, Consent, FamilyContact, PersonPhoto, UsualPlace
 from watchnet.tracking.models import (
     EncounterStep,
-    GeocodeCache,
     HelpCall,
     HelpResponse,
     LatestPosition,

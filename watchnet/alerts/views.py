@@ -37,7 +37,6 @@ from watchnet.alerts.forms import (
     prefill_defaults,
     prefill_from_person,
 )
-from watchnet.alerts.geocode import GeocoderUnavailable, find_address
 from watchnet.alerts.models import Alert, AlertStatus, Sighting, SightingStatus
 from watchnet.alerts.targeting import radius_schedule
 from watchnet.audit.services import record_audit
@@ -49,6 +48,7 @@ from watchnet.auth.access import (
 )
 from watchnet.core.errors import UserInputError, json_error
 from watchnet.core.extensions import db
+from watchnet.core.geocoding import GeocoderUnavailable, find_address
 from watchnet.core.refusal import refuse_form
 from watchnet.districts.models import District
 from watchnet.maps.alert_maps import Place, alert_map_parts, format_km, place_picker_parts

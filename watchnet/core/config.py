@@ -65,7 +65,8 @@ DEFAULTS: dict[str, Any] = {
     "DELIVERY_BACKOFF_S": 30,
     "DELIVERY_BACKOFF_MAX_S": 3600,
     "WEBHOOK_TIMEOUT_S": 4.0,  # network timeout of a webhook post
-    # Reverse geocoding for "where am I" (Nominatim API), e.g. "http://127.0.0.1:8080"; None = off.
+    # The geocoder (Nominatim API, core/geocoding.py) for "where am I" and the alert start
+    # form's address search, e.g. "http://127.0.0.1:8080"; None = off.
     "GEOCODER_URL": None,
     "GEOCODER_TIMEOUT_S": 2.0,
     "HELP_CALL_NEAREST": 2,  # how many of the nearest other participants a help call reaches

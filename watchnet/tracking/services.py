@@ -16,7 +16,7 @@ from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
 
-from watchnet.core import geo
+from watchnet.core import geo, geocoding
 from watchnet.core.dbtypes import utcnow
 from watchnet.core.extensions import db
 from watchnet.core.i18n import recipient_locale
@@ -26,7 +26,6 @@ from watchnet.core.urls import public_url
 from watchnet.drills.models import Checkpoint, Drill, DrillStatus, Participant
 from watchnet.people.models import StaffRole, StaffUser, Supporter, staff_district
 from watchnet.people.notify import notify_staff, notify_supporter
-from watchnet.tracking import geocoding
 from watchnet.tracking.events import DRILL, STAFF, emit, supporter_audience
 from watchnet.tracking.models import (
     EncounterStep,
