@@ -20,11 +20,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from werkzeug.datastructures import FileStorage
 
 from watchnet.alerts import sectors
-from watchnet.alerts.events import ALL, STAFF, emit_alert_event, supporter_audience
+from watchnet.alerts.events import (
+    ALERT_EVENTS,
+    ALL,
+    STAFF,
+    emit_alert_event,
+    supporter_audience,
+)
 from watchnet.alerts.models import (
     Acknowledgement,
     Alert,
-    AlertEvent,
     AlertRecipient,
     AlertStatus,
     SearchPosition,
@@ -145,13 +150,7 @@ def sectors_key(alert: Alert) -> str:
 
 def latest_event_id(alert: Alert, supporter_id: int) -> int:
     """The newest timeline entry this recipient's page may know about (0 when none)."""
-    value = db.session.scalar(
-        sa.select(sa.func.max(AlertEvent.id)).where(
-            AlertEvent.alert_id == alert.id,
-            AlertEvent.audience.in_((ALL, supporter_audience(supporter_id))),
-        )
-    )
-    return int(value or 0)
+    return ALERT_EVENTS.latest_id(alert.id, (ALL, supporter_audience(supporter_id)))
 
 
 def field_state(
