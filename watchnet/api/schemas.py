@@ -14,11 +14,11 @@ from watchnet.core.errors import UserInputError
 from watchnet.core.validation import CleanString, SaneDateTime, StrictFloat
 from watchnet.districts.models import LandmarkKind
 from watchnet.drills.models import DrillStatus, ExpectedContact
+from watchnet.drills.schemas import MAX_ROUTE_POINTS
 from watchnet.drills.services import (
     CHECKLIST_ITEM_MAX,
     CHECKLIST_MAX_ITEMS,
     MAX_DRILL_HOURS,
-    MAX_ROUTE_POINTS,
     check_drill_times,
 )
 from watchnet.people.models import SupporterKind

@@ -48,10 +48,10 @@ from watchnet.core.timefmt import from_local
 from watchnet.districts.models import District, Landmark
 from watchnet.districts.services import add_landmark, remove_landmark, update_landmark
 from watchnet.drills.models import Checkpoint, Drill
+from watchnet.drills.schemas import GeometryError, parse_route_geometry
 from watchnet.drills.services import (
     CheckpointFields,
     DrillFields,
-    GeometryError,
     check_drill_times,
     delete_drill,
     editor_state,
@@ -296,10 +296,10 @@ def replace_route(data: dict[str, Any], drill_id: int) -> Drill:
         "checkpoints": editor_state(drill)["checkpoints"],
     }
     try:
-        save_route(drill, payload)
+        geometry = parse_route_geometry(payload, drill)
     except GeometryError as exc:
-        db.session.rollback()
         abort(422, messages={"json": exc.errors})
+    save_route(drill, geometry)
     commit()
     return drill
 

@@ -1,9 +1,12 @@
-"""Forms for supporters: register/edit, filters, CSV import, the sign-in link."""
+"""Forms for supporters: register/edit, filters, CSV import (the upload and the check of its
+rows), the sign-in link."""
 
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -29,10 +32,11 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from watchnet.core.errors import UserInputError
 from watchnet.core.labels import choices
 from watchnet.core.validation import SafeForm
 from watchnet.districts.models import District
-from watchnet.people import services
+from watchnet.people import csv_io, services
 from watchnet.people.models import SupporterKind
 
 
@@ -203,6 +207,131 @@ class ImportForm(SafeForm):
     def __init__(self, districts: Sequence[District], *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.district_id.choices = _district_choices(districts)
+
+
+# ---------------------------------------------------------------------------------------------
+# The CSV upload, row by row (nothing is stored here: people.services.prepare_supporter_import)
+
+
+@dataclass(frozen=True)
+class CheckedRow:
+    """One CSV row: normalised values (bad ones cut short) and every problem as
+    {field, code, params}; codes, so the preview speaks the language of whoever reads it."""
+
+    row_number: int
+    values: dict[str, Any]
+    errors: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class CheckedImport:
+    """An uploaded CSV, read and checked row by row."""
+
+    encoding: str
+    headers: dict[str, str]
+    ignored_columns: list[str]
+    rows: list[CheckedRow]
+
+
+def read_supporter_csv(data: bytes, district: District) -> CheckedImport:
+    """Decode an upload (UTF-8 or CP932), read its table and check every row for the district;
+    UserInputError on "file" when the file itself cannot be read."""
+    try:
+        text, encoding = csv_io.decode_upload(data)
+        table = csv_io.read_table(text, encoding)
+    except csv_io.CsvFileError as exc:
+        raise UserInputError(exc.message, "file") from exc
+    rows = []
+    for raw in table.rows:
+        values, errors = check_import_row(raw.values, district)
+        rows.append(CheckedRow(raw.row_number, values, errors))
+    return CheckedImport(encoding, table.headers, table.ignored_columns, rows)
+
+
+def _number(value: str) -> float | None:
+    value = unicodedata.normalize("NFKC", value).strip()
+    if not value:
+        return None
+    number = float(value)  # ValueError for text
+    if not math.isfinite(number):
+        raise ValueError(value)
+    return number
+
+
+def check_import_row(
+    cells: dict[str, str], district: District
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Check one CSV row: normalised values and every problem as {field, code, params}."""
+    errors: list[dict[str, Any]] = []
+
+    def fail(field: str, code: str, **params: Any) -> None:
+        errors.append({"field": field, "code": code, "params": params})
+
+    name = cells.get("name", "").strip()
+    kana = services.normalise_kana(cells.get("name_kana", ""))
+    kind_text = cells.get("kind", "").strip()
+    email = cells.get("email", "").strip()
+    phone = services.normalise_phone(cells.get("phone", ""))
+    note = cells.get("note", "").strip()
+    urls = services.split_notification_urls(cells.get("notification_urls", ""))
+
+    for field, value, limit, required in (
+        ("name", name, services.NAME_MAX, True),
+        ("name_kana", kana, services.KANA_MAX, True),
+        ("email", email, services.EMAIL_MAX, False),
+        ("phone", phone, services.PHONE_MAX, False),
+        ("note", note, services.NOTE_MAX, False),
+    ):
+        if required and not value:
+            fail(field, "required")
+        elif len(value) > limit:
+            fail(field, "too_long", max=limit)
+    if kana and len(kana) <= services.KANA_MAX and not services.is_valid_kana(kana):
+        fail("name_kana", "kana")
+    kind = csv_io.parse_kind(kind_text) if kind_text else None
+    if not kind_text:
+        fail("kind", "required")
+    elif kind is None:
+        fail("kind", "kind", kinds="、".join(csv_io.KIND_NAMES_JA.values()))
+    if email and len(email) <= services.EMAIL_MAX and not services.is_valid_email(email):
+        fail("email", "email")
+    if phone and len(phone) <= services.PHONE_MAX and not services.is_valid_phone(phone):
+        fail("phone", "phone")
+    if len(urls) > services.MAX_NOTIFICATION_URLS:
+        fail("notification_urls", "too_many_urls", max=services.MAX_NOTIFICATION_URLS)
+    for url in urls[: services.MAX_NOTIFICATION_URLS]:
+        code = services.notification_url_problem(url)
+        if code:
+            fail("notification_urls", code, max=services.URL_MAX)
+            break
+    position: dict[str, float | None] = {}
+    for field in ("home_lat", "home_lon"):
+        try:
+            position[field] = _number(cells.get(field, ""))
+        except ValueError:
+            fail(field, "number")
+    if len(position) == 2:
+        bad = services.home_position_problem(position["home_lat"], position["home_lon"])
+        if bad:
+            fail(bad[0], bad[1])
+    named = cells.get("district", "").strip()
+    if named and named != district.name:
+        fail("district", "district", name=named[:100])
+
+    lat, lon = services.round_home_position(position.get("home_lat"), position.get("home_lon"))
+    values: dict[str, Any] = {
+        # Bad rows keep a short copy of what was typed, enough to find the row in Excel.
+        "name": name[: services.NAME_MAX],
+        "name_kana": kana[: services.KANA_MAX],
+        "kind": kind.value if kind else kind_text[:50],
+        "email": email[: services.EMAIL_MAX] or None,
+        "phone": phone[: services.PHONE_MAX] or None,
+        "notification_urls": urls[: services.MAX_NOTIFICATION_URLS],
+        "home_lat": lat,
+        "home_lon": lon,
+        "note": note[: services.NOTE_MAX],
+    }
+    return values, errors
 
 
 class ExportForm(Form):

@@ -8,7 +8,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import segno
 import sqlalchemy as sa
@@ -33,6 +33,9 @@ from watchnet.people.models import (
     SupporterImport,
     SupporterKind,
 )
+
+if TYPE_CHECKING:  # forms import the checks below; the import needs only the type
+    from watchnet.people.forms import CheckedImport
 
 # Column limits, shared by the forms, the CSV import and the API.
 NAME_MAX = 100
@@ -432,92 +435,6 @@ IMPORT_KEEP_UNCONFIRMED = timedelta(days=1)
 IMPORT_KEEP_CONFIRMED = timedelta(days=30)
 
 
-def _number(value: str) -> float | None:
-    value = unicodedata.normalize("NFKC", value).strip()
-    if not value:
-        return None
-    number = float(value)  # ValueError for text
-    if not math.isfinite(number):
-        raise ValueError(value)
-    return number
-
-
-def check_import_row(
-    cells: dict[str, str], district: District
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Check one CSV row: normalised values and every problem as {field, code, params}."""
-    errors: list[dict[str, Any]] = []
-
-    def fail(field: str, code: str, **params: Any) -> None:
-        errors.append({"field": field, "code": code, "params": params})
-
-    name = cells.get("name", "").strip()
-    kana = normalise_kana(cells.get("name_kana", ""))
-    kind_text = cells.get("kind", "").strip()
-    email = cells.get("email", "").strip()
-    phone = normalise_phone(cells.get("phone", ""))
-    note = cells.get("note", "").strip()
-    urls = split_notification_urls(cells.get("notification_urls", ""))
-
-    for field, value, limit, required in (
-        ("name", name, NAME_MAX, True),
-        ("name_kana", kana, KANA_MAX, True),
-        ("email", email, EMAIL_MAX, False),
-        ("phone", phone, PHONE_MAX, False),
-        ("note", note, NOTE_MAX, False),
-    ):
-        if required and not value:
-            fail(field, "required")
-        elif len(value) > limit:
-            fail(field, "too_long", max=limit)
-    if kana and len(kana) <= KANA_MAX and not is_valid_kana(kana):
-        fail("name_kana", "kana")
-    kind = csv_io.parse_kind(kind_text) if kind_text else None
-    if not kind_text:
-        fail("kind", "required")
-    elif kind is None:
-        fail("kind", "kind", kinds="、".join(csv_io.KIND_NAMES_JA.values()))
-    if email and len(email) <= EMAIL_MAX and not is_valid_email(email):
-        fail("email", "email")
-    if phone and len(phone) <= PHONE_MAX and not is_valid_phone(phone):
-        fail("phone", "phone")
-    if len(urls) > MAX_NOTIFICATION_URLS:
-        fail("notification_urls", "too_many_urls", max=MAX_NOTIFICATION_URLS)
-    for url in urls[:MAX_NOTIFICATION_URLS]:
-        code = notification_url_problem(url)
-        if code:
-            fail("notification_urls", code, max=URL_MAX)
-            break
-    position: dict[str, float | None] = {}
-    for field in ("home_lat", "home_lon"):
-        try:
-            position[field] = _number(cells.get(field, ""))
-        except ValueError:
-            fail(field, "number")
-    if len(position) == 2:
-        bad = home_position_problem(position["home_lat"], position["home_lon"])
-        if bad:
-            fail(bad[0], bad[1])
-    named = cells.get("district", "").strip()
-    if named and named != district.name:
-        fail("district", "district", name=named[:100])
-
-    lat, lon = round_home_position(position.get("home_lat"), position.get("home_lon"))
-    values: dict[str, Any] = {
-        # Bad rows keep a short copy of what was typed, enough to find the row in Excel.
-        "name": name[:NAME_MAX],
-        "name_kana": kana[:KANA_MAX],
-        "kind": kind.value if kind else kind_text[:50],
-        "email": email[:EMAIL_MAX] or None,
-        "phone": phone[:PHONE_MAX] or None,
-        "notification_urls": urls[:MAX_NOTIFICATION_URLS],
-        "home_lat": lat,
-        "home_lon": lon,
-        "note": note[:NOTE_MAX],
-    }
-    return values, errors
-
-
 def _purge_old_imports() -> None:
     now = utcnow()
     db.session.execute(
@@ -534,14 +451,10 @@ def _purge_old_imports() -> None:
 
 
 def prepare_supporter_import(
-    district: District, staff: StaffUser | None, filename: str, data: bytes
+    district: District, staff: StaffUser | None, filename: str, upload: CheckedImport
 ) -> SupporterImport:
-    """Read an uploaded CSV into a stored preview; nothing is registered until confirmed."""
-    try:
-        text, encoding = csv_io.decode_upload(data)
-        table = csv_io.read_table(text, encoding)
-    except csv_io.CsvFileError as exc:
-        raise UserInputError(exc.message, "file") from exc
+    """Store a checked upload (people/forms.py: read_supporter_csv) as a preview, each row
+    marked new, already registered or repeated; nothing is registered until confirmed."""
     existing = set(
         db.session.scalars(
             sa.select(Supporter.dedupe_key).where(Supporter.district_id == district.id)
@@ -549,8 +462,8 @@ def prepare_supporter_import(
     )
     seen: set[str] = set()
     rows: list[dict[str, Any]] = []
-    for raw in table.rows:
-        values, errors = check_import_row(raw.values, district)
+    for checked in upload.rows:
+        values, errors = checked.values, checked.errors
         key = None
         if errors:
             status = "error"
@@ -560,7 +473,7 @@ def prepare_supporter_import(
             seen.add(key)
         rows.append(
             {
-                "row": raw.row_number,
+                "row": checked.row_number,
                 "status": status,
                 "key": key,
                 "values": values,
@@ -572,9 +485,9 @@ def prepare_supporter_import(
         district_id=district.id,
         created_by_id=staff.id if staff else None,
         filename=(filename or "")[:255],
-        encoding=encoding,
-        headers=table.headers,
-        ignored_columns=table.ignored_columns,
+        encoding=upload.encoding,
+        headers=upload.headers,
+        ignored_columns=upload.ignored_columns,
         rows=rows,
     )
     db.session.add(batch)
@@ -585,7 +498,7 @@ def prepare_supporter_import(
         batch.id,
         district.id,
         rows=len(rows),
-        encoding=encoding,
+        encoding=upload.encoding,
     )
     return batch
 

@@ -36,6 +36,7 @@ from watchnet.people.forms import (
     RevokeLinkForm,
     SupporterFilterForm,
     SupporterForm,
+    read_supporter_csv,
 )
 from watchnet.people.models import Supporter, SupporterImport
 
@@ -221,8 +222,9 @@ def import_supporters() -> Response | str | tuple[str, int]:
         district = _district_or_404(form.district_id.data)
         upload = form.file.data
         try:
+            checked = read_supporter_csv(upload.read(), district)
             batch = services.prepare_supporter_import(
-                district, current_user, upload.filename or "", upload.read()
+                district, current_user, upload.filename or "", checked
             )
         except UserInputError as exc:
             refuse_form(form, exc, fallback="name")
