@@ -11,8 +11,8 @@ from flask_login import current_user
 
 from watchnet.alerts.field_services import active_alerts_for
 from watchnet.auth.access import supporter_required
+from watchnet.core.validation import safe_color
 from watchnet.drills.participations import recent_ended_participations, upcoming_participations
-from watchnet.people.services import safe_color
 from watchnet.people.views import bp
 
 

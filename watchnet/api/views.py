@@ -61,12 +61,8 @@ from watchnet.drills.services import (
     update_drill,
 )
 from watchnet.people.models import Supporter
-from watchnet.people.services import (
-    register_supporter,
-    set_supporter_active,
-    supporters_query,
-    update_supporter,
-)
+from watchnet.people.queries import supporters_query
+from watchnet.people.services import register_supporter, set_supporter_active, update_supporter
 
 PREFIX = "/api/v1"
 

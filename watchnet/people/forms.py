@@ -36,7 +36,7 @@ from watchnet.core.errors import UserInputError
 from watchnet.core.labels import choices
 from watchnet.core.validation import SafeForm
 from watchnet.districts.models import District
-from watchnet.people import csv_io, services
+from watchnet.people import csv_io, validation
 from watchnet.people.models import SupporterKind
 
 
@@ -45,39 +45,39 @@ def _strip(value: object) -> object:
 
 
 def _kana(form: FlaskForm, field: StringField) -> None:
-    if field.data and not services.is_valid_kana(field.data):
-        raise ValidationError(services.problem_message("kana"))
+    if field.data and not validation.is_valid_kana(field.data):
+        raise ValidationError(validation.problem_message("kana"))
 
 
 def _phone(form: FlaskForm, field: TelField) -> None:
-    if field.data and not services.is_valid_phone(field.data):
-        raise ValidationError(services.problem_message("phone"))
+    if field.data and not validation.is_valid_phone(field.data):
+        raise ValidationError(validation.problem_message("phone"))
 
 
 def _finite(form: FlaskForm, field: FloatField) -> None:
     if field.data is not None and not math.isfinite(field.data):
-        raise ValidationError(services.problem_message("number"))
+        raise ValidationError(validation.problem_message("number"))
 
 
 def _range(low: float, high: float, code: str) -> Callable[[FlaskForm, FloatField], None]:
     def check(form: FlaskForm, field: FloatField) -> None:
         if field.data is not None and math.isfinite(field.data) and not low <= field.data <= high:
-            raise ValidationError(services.problem_message(code))
+            raise ValidationError(validation.problem_message(code))
 
     return check
 
 
 def _notification_urls(form: FlaskForm, field: TextAreaField) -> None:
-    urls = services.split_notification_urls(field.data)
-    if len(urls) > services.MAX_NOTIFICATION_URLS:
+    urls = validation.split_notification_urls(field.data)
+    if len(urls) > validation.MAX_NOTIFICATION_URLS:
         raise ValidationError(
-            services.problem_message("too_many_urls", max=services.MAX_NOTIFICATION_URLS)
+            validation.problem_message("too_many_urls", max=validation.MAX_NOTIFICATION_URLS)
         )
     for url in urls:
-        code = services.notification_url_problem(url)
+        code = validation.notification_url_problem(url)
         if code:
             raise ValidationError(
-                f"{url[:80]}: " + services.problem_message(code, max=services.URL_MAX)
+                f"{url[:80]}: " + validation.problem_message(code, max=validation.URL_MAX)
             )
 
 
@@ -91,30 +91,30 @@ def _kind_choices() -> list[SelectChoice]:
 
 class SupporterForm(SafeForm):
     name = StringField(
-        _l("Name"), filters=[_strip], validators=[DataRequired(), Length(max=services.NAME_MAX)]
+        _l("Name"), filters=[_strip], validators=[DataRequired(), Length(max=validation.NAME_MAX)]
     )
     name_kana = StringField(
         _l("Name in kana"),
-        filters=[services.normalise_kana],
-        validators=[DataRequired(), Length(max=services.KANA_MAX), _kana],
+        filters=[validation.normalise_kana],
+        validators=[DataRequired(), Length(max=validation.KANA_MAX), _kana],
     )
     kind = SelectField(_l("Kind"), choices=_kind_choices(), validators=[InputRequired()])
     district_id = SelectField(_l("District"), coerce=int, validators=[InputRequired()])
     email = EmailField(
         _l("E-mail address"),
         filters=[_strip],
-        validators=[Optional(), Length(max=services.EMAIL_MAX), Email()],
+        validators=[Optional(), Length(max=validation.EMAIL_MAX), Email()],
     )
     phone = TelField(
         _l("Phone number"),
         filters=[_strip],
-        validators=[Optional(), Length(max=services.PHONE_MAX), _phone],
+        validators=[Optional(), Length(max=validation.PHONE_MAX), _phone],
     )
     notification_urls = TextAreaField(
         _l("Further notification addresses"),
         validators=[
             Optional(),
-            Length(max=(services.URL_MAX + 2) * services.MAX_NOTIFICATION_URLS),
+            Length(max=(validation.URL_MAX + 2) * validation.MAX_NOTIFICATION_URLS),
             _notification_urls,
         ],
     )
@@ -127,7 +127,7 @@ class SupporterForm(SafeForm):
         validators=[Optional(), _finite, _range(-180, 180, "lon_range")],
     )
     note = TextAreaField(
-        _l("Note"), filters=[_strip], validators=[Optional(), Length(max=services.NOTE_MAX)]
+        _l("Note"), filters=[_strip], validators=[Optional(), Length(max=validation.NOTE_MAX)]
     )
 
     def __init__(self, districts: Sequence[District], *args: Any, **kwargs: Any) -> None:
@@ -140,7 +140,7 @@ class SupporterForm(SafeForm):
         lon_given = self.home_lon.data is not None
         if lat_given != lon_given and not self.home_lat.errors and not self.home_lon.errors:
             missing = self.home_lon if lat_given else self.home_lat
-            missing.errors = [*missing.errors, services.problem_message("both")]
+            missing.errors = [*missing.errors, validation.problem_message("both")]
             ok = False
         return ok
 
@@ -154,7 +154,7 @@ class SupporterForm(SafeForm):
             "phone": self.phone.data or None,
             "home_lat": self.home_lat.data,
             "home_lon": self.home_lon.data,
-            "notification_urls": services.split_notification_urls(self.notification_urls.data),
+            "notification_urls": validation.split_notification_urls(self.notification_urls.data),
             "note": self.note.data or "",
         }
 
@@ -210,7 +210,7 @@ class ImportForm(SafeForm):
 
 
 # ---------------------------------------------------------------------------------------------
-# The CSV upload, row by row (nothing is stored here: people.services.prepare_supporter_import)
+# The CSV upload, row by row (nothing is stored here: people.validation.prepare_supporter_import)
 
 
 @dataclass(frozen=True)
@@ -268,41 +268,41 @@ def check_import_row(
         errors.append({"field": field, "code": code, "params": params})
 
     name = cells.get("name", "").strip()
-    kana = services.normalise_kana(cells.get("name_kana", ""))
+    kana = validation.normalise_kana(cells.get("name_kana", ""))
     kind_text = cells.get("kind", "").strip()
     email = cells.get("email", "").strip()
-    phone = services.normalise_phone(cells.get("phone", ""))
+    phone = validation.normalise_phone(cells.get("phone", ""))
     note = cells.get("note", "").strip()
-    urls = services.split_notification_urls(cells.get("notification_urls", ""))
+    urls = validation.split_notification_urls(cells.get("notification_urls", ""))
 
     for field, value, limit, required in (
-        ("name", name, services.NAME_MAX, True),
-        ("name_kana", kana, services.KANA_MAX, True),
-        ("email", email, services.EMAIL_MAX, False),
-        ("phone", phone, services.PHONE_MAX, False),
-        ("note", note, services.NOTE_MAX, False),
+        ("name", name, validation.NAME_MAX, True),
+        ("name_kana", kana, validation.KANA_MAX, True),
+        ("email", email, validation.EMAIL_MAX, False),
+        ("phone", phone, validation.PHONE_MAX, False),
+        ("note", note, validation.NOTE_MAX, False),
     ):
         if required and not value:
             fail(field, "required")
         elif len(value) > limit:
             fail(field, "too_long", max=limit)
-    if kana and len(kana) <= services.KANA_MAX and not services.is_valid_kana(kana):
+    if kana and len(kana) <= validation.KANA_MAX and not validation.is_valid_kana(kana):
         fail("name_kana", "kana")
     kind = csv_io.parse_kind(kind_text) if kind_text else None
     if not kind_text:
         fail("kind", "required")
     elif kind is None:
         fail("kind", "kind", kinds="、".join(csv_io.KIND_NAMES_JA.values()))
-    if email and len(email) <= services.EMAIL_MAX and not services.is_valid_email(email):
+    if email and len(email) <= validation.EMAIL_MAX and not validation.is_valid_email(email):
         fail("email", "email")
-    if phone and len(phone) <= services.PHONE_MAX and not services.is_valid_phone(phone):
+    if phone and len(phone) <= validation.PHONE_MAX and not validation.is_valid_phone(phone):
         fail("phone", "phone")
-    if len(urls) > services.MAX_NOTIFICATION_URLS:
-        fail("notification_urls", "too_many_urls", max=services.MAX_NOTIFICATION_URLS)
-    for url in urls[: services.MAX_NOTIFICATION_URLS]:
-        code = services.notification_url_problem(url)
+    if len(urls) > validation.MAX_NOTIFICATION_URLS:
+        fail("notification_urls", "too_many_urls", max=validation.MAX_NOTIFICATION_URLS)
+    for url in urls[: validation.MAX_NOTIFICATION_URLS]:
+        code = validation.notification_url_problem(url)
         if code:
-            fail("notification_urls", code, max=services.URL_MAX)
+            fail("notification_urls", code, max=validation.URL_MAX)
             break
     position: dict[str, float | None] = {}
     for field in ("home_lat", "home_lon"):
@@ -311,25 +311,25 @@ def check_import_row(
         except ValueError:
             fail(field, "number")
     if len(position) == 2:
-        bad = services.home_position_problem(position["home_lat"], position["home_lon"])
+        bad = validation.home_position_problem(position["home_lat"], position["home_lon"])
         if bad:
             fail(bad[0], bad[1])
     named = cells.get("district", "").strip()
     if named and named != district.name:
         fail("district", "district", name=named[:100])
 
-    lat, lon = services.round_home_position(position.get("home_lat"), position.get("home_lon"))
+    lat, lon = validation.round_home_position(position.get("home_lat"), position.get("home_lon"))
     values: dict[str, Any] = {
         # Bad rows keep a short copy of what was typed, enough to find the row in Excel.
-        "name": name[: services.NAME_MAX],
-        "name_kana": kana[: services.KANA_MAX],
+        "name": name[: validation.NAME_MAX],
+        "name_kana": kana[: validation.KANA_MAX],
         "kind": kind.value if kind else kind_text[:50],
-        "email": email[: services.EMAIL_MAX] or None,
-        "phone": phone[: services.PHONE_MAX] or None,
-        "notification_urls": urls[: services.MAX_NOTIFICATION_URLS],
+        "email": email[: validation.EMAIL_MAX] or None,
+        "phone": phone[: validation.PHONE_MAX] or None,
+        "notification_urls": urls[: validation.MAX_NOTIFICATION_URLS],
         "home_lat": lat,
         "home_lon": lon,
-        "note": note[: services.NOTE_MAX],
+        "note": note[: validation.NOTE_MAX],
     }
     return values, errors
 

@@ -28,7 +28,7 @@ from watchnet.core.errors import UserInputError
 from watchnet.core.extensions import db
 from watchnet.core.refusal import refuse_form
 from watchnet.districts.models import District
-from watchnet.people import csv_io, services
+from watchnet.people import csv_io, import_export, services
 from watchnet.people.forms import (
     ConfirmForm,
     ExportForm,
@@ -39,6 +39,9 @@ from watchnet.people.forms import (
     read_supporter_csv,
 )
 from watchnet.people.models import Supporter, SupporterImport
+from watchnet.people.qr import qr_svg
+from watchnet.people.queries import supporters_query
+from watchnet.people.validation import problem_message
 
 bp = Blueprint("people", __name__)
 
@@ -69,7 +72,7 @@ def list_supporters() -> str:
     districts = visible_districts(current_user)
     form = SupporterFilterForm(districts, request.args)
     form.validate()
-    stmt = services.supporters_query(
+    stmt = supporters_query(
         [d.id for d in districts], form.district_id(), form.kind_value(), form.q.data, form.active()
     )
     page = db.paginate(stmt, per_page=PER_PAGE, error_out=False)
@@ -141,7 +144,7 @@ def _render_detail(supporter: Supporter, revoke_form: RevokeLinkForm) -> str:
         "people/detail.html",
         supporter=supporter,
         signin_url=url,
-        qr=services.qr_svg(url),
+        qr=qr_svg(url),
         revoke_form=revoke_form,
         action_form=ConfirmForm(),
     )
@@ -155,9 +158,7 @@ def supporter_card(supporter_id: int) -> str:
     url = signin_url(supporter)
     services.record_signin_link_view(supporter)
     db.session.commit()
-    return render_template(
-        "people/card.html", supporter=supporter, signin_url=url, qr=services.qr_svg(url)
-    )
+    return render_template("people/card.html", supporter=supporter, signin_url=url, qr=qr_svg(url))
 
 
 @bp.post("/supporters/<int:supporter_id>/revoke-link")
@@ -223,7 +224,7 @@ def import_supporters() -> Response | str | tuple[str, int]:
         upload = form.file.data
         try:
             checked = read_supporter_csv(upload.read(), district)
-            batch = services.prepare_supporter_import(
+            batch = import_export.prepare_supporter_import(
                 district, current_user, upload.filename or "", checked
             )
         except UserInputError as exc:
@@ -244,7 +245,7 @@ def import_preview(batch_id: int) -> str:
         "people/import_preview.html",
         batch=batch,
         form=ConfirmForm(),
-        problem=services.problem_message,
+        problem=problem_message,
     )
 
 
@@ -256,7 +257,7 @@ def confirm_import(batch_id: int) -> Response:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        imported = services.confirm_supporter_import(batch)
+        imported = import_export.confirm_supporter_import(batch)
     except UserInputError as exc:
         db.session.rollback()
         flash(str(exc.message), "warning")
@@ -282,7 +283,7 @@ def export_supporters() -> Response:
     if not form.validate():
         abort(404 if form.district.errors else 400)
     district_ids = [int(form.district.data)] if form.district.data else [d.id for d in districts]
-    data = services.export_supporters(district_ids, form.encoding.data or "utf-8-sig")
+    data = import_export.export_supporters(district_ids, form.encoding.data or "utf-8-sig")
     db.session.commit()
     suffix = f"-{district_ids[0]}" if form.district.data else ""
     filename = f"supporters{suffix}-{date.today():%Y%m%d}.csv"

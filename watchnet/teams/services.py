@@ -9,7 +9,6 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-import segno
 import sqlalchemy as sa
 from flask import abort, current_app
 from flask_babel import gettext
@@ -35,6 +34,7 @@ from watchnet.maps.builders import (
     render_parts,
 )
 from watchnet.people.models import Supporter, SupporterKind
+from watchnet.people.qr import qr_svg
 
 TEAM_NAME_MAX = 100  # matches Team.name
 
@@ -390,23 +390,6 @@ def tile_settings() -> TileSettings:
         url=cfg["TILE_URL"],
         attribution=cfg["TILE_ATTRIBUTION"],
         max_zoom=int(cfg.get("TILE_MAX_ZOOM", 18)),
-    )
-
-
-def qr_svg(data: str) -> Markup:
-    """An inline SVG QR code sized by CSS (no width/height of its own)."""
-    code = segno.make(data, error="m")
-    # Only our own URL goes in, never user text; segno writes plain SVG path data.
-    return Markup(  # noqa: S704
-        code.svg_inline(
-            scale=1,
-            border=4,
-            omitsize=True,
-            svgclass="qr",
-            lineclass=None,
-            dark="#000",
-            light="#fff",
-        )
     )
 
 

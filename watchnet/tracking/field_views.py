@@ -32,13 +32,13 @@ from watchnet.core.errors import _messages, handle_http_exception, json_error
 from watchnet.core.extensions import db
 from watchnet.core.sse import event_stream, last_event_id, sse_response
 from watchnet.core.timefmt import to_local
+from watchnet.core.validation import safe_color
 from watchnet.drills.map_data import drill_map_data
 from watchnet.drills.models import Drill, DrillStatus, Participant
 from watchnet.drills.participations import upcoming_participations
 from watchnet.drills.services import district_landmarks
 from watchnet.maps.drill_maps import drill_map_parts, tile_settings
 from watchnet.people.models import Supporter
-from watchnet.people.services import safe_color
 from watchnet.tracking import services
 from watchnet.tracking.events import phone_reader
 from watchnet.tracking.models import HelpCall
