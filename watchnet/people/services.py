@@ -1,5 +1,5 @@
 """Use cases for staff accounts and supporters: create a staff account, register, change,
-deactivate and reactivate supporters, and record that staff looked at a personal link.
+deactivate and reactivate supporters.
 
 Elsewhere in people/: the checks of a supporter's values (validation.py), finding supporters
 (queries.py), QR codes (qr.py), the CSV import and export (import_export.py, csv_io.py).
@@ -160,12 +160,3 @@ def set_supporter_active(supporter: Supporter, active: bool) -> None:
         alert_links_replaced=replaced,
     )
     db.session.flush()
-
-
-# ---------------------------------------------------------------------------------------------
-# The personal sign-in link
-
-
-def record_signin_link_view(supporter: Supporter) -> None:
-    """Staff looked at a supporter's personal link: it signs a phone in, so it is audited."""
-    record_audit("supporter.signin_link_viewed", "supporter", supporter.id, supporter.district_id)

@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from watchnet.audit.reads import audited_read, note_read
 from watchnet.auth.access import (
     get_in_district_or_404,
     staff_required,
@@ -130,16 +131,23 @@ def edit_supporter(supporter_id: int) -> Response | str | tuple[str, int]:
 
 @bp.get("/supporters/<int:supporter_id>")
 @staff_required()
+@audited_read
 def show_supporter(supporter_id: int) -> str:
     """A supporter's details with their personal sign-in link and QR code (audited)."""
     supporter = _supporter_or_404(supporter_id)
+    _note_link_view(supporter, "detail")
     return _render_detail(supporter, RevokeLinkForm())
+
+
+def _note_link_view(supporter: Supporter, page: str) -> None:
+    # The link signs a phone in, so every page that shows it is an audited read.
+    note_read(
+        "supporter.signin_link_viewed", "supporter", supporter.id, supporter.district_id, page=page
+    )
 
 
 def _render_detail(supporter: Supporter, revoke_form: RevokeLinkForm) -> str:
     url = signin_url(supporter)
-    services.record_signin_link_view(supporter)
-    db.session.commit()
     return render_template(
         "people/detail.html",
         supporter=supporter,
@@ -152,12 +160,12 @@ def _render_detail(supporter: Supporter, revoke_form: RevokeLinkForm) -> str:
 
 @bp.get("/supporters/<int:supporter_id>/card")
 @staff_required()
+@audited_read
 def supporter_card(supporter_id: int) -> str:
     """A printable card with the personal QR code to hand to the supporter."""
     supporter = _supporter_or_404(supporter_id)
     url = signin_url(supporter)
-    services.record_signin_link_view(supporter)
-    db.session.commit()
+    _note_link_view(supporter, "card")
     return render_template("people/card.html", supporter=supporter, signin_url=url, qr=qr_svg(url))
 
 

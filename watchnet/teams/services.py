@@ -439,23 +439,12 @@ def _handout_members(team: Team) -> list[HandoutMember]:
 
 
 def build_handouts(drill: Drill, teams: Sequence[Team]) -> HandoutSet:
-    """One handout per team, each with its own map, and an audit event for each.
-
-    The handouts carry every member's personal sign-in link, so each view is recorded.
-    """
+    """One handout per team, each with its own map. They carry every member's personal
+    sign-in link: the views record each one shown (teams/views.py, an audited read)."""
     handouts = []
     for team in teams:
         members = _handout_members(team)
         handouts.append(TeamHandout(team=team, members=members, map_parts=build_handout_map(drill)))
-        record_audit(
-            "team.handout_viewed",
-            "team",
-            team.id,
-            drill.district_id,
-            drill_id=drill.id,
-            signin_links=len(members),
-        )
-    db.session.flush()
     return HandoutSet(drill=drill, checkpoints=list(drill.checkpoints), handouts=handouts)
 
 
