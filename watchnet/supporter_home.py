@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import render_template
 from flask_login import current_user
 
-from watchnet.alerts.field_services import active_alerts_for
+from watchnet.alerts.field.services import active_alerts_for
 from watchnet.auth.access import supporter_required
 from watchnet.core.validation import safe_color
 from watchnet.drills.participations import recent_ended_participations, upcoming_participations

@@ -28,7 +28,7 @@ from watchnet.drills.models import Drill
 from watchnet.drills.services import district_landmarks
 from watchnet.maps.drill_maps import drill_map_parts, tile_settings
 from watchnet.tracking import lifecycle
-from watchnet.tracking.live_state import live_snapshot, parse_since, staff_event_stream
+from watchnet.tracking.live.state import live_snapshot, parse_since, staff_event_stream
 from watchnet.tracking.models import HelpCall
 from watchnet.tracking.services import respond_to_help_call
 

@@ -28,10 +28,10 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
-from watchnet.alerts import field_services as fs
 from watchnet.alerts import services as alert_services
+from watchnet.alerts.field import services as fs
+from watchnet.alerts.field.schemas import parse_sighting
 from watchnet.alerts.models import Acknowledgement, AlertRecipient
-from watchnet.alerts.schemas import parse_sighting
 from watchnet.alerts.sectors import SectorError
 from watchnet.auth.services import record_refused_access
 from watchnet.core.dbtypes import utcnow

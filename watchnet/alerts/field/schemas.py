@@ -1,5 +1,5 @@
 """Checking what the supporter's alert page sends (multipart forms from the phone): plain
-data for alerts.field_services, or InvalidPayload with field-level errors (422).
+data for alerts.field.services, or InvalidPayload with field-level errors (422).
 
 Positions reuse the drill phone's checks (tracking/schemas.py): the same phones, the same
 client ids and clocks.

@@ -24,8 +24,10 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from watchnet.alerts import dashboard, services
-from watchnet.alerts.forms import (
+from watchnet.alerts import services
+from watchnet.alerts.models import Alert, AlertStatus, Sighting, SightingStatus
+from watchnet.alerts.staff import dashboard
+from watchnet.alerts.staff.forms import (
     STATUS_LABELS,
     ActionForm,
     CloseAlertForm,
@@ -37,7 +39,6 @@ from watchnet.alerts.forms import (
     prefill_defaults,
     prefill_from_person,
 )
-from watchnet.alerts.models import Alert, AlertStatus, Sighting, SightingStatus
 from watchnet.alerts.targeting import radius_schedule
 from watchnet.audit.reads import audited_read, note_read
 from watchnet.auth.access import (

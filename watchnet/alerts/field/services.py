@@ -26,6 +26,7 @@ from watchnet.alerts.events import (
     emit_alert_event,
     supporter_audience,
 )
+from watchnet.alerts.field.schemas import SightingInput
 from watchnet.alerts.models import (
     Acknowledgement,
     Alert,
@@ -35,7 +36,6 @@ from watchnet.alerts.models import (
     Sighting,
     WalkedSector,
 )
-from watchnet.alerts.schemas import SightingInput
 from watchnet.audit.services import record_audit
 from watchnet.core.dbtypes import utcnow
 from watchnet.core.extensions import db

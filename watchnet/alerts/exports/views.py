@@ -13,10 +13,10 @@ from flask_login import current_user
 from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
 
-from watchnet.alerts.cap import CONTENT_TYPE as CAP_CONTENT_TYPE
-from watchnet.alerts.cap import build_cap
-from watchnet.alerts.flyer import flyer_context
-from watchnet.alerts.geojson import GEOJSON_CONTENT_TYPE, search_geojson
+from watchnet.alerts.exports.cap import CONTENT_TYPE as CAP_CONTENT_TYPE
+from watchnet.alerts.exports.cap import build_cap
+from watchnet.alerts.exports.flyer import flyer_context
+from watchnet.alerts.exports.geojson import GEOJSON_CONTENT_TYPE, search_geojson
 from watchnet.alerts.models import Alert
 from watchnet.audit.reads import audited_read, note_read
 from watchnet.auth.access import get_in_district_or_404, staff_required

@@ -23,13 +23,6 @@ from werkzeug.routing import BuildError
 
 from watchnet.alerts import sectors
 from watchnet.alerts.events import ALERT_EVENTS, ALL, STAFF
-from watchnet.alerts.forms import (
-    ANSWER_LABELS,
-    CERTAINTY_LABELS,
-    DIRECTION_LABELS,
-    SIGHTING_STATUS_LABELS,
-    STATUS_LABELS,
-)
 from watchnet.alerts.models import (
     Alert,
     AlertEvent,
@@ -39,6 +32,13 @@ from watchnet.alerts.models import (
     Sighting,
 )
 from watchnet.alerts.services import TOPIC, DeliveryFailure, alert_summary
+from watchnet.alerts.staff.forms import (
+    ANSWER_LABELS,
+    CERTAINTY_LABELS,
+    DIRECTION_LABELS,
+    SIGHTING_STATUS_LABELS,
+    STATUS_LABELS,
+)
 from watchnet.alerts.targeting import (
     RadiusStep,
     effective_radius_m,
