@@ -262,8 +262,8 @@ def test_another_districts_supporter_shows_plain_words_only(
     db.session.expire_all()
     state = state_of(coordinator_client, alert.id)
     lines = {d["channel"]: d for d in recipient(state, neighbour.id)["deliveries"]}
-    assert lines["apprise"]["error_label"] == "受信側のサーバーの障害（HTTP 503）"
-    assert lines["apprise"]["error_raw"] == "" and lines["email"]["error_raw"] == ""
+    assert lines["webhook"]["error_label"] == "受信側のサーバーの障害（HTTP 503）"
+    assert lines["webhook"]["error_raw"] == "" and lines["email"]["error_raw"] == ""
     (listed,) = state["unreachable"]
     assert listed["supporter_id"] == neighbour.id and listed["other_district"] is True
     assert listed["phone"] == ""

@@ -68,7 +68,7 @@ def test_start_tells_those_inside_on_every_channel(
     rows = _outbox(alert.id)
     assert {(r.channel, r.address) for r in rows} == {
         ("email", "near@example.jp"),
-        ("apprise", "json://127.0.0.1:9/hook"),
+        ("webhook", "json://127.0.0.1:9/hook"),
     }
     assert far.id not in {r.supporter_id for r in rows}
     for row in rows:
@@ -346,9 +346,9 @@ def test_languages_exercise_and_all_clear(
         )
     )
     assert sorted((c.channel, c.address) for c in clears) == [
-        ("apprise", "json://127.0.0.1:9/ja"),
         ("email", "en@example.jp"),
         ("email", "ja@example.jp"),
+        ("webhook", "json://127.0.0.1:9/ja"),
     ]
     for c in clears:
         assert "訓練" in c.subject + c.body
@@ -479,4 +479,4 @@ def test_links_are_whole_when_started_from_a_page(
     with app.test_request_context("/", base_url="http://watch.local"):
         start_alert(district, coordinator, alert_input())
     body = _to("web@example.jp")[0].body
-    assert f"http://watch.local/a/{_recipient(s).token}\n" in body
+    assert f"http://watch.local/a/{_recipient(s).token}?via=email\n" in body

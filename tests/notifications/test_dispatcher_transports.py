@@ -27,7 +27,7 @@ from watchnet.jobs.deliveries import (
 )
 from watchnet.notifications.models import Delivery, DeliveryChannel, DeliveryStatus
 from watchnet.notifications.services import enqueue_delivery
-from watchnet.notifications.transports import (
+from watchnet.notifications.transports.webhook import (
     TransportError,
     WebhookTransport,
     webhook_target,
@@ -94,13 +94,17 @@ def _message(
     return OutgoingMessage(
         id=id,
         dedupe_key=key,
-        channel=DeliveryChannel.apprise,
+        channel=DeliveryChannel.webhook,
         address=address,
         subject="訓練: 見守りのお願い",
         body="白い帽子。",
         attempts=1,
         claim_token="t",
-        notification_address_id=None,
+        channel_ref="addr:1",
+        link="",
+        summary="訓練: 見守りのお願い",
+        answer_topic="",
+        supporter_id=None,
     )
 
 
@@ -183,12 +187,13 @@ def test_a_batch_goes_out_concurrently_and_each_is_recorded_once(
         address = s.notification_addresses[0]
         enqueue_delivery(
             dedupe_key=f"t:{s.id}:addr",
-            channel=DeliveryChannel.apprise,
+            channel=DeliveryChannel.webhook,
             address=address.url,
             subject="件名",
             body="本文",
             supporter_id=s.id,
             notification_address_id=address.id,
+            channel_ref=f"addr:{address.id}",
         )
     db.session.commit()
     assert deliver_due_notifications(batch=100, threads=4) == 60
@@ -314,11 +319,12 @@ def test_a_permanent_webhook_failure_switches_the_address_off(district, make_sup
     address = supporter.notification_addresses[0]
     enqueue_delivery(
         dedupe_key="gone",
-        channel=DeliveryChannel.apprise,
+        channel=DeliveryChannel.webhook,
         address=address.url,
         subject="s",
         body="b",
         notification_address_id=address.id,
+        channel_ref=f"addr:{address.id}",
     )
     db.session.commit()
     deliver_due_notifications()

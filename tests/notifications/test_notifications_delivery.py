@@ -19,6 +19,7 @@ def _notify(supporter, key="test:1"):
     deliveries = notify_supporter(
         supporter,
         key=key,
+        kind="drill_reminder",
         subject="訓練のお知らせ",
         body="八幡公民館に集合してください。",
         topic="test",

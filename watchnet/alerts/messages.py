@@ -15,11 +15,9 @@ from watchnet.alerts.models import Alert, AlertRecipient, AlertStatus
 from watchnet.core.geo import format_distance
 from watchnet.core.timefmt import format_datetime
 from watchnet.core.urls import public_url
+from watchnet.people.notify import LINK_SLOT  # the link's place in a text; callers import it here
 from watchnet.registry.models import Build, Sex
 
-# Stands for the personal link in a text made once per language; each recipient's copy gets
-# their own link in its place (private-use characters never typed by anyone).
-LINK_SLOT = "\ue000link\ue000"
 # URL-safe, so it survives url_for unchanged (a placeholder, not a secret).
 TOKEN_SLOT = "WATCHNET_TOKEN_SLOT"  # noqa: S105
 

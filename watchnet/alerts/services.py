@@ -46,18 +46,17 @@ from watchnet.core.dbtypes import utcnow
 from watchnet.core.errors import UserInputError
 from watchnet.core.extensions import db
 from watchnet.core.geo import is_valid_latlon
-from watchnet.core.i18n import default_locale, locale_chooser, recipient_locale
+from watchnet.core.i18n import default_locale, recipient_locale
 from watchnet.districts.models import District
+from watchnet.notifications.hooks import Answer, register_answer_handler
 from watchnet.notifications.models import Delivery, DeliveryChannel, DeliveryStatus
-from watchnet.notifications.services import enqueue_deliveries
 from watchnet.people.models import (
-    NotificationAddress,
     StaffRole,
     StaffUser,
     Supporter,
     staff_district,
 )
-from watchnet.people.notify import notify_staff
+from watchnet.people.notify import Recipient, Text, fan_out, notify_staff
 from watchnet.registry.models import AtRiskPerson, Build, Sex
 
 TOPIC = "alert"
@@ -201,6 +200,17 @@ def _add_recipients(alert: Alert, targets: list[Target], radius_m: float) -> int
     )
 
 
+# Message kinds (CHANNEL_CHAINS / ESCALATION_STEPS) of the texts an alert sends, by key.
+_KINDS = {
+    "alert": "alert",
+    "update": "alert_update",
+    "remind": "alert_reminder",
+    "closed": "all_clear",
+}
+# Texts that ask for an answer (捜索に参加する / 今は参加できない): LINE buttons, voice digits.
+_ANSWERED = {"alert", "remind"}
+
+
 def _queue_messages(
     alert: Alert,
     recipient_filter: sa.ColumnElement[bool],
@@ -208,83 +218,42 @@ def _queue_messages(
     make_text: Callable[[Alert], tuple[str, str]],
 ) -> int:
     """Queue one text to every channel of the recipients matching `recipient_filter` (an SQL
-    condition on AlertRecipient): e-mail and each enabled apprise address. Returns the
-    number of new outbox rows.
+    condition on AlertRecipient), through the one fan-out (people.notify.fan_out). Returns
+    the number of new outbox rows.
 
-    Dedupe keys are f"alert:{alert.id}:{key}:supporter:{id}:email|addr:{id}", so the same
-    message to the same recipient is queued once however often this runs.
+    Dedupe keys are f"alert:{alert.id}:{key}:supporter:{id}:<channel>", so the same message
+    to the same recipient is queued once however often this runs. Exercises are drill
+    messages (they wait out quiet hours); real alerts are not.
     """
     people = db.session.execute(
-        sa.select(
-            Supporter.id,
-            Supporter.email,
-            Supporter.locale,
-            Supporter.district_id,
-            AlertRecipient.token,
-        )
-        .join(AlertRecipient, AlertRecipient.supporter_id == Supporter.id)
+        sa.select(AlertRecipient.supporter_id, AlertRecipient.token)
         .where(AlertRecipient.alert_id == alert.id, recipient_filter)
         .order_by(AlertRecipient.id)
     ).all()
     if not people:
         return 0
-    addresses: dict[int, list[tuple[int, str]]] = {}
-    for supporter_id, address_id, url in db.session.execute(
-        sa.select(NotificationAddress.supporter_id, NotificationAddress.id, NotificationAddress.url)
-        .join(AlertRecipient, AlertRecipient.supporter_id == NotificationAddress.supporter_id)
-        .where(
-            AlertRecipient.alert_id == alert.id,
-            recipient_filter,
-            NotificationAddress.is_enabled.is_(True),
-        )
-        .order_by(NotificationAddress.id)
-    ):
-        addresses.setdefault(supporter_id, []).append((address_id, url))
-
-    # One text per language; only the link differs between recipients.
-    texts: dict[str, tuple[str, str]] = {}
     # The token slot must be URL-safe: url_for percent-encodes anything else (LINK_SLOT is not).
     link_template = messages.alert_link_for_token(messages.TOKEN_SLOT)
-    prefix = f"alert:{alert.id}:{key}"
-    rows: list[dict[str, Any]] = []
-    locale_of = locale_chooser()
-    for supporter_id, email, locale, district_id, token in people:
-        lang = locale_of(locale)
-        if lang not in texts:
-            with force_locale(lang):
-                texts[lang] = make_text(alert)
-        subject, body_template = texts[lang]
-        body = body_template.replace(
-            messages.LINK_SLOT, link_template.replace(messages.TOKEN_SLOT, token)
-        )
-        common = {
-            "subject": subject,
-            "body": body,
-            "topic": TOPIC,
-            "topic_id": alert.id,
-            "supporter_id": supporter_id,
-            "district_id": district_id,
-        }
-        if email:
-            rows.append(
-                {
-                    "dedupe_key": f"{prefix}:supporter:{supporter_id}:email",
-                    "channel": DeliveryChannel.email,
-                    "address": email,
-                    **common,
-                }
-            )
-        for address_id, url in addresses.get(supporter_id, ()):
-            rows.append(
-                {
-                    "dedupe_key": f"{prefix}:supporter:{supporter_id}:addr:{address_id}",
-                    "channel": DeliveryChannel.apprise,
-                    "address": url,
-                    "notification_address_id": address_id,
-                    **common,
-                }
-            )
-    return enqueue_deliveries(rows)
+    recipients = [
+        Recipient(supporter_id, link_template.replace(messages.TOKEN_SLOT, token))
+        for supporter_id, token in people
+    ]
+    kind = key.rpartition(":")[2]
+
+    def text() -> Text:
+        subject, body = make_text(alert)
+        return Text(subject=subject, body=body)
+
+    return fan_out(
+        key=f"alert:{alert.id}:{key}",
+        kind=_KINDS.get(kind, kind),
+        topic=TOPIC,
+        topic_id=alert.id,
+        recipients=recipients,
+        make_text=text,
+        real=not alert.is_exercise,
+        answer_topic=f"{TOPIC}:{alert.id}" if kind in _ANSWERED else "",
+    )
 
 
 def _tell_targets(alert: Alert, radius_m: float, now: datetime) -> int:
@@ -754,6 +723,33 @@ def acknowledge_alert(recipient: AlertRecipient, answer: Acknowledgement) -> Non
         previous=previous.value if previous else None,
     )
     db.session.flush()
+
+
+def acknowledge_alert_from_channel(
+    alert_id: int, supporter_id: int, answer: Answer, channel: DeliveryChannel
+) -> bool:
+    """An answer that came back on a channel (a key pressed in a call, a LINE postback): the
+    same as the recipient's tap on the alert page. False when the supporter was not told of
+    this alert or the search has ended (the channel then says it could not be taken)."""
+    recipient = db.session.scalar(
+        sa.select(AlertRecipient).where(
+            AlertRecipient.alert_id == alert_id, AlertRecipient.supporter_id == supporter_id
+        )
+    )
+    if recipient is None:
+        return False
+    try:
+        acknowledge_alert(
+            recipient,
+            Acknowledgement.searching if answer == Answer.yes else Acknowledgement.cannot,
+        )
+    except UserInputError:
+        return False
+    return True
+
+
+# The outbox hands answers back through this registry (it knows no domain).
+register_answer_handler(TOPIC, acknowledge_alert_from_channel)
 
 
 # ---------------------------------------------------------------------------------------------

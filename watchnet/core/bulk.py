@@ -27,7 +27,7 @@ from sqlalchemy.dialects import sqlite
 
 from watchnet.core.extensions import db
 
-CHUNK = 1000  # rows per statement (SQLite: 15 columns x 1000 stays under 32766 parameters)
+CHUNK = 1000  # rows per statement (SQLite: up to 32 columns x 1000 stays under 32766 parameters)
 
 
 def insert_ignoring_conflicts(

@@ -57,7 +57,6 @@ What is guaranteed, and why (read before changing anything here):
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 import uuid
@@ -73,9 +72,13 @@ from flask import current_app
 from watchnet.core.dbtypes import utcnow
 from watchnet.core.extensions import db
 from watchnet.jobs.workers import Heartbeat
+from watchnet.notifications.hooks import address_gone_handler
 from watchnet.notifications.models import Delivery, DeliveryChannel, DeliveryStatus
-from watchnet.notifications.transports import SmtpSettings, TransportError, TransportSet
-from watchnet.people.models import NotificationAddress
+from watchnet.notifications.transports import TransportError, TransportSet
+from watchnet.notifications.transports.base import longest_timeout_s
+
+# The people package switches off addresses the channels report gone (notifications.hooks).
+from watchnet.people import channels as _people_channels  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -83,33 +86,10 @@ RECORD_EVERY_S = 0.025  # longest a finished send waits to be recorded (bounds r
 RECORD_GROUP = 25  # record as soon as this many outcomes are waiting
 
 
-def smtp_settings() -> SmtpSettings:
-    """SMTP settings from the app config."""
-    cfg = current_app.config
-    return SmtpSettings(
-        host=cfg["SMTP_HOST"],
-        port=int(cfg["SMTP_PORT"]),
-        username=cfg.get("SMTP_USERNAME"),
-        password=cfg.get("SMTP_PASSWORD"),
-        starttls=bool(cfg.get("SMTP_STARTTLS")),
-        sender=cfg["MAIL_FROM"],
-        timeout_s=float(cfg["SMTP_TIMEOUT_S"]),
-        maildir=mail_maildir(),
-    )
-
-
-def mail_maildir() -> str:
-    """MAIL_MAILDIR as an absolute path (a relative one is inside the instance folder)."""
-    folder = str(current_app.config.get("MAIL_MAILDIR") or "")
-    if not folder:
-        return ""
-    return os.path.join(current_app.instance_path, folder)
-
-
-def webhook_timeout_s() -> float:
-    """Network timeout for webhook posts (WEBHOOK_TIMEOUT_S, else the SMTP timeout)."""
-    cfg = current_app.config
-    return float(cfg.get("WEBHOOK_TIMEOUT_S") or cfg["SMTP_TIMEOUT_S"])
+def transport_config() -> dict[str, Any]:
+    """What the transports are built from: the app's settings and its instance folder (where
+    the demo's Maildir and outbox folders live)."""
+    return {**current_app.config, "INSTANCE_PATH": current_app.instance_path}
 
 
 def _due_condition(now: sa.ColumnElement | object) -> sa.ColumnElement[bool]:
@@ -186,7 +166,11 @@ class OutgoingMessage:
     body: str
     attempts: int
     claim_token: str
-    notification_address_id: int | None
+    channel_ref: str
+    link: str
+    summary: str
+    answer_topic: str
+    supporter_id: int | None
 
     @classmethod
     def of(cls, delivery: Delivery) -> OutgoingMessage:
@@ -200,7 +184,11 @@ class OutgoingMessage:
             body=delivery.body,
             attempts=delivery.attempts,
             claim_token=delivery.claim_token,
-            notification_address_id=delivery.notification_address_id,
+            channel_ref=delivery.channel_ref,
+            link=delivery.link,
+            summary=delivery.summary,
+            answer_topic=delivery.answer_topic,
+            supporter_id=delivery.supporter_id,
         )
 
 
@@ -209,6 +197,7 @@ class Outcome:
     message: OutgoingMessage
     error: TransportError | None = None
     started: bool = True  # False: the claim was too close to expiry; released unsent
+    provider_ref: str | None = None  # the channel's id of the sent message (for callbacks)
 
 
 def _owned(message: OutgoingMessage) -> sa.ColumnElement[bool]:
@@ -225,6 +214,7 @@ def record_outcomes(outcomes: Iterable[Outcome]) -> int:
     Every UPDATE is conditional on our claim token: if a row was taken over (our claim had
     expired), the other dispatcher's record stands and ours is dropped with a warning."""
     sent: dict[str, list[int]] = {}
+    provider_refs: list[Outcome] = []
     released: dict[str, list[int]] = {}
     failed: list[Outcome] = []
     for outcome in outcomes:
@@ -232,6 +222,8 @@ def record_outcomes(outcomes: Iterable[Outcome]) -> int:
             released.setdefault(outcome.message.claim_token, []).append(outcome.message.id)
         elif outcome.error is None:
             sent.setdefault(outcome.message.claim_token, []).append(outcome.message.id)
+            if outcome.provider_ref:
+                provider_refs.append(outcome)
         else:
             failed.append(outcome)
     recorded = expected = 0
@@ -249,6 +241,12 @@ def record_outcomes(outcomes: Iterable[Outcome]) -> int:
             last_error=None,
             claim_token=None,
             claimed_until=None,
+        )
+    for outcome in provider_refs:
+        # After the rows above went to sent: the row is ours only if that UPDATE was.
+        _update(
+            sa.and_(Delivery.id == outcome.message.id, Delivery.status == DeliveryStatus.sent),
+            provider_ref=str(outcome.provider_ref)[:100],
         )
     for token, ids in released.items():
         expected += len(ids)
@@ -307,14 +305,13 @@ def _record_failure(message: OutgoingMessage, exc: TransportError) -> int:
             claim_token=None,
             claimed_until=None,
         )
-        if done and exc.permanent and message.notification_address_id is not None:
-            # A broken address would fail every future message too: switch it off, say why.
-            db.session.execute(
-                sa.update(NotificationAddress)
-                .where(NotificationAddress.id == message.notification_address_id)
-                .values(is_enabled=False, disabled_reason=exc.reason[:500])
-                .execution_options(synchronize_session=False)
-            )
+        if done and exc.permanent and message.channel_ref:
+            # A broken address would fail every future message too: its owner switches it
+            # off and says why (webhooks on any permanent refusal; other channels when the
+            # channel said the address is gone, e.g. a push subscription answering 410).
+            handler = address_gone_handler(message.channel)
+            if handler is not None and (exc.gone or message.channel == DeliveryChannel.webhook):
+                handler(message.channel_ref, exc.reason[:500])
         return done
     return _update(
         _owned(message),
@@ -337,14 +334,14 @@ class Dispatcher:
         self.batch = max(1, batch)
         self.threads = max(1, threads)
         self.lease_s = float(cfg["DELIVERY_LEASE_S"])
-        timeout = max(float(cfg["SMTP_TIMEOUT_S"]), webhook_timeout_s())
+        timeout = longest_timeout_s(cfg)
         # The longest one send can take; a send starts only if the lease covers it.
         self.send_max_s = 3 * timeout + 1
         if self.lease_s < self.send_max_s + 2:
             raise ValueError("DELIVERY_LEASE_S must be at least 3 × the network timeout + 3 s")
         # Renew well before the margin between lease and send_max_s is used up.
         self.renew_every_s = max(0.1, min(1.0, (self.lease_s - self.send_max_s) / 2))
-        self.transports = TransportSet(smtp_settings(), webhook_timeout_s())
+        self.transports = TransportSet(transport_config())
         self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix="dispatch")
         self._stop = threading.Event()
         self._hold = threading.Event()  # a database error in this batch: start no more sends
@@ -413,13 +410,13 @@ class Dispatcher:
             self._unrecorded.release()
             return Outcome(message, started=False)
         try:
-            self.transports.send(message.channel, message)
+            provider_ref = self.transports.send(message)
         except TransportError as exc:
             return Outcome(message, error=exc)
         except Exception as exc:  # noqa: BLE001 - a transport bug must not kill the batch
             log.exception("transport crashed on delivery %s", message.id)
             return Outcome(message, error=TransportError(f"internal error: {exc!r}"[:500]))
-        return Outcome(message)
+        return Outcome(message, provider_ref=provider_ref)
 
     def _record(self, outcomes: list[Outcome]) -> None:
         try:

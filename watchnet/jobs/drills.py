@@ -109,6 +109,6 @@ def send_due_reminders(now: datetime | None = None) -> int:
         drill = db.session.get(Drill, drill_id)
         assert drill is not None
         db.session.refresh(drill)
-        queued += len(send_drill_reminders(drill))
+        queued += send_drill_reminders(drill)
         db.session.commit()
     return queued

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 from enum import StrEnum
 from typing import Any
 
@@ -147,10 +147,24 @@ class Supporter(Model):
     # When the current link was issued by a revocation or a reactivation (None: at registration).
     link_issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     is_active: Mapped[bool] = mapped_column(default=True)
+    # The supporter's own choices: e-mail on or off, and quiet hours (local time; start later
+    # than end spans midnight) that drill messages wait out and real alerts override.
+    email_enabled: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    quiet_start: Mapped[time | None] = mapped_column(sa.Time, nullable=True)
+    quiet_end: Mapped[time | None] = mapped_column(sa.Time, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     district: Mapped[District] = relationship()
+    push_subscriptions: Mapped[list[PushSubscription]] = relationship(
+        back_populates="supporter", cascade="all, delete-orphan", order_by="PushSubscription.id"
+    )
+    line_link: Mapped[LineLink | None] = relationship(
+        back_populates="supporter", cascade="all, delete-orphan"
+    )
+    phone_channels: Mapped[list[PhoneChannel]] = relationship(
+        back_populates="supporter", cascade="all, delete-orphan", order_by="PhoneChannel.id"
+    )
     notification_addresses: Mapped[list[NotificationAddress]] = relationship(
         back_populates="supporter", cascade="all, delete-orphan", order_by="NotificationAddress.id"
     )
@@ -195,6 +209,71 @@ class NotificationAddress(Model):
     disabled_reason: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
 
     supporter: Mapped[Supporter] = relationship(back_populates="notification_addresses")
+
+
+class PushSubscription(Model):
+    """One device's Web Push subscription (the browser's endpoint and keys)."""
+
+    __tablename__ = "push_subscription"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    supporter_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("supporter.id", ondelete="CASCADE"), index=True
+    )
+    # Endpoints are capability URLs of the push service: unique, and never shown to anyone.
+    endpoint: Mapped[str] = mapped_column(sa.String(1000), unique=True)
+    p256dh: Mapped[str] = mapped_column(sa.String(200))
+    auth: Mapped[str] = mapped_column(sa.String(100))
+    label: Mapped[str] = mapped_column(sa.String(100), default="")  # "Android Chrome"
+    is_enabled: Mapped[bool] = mapped_column(default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    supporter: Mapped[Supporter] = relationship(back_populates="push_subscriptions")
+
+
+class LineLink(Model):
+    """The tie between a supporter and their LINE user of the official account."""
+
+    __tablename__ = "line_link"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    supporter_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("supporter.id", ondelete="CASCADE"), unique=True
+    )
+    line_user_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # False after an unfollow (the supporter blocked the account), True again after a follow;
+    # unlinking on the page deletes the row (people/line_link.py).
+    is_enabled: Mapped[bool] = mapped_column(default=True)
+
+    supporter: Mapped[Supporter] = relationship(back_populates="line_link")
+
+
+class PhoneChannel(Model):
+    """A phone number that takes SMS and/or automated calls, registered with consent (by the
+    supporter, or by staff for someone with only a landline)."""
+
+    __tablename__ = "phone_channel"
+    __table_args__ = (sa.UniqueConstraint("supporter_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    supporter_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("supporter.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[str] = mapped_column(sa.String(20))  # E.164, e.g. +819012345678
+    sms: Mapped[bool] = mapped_column(default=False)
+    voice: Mapped[bool] = mapped_column(default=False)
+    label: Mapped[str] = mapped_column(sa.String(100), default="")
+    consent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    added_by_staff_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("staff_user.id", ondelete="SET NULL"), nullable=True
+    )
+    is_enabled: Mapped[bool] = mapped_column(default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    supporter: Mapped[Supporter] = relationship(back_populates="phone_channels")
 
 
 class SupporterImport(Model):

@@ -22,9 +22,8 @@ from watchnet.core.dbtypes import utcnow
 from watchnet.core.errors import UserInputError
 from watchnet.core.extensions import db
 from watchnet.core.i18n import recipient_locale
-from watchnet.core.timefmt import format_formal_date, format_time_range
+from watchnet.core.timefmt import format_formal_date, format_time_range, to_local
 from watchnet.drills.models import Drill, DrillStatus, Participant
-from watchnet.notifications.models import Delivery
 from watchnet.people.notify import notify_supporter
 from watchnet.tracking.events import DRILL, emit
 
@@ -55,6 +54,12 @@ def _move(drill: Drill, source: DrillStatus, target: DrillStatus, stamp: str, at
     )
     db.session.refresh(drill)
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def planned_for_another_day(drill: Drill, now: datetime | None = None) -> bool:
+    """Whether today (local time) is not the drill's planned day."""
+    today = to_local(now or utcnow()).date()
+    return to_local(drill.starts_at).date() != today
 
 
 def start_drill(drill: Drill, *, actor: str | None = None, now: datetime | None = None) -> Drill:
@@ -132,22 +137,23 @@ def _reminder_text(drill: Drill, name: str) -> tuple[str, str]:
     return subject, "\n".join(lines)
 
 
-def send_drill_reminders(drill: Drill) -> list[Delivery]:
+def send_drill_reminders(drill: Drill) -> int:
     """Queue the day-before reminder to every participant (in their language); idempotent
     per drill and supporter through the outbox's dedupe key "reminder:<drill_id>"."""
     participants = db.session.scalars(
         sa.select(Participant).where(Participant.drill_id == drill.id).order_by(Participant.id)
     )
-    deliveries: list[Delivery] = []
+    queued = 0
     for participant in participants:
         supporter = participant.supporter
         if not supporter.is_active:
             continue
         with force_locale(recipient_locale(supporter.locale)):
             subject, body = _reminder_text(drill, supporter.name)
-        deliveries += notify_supporter(
+        queued += notify_supporter(
             supporter,
             key=f"reminder:{drill.id}",
+            kind="drill_reminder",
             subject=subject,
             body=body,
             topic=REMINDER_TOPIC,
@@ -155,4 +161,4 @@ def send_drill_reminders(drill: Drill) -> list[Delivery]:
         )
     drill.reminder_sent_at = drill.reminder_sent_at or utcnow()
     db.session.flush()
-    return deliveries
+    return queued

@@ -775,7 +775,14 @@ def record_help_call(participant: Participant, data: HelpInput) -> tuple[HelpCal
         with force_locale(recipient_locale(supporter.locale)):
             subject, body = _help_message(call, caller, field_link)
         notify_supporter(
-            supporter, key=key, subject=subject, body=body, topic="help_call", topic_id=call.id
+            supporter,
+            key=key,
+            kind="help_call",
+            subject=subject,
+            body=body,
+            topic="help_call",
+            topic_id=call.id,
+            link=field_link,
         )
     for member in staff:
         with force_locale(recipient_locale(member.locale)):

@@ -260,7 +260,7 @@ class _DeliveryWords:
         self.rejected_code = gettext("Address rejected (%(code)s)")
         self.channels = {
             DeliveryChannel.email: _("Mail"),
-            DeliveryChannel.apprise: _("Notification app"),
+            DeliveryChannel.webhook: _("Notification app"),
         }
         self.delivered_at = gettext("Delivered %(time)s")
         self.delivered = _("Delivered")
