@@ -418,6 +418,25 @@ def format_coords(lat: float, lon: float) -> str:
     return f"{lat:.5f}, {lon:.5f}"
 
 
+def place_sentences(drill: Drill, lat: float, lon: float, own: str) -> dict[str, str]:
+    """The place of a help call in every language of the app, for viewers whose language is
+    not the caller's: the caller's own sentence (it may hold an address the geocoder gave the
+    phone) in the caller's language, the nearest place and the coordinates in the others (no
+    geocoder round trip while the call is being raised)."""
+    mine = _language()
+    sentences = {mine: own}
+    nearest = geo.nearest_place((lat, lon), _places(drill))
+    for language in current_app.config["LANGUAGES"]:
+        if language in sentences:
+            continue
+        with force_locale(language):
+            relative = geo.relative_phrase((lat, lon), nearest[0], language) if nearest else None
+            parts = [_("You are %(place)s.", place=relative)] if relative else []
+            parts.append(_("Latitude and longitude: %(coords)s.", coords=format_coords(lat, lon)))
+        sentences[language] = " ".join(parts)
+    return sentences
+
+
 def describe_location(
     drill: Drill, lat: float, lon: float, language: str | None = None
 ) -> dict[str, Any]:
@@ -757,6 +776,7 @@ def record_help_call(participant: Participant, data: HelpInput) -> tuple[HelpCal
         "lon": call.lon,
         "accuracy_m": call.accuracy_m,
         "sentence": call.sentence,
+        "sentences": place_sentences(drill, call.lat, call.lon, call.sentence),
         "coords": format_coords(call.lat, call.lon),
         "called_at": _iso(call.called_at),
         "targets": [n["name"] for n in notified],
