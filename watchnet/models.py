@@ -12,6 +12,7 @@ from watchnet.alerts.models import (
 )
 from watchnet.audit.models import AuditEvent
 from watchnet.auth.models import ApiToken, LoginAttempt
+from watchnet.core.models import GeocodeCache
 from watchnet.districts.models import District, Landmark
 from watchnet.drills.models import Checkpoint, Drill, Participant, RoutePoint, Team
 from watchnet.feedback.models import Feedback, FeedbackTheme
@@ -24,7 +25,6 @@ from watchnet.practice_calls.models import PracticeCall, PracticeCallRecipient
 from watchnet.registry.models import AtRiskPerson, Consent, FamilyContact, PersonPhoto, UsualPlace
 from watchnet.tracking.models import (
     EncounterStep,
-    GeocodeCache,
     HelpCall,
     HelpResponse,
     LatestPosition,

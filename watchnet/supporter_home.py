@@ -11,13 +11,13 @@ from typing import Any
 from flask import Response, current_app, make_response, render_template, url_for
 from flask_login import current_user
 
-from watchnet.alerts.field_services import active_alerts_for
+from watchnet.alerts.field.services import active_alerts_for
 from watchnet.auth.access import supporter_required
+from watchnet.core.validation import safe_color
 from watchnet.core.webapp import mark_offline_copy
 from watchnet.drills.participations import recent_ended_participations, upcoming_participations
 from watchnet.people.line_views import line_section
 from watchnet.people.push import enabled_push_endpoints
-from watchnet.people.services import safe_color
 from watchnet.people.views import bp
 
 

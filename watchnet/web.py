@@ -77,9 +77,9 @@ def init_app(app: Flask) -> None:
     use_local_assets(app.config.get("APPLICATION_ROOT") or "/")
 
     from watchnet.admin.views import bp as admin_bp
-    from watchnet.alerts.export_views import bp as alert_exports_bp
-    from watchnet.alerts.field_views import bp as alert_field_bp
-    from watchnet.alerts.views import bp as alerts_bp
+    from watchnet.alerts.exports.views import bp as alert_exports_bp
+    from watchnet.alerts.field.views import bp as alert_field_bp
+    from watchnet.alerts.staff.views import bp as alerts_bp
     from watchnet.api.views import register_api
     from watchnet.auth.views import bp as auth_bp
     from watchnet.core.errors import register_error_handlers
@@ -103,8 +103,8 @@ def init_app(app: Flask) -> None:
     from watchnet.registry.views import bp as registry_bp
     from watchnet.supporter_home import supporter_home  # noqa: F401  (adds /me to people_bp)
     from watchnet.teams.views import bp as teams_bp
-    from watchnet.tracking.field_views import bp as field_bp
-    from watchnet.tracking.live_views import bp as live_bp
+    from watchnet.tracking.field.views import bp as field_bp
+    from watchnet.tracking.live.views import bp as live_bp
 
     for bp in (
         core_bp,

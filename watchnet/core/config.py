@@ -96,7 +96,8 @@ DEFAULTS: dict[str, Any] = {
     # The text-to-speech voice of calls; it must speak ja-JP (Twilio's default voice does not).
     # Empty: the account's default voice for Japanese.
     "TWILIO_VOICE": "Polly.Mizuki",
-    # Reverse geocoding for "where am I" (Nominatim API), e.g. "http://127.0.0.1:8080"; None = off.
+    # The geocoder (Nominatim API, core/geocoding.py) for "where am I" and the alert start
+    # form's address search, e.g. "http://127.0.0.1:8080"; None = off.
     "GEOCODER_URL": None,
     "GEOCODER_TIMEOUT_S": 2.0,
     "HELP_CALL_NEAREST": 2,  # how many of the nearest other participants a help call reaches

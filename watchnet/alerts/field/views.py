@@ -29,8 +29,9 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
-from watchnet.alerts import field_services as fs
 from watchnet.alerts import services as alert_services
+from watchnet.alerts.field import services as fs
+from watchnet.alerts.field.schemas import parse_sighting
 from watchnet.alerts.models import Acknowledgement, AlertRecipient
 from watchnet.alerts.sectors import SectorError
 from watchnet.auth.services import record_refused_access
@@ -282,7 +283,7 @@ def sightings(token: str) -> ResponseReturnValue:
     recipient = _recipient(token)
     if not recipient.alert.is_active:
         return _closed(recipient)
-    data = fs.parse_sighting(request.form, request.files, utcnow())
+    data = parse_sighting(request.form, request.files, utcnow())
     sighting, created = fs.report_sighting(recipient, data)
     db.session.commit()
     return jsonify(fs.sighting_body(sighting)), 201 if created else 200
