@@ -15,6 +15,23 @@ from watchnet.drills.services import DrillFields, plan_drill
 from watchnet.people.models import StaffUser, Supporter
 
 
+def copy_checkpoint(cp: Checkpoint) -> Checkpoint:
+    """A new checkpoint with the place, scenario, expected contact and checklist of `cp`."""
+    return Checkpoint(
+        seq=cp.seq,
+        name=cp.name,
+        lat=cp.lat,
+        lon=cp.lon,
+        role_player=cp.role_player,
+        scenario_wear=cp.scenario_wear,
+        scenario_say=cp.scenario_say,
+        scenario_do=cp.scenario_do,
+        expected_contact=cp.expected_contact,
+        expected_contact_note=cp.expected_contact_note,
+        checklist=list(cp.checklist or []),
+    )
+
+
 def copy_drill(
     source: Drill,
     fields: DrillFields,
@@ -29,22 +46,9 @@ def copy_drill(
     for point in sorted(source.route_points, key=lambda p: p.seq):
         db.session.add(RoutePoint(drill_id=drill.id, seq=point.seq, lat=point.lat, lon=point.lon))
     for cp in sorted(source.checkpoints, key=lambda c: (c.seq, c.id)):
-        db.session.add(
-            Checkpoint(
-                drill_id=drill.id,
-                seq=cp.seq,
-                name=cp.name,
-                lat=cp.lat,
-                lon=cp.lon,
-                role_player=cp.role_player,
-                scenario_wear=cp.scenario_wear,
-                scenario_say=cp.scenario_say,
-                scenario_do=cp.scenario_do,
-                expected_contact=cp.expected_contact,
-                expected_contact_note=cp.expected_contact_note,
-                checklist=list(cp.checklist or []),
-            )
-        )
+        checkpoint = copy_checkpoint(cp)
+        checkpoint.drill_id = drill.id
+        db.session.add(checkpoint)
     copied_people = 0
     if with_teams:
         team_of: dict[int, int] = {}

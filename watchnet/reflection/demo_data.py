@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from watchnet.core import geo
 from watchnet.core.extensions import db
 from watchnet.demo import DEMO_LOGINS, DRILL_TITLE
+from watchnet.drills.copying import copy_checkpoint
 from watchnet.drills.models import (
     Checkpoint,
     Drill,
@@ -167,22 +168,7 @@ def _twin(source: Drill, title: str, starts_at: datetime) -> Drill:
         started_at=starts_at,
         finished_at=starts_at + timedelta(hours=1, minutes=30),
         route_points=[RoutePoint(seq=p.seq, lat=p.lat, lon=p.lon) for p in source.route_points],
-        checkpoints=[
-            Checkpoint(
-                seq=cp.seq,
-                name=cp.name,
-                lat=cp.lat,
-                lon=cp.lon,
-                role_player=cp.role_player,
-                scenario_wear=cp.scenario_wear,
-                scenario_say=cp.scenario_say,
-                scenario_do=cp.scenario_do,
-                expected_contact=cp.expected_contact,
-                expected_contact_note=cp.expected_contact_note,
-                checklist=list(cp.checklist or []),
-            )
-            for cp in source.checkpoints
-        ],
+        checkpoints=[copy_checkpoint(cp) for cp in source.checkpoints],
     )
     db.session.add(drill)
     db.session.flush()
