@@ -166,8 +166,9 @@ def payload_of(message: Message) -> dict[str, str]:
 
 
 class PushTransport:
-    """Posts encrypted messages to push services over kept-alive connections, one
-    requests.Session per sending thread (like WebhookTransport's connections)."""
+    """Posts encrypted messages to push services over kept-alive connections: one
+    requests.Session per sending thread and push service (like WebhookTransport's
+    connections), so a broadcast pays one TCP and TLS handshake per thread, not per message."""
 
     # Client errors that another try may cure; other 4xx are permanent (400 malformed, 401/403
     # a VAPID key or subject the push service refuses, 413 too large). 404/410: the
