@@ -80,7 +80,7 @@ def test_nothing_personal_reaches_the_push_service_or_the_payload(
     transport.send(Msg(subscribe(service, vapid_key)))
     (got,) = service.wait_for(1)
     seen = json.dumps(got.payload, ensure_ascii=False) + json.dumps(got.headers)
-    for personal in ("ハナ", "82", "青いシャツ", "公民館", "supporter:42"):
+    for personal in ("ハナ", "82歳", "青いシャツ", "公民館", "supporter:42"):
         assert personal not in seen
     # Without a summary the subject is the headline; the line only says what a tap does.
     assert got.payload is not None
