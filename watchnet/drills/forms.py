@@ -15,10 +15,10 @@ from watchnet.core.phones import PhoneNumber
 from watchnet.core.timefmt import to_local
 from watchnet.core.validation import SafeForm, YearWindow
 from watchnet.drills.models import Drill, DrillStatus, ExpectedContact
+from watchnet.drills.schemas import CHECKPOINT_NAME_MAX
 from watchnet.drills.services import (
     CHECKLIST_ITEM_MAX,
     CHECKLIST_MAX_ITEMS,
-    CHECKPOINT_NAME_MAX,
     DAY_PHONE_INVALID,
     CheckpointFields,
     DrillFields,
@@ -95,6 +95,18 @@ class DrillForm(SafeForm):
             contact_phone=self.contact_phone.data or "",
             contact_label=self.contact_label.data or "",
         )
+
+
+class CopyDrillForm(DrillForm):
+    """A new drill from a past one: its facts to change (the date first), and whether the
+    teams come along. The route, checkpoints and scenarios always do."""
+
+    copy_teams = BooleanField(_l("Also copy the teams and who walks in them"), default=False)
+
+    def fill_from_source(self, source: Drill) -> None:
+        self.fill_from(source)
+        self.date.data = None  # a copy is for another day: the organizer picks it
+        self.status.data = DrillStatus.planned.value
 
 
 class CheckpointForm(SafeForm):

@@ -26,17 +26,21 @@ from watchnet.core.extensions import db
 from watchnet.core.labels import select_choices
 from watchnet.core.refusal import refuse_form
 from watchnet.drills import services
+from watchnet.drills.copying import copy_drill as copy_drill_plan
 from watchnet.drills.forms import (
     CheckpointForm,
     ConfirmForm,
+    CopyDrillForm,
     DrillForm,
     GpxImportForm,
 )
 from watchnet.drills.gpx import MAX_BYTES as MAX_GPX_BYTES
 from watchnet.drills.map_data import drill_map_data
 from watchnet.drills.models import Checkpoint, Drill
+from watchnet.drills.schemas import GeometryError, parse_route_geometry
 from watchnet.kpt.services import open_action_items
 from watchnet.maps.drill_maps import drill_map_parts, route_editor_map_parts, tile_settings
+from watchnet.practice_calls.reach import drill_practice_summaries
 
 bp = Blueprint("drills", __name__, url_prefix="/drills")
 
@@ -49,8 +53,8 @@ def _load_drill(drill_id: int) -> Drill:
     return get_in_district_or_404(current_user, Drill, drill_id)
 
 
-def _drill_form(**kwargs: Any) -> DrillForm:
-    form = DrillForm(**kwargs)
+def _drill_form(form_cls: type[DrillForm] = DrillForm, **kwargs: Any) -> DrillForm:
+    form = form_cls(**kwargs)
     districts = visible_districts(current_user)
     form.district_id.choices = select_choices((d.id, d.name) for d in districts)
     return form
@@ -105,6 +109,34 @@ def edit_drill(drill_id: int) -> ResponseReturnValue:
     return render_template("drills/form.html", form=form, drill=drill), status
 
 
+@bp.route("/<int:drill_id>/copy", methods=["GET", "POST"])
+@staff_required()
+def copy_drill(drill_id: int) -> ResponseReturnValue:
+    """Plan a new drill from this one: route, checkpoints, scenarios (teams if asked)."""
+    source = _load_drill(drill_id)
+    form = _drill_form(form_cls=CopyDrillForm)
+    assert isinstance(form, CopyDrillForm)
+    if not form.is_submitted():
+        form.fill_from_source(source)
+    elif form.validate():
+        try:
+            drill = copy_drill_plan(
+                source,
+                form.to_fields(),
+                with_teams=bool(form.copy_teams.data),
+                created_by=current_user,
+            )
+        except UserInputError as exc:
+            db.session.rollback()
+            refuse_form(form, exc)
+        else:
+            db.session.commit()
+            flash(_("The drill has been copied. Check the date and the checkpoints."), "success")
+            return redirect(url_for(".show_drill", drill_id=drill.id))
+    status = 400 if form.is_submitted() else 200
+    return render_template("drills/form.html", form=form, drill=None, source=source), status
+
+
 @bp.route("/<int:drill_id>/delete", methods=["GET", "POST"])
 @staff_required()
 def delete_drill(drill_id: int) -> ResponseReturnValue:
@@ -136,6 +168,7 @@ def _render_show(drill: Drill, gpx_form: GpxImportForm, status: int = 200) -> Re
         gpx_form=gpx_form,
         delete_form=ConfirmForm(),
         open_actions=open_action_items(drill.district_id),
+        practice_calls=drill_practice_summaries(drill.id),
     ), status
 
 
@@ -169,14 +202,13 @@ def route_editor(drill_id: int) -> str:
 def save_route(drill_id: int) -> ResponseReturnValue:
     """Save the route editor's geometry (JSON); 422 with field paths when it is refused."""
     drill = _load_drill(drill_id)
-    payload = request.get_json(silent=True)
     try:
-        services.save_route(drill, payload)
-    except services.GeometryError as exc:
-        db.session.rollback()
+        geometry = parse_route_geometry(request.get_json(silent=True), drill)
+    except GeometryError as exc:
         return jsonify(
             message=_("Nothing was saved. Please correct the marked points."), errors=exc.errors
         ), 422
+    services.save_route(drill, geometry)
     db.session.commit()
     return jsonify(message=_("Saved."), **services.editor_state(drill))
 

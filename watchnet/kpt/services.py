@@ -12,13 +12,15 @@ from typing import Any, NotRequired, TypedDict
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 
 from watchnet.core import timefmt
 from watchnet.core.dbtypes import utcnow
 from watchnet.core.errors import UserInputError
 from watchnet.core.extensions import db
 from watchnet.core.validation import YEAR_MAX, YEAR_MIN, clean_block, in_year_window, year_message
-from watchnet.drills.models import Drill, Participant, ParticipantRole
+from watchnet.drills.models import Checkpoint, Drill, Participant, ParticipantRole
 from watchnet.feedback.labels import VIEWPOINT_LABELS
 from watchnet.feedback.services import chosen_quotes
 from watchnet.kpt.models import (
@@ -36,12 +38,13 @@ from watchnet.kpt.models import (
 from watchnet.reflection.facts import DrillFacts, drill_facts
 from watchnet.tracking.models import EncounterStepKind
 
-# The city's newsletter always uses these four headings, in Japanese, whatever the UI language.
-NEWSLETTER_HEADINGS: dict[str, str] = {
-    "purpose": "【目的】",
-    "background": "【経緯】",
-    "happenings": "【様子】",
-    "future": "【今後】",
+# The four headings of the city's newsletter (【目的】【経緯】【様子】【今後】 in Japanese), in the
+# language the draft is written in, like its text.
+NEWSLETTER_HEADINGS: dict[str, LazyString] = {
+    "purpose": _l("[Purpose]"),
+    "background": _l("[Background]"),
+    "happenings": _l("[What happened]"),
+    "future": _l("[From now on]"),
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -304,10 +307,19 @@ def count_drill(drill: Drill, facts: DrillFacts) -> DrillCounts:
     roles = Counter(
         db.session.scalars(sa.select(Participant.role).where(Participant.drill_id == drill.id))
     )
+    # Role-players are often not registered participants: organizers write their names on
+    # the checkpoints (「高齢者役: 田中さん」). Count whichever tells more people.
+    named_at_checkpoints = {
+        name.strip()
+        for name in db.session.scalars(
+            sa.select(Checkpoint.role_player).where(Checkpoint.drill_id == drill.id)
+        )
+        if name and name.strip()
+    }
     return DrillCounts(
         walkers=roles.get(ParticipantRole.walker, 0),
         observers=roles.get(ParticipantRole.observer, 0),
-        role_players=roles.get(ParticipantRole.role_player, 0),
+        role_players=max(roles.get(ParticipantRole.role_player, 0), len(named_at_checkpoints)),
         teams=facts.counts["teams"],
         checkpoints=facts.counts["checkpoints"],
         encounters=len(facts.encounters),
@@ -339,13 +351,6 @@ def report_context(drill: Drill) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------
 # Newsletter
-
-
-def _duration_text(seconds: float) -> str:
-    minutes, secs = divmod(int(round(seconds)), 60)
-    if minutes:
-        return _("%(m)d min %(s)d s", m=minutes, s=secs)
-    return _("%(s)d s", s=secs)
 
 
 def draft_newsletter(drill: Drill) -> dict[str, str]:
@@ -380,14 +385,14 @@ def draft_newsletter(drill: Drill) -> dict[str, str]:
         lines.append(
             _(
                 "From noticing the person to approaching from the front took %(time)s on average.",
-                time=_duration_text(summary.to_approach_s),
+                time=timefmt.format_duration(summary.to_approach_s),
             )
         )
     if summary.to_handover_s is not None:
         lines.append(
             _(
                 "From noticing the person to handing over took %(time)s on average.",
-                time=_duration_text(summary.to_handover_s),
+                time=timefmt.format_duration(summary.to_handover_s),
             )
         )
     if counts.help_calls:

@@ -11,10 +11,12 @@ from flask_babel import ngettext
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from watchnet.audit.reads import audited_read, note_read
 from watchnet.auth.access import get_in_district_or_404, staff_required
 from watchnet.core.errors import UserInputError
 from watchnet.core.extensions import db
 from watchnet.core.refusal import refuse_form
+from watchnet.core.urls import points_at_this_machine
 from watchnet.drills.models import Drill, Team
 from watchnet.teams import services
 from watchnet.teams.forms import ConfirmForm, InviteForm, assign_form, team_form
@@ -209,6 +211,12 @@ def balance_teams(drill_id: int) -> Response:
     return _back(drill)
 
 
+def _links_lead_nowhere(handouts: Any) -> bool:
+    """The sign-in links point at this machine (PUBLIC_BASE_URL not set): say so on screen."""
+    urls = [m.signin_url for h in handouts.handouts for m in h.members]
+    return bool(urls) and points_at_this_machine(urls[0])  # all share one base
+
+
 def _handout_response(html: str) -> Response:
     # The page carries personal sign-in links: keep it out of caches and history snapshots.
     response = make_response(html)
@@ -217,33 +225,54 @@ def _handout_response(html: str) -> Response:
     return response
 
 
+def _note_handouts(handouts: services.HandoutSet) -> None:
+    # Each handout carries its members' personal sign-in links: an audited read per team.
+    drill = handouts.drill
+    for handout in handouts.handouts:
+        note_read(
+            "team.handout_viewed",
+            "team",
+            handout.team.id,
+            drill.district_id,
+            drill_id=drill.id,
+            signin_links=len(handout.members),
+        )
+
+
 @bp.get("/<int:team_id>/handout")
 @staff_required()
+@audited_read
 def team_handout(drill_id: int, team_id: int) -> Response:
     """The one-page printable handout of one team (A4)."""
     drill = _drill(drill_id)
     team = services.get_team_or_404(drill, team_id)
     handouts = services.build_handouts(drill, [team])
-    db.session.commit()
+    _note_handouts(handouts)
     return _handout_response(
         render_template(
             "teams/handout.html",
             hs=handouts,
             team_color=team_color,
             page_title=f"{team.name} — {drill.title}",
+            links_lead_nowhere=_links_lead_nowhere(handouts),
         )
     )
 
 
 @bp.get("/handouts")
 @staff_required()
+@audited_read
 def all_handouts(drill_id: int) -> Response:
     """Every team's handout, one A4 page each."""
     drill = _drill(drill_id)
     handouts = services.build_handouts(drill, services.all_teams(drill))
-    db.session.commit()
+    _note_handouts(handouts)
     return _handout_response(
         render_template(
-            "teams/handout.html", hs=handouts, team_color=team_color, page_title=drill.title
+            "teams/handout.html",
+            hs=handouts,
+            team_color=team_color,
+            page_title=drill.title,
+            links_lead_nowhere=_links_lead_nowhere(handouts),
         )
     )
