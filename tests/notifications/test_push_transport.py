@@ -222,12 +222,12 @@ def test_an_unreachable_push_service_is_tried_again_later(
         ),
     ],
 )
-def test_an_unusable_subscription_is_refused_without_posting(
+def test_an_unusable_subscription_is_refused_for_good_without_posting(
     transport: PushTransport, address: str, problem: str
 ) -> None:
     with pytest.raises(TransportError, match=problem) as caught:
         transport.send(Msg(address))
-    assert caught.value.permanent
+    assert caught.value.permanent and caught.value.gone  # switched off, never tried again
 
 
 def test_the_auth_secret_must_be_sixteen_bytes(service: PushServiceStandIn) -> None:

@@ -249,7 +249,9 @@ class PushTransport:
         try:
             subscription = parse_subscription(message.address)
         except ValueError as exc:
-            raise TransportError(f"not a usable push subscription: {exc}", permanent=True) from exc
+            # Every later message would fail the same way: the subscription is as good as
+            # gone, so its owner switches it off (the page then offers to subscribe again).
+            raise TransportError(f"not a usable push subscription: {exc}", gone=True) from exc
         data = json.dumps(payload_of(message), ensure_ascii=False, separators=(",", ":")).encode()
         if len(data) > MAX_PAYLOAD_BYTES:
             raise TransportError(f"push payload too large ({len(data)} bytes)", permanent=True)
