@@ -124,9 +124,11 @@ class PushServiceStandIn:
         decrypt_every: int = 1,
         seed: str | None = None,
         application_server_key: str | None = None,
+        keep: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.decrypt_every = decrypt_every
+        self.keep = keep  # False (the benchmark): count, keep no messages
         self.seed = seed
         self.application_server_key = application_server_key
         self.clock = clock
@@ -196,17 +198,28 @@ class PushServiceStandIn:
             }
 
     # --- the protocol -----------------------------------------------------------------------
-    def _subscription(self, path: str) -> BrowserSubscription | None:
+    def _subscription(
+        self, path: str
+    ) -> tuple[str, str | None, Callable[[], BrowserSubscription]] | None:
+        """(endpoint, its applicationServerKey, the subscription with its keys) for a path.
+        Derived subscriptions make their keys only when a message is decrypted: deriving a
+        key per request would make this stand-in, not the sender, the bench's bottleneck."""
         endpoint = self.origin + path
         with self.lock:
             sub = self.subscriptions.get(endpoint)
-        if sub is None and self.seed is not None:
+        if sub is not None:
+            known = sub
+            return endpoint, sub.application_server_key, lambda: known
+        if self.seed is not None:
             match = re.fullmatch(r"/push/d/(\d{1,9})", path)
             if match:
-                sub = derived_subscription(
-                    self.origin, self.seed, int(match[1]), self.application_server_key
+                seed, n = self.seed, int(match[1])
+                return (
+                    endpoint,
+                    self.application_server_key,
+                    lambda: derived_subscription(self.origin, seed, n),
                 )
-        return sub
+        return None
 
     def _check_vapid(self, authorization: str | None) -> tuple[dict[str, Any], str]:
         """The token's claims and its key k, or a Refusal (401 missing, 403 invalid)."""
@@ -266,34 +279,34 @@ class PushServiceStandIn:
         topic = headers.get("topic")
         if topic is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", topic):
             raise Refusal(400, f"bad Topic {topic!r}")
-        sub = self._subscription(path)
-        if sub is None:
+        found = self._subscription(path)
+        if found is None:
             raise Refusal(404, "no such subscription")
+        endpoint, application_server_key, keys = found
         with self.lock:
-            forced = self.answers.get(sub.endpoint)
+            forced = self.answers.get(endpoint)
         if forced is not None:
             raise Refusal(forced[0], "answer chosen by the test", forced[1])
-        if sub.application_server_key and b64url_decode(k) != b64url_decode(
-            sub.application_server_key
-        ):
+        if application_server_key and b64url_decode(k) != b64url_decode(application_server_key):
             raise Refusal(403, "k is not the key this subscription was made with")
         if len(body) > MAX_BODY:
             raise Refusal(413, "payload too large")
         if headers.get("content-encoding") != "aes128gcm":
             raise Refusal(400, "Content-Encoding must be aes128gcm")
-        payload = self._open(sub, body)
+        payload = self._open(keys, body)
         now = time.time()
         with self.lock:
             self.raw += 1
             self.first_by_topic.setdefault(topic or f"raw:{self.raw}", now)
-            self.received.append(Received(sub.endpoint, headers, payload, claims, body, now))
+            if self.keep:
+                self.received.append(Received(endpoint, headers, payload, claims, body, now))
             if payload is not None:
                 self.decrypted += 1
-            number = len(self.received)
+            number = self.raw
             self.lock.notify_all()
         return 201, {"Location": f"{self.origin}/message/{number}"}
 
-    def _open(self, sub: BrowserSubscription, body: bytes) -> dict[str, Any] | None:
+    def _open(self, keys: Callable[[], BrowserSubscription], body: bytes) -> dict[str, Any] | None:
         # The aes128gcm header (RFC 8188): salt(16) rs(4) idlen(1) keyid(65: the sender's
         # ephemeral P-256 point, RFC 8291 §4), then at least one record with its 16-byte tag.
         if len(body) < 21 + 65 + 17 or body[20] != 65 or body[21] != 4:
@@ -304,6 +317,7 @@ class PushServiceStandIn:
             skip = not self.decrypt_every or (self.raw + 1) % self.decrypt_every
         if skip:
             return None
+        sub = keys()
         try:
             plain = http_ece.decrypt(
                 body, private_key=sub.private_key, auth_secret=sub.auth, version="aes128gcm"
@@ -364,6 +378,7 @@ def main() -> None:
         decrypt_every=args.decrypt_every,
         seed=args.seed,
         application_server_key=args.application_server_key,
+        keep=False,
     )
     with service:
         print("ready", flush=True)

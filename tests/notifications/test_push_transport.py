@@ -80,7 +80,7 @@ def test_nothing_personal_reaches_the_push_service_or_the_payload(
     transport.send(Msg(subscribe(service, vapid_key)))
     (got,) = service.wait_for(1)
     seen = json.dumps(got.payload, ensure_ascii=False) + json.dumps(got.headers)
-    for personal in ("ハナ", "82", "青いシャツ", "公民館", "supporter:42"):
+    for personal in ("ハナ", "82歳", "青いシャツ", "公民館", "supporter:42"):
         assert personal not in seen
     # Without a summary the subject is the headline; the line only says what a tap does.
     assert got.payload is not None
@@ -222,12 +222,12 @@ def test_an_unreachable_push_service_is_tried_again_later(
         ),
     ],
 )
-def test_an_unusable_subscription_is_refused_without_posting(
+def test_an_unusable_subscription_is_refused_for_good_without_posting(
     transport: PushTransport, address: str, problem: str
 ) -> None:
     with pytest.raises(TransportError, match=problem) as caught:
         transport.send(Msg(address))
-    assert caught.value.permanent
+    assert caught.value.permanent and caught.value.gone  # switched off, never tried again
 
 
 def test_the_auth_secret_must_be_sixteen_bytes(service: PushServiceStandIn) -> None:

@@ -166,8 +166,9 @@ def payload_of(message: Message) -> dict[str, str]:
 
 
 class PushTransport:
-    """Posts encrypted messages to push services over kept-alive connections, one
-    requests.Session per sending thread (like WebhookTransport's connections)."""
+    """Posts encrypted messages to push services over kept-alive connections: one
+    requests.Session per sending thread and push service (like WebhookTransport's
+    connections), so a broadcast pays one TCP and TLS handshake per thread, not per message."""
 
     # Client errors that another try may cure; other 4xx are permanent (400 malformed, 401/403
     # a VAPID key or subject the push service refuses, 413 too large). 404/410: the
@@ -248,7 +249,9 @@ class PushTransport:
         try:
             subscription = parse_subscription(message.address)
         except ValueError as exc:
-            raise TransportError(f"not a usable push subscription: {exc}", permanent=True) from exc
+            # Every later message would fail the same way: the subscription is as good as
+            # gone, so its owner switches it off (the page then offers to subscribe again).
+            raise TransportError(f"not a usable push subscription: {exc}", gone=True) from exc
         data = json.dumps(payload_of(message), ensure_ascii=False, separators=(",", ":")).encode()
         if len(data) > MAX_PAYLOAD_BYTES:
             raise TransportError(f"push payload too large ({len(data)} bytes)", permanent=True)
