@@ -469,10 +469,6 @@ def recipient_deliveries(alert: Alert, supporter_ids: list[int]) -> dict[int, li
                 # address or their provider's reply).
                 "error_raw": (last_error or "")[:RAW_ERROR_SHOWN] if own else "",
                 "next_attempt_at": _iso(next_at) if retrying or waiting_step else None,
-                "sent_at": _iso(sent_at) if status == DeliveryStatus.sent else None,
-                "delivered_at": _iso(delivered_at),
-                "opened_at": _iso(opened_at),
-                "answered_at": _iso(answered_at),
                 "waiting_step": waiting_step,
                 "label": words.status(
                     status, attempts, error, next_at, sent_at, escalation=escalation
