@@ -38,9 +38,18 @@ PUBLIC_ENDPOINTS = {
     "auth.supporter_signin",
     "api-docs.openapi_json",
     "core.healthz_delivery",
+    # The SMS/voice gateway's callbacks: refused with 403 unless signed with the auth token.
+    "twilio_hooks.voice_answer",
+    "twilio_hooks.delivery_status",
 }
 # A signed-in supporter may use these (their own page); staff and anonymous visitors may not.
-SUPPORTER_ENDPOINTS = {"people.supporter_home", "field.home"}
+SUPPORTER_ENDPOINTS = {
+    "people.supporter_home",
+    "field.home",
+    # The supporter's own LINE link (a code to send, unlinking): their own channel only.
+    "people.line_code",
+    "people.line_unlink",
+}
 
 # URL variable -> the victim district's object whose id fills it.
 VARIABLE_OBJECTS = {

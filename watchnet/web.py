@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import select
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -53,8 +54,13 @@ def init_app(app: Flask) -> None:
     # Models must be imported before Alembic or create_all look at the metadata.
     from watchnet import models  # noqa: F401
     from watchnet.notifications.chains import check_channel_settings
+    from watchnet.notifications.vapid import init_vapid
 
     check_channel_settings(app.config)
+
+    # The Web Push key pair and contact, settled (and checked) in every process at start-up:
+    # pages hand VAPID_PUBLIC_KEY to browsers, the dispatcher signs with the private key.
+    init_vapid(app.config, Path(app.instance_path))
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(_MIGRATIONS_DIR), render_as_batch=True)
@@ -83,6 +89,11 @@ def init_app(app: Flask) -> None:
     from watchnet.feedback.views import bp as feedback_bp
     from watchnet.jobs.health_views import healthz_delivery  # noqa: F401  (adds it to core_bp)
     from watchnet.kpt.views import bp as kpt_bp
+    from watchnet.notifications.twilio_views import bp as twilio_hooks_bp
+
+    # The gateway's callbacks may report a number gone; people switches it off (hooks).
+    from watchnet.people import channels as _people_channels  # noqa: F401
+    from watchnet.people import line_views  # noqa: F401  (adds /me/line/* and /hooks/line)
     from watchnet.people.views import bp as people_bp
     from watchnet.reflection.views import bp as reflection_bp
     from watchnet.registry.views import bp as registry_bp
@@ -108,6 +119,7 @@ def init_app(app: Flask) -> None:
         alerts_bp,
         alert_field_bp,
         alert_exports_bp,
+        twilio_hooks_bp,
     ):
         app.register_blueprint(bp)
     register_api(api)

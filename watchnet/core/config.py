@@ -6,10 +6,14 @@ Bad values fail loudly at start-up rather than surfacing as odd behaviour later.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import tomllib
+import urllib.parse
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 GSI_STD_TILES = "https://cyberjapandata.gsi.go.jp/xyz/std/{z}/{x}/{y}.png"
@@ -70,6 +74,28 @@ DEFAULTS: dict[str, Any] = {
     # tries the next tier after that many minutes unless the person opened or answered.
     "CHANNEL_CHAINS": ["*=push line email webhook > sms > voice"],
     "ESCALATION_STEPS": ["alert=5", "practice_call=5"],
+    # Web Push (watchnet/notifications/vapid.py). The VAPID key pair is generated once into
+    # instance/vapid_private_key.pem unless VAPID_PRIVATE_KEY is set (PEM, or the base64url
+    # raw 32-byte key most tools print); VAPID_PUBLIC_KEY, when set, must belong to it.
+    # VAPID_SUBJECT is the contact push services see: a mailto: or https: URI (default: the
+    # address of MAIL_FROM, else PUBLIC_BASE_URL).
+    "VAPID_PRIVATE_KEY": None,
+    "VAPID_PUBLIC_KEY": None,
+    "VAPID_SUBJECT": None,
+    # How long a push service keeps a message for a phone that is off or offline.
+    "PUSH_TTL_S": 12 * 3600,
+    "PUSH_TIMEOUT_S": 4.0,  # network timeout of a post to a push service
+    # SMS and automated calls through a Twilio-compatible gateway the city contracts. All three
+    # of SID, token and number, or none: without them (the demo) each SMS and call is written
+    # as a file into <instance>/outbox/sms and <instance>/outbox/voice instead.
+    "TWILIO_ACCOUNT_SID": None,
+    "TWILIO_AUTH_TOKEN": None,
+    "TWILIO_FROM_NUMBER": None,  # E.164, e.g. +81501234567
+    "TWILIO_API_BASE": "https://api.twilio.com",  # another Twilio-compatible API (or a stand-in)
+    "TWILIO_TIMEOUT_S": 4.0,  # network timeout of a request to the gateway
+    # The text-to-speech voice of calls; it must speak ja-JP (Twilio's default voice does not).
+    # Empty: the account's default voice for Japanese.
+    "TWILIO_VOICE": "Polly.Mizuki",
     # Reverse geocoding for "where am I" (Nominatim API), e.g. "http://127.0.0.1:8080"; None = off.
     "GEOCODER_URL": None,
     "GEOCODER_TIMEOUT_S": 2.0,
@@ -118,6 +144,18 @@ DEFAULTS: dict[str, Any] = {
     # Behind a reverse proxy: how many proxies to trust for X-Forwarded-For/-Proto/-Host
     # (1 for one nginx). 0 = ignore those headers, which any client could send.
     "PROXY_FIX": 0,
+    # --- LINE (the city's or district's official account, Messaging API) ---
+    # Both from the LINE Developers console (Messaging API channel). Without an access token
+    # LINE messages are written as JSON files into <instance>/outbox/line/ (the demo); the
+    # secret verifies the webhook's X-Line-Signature (POST /hooks/line), which is refused
+    # while it is unset.
+    "LINE_CHANNEL_SECRET": None,
+    "LINE_CHANNEL_ACCESS_TOKEN": None,
+    "LINE_API_BASE": "https://api.line.me",  # tests point it at a local stand-in
+    "LINE_TIMEOUT_S": 4.0,  # network timeout of a push or reply
+    # The account's add-friend link (https://line.me/R/ti/p/@xxxx): shown as a QR code and a
+    # button on the supporter's page; unset, the page offers no LINE linking.
+    "LINE_ADD_FRIEND_URL": "",
 }
 
 # The type of a setting is its default's type; these few have no typed default (None) or
@@ -149,6 +187,10 @@ _RANGES: dict[str, tuple[float, float]] = {
     "SMTP_PORT": (1, 65535),
     "SMTP_TIMEOUT_S": (0.1, 600),
     "WEBHOOK_TIMEOUT_S": (0.1, 600),
+    "LINE_TIMEOUT_S": (0.1, 600),
+    "PUSH_TTL_S": (0, 28 * 86400),  # push services keep a message at most four weeks
+    "PUSH_TIMEOUT_S": (0.1, 600),
+    "TWILIO_TIMEOUT_S": (0.1, 600),
     "DELIVERY_MAX_ATTEMPTS": (1, 1000),
     "DELIVERY_BACKOFF_S": (0, 86400),
     "DELIVERY_BACKOFF_MAX_S": (0, 7 * 86400),
@@ -326,6 +368,8 @@ def check_settings(cfg: dict[str, Any]) -> None:
         if not low <= value <= high:  # also refuses NaN
             raise ConfigError(f"WATCHNET_{key} must be between {low:g} and {high:g}, got {value!r}")
     _check_radius_schedule(cfg)
+    _check_twilio(cfg)
+    _check_line(cfg)
     timeouts = [k for k in TRANSPORT_TIMEOUT_SETTINGS if cfg.get(k)]
     send_max_s = 3 * max(float(cfg[k]) for k in timeouts) + 1
     if cfg["DELIVERY_LEASE_S"] < send_max_s + 2:
@@ -335,6 +379,53 @@ def check_settings(cfg: dict[str, Any]) -> None:
         )
     if cfg["DELIVERY_BACKOFF_MAX_S"] < cfg["DELIVERY_BACKOFF_S"]:
         raise ConfigError("WATCHNET_DELIVERY_BACKOFF_MAX_S must not be below DELIVERY_BACKOFF_S")
+
+
+def _check_line(cfg: dict[str, Any]) -> None:
+    # Checked here so a typo stops every process at start-up instead of every LINE message
+    # failing (or every webhook being refused) at the dispatcher.
+    for key in ("LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN"):
+        value = cfg.get(key)
+        if value in (None, ""):
+            cfg[key] = None
+            continue
+        if not isinstance(value, str) or value != value.strip() or any(c.isspace() for c in value):
+            raise ConfigError(f"WATCHNET_{key} must be the value from the LINE console, no spaces")
+    if cfg["LINE_CHANNEL_ACCESS_TOKEN"] and not cfg["LINE_CHANNEL_SECRET"]:
+        # Messages would go out, but nobody could link their LINE or answer with its buttons.
+        raise ConfigError(
+            "WATCHNET_LINE_CHANNEL_ACCESS_TOKEN is set without WATCHNET_LINE_CHANNEL_SECRET: "
+            "the webhook (linking, answers) needs the channel secret"
+        )
+    base = cfg.get("LINE_API_BASE")
+    try:
+        parts = urllib.parse.urlsplit(base) if isinstance(base, str) else None
+        usable = (
+            parts is not None
+            and parts.scheme in ("https", "http")
+            and bool(parts.hostname)
+            and (parts.port or 1) > 0
+            and not parts.query
+            and not parts.fragment
+        )
+    except ValueError:  # a bad port or bracket
+        usable = False
+    if not usable or not isinstance(base, str):
+        raise ConfigError(
+            "WATCHNET_LINE_API_BASE must be an http(s) URL such as https://api.line.me, "
+            f"got {base!r}"
+        )
+    cfg["LINE_API_BASE"] = base.rstrip("/")
+    friend = cfg.get("LINE_ADD_FRIEND_URL") or ""
+    if not isinstance(friend, str) or (
+        friend
+        and (not friend.startswith(("https://", "http://")) or any(c.isspace() for c in friend))
+    ):
+        raise ConfigError(
+            "WATCHNET_LINE_ADD_FRIEND_URL must be the account's add-friend link, "
+            f"e.g. https://line.me/R/ti/p/@xxxx, got {friend!r}"
+        )
+    cfg["LINE_ADD_FRIEND_URL"] = friend
 
 
 def _check_radius_schedule(cfg: dict[str, Any]) -> None:
@@ -359,3 +450,41 @@ def _check_radius_schedule(cfg: dict[str, Any]) -> None:
                 f"WATCHNET_ALERT_RADIUS_SCHEDULE: {item!r} is not minutes:metres "
                 "(whole minutes from 0, metres above 0 and at most 100000)"
             )
+
+
+_TWILIO_KEYS = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER")
+
+
+def twilio_configured(cfg: Mapping[str, Any]) -> bool:
+    """Whether SMS and calls go to a gateway (else into files in <instance>/outbox)."""
+    return all(cfg.get(key) for key in _TWILIO_KEYS)
+
+
+def _check_twilio(cfg: dict[str, Any]) -> None:
+    given = [key for key in _TWILIO_KEYS if cfg.get(key)]
+    if not given:
+        return
+    if len(given) < len(_TWILIO_KEYS):
+        missing = ", ".join(f"WATCHNET_{key}" for key in _TWILIO_KEYS if key not in given)
+        raise ConfigError(f"the SMS/voice gateway needs {missing} as well (or none of them)")
+    # Some Twilio-compatible gateways use a UUID as the account id; it goes into the URL path.
+    if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", str(cfg["TWILIO_ACCOUNT_SID"])):
+        raise ConfigError("WATCHNET_TWILIO_ACCOUNT_SID must be letters, digits and hyphens")
+    if not re.fullmatch(r"\+[1-9]\d{7,14}", str(cfg["TWILIO_FROM_NUMBER"])):
+        raise ConfigError(
+            "WATCHNET_TWILIO_FROM_NUMBER must be an E.164 number such as +81501234567, "
+            f"got {cfg['TWILIO_FROM_NUMBER']!r}"
+        )
+    base = urlsplit(str(cfg.get("TWILIO_API_BASE") or ""))
+    if base.scheme not in ("http", "https") or not base.hostname or base.query or base.fragment:
+        raise ConfigError(
+            "WATCHNET_TWILIO_API_BASE must be an http(s) URL such as https://api.twilio.com, "
+            f"got {cfg.get('TWILIO_API_BASE')!r}"
+        )
+    cfg["TWILIO_API_BASE"] = str(cfg["TWILIO_API_BASE"]).rstrip("/")
+    # The gateway calls back (delivery reports, the keys pressed in a call) on these URLs, and
+    # checks its signature against them: the dispatcher has no request to take a host from.
+    if not cfg.get("PUBLIC_BASE_URL"):
+        raise ConfigError(
+            "the SMS/voice gateway needs WATCHNET_PUBLIC_BASE_URL: its callbacks go to it"
+        )
