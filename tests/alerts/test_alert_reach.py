@@ -95,8 +95,9 @@ def test_the_alert_goes_out_in_tiers_with_the_headline_and_the_channel_in_each_l
     }
     for channel, row in rows.items():
         assert row.link.endswith(f"?via={channel}") and row.answer_topic == f"alert:{alert.id}"
-        seen = f"{format_time(alert.last_seen_at)}ごろ 八幡公民館の前付近で最終目撃"
+        seen = f"{alert.district.name}・{format_time(alert.last_seen_at)}ごろ最終目撃"
         assert row.summary == f"行方が分からない方の捜索にご協力ください（{seen}）"
+        assert "八幡公民館" not in row.summary  # the place stays behind the personal link
         assert not any(p in row.summary for p in PERSONAL)
     assert rows["email"].link in rows["email"].body  # the e-mail's link says it came by e-mail
 
@@ -105,12 +106,7 @@ def test_headlines_are_short_say_exercise_and_carry_no_name_or_description(
     app: Flask, district: Any, coordinator: Any, make_supporter: Any
 ) -> None:
     place_supporter(make_supporter, district, 300, email="x@example.jp")
-    long_place = "八幡公民館の前の通りを西へ二百メートルほど行った先の角にあるバス停のベンチ"
-    alert = start_alert(
-        district,
-        coordinator,
-        alert_input(is_exercise=True, last_seen_place=long_place),
-    )
+    alert = start_alert(district, coordinator, alert_input(is_exercise=True))
     with app.test_request_context(headers={"Accept-Language": "ja"}):
         lines = {kind: messages.summary_line(alert, kind) for kind in ("alert", "update", "remind")}
         alert.status = AlertStatus.found
@@ -125,10 +121,32 @@ def test_headlines_are_short_say_exercise_and_carry_no_name_or_description(
     assert lines["closed"] == "【訓練】見つかりました。ご協力ありがとうございました"
     assert lines["cancelled"] == "【訓練】捜索は終了しました。ご協力ありがとうございました"
     assert lines["alert"].startswith("【訓練】行方が分からない方の捜索にご協力ください（")
-    assert long_place[: messages.SUMMARY_PLACE_MAX - 1] + "…" in lines["alert"]
+    assert "公民館" not in lines["alert"] and district.name in lines["alert"]
     for line in lines.values():
         assert len(line) <= 70  # one UCS-2 SMS segment, with room for the link in the second
         assert not any(p in line for p in PERSONAL)
+
+
+@pytest.mark.parametrize(
+    ("reason", "words"),
+    [
+        ("the SMS was not delivered (error 30005: unknown number)", "SMSが届きませんでした"),
+        ("the line was busy", "話し中でした"),
+        ("nobody answered the call", "電話に出ませんでした"),
+        (
+            "push service answered HTTP 410 Gone",
+            "この端末は通知を受け取らなくなりました（停止しました）",
+        ),
+        ("gateway answered HTTP 400, error 21211", "宛先が受け付けられませんでした（400）"),
+    ],
+)
+def test_failed_sms_calls_and_push_read_in_plain_words(
+    app: Flask, reason: str, words: str
+) -> None:
+    from watchnet.alerts.dashboard import classify_error, error_label
+
+    with app.test_request_context(headers={"Accept-Language": "ja"}):
+        assert error_label(*classify_error(reason)) == words
 
 
 # ---------------------------------------------------------------------------------------------

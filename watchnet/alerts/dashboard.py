@@ -246,6 +246,12 @@ def channel_labels() -> dict[str, str]:
 # in plain words. First match wins: "webhook unreachable: [Errno 111] Connection refused" is a
 # refused connection, not an unknown host.
 _ERROR_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    # What the SMS/voice gateway's status reports say (notifications/twilio_views.py) and a
+    # push subscription the push service no longer knows (the phone turned it off).
+    ("not_delivered", re.compile(r"SMS was not delivered", re.I)),
+    ("busy", re.compile(r"line was busy", re.I)),
+    ("no_answer", re.compile(r"nobody answered", re.I)),
+    ("gone", re.compile(r"push service answered HTTP (?:404|410)\b", re.I)),
     ("refused", re.compile(r"connection refused|errno 111\b|econnrefused", re.I)),
     ("timeout", re.compile(r"timed out|timeout", re.I)),
     ("http_5xx", re.compile(r"\bHTTP (5\d\d)\b")),
@@ -270,8 +276,9 @@ RAW_ERROR_SHOWN = 300  # characters of the dispatcher's own text, under the plai
 
 
 def classify_error(text: str | None) -> tuple[str, str | None]:
-    """(kind, HTTP or SMTP code) of a delivery error: refused | timeout | http_5xx |
-    rejected | unreachable | other ("" without an error)."""
+    """(kind, HTTP or SMTP code) of a delivery error: not_delivered | busy | no_answer |
+    gone | refused | timeout | http_5xx | rejected | unreachable | other ("" without an
+    error)."""
     if not text:
         return "", None
     for kind, pattern in _ERROR_PATTERNS:
@@ -298,6 +305,10 @@ class _DeliveryWords:
             "unreachable": _("The address cannot be reached"),
             "other": _("Another error"),
             "rejected": _("Address rejected"),
+            "not_delivered": _("The SMS did not arrive"),
+            "busy": _("The line was busy"),
+            "no_answer": _("Nobody answered the call"),
+            "gone": _("The phone no longer takes these notifications (switched off)"),
         }
         self.http_5xx = gettext("The receiving server has a fault (HTTP %(code)s)")
         self.rejected_code = gettext("Address rejected (%(code)s)")

@@ -194,14 +194,12 @@ def all_clear_message(alert: Alert) -> tuple[str, str]:
     return subject, "\n".join(lines)
 
 
-SUMMARY_PLACE_MAX = 24  # characters of the last-seen place in a headline (SMS: two segments)
-
-
 def summary_line(alert: Alert, kind: str) -> str:
     """The short headline push, LINE, SMS and voice carry instead of the long text: what it is
-    about and, for the alert itself, when and where last seen; never the name or the
-    description (those rest at the push service, LINE and the SMS gateway otherwise). `kind`
-    is the message's key: "alert", "update", "remind" or "closed". Exercises start with 訓練."""
+    about and, for the alert itself, the district and when last seen; never the name, the
+    description or the place (what rests at the push service, LINE and the SMS gateway says
+    nothing about the person; the personal link shows the rest). `kind` is the message's key:
+    "alert", "update", "remind" or "closed". Exercises start with 【訓練】."""
     prefix = _exercise_prefix(alert)
     if kind == "update":
         return prefix + _("Update: the search for the missing person has moved")
@@ -211,15 +209,11 @@ def summary_line(alert: Alert, kind: str) -> str:
         if alert.status == AlertStatus.found:
             return prefix + _("Found. Thank you for your help")
         return prefix + _("The search has ended. Thank you")
-    place = alert.last_seen_place.strip()
-    if len(place) > SUMMARY_PLACE_MAX:
-        place = place[: SUMMARY_PLACE_MAX - 1] + "…"
-    when = format_time(alert.last_seen_at)
-    if place:
-        seen = _("last seen %(time)s near %(place)s", time=when, place=place)
-    else:
-        seen = _("last seen %(time)s", time=when)
-    return prefix + _("Please help look for a missing person (%(seen)s)", seen=seen)
+    return prefix + _(
+        "Please help look for a missing person (%(district)s, last seen %(time)s)",
+        district=alert.district.name,
+        time=format_time(alert.last_seen_at),
+    )
 
 
 def escalation_message(alert: Alert, *, told: int, searching: int) -> tuple[str, str]:
