@@ -140,9 +140,7 @@ def test_headlines_are_short_say_exercise_and_carry_no_name_or_description(
         ("gateway answered HTTP 400, error 21211", "宛先が受け付けられませんでした（400）"),
     ],
 )
-def test_failed_sms_calls_and_push_read_in_plain_words(
-    app: Flask, reason: str, words: str
-) -> None:
+def test_failed_sms_calls_and_push_read_in_plain_words(app: Flask, reason: str, words: str) -> None:
     from watchnet.alerts.dashboard import classify_error, error_label
 
     with app.test_request_context(headers={"Accept-Language": "ja"}):
