@@ -5,7 +5,7 @@ searchers mean 50 polls a second. After hours of searching the alert holds many 
 positions (each marks the sector it lies in as walked) and many staff timeline events.
 
 In one run, per database: an alert at the 9.5 km ring, S searchers who shared P positions
-each through watchnet.alerts.field_services.record_search_positions (so the timeline gets its
+each through watchnet.alerts.field.services.record_search_positions (so the timeline gets its
 events), then the median and 95th percentile of field_state() as a poll computes it (a fresh
 session each time, the sector shapes already on the phone), against a baseline measured in
 the same run: the same poll with the walked sectors read from the positions themselves
@@ -52,7 +52,7 @@ def build_alert(searchers: int, positions: int) -> tuple[int, int]:
     import sqlalchemy as sa
     from flask_migrate import upgrade
 
-    from watchnet.alerts import field_services as fs
+    from watchnet.alerts.field import services as fs
     from watchnet.alerts.models import Acknowledgement, AlertRecipient
     from watchnet.alerts.services import AlertInput, start_alert
     from watchnet.core.dbtypes import utcnow
@@ -124,7 +124,7 @@ def build_alert(searchers: int, positions: int) -> tuple[int, int]:
 
 def time_polls(recipient_id: int, rounds: int) -> list[float]:
     """Milliseconds per field_state() call, each in a fresh session as a request would be."""
-    from watchnet.alerts import field_services as fs
+    from watchnet.alerts.field import services as fs
     from watchnet.alerts.models import AlertRecipient
     from watchnet.core.extensions import db
 

@@ -38,6 +38,10 @@ PUBLIC_ENDPOINTS = {
     "auth.supporter_signin",
     "api-docs.openapi_json",
     "core.healthz_delivery",
+    # The installable app: its manifest, service worker and offline page name nobody.
+    "webapp.manifest",
+    "webapp.service_worker",
+    "webapp.offline",
     # The SMS/voice gateway's callbacks: refused with 403 unless signed with the auth token.
     "twilio_hooks.voice_answer",
     "twilio_hooks.delivery_status",
@@ -46,6 +50,8 @@ PUBLIC_ENDPOINTS = {
 SUPPORTER_ENDPOINTS = {
     "people.supporter_home",
     "field.home",
+    "people.save_push_subscription",
+    "people.delete_push_subscription",
     # The supporter's own LINE link (a code to send, unlinking): their own channel only.
     "people.line_code",
     "people.line_unlink",
@@ -70,6 +76,7 @@ VARIABLE_OBJECTS = {
     "photo_id": "photo",
     "alert_id": "alert",
     "sighting_id": "sighting",
+    "practice_call_id": "practice_call",
     # A recipient's link is its own secret: everyone here gets a wrong one and must learn nothing.
     "token": "wrong_token",
 }
@@ -272,6 +279,7 @@ def _build_victim_world() -> World:
         db.session.commit()
         ids["supporter_import"] = batch.id
     ids.update(_victim_alert_objects(district, coordinator, person))
+    ids["practice_call"] = _victim_practice_call(drill, organizer, person)
     return World(
         ids,
         district.id,
@@ -346,6 +354,31 @@ def _victim_alert_objects(district: Any, coordinator: Any, supporter: Any) -> di
         "sighting": sighting.id,
         "wrong_token": "not-a-recipient-token",
     }
+
+
+def _victim_practice_call(drill: Any, organizer: Any, supporter: Any) -> int:
+    """A practice call of the victim drill to its participant (its page shows their name)."""
+    from watchnet.practice_calls.models import (
+        PracticeAudience,
+        PracticeCall,
+        PracticeCallRecipient,
+    )
+
+    call = PracticeCall(
+        district_id=drill.district_id,
+        drill_id=drill.id,
+        audience=PracticeAudience.participants,
+        created_by_id=organizer.id,
+    )
+    db.session.add(call)
+    db.session.flush()
+    db.session.add(
+        PracticeCallRecipient(
+            practice_call_id=call.id, supporter_id=supporter.id, token="vx-practice-" + "y" * 31
+        )
+    )
+    db.session.commit()
+    return call.id
 
 
 def victim_rows(world: World) -> list[tuple[str, str]]:

@@ -16,10 +16,10 @@ from watchnet.core.extensions import db
 from watchnet.core.i18n import locale_chooser, recipient_locale
 from watchnet.core.insert_once import insert_once, insert_or_get
 from watchnet.core.labels import choices, label, register_labels
+from watchnet.core.models import GeocodeCache
 from watchnet.core.refusal import refuse_form, refuse_json
 from watchnet.core.urls import public_url
 from watchnet.drills.models import DrillStatus
-from watchnet.tracking.models import GeocodeCache
 
 
 def test_an_enum_member_without_a_label_is_refused_at_registration():

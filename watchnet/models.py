@@ -12,6 +12,7 @@ from watchnet.alerts.models import (
 )
 from watchnet.audit.models import AuditEvent
 from watchnet.auth.models import ApiToken, LoginAttempt
+from watchnet.core.models import GeocodeCache
 from watchnet.districts.models import District, Landmark
 from watchnet.drills.models import Checkpoint, Drill, Participant, RoutePoint, Team
 from watchnet.feedback.models import Feedback, FeedbackTheme
@@ -20,10 +21,10 @@ from watchnet.kpt.models import ActionItem, KptBoard, KptItem, NewsletterDraft
 from watchnet.notifications.models import Delivery
 from watchnet.people.line_models import LineCodeFailure, LineLinkCode, LineWebhookEvent
 from watchnet.people.models import NotificationAddress, StaffUser, Supporter, SupporterImport
+from watchnet.practice_calls.models import PracticeCall, PracticeCallRecipient
 from watchnet.registry.models import AtRiskPerson, Consent, FamilyContact, PersonPhoto, UsualPlace
 from watchnet.tracking.models import (
     EncounterStep,
-    GeocodeCache,
     HelpCall,
     HelpResponse,
     LatestPosition,
@@ -72,6 +73,8 @@ __all__ = [
     "LoginAttempt",
     "NotificationAddress",
     "Participant",
+    "PracticeCall",
+    "PracticeCallRecipient",
     "RoutePoint",
     "StaffUser",
     "Supporter",

@@ -6,28 +6,48 @@ neither drills nor alerts); the route stays on the people blueprint: people.supp
 
 from __future__ import annotations
 
-from flask import render_template
+from typing import Any
+
+from flask import Response, current_app, make_response, render_template, url_for
 from flask_login import current_user
 
-from watchnet.alerts.field_services import active_alerts_for
+from watchnet.alerts.field.services import active_alerts_for
 from watchnet.auth.access import supporter_required
+from watchnet.core.validation import safe_color
+from watchnet.core.webapp import mark_offline_copy
 from watchnet.drills.participations import recent_ended_participations, upcoming_participations
 from watchnet.people.line_views import line_section
-from watchnet.people.services import safe_color
+from watchnet.people.push import enabled_push_endpoints
 from watchnet.people.views import bp
 
 
 @bp.get("/me")
 @supporter_required
-def supporter_home() -> str:
-    """The supporter's phone page: greeting, their drills, how to approach someone."""
+def supporter_home() -> Response:
+    """The supporter's phone page: greeting, their drills, how to approach someone, adding
+    the app to the home screen and turning notifications on; kept for use without network."""
     supporter = current_user._get_current_object()
-    return render_template(
+    page = render_template(
         "people/me.html",
         supporter=supporter,
         alerts=active_alerts_for(supporter),
         participations=upcoming_participations(supporter.id),
         ended=recent_ended_participations(supporter.id),
         safe_color=safe_color,
+        push=_push_settings(supporter.id),
         line=line_section(supporter),
     )
+    return mark_offline_copy(make_response(page))
+
+
+def _push_settings(supporter_id: int) -> dict[str, Any] | None:
+    """What the page's notification button needs, or None when this server has no VAPID key
+    (then the page offers no button)."""
+    key = current_app.config.get("VAPID_PUBLIC_KEY")
+    if not key:
+        return None
+    return {
+        "key": str(key),
+        "url": url_for("people.save_push_subscription"),
+        "endpoints": enabled_push_endpoints(supporter_id),
+    }

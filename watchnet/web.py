@@ -77,13 +77,14 @@ def init_app(app: Flask) -> None:
     use_local_assets(app.config.get("APPLICATION_ROOT") or "/")
 
     from watchnet.admin.views import bp as admin_bp
-    from watchnet.alerts.export_views import bp as alert_exports_bp
-    from watchnet.alerts.field_views import bp as alert_field_bp
-    from watchnet.alerts.views import bp as alerts_bp
+    from watchnet.alerts.exports.views import bp as alert_exports_bp
+    from watchnet.alerts.field.views import bp as alert_field_bp
+    from watchnet.alerts.staff.views import bp as alerts_bp
     from watchnet.api.views import register_api
     from watchnet.auth.views import bp as auth_bp
     from watchnet.core.errors import register_error_handlers
     from watchnet.core.views import bp as core_bp
+    from watchnet.core.webapp import bp as webapp_bp
     from watchnet.districts.views import bp as districts_bp
     from watchnet.drills.views import bp as drills_bp
     from watchnet.feedback.views import bp as feedback_bp
@@ -94,16 +95,20 @@ def init_app(app: Flask) -> None:
     # The gateway's callbacks may report a number gone; people switches it off (hooks).
     from watchnet.people import channels as _people_channels  # noqa: F401
     from watchnet.people import line_views  # noqa: F401  (adds /me/line/* and /hooks/line)
+    from watchnet.people.push_views import save_push_subscription  # noqa: F401  (on people_bp)
     from watchnet.people.views import bp as people_bp
+    from watchnet.practice_calls.field_views import bp as practice_field_bp
+    from watchnet.practice_calls.views import bp as practice_calls_bp
     from watchnet.reflection.views import bp as reflection_bp
     from watchnet.registry.views import bp as registry_bp
     from watchnet.supporter_home import supporter_home  # noqa: F401  (adds /me to people_bp)
     from watchnet.teams.views import bp as teams_bp
-    from watchnet.tracking.field_views import bp as field_bp
-    from watchnet.tracking.live_views import bp as live_bp
+    from watchnet.tracking.field.views import bp as field_bp
+    from watchnet.tracking.live.views import bp as live_bp
 
     for bp in (
         core_bp,
+        webapp_bp,
         admin_bp,
         auth_bp,
         people_bp,
@@ -119,6 +124,8 @@ def init_app(app: Flask) -> None:
         alerts_bp,
         alert_field_bp,
         alert_exports_bp,
+        practice_calls_bp,
+        practice_field_bp,
         twilio_hooks_bp,
     ):
         app.register_blueprint(bp)

@@ -239,7 +239,8 @@ function feedItem(kind, p, eventId) {
     item.dataset.stepId = String(p.id);
     item.dataset.step = p.step || "";
     const what = el("div", "feed-what");
-    what.appendChild(el("span", "feed-step", p.step_label || p.step));
+    what.appendChild(el("span", "feed-step",
+      config.stepLabels[p.step] || p.step_label || p.step));
     if (p.contact_whom) {
       what.appendChild(el("span", "feed-contact",
         " → " + (config.contactLabels[p.contact_whom] || p.contact_whom)));
@@ -252,7 +253,8 @@ function feedItem(kind, p, eventId) {
   } else {
     item.dataset.helpCallId = String(p.id);
     body.appendChild(el("div", "feed-what feed-help-title", "⚠ " + text.helpCall));
-    if (p.sentence) { body.appendChild(el("div", "feed-where user-text", p.sentence)); }
+    const where = (p.sentences && p.sentences[config.locale]) || p.sentence;
+    if (where) { body.appendChild(el("div", "feed-where user-text", where)); }
     const resp = el("div", "feed-responders");
     body.appendChild(resp);
     const button = el("button", "button small primary feed-respond", text.onMyWay);

@@ -15,7 +15,7 @@ import xmlschema
 from alert_core_support import ago, alert_input, point_at
 from alert_exports_support import XSD, parse, text
 
-from watchnet.alerts.cap import build_cap
+from watchnet.alerts.exports.cap import build_cap
 from watchnet.alerts.models import Alert, AlertEvent, AlertStatus, Sighting, SightingStatus
 from watchnet.alerts.services import (
     close_alert,

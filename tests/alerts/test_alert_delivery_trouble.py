@@ -15,8 +15,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from support import free_port, login
 
-from watchnet.alerts.dashboard import classify_error, error_label
 from watchnet.alerts.services import start_alert
+from watchnet.alerts.staff.dashboard import classify_error, error_label
 from watchnet.core.dbtypes import utcnow
 from watchnet.core.extensions import db
 from watchnet.core.timefmt import format_time

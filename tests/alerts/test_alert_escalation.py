@@ -254,7 +254,7 @@ def test_the_coordinators_page_shows_each_channel_s_reach_and_the_step_still_wai
     lines = {d["channel"]: d for d in opens["deliveries"]}
     assert (
         lines["email"]["reach"]
-        == f"開封 {format_time(rows_of(alert.id, people.opens.id)[0].opened_at)}"
+        == f"{format_time(rows_of(alert.id, people.opens.id)[0].opened_at)} 開封"
     )
     assert lines["webhook"]["label"] == "送りませんでした（不要になりました）"
 

@@ -27,7 +27,7 @@ from alert_exports_support import (
     text,
 )
 
-from watchnet.alerts.cap import build_cap, cap_circle, cap_time
+from watchnet.alerts.exports.cap import build_cap, cap_circle, cap_time
 from watchnet.alerts.models import AlertStatus
 
 SENDER = "watchnet@city.example.jp"

@@ -27,7 +27,7 @@ from alert_exports_support import (
 )
 from support import login, signin_supporter
 
-from watchnet.alerts.field_services import record_walked_cells
+from watchnet.alerts.field.services import record_walked_cells
 from watchnet.alerts.models import (
     AlertStatus,
     SearchPosition,

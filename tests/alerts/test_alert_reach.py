@@ -141,7 +141,7 @@ def test_headlines_are_short_say_exercise_and_carry_no_name_or_description(
     ],
 )
 def test_failed_sms_calls_and_push_read_in_plain_words(app: Flask, reason: str, words: str) -> None:
-    from watchnet.alerts.dashboard import classify_error, error_label
+    from watchnet.alerts.staff.dashboard import classify_error, error_label
 
     with app.test_request_context(headers={"Accept-Language": "ja"}):
         assert error_label(*classify_error(reason)) == words
@@ -374,7 +374,7 @@ def test_the_coordinators_state_for_ten_thousand_recipients_costs_a_few_statemen
     from alert_core_support import point_at
     from support import login
 
-    from watchnet.alerts.dashboard import RECIPIENTS_LISTED
+    from watchnet.alerts.staff.dashboard import RECIPIENTS_LISTED
     from watchnet.core.dbtypes import utcnow
     from watchnet.people.models import LineLink, PhoneChannel, Supporter
 

@@ -18,11 +18,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import free_port, signin_supporter
+from watchnet.core import geocoding
 from watchnet.core.extensions import db
+from watchnet.core.models import GeocodeCache
 from watchnet.districts.models import Landmark, LandmarkKind
 from watchnet.drills.models import DrillStatus, Participant
-from watchnet.tracking import geocoding
-from watchnet.tracking.models import GeocodeCache
 
 HALL = (36.3330, 138.9450)  # 八幡公民館
 HERE = (36.33376, 138.94594)  # about 120 m north-east of the hall

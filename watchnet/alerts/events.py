@@ -1,8 +1,10 @@
-"""The alert's timeline and live updates: one call to record what happened.
+"""The alert's timeline and live updates (the `alert_event` table): one call to record what
+happened.
 
 Written in the same transaction as the change it reports (the caller commits); the
-coordinator's page and every recipient's page read new AlertEvent rows by id, so updates flow
-through the database to every web worker.
+coordinator's page and every recipient's page poll for the newest id (their version) and
+redraw, so updates flow through the database to every web worker. The mechanism is
+core/events.py's event log; this module names the alert's audiences.
 """
 
 from __future__ import annotations
@@ -10,17 +12,16 @@ from __future__ import annotations
 from typing import Any
 
 from watchnet.alerts.models import AlertEvent
-from watchnet.core.extensions import db
+from watchnet.core.events import EventLog, supporter_audience
+
+__all__ = ["ALERT_EVENTS", "ALL", "STAFF", "emit_alert_event", "supporter_audience"]
+
+ALERT_EVENTS = EventLog(AlertEvent, scope="alert_id", created="at")
 
 # Audiences: the alert's coordinators; every recipient's page (and the coordinators); one
 # supporter's page.
 STAFF = "staff"
 ALL = "all"
-
-
-def supporter_audience(supporter_id: int) -> str:
-    """The audience string for one supporter's page."""
-    return f"supporter:{supporter_id}"
 
 
 def emit_alert_event(
@@ -33,9 +34,4 @@ def emit_alert_event(
 ) -> AlertEvent:
     """Add an AlertEvent and flush (so it has an id); the caller commits. Payloads carry no
     personal detail: pages that need the description read it from the alert."""
-    event = AlertEvent(
-        alert_id=alert_id, kind=kind, payload=payload, audience=audience, actor=actor[:64]
-    )
-    db.session.add(event)
-    db.session.flush()
-    return event
+    return ALERT_EVENTS.emit(alert_id, kind, payload, audience, actor=actor[:64])

@@ -13,11 +13,8 @@ from watchnet.core.errors import UserInputError
 from watchnet.core.extensions import db
 from watchnet.core.geo import is_valid_latlon
 from watchnet.drills.models import Checkpoint, Drill
-from watchnet.drills.services import (
-    MAX_CHECKPOINTS,
-    CheckpointFields,
-    update_checkpoint,
-)
+from watchnet.drills.schemas import MAX_CHECKPOINTS
+from watchnet.drills.services import CheckpointFields, update_checkpoint
 
 
 def add_checkpoint(drill: Drill, lat: float, lon: float, fields: CheckpointFields) -> Checkpoint:

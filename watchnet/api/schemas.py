@@ -14,15 +14,15 @@ from watchnet.core.errors import UserInputError
 from watchnet.core.validation import CleanString, SaneDateTime, StrictFloat
 from watchnet.districts.models import LandmarkKind
 from watchnet.drills.models import DrillStatus, ExpectedContact
+from watchnet.drills.schemas import MAX_ROUTE_POINTS
 from watchnet.drills.services import (
     CHECKLIST_ITEM_MAX,
     CHECKLIST_MAX_ITEMS,
     MAX_DRILL_HOURS,
-    MAX_ROUTE_POINTS,
     check_drill_times,
 )
 from watchnet.people.models import SupporterKind
-from watchnet.people.services import (
+from watchnet.people.validation import (
     EMAIL_MAX,
     KANA_MAX,
     MAX_NOTIFICATION_URLS,
@@ -227,7 +227,7 @@ class SupporterSchema(Schema):
     id = fields.Integer(dump_only=True)
     district_id = ident(required=True)
     name = text(100, required=True, min_len=1)
-    # The web form's and the CSV import's kana rule (people.services.is_valid_kana).
+    # The web form's and the CSV import's kana rule (people.validation.is_valid_kana).
     name_kana = text(KANA_MAX, validate=_kana)
     kind = fields.Enum(SupporterKind, by_value=True, required=True)
     email = text(EMAIL_MAX, allow_none=True)

@@ -48,10 +48,10 @@ from watchnet.core.timefmt import from_local
 from watchnet.districts.models import District, Landmark
 from watchnet.districts.services import add_landmark, remove_landmark, update_landmark
 from watchnet.drills.models import Checkpoint, Drill
+from watchnet.drills.schemas import GeometryError, parse_route_geometry
 from watchnet.drills.services import (
     CheckpointFields,
     DrillFields,
-    GeometryError,
     check_drill_times,
     delete_drill,
     editor_state,
@@ -61,12 +61,8 @@ from watchnet.drills.services import (
     update_drill,
 )
 from watchnet.people.models import Supporter
-from watchnet.people.services import (
-    register_supporter,
-    set_supporter_active,
-    supporters_query,
-    update_supporter,
-)
+from watchnet.people.queries import supporters_query
+from watchnet.people.services import register_supporter, set_supporter_active, update_supporter
 
 PREFIX = "/api/v1"
 
@@ -296,10 +292,10 @@ def replace_route(data: dict[str, Any], drill_id: int) -> Drill:
         "checkpoints": editor_state(drill)["checkpoints"],
     }
     try:
-        save_route(drill, payload)
+        geometry = parse_route_geometry(payload, drill)
     except GeometryError as exc:
-        db.session.rollback()
         abort(422, messages={"json": exc.errors})
+    save_route(drill, geometry)
     commit()
     return drill
 

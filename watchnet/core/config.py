@@ -96,7 +96,8 @@ DEFAULTS: dict[str, Any] = {
     # The text-to-speech voice of calls; it must speak ja-JP (Twilio's default voice does not).
     # Empty: the account's default voice for Japanese.
     "TWILIO_VOICE": "Polly.Mizuki",
-    # Reverse geocoding for "where am I" (Nominatim API), e.g. "http://127.0.0.1:8080"; None = off.
+    # The geocoder (Nominatim API, core/geocoding.py) for "where am I" and the alert start
+    # form's address search, e.g. "http://127.0.0.1:8080"; None = off.
     "GEOCODER_URL": None,
     "GEOCODER_TIMEOUT_S": 2.0,
     "HELP_CALL_NEAREST": 2,  # how many of the nearest other participants a help call reaches
@@ -138,6 +139,18 @@ DEFAULTS: dict[str, Any] = {
     "HEALTH_DISPATCHER_STALE_S": 30,
     "HEALTH_SCHEDULER_STALE_S": 90,
     "HEALTH_DELIVERY_MAX_AGE_S": 120,
+    # Web Push subscriptions are accepted only for endpoints on these hosts (and hosts below
+    # them): the push services of Chrome/Android, Firefox, Safari/iOS and Edge. "*" = any
+    # https host. The dispatcher POSTs to the endpoint, so this keeps it off other hosts.
+    "PUSH_ENDPOINT_HOSTS": [
+        "fcm.googleapis.com",
+        "push.services.mozilla.com",
+        "push.apple.com",
+        "notify.windows.com",
+    ],
+    # The supporter pages a phone keeps for a reload without network (watchnet/core/webapp.py)
+    # are deleted after this many hours, or sooner (alert closed, access ended).
+    "OFFLINE_COPY_MAX_AGE_H": 24,
     # --- Web hardening (read by watchnet.core.security) ---
     # Session cookie only over HTTPS: None = on when PUBLIC_BASE_URL starts with https://.
     "SESSION_COOKIE_SECURE": None,
@@ -172,7 +185,13 @@ _FLOAT_KEYS = {
 _INT_KEYS = {
     key for key, value in DEFAULTS.items() if isinstance(value, int) and not isinstance(value, bool)
 } - _FLOAT_KEYS
-_LIST_KEYS = {"LANGUAGES", "ALERT_RADIUS_SCHEDULE", "CHANNEL_CHAINS", "ESCALATION_STEPS"}
+_LIST_KEYS = {
+    "LANGUAGES",
+    "ALERT_RADIUS_SCHEDULE",
+    "CHANNEL_CHAINS",
+    "ESCALATION_STEPS",
+    "PUSH_ENDPOINT_HOSTS",
+}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 # Allowed ranges (inclusive) of numeric settings; checked at start-up of every process.
@@ -215,6 +234,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "HEALTH_DISPATCHER_STALE_S": (1, 86400),
     "HEALTH_SCHEDULER_STALE_S": (1, 86400),
     "HEALTH_DELIVERY_MAX_AGE_S": (1, 86400),
+    "OFFLINE_COPY_MAX_AGE_H": (1, 24 * 30),
 }
 
 

@@ -83,6 +83,14 @@ def normalise_name(value: str | None) -> str:
     return _SPACES.sub(" ", clean_line(text)).strip().casefold()
 
 
+_HEX_COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+def safe_color(value: str | None, default: str = "#777777") -> str:
+    """A colour usable in a style attribute (a team's): #rrggbb, else the default."""
+    return value if value and _HEX_COLOR_RE.match(value) else default
+
+
 def is_finite(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 

@@ -15,10 +15,10 @@ from watchnet.core.phones import PhoneNumber
 from watchnet.core.timefmt import to_local
 from watchnet.core.validation import SafeForm, YearWindow
 from watchnet.drills.models import Drill, DrillStatus, ExpectedContact
+from watchnet.drills.schemas import CHECKPOINT_NAME_MAX
 from watchnet.drills.services import (
     CHECKLIST_ITEM_MAX,
     CHECKLIST_MAX_ITEMS,
-    CHECKPOINT_NAME_MAX,
     DAY_PHONE_INVALID,
     CheckpointFields,
     DrillFields,

@@ -5,7 +5,6 @@ Every function validates its input, flushes, and leaves the commit to the caller
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -21,18 +20,15 @@ from watchnet.auth.access import visible_district_ids
 from watchnet.core.dbtypes import utcnow
 from watchnet.core.errors import UserInputError
 from watchnet.core.extensions import db
-from watchnet.core.geo import is_valid_latlon, route_length_m, walking_time_s
+from watchnet.core.geo import route_length_m, walking_time_s
 from watchnet.core.phones import is_phone_number, normalise_phone
 from watchnet.core.timefmt import from_local
-from watchnet.core.validation import clean_line
 from watchnet.districts.models import Landmark
 from watchnet.drills import gpx
 from watchnet.drills.models import Checkpoint, Drill, DrillStatus, ExpectedContact, RoutePoint
+from watchnet.drills.schemas import CHECKPOINT_NAME_MAX, RouteGeometry
 from watchnet.people.models import StaffUser
 
-MAX_ROUTE_POINTS = gpx.MAX_ROUTE_POINTS
-MAX_CHECKPOINTS = gpx.MAX_CHECKPOINTS
-CHECKPOINT_NAME_MAX = 100
 CHECKLIST_MAX_ITEMS = 20
 CHECKLIST_ITEM_MAX = 100
 
@@ -235,128 +231,6 @@ def district_landmarks(district_id: int) -> list[Landmark]:
 # Route and checkpoints
 
 
-class GeometryError(ValueError):
-    """The route editor sent geometry that cannot be saved; errors maps field paths to messages."""
-
-    def __init__(self, errors: dict[str, list[str]]) -> None:
-        super().__init__("invalid geometry")
-        self.errors = errors
-
-
-@dataclass(frozen=True)
-class CheckpointPlacement:
-    id: int | None
-    name: str
-    lat: float
-    lon: float
-
-
-@dataclass(frozen=True)
-class RouteGeometry:
-    route: list[tuple[float, float]]
-    checkpoints: list[CheckpointPlacement]
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
-
-
-def _parse_latlon(item: Any, path: str, errors: dict[str, list[str]]) -> tuple[float, float] | None:
-    if isinstance(item, list | tuple) and len(item) == 2:
-        item = {"lat": item[0], "lon": item[1]}
-    if not isinstance(item, dict):
-        errors.setdefault(path, []).append(_("Expected a point with lat and lon."))
-        return None
-    lat, lon = _number(item.get("lat")), _number(item.get("lon"))
-    ok = True
-    if lat is None or not math.isfinite(lat) or not -90 <= lat <= 90:
-        errors.setdefault(f"{path}.lat", []).append(
-            _("Latitude must be a number between -90 and 90.")
-        )
-        ok = False
-    if lon is None or not math.isfinite(lon) or not -180 <= lon <= 180:
-        errors.setdefault(f"{path}.lon", []).append(
-            _("Longitude must be a number between -180 and 180.")
-        )
-        ok = False
-    if not ok or lat is None or lon is None or not is_valid_latlon(lat, lon):
-        return None
-    return lat, lon
-
-
-def parse_route_geometry(payload: Any, drill: Drill) -> RouteGeometry:
-    """Validate what the route editor sent; raises GeometryError with field paths."""
-    errors: dict[str, list[str]] = {}
-    if not isinstance(payload, dict):
-        raise GeometryError({"": [_("Expected a JSON object with route and checkpoints.")]})
-    raw_route = payload.get("route", [])
-    raw_cps = payload.get("checkpoints", [])
-    if not isinstance(raw_route, list):
-        errors["route"] = [_("Expected a list of points.")]
-        raw_route = []
-    if not isinstance(raw_cps, list):
-        errors["checkpoints"] = [_("Expected a list of checkpoints.")]
-        raw_cps = []
-    if len(raw_route) > MAX_ROUTE_POINTS:
-        errors["route"] = [_("A route has at most %(max)d points.", max=MAX_ROUTE_POINTS)]
-        raw_route = []
-    if len(raw_cps) > MAX_CHECKPOINTS:
-        errors["checkpoints"] = [_("A drill has at most %(max)d checkpoints.", max=MAX_CHECKPOINTS)]
-        raw_cps = []
-
-    route = []
-    for i, item in enumerate(raw_route):
-        point = _parse_latlon(item, f"route[{i}]", errors)
-        if point is not None:
-            route.append(point)
-
-    own_ids = {cp.id for cp in drill.checkpoints}
-    seen: set[int] = set()
-    placed: list[tuple[float, int, CheckpointPlacement]] = []
-    for i, item in enumerate(raw_cps):
-        path = f"checkpoints[{i}]"
-        point = _parse_latlon(item, path, errors)
-        if not isinstance(item, dict):
-            continue
-        cp_id = item.get("id")
-        if cp_id is not None and (
-            isinstance(cp_id, bool)
-            or not isinstance(cp_id, int)
-            or cp_id not in own_ids
-            or cp_id in seen
-        ):
-            errors.setdefault(f"{path}.id", []).append(_("Unknown checkpoint."))
-        elif cp_id is not None:
-            seen.add(cp_id)
-        name = item.get("name")
-        name = clean_line(name) if isinstance(name, str) else ""  # no NUL, bidi, zero-width
-        if not name:
-            errors.setdefault(f"{path}.name", []).append(_("Please enter a name."))
-        elif len(name) > CHECKPOINT_NAME_MAX:
-            errors.setdefault(f"{path}.name", []).append(
-                _("Names have at most %(max)d characters.", max=CHECKPOINT_NAME_MAX)
-            )
-        order = _number(item.get("order"))
-        if item.get("order") is not None and (order is None or not math.isfinite(order)):
-            errors.setdefault(f"{path}.order", []).append(_("Expected a number."))
-        if point is not None:
-            placed.append(
-                (
-                    order if order is not None and math.isfinite(order) else float(i),
-                    i,
-                    CheckpointPlacement(
-                        cp_id if isinstance(cp_id, int) else None, name, point[0], point[1]
-                    ),
-                )
-            )
-    if errors:
-        raise GeometryError(errors)
-    placed.sort(key=lambda t: (t[0], t[1]))
-    return RouteGeometry(route=route, checkpoints=[p for _o, _i, p in placed])
-
-
 def _replace_route(drill: Drill, route: Sequence[tuple[float, float]]) -> None:
     # The old points go first: (drill_id, seq) is unique, and the unit of work would
     # otherwise insert the new rows before deleting the orphans.
@@ -367,13 +241,12 @@ def _replace_route(drill: Drill, route: Sequence[tuple[float, float]]) -> None:
     )
 
 
-def save_route(drill: Drill, payload: Any) -> RouteGeometry:
+def save_route(drill: Drill, geometry: RouteGeometry) -> RouteGeometry:
     """Replace the route and upsert the checkpoints in the caller's transaction.
 
-    Checkpoints sent with their id keep their scenario; those not sent are deleted.
-    Nothing is changed when the payload is refused (GeometryError).
+    The geometry was checked by drills/schemas.py (parse_route_geometry). Checkpoints given
+    with their id keep their scenario; those not given are deleted.
     """
-    geometry = parse_route_geometry(payload, drill)
     _replace_route(drill, geometry.route)
     existing = {cp.id: cp for cp in drill.checkpoints}
     kept = {p.id for p in geometry.checkpoints if p.id is not None}

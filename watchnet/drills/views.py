@@ -37,8 +37,10 @@ from watchnet.drills.forms import (
 from watchnet.drills.gpx import MAX_BYTES as MAX_GPX_BYTES
 from watchnet.drills.map_data import drill_map_data
 from watchnet.drills.models import Checkpoint, Drill
+from watchnet.drills.schemas import GeometryError, parse_route_geometry
 from watchnet.kpt.services import open_action_items
 from watchnet.maps.drill_maps import drill_map_parts, route_editor_map_parts, tile_settings
+from watchnet.practice_calls.reach import drill_practice_summaries
 
 bp = Blueprint("drills", __name__, url_prefix="/drills")
 
@@ -166,6 +168,7 @@ def _render_show(drill: Drill, gpx_form: GpxImportForm, status: int = 200) -> Re
         gpx_form=gpx_form,
         delete_form=ConfirmForm(),
         open_actions=open_action_items(drill.district_id),
+        practice_calls=drill_practice_summaries(drill.id),
     ), status
 
 
@@ -199,14 +202,13 @@ def route_editor(drill_id: int) -> str:
 def save_route(drill_id: int) -> ResponseReturnValue:
     """Save the route editor's geometry (JSON); 422 with field paths when it is refused."""
     drill = _load_drill(drill_id)
-    payload = request.get_json(silent=True)
     try:
-        services.save_route(drill, payload)
-    except services.GeometryError as exc:
-        db.session.rollback()
+        geometry = parse_route_geometry(request.get_json(silent=True), drill)
+    except GeometryError as exc:
         return jsonify(
             message=_("Nothing was saved. Please correct the marked points."), errors=exc.errors
         ), 422
+    services.save_route(drill, geometry)
     db.session.commit()
     return jsonify(message=_("Saved."), **services.editor_state(drill))
 

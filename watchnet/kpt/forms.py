@@ -11,14 +11,18 @@ from watchnet.kpt.models import NEWSLETTER_SECTION_MAX
 
 
 class NewsletterForm(SafeForm):
-    purpose = TextAreaField("【目的】", validators=[Optional(), Length(max=NEWSLETTER_SECTION_MAX)])
+    purpose = TextAreaField(
+        _l("[Purpose]"), validators=[Optional(), Length(max=NEWSLETTER_SECTION_MAX)]
+    )
     background = TextAreaField(
-        "【経緯】", validators=[Optional(), Length(max=NEWSLETTER_SECTION_MAX)]
+        _l("[Background]"), validators=[Optional(), Length(max=NEWSLETTER_SECTION_MAX)]
     )
     happenings = TextAreaField(
-        "【様子】", validators=[Optional(), Length(max=NEWSLETTER_SECTION_MAX)]
+        _l("[What happened]"), validators=[Optional(), Length(max=NEWSLETTER_SECTION_MAX)]
     )
-    future = TextAreaField("【今後】", validators=[Optional(), Length(max=NEWSLETTER_SECTION_MAX)])
+    future = TextAreaField(
+        _l("[From now on]"), validators=[Optional(), Length(max=NEWSLETTER_SECTION_MAX)]
+    )
     redraft = HiddenField(_l("Draft again"))
 
 

@@ -12,6 +12,8 @@ from typing import Any, NotRequired, TypedDict
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 
 from watchnet.core import timefmt
 from watchnet.core.dbtypes import utcnow
@@ -36,12 +38,13 @@ from watchnet.kpt.models import (
 from watchnet.reflection.facts import DrillFacts, drill_facts
 from watchnet.tracking.models import EncounterStepKind
 
-# The city's newsletter always uses these four headings, in Japanese, whatever the UI language.
-NEWSLETTER_HEADINGS: dict[str, str] = {
-    "purpose": "【目的】",
-    "background": "【経緯】",
-    "happenings": "【様子】",
-    "future": "【今後】",
+# The four headings of the city's newsletter (【目的】【経緯】【様子】【今後】 in Japanese), in the
+# language the draft is written in, like its text.
+NEWSLETTER_HEADINGS: dict[str, LazyString] = {
+    "purpose": _l("[Purpose]"),
+    "background": _l("[Background]"),
+    "happenings": _l("[What happened]"),
+    "future": _l("[From now on]"),
 }
 
 # ---------------------------------------------------------------------------------------------

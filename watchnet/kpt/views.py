@@ -31,6 +31,7 @@ from watchnet.kpt import services
 from watchnet.kpt.forms import CloseActionForm, NewsletterForm
 from watchnet.kpt.models import KPT_TEXT_MAX, KptKind
 from watchnet.maps.drill_maps import drill_map_parts, tile_settings
+from watchnet.practice_calls.reach import drill_practice_reach
 
 bp = Blueprint("kpt", __name__)
 
@@ -186,6 +187,7 @@ def report(drill_id: int) -> str:
         drill=drill,
         map_parts=route_map,
         viewpoint_labels=VIEWPOINT_LABELS,
+        practice=drill_practice_reach(drill.id)[:1],
         **services.report_context(drill),
     )
 

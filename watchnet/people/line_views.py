@@ -31,7 +31,7 @@ from watchnet.notifications.transports.line import (
 )
 from watchnet.people import line_link
 from watchnet.people.models import LineLink, Supporter
-from watchnet.people.services import qr_svg
+from watchnet.people.qr import qr_svg
 from watchnet.people.views import bp
 
 log = logging.getLogger(__name__)

@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from watchnet.audit.reads import audited_read, note_read
 from watchnet.auth.access import (
     get_in_district_or_404,
     staff_required,
@@ -28,7 +29,7 @@ from watchnet.core.errors import UserInputError
 from watchnet.core.extensions import db
 from watchnet.core.refusal import refuse_form
 from watchnet.districts.models import District
-from watchnet.people import csv_io, services
+from watchnet.people import csv_io, import_export, services
 from watchnet.people.forms import (
     ConfirmForm,
     ExportForm,
@@ -36,8 +37,13 @@ from watchnet.people.forms import (
     RevokeLinkForm,
     SupporterFilterForm,
     SupporterForm,
+    read_supporter_csv,
 )
 from watchnet.people.models import Supporter, SupporterImport
+from watchnet.people.panels import supporters_panels
+from watchnet.people.qr import qr_svg
+from watchnet.people.queries import supporters_query
+from watchnet.people.validation import problem_message
 
 bp = Blueprint("people", __name__)
 
@@ -68,14 +74,21 @@ def list_supporters() -> str:
     districts = visible_districts(current_user)
     form = SupporterFilterForm(districts, request.args)
     form.validate()
-    stmt = services.supporters_query(
+    stmt = supporters_query(
         [d.id for d in districts], form.district_id(), form.kind_value(), form.q.data, form.active()
     )
     page = db.paginate(stmt, per_page=PER_PAGE, error_out=False)
     export_form = ExportForm(districts, district=form.district.data if form.district_id() else "")
     args = {k: v for k, v in request.args.items() if k != "page"}
+    chosen = form.district_id()
+    shown = [chosen] if chosen is not None else [d.id for d in districts]
     return render_template(
-        "people/list.html", form=form, page=page, export_form=export_form, args=args
+        "people/list.html",
+        form=form,
+        page=page,
+        export_form=export_form,
+        args=args,
+        panels=supporters_panels(shown),
     )
 
 
@@ -126,21 +139,28 @@ def edit_supporter(supporter_id: int) -> Response | str | tuple[str, int]:
 
 @bp.get("/supporters/<int:supporter_id>")
 @staff_required()
+@audited_read
 def show_supporter(supporter_id: int) -> str:
     """A supporter's details with their personal sign-in link and QR code (audited)."""
     supporter = _supporter_or_404(supporter_id)
+    _note_link_view(supporter, "detail")
     return _render_detail(supporter, RevokeLinkForm())
+
+
+def _note_link_view(supporter: Supporter, page: str) -> None:
+    # The link signs a phone in, so every page that shows it is an audited read.
+    note_read(
+        "supporter.signin_link_viewed", "supporter", supporter.id, supporter.district_id, page=page
+    )
 
 
 def _render_detail(supporter: Supporter, revoke_form: RevokeLinkForm) -> str:
     url = signin_url(supporter)
-    services.record_signin_link_view(supporter)
-    db.session.commit()
     return render_template(
         "people/detail.html",
         supporter=supporter,
         signin_url=url,
-        qr=services.qr_svg(url),
+        qr=qr_svg(url),
         revoke_form=revoke_form,
         action_form=ConfirmForm(),
     )
@@ -148,15 +168,13 @@ def _render_detail(supporter: Supporter, revoke_form: RevokeLinkForm) -> str:
 
 @bp.get("/supporters/<int:supporter_id>/card")
 @staff_required()
+@audited_read
 def supporter_card(supporter_id: int) -> str:
     """A printable card with the personal QR code to hand to the supporter."""
     supporter = _supporter_or_404(supporter_id)
     url = signin_url(supporter)
-    services.record_signin_link_view(supporter)
-    db.session.commit()
-    return render_template(
-        "people/card.html", supporter=supporter, signin_url=url, qr=services.qr_svg(url)
-    )
+    _note_link_view(supporter, "card")
+    return render_template("people/card.html", supporter=supporter, signin_url=url, qr=qr_svg(url))
 
 
 @bp.post("/supporters/<int:supporter_id>/revoke-link")
@@ -221,8 +239,9 @@ def import_supporters() -> Response | str | tuple[str, int]:
         district = _district_or_404(form.district_id.data)
         upload = form.file.data
         try:
-            batch = services.prepare_supporter_import(
-                district, current_user, upload.filename or "", upload.read()
+            checked = read_supporter_csv(upload.read(), district)
+            batch = import_export.prepare_supporter_import(
+                district, current_user, upload.filename or "", checked
             )
         except UserInputError as exc:
             refuse_form(form, exc, fallback="name")
@@ -242,7 +261,7 @@ def import_preview(batch_id: int) -> str:
         "people/import_preview.html",
         batch=batch,
         form=ConfirmForm(),
-        problem=services.problem_message,
+        problem=problem_message,
     )
 
 
@@ -254,7 +273,7 @@ def confirm_import(batch_id: int) -> Response:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        imported = services.confirm_supporter_import(batch)
+        imported = import_export.confirm_supporter_import(batch)
     except UserInputError as exc:
         db.session.rollback()
         flash(str(exc.message), "warning")
@@ -280,7 +299,7 @@ def export_supporters() -> Response:
     if not form.validate():
         abort(404 if form.district.errors else 400)
     district_ids = [int(form.district.data)] if form.district.data else [d.id for d in districts]
-    data = services.export_supporters(district_ids, form.encoding.data or "utf-8-sig")
+    data = import_export.export_supporters(district_ids, form.encoding.data or "utf-8-sig")
     db.session.commit()
     suffix = f"-{district_ids[0]}" if form.district.data else ""
     filename = f"supporters{suffix}-{date.today():%Y%m%d}.csv"

@@ -12,6 +12,7 @@ from flask_login import current_user
 from watchnet.auth.access import get_in_district_or_404, staff_required
 from watchnet.drills.models import Drill
 from watchnet.maps.drill_maps import tile_settings
+from watchnet.practice_calls.reach import drill_practice_reach
 from watchnet.reflection.exports import drill_geojson, encounters_csv
 from watchnet.reflection.facts import drill_facts, load_positions
 from watchnet.reflection.replay import replay_data, replay_map_parts
@@ -47,11 +48,15 @@ def _filename(drill: Drill, suffix: str) -> str:
 @bp.get("/reflection")
 @staff_required()
 def reflection_page(drill_id: int) -> str:
-    """Facts, timings per checkpoint and team, help calls, participation and the comparison
-    with the district's previous drill."""
+    """Facts, timings per checkpoint and team, help calls, participation, the reach of the
+    drill's practice calls and the comparison with the district's previous drill."""
     drill = _load_drill(drill_id)
     return render_template(
-        "reflection/page.html", drill=drill, facts=drill_facts(drill), links=_links(drill)
+        "reflection/page.html",
+        drill=drill,
+        facts=drill_facts(drill),
+        links=_links(drill),
+        practice=drill_practice_reach(drill.id),
     )
 
 

@@ -38,7 +38,7 @@ from watchnet.core.labels import choices
 from watchnet.core.phones import PhoneNumber
 from watchnet.core.timefmt import to_local
 from watchnet.core.validation import SafeForm, YearWindow
-from watchnet.people.services import is_valid_kana, normalise_kana, problem_message
+from watchnet.people.validation import is_valid_kana, normalise_kana, problem_message
 from watchnet.registry.models import (
     AtRiskPerson,
     Build,

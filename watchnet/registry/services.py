@@ -1,7 +1,7 @@
 """Use cases of the registry of at-risk persons: register, edit, consents, photos, archive.
 
 Functions flush and leave the commit to the caller (the view). Every change is audited; views
-of a person's details are audited by `record_person_view`.
+of a person's details are audited reads (registry/views.py, audit/reads.py).
 """
 
 from __future__ import annotations
@@ -294,13 +294,3 @@ def remove_photo(photo: PersonPhoto) -> None:
     record_audit("photo.removed", "person_photo", photo.id, person.district_id, person_id=person.id)
     person.photos.remove(photo)
     db.session.flush()
-
-
-def record_person_view(person: AtRiskPerson, what: str, photo_id: int | None = None) -> None:
-    """Audit that the current user looked at the person's details ("page", "edit", "photo")."""
-    if what == "photo":
-        record_audit(
-            "view_person_photo", "person_photo", photo_id, person.district_id, person_id=person.id
-        )
-    else:
-        record_audit("view_person", "at_risk_person", person.id, person.district_id, page=what)

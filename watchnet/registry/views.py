@@ -21,6 +21,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from watchnet.audit.reads import audited_read, note_read
 from watchnet.auth.access import ensure_district, staff_required, visible_districts
 from watchnet.core.extensions import db
 from watchnet.districts.models import District
@@ -161,16 +162,17 @@ def new_person(district_id: int) -> ResponseReturnValue:
 
 @bp.get("/registry/<int:person_id>")
 @coordinator_required
+@audited_read
 def show_person(person_id: int) -> ResponseReturnValue:
     """The person page: description, photos, places, contacts, consent, "Start an alert"."""
-    return _render_show(_person(person_id), PhotoForm(formdata=None))
+    person = _person(person_id)
+    note_read("view_person", "at_risk_person", person.id, person.district_id, page="page")
+    return _render_show(person, PhotoForm(formdata=None))
 
 
 def _render_show(
     person: AtRiskPerson, photo_form: PhotoForm, status: int = 200
 ) -> ResponseReturnValue:
-    services.record_person_view(person, "page")
-    db.session.commit()
     parts = person_map_parts(
         person_map_data(person),
         district_landmarks(person.district_id),
@@ -189,6 +191,7 @@ def _render_show(
 
 @bp.route("/registry/<int:person_id>/edit", methods=["GET", "POST"])
 @coordinator_required
+@audited_read
 def edit_person(person_id: int) -> ResponseReturnValue:
     """Change the person's facts, contacts and usual places."""
     person = _person(person_id)
@@ -197,8 +200,7 @@ def edit_person(person_id: int) -> ResponseReturnValue:
     form = PersonForm()
     if not form.is_submitted():
         form.fill_from(person)
-        services.record_person_view(person, "edit")
-        db.session.commit()
+        note_read("view_person", "at_risk_person", person.id, person.district_id, page="edit")
     elif form.validate():
         services.update_person(
             person, form.person_fields(), contacts=form.contact_fields(), places=form.place_fields()
@@ -294,11 +296,12 @@ def remove_photo(photo_id: int) -> ResponseReturnValue:
 
 @bp.get("/registry/photos/<int:photo_id>")
 @coordinator_required
+@audited_read
 def photo(photo_id: int) -> Response:
     """The photo as JPEG; never cached, since it is personal data."""
     item = _photo(photo_id)
-    services.record_person_view(item.person, "photo", photo_id=item.id)
-    db.session.commit()
+    district_id = item.person.district_id
+    note_read("view_person_photo", "person_photo", item.id, district_id, person_id=item.person_id)
     response = Response(item.data, mimetype=item.content_type)
     response.headers["Cache-Control"] = "no-store, private"
     response.headers["X-Content-Type-Options"] = "nosniff"

@@ -9,7 +9,6 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-import segno
 import sqlalchemy as sa
 from flask import abort, current_app
 from flask_babel import gettext
@@ -35,6 +34,7 @@ from watchnet.maps.builders import (
     render_parts,
 )
 from watchnet.people.models import Supporter, SupporterKind
+from watchnet.people.qr import qr_svg
 
 TEAM_NAME_MAX = 100  # matches Team.name
 
@@ -393,23 +393,6 @@ def tile_settings() -> TileSettings:
     )
 
 
-def qr_svg(data: str) -> Markup:
-    """An inline SVG QR code sized by CSS (no width/height of its own)."""
-    code = segno.make(data, error="m")
-    # Only our own URL goes in, never user text; segno writes plain SVG path data.
-    return Markup(  # noqa: S704
-        code.svg_inline(
-            scale=1,
-            border=4,
-            omitsize=True,
-            svgclass="qr",
-            lineclass=None,
-            dark="#000",
-            light="#fff",
-        )
-    )
-
-
 def build_handout_map(drill: Drill) -> MapParts:
     """The print map: route, numbered checkpoints and landmarks, without interactive controls."""
     route = drill.route_latlons
@@ -456,23 +439,12 @@ def _handout_members(team: Team) -> list[HandoutMember]:
 
 
 def build_handouts(drill: Drill, teams: Sequence[Team]) -> HandoutSet:
-    """One handout per team, each with its own map, and an audit event for each.
-
-    The handouts carry every member's personal sign-in link, so each view is recorded.
-    """
+    """One handout per team, each with its own map. They carry every member's personal
+    sign-in link: the views record each one shown (teams/views.py, an audited read)."""
     handouts = []
     for team in teams:
         members = _handout_members(team)
         handouts.append(TeamHandout(team=team, members=members, map_parts=build_handout_map(drill)))
-        record_audit(
-            "team.handout_viewed",
-            "team",
-            team.id,
-            drill.district_id,
-            drill_id=drill.id,
-            signin_links=len(members),
-        )
-    db.session.flush()
     return HandoutSet(drill=drill, checkpoints=list(drill.checkpoints), handouts=handouts)
 
 

@@ -11,6 +11,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from watchnet.audit.reads import audited_read, note_read
 from watchnet.auth.access import get_in_district_or_404, staff_required
 from watchnet.core.errors import UserInputError
 from watchnet.core.extensions import db
@@ -224,14 +225,29 @@ def _handout_response(html: str) -> Response:
     return response
 
 
+def _note_handouts(handouts: services.HandoutSet) -> None:
+    # Each handout carries its members' personal sign-in links: an audited read per team.
+    drill = handouts.drill
+    for handout in handouts.handouts:
+        note_read(
+            "team.handout_viewed",
+            "team",
+            handout.team.id,
+            drill.district_id,
+            drill_id=drill.id,
+            signin_links=len(handout.members),
+        )
+
+
 @bp.get("/<int:team_id>/handout")
 @staff_required()
+@audited_read
 def team_handout(drill_id: int, team_id: int) -> Response:
     """The one-page printable handout of one team (A4)."""
     drill = _drill(drill_id)
     team = services.get_team_or_404(drill, team_id)
     handouts = services.build_handouts(drill, [team])
-    db.session.commit()
+    _note_handouts(handouts)
     return _handout_response(
         render_template(
             "teams/handout.html",
@@ -245,11 +261,12 @@ def team_handout(drill_id: int, team_id: int) -> Response:
 
 @bp.get("/handouts")
 @staff_required()
+@audited_read
 def all_handouts(drill_id: int) -> Response:
     """Every team's handout, one A4 page each."""
     drill = _drill(drill_id)
     handouts = services.build_handouts(drill, services.all_teams(drill))
-    db.session.commit()
+    _note_handouts(handouts)
     return _handout_response(
         render_template(
             "teams/handout.html",

@@ -189,13 +189,3 @@ class LiveEvent(Model):
     audience: Mapped[str] = mapped_column(sa.String(64), default="")
     payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class GeocodeCache(Model):
-    """Street addresses the geocoder gave, keyed by a rounded position (about 10 m)."""
-
-    __tablename__ = "geocode_cache"
-
-    key: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
-    address: Mapped[str] = mapped_column(sa.String(500))
-    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, LiteralString, cast
 
 import psycopg
@@ -16,7 +16,7 @@ from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
 
-from watchnet.core import geo
+from watchnet.core import geo, geocoding
 from watchnet.core.dbtypes import utcnow
 from watchnet.core.extensions import db
 from watchnet.core.i18n import recipient_locale
@@ -26,15 +26,13 @@ from watchnet.core.urls import public_url
 from watchnet.drills.models import Checkpoint, Drill, DrillStatus, Participant
 from watchnet.people.models import StaffRole, StaffUser, Supporter, staff_district
 from watchnet.people.notify import notify_staff, notify_supporter
-from watchnet.tracking import geocoding
-from watchnet.tracking.events import DRILL, STAFF, emit, supporter_audience
+from watchnet.tracking.events import STAFF, emit, supporter_audience
 from watchnet.tracking.models import (
     EncounterStep,
     EncounterStepKind,
     HelpCall,
     HelpResponse,
     LatestPosition,
-    LiveEvent,
     PositionReport,
 )
 from watchnet.tracking.schemas import HelpInput, InvalidPayload, StepInput
@@ -420,6 +418,25 @@ def format_coords(lat: float, lon: float) -> str:
     return f"{lat:.5f}, {lon:.5f}"
 
 
+def place_sentences(drill: Drill, lat: float, lon: float, own: str) -> dict[str, str]:
+    """The place of a help call in every language of the app, for viewers whose language is
+    not the caller's: the caller's own sentence (it may hold an address the geocoder gave the
+    phone) in the caller's language, the nearest place and the coordinates in the others (no
+    geocoder round trip while the call is being raised)."""
+    mine = _language()
+    sentences = {mine: own}
+    nearest = geo.nearest_place((lat, lon), _places(drill))
+    for language in current_app.config["LANGUAGES"]:
+        if language in sentences:
+            continue
+        with force_locale(language):
+            relative = geo.relative_phrase((lat, lon), nearest[0], language) if nearest else None
+            parts = [_("You are %(place)s.", place=relative)] if relative else []
+            parts.append(_("Latitude and longitude: %(coords)s.", coords=format_coords(lat, lon)))
+        sentences[language] = " ".join(parts)
+    return sentences
+
+
 def describe_location(
     drill: Drill, lat: float, lon: float, language: str | None = None
 ) -> dict[str, Any]:
@@ -759,6 +776,7 @@ def record_help_call(participant: Participant, data: HelpInput) -> tuple[HelpCal
         "lon": call.lon,
         "accuracy_m": call.accuracy_m,
         "sentence": call.sentence,
+        "sentences": place_sentences(drill, call.lat, call.lon, call.sentence),
         "coords": format_coords(call.lat, call.lon),
         "called_at": _iso(call.called_at),
         "targets": [n["name"] for n in notified],
@@ -843,31 +861,3 @@ def respond_to_help_call(call: HelpCall, responder: Supporter | StaffUser) -> li
     emit(call.drill_id, "help_response", payload, audience=supporter_audience(call.supporter_id))
     emit(call.drill_id, "help_response", payload, audience=STAFF)
     return names
-
-
-# ---------------------------------------------------------------------------------------------
-# Live events for one phone
-
-# A phone that opens its stream without Last-Event-ID still hears of a help call made this
-# recently (it may have been reloading the page when the call went out).
-PHONE_REPLAY = timedelta(minutes=10)
-
-
-def phone_audiences(supporter_id: int) -> tuple[str, str]:
-    """The LiveEvent audiences one phone hears."""
-    return supporter_audience(supporter_id), DRILL
-
-
-def list_phone_events(
-    drill_id: int, supporter_id: int, after_id: int | None, limit: int = 100
-) -> list[tuple[int, str, dict[str, Any]]]:
-    """(id, kind, payload) of the phone's events after an id (or from the replay window)."""
-    query = sa.select(LiveEvent.id, LiveEvent.kind, LiveEvent.payload).where(
-        LiveEvent.drill_id == drill_id, LiveEvent.audience.in_(phone_audiences(supporter_id))
-    )
-    if after_id is not None:
-        query = query.where(LiveEvent.id > after_id)
-    else:
-        query = query.where(LiveEvent.created_at >= utcnow() - PHONE_REPLAY)
-    rows = db.session.execute(query.order_by(LiveEvent.id).limit(limit))
-    return [(row[0], row[1], row[2]) for row in rows]

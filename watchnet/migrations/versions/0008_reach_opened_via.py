@@ -1,7 +1,7 @@
 """reach: the channel that first reached an alert's recipient, and where their answer came from
 
 Revision ID: 0008_reach
-Revises: 0008_line
+Revises: 0008_practice
 Create Date: 2026-12-06 22:10:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0008_reach'
-down_revision = '0008_line'
+down_revision = '0008_practice'
 branch_labels = None
 depends_on = None
 

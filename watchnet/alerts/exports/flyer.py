@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from watchnet.alerts.cap import closed_phrase, contact_phrase, finder_facts
+from watchnet.alerts.exports.cap import closed_phrase, contact_phrase, finder_facts
 from watchnet.alerts.models import Alert
 from watchnet.core.extensions import db
 from watchnet.core.timefmt import format_formal_date, format_time

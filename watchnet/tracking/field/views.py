@@ -3,21 +3,17 @@ page. Every route is for a signed-in supporter who takes part in the drill (else
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Iterator
 from typing import Any
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
+    make_response,
     redirect,
     render_template,
     request,
     session,
-    stream_with_context,
     url_for,
 )
 from flask.typing import ResponseReturnValue
@@ -35,15 +31,18 @@ from watchnet.auth.services import record_refused_access
 from watchnet.core.dbtypes import utcnow
 from watchnet.core.errors import _messages, handle_http_exception, json_error
 from watchnet.core.extensions import db
+from watchnet.core.sse import event_stream, last_event_id, sse_response
 from watchnet.core.timefmt import to_local
+from watchnet.core.validation import safe_color
+from watchnet.core.webapp import mark_offline_copy
 from watchnet.drills.map_data import drill_map_data
 from watchnet.drills.models import Drill, DrillStatus, Participant
 from watchnet.drills.participations import upcoming_participations
 from watchnet.drills.services import district_landmarks
 from watchnet.maps.drill_maps import drill_map_parts, tile_settings
 from watchnet.people.models import Supporter
-from watchnet.people.services import safe_color
 from watchnet.tracking import services
+from watchnet.tracking.events import phone_reader
 from watchnet.tracking.models import HelpCall
 from watchnet.tracking.schemas import (
     InvalidPayload,
@@ -248,64 +247,22 @@ def respond_help(help_call_id: int) -> ResponseReturnValue:
     return {"responders": responders}
 
 
-def _last_event_id() -> int | None:
-    raw = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
-    return int(raw) if raw and raw.isdigit() else None
-
-
-# In-flight transactions on PostgreSQL may commit a smaller id after a larger one was read;
-# each poll looks this many ids back and skips what it already sent.
-_ID_LOOKBACK = 200
-
-
 @bp.get("/drills/<int:drill_id>/events")
 @supporter_required
 def phone_events(drill_id: int) -> ResponseReturnValue:
+    """Server-sent events for this phone: help calls near it, answers to its own (core/sse.py)."""
     supporter_id = _participant(drill_id).supporter_id
-    last_id = _last_event_id()
+    last_id = last_event_id("last_event_id")
     cfg = current_app.config
-    poll_s = float(cfg.get("FIELD_SSE_POLL_S", 0.5))
-    heartbeat_s = float(cfg.get("FIELD_SSE_HEARTBEAT_S", 15.0))
-    lifetime_s = float(cfg["FIELD_SSE_LIFETIME_S"])
-    retry_ms = int(cfg["STREAM_RETRY_MS"])
-    # No connection is held between polls: each poll is one short transaction.
-    db.session.close()
-
-    @stream_with_context
-    def stream() -> Iterator[str]:
-        nonlocal last_id
-        floor = last_id  # the browser saw everything up to Last-Event-ID
-        sent: set[int] = set()
-        started = last_beat = time.monotonic()
-        yield f"retry: {retry_ms}\n\n"
-        while True:  # at least one poll: a lifetime of 0 answers what is new and closes
-            after = None if last_id is None else max(0, last_id - _ID_LOOKBACK)
-            try:
-                events = services.list_phone_events(drill_id, supporter_id, after)
-            finally:
-                db.session.close()
-            for event_id, kind, payload in events:
-                if event_id in sent or (floor is not None and event_id <= floor):
-                    continue
-                sent.add(event_id)
-                last_id = max(last_id or 0, event_id)
-                data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-                yield f"id: {event_id}\nevent: {kind}\ndata: {data}\n\n"
-                last_beat = time.monotonic()
-            if last_id is not None and len(sent) > 4 * _ID_LOOKBACK:
-                sent = {i for i in sent if i > last_id - _ID_LOOKBACK}
-            if time.monotonic() - started >= lifetime_s:
-                break
-            if time.monotonic() - last_beat >= heartbeat_s:
-                yield ": keepalive\n\n"
-                last_beat = time.monotonic()
-            time.sleep(poll_s)
-
-    return Response(
-        stream(),  # type: ignore[call-arg]
-        mimetype="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    stream = event_stream(
+        phone_reader(drill_id, supporter_id, last_id),
+        last_id,
+        lifetime_s=float(cfg["FIELD_SSE_LIFETIME_S"]),
+        poll_s=float(cfg.get("FIELD_SSE_POLL_S", 0.5)),
+        heartbeat_s=float(cfg.get("FIELD_SSE_HEARTBEAT_S", 15.0)),
+        retry_ms=int(cfg["STREAM_RETRY_MS"]),
     )
+    return sse_response(stream)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -338,13 +295,14 @@ def drill_page(drill_id: int) -> ResponseReturnValue:
         district_landmarks(drill.district_id),
         tile_settings(current_app.config),
     )
-    return render_template(
+    page = render_template(
         "field/drill.html",
         drill=drill,
         participant=participant,
         map_parts=parts,
         team_color=safe_color(participant.team.color if participant.team else None),
     )
+    return mark_offline_copy(make_response(page))  # a reload without network shows it
 
 
 def _is_drill_of_the_day(drill: Drill) -> bool:

@@ -8,9 +8,7 @@ hands its connection back to the pool between polls.
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypedDict
@@ -18,10 +16,12 @@ from typing import Any, TypedDict
 import sqlalchemy as sa
 
 from watchnet.core.dbtypes import utcnow
+from watchnet.core.events import LoggedEvent
 from watchnet.core.extensions import db
+from watchnet.core.sse import event_stream, sse_message
 from watchnet.drills.models import Drill, Participant, Team
 from watchnet.people.models import Supporter
-from watchnet.tracking.events import DRILL, STAFF
+from watchnet.tracking.events import LIVE_EVENTS, STAFF_AUDIENCES
 from watchnet.tracking.models import (
     EncounterStep,
     HelpCall,
@@ -31,7 +31,6 @@ from watchnet.tracking.models import (
     PositionReport,
 )
 
-STAFF_AUDIENCES = (STAFF, DRILL)
 FEED_KINDS = ("step", "help_call")
 FEED_SIZE = 50
 TRACK_POINTS = 200
@@ -39,7 +38,6 @@ NO_TEAM_COLOR = "#666666"
 # Rows written by another worker can commit slightly out of order; look back a little and
 # skip what was already sent, so none is missed.
 POSITION_LOOKBACK = timedelta(seconds=3)
-EVENT_ID_LOOKBACK = 200
 
 
 @dataclass(frozen=True)
@@ -228,12 +226,7 @@ def live_snapshot(drill: Drill) -> dict[str, Any]:
     now = utcnow()
     # Read the high-water mark first: anything newer reaches the page through the stream
     # (at worst twice; the page skips what it already has).
-    last_event_id = (
-        db.session.scalar(
-            sa.select(sa.func.max(LiveEvent.id)).where(LiveEvent.drill_id == drill.id)
-        )
-        or 0
-    )
+    last_event_id = LIVE_EVENTS.latest_id(drill.id)
     members = drill_members(drill.id)
     latest = {
         row.supporter_id: row
@@ -295,16 +288,6 @@ def live_snapshot(drill: Drill) -> dict[str, Any]:
 # The stream
 
 
-def sse_message(data: object, event: str | None = None, event_id: int | None = None) -> str:
-    """One server-sent-event message (JSON data on one line)."""
-    head = ""
-    if event_id is not None:
-        head += f"id: {event_id}\n"
-    if event:
-        head += f"event: {event}\n"
-    return head + "data: " + json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n\n"
-
-
 def parse_since(raw: str | None) -> datetime | None:
     """An ISO time from the query string (aware), or None when absent or unreadable."""
     if not raw:
@@ -314,6 +297,43 @@ def parse_since(raw: str | None) -> datetime | None:
     except ValueError:
         return None
     return value if value.tzinfo else None
+
+
+class MovedPositions:
+    """Each poll's "position" messages: participants whose latest position changed since the
+    last poll (or since the snapshot the page drew). Rows written by another worker can commit
+    slightly out of order, so each poll looks POSITION_LOOKBACK back and skips what it sent."""
+
+    def __init__(self, drill_id: int, since: datetime | None) -> None:
+        self.drill_id = drill_id
+        self.watermark = since or utcnow()
+        self.members: dict[int, Member] | None = None
+        self.sent: dict[int, datetime] = {}
+
+    def __call__(self) -> list[str]:
+        if self.members is None:
+            self.members = drill_members(self.drill_id)
+        moved = list(
+            db.session.scalars(
+                sa.select(LatestPosition)
+                .where(
+                    LatestPosition.drill_id == self.drill_id,
+                    LatestPosition.received_at > self.watermark - POSITION_LOOKBACK,
+                )
+                .order_by(LatestPosition.received_at)
+            )
+        )
+        if any(row.supporter_id not in self.members for row in moved):
+            self.members = drill_members(self.drill_id)  # someone joined meanwhile
+        out = []
+        for row in moved:
+            self.watermark = max(self.watermark, row.received_at)
+            if self.sent.get(row.supporter_id) == row.received_at:
+                continue
+            self.sent[row.supporter_id] = row.received_at
+            payload = position_payload(row, self.members.get(row.supporter_id))
+            out.append(sse_message(payload, "position"))
+        return out
 
 
 def staff_event_stream(
@@ -326,70 +346,18 @@ def staff_event_stream(
     heartbeat_s: float = 15.0,
     retry_ms: int = 2000,
 ) -> Iterator[str]:
-    """Yield SSE messages for the drill's staff until max_s has passed: LiveEvents for staff
-    newer than after_id, and "position" messages for participants who moved."""
-    yield f"retry: {retry_ms}\n\n"
-    members = drill_members(drill_id)
-    watermark = since or utcnow()
-    sent_positions: dict[int, datetime] = {}
-    last_id = after_id
-    sent_ids: set[int] = set()
-    started = last_beat = time.monotonic()
-    try:
-        while True:  # at least one poll: a max_s of 0 answers what is new and closes
-            low = max(after_id, last_id - EVENT_ID_LOOKBACK)
-            events = list(
-                db.session.scalars(
-                    sa.select(LiveEvent)
-                    .where(
-                        LiveEvent.drill_id == drill_id,
-                        LiveEvent.id > low,
-                        LiveEvent.audience.in_(STAFF_AUDIENCES),
-                    )
-                    .order_by(LiveEvent.id)
-                    .limit(500)
-                )
-            )
-            moved = list(
-                db.session.scalars(
-                    sa.select(LatestPosition)
-                    .where(
-                        LatestPosition.drill_id == drill_id,
-                        LatestPosition.received_at > watermark - POSITION_LOOKBACK,
-                    )
-                    .order_by(LatestPosition.received_at)
-                )
-            )
-            if any(row.supporter_id not in members for row in moved):
-                members = drill_members(drill_id)
-            out: list[str] = []
-            for event in events:
-                if event.id in sent_ids:
-                    continue
-                sent_ids.add(event.id)
-                last_id = max(last_id, event.id)
-                out.append(sse_message(event.payload, event.kind, last_id))
-            for row in moved:
-                watermark = max(watermark, row.received_at)
-                if sent_positions.get(row.supporter_id) == row.received_at:
-                    continue
-                sent_positions[row.supporter_id] = row.received_at
-                out.append(
-                    sse_message(position_payload(row, members.get(row.supporter_id)), "position")
-                )
-            # End the read transaction and hand the connection back: the next poll must see
-            # what other workers committed meanwhile, and idle streams must not hold the pool.
-            db.session.close()
-            sent_ids = {i for i in sent_ids if i > last_id - EVENT_ID_LOOKBACK}
-            now = time.monotonic()
-            if out:
-                last_beat = now
-                yield "".join(out)
-            elif now - last_beat >= heartbeat_s:
-                last_beat = now
-                yield ": heartbeat\n\n"
-            if time.monotonic() - started >= max_s:
-                break
-            time.sleep(poll_s)
-    finally:
-        db.session.close()
+    """SSE messages for the drill's staff until max_s has passed (core/sse.py's loop): events
+    for staff newer than after_id, and "position" messages for participants who moved."""
+
+    def read(after: int | None) -> Sequence[LoggedEvent]:
+        return LIVE_EVENTS.read_after(drill_id, STAFF_AUDIENCES, after)
+
+    return event_stream(
+        read,
+        after_id,
+        lifetime_s=max_s,
+        poll_s=poll_s,
+        heartbeat_s=heartbeat_s,
+        retry_ms=retry_ms,
+        also=MovedPositions(drill_id, since),
+    )

@@ -12,7 +12,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask.typing import ResponseReturnValue
@@ -22,13 +21,14 @@ from flask_login import current_user
 from watchnet.auth.access import get_in_district_or_404, staff_required
 from watchnet.core.errors import UserInputError
 from watchnet.core.extensions import db
+from watchnet.core.sse import last_event_id, sse_response
 from watchnet.drills.forms import ConfirmForm
 from watchnet.drills.map_data import drill_map_data
 from watchnet.drills.models import Drill
 from watchnet.drills.services import district_landmarks
 from watchnet.maps.drill_maps import drill_map_parts, tile_settings
 from watchnet.tracking import lifecycle
-from watchnet.tracking.live_state import live_snapshot, parse_since, staff_event_stream
+from watchnet.tracking.live.state import live_snapshot, parse_since, staff_event_stream
 from watchnet.tracking.models import HelpCall
 from watchnet.tracking.services import respond_to_help_call
 
@@ -59,32 +59,23 @@ def live_state(drill_id: int) -> Response:
     return jsonify(live_snapshot(_load_drill(drill_id)))
 
 
-def _after_id() -> int:
-    raw = request.headers.get("Last-Event-ID") or request.args.get("after") or "0"
-    return int(raw) if raw.isdigit() else 0
-
-
 @bp.get("/live/events")
 @staff_required()
 def live_events(drill_id: int) -> Response:
-    """Server-sent events: the drill's staff events and participants' moves, for ~5 minutes;
+    """Server-sent events: the drill's staff events and participants' moves (core/sse.py);
     the browser then reconnects with Last-Event-ID."""
     drill = _load_drill(drill_id)
     cfg = current_app.config
     stream = staff_event_stream(
         drill.id,
-        _after_id(),
+        last_event_id("after") or 0,
         parse_since(request.args.get("since")),
         max_s=float(cfg["LIVE_STREAM_MAX_S"]),
         retry_ms=int(cfg["STREAM_RETRY_MS"]),
         poll_s=float(cfg.get("LIVE_STREAM_POLL_S", 0.5)),
         heartbeat_s=float(cfg.get("LIVE_STREAM_HEARTBEAT_S", 15)),
     )
-    return Response(
-        stream_with_context(stream),
-        mimetype="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return sse_response(stream)
 
 
 def _lifecycle_page(drill_id: int, action: str) -> ResponseReturnValue:

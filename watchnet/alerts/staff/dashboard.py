@@ -22,14 +22,7 @@ from flask_babel import gettext as _
 from werkzeug.routing import BuildError
 
 from watchnet.alerts import sectors
-from watchnet.alerts.events import ALL, STAFF
-from watchnet.alerts.forms import (
-    ANSWER_LABELS,
-    CERTAINTY_LABELS,
-    DIRECTION_LABELS,
-    SIGHTING_STATUS_LABELS,
-    STATUS_LABELS,
-)
+from watchnet.alerts.events import ALERT_EVENTS, ALL, STAFF
 from watchnet.alerts.models import (
     Alert,
     AlertEvent,
@@ -39,6 +32,13 @@ from watchnet.alerts.models import (
     Sighting,
 )
 from watchnet.alerts.services import TOPIC, DeliveryFailure, alert_summary
+from watchnet.alerts.staff.forms import (
+    ANSWER_LABELS,
+    CERTAINTY_LABELS,
+    DIRECTION_LABELS,
+    SIGHTING_STATUS_LABELS,
+    STATUS_LABELS,
+)
 from watchnet.alerts.targeting import (
     RadiusStep,
     effective_radius_m,
@@ -82,12 +82,7 @@ def _iso(value: datetime | None) -> str | None:
 
 def last_event_id(alert_id: int) -> int:
     """The newest event of the alert (0 when none): the state's version."""
-    return int(
-        db.session.scalar(
-            sa.select(sa.func.max(AlertEvent.id)).where(AlertEvent.alert_id == alert_id)
-        )
-        or 0
-    )
+    return ALERT_EVENTS.latest_id(alert_id)
 
 
 def state_version(alert_id: int) -> str:
@@ -312,13 +307,14 @@ class _DeliveryWords:
         }
         self.http_5xx = gettext("The receiving server has a fault (HTTP %(code)s)")
         self.rejected_code = gettext("Address rejected (%(code)s)")
+        # The same words as the practice call's reach table (practice_calls/reach.py).
         self.channels = {
-            DeliveryChannel.push: _("App notification"),
+            DeliveryChannel.push: _("Push notification"),
             DeliveryChannel.line: _("LINE"),
             DeliveryChannel.email: _("Mail"),
             DeliveryChannel.webhook: _("Notification app"),
             DeliveryChannel.sms: _("SMS"),
-            DeliveryChannel.voice: _("Voice call"),
+            DeliveryChannel.voice: _("Automated phone call"),
         }
         self.delivered_at = gettext("Delivered %(time)s")
         self.delivered = _("Delivered")

@@ -24,8 +24,10 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from watchnet.alerts import dashboard, services
-from watchnet.alerts.forms import (
+from watchnet.alerts import services
+from watchnet.alerts.models import Alert, AlertStatus, Sighting, SightingStatus
+from watchnet.alerts.staff import dashboard
+from watchnet.alerts.staff.forms import (
     STATUS_LABELS,
     ActionForm,
     CloseAlertForm,
@@ -37,10 +39,8 @@ from watchnet.alerts.forms import (
     prefill_defaults,
     prefill_from_person,
 )
-from watchnet.alerts.geocode import GeocoderUnavailable, find_address
-from watchnet.alerts.models import Alert, AlertStatus, Sighting, SightingStatus
 from watchnet.alerts.targeting import radius_schedule
-from watchnet.audit.services import record_audit
+from watchnet.audit.reads import audited_read, note_read
 from watchnet.auth.access import (
     ensure_district,
     get_in_district_or_404,
@@ -49,6 +49,7 @@ from watchnet.auth.access import (
 )
 from watchnet.core.errors import UserInputError, json_error
 from watchnet.core.extensions import db
+from watchnet.core.geocoding import GeocoderUnavailable, find_address
 from watchnet.core.refusal import refuse_form
 from watchnet.districts.models import District
 from watchnet.maps.alert_maps import Place, alert_map_parts, format_km, place_picker_parts
@@ -167,11 +168,6 @@ def _render_start(
         centre = (float(form.last_seen_lat.data), float(form.last_seen_lon.data))
     parts = place_picker_parts(centre, tile_settings(current_app.config), places)
     persons = [(p, consent_info(p, today).state) for p in alertable_persons(district.id)]
-    if person is not None:
-        record_audit(
-            "view_person", "at_risk_person", person.id, person.district_id, page="start_alert"
-        )
-        db.session.commit()
     return render_template(
         "alerts/staff/start.html",
         district=district,
@@ -201,6 +197,7 @@ def _render_confirm(district: District, form: StartAlertForm) -> ResponseReturnV
 
 @bp.route("/districts/<int:district_id>/alerts/new", methods=["GET", "POST"])
 @coordinator_required
+@audited_read
 def start_alert(district_id: int) -> ResponseReturnValue:
     """The start form (under a minute): a registered person or a description, where and when
     last seen, today's clothing, police, the number to call. A double submit starts one."""
@@ -217,6 +214,9 @@ def start_alert(district_id: int) -> ResponseReturnValue:
                 person,
                 dashboard.local_now().date(),
                 consent_info(person, dashboard.local_now().date()),
+            )
+            note_read(
+                "view_person", "at_risk_person", person.id, person.district_id, page="start_alert"
             )
         return _render_start(district, form, person)
     person = _chosen_person(district, form.person_id.data)
@@ -284,8 +284,6 @@ def _render_dashboard(
 ) -> ResponseReturnValue:
     state = dashboard.dashboard_state(alert)
     parts = alert_map_parts(dashboard.map_data(state), tile_settings(current_app.config))
-    record_audit("view_alert", "alert", alert.id, alert.district_id)
-    db.session.commit()
     if radius_form is None:
         radius_form = RadiusForm()
         if alert.radius_override_m is not None:
@@ -310,18 +308,24 @@ def _render_dashboard(
 
 @bp.get("/alerts/<int:alert_id>")
 @coordinator_required
+@audited_read
 def show_alert(alert_id: int) -> ResponseReturnValue:
     """The coordinator's dashboard; static/js/alert_staff.js keeps it current."""
-    return _render_dashboard(_alert(alert_id))
+    alert = _alert(alert_id)
+    note_read("view_alert", "alert", alert.id, alert.district_id)
+    return _render_dashboard(alert)
 
 
 @bp.get("/alerts/<int:alert_id>/state")
 @coordinator_required
+@audited_read
 def alert_state(alert_id: int) -> Response:
     """The dashboard's state as JSON; with ?v=<version> answers {"unchanged": true} while
     nothing happened (the page polls every few seconds). The version covers the alert's
-    events and its outbox rows, so a retry or a failure redraws the page too."""
+    events and its outbox rows, so a retry or a failure redraws the page too. An open
+    dashboard is recorded as viewed once a minute (the read is throttled)."""
     alert = _alert(alert_id)
+    note_read("view_alert", "alert", alert.id, alert.district_id)
     version = dashboard.state_version(alert.id)
     if request.args.get("v") == version:
         response = jsonify({"version": version, "unchanged": True})
@@ -464,16 +468,14 @@ def review_sighting(alert_id: int, sighting_id: int) -> ResponseReturnValue:
 
 @bp.get("/alerts/<int:alert_id>/sightings/<int:sighting_id>/photo")
 @coordinator_required
+@audited_read
 def sighting_photo(alert_id: int, sighting_id: int) -> Response:
     """A sighting's photo (JPEG without metadata); never cached."""
     alert = _alert(alert_id)
     sighting = _sighting(alert, sighting_id)
     if sighting.photo is None:
         abort(404)
-    record_audit(
-        "view_sighting_photo", "sighting", sighting.id, alert.district_id, alert_id=alert.id
-    )
-    db.session.commit()
+    note_read("view_sighting_photo", "sighting", sighting.id, alert.district_id, alert_id=alert.id)
     response = Response(sighting.photo, mimetype="image/jpeg")
     response.headers["Cache-Control"] = "no-store, private"
     response.headers["X-Content-Type-Options"] = "nosniff"

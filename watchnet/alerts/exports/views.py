@@ -13,14 +13,13 @@ from flask_login import current_user
 from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
 
-from watchnet.alerts.cap import CONTENT_TYPE as CAP_CONTENT_TYPE
-from watchnet.alerts.cap import build_cap
-from watchnet.alerts.flyer import flyer_context
-from watchnet.alerts.geojson import GEOJSON_CONTENT_TYPE, search_geojson
+from watchnet.alerts.exports.cap import CONTENT_TYPE as CAP_CONTENT_TYPE
+from watchnet.alerts.exports.cap import build_cap
+from watchnet.alerts.exports.flyer import flyer_context
+from watchnet.alerts.exports.geojson import GEOJSON_CONTENT_TYPE, search_geojson
 from watchnet.alerts.models import Alert
-from watchnet.audit.services import record_audit
+from watchnet.audit.reads import audited_read, note_read
 from watchnet.auth.access import get_in_district_or_404, staff_required
-from watchnet.core.extensions import db
 from watchnet.people.models import StaffRole
 
 bp = Blueprint("alert_exports", __name__)
@@ -31,8 +30,10 @@ def _alert(alert_id: int) -> Alert:
 
 
 def _audit(alert: Alert, action: str) -> None:
-    record_audit(action, "alert", alert.id, alert.district_id, status=alert.status.value)
-    db.session.commit()
+    # Every export is a row (not throttled): each one carries the data out of the app.
+    note_read(
+        action, "alert", alert.id, alert.district_id, throttle=False, status=alert.status.value
+    )
 
 
 def cap_sender() -> str:
@@ -51,6 +52,7 @@ def _no_store(response: Response) -> Response:
 
 @bp.get("/alerts/<int:alert_id>/cap.xml")
 @staff_required(StaffRole.coordinator)
+@audited_read
 def cap(alert_id: int) -> Response:
     """The alert's current CAP 1.2 message (Alert, Update or Cancel)."""
     alert = _alert(alert_id)
@@ -64,6 +66,7 @@ def cap(alert_id: int) -> Response:
 
 @bp.get("/alerts/<int:alert_id>/search.geojson")
 @staff_required(StaffRole.coordinator)
+@audited_read
 def geojson(alert_id: int) -> Response:
     """The search as GeoJSON: last-seen point, rings, sectors, sightings, searchers' tracks."""
     alert = _alert(alert_id)
@@ -77,6 +80,7 @@ def geojson(alert_id: int) -> Response:
 
 @bp.get("/alerts/<int:alert_id>/flyer")
 @staff_required(StaffRole.coordinator)
+@audited_read
 def flyer(alert_id: int) -> Response:
     """A printable A4 flyer; once the alert is closed, only that the search is over."""
     alert = _alert(alert_id)

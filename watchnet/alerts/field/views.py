@@ -21,6 +21,7 @@ from flask import (
     abort,
     current_app,
     jsonify,
+    make_response,
     render_template,
     request,
 )
@@ -28,8 +29,9 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
-from watchnet.alerts import field_services as fs
 from watchnet.alerts import services as alert_services
+from watchnet.alerts.field import services as fs
+from watchnet.alerts.field.schemas import parse_sighting
 from watchnet.alerts.models import Acknowledgement, AlertRecipient
 from watchnet.alerts.sectors import SectorError
 from watchnet.auth.services import record_refused_access
@@ -37,6 +39,7 @@ from watchnet.core.dbtypes import utcnow
 from watchnet.core.errors import _messages, handle_http_exception, json_error
 from watchnet.core.extensions import csrf, db
 from watchnet.core.phones import tel_href
+from watchnet.core.webapp import is_offline_fill, mark_offline_copy
 from watchnet.maps.builders import new_map, render_parts
 from watchnet.maps.drill_maps import tile_settings
 from watchnet.notifications.models import DeliveryChannel
@@ -53,7 +56,9 @@ PAGE_ENDPOINTS = frozenset({"alert_field.show", "alert_field.photo"})
 @bp.after_request
 def _private(response: Response) -> Response:
     """Every answer of the link (pages, photos, JSON, errors) may carry personal details and
-    the token: never cached, never sent on as a Referer, never indexed."""
+    the token: never cached, never sent on as a Referer, never indexed. (The one exception is
+    the supporter's own service worker keeping the active page, which its response allows
+    with the Watchnet-Offline-Copy header: see watchnet/core/webapp.py.)"""
     response.headers["Cache-Control"] = "no-store, private"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Robots-Tag"] = "noindex, nofollow"
@@ -180,12 +185,13 @@ def show(token: str) -> ResponseReturnValue:
     alert = recipient.alert
     if not alert.is_active:
         return render_template("alerts/field/closed.html", state=fs.closed_state(alert))
-    # The opening itself (and the channel it came from) is noted by the page's POST /opened.
-    fs.record_link_view(recipient)
+    # The opening itself (and the channel it came from) is noted by the page's POST /opened,
+    # so neither this GET nor the service worker's offline fill counts as opening it.
+    fs.record_link_view(recipient, what="offline_copy" if is_offline_fill() else "page")
     db.session.commit()
     tiles = tile_settings(current_app.config)
     map_parts = render_parts(new_map((alert.last_seen_lat, alert.last_seen_lon), tiles, 14))
-    return render_template(
+    page = render_template(
         "alerts/field/show.html",
         alert=alert,
         recipient=recipient,
@@ -195,6 +201,9 @@ def show(token: str) -> ResponseReturnValue:
         tel_href=tel_href(alert.contact_phone),
         map_parts=map_parts,
     )
+    # Only the active alert page may be kept by the phone's service worker, and only until the
+    # alert closes or the access ends (watchnet/core/webapp.py says how the copy goes).
+    return mark_offline_copy(make_response(page))
 
 
 @bp.get("/<token>/photos/<int:photo_id>")
@@ -309,7 +318,7 @@ def sightings(token: str) -> ResponseReturnValue:
     recipient = _recipient(token)
     if not recipient.alert.is_active:
         return _closed(recipient)
-    data = fs.parse_sighting(request.form, request.files, utcnow())
+    data = parse_sighting(request.form, request.files, utcnow())
     sighting, created = fs.report_sighting(recipient, data)
     db.session.commit()
     return jsonify(fs.sighting_body(sighting)), 201 if created else 200

@@ -1,8 +1,18 @@
-"""Street addresses for "where am I": a Nominatim-compatible geocoder behind a short timeout.
+"""The one geocoder: a Nominatim-compatible server (GEOCODER_URL) behind a short timeout
+(GEOCODER_TIMEOUT_S), for both directions.
 
-The address is a nicety: any failure (not configured, unreachable, slow, odd answer) gives None
-and the caller's sentence still comes. Answers are cached in the database by position rounded
-to 4 decimals (about 10 m), so a supporter tapping twice in one spot asks the geocoder once.
+- Reverse, for "where am I" (`reverse_geocode`): the address is a nicety, so any failure (not
+  configured, unreachable, slow, odd answer) gives None and the caller's sentence still comes.
+  Answers are cached in the database by position rounded to 4 decimals (about 10 m), so a
+  supporter tapping twice in one spot asks the geocoder once; after a failure the geocoder is
+  left alone for FAILURE_BACKOFF_S.
+- Forward, for the alert start form (`find_address`): the answer matters, so failures are told
+  apart: not configured or unreachable (GeocoderUnavailable: the coordinator clicks the map
+  instead) and not found (None). Not cached and not backed off: a coordinator types an address
+  once, and must hear at once whether the search can be reached.
+
+Both share one client per URL and timeout (its HTTP session is reused) and give up the
+request turn (core/turns.py) while they wait on the network. Knows no domain.
 """
 
 from __future__ import annotations
@@ -10,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,11 +30,12 @@ from flask import current_app
 from geopy.adapters import RequestsAdapter
 from geopy.exc import GeopyError
 from geopy.geocoders import Nominatim
+from geopy.point import Point
 
 from watchnet.core.extensions import db
 from watchnet.core.insert_once import insert_once
+from watchnet.core.models import GeocodeCache
 from watchnet.core.turns import turn_released
-from watchnet.tracking.models import GeocodeCache
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +45,11 @@ FAILURE_BACKOFF_S = 30.0
 _failed_until: dict[str, float] = {}
 _geocoders: dict[tuple[str, float], Nominatim] = {}
 _lock = threading.Lock()
+
+# Forward search near a point first: half a degree (~50 km) around it, not bounded, so a
+# well-known place further away is still found.
+NEAR_DEGREES = 0.5
+QUERY_MAX = 300
 
 # Nominatim address parts, from the larger area to the house, as a Japanese address is read.
 _JA_PARTS = (
@@ -48,9 +65,23 @@ _JA_PARTS = (
 )
 
 
-def cache_key(lat: float, lon: float, language: str) -> str:
-    """The cache key of a position: rounded to 4 decimals (about 10 m) plus the language."""
-    return f"{round(lat, 4):.4f},{round(lon, 4):.4f}:{language}"
+class GeocoderUnavailable(RuntimeError):
+    """The geocoder is not configured or did not answer in time."""
+
+
+@dataclass(frozen=True)
+class FoundPlace:
+    """A forward search's best match."""
+
+    lat: float
+    lon: float
+    address: str
+
+
+def _settings() -> tuple[str | None, float]:
+    """The configured geocoder URL (None: off) and its timeout."""
+    config = current_app.config
+    return config.get("GEOCODER_URL") or None, float(config.get("GEOCODER_TIMEOUT_S") or 2.0)
 
 
 def nominatim_for(url: str, timeout_s: float) -> Nominatim:
@@ -71,6 +102,57 @@ def nominatim_for(url: str, timeout_s: float) -> Nominatim:
             )
             _geocoders[key] = geocoder
     return geocoder
+
+
+# ---------------------------------------------------------------------------------------------
+# Forward: an address typed by a coordinator becomes a point
+
+
+def find_address(
+    query: str, *, near: tuple[float, float] | None = None, language: str = "ja"
+) -> FoundPlace | None:
+    """The best match for an address or place name, or None when nothing matches.
+
+    Raises GeocoderUnavailable when GEOCODER_URL is unset or the geocoder fails or times out.
+    """
+    query = " ".join(query.split())[:QUERY_MAX]
+    if not query:
+        return None
+    url, timeout_s = _settings()
+    if not url:
+        raise GeocoderUnavailable("GEOCODER_URL is not set")
+    viewbox = None
+    if near is not None:
+        viewbox = [
+            Point(near[0] - NEAR_DEGREES, near[1] - NEAR_DEGREES),
+            Point(near[0] + NEAR_DEGREES, near[1] + NEAR_DEGREES),
+        ]
+    try:
+        with turn_released():
+            location = nominatim_for(url, timeout_s).geocode(
+                query,
+                exactly_one=True,
+                language=language,
+                viewbox=viewbox,
+                bounded=False,
+                timeout=timeout_s,
+            )
+    except (GeopyError, OSError, ValueError) as exc:
+        log.info("geocoder unavailable: %s", exc)
+        raise GeocoderUnavailable(str(exc)) from exc
+    if location is None:
+        return None
+    address = str(getattr(location, "address", "") or query)[:QUERY_MAX]
+    return FoundPlace(lat=float(location.latitude), lon=float(location.longitude), address=address)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reverse: the street address near a position, for "where am I"
+
+
+def cache_key(lat: float, lon: float, language: str) -> str:
+    """The cache key of a position: rounded to 4 decimals (about 10 m) plus the language."""
+    return f"{round(lat, 4):.4f},{round(lon, 4):.4f}:{language}"
 
 
 def format_address(raw: dict[str, Any], language: str) -> str | None:
@@ -107,21 +189,21 @@ def _lookup(url: str, timeout_s: float, lat: float, lon: float, language: str) -
 
 
 def reverse_geocode(lat: float, lon: float, language: str = "ja") -> str | None:
-    """The street address near a position, or None; cached; never raises, never waits long."""
+    """The street address near a position, or None; cached; never raises, never waits long.
+
+    A new answer is added to the caller's transaction (the caller commits)."""
     try:
         key = cache_key(lat, lon, language)
         cached = db.session.scalar(sa.select(GeocodeCache.address).where(GeocodeCache.key == key))
         if cached is not None:
             return cached
-        url = current_app.config.get("GEOCODER_URL")
+        url, timeout_s = _settings()
         if not url:
             return None
         with _lock:
             if _failed_until.get(url, 0.0) > time.monotonic():
                 return None
-        address = _lookup(
-            url, float(current_app.config.get("GEOCODER_TIMEOUT_S") or 2.0), lat, lon, language
-        )
+        address = _lookup(url, timeout_s, lat, lon, language)
         if address is None:
             return None
         insert_once(GeocodeCache(key=key, address=address))  # or another request cached it first
