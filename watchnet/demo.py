@@ -5,6 +5,7 @@ Loading twice changes nothing: every row is looked up by a natural key before it
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -21,7 +22,7 @@ from watchnet.drills.models import (
     RoutePoint,
     Team,
 )
-from watchnet.people.models import StaffUser, Supporter, SupporterKind
+from watchnet.people.models import LineLink, PhoneChannel, StaffUser, Supporter, SupporterKind
 from watchnet.people.services import create_staff_user, register_supporter
 
 DEMO_LOGINS = {
@@ -130,7 +131,63 @@ SUPPORTERS = [
     ("中村 清", "なかむら きよし", SupporterKind.welfare_commissioner, "kiyoshi.nakamura"),
 ]
 
+# Mixed channels, as a district's supporters really have them (issue 11): LINE through the
+# official account, SMS on a mobile, an automated call to a landline; everyone keeps e-mail.
+# The LINE user ids and the numbers are made up. Without gateway settings the dispatcher
+# writes these messages into <instance>/outbox/<channel>/ instead of sending them.
+DEMO_CHANNELS: dict[str, dict[str, str]] = {
+    "hanako.yamada": {"line": "yes"},
+    "ichiro.sato": {"sms": "+819000000102", "label": "携帯"},
+    "kazuko.suzuki": {"voice": "+81273000103", "label": "自宅"},
+    "susumu.takahashi": {"line": "yes", "sms": "+819000000104", "label": "携帯"},
+    "setsuko.tanaka": {"sms": "+819000000105", "voice": "+819000000105", "label": "携帯"},
+}
+
 DRILL_TITLE = "第2回 まち歩き見守り声掛け訓練"
+
+
+def demo_line_user_id(local: str) -> str:
+    """A made-up LINE user id of the official account's form (U + 32 hex digits)."""
+    return "U" + hashlib.md5(local.encode(), usedforsecurity=False).hexdigest()
+
+
+def _add_demo_channels(supporter: Supporter, local: str) -> bool:
+    """The demo supporter's LINE link and phone channels; True if any was created."""
+    wanted = DEMO_CHANNELS.get(local)
+    if not wanted:
+        return False
+    created = False
+    if wanted.get("line"):
+        exists = db.session.scalar(
+            sa.select(LineLink.id).where(LineLink.supporter_id == supporter.id)
+        )
+        if not exists:
+            db.session.add(
+                LineLink(supporter_id=supporter.id, line_user_id=demo_line_user_id(local))
+            )
+            created = True
+    numbers: dict[str, dict[str, bool]] = {}
+    for channel in ("sms", "voice"):
+        if wanted.get(channel):
+            numbers.setdefault(wanted[channel], {})[channel] = True
+    for number, uses in numbers.items():
+        exists = db.session.scalar(
+            sa.select(PhoneChannel.id).where(
+                PhoneChannel.supporter_id == supporter.id, PhoneChannel.number == number
+            )
+        )
+        if not exists:
+            db.session.add(
+                PhoneChannel(
+                    supporter_id=supporter.id,
+                    number=number,
+                    sms=uses.get("sms", False),
+                    voice=uses.get("voice", False),
+                    label=wanted.get("label", ""),
+                )
+            )
+            created = True
+    return created
 
 
 def _get_or_create_district(name: str, kana: str, center: tuple[float, float]) -> District:
@@ -184,6 +241,7 @@ def load_demo_data() -> bool:
                 yawata, name, kana, kind, email=email, home_lat=home[0], home_lon=home[1]
             )
             created = True
+        created = _add_demo_channels(supporter, local) or created
         supporters.append(supporter)
 
     drill = db.session.scalar(

@@ -645,6 +645,32 @@ function init() {
     });
   });
 
+  // ---------------------------------------------------------------- opened (reach)
+
+  /* Tell the coordinator that this page is open, and from which channel's link (?via=line,
+     ?via=sms ...): once per load, repeated harmlessly by the server. Not through the queue:
+     it is no action of the supporter's, so it never shows as "waiting to send"; a page opened
+     without network sends it when the network returns. */
+  let openedTries = 0;
+  function sendOpened() {
+    const via = new URLSearchParams(window.location.search).get("via");
+    openedTries += 1;
+    fetch(cfg.urls.opened, { method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json" }, body: JSON.stringify({ via: via || null }) })
+      .then(function (res) {
+        if (res.status >= 500 || res.status === 429) { throw new Error("retry later"); }
+        if (res.ok) { document.body.dataset.opened = "1"; }
+      })
+      .catch(function () {
+        if (closed || openedTries >= 6) { return; }
+        if (navigator.onLine === false) {
+          window.addEventListener("online", sendOpened, { once: true });
+        } else {
+          window.setTimeout(sendOpened, 5000 * openedTries);
+        }
+      });
+  }
+
   // ---------------------------------------------------------------- guide and start
 
   $("guide-btn").addEventListener("click", function () { $("guide-dialog").showModal(); });
@@ -657,6 +683,7 @@ function init() {
   else { setSharingUi(false); }
   queue.flush();
   sendSightings();
+  sendOpened();
   poller = pollEvery(stateUrl, onStateResponse, { intervalMs: POLL_MS });
   onNotificationTap(poll);  // a tapped notification about this alert: ask for the news now
   st.pollTimer = window.setInterval(sendSightings, POLL_MS);  // sightings waiting offline

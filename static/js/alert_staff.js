@@ -188,6 +188,23 @@ function renderCounts(summary) {
   $("recipient-limit").hidden = summary.told <= (dash.listed || 500);
 }
 
+function renderReach(reach) {
+  // Reached / answered / not reachable, and one line per channel (texts made by the server).
+  if (!reach) { return; }
+  ["reached", "answered", "unreachable"].forEach(function (key) {
+    const node = $("count-" + key);
+    if (node) { node.textContent = String(reach[key]); }
+  });
+  const list = $("reach-channels");
+  if (!list) { return; }
+  clearNode(list);
+  (reach.by_channel || []).forEach(function (c) {
+    const li = el("li", "", c.text);
+    li.dataset.channel = c.channel;
+    list.appendChild(li);
+  });
+}
+
 function renderRecipients(rows) {
   const body = $("recipient-rows");
   clearNode(body);
@@ -205,23 +222,28 @@ function renderRecipients(rows) {
     tr.appendChild(el("td", "user-text", r.name));
     tr.appendChild(el("td", "", km(r.distance_m) + (r.matched_by === "position" ? " (" + text.phone + ")" : "")));
     tr.appendChild(el("td", "", clock(r.told_at)));
-    tr.appendChild(el("td", "", clock(r.opened_at) || "—"));
+    tr.appendChild(el("td", "opened", (clock(r.opened_at) || "—") +
+                      (r.opened_via_label ? " (" + r.opened_via_label + ")" : "")));
+    const answeredVia = r.answered_via_label ? ", " + r.answered_via_label : "";
     tr.appendChild(el("td", "answer-" + (r.answer || "none"),
-                      r.answer_label + (r.answered_at ? " (" + clock(r.answered_at) + ")" : "")));
+                      r.answer_label + (r.answered_at ? " (" + clock(r.answered_at) + answeredVia + ")" : "")));
     tr.appendChild(deliveryCell(r.deliveries || []));
     body.appendChild(tr);
   });
 }
 
 function deliveryCell(deliveries) {
-  // One line per address: status, attempts so far and the last error in plain words; the
-  // dispatcher's own text (own district only) underneath.
+  // One line per address, in the escalation's order: status, attempts so far and the last
+  // error in plain words, what the channel reported back (arrived, opened, answered) or when
+  // a later step goes out; the dispatcher's own text (own district only) underneath.
   const td = el("td", "deliveries");
   if (!deliveries.length) { td.appendChild(el("span", "muted", "—")); return td; }
   deliveries.forEach(function (d) {
-    const line = el("span", "delivery-line status-" + d.status + (d.trouble ? " trouble" : ""),
-                  d.channel_label + ": " + d.label);
+    const line = el("span", "delivery-line status-" + d.status + (d.trouble ? " trouble" : "") +
+                  (d.waiting_step ? " waiting-step" : ""),
+                  d.channel_label + ": " + d.label + (d.reach ? " · " + d.reach : ""));
     line.dataset.deliveryId = String(d.id);
+    line.dataset.channel = d.channel;
     if (d.error_raw && d.trouble) { line.appendChild(el("span", "raw user-text", d.error_raw)); }
     td.appendChild(line);
   });
@@ -253,7 +275,10 @@ function renderUnreachable(rows) {
     }
     list.appendChild(li);
   });
-  $("unreachable-count").textContent = String(rows.length);
+  const total = dash.unreachableTotal === undefined ? rows.length : dash.unreachableTotal;
+  $("unreachable-count").textContent = String(total);
+  const limit = $("unreachable-limit");
+  if (limit) { limit.hidden = total <= rows.length; }
   $("no-unreachable").hidden = rows.length > 0;
 }
 
@@ -436,7 +461,9 @@ function applyState(state) {
   const badge = $("alert-status");
   badge.className = "badge " + a.status;
   badge.textContent = a.status_label;
+  dash.unreachableTotal = state.reach ? state.reach.unreachable : undefined;
   renderCounts(state.summary);
+  renderReach(state.reach);
   renderRecipients(state.recipients);
   renderFailures(state.failures);
   renderRetrying(state.retrying);

@@ -214,8 +214,9 @@ def test_a_webhook_answering_500_shows_as_retrying_with_its_error_and_a_banner(
     ) in html
     assert "webhook answered HTTP 500" in html  # the raw text, secondary
     assert "メール: 届きませんでした（1回試行）：宛先が受け付けられませんでした" in html
-    assert f'href="tel:{nothing.phone}"' in html and "メールも通知先も登録されていません" in html
-    assert "登録された連絡先はすべて停止中です" in html
+    assert f'href="tel:{nothing.phone}"' in html
+    assert "連絡手段（メール・アプリ・LINE・電話）が登録されていません" in html
+    assert "連絡手段はすべて停止中か、捜索依頼に使わない設定です" in html
 
     # The receiver recovers: the next try delivers, the banner goes, the list shrinks.
     webhook_sink.fail_with.clear()

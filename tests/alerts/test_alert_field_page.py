@@ -93,12 +93,20 @@ def test_page_shows_description_photo_last_seen_and_what_to_do(
 
 
 def test_opening_marks_opened_and_records_the_view(client: FlaskClient, fa: Any) -> None:
+    """The GET only reads (and audits the view); the page's script posts /opened, which
+    notes the first opening once however often it comes."""
     recipient = fa.recipients[0]
     assert recipient.opened_at is None
     client.get(fa.url)
     client.get(fa.url)
     db.session.expire_all()
-    assert db.session.get_one(AlertRecipient, recipient.id).opened_at is not None
+    assert db.session.get_one(AlertRecipient, recipient.id).opened_at is None
+    assert client.post(f"{fa.url}/opened", json={"via": "email"}).status_code == 200
+    first = client.post(f"{fa.url}/opened", json={"via": None}).get_json()
+    db.session.expire_all()
+    opened = db.session.get_one(AlertRecipient, recipient.id)
+    assert opened.opened_at is not None and opened.opened_via == "email"
+    assert first == {"opened_at": opened.opened_at.isoformat(), "via": "email"}
     views = list(
         db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "view_alert_link"))
     )

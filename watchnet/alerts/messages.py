@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 
 from watchnet.alerts.models import Alert, AlertRecipient, AlertStatus
 from watchnet.core.geo import format_distance
-from watchnet.core.timefmt import format_datetime
+from watchnet.core.timefmt import format_datetime, format_time
 from watchnet.core.urls import public_url
 from watchnet.people.notify import LINK_SLOT  # the link's place in a text; callers import it here
 from watchnet.registry.models import Build, Sex
@@ -192,6 +192,28 @@ def all_clear_message(alert: Alert) -> tuple[str, str]:
         ),
     ]
     return subject, "\n".join(lines)
+
+
+def summary_line(alert: Alert, kind: str) -> str:
+    """The short headline push, LINE, SMS and voice carry instead of the long text: what it is
+    about and, for the alert itself, the district and when last seen; never the name, the
+    description or the place (what rests at the push service, LINE and the SMS gateway says
+    nothing about the person; the personal link shows the rest). `kind` is the message's key:
+    "alert", "update", "remind" or "closed". Exercises start with 【訓練】."""
+    prefix = _exercise_prefix(alert)
+    if kind == "update":
+        return prefix + _("Update: the search for the missing person has moved")
+    if kind == "remind":
+        return prefix + _("The search goes on: can you help? One tap to answer")
+    if kind == "closed":
+        if alert.status == AlertStatus.found:
+            return prefix + _("Found. Thank you for your help")
+        return prefix + _("The search has ended. Thank you")
+    return prefix + _(
+        "Please help look for a missing person (%(district)s, last seen %(time)s)",
+        district=alert.district.name,
+        time=format_time(alert.last_seen_at),
+    )
 
 
 def escalation_message(alert: Alert, *, told: int, searching: int) -> tuple[str, str]:

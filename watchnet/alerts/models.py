@@ -163,10 +163,16 @@ class AlertRecipient(Model):
     matched_by: Mapped[str] = mapped_column(sa.String(16), default="home")  # home | position
     targeted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The channel whose link (?via=...) or button first reached them: "email", "line" ...;
+    # "" when not known (a bookmarked page). The coordinator's page shows it (reach).
+    opened_via: Mapped[str] = mapped_column(sa.String(16), default="", server_default="")
     answer: Mapped[Acknowledgement | None] = mapped_column(
         enum_column_type(Acknowledgement), nullable=True
     )
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Where the current answer came from: "" = the page's buttons, else the channel (a LINE
+    # postback, a voice call's digit).
+    answered_via: Mapped[str] = mapped_column(sa.String(16), default="", server_default="")
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     alert: Mapped[Alert] = relationship()

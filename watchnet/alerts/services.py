@@ -50,6 +50,7 @@ from watchnet.core.i18n import default_locale, recipient_locale
 from watchnet.districts.models import District
 from watchnet.notifications.hooks import Answer, register_answer_handler
 from watchnet.notifications.models import Delivery, DeliveryChannel, DeliveryStatus
+from watchnet.notifications.services import record_opened, stop_chains, stop_topic_chains
 from watchnet.people.models import (
     StaffRole,
     StaffUser,
@@ -242,7 +243,7 @@ def _queue_messages(
 
     def text() -> Text:
         subject, body = make_text(alert)
-        return Text(subject=subject, body=body)
+        return Text(subject=subject, body=body, summary=messages.summary_line(alert, kind))
 
     return fan_out(
         key=f"alert:{alert.id}:{key}",
@@ -671,40 +672,68 @@ def recipient_by_token(token: str) -> AlertRecipient | None:
     return db.session.scalar(sa.select(AlertRecipient).where(AlertRecipient.token == token))
 
 
-def mark_opened(recipient: AlertRecipient) -> None:
-    """Note the first time the recipient opened their link (the coordinator sees it)."""
+def mark_opened(recipient: AlertRecipient, channel: DeliveryChannel | None = None) -> None:
+    """Note the first time the recipient opened their link, and from which channel when known
+    (the coordinator sees both)."""
     if recipient.opened_at is not None:
         return
     recipient.opened_at = utcnow()
+    recipient.opened_via = channel.value if channel is not None else ""
+    payload: dict[str, Any] = {
+        "recipient_id": recipient.id,
+        "supporter_id": recipient.supporter_id,
+    }
+    if channel is not None:
+        payload["channel"] = channel.value
     emit_alert_event(
-        recipient.alert_id,
-        "opened",
-        {"recipient_id": recipient.id, "supporter_id": recipient.supporter_id},
-        actor=f"supporter:{recipient.supporter_id}",
+        recipient.alert_id, "opened", payload, actor=f"supporter:{recipient.supporter_id}"
     )
     db.session.flush()
 
 
-def acknowledge_alert(recipient: AlertRecipient, answer: Acknowledgement) -> None:
+def record_alert_opened(recipient: AlertRecipient, channel: DeliveryChannel | None) -> None:
+    """The recipient's page is open, reached from `channel` (the link's ?via=; None when not
+    known): the first opening is noted, the messages of that channel are stamped opened, and
+    every escalation of this alert to them stops (no SMS after they read the e-mail). Opening
+    again changes nothing but the stamps of a channel not seen before."""
+    mark_opened(recipient, channel)
+    record_opened(TOPIC, recipient.alert_id, recipient.supporter_id, channel)
+    db.session.flush()
+
+
+def acknowledge_alert(
+    recipient: AlertRecipient,
+    answer: Acknowledgement,
+    *,
+    channel: DeliveryChannel | None = None,
+) -> None:
     """The recipient's one-tap answer (I'll search / I can't now); may be changed later.
-    The same answer twice changes nothing."""
+    `channel`: the answer came from a message's buttons (a LINE postback, a voice call's
+    digit) rather than the page. Any answer stops the escalation of this alert to them. The
+    same answer twice changes nothing more."""
     answer = Acknowledgement(answer)
     if not recipient.alert.is_active:
         raise UserInputError(_l("This search has ended. Thank you."))
+    stop_chains(TOPIC, recipient.alert_id, recipient.supporter_id)
     if recipient.answer == answer:
         return
+    via = channel.value if channel is not None else ""
     now = utcnow()
     if recipient.opened_at is None:
         recipient.opened_at = now
+        recipient.opened_via = via
     previous = recipient.answer
     recipient.answer = answer
     recipient.answered_at = now
+    recipient.answered_via = via
     name = f"supporter:{recipient.supporter_id}"
-    payload = {
+    payload: dict[str, Any] = {
         "recipient_id": recipient.id,
         "supporter_id": recipient.supporter_id,
         "answer": answer.value,
     }
+    if channel is not None:
+        payload["channel"] = channel.value
     emit_alert_event(recipient.alert_id, "answered", payload, actor=name)
     emit_alert_event(
         recipient.alert_id,
@@ -721,35 +750,38 @@ def acknowledge_alert(recipient: AlertRecipient, answer: Acknowledgement) -> Non
         actor=name,
         answer=answer.value,
         previous=previous.value if previous else None,
+        channel=via or "page",
     )
     db.session.flush()
 
 
-def acknowledge_alert_from_channel(
+_ANSWERS = {Answer.yes: Acknowledgement.searching, Answer.no: Acknowledgement.cannot}
+
+
+def answer_from_channel(
     alert_id: int, supporter_id: int, answer: Answer, channel: DeliveryChannel
 ) -> bool:
-    """An answer that came back on a channel (a key pressed in a call, a LINE postback): the
-    same as the recipient's tap on the alert page. False when the supporter was not told of
-    this alert or the search has ended (the channel then says it could not be taken)."""
+    """An answer that came back on a channel (LINE's 「捜索に参加する」 / 「今は参加できない」
+    buttons, 1 or 2 on a voice call), recorded as a tap on the page would be
+    (acknowledge_alert). False when the alert is closed, the supporter was not told about it,
+    or their access was ended. The caller commits. Registered with the outbox below."""
     recipient = db.session.scalar(
         sa.select(AlertRecipient).where(
             AlertRecipient.alert_id == alert_id, AlertRecipient.supporter_id == supporter_id
         )
     )
-    if recipient is None:
+    if recipient is None or not recipient.alert.is_active or not recipient.supporter.is_active:
         return False
     try:
-        acknowledge_alert(
-            recipient,
-            Acknowledgement.searching if answer == Answer.yes else Acknowledgement.cannot,
-        )
-    except UserInputError:
+        acknowledge_alert(recipient, _ANSWERS[Answer(answer)], channel=DeliveryChannel(channel))
+    except UserInputError:  # closed between the check and the answer
         return False
     return True
 
 
-# The outbox hands answers back through this registry (it knows no domain).
-register_answer_handler(TOPIC, acknowledge_alert_from_channel)
+# The outbox hands channel answers to the domain through this registry (it knows no alerts);
+# every process imports this module with the alert views, the LINE and voice webhooks too.
+register_answer_handler(TOPIC, answer_from_channel)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -805,6 +837,9 @@ def close_alert(
         .values(released_at=at)
         .execution_options(synchronize_session=False)
     )
+    # Escalation steps still waiting (an SMS or a call for the alert) are not sent once it
+    # is over; the all-clear itself goes out below on the first channel each person has.
+    stop_topic_chains(TOPIC, alert.id)
     sent = _queue_messages(alert, sa.true(), "closed", messages.all_clear_message)
     name = _actor_name(actor)
     emit_alert_event(alert.id, "closed", {"status": outcome.value}, audience=ALL, actor=name)
@@ -848,8 +883,9 @@ class AlertSummary:
     cannot: int = 0
     unanswered: int = 0
     deliveries_sent: int = 0
-    deliveries_pending: int = 0
+    deliveries_pending: int = 0  # queued, retrying, or a later escalation step waiting
     deliveries_failed: int = 0
+    deliveries_skipped: int = 0  # escalation steps not needed (opened, answered, closed)
     failures: list[DeliveryFailure] = field(default_factory=list)
 
 
@@ -882,6 +918,8 @@ def alert_summary(alert: Alert) -> AlertSummary:
             summary.deliveries_sent += count
         elif status == DeliveryStatus.failed:
             summary.deliveries_failed += count
+        elif status == DeliveryStatus.skipped:
+            summary.deliveries_skipped += count
         else:
             summary.deliveries_pending += count
     failed = db.session.execute(
@@ -925,12 +963,14 @@ __all__ = [
     "DeliveryFailure",
     "acknowledge_alert",
     "alert_summary",
+    "answer_from_channel",
     "close_alert",
     "emit_alert_event",
     "mark_opened",
     "override_radius",
     "recentre_alert",
     "recipient_by_token",
+    "record_alert_opened",
     "remind_unanswered",
     "review_sighting",
     "start_alert",

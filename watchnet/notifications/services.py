@@ -163,6 +163,24 @@ def stop_chains(topic: str, topic_id: int, supporter_id: int) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+def stop_topic_chains(topic: str, topic_id: int) -> int:
+    """Skip every waiting escalation step of one topic, for everyone (an alert closed: no SMS
+    or call about a search that is over goes out after the all-clear). Returns the count."""
+    result = db.session.execute(
+        sa.update(Delivery)
+        .where(
+            Delivery.topic == topic,
+            Delivery.topic_id == topic_id,
+            Delivery.chain_key.is_not(None),
+            Delivery.tier > 0,
+            Delivery.status == DeliveryStatus.pending,
+        )
+        .values(status=DeliveryStatus.skipped, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def record_opened(
     topic: str, topic_id: int, supporter_id: int, channel: DeliveryChannel | None
 ) -> None:

@@ -42,6 +42,7 @@ from watchnet.core.phones import tel_href
 from watchnet.core.webapp import is_offline_fill, mark_offline_copy
 from watchnet.maps.builders import new_map, render_parts
 from watchnet.maps.drill_maps import tile_settings
+from watchnet.notifications.models import DeliveryChannel
 from watchnet.tracking.schemas import InvalidPayload, parse_positions
 
 bp = Blueprint("alert_field", __name__, url_prefix="/a")
@@ -184,7 +185,8 @@ def show(token: str) -> ResponseReturnValue:
     alert = recipient.alert
     if not alert.is_active:
         return render_template("alerts/field/closed.html", state=fs.closed_state(alert))
-    alert_services.mark_opened(recipient)
+    # The opening itself (and the channel it came from) is noted by the page's POST /opened,
+    # so neither this GET nor the service worker's offline fill counts as opening it.
     fs.record_link_view(recipient, what="offline_copy" if is_offline_fill() else "page")
     db.session.commit()
     tiles = tile_settings(current_app.config)
@@ -228,6 +230,39 @@ def state(token: str) -> ResponseReturnValue:
     search area changed since `have`."""
     recipient = _recipient(token)
     return jsonify(fs.field_state(recipient, request.args.get("have")))
+
+
+@bp.post("/<token>/opened")
+def opened(token: str) -> ResponseReturnValue:
+    """The page is open on the phone: {"via": "<channel>"} from the link's ?via= (null when
+    the page was reached otherwise). Sent by the page's script once per load; repeating it
+    changes nothing but the stamps of a channel not seen before."""
+    recipient = _recipient(token)
+    if not recipient.alert.is_active:
+        return _closed(recipient)
+    channel = _channel_of(_json_object().get("via"))
+    alert_services.record_alert_opened(recipient, channel)
+    db.session.commit()
+    opened_at = recipient.opened_at
+    return jsonify(
+        {
+            "opened_at": opened_at.isoformat() if opened_at else None,
+            "via": recipient.opened_via or None,
+        }
+    )
+
+
+def _channel_of(raw: Any) -> DeliveryChannel | None:
+    """The channel a ?via= names; None for none; 422 for anything else."""
+    if raw is None or raw == "":
+        return None
+    try:
+        return DeliveryChannel(str(raw))
+    except ValueError:
+        names = ", ".join(c.value for c in DeliveryChannel)
+        raise InvalidPayload(
+            {"via": [_("Unknown channel: send one of %(names)s, or null.", names=names)]}
+        ) from None
 
 
 @bp.post("/<token>/ack")

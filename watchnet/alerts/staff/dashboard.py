@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from typing import Any, TypedDict
 
 import sqlalchemy as sa
-from flask import current_app, url_for
-from flask_babel import gettext
+from flask import current_app, g, url_for
+from flask_babel import get_locale, gettext
 from flask_babel import gettext as _
 from werkzeug.routing import BuildError
 
@@ -61,7 +61,13 @@ from watchnet.maps.alert_maps import (
     format_km,
 )
 from watchnet.notifications.models import Delivery, DeliveryChannel, DeliveryStatus
-from watchnet.people.models import NotificationAddress, Supporter
+from watchnet.people.models import (
+    LineLink,
+    NotificationAddress,
+    PhoneChannel,
+    PushSubscription,
+    Supporter,
+)
 from watchnet.registry.models import PersonPhoto, UsualPlace
 
 RECIPIENTS_LISTED = 500  # the counts cover everyone; the table shows the first ones
@@ -90,13 +96,18 @@ def state_version(alert_id: int) -> str:
             sa.func.count(sa.case((Delivery.status == DeliveryStatus.failed, 1))),
             sa.func.count(sa.case((Delivery.status == DeliveryStatus.sending, 1))),
             sa.func.max(Delivery.next_attempt_at),
+            # What channels report back without an event: delivered (an SMS status callback),
+            # opened on a channel, escalation steps skipped.
+            sa.func.count(Delivery.delivered_at),
+            sa.func.count(Delivery.opened_at),
+            sa.func.count(sa.case((Delivery.status == DeliveryStatus.skipped, 1))),
         ).where(Delivery.topic == TOPIC, Delivery.topic_id == alert_id)
     ).one()
-    count, attempts, sent, failed, sending, next_at = row
+    count, attempts, sent, failed, sending, next_at, delivered, opened, skipped = row
     stamp = int(next_at.timestamp()) if next_at is not None else 0
     return (
         f"{last_event_id(alert_id)}.{int(count)}.{int(attempts)}.{int(sent)}."
-        f"{int(failed)}.{int(sending)}.{stamp}"
+        f"{int(failed)}.{int(sending)}.{stamp}.{int(delivered)}.{int(opened)}.{int(skipped)}"
     )
 
 
@@ -168,8 +179,10 @@ def recipients(alert: Alert) -> list[dict[str, Any]]:
             AlertRecipient.matched_by,
             AlertRecipient.targeted_at,
             AlertRecipient.opened_at,
+            AlertRecipient.opened_via,
             AlertRecipient.answer,
             AlertRecipient.answered_at,
+            AlertRecipient.answered_via,
             AlertRecipient.reminded_at,
         )
         .join(Supporter, Supporter.id == AlertRecipient.supporter_id)
@@ -177,6 +190,9 @@ def recipients(alert: Alert) -> list[dict[str, Any]]:
         .order_by(order, AlertRecipient.distance_m, AlertRecipient.id)
         .limit(RECIPIENTS_LISTED)
     )
+    channels = channel_labels()
+    no_answer = _("No answer yet")
+    answers = {k: str(v) for k, v in ANSWER_LABELS.items()}
     return [
         {
             "id": rid,
@@ -186,13 +202,35 @@ def recipients(alert: Alert) -> list[dict[str, Any]]:
             "matched_by": matched_by,
             "told_at": _iso(told),
             "opened_at": _iso(opened),
+            "opened_via": opened_via or None,
+            "opened_via_label": channels.get(opened_via, ""),
             "answer": answer.value if answer else None,
-            "answer_label": str(ANSWER_LABELS[answer]) if answer else _("No answer yet"),
+            "answer_label": answers[answer] if answer else no_answer,
             "answered_at": _iso(answered),
+            "answered_via": answered_via or None,
+            "answered_via_label": channels.get(answered_via, ""),
             "reminded_at": _iso(reminded),
         }
-        for rid, sid, name, distance, matched_by, told, opened, answer, answered, reminded in rows
+        for (
+            rid,
+            sid,
+            name,
+            distance,
+            matched_by,
+            told,
+            opened,
+            opened_via,
+            answer,
+            answered,
+            answered_via,
+            reminded,
+        ) in rows
     ]
+
+
+def channel_labels() -> dict[str, str]:
+    """The channels in plain words, by their value ("line" -> "LINE")."""
+    return {c.value: label for c, label in _words().channels.items()}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -203,6 +241,12 @@ def recipients(alert: Alert) -> list[dict[str, Any]]:
 # in plain words. First match wins: "webhook unreachable: [Errno 111] Connection refused" is a
 # refused connection, not an unknown host.
 _ERROR_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    # What the SMS/voice gateway's status reports say (notifications/twilio_views.py) and a
+    # push subscription the push service no longer knows (the phone turned it off).
+    ("not_delivered", re.compile(r"SMS was not delivered", re.I)),
+    ("busy", re.compile(r"line was busy", re.I)),
+    ("no_answer", re.compile(r"nobody answered", re.I)),
+    ("gone", re.compile(r"push service answered HTTP (?:404|410)\b", re.I)),
     ("refused", re.compile(r"connection refused|errno 111\b|econnrefused", re.I)),
     ("timeout", re.compile(r"timed out|timeout", re.I)),
     ("http_5xx", re.compile(r"\bHTTP (5\d\d)\b")),
@@ -227,8 +271,9 @@ RAW_ERROR_SHOWN = 300  # characters of the dispatcher's own text, under the plai
 
 
 def classify_error(text: str | None) -> tuple[str, str | None]:
-    """(kind, HTTP or SMTP code) of a delivery error: refused | timeout | http_5xx |
-    rejected | unreachable | other ("" without an error)."""
+    """(kind, HTTP or SMTP code) of a delivery error: not_delivered | busy | no_answer |
+    gone | refused | timeout | http_5xx | rejected | unreachable | other ("" without an
+    error)."""
     if not text:
         return "", None
     for kind, pattern in _ERROR_PATTERNS:
@@ -241,7 +286,7 @@ def classify_error(text: str | None) -> tuple[str, str | None]:
 
 def error_label(kind: str, code: str | None = None) -> str:
     """The plain words for a kind of delivery error."""
-    return _DeliveryWords().error(kind, code)
+    return _words().error(kind, code)
 
 
 class _DeliveryWords:
@@ -255,15 +300,30 @@ class _DeliveryWords:
             "unreachable": _("The address cannot be reached"),
             "other": _("Another error"),
             "rejected": _("Address rejected"),
+            "not_delivered": _("The SMS did not arrive"),
+            "busy": _("The line was busy"),
+            "no_answer": _("Nobody answered the call"),
+            "gone": _("The phone no longer takes these notifications (switched off)"),
         }
         self.http_5xx = gettext("The receiving server has a fault (HTTP %(code)s)")
         self.rejected_code = gettext("Address rejected (%(code)s)")
+        # The same words as the practice call's reach table (practice_calls/reach.py).
         self.channels = {
+            DeliveryChannel.push: _("Push notification"),
+            DeliveryChannel.line: _("LINE"),
             DeliveryChannel.email: _("Mail"),
             DeliveryChannel.webhook: _("Notification app"),
+            DeliveryChannel.sms: _("SMS"),
+            DeliveryChannel.voice: _("Automated phone call"),
         }
         self.delivered_at = gettext("Delivered %(time)s")
         self.delivered = _("Delivered")
+        # What came back from the channel after sending (reach), appended to "Delivered".
+        self.arrived_at = gettext("arrived %(time)s")
+        self.opened_at = gettext("opened %(time)s")
+        self.answered_at = gettext("answered %(time)s")
+        self.escalation_at = gettext("will be sent at %(time)s if not opened by then")
+        self.skipped = _("Not sent: no longer needed")
         self.failed = gettext("Not delivered (%(n)s attempts): %(error)s")
         self.retrying_now = gettext("Retrying now (%(n)s attempts so far): %(error)s")
         self.retrying = gettext("Retrying (%(n)s attempts so far, next at %(time)s): %(error)s")
@@ -284,16 +344,49 @@ class _DeliveryWords:
         error: str,
         next_at: datetime,
         sent_at: datetime | None,
+        *,
+        escalation: bool = False,
     ) -> str:
         if status == DeliveryStatus.sent:
             return self.delivered_at % {"time": format_time(sent_at)} if sent_at else self.delivered
         if status == DeliveryStatus.failed:
             return self.failed % {"n": attempts, "error": error}
+        if status == DeliveryStatus.skipped:
+            return self.skipped
+        if escalation and status == DeliveryStatus.pending and not attempts:
+            return self.escalation_at % {"time": format_time(next_at)}
         if error:
             if status == DeliveryStatus.sending:
                 return self.retrying_now % {"n": attempts, "error": error}
             return self.retrying % {"n": attempts, "time": format_time(next_at), "error": error}
         return self.sending if status == DeliveryStatus.sending else self.waiting
+
+    def reach(
+        self,
+        delivered_at: datetime | None,
+        opened_at: datetime | None,
+        answered_at: datetime | None,
+    ) -> str:
+        """ "arrived 12:01 · opened 12:03 · answered 12:04" (the parts the channel reported)."""
+        parts = []
+        if delivered_at is not None:
+            parts.append(self.arrived_at % {"time": format_time(delivered_at)})
+        if opened_at is not None:
+            parts.append(self.opened_at % {"time": format_time(opened_at)})
+        if answered_at is not None:
+            parts.append(self.answered_at % {"time": format_time(answered_at)})
+        return " · ".join(parts)
+
+
+def _words() -> _DeliveryWords:
+    """The delivery words in the current language, made once per request (the state's parts
+    each need them)."""
+    key = f"_delivery_words:{get_locale()}"
+    words: _DeliveryWords | None = g.get(key)
+    if words is None:
+        words = _DeliveryWords()
+        setattr(g, key, words)
+    return words
 
 
 def _is_retrying(status: DeliveryStatus, attempts: int, last_error: str | None) -> bool:
@@ -306,8 +399,11 @@ def _is_retrying(status: DeliveryStatus, attempts: int, last_error: str | None) 
 
 
 def recipient_deliveries(alert: Alert, supporter_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-    """Per supporter, the newest message to each of their addresses: status, attempts so far,
-    the last error in plain words (and, for the alert's own district only, the raw text)."""
+    """Per supporter, the newest message to each of their addresses, in the order of the
+    escalation: status, attempts so far, the last error in plain words (and, for the alert's
+    own district only, the raw text), what the channel reported back (arrived, opened,
+    answered), and an escalation step's time ("SMS: 12:05に送ります…") or that it was not
+    needed."""
     if not supporter_ids:
         return {}
     rows = db.session.execute(
@@ -322,6 +418,11 @@ def recipient_deliveries(alert: Alert, supporter_ids: list[int]) -> dict[int, li
             Delivery.next_attempt_at,
             Delivery.sent_at,
             Supporter.district_id,
+            Delivery.tier,
+            Delivery.chain_key,
+            Delivery.delivered_at,
+            Delivery.opened_at,
+            Delivery.answered_at,
         )
         .join(Supporter, Supporter.id == Delivery.supporter_id)
         .where(
@@ -331,7 +432,7 @@ def recipient_deliveries(alert: Alert, supporter_ids: list[int]) -> dict[int, li
         )
         .order_by(Delivery.supporter_id, Delivery.id.desc())
     )
-    words = _DeliveryWords()
+    words = _words()
     out: dict[int, list[dict[str, Any]]] = {}
     seen: set[tuple[int | None, str, str]] = set()
     for (
@@ -345,6 +446,11 @@ def recipient_deliveries(alert: Alert, supporter_ids: list[int]) -> dict[int, li
         next_at,
         sent_at,
         district_id,
+        tier,
+        chain_key,
+        delivered_at,
+        opened_at,
+        answered_at,
     ) in rows:
         if (sid, channel, address) in seen:
             continue  # an older message to the same address (the reminder is newer)
@@ -353,12 +459,15 @@ def recipient_deliveries(alert: Alert, supporter_ids: list[int]) -> dict[int, li
         error = words.error(kind, code)
         own = district_id == alert.district_id
         retrying = _is_retrying(status, attempts, last_error)
+        escalation = bool(chain_key) and tier > 0
+        waiting_step = escalation and status == DeliveryStatus.pending and not attempts
         out.setdefault(int(sid or 0), []).append(
             {
                 "id": d_id,
                 "channel": channel.value,
                 "channel_label": words.channels[channel],
                 "status": status.value,
+                "tier": tier,
                 "attempts": attempts,
                 "retrying": retrying,
                 "error_kind": kind,
@@ -366,12 +475,81 @@ def recipient_deliveries(alert: Alert, supporter_ids: list[int]) -> dict[int, li
                 # Another district's supporter: plain words only (the raw text may name their
                 # address or their provider's reply).
                 "error_raw": (last_error or "")[:RAW_ERROR_SHOWN] if own else "",
-                "next_attempt_at": _iso(next_at) if retrying else None,
-                "label": words.status(status, attempts, error, next_at, sent_at),
+                "next_attempt_at": _iso(next_at) if retrying or waiting_step else None,
+                "waiting_step": waiting_step,
+                "label": words.status(
+                    status, attempts, error, next_at, sent_at, escalation=escalation
+                ),
+                "reach": words.reach(delivered_at, opened_at, answered_at),
                 "trouble": retrying or status == DeliveryStatus.failed,
             }
         )
+    for lines in out.values():
+        lines.sort(key=lambda d: (d["tier"], d["id"]))
     return out
+
+
+class ReachCounts(TypedDict):
+    """The counts at the top of the coordinator's page (everyone told, not only those listed)."""
+
+    told: int
+    reached: int  # some message was handed to a channel (sent)
+    opened: int
+    answered: int
+    unreachable: int  # no working channel (the list below names the first ones)
+    by_channel: list[dict[str, Any]]  # per channel: supporters reached, opened there
+
+
+def reach_counts(alert: Alert, summary: Any, unreachable: int) -> ReachCounts:
+    """Reached / opened / answered / not reachable, and per channel who was reached and who
+    opened from it: two aggregate queries over the alert's outbox rows, whatever their
+    number."""
+    base = (
+        Delivery.topic == TOPIC,
+        Delivery.topic_id == alert.id,
+        Delivery.supporter_id.is_not(None),
+    )
+    reached = int(
+        db.session.scalar(
+            sa.select(sa.func.count(sa.distinct(Delivery.supporter_id))).where(
+                *base, Delivery.status == DeliveryStatus.sent
+            )
+        )
+        or 0
+    )
+    sent = sa.case((Delivery.status == DeliveryStatus.sent, Delivery.supporter_id))
+    opened_here = sa.case((Delivery.opened_at.is_not(None), Delivery.supporter_id))
+    rows = db.session.execute(
+        sa.select(
+            Delivery.channel,
+            sa.func.count(sa.distinct(sent)),
+            sa.func.count(sa.distinct(opened_here)),
+        )
+        .where(*base)
+        .group_by(Delivery.channel)
+    ).all()
+    words = _words()
+    found = {channel: (int(r), int(o)) for channel, r, o in rows}
+    line = gettext("%(channel)s: reached %(reached)s, opened %(opened)s")
+    return {
+        "told": summary.told,
+        "reached": reached,
+        "opened": summary.opened,
+        "answered": summary.searching + summary.cannot,
+        "unreachable": unreachable,
+        "by_channel": [
+            {
+                "channel": channel.value,
+                "label": label,
+                "reached": found[channel][0],
+                "opened": found[channel][1],
+                "text": line
+                % {"channel": label, "reached": found[channel][0], "opened": found[channel][1]},
+            }
+            for channel, label in words.channels.items()
+            if channel in found
+        ],
+    }
 
 
 def retrying_summary(alert: Alert) -> dict[str, Any]:
@@ -410,8 +588,9 @@ def _waiting_first_try() -> sa.ColumnElement[bool]:
     )
 
 
-def _delivery_counts(alert: Alert) -> sa.Select[int | None, int, int, int, int]:
-    """Per supporter: messages, sent, failed, and waiting for a first try (not trouble yet)."""
+def _delivery_counts(alert: Alert) -> sa.Select[int | None, int, int, int, int, int]:
+    """Per supporter: messages, sent, failed, waiting for a first try (not trouble yet, an
+    escalation step too) and skipped (steps not needed)."""
     waiting = _waiting_first_try()
     return (
         sa.select(
@@ -420,6 +599,7 @@ def _delivery_counts(alert: Alert) -> sa.Select[int | None, int, int, int, int]:
             sa.func.count(sa.case((Delivery.status == DeliveryStatus.sent, 1))).label("sent"),
             sa.func.count(sa.case((Delivery.status == DeliveryStatus.failed, 1))).label("failed"),
             sa.func.count(sa.case((waiting, 1))).label("waiting"),
+            sa.func.count(sa.case((Delivery.status == DeliveryStatus.skipped, 1))).label("skipped"),
         )
         .where(
             Delivery.topic == TOPIC,
@@ -430,64 +610,92 @@ def _delivery_counts(alert: Alert) -> sa.Select[int | None, int, int, int, int]:
     )
 
 
-def unreachable_supporters(alert: Alert) -> list[dict[str, Any]]:
-    """Told supporters with no working channel: no address at all, every address switched
-    off, or every message to them failed or waiting for a retry. The coordinator phones them.
-    Phone numbers only for the alert's own district (another district's coordinators hold
-    theirs).
+def _with_any_channel(ids: list[int]) -> set[int]:
+    """Those of `ids` who have a channel at all, switched on or off (an e-mail address, a
+    notification address, a phone app, LINE, a phone number)."""
+    queries = [
+        sa.select(NotificationAddress.supporter_id).where(
+            NotificationAddress.supporter_id.in_(ids)
+        ),
+        sa.select(PushSubscription.supporter_id).where(PushSubscription.supporter_id.in_(ids)),
+        sa.select(LineLink.supporter_id).where(LineLink.supporter_id.in_(ids)),
+        sa.select(PhoneChannel.supporter_id).where(PhoneChannel.supporter_id.in_(ids)),
+        sa.select(Supporter.id).where(
+            Supporter.id.in_(ids), Supporter.email.is_not(None), Supporter.email != ""
+        ),
+    ]
+    return set(db.session.scalars(sa.union(*queries)))
+
+
+def unreachable_supporters(alert: Alert) -> tuple[list[dict[str, Any]], int]:
+    """Told supporters with no working channel, the first UNREACHABLE_LISTED of them and how
+    many in all: no channel for this kind of message (none registered, every one switched
+    off, or none in CHANNEL_CHAINS), or every message failed or waiting for a retry (a later
+    escalation step still to come is not trouble yet). The coordinator phones them. Phone
+    numbers only for the alert's own district (another district's coordinators hold theirs).
 
     Plain IN / NOT IN subqueries (hashed by the database), no join on grouped subqueries:
-    with 10,000 recipients a join of aggregates took PostgreSQL seconds."""
+    with 10,000 recipients a join of aggregates took PostgreSQL seconds. The total comes with
+    the rows (a window count), not from a second pass."""
     counts = _delivery_counts(alert)
     troubled = counts.with_only_columns(Delivery.supporter_id).having(
         sa.func.count(sa.case((Delivery.status == DeliveryStatus.sent, 1))) == 0,
         sa.func.count(sa.case((_waiting_first_try(), 1))) == 0,
     )
-    enabled = sa.select(NotificationAddress.supporter_id).where(
-        NotificationAddress.is_enabled.is_(True)
+    # Every message the fan-out wrote for the alert; a supporter without one has no channel
+    # this kind of message goes out on. (supporter_id IS NOT NULL: NOT IN over a NULL is
+    # never true, and the coordinators' escalation e-mails have no supporter.)
+    told_somewhere = (
+        sa.select(Delivery.supporter_id)
+        .where(
+            Delivery.topic == TOPIC,
+            Delivery.topic_id == alert.id,
+            Delivery.supporter_id.is_not(None),
+        )
+        .distinct()
     )
-    no_email = sa.or_(Supporter.email.is_(None), Supporter.email == "")
     rows = db.session.execute(
-        sa.select(Supporter.id, Supporter.name, Supporter.phone, Supporter.district_id)
+        sa.select(
+            Supporter.id,
+            Supporter.name,
+            Supporter.phone,
+            Supporter.district_id,
+            sa.func.count().over().label("total"),
+        )
         .select_from(AlertRecipient)
         .join(Supporter, Supporter.id == AlertRecipient.supporter_id)
         .where(
             AlertRecipient.alert_id == alert.id,
             sa.or_(
                 AlertRecipient.supporter_id.in_(troubled),
-                sa.and_(no_email, Supporter.id.not_in(enabled)),
+                AlertRecipient.supporter_id.not_in(told_somewhere),
             ),
         )
         .order_by(AlertRecipient.distance_m, AlertRecipient.id)
         .limit(UNREACHABLE_LISTED)
     ).all()
     if not rows:
-        return []
+        return [], 0
+    total_unreachable = int(rows[0][4])
     ids = [r[0] for r in rows]
     per = {
-        sid: (total, failed)
-        for sid, total, _sent, failed, _waiting in db.session.execute(
+        sid: (total, failed, skipped)
+        for sid, total, _sent, failed, _waiting, skipped in db.session.execute(
             counts.where(Delivery.supporter_id.in_(ids))
         )
     }
-    with_addresses = set(
-        db.session.scalars(
-            sa.select(NotificationAddress.supporter_id).where(
-                NotificationAddress.supporter_id.in_(ids)
-            )
-        )
-    )
+    with_channels = _with_any_channel(ids)
     out = []
-    for sid, name, phone, district_id in rows:
-        total, failed = per.get(sid, (0, 0))
-        if total and failed == total:
+    for sid, name, phone, district_id, _total in rows:
+        total, failed, skipped = per.get(sid, (0, 0, 0))
+        if total and failed and failed + skipped == total:
             reason, label = "failed", _("Every message failed")
         elif total:
             reason, label = "retrying", _("Messages are being retried; none arrived yet")
-        elif sid in with_addresses:
-            reason, label = "disabled", _("Every address is switched off")
+        elif sid in with_channels:
+            reason, label = "disabled", _("Every channel is switched off or not used for alerts")
         else:
-            reason, label = "none", _("No e-mail or notification address")
+            reason, label = "none", _("No channel registered (e-mail, app, LINE, phone)")
         own = district_id == alert.district_id
         out.append(
             {
@@ -499,7 +707,7 @@ def unreachable_supporters(alert: Alert) -> list[dict[str, Any]]:
                 "other_district": not own,
             }
         )
-    return out
+    return out, total_unreachable
 
 
 class SearcherRow(TypedDict):
@@ -658,7 +866,7 @@ def usual_places(alert: Alert) -> list[PlaceRow]:
     return [{"name": name, "lat": lat, "lon": lon, "note": note} for name, lat, lon, note in rows]
 
 
-def _event_text(event: AlertEvent, names: dict[int, str]) -> str:
+def _event_text(event: AlertEvent, names: dict[int, str], channels: dict[str, str]) -> str:
     p = event.payload or {}
     who = names.get(int(p.get("supporter_id") or 0), p.get("name") or "")
     kind = event.kind
@@ -691,13 +899,18 @@ def _event_text(event: AlertEvent, names: dict[int, str]) -> str:
         )
     if kind == "reminded":
         return _("Reminder sent to %(n)s supporters who had not answered.", n=p.get("reminded", 0))
+    via = channels.get(str(p.get("channel") or ""), "")
     if kind == "opened":
+        if via:
+            return _("%(name)s opened the message (from %(channel)s).", name=who, channel=via)
         return _("%(name)s opened the message.", name=who)
     if kind == "answered":
         answer = p.get("answer")
         if answer == "searching":
-            return _("%(name)s: will search.", name=who)
-        return _("%(name)s: cannot search now.", name=who)
+            text = _("%(name)s: will search.", name=who)
+        else:
+            text = _("%(name)s: cannot search now.", name=who)
+        return f"{text} ({via})" if via else text
     if kind == "sighting":
         return _("New sighting reported by %(name)s.", name=who)
     if kind == "sighting_reviewed":
@@ -734,8 +947,9 @@ def timeline(alert: Alert) -> list[dict[str, Any]]:
     )
     ids = {int(e.payload.get("supporter_id") or 0) for e in events if e.payload}
     names = _names(ids - {0})
+    channels = channel_labels()
     return [
-        {"id": e.id, "kind": e.kind, "at": _iso(e.at), "text": _event_text(e, names)}
+        {"id": e.id, "kind": e.kind, "at": _iso(e.at), "text": _event_text(e, names, channels)}
         for e in events
     ]
 
@@ -753,7 +967,7 @@ def _failures(alert: Alert, failures: list[DeliveryFailure]) -> list[dict[str, A
         if ids
         else {}
     )
-    words = _DeliveryWords()
+    words = _words()
     out = []
     for f in failures:
         own = districts.get(f.supporter_id or 0) == alert.district_id
@@ -779,6 +993,7 @@ class DashboardState(TypedDict):
     alert: dict[str, Any]
     rings: list[RingRow]
     summary: dict[str, Any]
+    reach: ReachCounts
     failures: list[dict[str, Any]]
     recipients: list[dict[str, Any]]
     recipients_listed: int
@@ -801,6 +1016,7 @@ def dashboard_state(alert: Alert, now: datetime | None = None) -> DashboardState
     deliveries = recipient_deliveries(alert, [r["supporter_id"] for r in listed])
     for r in listed:
         r["deliveries"] = deliveries.get(r["supporter_id"], [])
+    unreachable, unreachable_total = unreachable_supporters(alert)
     return {
         "version": state_version(alert.id),
         "server_time": now.isoformat(),
@@ -838,11 +1054,12 @@ def dashboard_state(alert: Alert, now: datetime | None = None) -> DashboardState
         },
         "rings": rings(alert),
         "summary": {k: v for k, v in asdict(summary).items() if k != "failures"},
+        "reach": reach_counts(alert, summary, unreachable_total),
         "failures": _failures(alert, summary.failures),
         "recipients": listed,
         "recipients_listed": RECIPIENTS_LISTED,
         "retrying": retrying_summary(alert),
-        "unreachable": unreachable_supporters(alert),
+        "unreachable": unreachable,
         "unreachable_listed": UNREACHABLE_LISTED,
         "sectors": sector_list(alert),
         "searchers": searchers(alert),
