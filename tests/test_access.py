@@ -40,7 +40,16 @@ PUBLIC_ENDPOINTS = {
     "core.healthz_delivery",
 }
 # A signed-in supporter may use these (their own page); staff and anonymous visitors may not.
-SUPPORTER_ENDPOINTS = {"people.supporter_home", "field.home"}
+SUPPORTER_ENDPOINTS = {
+    "people.supporter_home",
+    "field.home",
+    # The supporter's own channels (tests/people/test_channels_page.py: a test press, e-mail
+    # and quiet hours change only the signed-in supporter; tests are theirs only).
+    "people.my_channels",
+    "people.set_my_email",
+    "people.set_my_quiet_hours",
+    "people.send_my_test",
+}
 
 # URL variable -> the victim district's object whose id fills it.
 VARIABLE_OBJECTS = {
@@ -61,6 +70,8 @@ VARIABLE_OBJECTS = {
     "photo_id": "photo",
     "alert_id": "alert",
     "sighting_id": "sighting",
+    # Another supporter's test notification: the signed-in supporter must get 404.
+    "test_id": "channel_test",
     # A recipient's link is its own secret: everyone here gets a wrong one and must learn nothing.
     "token": "wrong_token",
 }
@@ -262,6 +273,12 @@ def _build_victim_world() -> World:
         db.session.add(batch)
         db.session.commit()
         ids["supporter_import"] = batch.id
+    from watchnet.people.models import ChannelTest
+
+    channel_test = ChannelTest(supporter_id=person.id, press_key="vx" * 11)
+    db.session.add(channel_test)
+    db.session.commit()
+    ids["channel_test"] = channel_test.id
     ids.update(_victim_alert_objects(district, coordinator, person))
     return World(
         ids,

@@ -18,7 +18,13 @@ from watchnet.feedback.models import Feedback, FeedbackTheme
 from watchnet.jobs.models import SchedulerJobRun, SchedulerLease, WorkerHeartbeat
 from watchnet.kpt.models import ActionItem, KptBoard, KptItem, NewsletterDraft
 from watchnet.notifications.models import Delivery
-from watchnet.people.models import NotificationAddress, StaffUser, Supporter, SupporterImport
+from watchnet.people.models import (
+    ChannelTest,
+    NotificationAddress,
+    StaffUser,
+    Supporter,
+    SupporterImport,
+)
 from watchnet.registry.models import AtRiskPerson, Consent, FamilyContact, PersonPhoto, UsualPlace
 from watchnet.tracking.models import (
     EncounterStep,
@@ -55,6 +61,7 @@ __all__ = [
     "PositionReport",
     "ApiToken",
     "AuditEvent",
+    "ChannelTest",
     "Checkpoint",
     "SchedulerJobRun",
     "SchedulerLease",

@@ -83,6 +83,7 @@ def init_app(app: Flask) -> None:
     from watchnet.feedback.views import bp as feedback_bp
     from watchnet.jobs.health_views import healthz_delivery  # noqa: F401  (adds it to core_bp)
     from watchnet.kpt.views import bp as kpt_bp
+    from watchnet.people import channel_views  # noqa: F401  (adds /me/channels to people_bp)
     from watchnet.people.views import bp as people_bp
     from watchnet.reflection.views import bp as reflection_bp
     from watchnet.registry.views import bp as registry_bp

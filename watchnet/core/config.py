@@ -70,6 +70,9 @@ DEFAULTS: dict[str, Any] = {
     # tries the next tier after that many minutes unless the person opened or answered.
     "CHANNEL_CHAINS": ["*=push line email webhook > sms > voice"],
     "ESCALATION_STEPS": ["alert=5", "practice_call=5"],
+    # A supporter's 「テスト通知を送る」 queues at most one test per this many seconds (each
+    # press sends on every channel they have: SMS and calls cost the city money).
+    "TEST_NOTIFICATION_INTERVAL_S": 60,
     # Reverse geocoding for "where am I" (Nominatim API), e.g. "http://127.0.0.1:8080"; None = off.
     "GEOCODER_URL": None,
     "GEOCODER_TIMEOUT_S": 2.0,
@@ -150,6 +153,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "SMTP_TIMEOUT_S": (0.1, 600),
     "WEBHOOK_TIMEOUT_S": (0.1, 600),
     "DELIVERY_MAX_ATTEMPTS": (1, 1000),
+    "TEST_NOTIFICATION_INTERVAL_S": (0, 86400),
     "DELIVERY_BACKOFF_S": (0, 86400),
     "DELIVERY_BACKOFF_MAX_S": (0, 7 * 86400),
     "GEOCODER_TIMEOUT_S": (0.1, 60),

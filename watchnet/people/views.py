@@ -29,6 +29,8 @@ from watchnet.core.extensions import db
 from watchnet.core.refusal import refuse_form
 from watchnet.districts.models import District
 from watchnet.people import csv_io, services
+from watchnet.people.channel_forms import StaffPhoneChannelForm
+from watchnet.people.channel_services import channel_lines
 from watchnet.people.forms import (
     ConfirmForm,
     ExportForm,
@@ -132,7 +134,11 @@ def show_supporter(supporter_id: int) -> str:
     return _render_detail(supporter, RevokeLinkForm())
 
 
-def _render_detail(supporter: Supporter, revoke_form: RevokeLinkForm) -> str:
+def _render_detail(
+    supporter: Supporter,
+    revoke_form: RevokeLinkForm,
+    phone_form: StaffPhoneChannelForm | None = None,
+) -> str:
     url = signin_url(supporter)
     services.record_signin_link_view(supporter)
     db.session.commit()
@@ -143,6 +149,8 @@ def _render_detail(supporter: Supporter, revoke_form: RevokeLinkForm) -> str:
         qr=services.qr_svg(url),
         revoke_form=revoke_form,
         action_form=ConfirmForm(),
+        channel_lines=channel_lines(supporter, with_last_sent=True),
+        phone_form=phone_form or StaffPhoneChannelForm(formdata=None),
     )
 
 
