@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import select
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -53,8 +54,13 @@ def init_app(app: Flask) -> None:
     # Models must be imported before Alembic or create_all look at the metadata.
     from watchnet import models  # noqa: F401
     from watchnet.notifications.chains import check_channel_settings
+    from watchnet.notifications.vapid import init_vapid
 
     check_channel_settings(app.config)
+
+    # The Web Push key pair and contact, settled (and checked) in every process at start-up:
+    # pages hand VAPID_PUBLIC_KEY to browsers, the dispatcher signs with the private key.
+    init_vapid(app.config, Path(app.instance_path))
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(_MIGRATIONS_DIR), render_as_batch=True)

@@ -73,6 +73,17 @@ DEFAULTS: dict[str, Any] = {
     # A supporter's 「テスト通知を送る」 queues at most one test per this many seconds (each
     # press sends on every channel they have: SMS and calls cost the city money).
     "TEST_NOTIFICATION_INTERVAL_S": 60,
+    # Web Push (watchnet/notifications/vapid.py). The VAPID key pair is generated once into
+    # instance/vapid_private_key.pem unless VAPID_PRIVATE_KEY is set (PEM, or the base64url
+    # raw 32-byte key most tools print); VAPID_PUBLIC_KEY, when set, must belong to it.
+    # VAPID_SUBJECT is the contact push services see: a mailto: or https: URI (default: the
+    # address of MAIL_FROM, else PUBLIC_BASE_URL).
+    "VAPID_PRIVATE_KEY": None,
+    "VAPID_PUBLIC_KEY": None,
+    "VAPID_SUBJECT": None,
+    # How long a push service keeps a message for a phone that is off or offline.
+    "PUSH_TTL_S": 12 * 3600,
+    "PUSH_TIMEOUT_S": 4.0,  # network timeout of a post to a push service
     # Reverse geocoding for "where am I" (Nominatim API), e.g. "http://127.0.0.1:8080"; None = off.
     "GEOCODER_URL": None,
     "GEOCODER_TIMEOUT_S": 2.0,
@@ -152,6 +163,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "SMTP_PORT": (1, 65535),
     "SMTP_TIMEOUT_S": (0.1, 600),
     "WEBHOOK_TIMEOUT_S": (0.1, 600),
+    "PUSH_TTL_S": (0, 28 * 86400),  # push services keep a message at most four weeks
+    "PUSH_TIMEOUT_S": (0.1, 600),
     "DELIVERY_MAX_ATTEMPTS": (1, 1000),
     "TEST_NOTIFICATION_INTERVAL_S": (0, 86400),
     "DELIVERY_BACKOFF_S": (0, 86400),
