@@ -14,7 +14,8 @@ from channels_support import running_dispatcher
 
 from watchnet.auth.services import make_signin_token
 from watchnet.core.extensions import db
-from watchnet.people.models import NotificationAddress
+from tests.notifications.push_support import PushServiceStandIn
+from watchnet.people.models import NotificationAddress, PushSubscription
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -60,13 +61,28 @@ def _assert_accessible(page: Any) -> None:
     assert serious == [], [(v["id"], [n["target"] for n in v["nodes"]]) for v in serious]
 
 
+@pytest.fixture()
+def push_service() -> Iterator[PushServiceStandIn]:
+    with PushServiceStandIn() as service:
+        yield service
+
+
 @pytest.mark.browser
 def test_a_test_notification_shows_per_channel_results_within_seconds(
-    app, live_server, phone_page, smtp_sink, webhook_sink, supporter
+    app, live_server, phone_page, smtp_sink, webhook_sink, push_service, supporter
 ):
     webhook_sink.fail_with["/gone"] = 410
+    device = push_service.subscribe(application_server_key=app.config["VAPID_PUBLIC_KEY"])
+    keys = device.to_json()["keys"]
     db.session.add_all(
         [
+            PushSubscription(
+                supporter_id=supporter.id,
+                endpoint=device.endpoint,
+                p256dh=keys["p256dh"],
+                auth=keys["auth"],
+                label="Android Chrome",
+            ),
             NotificationAddress(
                 supporter_id=supporter.id, url=webhook_sink.url("/ok"), label="町内会"
             ),
@@ -99,7 +115,7 @@ def test_a_test_notification_shows_per_channel_results_within_seconds(
         page.wait_for_function(
             """() => {
                 const items = [...document.querySelectorAll('#test-results li')];
-                return items.length === 3 && items.every((li) =>
+                return items.length === 4 && items.every((li) =>
                     li.dataset.state === 'sent' || li.dataset.state === 'failed');
             }""",
             timeout=15000,
@@ -107,9 +123,11 @@ def test_a_test_notification_shows_per_channel_results_within_seconds(
         took_s = time.monotonic() - started
     results = page.locator("#test-results li")
     texts = {
-        results.nth(i).get_attribute("data-ref"): results.nth(i).inner_text() for i in range(3)
+        results.nth(i).get_attribute("data-ref"): results.nth(i).inner_text() for i in range(4)
     }
     assert "届きました" in texts["email"] and supporter.email in texts["email"]
+    push = next(t for ref, t in texts.items() if ref.startswith("push:"))
+    assert "届きました" in push and "Android Chrome" in push
     ok = next(t for t in texts.values() if "町内会" in t)
     gone = next(t for t in texts.values() if "旧システム" in t)
     assert "届きました" in ok
@@ -120,6 +138,8 @@ def test_a_test_notification_shows_per_channel_results_within_seconds(
     # What the page says matches what the stand-ins received.
     assert len(smtp_sink.to(supporter.email)) == 1
     assert len(webhook_sink.to("/ok")) == 1
+    (pushed,) = push_service.wait_for(1)
+    assert pushed.payload["url"].endswith("/me/channels?via=push")
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     _assert_accessible(page)
     assert page.errors == []
