@@ -38,6 +38,9 @@ PUBLIC_ENDPOINTS = {
     "auth.supporter_signin",
     "api-docs.openapi_json",
     "core.healthz_delivery",
+    # The SMS/voice gateway's callbacks: refused with 403 unless signed with the auth token.
+    "twilio_hooks.voice_answer",
+    "twilio_hooks.delivery_status",
 }
 # A signed-in supporter may use these (their own page); staff and anonymous visitors may not.
 SUPPORTER_ENDPOINTS = {

@@ -111,6 +111,7 @@ def test_demo_serves_the_yawata_drill_and_a_second_run_duplicates_nothing(tmp_pa
         output, _ = proc.communicate(timeout=20)
     assert f"http://127.0.0.1:{port}/" in output
     assert f"into {tmp_path / 'demo-mail'}" in output
+    assert f"into {tmp_path / 'outbox'}/sms" in output  # SMS and calls without a gateway
 
     def alive() -> list[int]:
         return [

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from watchnet.core.config import GSI_STD_TILES, ConfigError, build_config, normalise_database_url
+from watchnet.core.config import (
+    GSI_STD_TILES,
+    ConfigError,
+    build_config,
+    normalise_database_url,
+    twilio_configured,
+)
 
 
 def test_defaults_use_gsi_tiles_japanese_and_sqlite_in_the_instance_folder(tmp_path, monkeypatch):
@@ -162,3 +168,47 @@ def test_every_process_refuses_to_start_with_a_bad_setting(tmp_path):
         assert done.returncode != 0
         assert "ALERT_RADIUS_SCHEDULE" in done.stderr
         assert "'30:lots' is not minutes:metres" in done.stderr
+
+
+TWILIO = {
+    "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+    "TWILIO_AUTH_TOKEN": "token",
+    "TWILIO_FROM_NUMBER": "+815012345678",
+    "PUBLIC_BASE_URL": "https://watch.example.jp",
+}
+
+
+def test_the_sms_gateway_is_off_by_default(tmp_path):
+    cfg = build_config(tmp_path)
+    assert not twilio_configured(cfg)
+    assert cfg["TWILIO_API_BASE"] == "https://api.twilio.com"
+    assert (
+        build_config(tmp_path, {**TWILIO, "TWILIO_API_BASE": "http://127.0.0.1:8/x/"})[
+            "TWILIO_API_BASE"
+        ]
+        == "http://127.0.0.1:8/x"
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"TWILIO_AUTH_TOKEN": None}, "WATCHNET_TWILIO_AUTH_TOKEN"),
+        ({"TWILIO_FROM_NUMBER": "050-1234-5678"}, "WATCHNET_TWILIO_FROM_NUMBER"),
+        ({"TWILIO_ACCOUNT_SID": "AC/../x"}, "WATCHNET_TWILIO_ACCOUNT_SID"),
+        ({"TWILIO_API_BASE": "api.twilio.com"}, "WATCHNET_TWILIO_API_BASE"),
+        ({"PUBLIC_BASE_URL": None}, "WATCHNET_PUBLIC_BASE_URL"),
+    ],
+)
+def test_an_incomplete_or_bad_sms_gateway_setting_stops_the_start(tmp_path, change, named):
+    assert twilio_configured(build_config(tmp_path, TWILIO))
+    with pytest.raises(ConfigError, match=named):
+        build_config(tmp_path, {**TWILIO, **change})
+
+
+def test_the_gateway_can_be_set_from_the_environment(tmp_path, monkeypatch):
+    for key, value in TWILIO.items():
+        monkeypatch.setenv(f"WATCHNET_{key}", value)
+    monkeypatch.setenv("WATCHNET_TWILIO_API_BASE", "https://gw.city.example/api/laml")
+    cfg = build_config(tmp_path)
+    assert twilio_configured(cfg) and cfg["TWILIO_API_BASE"] == "https://gw.city.example/api/laml"

@@ -133,7 +133,9 @@ def demo_command(
     if no_serve:
         click.echo("")
         return
-    helpers = start_demo_helpers(app.instance_path)
+    from watchnet.core.config import twilio_configured
+
+    helpers = start_demo_helpers(app.instance_path, phone_gateway=twilio_configured(app.config))
     click.echo("")
     try:
         run_gunicorn(app, f"{host}:{port}", workers, threads, access_log=False)
@@ -141,10 +143,13 @@ def demo_command(
         stop_demo_helpers(helpers)
 
 
-def start_demo_helpers(instance_path: str) -> list[subprocess.Popen[bytes]]:
+def start_demo_helpers(
+    instance_path: str, phone_gateway: bool = False
+) -> list[subprocess.Popen[bytes]]:
     """The dispatcher and the scheduler, each its own process as in production, so that the
     demo's alerts, reminders and help calls are delivered. Without SMTP settings the e-mail
-    goes into a Maildir in the instance folder (readable with any mail program)."""
+    goes into a Maildir in the instance folder (readable with any mail program); without an
+    SMS/voice gateway, SMS and calls go into files in its outbox folder."""
     env = dict(os.environ)
     if not env.get("WATCHNET_SMTP_HOST") and not env.get("WATCHNET_MAIL_MAILDIR"):
         env["WATCHNET_MAIL_MAILDIR"] = "demo-mail"
@@ -152,6 +157,11 @@ def start_demo_helpers(instance_path: str) -> list[subprocess.Popen[bytes]]:
         click.echo(
             f"  e-mail:   into {os.path.join(instance_path, env['WATCHNET_MAIL_MAILDIR'])}"
             " (Maildir; no SMTP server is used)"
+        )
+    if not phone_gateway:
+        outbox = os.path.join(instance_path, "outbox")
+        click.echo(
+            f"  SMS/calls: into {outbox}/sms (text) and {outbox}/voice (TwiML); no gateway is used"
         )
     helpers = [
         subprocess.Popen([sys.executable, "-m", "watchnet", name], env=env)

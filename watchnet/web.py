@@ -90,6 +90,10 @@ def init_app(app: Flask) -> None:
     from watchnet.jobs.health_views import healthz_delivery  # noqa: F401  (adds it to core_bp)
     from watchnet.kpt.views import bp as kpt_bp
     from watchnet.people import channel_views  # noqa: F401  (adds /me/channels to people_bp)
+    from watchnet.notifications.twilio_views import bp as twilio_hooks_bp
+
+    # The gateway's callbacks may report a number gone; people switches it off (hooks).
+    from watchnet.people import channels as _people_channels  # noqa: F401
     from watchnet.people.views import bp as people_bp
     from watchnet.reflection.views import bp as reflection_bp
     from watchnet.registry.views import bp as registry_bp
@@ -115,6 +119,7 @@ def init_app(app: Flask) -> None:
         alerts_bp,
         alert_field_bp,
         alert_exports_bp,
+        twilio_hooks_bp,
     ):
         app.register_blueprint(bp)
     register_api(api)

@@ -48,7 +48,8 @@ from watchnet.core.extensions import db
 from watchnet.core.geo import is_valid_latlon
 from watchnet.core.i18n import default_locale, recipient_locale
 from watchnet.districts.models import District
-from watchnet.notifications.models import Delivery, DeliveryStatus
+from watchnet.notifications.hooks import Answer, register_answer_handler
+from watchnet.notifications.models import Delivery, DeliveryChannel, DeliveryStatus
 from watchnet.people.models import (
     StaffRole,
     StaffUser,
@@ -722,6 +723,33 @@ def acknowledge_alert(recipient: AlertRecipient, answer: Acknowledgement) -> Non
         previous=previous.value if previous else None,
     )
     db.session.flush()
+
+
+def acknowledge_alert_from_channel(
+    alert_id: int, supporter_id: int, answer: Answer, channel: DeliveryChannel
+) -> bool:
+    """An answer that came back on a channel (a key pressed in a call, a LINE postback): the
+    same as the recipient's tap on the alert page. False when the supporter was not told of
+    this alert or the search has ended (the channel then says it could not be taken)."""
+    recipient = db.session.scalar(
+        sa.select(AlertRecipient).where(
+            AlertRecipient.alert_id == alert_id, AlertRecipient.supporter_id == supporter_id
+        )
+    )
+    if recipient is None:
+        return False
+    try:
+        acknowledge_alert(
+            recipient,
+            Acknowledgement.searching if answer == Answer.yes else Acknowledgement.cannot,
+        )
+    except UserInputError:
+        return False
+    return True
+
+
+# The outbox hands answers back through this registry (it knows no domain).
+register_answer_handler(TOPIC, acknowledge_alert_from_channel)
 
 
 # ---------------------------------------------------------------------------------------------

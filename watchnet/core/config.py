@@ -6,10 +6,13 @@ Bad values fail loudly at start-up rather than surfacing as odd behaviour later.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 GSI_STD_TILES = "https://cyberjapandata.gsi.go.jp/xyz/std/{z}/{x}/{y}.png"
@@ -84,6 +87,17 @@ DEFAULTS: dict[str, Any] = {
     # How long a push service keeps a message for a phone that is off or offline.
     "PUSH_TTL_S": 12 * 3600,
     "PUSH_TIMEOUT_S": 4.0,  # network timeout of a post to a push service
+    # SMS and automated calls through a Twilio-compatible gateway the city contracts. All three
+    # of SID, token and number, or none: without them (the demo) each SMS and call is written
+    # as a file into <instance>/outbox/sms and <instance>/outbox/voice instead.
+    "TWILIO_ACCOUNT_SID": None,
+    "TWILIO_AUTH_TOKEN": None,
+    "TWILIO_FROM_NUMBER": None,  # E.164, e.g. +81501234567
+    "TWILIO_API_BASE": "https://api.twilio.com",  # another Twilio-compatible API (or a stand-in)
+    "TWILIO_TIMEOUT_S": 4.0,  # network timeout of a request to the gateway
+    # The text-to-speech voice of calls; it must speak ja-JP (Twilio's default voice does not).
+    # Empty: the account's default voice for Japanese.
+    "TWILIO_VOICE": "Polly.Mizuki",
     # Reverse geocoding for "where am I" (Nominatim API), e.g. "http://127.0.0.1:8080"; None = off.
     "GEOCODER_URL": None,
     "GEOCODER_TIMEOUT_S": 2.0,
@@ -165,6 +179,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "WEBHOOK_TIMEOUT_S": (0.1, 600),
     "PUSH_TTL_S": (0, 28 * 86400),  # push services keep a message at most four weeks
     "PUSH_TIMEOUT_S": (0.1, 600),
+    "TWILIO_TIMEOUT_S": (0.1, 600),
     "DELIVERY_MAX_ATTEMPTS": (1, 1000),
     "TEST_NOTIFICATION_INTERVAL_S": (0, 86400),
     "DELIVERY_BACKOFF_S": (0, 86400),
@@ -343,6 +358,7 @@ def check_settings(cfg: dict[str, Any]) -> None:
         if not low <= value <= high:  # also refuses NaN
             raise ConfigError(f"WATCHNET_{key} must be between {low:g} and {high:g}, got {value!r}")
     _check_radius_schedule(cfg)
+    _check_twilio(cfg)
     timeouts = [k for k in TRANSPORT_TIMEOUT_SETTINGS if cfg.get(k)]
     send_max_s = 3 * max(float(cfg[k]) for k in timeouts) + 1
     if cfg["DELIVERY_LEASE_S"] < send_max_s + 2:
@@ -376,3 +392,41 @@ def _check_radius_schedule(cfg: dict[str, Any]) -> None:
                 f"WATCHNET_ALERT_RADIUS_SCHEDULE: {item!r} is not minutes:metres "
                 "(whole minutes from 0, metres above 0 and at most 100000)"
             )
+
+
+_TWILIO_KEYS = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER")
+
+
+def twilio_configured(cfg: Mapping[str, Any]) -> bool:
+    """Whether SMS and calls go to a gateway (else into files in <instance>/outbox)."""
+    return all(cfg.get(key) for key in _TWILIO_KEYS)
+
+
+def _check_twilio(cfg: dict[str, Any]) -> None:
+    given = [key for key in _TWILIO_KEYS if cfg.get(key)]
+    if not given:
+        return
+    if len(given) < len(_TWILIO_KEYS):
+        missing = ", ".join(f"WATCHNET_{key}" for key in _TWILIO_KEYS if key not in given)
+        raise ConfigError(f"the SMS/voice gateway needs {missing} as well (or none of them)")
+    # Some Twilio-compatible gateways use a UUID as the account id; it goes into the URL path.
+    if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", str(cfg["TWILIO_ACCOUNT_SID"])):
+        raise ConfigError("WATCHNET_TWILIO_ACCOUNT_SID must be letters, digits and hyphens")
+    if not re.fullmatch(r"\+[1-9]\d{7,14}", str(cfg["TWILIO_FROM_NUMBER"])):
+        raise ConfigError(
+            "WATCHNET_TWILIO_FROM_NUMBER must be an E.164 number such as +81501234567, "
+            f"got {cfg['TWILIO_FROM_NUMBER']!r}"
+        )
+    base = urlsplit(str(cfg.get("TWILIO_API_BASE") or ""))
+    if base.scheme not in ("http", "https") or not base.hostname or base.query or base.fragment:
+        raise ConfigError(
+            "WATCHNET_TWILIO_API_BASE must be an http(s) URL such as https://api.twilio.com, "
+            f"got {cfg.get('TWILIO_API_BASE')!r}"
+        )
+    cfg["TWILIO_API_BASE"] = str(cfg["TWILIO_API_BASE"]).rstrip("/")
+    # The gateway calls back (delivery reports, the keys pressed in a call) on these URLs, and
+    # checks its signature against them: the dispatcher has no request to take a host from.
+    if not cfg.get("PUBLIC_BASE_URL"):
+        raise ConfigError(
+            "the SMS/voice gateway needs WATCHNET_PUBLIC_BASE_URL: its callbacks go to it"
+        )

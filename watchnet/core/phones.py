@@ -59,3 +59,59 @@ def phone_text(number: str | None) -> str:
 def tel_href(number: str) -> str:
     """The tel: URL of a phone number as typed (hyphens and spaces dropped)."""
     return "tel:" + _TEL_RE.sub("", normalise_phone(number))
+
+
+# --- Numbers the SMS/voice gateway dials (E.164) ---
+# After the leading 0, Japanese numbers have 9 digits (landlines: area code + subscriber) or
+# 10 (070/080/090 mobiles, 050 IP phones, 020 machine-to-machine). Numbers that are not a
+# person's phone (0120/0800 free dial, 0570 navi dial, 0990 premium, 0180 recorded
+# information, 020 M2M) can neither take an SMS nor answer a call from the gateway.
+# (080-0... is not given to mobiles: those are 0800 free-dial numbers.)
+_NOT_PERSONAL = ("120", "800", "570", "990", "180", "20")
+_JP_MOBILE = ("70", "80", "90")
+
+
+def to_e164(raw: str | None) -> str:
+    """A phone number as the gateway dials it: "+81" and the number without its leading 0 for
+    Japanese numbers (090-1234-5678 → +819012345678), international ones kept as given.
+
+    Raises ValueError when it is not a number a person can be called or texted on."""
+    text = _PHONE_SEPARATORS.sub("", normalise_phone(raw))
+    if text.startswith("00"):  # the international prefix typed instead of "+"
+        text = "+" + text[2:]
+    if text.startswith("+81"):
+        national = text[3:]
+        # "+81 (0)90 ..." as written on business cards: the trunk 0 is not dialled.
+        if national.startswith("0"):
+            national = national[1:]
+    elif text.startswith("0"):
+        national = text[1:]
+    elif re.fullmatch(r"\+[1-9]\d{7,14}", text):
+        return text
+    else:
+        raise ValueError("not a phone number")
+    if not national.isdigit() or national.startswith("0"):
+        raise ValueError("not a phone number")
+    if national.startswith(_NOT_PERSONAL):
+        raise ValueError("not a personal phone number")
+    if len(national) != (10 if national.startswith(_JP_MOBILE + ("50",)) else 9):
+        raise ValueError("wrong number of digits")
+    return "+81" + national
+
+
+def is_mobile_number(e164: str) -> bool:
+    """Whether an E.164 number (from to_e164) is a Japanese mobile (070/080/090), the only
+    kind that takes an SMS: a landline or an IP phone can only be called."""
+    return e164.startswith("+81") and e164[3:].startswith(_JP_MOBILE) and len(e164) == 13
+
+
+def national_number(e164: str) -> str:
+    """An E.164 number as people in Japan write it (+819012345678 → 090-1234-5678)."""
+    if not e164.startswith("+81"):
+        return e164
+    digits = "0" + e164[3:]
+    if len(digits) == 11:  # mobiles, 050
+        return f"{digits[:3]}-{digits[3:7]}-{digits[7:]}"
+    # Landline area codes have 2 to 5 digits (Takasaki 027, Isesaki 0270); where to cut needs
+    # the numbering plan's table, so a landline is shown without hyphens rather than wrongly.
+    return digits

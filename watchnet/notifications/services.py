@@ -11,7 +11,12 @@ from watchnet.core.bulk import insert_ignoring_conflicts
 from watchnet.core.dbtypes import utcnow
 from watchnet.core.extensions import db
 from watchnet.core.insert_once import insert_or_get
-from watchnet.notifications.hooks import Answer, answer_handler, parse_answer_topic
+from watchnet.notifications.hooks import (
+    Answer,
+    address_gone_handler,
+    answer_handler,
+    parse_answer_topic,
+)
 from watchnet.notifications.models import Delivery, DeliveryChannel, DeliveryStatus
 
 
@@ -213,3 +218,36 @@ def record_delivered(provider_ref: str) -> Delivery | None:
     if delivery is not None and delivery.delivered_at is None:
         delivery.delivered_at = utcnow()
     return delivery
+
+
+def record_undelivered(provider_ref: str, reason: str, *, gone: bool = False) -> Delivery | None:
+    """The channel reported that the message with this provider id did not arrive (an SMS
+    undelivered, a call not answered): recorded as the delivery's failure with its reason, so
+    the coordinator sees who could not be reached; `gone` also switches that channel of the
+    person off (the number does not exist). The caller commits."""
+    delivery = db.session.scalar(sa.select(Delivery).where(Delivery.provider_ref == provider_ref))
+    if delivery is None or delivery.delivered_at is not None:
+        return delivery  # a late report of a message that did arrive changes nothing
+    delivery.status = DeliveryStatus.failed
+    delivery.last_error = reason[:1000]
+    if gone and delivery.channel_ref:
+        handler = address_gone_handler(DeliveryChannel(delivery.channel))
+        if handler is not None:
+            handler(delivery.channel_ref, reason)
+    return delivery
+
+
+def skip_pending_deliveries(supporter_id: int, channel_ref: str) -> int:
+    """Withdraw the messages still waiting for one of a person's channels (the channel was
+    removed); returns how many. A message being sent at this moment still goes out."""
+    result = db.session.execute(
+        sa.update(Delivery)
+        .where(
+            Delivery.supporter_id == supporter_id,
+            Delivery.channel_ref == channel_ref,
+            Delivery.status == DeliveryStatus.pending,
+        )
+        .values(status=DeliveryStatus.skipped, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
