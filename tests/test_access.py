@@ -52,6 +52,7 @@ SUPPORTER_ENDPOINTS = {
     "people.set_my_email",
     "people.set_my_quiet_hours",
     "people.send_my_test",
+    "people.add_my_phone",
 }
 
 # URL variable -> the victim district's object whose id fills it.
@@ -75,6 +76,7 @@ VARIABLE_OBJECTS = {
     "sighting_id": "sighting",
     # Another supporter's test notification: the signed-in supporter must get 404.
     "test_id": "channel_test",
+    "phone_id": "phone_channel",
     # A recipient's link is its own secret: everyone here gets a wrong one and must learn nothing.
     "token": "wrong_token",
 }
@@ -276,12 +278,14 @@ def _build_victim_world() -> World:
         db.session.add(batch)
         db.session.commit()
         ids["supporter_import"] = batch.id
-    from watchnet.people.models import ChannelTest
+    from watchnet.people.models import ChannelTest, PhoneChannel
 
     channel_test = ChannelTest(supporter_id=person.id, press_key="vx" * 11)
-    db.session.add(channel_test)
+    phone_channel = PhoneChannel(supporter_id=person.id, number="+81273211234", voice=True)
+    db.session.add_all([channel_test, phone_channel])
     db.session.commit()
     ids["channel_test"] = channel_test.id
+    ids["phone_channel"] = phone_channel.id
     ids.update(_victim_alert_objects(district, coordinator, person))
     return World(
         ids,

@@ -89,8 +89,8 @@ def init_app(app: Flask) -> None:
     from watchnet.feedback.views import bp as feedback_bp
     from watchnet.jobs.health_views import healthz_delivery  # noqa: F401  (adds it to core_bp)
     from watchnet.kpt.views import bp as kpt_bp
-    from watchnet.people import channel_views  # noqa: F401  (adds /me/channels to people_bp)
     from watchnet.notifications.twilio_views import bp as twilio_hooks_bp
+    from watchnet.people import channel_views  # noqa: F401  (adds /me/channels to people_bp)
 
     # The gateway's callbacks may report a number gone; people switches it off (hooks).
     from watchnet.people import channels as _people_channels  # noqa: F401

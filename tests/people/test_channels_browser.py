@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from channels_support import running_dispatcher
 
+from tests.notifications.push_support import PushServiceStandIn
 from watchnet.auth.services import make_signin_token
 from watchnet.core.extensions import db
-from tests.notifications.push_support import PushServiceStandIn
 from watchnet.people.models import NotificationAddress, PushSubscription
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

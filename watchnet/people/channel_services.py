@@ -23,7 +23,7 @@ from watchnet.core.dbtypes import utcnow
 from watchnet.core.errors import UserInputError
 from watchnet.core.extensions import db
 from watchnet.core.insert_once import insert_or_get
-from watchnet.core.phones import phone_text
+from watchnet.core.phones import national_number
 from watchnet.core.urls import public_url
 from watchnet.notifications.models import Delivery, DeliveryChannel, DeliveryStatus
 from watchnet.people.models import ChannelTest, Supporter
@@ -175,8 +175,44 @@ def channel_lines(supporter: Supporter, *, with_last_sent: bool = False) -> list
 
 
 def phone_shown(number: str) -> str:
-    """A stored phone number as people write it."""
-    return phone_text(number)
+    """A stored (E.164) phone number as people in Japan write it."""
+    return national_number(number)
+
+
+@dataclass(frozen=True)
+class PhoneEntry:
+    """One of the supporter's numbers, with what it takes (the page removes it as a whole)."""
+
+    id: int
+    shown: str
+    uses: str  # "SMS and calls" ... in plain words
+    is_on: bool
+    off_reason: str
+    added_by_staff: bool
+
+
+def phone_entries(supporter: Supporter) -> list[PhoneEntry]:
+    """The supporter's phone numbers, in the order they were added."""
+    entries = []
+    for phone in supporter.phone_channels:
+        uses = (
+            _("SMS and calls")
+            if phone.sms and phone.voice
+            else _("SMS only")
+            if phone.sms
+            else _("Calls only")
+        )
+        entries.append(
+            PhoneEntry(
+                phone.id,
+                phone_shown(phone.number),
+                uses,
+                phone.is_enabled,
+                "" if phone.is_enabled else _reason(phone.disabled_reason),
+                phone.added_by_staff_id is not None,
+            )
+        )
+    return entries
 
 
 def _reason(reason: str | None) -> str:

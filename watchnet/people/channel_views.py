@@ -12,7 +12,7 @@ import secrets
 from typing import Any
 
 import sqlalchemy as sa
-from flask import abort, jsonify, redirect, render_template, request, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import ngettext
@@ -36,10 +36,12 @@ from watchnet.people.channel_services import (
     interval_between_tests_s,
     next_test_allowed_in_s,
     outcomes_of_test,
+    phone_entries,
     send_test_notification,
     set_email_enabled,
     set_quiet_hours,
 )
+from watchnet.people.channels import add_phone_channel, remove_phone_channel
 from watchnet.people.models import ChannelTest, Supporter
 from watchnet.people.views import bp
 
@@ -117,6 +119,7 @@ def _page(status: int = 200, **forms: Any) -> tuple[str, int]:
         "people/channels.html",
         supporter=supporter,
         lines=channel_lines(supporter),
+        phones=phone_entries(supporter),
         test=test,
         outcomes=outcomes,
         interval_text=_interval_text(interval_between_tests_s()),
@@ -170,6 +173,40 @@ def set_my_quiet_hours() -> ResponseReturnValue:
             db.session.commit()
             return redirect(url_for("people.my_channels", _anchor="quiet"))
     return _page(422, quiet_form=form)
+
+
+@bp.post("/me/channels/phones")
+@supporter_required
+def add_my_phone() -> ResponseReturnValue:
+    """Add a number for SMS and/or calls, with the consent ticked."""
+    form = PhoneChannelForm()
+    if form.validate_on_submit():
+        try:
+            add_phone_channel(
+                _me(), form.number.data or "", form.sms, form.voice, consent=bool(form.consent.data)
+            )
+        except UserInputError as exc:
+            refuse_form(form, exc, aliases={"sms": "use", "label": "number"}, fallback="number")
+        else:
+            db.session.commit()
+            flash(
+                _("The number was added. Send a test notification to see that it works."), "success"
+            )
+            return redirect(url_for("people.my_channels", _anchor="phones"))
+    return _page(422, phone_form=form)
+
+
+@bp.post("/me/channels/phones/<int:phone_id>/remove")
+@supporter_required
+def remove_my_phone(phone_id: int) -> ResponseReturnValue:
+    """Remove one of the supporter's own numbers (another's answers 404)."""
+    if not RemoveForm().validate_on_submit():
+        abort(400)
+    if not remove_phone_channel(_me(), phone_id):
+        abort(404)
+    db.session.commit()
+    flash(_("The number was removed. Nothing more is sent to it."), "success")
+    return redirect(url_for("people.my_channels", _anchor="phones"))
 
 
 @bp.post("/me/channels/test")
