@@ -53,6 +53,9 @@ SUPPORTER_ENDPOINTS = {
     "people.set_my_quiet_hours",
     "people.send_my_test",
     "people.add_my_phone",
+    # Their own LINE link (tests/people/test_line_link.py).
+    "people.line_code",
+    "people.line_unlink",
 }
 
 # URL variable -> the victim district's object whose id fills it.

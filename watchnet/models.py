@@ -18,6 +18,7 @@ from watchnet.feedback.models import Feedback, FeedbackTheme
 from watchnet.jobs.models import SchedulerJobRun, SchedulerLease, WorkerHeartbeat
 from watchnet.kpt.models import ActionItem, KptBoard, KptItem, NewsletterDraft
 from watchnet.notifications.models import Delivery
+from watchnet.people.line_models import LineCodeFailure, LineLinkCode, LineWebhookEvent
 from watchnet.people.models import (
     ChannelTest,
     NotificationAddress,
@@ -72,6 +73,9 @@ __all__ = [
     "Feedback",
     "FeedbackTheme",
     "Landmark",
+    "LineCodeFailure",
+    "LineLinkCode",
+    "LineWebhookEvent",
     "LoginAttempt",
     "NotificationAddress",
     "Participant",

@@ -12,6 +12,7 @@ from flask_login import current_user
 from watchnet.alerts.field_services import active_alerts_for
 from watchnet.auth.access import supporter_required
 from watchnet.drills.participations import recent_ended_participations, upcoming_participations
+from watchnet.people.line_views import line_section
 from watchnet.people.services import safe_color
 from watchnet.people.views import bp
 
@@ -28,4 +29,5 @@ def supporter_home() -> str:
         participations=upcoming_participations(supporter.id),
         ended=recent_ended_participations(supporter.id),
         safe_color=safe_color,
+        line=line_section(supporter),
     )

@@ -90,7 +90,10 @@ def init_app(app: Flask) -> None:
     from watchnet.jobs.health_views import healthz_delivery  # noqa: F401  (adds it to core_bp)
     from watchnet.kpt.views import bp as kpt_bp
     from watchnet.notifications.twilio_views import bp as twilio_hooks_bp
-    from watchnet.people import channel_views  # noqa: F401  (adds /me/channels to people_bp)
+    from watchnet.people import (
+        channel_views,  # noqa: F401  (adds /me/channels to people_bp)
+        line_views,  # noqa: F401  (adds /me/line/* and /hooks/line)
+    )
 
     # The gateway's callbacks may report a number gone; people switches it off (hooks).
     from watchnet.people import channels as _people_channels  # noqa: F401

@@ -413,6 +413,35 @@ def test_gpx_export_then_import_gives_the_same_points(organizer_client, district
     assert db.session.get(Drill, target.id).checkpoints[0].scenario_do == "座る"
 
 
+def test_a_gpx_round_trip_keeps_each_role_play_scenario_contact_and_checklist(
+    organizer_client, district, make_drill
+):
+    scenario = {
+        "role_player": "田中 ハナ",
+        "scenario_wear": "赤いカーディガン、杖",
+        "scenario_say": "「バス停はどこかしら」",
+        "scenario_do": "ベンチに座っている\n時々立ち上がる",
+        "expected_contact": "police",
+        "expected_contact_note": "高崎警察署 <生活安全課>",
+        "checklist": ["正面から声を掛けた", "名乗った"],
+    }
+    source = make_drill(
+        district,
+        route=[(36.333, 138.945), (36.334, 138.946)],
+        checkpoints=[{"name": "バス停", "lat": 36.3335, "lon": 138.9455, **scenario}],
+    )
+    exported = organizer_client.get(f"/drills/{source.id}.gpx").data
+    assert b"https://watchnet.jp/xmlns/gpx-scenario/1" in exported
+    target = make_drill(district, title="別の訓練", route=[(1.0, 1.0)], checkpoints=[])
+    imported = upload(organizer_client, target, exported)
+    assert imported.status_code == 302, imported.get_data(as_text=True)[-3000:]
+    db.session.expire_all()
+    [cp] = db.session.get(Drill, target.id).checkpoints
+    got = {key: getattr(cp, key) for key in scenario}
+    got["expected_contact"] = cp.expected_contact.value
+    assert got == scenario
+
+
 def test_a_gpx_track_is_imported_as_the_route(organizer_client, district, make_drill):
     gpx = b"""<?xml version="1.0" encoding="UTF-8"?>
 <gpx version="1.1" creator="t" xmlns="http://www.topografix.com/GPX/1/1">

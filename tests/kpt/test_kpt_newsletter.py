@@ -123,6 +123,10 @@ def test_the_draft_counts_participants_and_shows_the_mean_timings_in_english(app
     assert f"{walkers} supporters walked the route in 2 teams" in page
     assert "approaching from the front took 30 s on average" in page
     assert "handing over took 2 min 30 s on average" in page
+    # The demo's role-players are named on its checkpoints, not registered as participants.
+    role_players = {cp.role_player for cp in drill.checkpoints if cp.role_player}
+    assert role_players
+    assert f"met {len(role_players)} role-players at" in page
 
 
 def test_an_edited_newsletter_is_saved_and_shown_again(app: Flask) -> None:

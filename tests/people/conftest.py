@@ -30,3 +30,7 @@ def english(organizer: Any) -> Any:
     organizer.locale = "en"
     db.session.commit()
     return organizer
+
+
+# The LINE Messaging API stand-in, for the linking and webhook tests (test_line_link.py).
+from notifications.line_support import line_on, line_standin  # noqa: E402, F401 - fixtures

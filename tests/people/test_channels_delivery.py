@@ -5,9 +5,11 @@ delivery on each channel."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import time, timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from watchnet.core.dbtypes import utcnow
@@ -15,7 +17,13 @@ from watchnet.core.extensions import db
 from watchnet.core.timefmt import to_local
 from watchnet.jobs.deliveries import deliver_due_notifications
 from watchnet.notifications.models import Delivery, DeliveryStatus
-from watchnet.people.models import ChannelTest, NotificationAddress, Supporter
+from watchnet.people.models import (
+    ChannelTest,
+    LineLink,
+    NotificationAddress,
+    PushSubscription,
+    Supporter,
+)
 from watchnet.people.notify import notify_supporter
 
 PRESS = "p" * 22
@@ -157,3 +165,80 @@ def test_a_supporter_deleted_later_leaves_the_outbox_alone(supporter):
     db.session.delete(db.session.get(Supporter, supporter.id))
     db.session.commit()
     assert db.session.scalar(sa.select(Delivery.supporter_id)) is None
+
+
+@pytest.fixture()
+def gateway(app: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The SMS and voice gateway stand-in, with the app's settings pointing at it."""
+    from notifications.twilio_support import TwilioStandIn
+
+    stand_in = TwilioStandIn().start()
+    for key, value in stand_in.config().items():
+        monkeypatch.setitem(app.config, key, value)
+    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", "https://watch.example.jp")
+    yield stand_in
+    stand_in.stop()
+
+
+@pytest.fixture()
+def push_service() -> Iterator[Any]:
+    from notifications.push_support import PushServiceStandIn
+
+    with PushServiceStandIn() as service:
+        yield service
+
+
+def test_a_test_press_reaches_every_kind_of_channel_at_once(
+    app, supporter, supporter_client, smtp_sink, webhook_sink, line_on, gateway, push_service
+):
+    """Push, LINE, e-mail, SMS, a call and a webhook, each through its own stand-in; a number
+    the gateway says cannot take SMS fails in plain words and has SMS switched off."""
+    from notifications.line_support import new_user_id
+
+    from watchnet.people.channels import add_phone_channel
+
+    device = push_service.subscribe(application_server_key=app.config["VAPID_PUBLIC_KEY"])
+    keys = device.to_json()["keys"]
+    line_user = new_user_id()
+    db.session.add_all(
+        [
+            PushSubscription(
+                supporter_id=supporter.id,
+                endpoint=device.endpoint,
+                p256dh=keys["p256dh"],
+                auth=keys["auth"],
+            ),
+            LineLink(supporter_id=supporter.id, line_user_id=line_user),
+            NotificationAddress(supporter_id=supporter.id, url=webhook_sink.url("/ok")),
+        ]
+    )
+    add_phone_channel(supporter, "090-1234-5678", sms=True, voice=True, consent=True)
+    add_phone_channel(supporter, "080-9999-0000", sms=True, voice=False, consent=True)
+    gateway.refuse["sms:+818099990000"] = (400, 21610)  # the person replied STOP
+    db.session.commit()
+
+    supporter_client.post("/me/channels/test", data={"press_key": PRESS})
+    test = db.session.scalar(sa.select(ChannelTest))
+    _drain()
+    body = supporter_client.get(f"/me/channels/tests/{test.id}").get_json()
+    assert body["done"] is True
+    got = sorted((o["channel"], o["shown"], o["state"]) for o in body["outcomes"])
+    assert got == [
+        ("email", supporter.email, "sent"),
+        ("line", got[1][1], "sent"),
+        ("push", got[2][1], "sent"),
+        ("sms", "080-9999-0000", "failed"),
+        ("sms", "090-1234-5678", "sent"),
+        ("voice", "090-1234-5678", "sent"),
+        ("webhook", "json://127.0.0.1", "sent"),
+    ]
+    refused = next(o for o in body["outcomes"] if o["state"] == "failed")
+    assert refused["reason"] == "この連絡手段は使えなくなったため、オフにしました。"
+    # Each stand-in got exactly its one message, all of them the test text.
+    assert [m["Subject"] for m in smtp_sink.to(supporter.email)] == ["watchnet：テスト通知"]
+    assert len(webhook_sink.to("/ok")) == 1
+    assert len(push_service.wait_for(1)) == 1
+    assert [p["to"] for p in line_on.pushes] == [line_user]
+    assert [m.to for m in gateway.messages()] == ["+819012345678"]
+    assert [c.to for c in gateway.calls()] == ["+819012345678"]
+    assert "テスト" in gateway.messages()[0].body

@@ -298,3 +298,16 @@ def _quiet_around_now() -> tuple[time, time]:
     start = (local - timedelta(hours=1)).time().replace(second=0, microsecond=0, tzinfo=None)
     end = (local + timedelta(hours=1)).time().replace(second=0, microsecond=0, tzinfo=None)
     return start, end
+
+
+def test_the_line_section_is_on_the_channels_page_and_its_buttons_come_back_to_it(
+    line_on, supporter_client
+):
+    html = supporter_client.get("/me/channels").get_data(as_text=True)
+    assert 'id="line"' in html and "/me/line/code" in html
+    response = supporter_client.post("/me/line/code", data={"next": "/me/channels"})
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/me/channels#line")
+    # From /me (or a made-up target) it goes back to /me.
+    response = supporter_client.post("/me/line/code", data={"next": "https://evil.example/"})
+    assert response.headers["Location"].endswith("/me#line")

@@ -38,12 +38,12 @@ def test_the_reflection_page_shows_each_encounter_with_missing_steps_as_missing(
     row_a1 = _row(html, checkpoint=k.cp1.id, team=k.team_a.id)
     assert "ポイント1 公民館前" in row_a1 and "A班" in row_a1
     assert "10:00" in row_a1  # noticed at 01:00 UTC = 10:00 in Tokyo
-    assert "0:45 2:10 5:00 50 m" in row_a1
+    assert "45 s 2 min 10 s 5 min 00 s 50 m" in row_a1
     row_b1 = _row(html, checkpoint=k.cp1.id, team=k.team_b.id)
-    assert "1:30 —/missing 6:00 0 m" in row_b1
+    assert "1 min 30 s —/missing 6 min 00 s 0 m" in row_b1
     row_a2 = _row(html, checkpoint=k.cp2.id, team=k.team_a.id)
-    assert "1:00 —/missing —/missing —/missing" in row_a2
-    assert "0:00" not in row_a2
+    assert "1 min 00 s —/missing —/missing —/missing" in row_a2
+    assert not re.search(r"(?<!\d)0 s", row_a2)  # no zero for a missing step
 
 
 def test_the_reflection_page_shows_summaries_help_calls_and_participation(
@@ -51,15 +51,15 @@ def test_the_reflection_page_shows_summaries_help_calls_and_participation(
 ):
     k = known_drill
     html = english_organizer_client.get(f"/drills/{k.drill.id}/reflection").get_data(as_text=True)
-    assert _row(html, key="to_approach_s").endswith("1:05")
-    assert _row(html, key="to_contact_s").endswith("2:10")
-    assert _row(html, key="to_handover_s").endswith("5:30")
+    assert _row(html, key="to_approach_s").endswith("1 min 05 s")
+    assert _row(html, key="to_contact_s").endswith("2 min 10 s")
+    assert _row(html, key="to_handover_s").endswith("5 min 30 s")
     assert _row(html, key="location_error_m").endswith("25 m")
-    assert _row(html, checkpoint=k.cp2.id).endswith("1:00 —/missing —/missing —/missing")
-    assert _row(html, team=k.team_b.id) == "B班 1 1:30 —/missing 6:00 0 m"
+    assert _row(html, checkpoint=k.cp2.id).endswith("1 min 00 s —/missing —/missing —/missing")
+    assert _row(html, team=k.team_b.id) == "B班 1 1 min 30 s —/missing 6 min 00 s 0 m"
     help_rows = re.findall(r'<tr data-help-call="\d+">(.*?)</tr>', html, re.S)
     texts = [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", r)).strip() for r in help_rows]
-    assert texts == ["馬場 三郎 10:03 0:50 2", "青木 一郎 10:13 —/nobody answered 0"]
+    assert texts == ["馬場 三郎 10:03 50 s 2", "青木 一郎 10:13 —/nobody answered 0"]
     assert _row(html, kind="care_manager") == "Care manager 1 0"
     assert _row(html, kind="community_supporter") == "Community supporter 2 2"
     assert "前から近づく" in html  # the checkpoint's checklist
@@ -75,9 +75,9 @@ def test_the_previous_drill_timings_stand_beside_this_drills(
     )
     assert "前回の訓練" in html
     assert "後の訓練" not in html
-    assert _row(html, key="to_handover_s") == "Noticed → handed over 5:30 10:00"
-    assert _row(html, key="to_contact_s") == "Noticed → contacted 2:10 —/missing"
-    assert _row(html, checkpoint=known_drill.cp1.id).endswith("10:00")
+    assert _row(html, key="to_handover_s") == "Noticed → handed over 5 min 30 s 10 min 00 s"
+    assert _row(html, key="to_contact_s") == "Noticed → contacted 2 min 10 s —/missing"
+    assert _row(html, checkpoint=known_drill.cp1.id).endswith("10 min 00 s")
 
 
 def test_the_chart_is_an_svg_drawn_by_the_app(english_organizer_client, known_drill):
@@ -87,7 +87,7 @@ def test_the_chart_is_an_svg_drawn_by_the_app(english_organizer_client, known_dr
     svg = response.get_data(as_text=True)
     assert svg.startswith("<svg")
     assert svg.count('class="missing"') == 3  # B at 1: contact; A at 2: contact, hand-over
-    for label in ("0:45", "2:10", "5:00", "1:30", "6:00", "1:00"):
+    for label in ("45 s", "2 min 10 s", "5 min 00 s", "1 min 30 s", "6 min 00 s", "1 min 00 s"):
         assert f">{label}</text>" in svg
     assert "A班" in svg and "B班" in svg
 

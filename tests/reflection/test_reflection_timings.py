@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from flask_babel import force_locale
 from reflection_support import CP1, metres_for_dlat
 
+from watchnet.core.timefmt import format_duration
 from watchnet.reflection import timings
 from watchnet.reflection.facts import drill_facts
 from watchnet.reflection.timings import CheckpointRecord, StepRecord, TeamRecord
@@ -67,12 +69,15 @@ def test_a_missing_step_gives_no_timing_rather_than_zero():
     assert summary.missing == {"to_approach_s": 1, "to_contact_s": 1, "to_handover_s": 1}
 
 
-def test_durations_read_as_minutes_and_seconds_and_missing_stays_missing():
-    assert timings.format_duration(45) == "0:45"
-    assert timings.format_duration(330) == "5:30"
-    assert timings.format_duration(3725) == "1:02:05"
-    assert timings.format_duration(0) == "0:00"
-    assert timings.format_duration(None) is None
+def test_durations_read_as_minutes_and_seconds_and_missing_stays_missing(app):
+    with force_locale("ja"):
+        assert format_duration(51) == "51秒"
+        assert format_duration(65) == "1分05秒"
+        assert format_duration(3725) == "1時間02分05秒"
+        assert format_duration(0) == "0秒"
+        assert format_duration(None) is None
+    with force_locale("en"):
+        assert format_duration(65) == "1 min 05 s"
 
 
 def test_every_encounter_timing_of_the_known_drill_matches_the_hand_computed_values(known_drill):

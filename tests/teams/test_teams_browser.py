@@ -92,6 +92,11 @@ def test_the_team_handout_prints_on_exactly_one_a4_page(
         f"/drills/{yawata_drill.id}/teams/{team.id}/handout",
     )
     assert page.locator(".member .qr-box svg").count() == 6
+    # At least 3 cm on paper (CSS mm are print mm; 96 px per inch on screen).
+    qr = page.locator(".member .qr-box svg").first.bounding_box()
+    assert qr is not None and qr["width"] >= 30 / 25.4 * 96 - 0.5
+    # The live server has no PUBLIC_BASE_URL: its links lead nowhere off this machine.
+    assert page.locator("#local-links-warning").is_visible()
     assert page.locator(".handout-map .leaflet-marker-icon .wn-cp-badge").count() == 3
     assert page.locator(".leaflet-control-zoom").count() == 0
     assert page.locator("#print-button").is_visible()

@@ -4,7 +4,9 @@ audit records, and outsiders who must see nothing."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -26,7 +28,8 @@ def english(organizer: Any) -> Any:
 
 @pytest.fixture()
 def drill(district: Any, make_drill: Any) -> Drill:
-    return make_drill(district, title="八幡 見守り訓練")
+    # Planned for today: starting on another day asks for a tick first (tested below).
+    return make_drill(district, title="八幡 見守り訓練", starts_at=datetime.now(UTC))
 
 
 def _status(drill_id: int) -> DrillStatus:
@@ -191,3 +194,24 @@ def test_the_controls_partial_offers_what_fits_the_drills_status(
     ended = controls()
     assert 'id="start-drill"' not in ended and 'id="end-drill"' not in ended
     assert "/schedule" not in ended
+
+
+def test_starting_on_another_day_than_planned_asks_for_a_tick_with_the_planned_date(
+    organizer_client, district, make_drill
+):
+    later = make_drill(
+        district, title="来週の訓練", starts_at=datetime.now(UTC) + timedelta(days=7)
+    )
+    page = organizer_client.get(f"/drills/{later.id}/start").get_data(as_text=True)
+    warning = re.search(r'id="other-day-warning">(.*?)</div>', page, re.S)
+    assert warning is not None and "今日ではなく" in warning.group(1)
+    assert later.starts_at.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%-m月%-d日") in page
+
+    refused = organizer_client.post(f"/drills/{later.id}/start")
+    assert refused.status_code == 422
+    assert 'id="other-day-error"' in refused.get_data(as_text=True)
+    assert _status(later.id) == DrillStatus.planned
+
+    done = organizer_client.post(f"/drills/{later.id}/start", data={"other_day_ok": "1"})
+    assert done.status_code == 302
+    assert _status(later.id) == DrillStatus.live

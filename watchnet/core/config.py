@@ -9,6 +9,7 @@ import os
 import re
 import secrets
 import tomllib
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -146,6 +147,18 @@ DEFAULTS: dict[str, Any] = {
     # Behind a reverse proxy: how many proxies to trust for X-Forwarded-For/-Proto/-Host
     # (1 for one nginx). 0 = ignore those headers, which any client could send.
     "PROXY_FIX": 0,
+    # --- LINE (the city's or district's official account, Messaging API) ---
+    # Both from the LINE Developers console (Messaging API channel). Without an access token
+    # LINE messages are written as JSON files into <instance>/outbox/line/ (the demo); the
+    # secret verifies the webhook's X-Line-Signature (POST /hooks/line), which is refused
+    # while it is unset.
+    "LINE_CHANNEL_SECRET": None,
+    "LINE_CHANNEL_ACCESS_TOKEN": None,
+    "LINE_API_BASE": "https://api.line.me",  # tests point it at a local stand-in
+    "LINE_TIMEOUT_S": 4.0,  # network timeout of a push or reply
+    # The account's add-friend link (https://line.me/R/ti/p/@xxxx): shown as a QR code and a
+    # button on the supporter's page; unset, the page offers no LINE linking.
+    "LINE_ADD_FRIEND_URL": "",
 }
 
 # The type of a setting is its default's type; these few have no typed default (None) or
@@ -177,6 +190,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "SMTP_PORT": (1, 65535),
     "SMTP_TIMEOUT_S": (0.1, 600),
     "WEBHOOK_TIMEOUT_S": (0.1, 600),
+    "LINE_TIMEOUT_S": (0.1, 600),
     "PUSH_TTL_S": (0, 28 * 86400),  # push services keep a message at most four weeks
     "PUSH_TIMEOUT_S": (0.1, 600),
     "TWILIO_TIMEOUT_S": (0.1, 600),
@@ -359,6 +373,7 @@ def check_settings(cfg: dict[str, Any]) -> None:
             raise ConfigError(f"WATCHNET_{key} must be between {low:g} and {high:g}, got {value!r}")
     _check_radius_schedule(cfg)
     _check_twilio(cfg)
+    _check_line(cfg)
     timeouts = [k for k in TRANSPORT_TIMEOUT_SETTINGS if cfg.get(k)]
     send_max_s = 3 * max(float(cfg[k]) for k in timeouts) + 1
     if cfg["DELIVERY_LEASE_S"] < send_max_s + 2:
@@ -368,6 +383,53 @@ def check_settings(cfg: dict[str, Any]) -> None:
         )
     if cfg["DELIVERY_BACKOFF_MAX_S"] < cfg["DELIVERY_BACKOFF_S"]:
         raise ConfigError("WATCHNET_DELIVERY_BACKOFF_MAX_S must not be below DELIVERY_BACKOFF_S")
+
+
+def _check_line(cfg: dict[str, Any]) -> None:
+    # Checked here so a typo stops every process at start-up instead of every LINE message
+    # failing (or every webhook being refused) at the dispatcher.
+    for key in ("LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN"):
+        value = cfg.get(key)
+        if value in (None, ""):
+            cfg[key] = None
+            continue
+        if not isinstance(value, str) or value != value.strip() or any(c.isspace() for c in value):
+            raise ConfigError(f"WATCHNET_{key} must be the value from the LINE console, no spaces")
+    if cfg["LINE_CHANNEL_ACCESS_TOKEN"] and not cfg["LINE_CHANNEL_SECRET"]:
+        # Messages would go out, but nobody could link their LINE or answer with its buttons.
+        raise ConfigError(
+            "WATCHNET_LINE_CHANNEL_ACCESS_TOKEN is set without WATCHNET_LINE_CHANNEL_SECRET: "
+            "the webhook (linking, answers) needs the channel secret"
+        )
+    base = cfg.get("LINE_API_BASE")
+    try:
+        parts = urllib.parse.urlsplit(base) if isinstance(base, str) else None
+        usable = (
+            parts is not None
+            and parts.scheme in ("https", "http")
+            and bool(parts.hostname)
+            and (parts.port or 1) > 0
+            and not parts.query
+            and not parts.fragment
+        )
+    except ValueError:  # a bad port or bracket
+        usable = False
+    if not usable or not isinstance(base, str):
+        raise ConfigError(
+            "WATCHNET_LINE_API_BASE must be an http(s) URL such as https://api.line.me, "
+            f"got {base!r}"
+        )
+    cfg["LINE_API_BASE"] = base.rstrip("/")
+    friend = cfg.get("LINE_ADD_FRIEND_URL") or ""
+    if not isinstance(friend, str) or (
+        friend
+        and (not friend.startswith(("https://", "http://")) or any(c.isspace() for c in friend))
+    ):
+        raise ConfigError(
+            "WATCHNET_LINE_ADD_FRIEND_URL must be the account's add-friend link, "
+            f"e.g. https://line.me/R/ti/p/@xxxx, got {friend!r}"
+        )
+    cfg["LINE_ADD_FRIEND_URL"] = friend
 
 
 def _check_radius_schedule(cfg: dict[str, Any]) -> None:

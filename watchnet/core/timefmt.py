@@ -96,3 +96,22 @@ def format_formal_date(value: datetime | date | None) -> str:
     if _is_ja():
         return f"{era_year(d)} ({d.year}年) {d.month}月{d.day}日"
     return f"{d.day} {d:%B} {d.year}"
+
+
+def format_duration(seconds: float | None) -> str | None:
+    """A length of time as people say it: 「51秒」「1分05秒」「1時間02分05秒」 (51 s, 1 min 05 s,
+    1 h 02 min 05 s), not 0:51, which reads as a clock time. None stays None (shown as
+    missing)."""
+    if seconds is None:
+        return None
+    sign = "-" if seconds < 0 else ""
+    total = int(round(abs(seconds)))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        text = gettext("%(h)d h %(m)02d min %(s)02d s", h=hours, m=minutes, s=secs)
+    elif minutes:
+        text = gettext("%(m)d min %(s)02d s", m=minutes, s=secs)
+    else:
+        text = gettext("%(s)d s", s=secs)
+    return sign + text

@@ -108,3 +108,13 @@ def public_url(endpoint: str, fallback_path: str | None = None, **values: Any) -
         if fallback_path is None:
             raise
         return path
+
+
+_THIS_MACHINE = {"localhost", "0.0.0.0", "::1", "[::1]"}  # noqa: S104 - names, not a bind
+
+
+def points_at_this_machine(url: str) -> bool:
+    """Whether a link would only work on the server itself (127.0.0.1, localhost): printed or
+    sent, it leads nowhere — PUBLIC_BASE_URL is not set."""
+    host = (urlsplit(url).hostname or "").lower()
+    return host in _THIS_MACHINE or host.startswith("127.") or host.endswith(".localhost")

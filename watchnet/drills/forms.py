@@ -97,6 +97,18 @@ class DrillForm(SafeForm):
         )
 
 
+class CopyDrillForm(DrillForm):
+    """A new drill from a past one: its facts to change (the date first), and whether the
+    teams come along. The route, checkpoints and scenarios always do."""
+
+    copy_teams = BooleanField(_l("Also copy the teams and who walks in them"), default=False)
+
+    def fill_from_source(self, source: Drill) -> None:
+        self.fill_from(source)
+        self.date.data = None  # a copy is for another day: the organizer picks it
+        self.status.data = DrillStatus.planned.value
+
+
 class CheckpointForm(SafeForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=CHECKPOINT_NAME_MAX)])
     role_player = StringField(_l("Role-player"), validators=[Optional(), Length(max=100)])

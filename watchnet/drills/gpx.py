@@ -1,5 +1,10 @@
 """GPX in and out: a drill's route as <rte>, its checkpoints as <wpt>.
 
+A checkpoint's role-play scenario travels in a <wpt>'s <extensions> as <wn:scenario> (namespace
+SCENARIO_NS), so export and import give the same scenario back, while <desc> carries the same
+text for other GPX programs. A file without the extension keeps working: its <desc> becomes
+the scenario's "what they do".
+
 Pure functions over plain values; no Flask, no database. Parsing refuses anything that is not
 a GPX document (images, plain text, other XML) with a GpxError whose message is translated.
 """
@@ -11,6 +16,7 @@ import re
 import xml.etree.ElementTree as ET  # noqa: S405 - only for ParseError; parsing is defusedxml's
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from xml.sax.saxutils import escape as xml_escape
 
 import gpxpy
 import gpxpy.gpx
@@ -38,12 +44,94 @@ class GpxError(ValueError):
     """The uploaded file cannot be used; str(exc) is a message for the user."""
 
 
+SCENARIO_NS = "https://watchnet.jp/xmlns/gpx-scenario/1"
+_SCENARIO_TEXTS = {"role_player": NAME_MAX, "wear": DESC_MAX, "say": DESC_MAX, "do": DESC_MAX}
+_CONTACT_NOTE_MAX = 200
+_CHECKLIST_MAX_ITEMS, _CHECKLIST_ITEM_MAX = 20, 100
+
+
+@dataclass(frozen=True)
+class GpxScenario:
+    """The role-play at a checkpoint (who plays, what they wear, say and do), who the walkers
+    are expected to contact, and the observers' checklist."""
+
+    role_player: str = ""
+    wear: str = ""
+    say: str = ""
+    do: str = ""
+    expected_contact: str = ""
+    expected_contact_note: str = ""
+    checklist: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class GpxWaypoint:
     name: str
     lat: float
     lon: float
     desc: str = ""
+    scenario: GpxScenario | None = None
+
+
+def _scenario_element(scenario: GpxScenario) -> ET.Element:
+    # gpxpy writes extension text as it is, unescaped (gpxfield._ETree_to_xml): escape it
+    # here, or a "<" in a scenario would make the file unreadable. Reading unescapes it.
+    root = ET.Element(f"{{{SCENARIO_NS}}}scenario")
+    for tag in ("role_player", "wear", "say", "do", "expected_contact", "expected_contact_note"):
+        value = getattr(scenario, tag)
+        if value:
+            ET.SubElement(root, f"{{{SCENARIO_NS}}}{tag}").text = xml_escape(value)
+    if scenario.checklist:
+        checklist = ET.SubElement(root, f"{{{SCENARIO_NS}}}checklist")
+        for item in scenario.checklist:
+            ET.SubElement(checklist, f"{{{SCENARIO_NS}}}item").text = xml_escape(item)
+    return root
+
+
+def _too_long(n: int, what: str, limit: int) -> GpxError:
+    return GpxError(
+        str(
+            _l(
+                "Waypoint %(n)d: %(what)s is longer than %(max)d characters.",
+                n=n,
+                what=what,
+                max=limit,
+            )
+        )
+    )
+
+
+def _read_scenario(n: int, extensions: Sequence[ET.Element]) -> GpxScenario | None:
+    """The <wn:scenario> of waypoint n, checked against the checkpoint's limits."""
+    for ext in extensions:
+        if ext.tag != f"{{{SCENARIO_NS}}}scenario":
+            continue
+        values: dict[str, str] = {}
+        checklist: list[str] = []
+        for child in ext:
+            tag = child.tag.rsplit("}", 1)[-1]
+            if tag == "checklist":
+                checklist = [clean_line(item.text or "") for item in child if (item.text or "")]
+            elif tag in _SCENARIO_TEXTS or tag in ("expected_contact", "expected_contact_note"):
+                clean = clean_line if tag in ("role_player", "expected_contact") else clean_block
+                values[tag] = clean(child.text or "")
+        for tag, limit in {**_SCENARIO_TEXTS, "expected_contact_note": _CONTACT_NOTE_MAX}.items():
+            if len(values.get(tag, "")) > limit:
+                raise _too_long(n, tag, limit)
+        if len(checklist) > _CHECKLIST_MAX_ITEMS or any(
+            len(item) > _CHECKLIST_ITEM_MAX for item in checklist
+        ):
+            raise _too_long(n, "checklist", _CHECKLIST_ITEM_MAX)
+        return GpxScenario(
+            role_player=values.get("role_player", ""),
+            wear=values.get("wear", ""),
+            say=values.get("say", ""),
+            do=values.get("do", ""),
+            expected_contact=values.get("expected_contact", ""),
+            expected_contact_note=values.get("expected_contact_note", ""),
+            checklist=tuple(item for item in checklist if item),
+        )
+    return None
 
 
 @dataclass(frozen=True)
@@ -64,17 +152,19 @@ def build_gpx(
     doc = gpxpy.gpx.GPX()
     doc.creator = "watchnet"
     doc.name = title
+    doc.nsmap["wn"] = SCENARIO_NS
     if description:
         doc.description = description
     for wp in waypoints:
-        doc.waypoints.append(
-            gpxpy.gpx.GPXWaypoint(
-                latitude=wp.lat,
-                longitude=wp.lon,
-                name=wp.name,
-                description=wp.desc or None,
-            )
+        point = gpxpy.gpx.GPXWaypoint(
+            latitude=wp.lat,
+            longitude=wp.lon,
+            name=wp.name,
+            description=wp.desc or None,
         )
+        if wp.scenario is not None:
+            point.extensions.append(_scenario_element(wp.scenario))
+        doc.waypoints.append(point)
     rte = gpxpy.gpx.GPXRoute(name=title)
     for lat, lon in route:
         rte.points.append(gpxpy.gpx.GPXRoutePoint(latitude=lat, longitude=lon))
@@ -196,7 +286,8 @@ def parse_gpx(data: bytes) -> GpxContent:
                 )
             )
         name = name or str(_l("Checkpoint %(n)d", n=i))
-        waypoints.append(GpxWaypoint(name=name, lat=lat, lon=lon, desc=desc))
+        scenario = _read_scenario(i, wp.extensions or [])
+        waypoints.append(GpxWaypoint(name=name, lat=lat, lon=lon, desc=desc, scenario=scenario))
     if not route and not waypoints:
         raise GpxError(str(_l("The GPX file has no route, track or waypoints.")))
     return GpxContent(route=route, waypoints=waypoints)

@@ -473,10 +473,49 @@ def _checkpoint_desc(cp: Checkpoint) -> str:
 def export_drill_gpx(drill: Drill) -> str:
     """The drill as a GPX document: route as <rte>, checkpoints as <wpt> with name and desc."""
     waypoints = [
-        gpx.GpxWaypoint(name=cp.name, lat=cp.lat, lon=cp.lon, desc=_checkpoint_desc(cp))
+        gpx.GpxWaypoint(
+            name=cp.name,
+            lat=cp.lat,
+            lon=cp.lon,
+            desc=_checkpoint_desc(cp),
+            scenario=gpx.GpxScenario(
+                role_player=cp.role_player,
+                wear=cp.scenario_wear,
+                say=cp.scenario_say,
+                do=cp.scenario_do,
+                expected_contact=cp.expected_contact.value,
+                expected_contact_note=cp.expected_contact_note,
+                checklist=tuple(cp.checklist or ()),
+            ),
+        )
         for cp in drill.checkpoints
     ]
     return gpx.build_gpx(drill.title, drill.route_latlons, waypoints, drill.purpose)
+
+
+def _checkpoint_from_gpx(seq: int, wp: gpx.GpxWaypoint) -> Checkpoint:
+    """A checkpoint from a waypoint: its watchnet scenario when the file has one (our own
+    export), else the description as what the role-player does."""
+    sc = wp.scenario
+    if sc is None:
+        return Checkpoint(seq=seq, name=wp.name, lat=wp.lat, lon=wp.lon, scenario_do=wp.desc)
+    try:
+        contact = ExpectedContact(sc.expected_contact)
+    except ValueError:
+        contact = ExpectedContact.anshin_center  # not one we know (another version): the default
+    return Checkpoint(
+        seq=seq,
+        name=wp.name,
+        lat=wp.lat,
+        lon=wp.lon,
+        role_player=sc.role_player,
+        scenario_wear=sc.wear,
+        scenario_say=sc.say,
+        scenario_do=sc.do,
+        expected_contact=contact,
+        expected_contact_note=sc.expected_contact_note,
+        checklist=list(sc.checklist),
+    )
 
 
 def import_drill_gpx(drill: Drill, data: bytes) -> gpx.GpxContent:
@@ -491,10 +530,7 @@ def import_drill_gpx(drill: Drill, data: bytes) -> gpx.GpxContent:
     _replace_route(drill, content.route)
     drill.checkpoints.clear()
     db.session.flush()
-    drill.checkpoints.extend(
-        Checkpoint(seq=i, name=wp.name, lat=wp.lat, lon=wp.lon, scenario_do=wp.desc)
-        for i, wp in enumerate(content.waypoints)
-    )
+    drill.checkpoints.extend(_checkpoint_from_gpx(i, wp) for i, wp in enumerate(content.waypoints))
     db.session.flush()
     db.session.expire(drill, ["route_points", "checkpoints"])
     record_audit(

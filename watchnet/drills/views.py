@@ -26,9 +26,11 @@ from watchnet.core.extensions import db
 from watchnet.core.labels import select_choices
 from watchnet.core.refusal import refuse_form
 from watchnet.drills import services
+from watchnet.drills.copying import copy_drill as copy_drill_plan
 from watchnet.drills.forms import (
     CheckpointForm,
     ConfirmForm,
+    CopyDrillForm,
     DrillForm,
     GpxImportForm,
 )
@@ -49,8 +51,8 @@ def _load_drill(drill_id: int) -> Drill:
     return get_in_district_or_404(current_user, Drill, drill_id)
 
 
-def _drill_form(**kwargs: Any) -> DrillForm:
-    form = DrillForm(**kwargs)
+def _drill_form(form_cls: type[DrillForm] = DrillForm, **kwargs: Any) -> DrillForm:
+    form = form_cls(**kwargs)
     districts = visible_districts(current_user)
     form.district_id.choices = select_choices((d.id, d.name) for d in districts)
     return form
@@ -103,6 +105,34 @@ def edit_drill(drill_id: int) -> ResponseReturnValue:
             return redirect(url_for(".show_drill", drill_id=drill.id))
     status = 400 if form.is_submitted() else 200
     return render_template("drills/form.html", form=form, drill=drill), status
+
+
+@bp.route("/<int:drill_id>/copy", methods=["GET", "POST"])
+@staff_required()
+def copy_drill(drill_id: int) -> ResponseReturnValue:
+    """Plan a new drill from this one: route, checkpoints, scenarios (teams if asked)."""
+    source = _load_drill(drill_id)
+    form = _drill_form(form_cls=CopyDrillForm)
+    assert isinstance(form, CopyDrillForm)
+    if not form.is_submitted():
+        form.fill_from_source(source)
+    elif form.validate():
+        try:
+            drill = copy_drill_plan(
+                source,
+                form.to_fields(),
+                with_teams=bool(form.copy_teams.data),
+                created_by=current_user,
+            )
+        except UserInputError as exc:
+            db.session.rollback()
+            refuse_form(form, exc)
+        else:
+            db.session.commit()
+            flash(_("The drill has been copied. Check the date and the checkpoints."), "success")
+            return redirect(url_for(".show_drill", drill_id=drill.id))
+    status = 400 if form.is_submitted() else 200
+    return render_template("drills/form.html", form=form, drill=None, source=source), status
 
 
 @bp.route("/<int:drill_id>/delete", methods=["GET", "POST"])

@@ -18,7 +18,7 @@ from watchnet.core.dbtypes import utcnow
 from watchnet.core.errors import UserInputError
 from watchnet.core.extensions import db
 from watchnet.core.validation import YEAR_MAX, YEAR_MIN, clean_block, in_year_window, year_message
-from watchnet.drills.models import Drill, Participant, ParticipantRole
+from watchnet.drills.models import Checkpoint, Drill, Participant, ParticipantRole
 from watchnet.feedback.labels import VIEWPOINT_LABELS
 from watchnet.feedback.services import chosen_quotes
 from watchnet.kpt.models import (
@@ -304,10 +304,19 @@ def count_drill(drill: Drill, facts: DrillFacts) -> DrillCounts:
     roles = Counter(
         db.session.scalars(sa.select(Participant.role).where(Participant.drill_id == drill.id))
     )
+    # Role-players are often not registered participants: organizers write their names on
+    # the checkpoints (「高齢者役: 田中さん」). Count whichever tells more people.
+    named_at_checkpoints = {
+        name.strip()
+        for name in db.session.scalars(
+            sa.select(Checkpoint.role_player).where(Checkpoint.drill_id == drill.id)
+        )
+        if name and name.strip()
+    }
     return DrillCounts(
         walkers=roles.get(ParticipantRole.walker, 0),
         observers=roles.get(ParticipantRole.observer, 0),
-        role_players=roles.get(ParticipantRole.role_player, 0),
+        role_players=max(roles.get(ParticipantRole.role_player, 0), len(named_at_checkpoints)),
         teams=facts.counts["teams"],
         checkpoints=facts.counts["checkpoints"],
         encounters=len(facts.encounters),
@@ -339,13 +348,6 @@ def report_context(drill: Drill) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------
 # Newsletter
-
-
-def _duration_text(seconds: float) -> str:
-    minutes, secs = divmod(int(round(seconds)), 60)
-    if minutes:
-        return _("%(m)d min %(s)d s", m=minutes, s=secs)
-    return _("%(s)d s", s=secs)
 
 
 def draft_newsletter(drill: Drill) -> dict[str, str]:
@@ -380,14 +382,14 @@ def draft_newsletter(drill: Drill) -> dict[str, str]:
         lines.append(
             _(
                 "From noticing the person to approaching from the front took %(time)s on average.",
-                time=_duration_text(summary.to_approach_s),
+                time=timefmt.format_duration(summary.to_approach_s),
             )
         )
     if summary.to_handover_s is not None:
         lines.append(
             _(
                 "From noticing the person to handing over took %(time)s on average.",
-                time=_duration_text(summary.to_handover_s),
+                time=timefmt.format_duration(summary.to_handover_s),
             )
         )
     if counts.help_calls:

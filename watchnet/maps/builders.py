@@ -9,6 +9,7 @@ Every user-supplied string that goes into a tooltip or popup passes through `esc
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -166,15 +167,21 @@ def fit_to(m: folium.Map, points: Sequence[LatLon]) -> None:
         m.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]], padding=(30, 30))
 
 
+_FOLIUM_VIEWPORT = re.compile(r"<meta\s+name=\"viewport\"[^>]*>", re.IGNORECASE)
+
+
 def render_parts(m: folium.Map) -> MapParts:
     """Render a map once and split it for embedding in a page."""
     root = m.get_root()
     assert isinstance(root, folium.Figure)
     root.render()
     # Folium's output is markup by design; user text inside it went through escape_for_map.
+    # Folium's own viewport tag forbids pinch-zoom (user-scalable=no, maximum-scale=1): the
+    # page's layout has a zoomable one, and older eyes need to zoom.
+    header = _FOLIUM_VIEWPORT.sub("", root.header.render())
     return MapParts(
         name=m.get_name(),
-        header=Markup(root.header.render()),  # noqa: S704
+        header=Markup(header),  # noqa: S704
         html=Markup(root.html.render()),  # noqa: S704
         script=Markup(root.script.render()),  # noqa: S704
     )

@@ -448,7 +448,9 @@ def failure_reason(channel: DeliveryChannel, last_error: str, line: ChannelLine 
             "This channel cannot be used at the moment on the city's side. "
             "Please tell the organizer of your district."
         )
-    if line is not None and not line.is_on:
+    # The channel is gone from the supporter's list or off: the dispatcher switched it off
+    # because it said the address no longer takes messages (410, blocked, STOP).
+    if line is None or not line.is_on:
         return {
             DeliveryChannel.push: _(
                 "This phone's notifications are no longer registered. Turn notifications on "

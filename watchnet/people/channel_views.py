@@ -42,6 +42,7 @@ from watchnet.people.channel_services import (
     set_quiet_hours,
 )
 from watchnet.people.channels import add_phone_channel, remove_phone_channel
+from watchnet.people.line_views import line_section
 from watchnet.people.models import ChannelTest, Supporter
 from watchnet.people.views import bp
 
@@ -120,6 +121,7 @@ def _page(status: int = 200, **forms: Any) -> tuple[str, int]:
         supporter=supporter,
         lines=channel_lines(supporter),
         phones=phone_entries(supporter),
+        line=line_section(supporter),
         test=test,
         outcomes=outcomes,
         interval_text=_interval_text(interval_between_tests_s()),

@@ -243,7 +243,8 @@ class LineLink(Model):
     )
     line_user_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
     linked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # False after an unfollow (the supporter blocked the account) or an unlink on the page.
+    # False after an unfollow (the supporter blocked the account), True again after a follow;
+    # unlinking on the page deletes the row (people/line_link.py).
     is_enabled: Mapped[bool] = mapped_column(default=True)
 
     supporter: Mapped[Supporter] = relationship(back_populates="line_link")

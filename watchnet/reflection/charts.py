@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from flask_babel import gettext as _
 from markupsafe import Markup
 
+from watchnet.core.timefmt import format_duration
 from watchnet.reflection.timings import (
     TIMING_KEYS,
     CheckpointRecord,
     EncounterTiming,
     TeamRecord,
-    format_duration,
 )
 
 # Okabe–Ito colours: distinguishable for common colour-vision differences.

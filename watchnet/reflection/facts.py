@@ -10,6 +10,7 @@ from markupsafe import Markup
 from sqlalchemy.orm import selectinload
 
 from watchnet.core.extensions import db
+from watchnet.core.timefmt import format_duration
 from watchnet.drills.models import Drill, DrillStatus, Participant
 from watchnet.reflection import timings
 from watchnet.reflection.charts import timings_chart_svg
@@ -77,8 +78,8 @@ class DrillFacts:
 
     @staticmethod
     def duration(seconds: float | None) -> str | None:
-        """m:ss for templates; None stays None (shown as missing)."""
-        return timings.format_duration(seconds)
+        """「1分05秒」 for templates; None stays None (shown as missing)."""
+        return format_duration(seconds)
 
     @property
     def checkpoint_numbers(self) -> dict[int, int]:

@@ -308,16 +308,3 @@ def participation_by_kind(
         KindParticipation(kind=k, invited=n, took_part=took_part.get(k, 0))
         for k, n in sorted(invited.items(), key=lambda kv: (-kv[1], kv[0]))
     ]
-
-
-def format_duration(seconds: float | None) -> str | None:
-    """m:ss (or h:mm:ss); None stays None so the caller shows "missing"."""
-    if seconds is None:
-        return None
-    sign = "-" if seconds < 0 else ""
-    total = int(round(abs(seconds)))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{sign}{hours}:{minutes:02d}:{secs:02d}"
-    return f"{sign}{minutes}:{secs:02d}"

@@ -15,6 +15,7 @@ from watchnet.auth.access import get_in_district_or_404, staff_required
 from watchnet.core.errors import UserInputError
 from watchnet.core.extensions import db
 from watchnet.core.refusal import refuse_form
+from watchnet.core.urls import points_at_this_machine
 from watchnet.drills.models import Drill, Team
 from watchnet.teams import services
 from watchnet.teams.forms import ConfirmForm, InviteForm, assign_form, team_form
@@ -209,6 +210,12 @@ def balance_teams(drill_id: int) -> Response:
     return _back(drill)
 
 
+def _links_lead_nowhere(handouts: Any) -> bool:
+    """The sign-in links point at this machine (PUBLIC_BASE_URL not set): say so on screen."""
+    urls = [m.signin_url for h in handouts.handouts for m in h.members]
+    return bool(urls) and points_at_this_machine(urls[0])  # all share one base
+
+
 def _handout_response(html: str) -> Response:
     # The page carries personal sign-in links: keep it out of caches and history snapshots.
     response = make_response(html)
@@ -231,6 +238,7 @@ def team_handout(drill_id: int, team_id: int) -> Response:
             hs=handouts,
             team_color=team_color,
             page_title=f"{team.name} — {drill.title}",
+            links_lead_nowhere=_links_lead_nowhere(handouts),
         )
     )
 
@@ -244,6 +252,10 @@ def all_handouts(drill_id: int) -> Response:
     db.session.commit()
     return _handout_response(
         render_template(
-            "teams/handout.html", hs=handouts, team_color=team_color, page_title=drill.title
+            "teams/handout.html",
+            hs=handouts,
+            team_color=team_color,
+            page_title=drill.title,
+            links_lead_nowhere=_links_lead_nowhere(handouts),
         )
     )

@@ -22,7 +22,7 @@ from watchnet.core.dbtypes import utcnow
 from watchnet.core.errors import UserInputError
 from watchnet.core.extensions import db
 from watchnet.core.i18n import recipient_locale
-from watchnet.core.timefmt import format_formal_date, format_time_range
+from watchnet.core.timefmt import format_formal_date, format_time_range, to_local
 from watchnet.drills.models import Drill, DrillStatus, Participant
 from watchnet.people.notify import notify_supporter
 from watchnet.tracking.events import DRILL, emit
@@ -54,6 +54,12 @@ def _move(drill: Drill, source: DrillStatus, target: DrillStatus, stamp: str, at
     )
     db.session.refresh(drill)
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def planned_for_another_day(drill: Drill, now: datetime | None = None) -> bool:
+    """Whether today (local time) is not the drill's planned day."""
+    today = to_local(now or utcnow()).date()
+    return to_local(drill.starts_at).date() != today
 
 
 def start_drill(drill: Drill, *, actor: str | None = None, now: datetime | None = None) -> Drill:

@@ -90,7 +90,17 @@ def live_events(drill_id: int) -> Response:
 def _lifecycle_page(drill_id: int, action: str) -> ResponseReturnValue:
     drill = _load_drill(drill_id)
     form = ConfirmForm()
+    # Starting on another day than planned is usually a slip (the wrong drill, a test click):
+    # the page says so with the planned date and asks for a tick before it starts.
+    other_day = action == "start" and lifecycle.planned_for_another_day(drill)
+    page = {"drill": drill, "form": form, "action": action, "other_day": other_day}
     if form.validate_on_submit():
+        if other_day and not request.form.get("other_day_ok"):
+            return render_template(
+                "live/confirm.html",
+                **page,
+                other_day_error=_("Tick the box to start this drill on another day than planned."),
+            ), 422
         try:
             if action == "start":
                 lifecycle.start_drill(drill)
@@ -98,9 +108,7 @@ def _lifecycle_page(drill_id: int, action: str) -> ResponseReturnValue:
                 lifecycle.end_drill(drill)
         except UserInputError as exc:
             db.session.rollback()
-            return render_template(
-                "live/confirm.html", drill=drill, form=form, action=action, error=str(exc)
-            ), 409
+            return render_template("live/confirm.html", **page, error=str(exc)), 409
         db.session.commit()
         if action == "start":
             flash(_("The drill is live. Phones can now share their position."), "success")
@@ -108,7 +116,7 @@ def _lifecycle_page(drill_id: int, action: str) -> ResponseReturnValue:
         flash(_("The drill has ended. Positions are no longer taken."), "success")
         return redirect(url_for("drills.show_drill", drill_id=drill.id))
     status = 400 if form.is_submitted() else 200
-    return render_template("live/confirm.html", drill=drill, form=form, action=action), status
+    return render_template("live/confirm.html", **page), status
 
 
 @bp.route("/start", methods=["GET", "POST"])

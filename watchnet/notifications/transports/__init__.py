@@ -1,7 +1,7 @@
 """One transport per channel, behind the small interface in base.py. Importing this package
 registers every channel's transport."""
 
-from watchnet.notifications.transports import email, push, sms, voice, webhook
+from watchnet.notifications.transports import email, line, push, sms, voice, webhook
 from watchnet.notifications.transports.base import (
     DELIVERY_HEADER,
     Message,
@@ -18,6 +18,7 @@ __all__ = [
     "TransportError",
     "TransportSet",
     "email",
+    "line",
     "push",
     "register_transport",
     "sms",
