@@ -1,7 +1,7 @@
 """channels: the supporter's test notifications; the outbox indexed by supporter
 
 Revision ID: 0008_channels
-Revises: 0007
+Revises: 0008_line
 Create Date: 2026-12-06 12:00:00
 
 """
@@ -12,7 +12,7 @@ import watchnet.core.dbtypes
 
 # revision identifiers, used by Alembic.
 revision = '0008_channels'
-down_revision = '0007'
+down_revision = '0008_line'
 branch_labels = None
 depends_on = None
 
