@@ -53,7 +53,7 @@ SUPPORTER_ENDPOINTS = {
     "people.set_my_quiet_hours",
     "people.send_my_test",
     "people.add_my_phone",
-    # Their own LINE link (tests/people/test_line_link.py).
+    # The supporter's own LINE link (a code to send, unlinking): their own channel only.
     "people.line_code",
     "people.line_unlink",
 }

@@ -131,6 +131,30 @@ function initBoard(board) {
     }
   });
 
+  // A quote from the feedback becomes a note with one click; one too long for a note goes
+  // into the column's box to be shortened first.
+  const quotes = document.getElementById("kpt-quotes");
+  if (quotes) {
+    quotes.addEventListener("click", function (ev) {
+      const button = ev.target.closest("button[data-quote-kind]");
+      if (!button) { return; }
+      const kind = button.dataset.quoteKind;
+      const text = button.closest(".kpt-quote").querySelector(".kpt-quote-text").textContent;
+      if (text.length > Number(quotes.dataset.textMax)) {
+        const area = document.getElementById("kpt-new-" + kind);
+        area.value = text;
+        area.focus();
+        say(t.quote_too_long);
+        return;
+      }
+      button.disabled = true;
+      send(urls.addUrl, {kind: kind, text: text}).then(function (data) {
+        say(t.added_from_quote);
+        apply(data);
+      }).catch(function (e) { say(e.message); }).then(function () { button.disabled = false; });
+    });
+  }
+
   board.addEventListener("click", function (ev) {
     const button = ev.target.closest("button[data-act]");
     if (!button) { return; }

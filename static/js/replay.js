@@ -23,6 +23,7 @@ function initReplay(dataEl, map) {
     });
   }
 
+  let timer = null;
   const trackLayer = L.layerGroup().addTo(map);
   const stepLayer = L.layerGroup().addTo(map);
 
@@ -48,8 +49,56 @@ function initReplay(dataEl, map) {
     return {step: step, marker: marker, shown: false};
   });
 
+  // The heat map Folium drew (every position) follows the slider: only where people had
+  // walked by the time shown. Points sorted by time, so each draw is a slice.
+  let heat = null;
+  map.eachLayer(function (layer) {
+    if (L.HeatLayer && layer instanceof L.HeatLayer) { heat = layer; }
+  });
+  const heatPoints = [];
+  data.tracks.forEach(function (track) {
+    track.points.forEach(function (p) { heatPoints.push(p); });
+  });
+  heatPoints.sort(function (a, b) { return a[0] - b[0]; });
+  function pointsUntil(t) {
+    let lo = 0, hi = heatPoints.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (heatPoints[mid][0] <= t) { lo = mid + 1; } else { hi = mid; }
+    }
+    return lo;
+  }
+  let heatShown = -1;
+
+  // The event list beside the map: steps still to come are dimmed, the last one shown is
+  // marked, and choosing one moves the replay to its time.
+  const eventItems = Array.prototype.slice.call(
+    document.querySelectorAll("#replay-events li[data-t]"));
+  eventItems.forEach(function (li) {
+    li.querySelector("button").addEventListener("click", function () {
+      stop();
+      slider.value = String(Math.round((Number(li.dataset.t) - data.start) / 1000));
+      drawUntil(current());
+    });
+  });
+
   function drawUntil(t) {
     let visible = 0;
+    if (heat) {
+      const n = pointsUntil(t);
+      if (n !== heatShown) {
+        heat.setLatLngs(heatPoints.slice(0, n).map(function (p) { return [p[1], p[2]]; }));
+        heatShown = n;
+      }
+    }
+    let lastShown = null;
+    eventItems.forEach(function (li) {
+      const due = Number(li.dataset.t) <= t;
+      li.classList.toggle("is-future", !due);
+      li.removeAttribute("aria-current");
+      if (due) { lastShown = li; }
+    });
+    if (lastShown) { lastShown.setAttribute("aria-current", "step"); }
     tracks.forEach(function (item) {
       const pts = item.track.points.filter(function (p) { return p[0] <= t; });
       if (pts.length) {
@@ -77,7 +126,6 @@ function initReplay(dataEl, map) {
 
   function current() { return data.start + Number(slider.value) * 1000; }
 
-  let timer = null;
   function stop() {
     if (timer) { clearInterval(timer); timer = null; }
     playButton.setAttribute("aria-pressed", "false");

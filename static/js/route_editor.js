@@ -99,11 +99,48 @@ function init() {
       redrawRoute();
     });
     point.marker.on("dragend", function () { markDirty(); });
-    // Enter on a focused point clicks it; Delete then removes the selected point.
-    point.marker.on("click", function () { select(point); });
+    // Enter on a focused point clicks it; Delete then removes the selected point. In checkpoint
+    // mode a click on a route point places a checkpoint there (organizers put checkpoints on the
+    // route, where the points are); a click on the first point of an open route closes the loop.
+    point.marker.on("click", function () {
+      if (mode === "checkpoint") { startPending(point.lat, point.lon); return; }
+      if (point === route[0] && route.length >= 3 && !isClosed()) { closeLoop(); return; }
+      select(point);
+    });
     route.push(point);
     if (!initial) { markDirty(); }
     redrawRoute();
+  }
+
+  function isClosed() {
+    if (route.length < 3) { return false; }
+    const first = route[0], last = route[route.length - 1];
+    return haversine(first, last) < 1;
+  }
+
+  function closeLoop() {
+    select(null);
+    addRoutePoint(route[0].lat, route[0].lon, false);
+    setStatus(t.loopClosed);
+  }
+
+  // The point of the route nearest to a click, if the click was within SNAP_PX of the line:
+  // a checkpoint placed "on the route" lands exactly on it.
+  const SNAP_PX = 14;
+  function snapToRoute(latlng) {
+    if (route.length < 2) { return null; }
+    // project() keeps fractions of a pixel (latLngToLayerPoint rounds them away).
+    const zoom = map.getZoom();
+    const p = map.project(latlng, zoom);
+    let best = null, bestDist = SNAP_PX;
+    for (let i = 1; i < route.length; i++) {
+      const a = map.project([route[i - 1].lat, route[i - 1].lon], zoom);
+      const b = map.project([route[i].lat, route[i].lon], zoom);
+      const q = L.LineUtil.closestPointOnSegment(p, a, b);
+      const d = q.distanceTo(p);
+      if (d <= bestDist) { best = q; bestDist = d; }
+    }
+    return best ? map.unproject(best, zoom) : null;
   }
 
   function removeRoutePoint(point) {
@@ -265,7 +302,12 @@ function init() {
     const lat = e.latlng.lat;
     const lon = L.Util.wrapNum(e.latlng.lng, [-180, 180], true);
     if (mode === "checkpoint") {
-      startPending(lat, lon);
+      const onRoute = snapToRoute(e.latlng);
+      if (onRoute) {
+        startPending(onRoute.lat, L.Util.wrapNum(onRoute.lng, [-180, 180], true));
+      } else {
+        startPending(lat, lon);
+      }
     } else {
       select(null);
       addRoutePoint(lat, lon, false);

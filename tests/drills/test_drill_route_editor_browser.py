@@ -7,7 +7,7 @@ from types import ModuleType
 from urllib.parse import urlsplit
 
 import pytest
-from support import blank_png
+from support import blank_png, browser_login
 
 from watchnet.core.extensions import db
 from watchnet.drills.models import Drill
@@ -200,3 +200,42 @@ def test_organizer_removes_a_point_drags_a_checkpoint_and_its_scenario_is_kept(
     (cp,) = stored.checkpoints
     assert (cp.id, cp.role_player) == (checkpoint_id, "元委員 A")
     assert abs(cp.lon - moved["lon"]) < 1e-12 and cp.lon > 138.9461
+
+
+def test_a_click_on_the_first_point_closes_the_loop_and_checkpoints_snap_onto_the_route(
+    live_server, page, district, organizer, make_drill
+):
+    drill = make_drill(district, title="周回ルート", route=[], checkpoints=[])
+    page.route(
+        f"https://{TILE_HOST}/**",
+        lambda route: route.fulfill(status=200, content_type="image/png", body=BLANK_PNG),
+    )
+    browser_login(page, live_server, organizer)
+    page.goto(f"{live_server.url}/drills/{drill.id}/route")
+    page.wait_for_function("window.watchnetRouteEditor !== undefined")
+    box = page.locator(".editor-map .folium-map").bounding_box()
+    assert box is not None
+
+    def click(x: float, y: float) -> None:
+        page.mouse.click(box["x"] + x, box["y"] + y)
+
+    for x, y in [(150, 150), (400, 150), (400, 350)]:
+        click(x, y)
+    click(150, 150)  # the first point again: the loop closes, nothing is selected
+    route = page.evaluate("window.watchnetRouteEditor.payload().route")
+    assert len(route) == 4 and route[-1] == route[0]
+    assert "閉じ" in page.locator("#editor-status").inner_text()
+    assert page.locator(".wn-vertex-selected").count() == 0
+
+    page.locator("#mode-checkpoint").click()
+    click(275, 157)  # 7 px below the top edge of the loop: on the route
+    page.locator("#checkpoint-name").fill("公園の入口")
+    page.locator("#checkpoint-add").click()
+    click(400, 350)  # on a route point: a checkpoint there, the point stays unselected
+    page.locator("#checkpoint-name").fill("角の商店")
+    page.locator("#checkpoint-add").click()
+    placed = page.evaluate("window.watchnetRouteEditor.payload().checkpoints")
+    top_lat = route[0]["lat"]
+    assert abs(placed[0]["lat"] - top_lat) < 1e-9  # snapped onto the line
+    assert (placed[1]["lat"], placed[1]["lon"]) == (route[2]["lat"], route[2]["lon"])
+    assert page.locator(".wn-vertex-selected").count() == 0

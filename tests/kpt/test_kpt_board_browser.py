@@ -76,6 +76,9 @@ def test_kpt_board_try_becomes_an_action_item_closed_on_the_next_drills_page(
 
     # The printed report, A4.
     page.goto(f"{live_server.url}/drills/{drill.id}/report")
+    # The route map is part of the report: the line and the numbered checkpoints.
+    page.wait_for_selector(".report-map-frame .leaflet-overlay-pane path")
+    assert page.locator(".report-map-frame .wn-cp-badge").count() == len(drill.checkpoints) > 0
     page.emulate_media(media="print")
     page.pdf(path=str(ARTIFACTS / "report.pdf"), format="A4", print_background=True)
     page.emulate_media(media="screen")
@@ -119,3 +122,40 @@ def test_kpt_board_try_becomes_an_action_item_closed_on_the_next_drills_page(
     assert action is not None
     assert action.status == ActionStatus.done
     assert action.closed_in_drill_id == next_drill.id
+
+
+def test_a_feedback_quote_becomes_a_note_with_one_click(
+    live_server: Any, page: Any, district: Any, organizer: Any, make_drill: Any, make_supporter: Any
+) -> None:
+    from watchnet.feedback.models import Feedback, Viewpoint
+    from watchnet.kpt.models import KptItem
+
+    drill = make_drill(district, title="声掛け訓練")
+    walker = make_supporter(district, name="山田 花子")
+    quote = "正面から声を掛けてもらえて安心した。"
+    long_quote = "とても長い感想。" * 70  # over the 500 characters of a note
+    for n, (viewpoint, text) in enumerate(
+        [(Viewpoint.called, quote), (Viewpoint.caller, long_quote), (Viewpoint.observer, " ")]
+    ):
+        db.session.add(
+            Feedback(
+                drill_id=drill.id,
+                supporter_id=walker.id,
+                viewpoint=viewpoint,
+                text=text,
+                client_id=f"q-{n}",
+            )
+        )
+    db.session.commit()
+    browser_login(page, live_server, organizer)
+    page.goto(f"{live_server.url}/drills/{drill.id}/kpt")
+    quotes = page.locator("#kpt-quotes .kpt-quote")
+    assert quotes.count() == 2  # the blank one is left out, and no author's name is shown
+    assert "山田" not in page.locator("#kpt-quotes").inner_text()
+    quotes.nth(0).locator("button[data-quote-kind=keep]").click()
+    page.locator("#kpt-items-keep .kpt-text", has_text=quote).wait_for(timeout=5000)
+    db.session.expire_all()
+    assert [i.text for i in db.session.scalars(sa.select(KptItem))] == [quote]
+    quotes.nth(1).locator("button[data-quote-kind=problem]").click()
+    assert page.locator("#kpt-new-problem").input_value() == long_quote
+    assert "500" in page.locator("#kpt-status").inner_text()

@@ -29,6 +29,7 @@ import pytest
 import sqlalchemy as sa
 
 from watchnet.alerts.services import AlertInput, start_alert
+from watchnet.core.config import TRANSPORT_TIMEOUT_SETTINGS
 from watchnet.core.dbtypes import utcnow
 from watchnet.core.extensions import db
 from watchnet.jobs.deliveries import RECORD_GROUP
@@ -176,8 +177,8 @@ def _env(database_url: str, tmp_path: Path, smtp_port: int) -> dict[str, str]:
         WATCHNET_SMTP_HOST="127.0.0.1",
         WATCHNET_SMTP_PORT=str(smtp_port),
         WATCHNET_DELIVERY_LEASE_S=str(LEASE_S),
-        WATCHNET_SMTP_TIMEOUT_S="1",
-        WATCHNET_WEBHOOK_TIMEOUT_S="1",
+        # Every channel's timeout counts towards the lease.
+        **{f"WATCHNET_{name}": "1" for name in TRANSPORT_TIMEOUT_SETTINGS},
         WATCHNET_DELIVERY_BACKOFF_S="1",
     )
 

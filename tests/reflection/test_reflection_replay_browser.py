@@ -37,3 +37,34 @@ def test_moving_the_replay_slider_changes_the_steps_on_the_map(
     page.keyboard.press("End")
     page.wait_for_selector("#replay-summary[data-visible-steps='11']")
     assert "11" in summary.inner_text()
+
+
+def test_the_heat_map_follows_the_slider_and_the_event_list_moves_the_replay(
+    live_server, page, organizer, known_drill
+):
+    browser_login(page, live_server, organizer)
+    page.goto(f"{live_server.url}/drills/{known_drill.drill.id}/replay")
+    page.wait_for_selector("#replay-summary[data-visible-steps='11']")
+    heat_points = """() => {
+        let n = -1;
+        window.watchnetMaps.main.eachLayer((l) => {
+            if (L.HeatLayer && l instanceof L.HeatLayer) { n = l._latlngs.length; }
+        });
+        return n;
+    }"""
+    at_end = page.evaluate(heat_points)
+    assert at_end > 1
+    slider = page.locator("#replay-slider")
+    slider.focus()
+    page.keyboard.press("Home")
+    page.wait_for_selector("#replay-summary[data-visible-steps='1']")
+    assert page.evaluate(heat_points) < at_end
+
+    events = page.locator("#replay-events li")
+    assert events.count() == 11
+    assert events.nth(5).get_attribute("class") == "is-future"
+    events.nth(5).locator("button").click()  # the sixth step: the replay moves to it
+    page.wait_for_selector("#replay-summary[data-visible-steps='6']")
+    assert events.nth(5).get_attribute("aria-current") == "step"
+    assert "is-future" not in (events.nth(4).get_attribute("class") or "")
+    assert "is-future" in (events.nth(6).get_attribute("class") or "")

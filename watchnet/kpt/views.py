@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -13,11 +22,15 @@ from watchnet.auth.access import ensure_district, get_in_district_or_404, staff_
 from watchnet.core.errors import UserInputError
 from watchnet.core.extensions import db
 from watchnet.core.refusal import refuse_json
+from watchnet.drills.map_data import drill_map_data
 from watchnet.drills.models import Drill
+from watchnet.drills.services import district_landmarks
 from watchnet.feedback.labels import VIEWPOINT_LABELS
+from watchnet.feedback.services import feedback_for_drill
 from watchnet.kpt import services
 from watchnet.kpt.forms import CloseActionForm, NewsletterForm
-from watchnet.kpt.models import KptKind
+from watchnet.kpt.models import KPT_TEXT_MAX, KptKind
+from watchnet.maps.drill_maps import drill_map_parts, tile_settings
 
 bp = Blueprint("kpt", __name__)
 
@@ -42,8 +55,20 @@ def _body() -> dict[str, Any]:
 def board(drill_id: int) -> str:
     """The projector-friendly Keep / Problem / Try board; static/js/kpt_board.js edits it."""
     drill = _load_drill(drill_id)
+    # What participants wrote, by viewpoint, to turn into a note with one click (no names:
+    # the board is projected in the reflection hour).
+    quotes = [
+        (str(VIEWPOINT_LABELS.get(f.viewpoint.value, f.viewpoint.value)), f.text.strip())
+        for f in feedback_for_drill(drill)
+        if f.text.strip()
+    ]
     return render_template(
-        "kpt/board.html", drill=drill, kinds=list(KptKind), state=services.board_state(drill)
+        "kpt/board.html",
+        drill=drill,
+        kinds=list(KptKind),
+        state=services.board_state(drill),
+        quotes=quotes,
+        text_max=KPT_TEXT_MAX,
     )
 
 
@@ -151,9 +176,15 @@ def close_action(district_id: int, action_item_id: int) -> ResponseReturnValue:
 def report(drill_id: int) -> str:
     """The printable A4 report of the drill and its reflection."""
     drill = _load_drill(drill_id)
+    route_map = drill_map_parts(
+        drill_map_data(drill),
+        district_landmarks(drill.district_id),
+        tile_settings(current_app.config),
+    )
     return render_template(
         "kpt/report.html",
         drill=drill,
+        map_parts=route_map,
         viewpoint_labels=VIEWPOINT_LABELS,
         **services.report_context(drill),
     )

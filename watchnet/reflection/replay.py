@@ -13,6 +13,7 @@ from typing import Any
 from folium.plugins import HeatMap
 
 from watchnet.core.labels import label
+from watchnet.core.timefmt import format_time
 from watchnet.drills.models import Drill
 from watchnet.maps.builders import (
     MapParts,
@@ -92,6 +93,7 @@ def replay_data(
         steps.append(
             {
                 "t": _ms(s.done_at),
+                "clock": format_time(s.done_at),
                 "lat": lat,
                 "lon": lon,
                 "step": s.step,
