@@ -38,6 +38,10 @@ PUBLIC_ENDPOINTS = {
     "auth.supporter_signin",
     "api-docs.openapi_json",
     "core.healthz_delivery",
+    # The installable app: its manifest, service worker and offline page name nobody.
+    "webapp.manifest",
+    "webapp.service_worker",
+    "webapp.offline",
     # The SMS/voice gateway's callbacks: refused with 403 unless signed with the auth token.
     "twilio_hooks.voice_answer",
     "twilio_hooks.delivery_status",
@@ -53,6 +57,8 @@ SUPPORTER_ENDPOINTS = {
     "people.set_my_quiet_hours",
     "people.send_my_test",
     "people.add_my_phone",
+    "people.save_push_subscription",
+    "people.delete_push_subscription",
     # The supporter's own LINE link (a code to send, unlinking): their own channel only.
     "people.line_code",
     "people.line_unlink",

@@ -84,6 +84,7 @@ def init_app(app: Flask) -> None:
     from watchnet.auth.views import bp as auth_bp
     from watchnet.core.errors import register_error_handlers
     from watchnet.core.views import bp as core_bp
+    from watchnet.core.webapp import bp as webapp_bp
     from watchnet.districts.views import bp as districts_bp
     from watchnet.drills.views import bp as drills_bp
     from watchnet.feedback.views import bp as feedback_bp
@@ -97,6 +98,7 @@ def init_app(app: Flask) -> None:
 
     # The gateway's callbacks may report a number gone; people switches it off (hooks).
     from watchnet.people import channels as _people_channels  # noqa: F401
+    from watchnet.people.push_views import save_push_subscription  # noqa: F401  (on people_bp)
     from watchnet.people.views import bp as people_bp
     from watchnet.reflection.views import bp as reflection_bp
     from watchnet.registry.views import bp as registry_bp
@@ -107,6 +109,7 @@ def init_app(app: Flask) -> None:
 
     for bp in (
         core_bp,
+        webapp_bp,
         admin_bp,
         auth_bp,
         people_bp,

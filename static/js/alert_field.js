@@ -6,13 +6,15 @@
  * own, because the queue sends JSON only. The page polls GET state every few seconds: a
  * widened radius, a re-centred last-seen point, sectors taken by others and the all-clear
  * arrive without a reload. On the all-clear everything personal is removed from the DOM (not
- * hidden) and this phone's stored items for the alert are deleted.
+ * hidden) and this phone's stored items for the alert are deleted, with the service worker's
+ * copy of the page (lib/webapp.js).
  * User text only enters the page through textContent, never as HTML.
  */
 import { FieldQueue, newId } from "./field_queue.js";
 import { $, fmt, messenger, readJson, show, storageGet, storageSet } from "./lib/dom.js";
 import { positionWatcher } from "./lib/geolocation.js";
 import { poll as pollEvery } from "./lib/live.js";
+import { forgetOfflineCopies, onNotificationTap } from "./lib/webapp.js";
 
 const POLL_MS = 4000;
 const MIN_POSITION_INTERVAL_MS = 15000;  // a walking searcher: one report per ~20 m
@@ -336,6 +338,9 @@ function init() {
       });
     } catch (e) { /* nothing stored */ }
     outbox.memory = [];
+    // The phone's stored copy of this page (for a reload without network) goes too; when the
+    // supporter's access ended, every stored page of theirs does.
+    forgetOfflineCopies(s.status === "revoked" ? "" : window.location.pathname);
     if (hasMap) { try { map.remove(); } catch (e) { /* already gone */ } }
     const live = $("alert-live");
     if (live && live.parentNode) { live.parentNode.removeChild(live); }
@@ -653,6 +658,7 @@ function init() {
   queue.flush();
   sendSightings();
   poller = pollEvery(stateUrl, onStateResponse, { intervalMs: POLL_MS });
+  onNotificationTap(poll);  // a tapped notification about this alert: ask for the news now
   st.pollTimer = window.setInterval(sendSightings, POLL_MS);  // sightings waiting offline
   document.body.dataset.alertReady = "1";
 }

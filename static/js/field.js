@@ -10,6 +10,7 @@ import { $, csrfToken, fmt, messenger, readJson, show, storageGet, storageSet, u
 import { haversine } from "./lib/geo.js";
 import { positionWatcher } from "./lib/geolocation.js";
 import { stream } from "./lib/live.js";
+import { forgetOfflineCopies } from "./lib/webapp.js";
 
 const OWN_COLOR = "#1a5fb4";
 const HELP_COLOR = "#b3261e";
@@ -85,7 +86,9 @@ function init() {
     onChange: renderQueue,
     onSent: function (item, json) { handleSent(item, json); },
     onFailed: function (item, message, status, json) { handleFailed(item, message, status, json); },
-    onSignedOut: function () { say(t.signed_out, "error"); }
+    // Signed out (link revoked, supporter deactivated, session over): the queue keeps its
+    // items, but the phone's stored copies of the supporter's pages go.
+    onSignedOut: function () { say(t.signed_out, "error"); forgetOfflineCopies(""); }
   });
 
   function handleSent(item, json) {

@@ -159,3 +159,26 @@ def test_a_double_tap_sends_one_test(app, live_server, phone_page, smtp_sink, su
     page.click("#send-test")
     page.wait_for_selector("#test-error")
     assert "秒後に送れます" in page.inner_text("#test-error")
+
+
+@pytest.mark.browser
+def test_notifications_are_turned_on_from_the_channels_page_too(live_server, phone_page, supporter):
+    from tests.webapp.test_webapp_browser import FAKE_PUSH_MANAGER
+
+    page = phone_page
+    page.context.grant_permissions(["notifications"], origin=live_server.url)
+    page.context.add_init_script(FAKE_PUSH_MANAGER)
+    page.goto(f"{live_server.url}/s/{make_signin_token(supporter)}")
+    page.goto(f"{live_server.url}/me/channels")
+    page.wait_for_selector("#notify-status[data-state='off']")
+    page.get_by_role("button", name="通知をオンにする").click()
+    page.wait_for_selector("#notify-status[data-state='on']")
+    page.reload()
+    page.wait_for_selector("#notify-status[data-state='on']")
+    # The page lists the phone with the others, in plain words.
+    device = page.locator("#push-devices li")
+    assert device.count() == 1 and "オン" in device.inner_text()
+    summary = page.locator("#channel-summary li[data-channel='push']")
+    assert "スマートフォンへの通知" in summary.inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    assert page.errors == []

@@ -21,6 +21,7 @@ from flask import (
     abort,
     current_app,
     jsonify,
+    make_response,
     render_template,
     request,
 )
@@ -37,6 +38,7 @@ from watchnet.core.dbtypes import utcnow
 from watchnet.core.errors import _messages, handle_http_exception, json_error
 from watchnet.core.extensions import csrf, db
 from watchnet.core.phones import tel_href
+from watchnet.core.webapp import is_offline_fill, mark_offline_copy
 from watchnet.maps.builders import new_map, render_parts
 from watchnet.maps.drill_maps import tile_settings
 from watchnet.tracking.schemas import InvalidPayload, parse_positions
@@ -52,7 +54,9 @@ PAGE_ENDPOINTS = frozenset({"alert_field.show", "alert_field.photo"})
 @bp.after_request
 def _private(response: Response) -> Response:
     """Every answer of the link (pages, photos, JSON, errors) may carry personal details and
-    the token: never cached, never sent on as a Referer, never indexed."""
+    the token: never cached, never sent on as a Referer, never indexed. (The one exception is
+    the supporter's own service worker keeping the active page, which its response allows
+    with the Watchnet-Offline-Copy header: see watchnet/core/webapp.py.)"""
     response.headers["Cache-Control"] = "no-store, private"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Robots-Tag"] = "noindex, nofollow"
@@ -180,11 +184,11 @@ def show(token: str) -> ResponseReturnValue:
     if not alert.is_active:
         return render_template("alerts/field/closed.html", state=fs.closed_state(alert))
     alert_services.mark_opened(recipient)
-    fs.record_link_view(recipient)
+    fs.record_link_view(recipient, what="offline_copy" if is_offline_fill() else "page")
     db.session.commit()
     tiles = tile_settings(current_app.config)
     map_parts = render_parts(new_map((alert.last_seen_lat, alert.last_seen_lon), tiles, 14))
-    return render_template(
+    page = render_template(
         "alerts/field/show.html",
         alert=alert,
         recipient=recipient,
@@ -194,6 +198,9 @@ def show(token: str) -> ResponseReturnValue:
         tel_href=tel_href(alert.contact_phone),
         map_parts=map_parts,
     )
+    # Only the active alert page may be kept by the phone's service worker, and only until the
+    # alert closes or the access ends (watchnet/core/webapp.py says how the copy goes).
+    return mark_offline_copy(make_response(page))
 
 
 @bp.get("/<token>/photos/<int:photo_id>")

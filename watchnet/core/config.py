@@ -141,6 +141,18 @@ DEFAULTS: dict[str, Any] = {
     "HEALTH_DISPATCHER_STALE_S": 30,
     "HEALTH_SCHEDULER_STALE_S": 90,
     "HEALTH_DELIVERY_MAX_AGE_S": 120,
+    # Web Push subscriptions are accepted only for endpoints on these hosts (and hosts below
+    # them): the push services of Chrome/Android, Firefox, Safari/iOS and Edge. "*" = any
+    # https host. The dispatcher POSTs to the endpoint, so this keeps it off other hosts.
+    "PUSH_ENDPOINT_HOSTS": [
+        "fcm.googleapis.com",
+        "push.services.mozilla.com",
+        "push.apple.com",
+        "notify.windows.com",
+    ],
+    # The supporter pages a phone keeps for a reload without network (watchnet/core/webapp.py)
+    # are deleted after this many hours, or sooner (alert closed, access ended).
+    "OFFLINE_COPY_MAX_AGE_H": 24,
     # --- Web hardening (read by watchnet.core.security) ---
     # Session cookie only over HTTPS: None = on when PUBLIC_BASE_URL starts with https://.
     "SESSION_COOKIE_SECURE": None,
@@ -175,7 +187,13 @@ _FLOAT_KEYS = {
 _INT_KEYS = {
     key for key, value in DEFAULTS.items() if isinstance(value, int) and not isinstance(value, bool)
 } - _FLOAT_KEYS
-_LIST_KEYS = {"LANGUAGES", "ALERT_RADIUS_SCHEDULE", "CHANNEL_CHAINS", "ESCALATION_STEPS"}
+_LIST_KEYS = {
+    "LANGUAGES",
+    "ALERT_RADIUS_SCHEDULE",
+    "CHANNEL_CHAINS",
+    "ESCALATION_STEPS",
+    "PUSH_ENDPOINT_HOSTS",
+}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 # Allowed ranges (inclusive) of numeric settings; checked at start-up of every process.
@@ -219,6 +237,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "HEALTH_DISPATCHER_STALE_S": (1, 86400),
     "HEALTH_SCHEDULER_STALE_S": (1, 86400),
     "HEALTH_DELIVERY_MAX_AGE_S": (1, 86400),
+    "OFFLINE_COPY_MAX_AGE_H": (1, 24 * 30),
 }
 
 

@@ -68,6 +68,10 @@ def content_security_policy(nonce: str | None, tiles: str | None) -> str:
         f"img-src {img_src}",
         "connect-src 'self'",  # fetch and EventSource go to this site only
         "font-src 'self'",
+        # The supporters' service worker (/sw.js) and the app manifest come from this site
+        # (watchnet/core/webapp.py); said outright rather than left to default-src.
+        "worker-src 'self'",
+        "manifest-src 'self'",
         "object-src 'none'",
         "base-uri 'self'",
         "form-action 'self'",

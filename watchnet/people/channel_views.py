@@ -44,6 +44,7 @@ from watchnet.people.channel_services import (
 from watchnet.people.channels import add_phone_channel, remove_phone_channel
 from watchnet.people.line_views import line_section
 from watchnet.people.models import ChannelTest, Supporter
+from watchnet.people.push_views import push_button
 from watchnet.people.views import bp
 
 POLL_MS = 1500  # how often the page asks for a test's outcome while it is under way
@@ -122,6 +123,7 @@ def _page(status: int = 200, **forms: Any) -> tuple[str, int]:
         lines=channel_lines(supporter),
         phones=phone_entries(supporter),
         line=line_section(supporter),
+        push=push_button(supporter.id),
         test=test,
         outcomes=outcomes,
         interval_text=_interval_text(interval_between_tests_s()),

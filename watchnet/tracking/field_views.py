@@ -13,6 +13,7 @@ from flask import (
     Response,
     abort,
     current_app,
+    make_response,
     redirect,
     render_template,
     request,
@@ -36,6 +37,7 @@ from watchnet.core.dbtypes import utcnow
 from watchnet.core.errors import _messages, handle_http_exception, json_error
 from watchnet.core.extensions import db
 from watchnet.core.timefmt import to_local
+from watchnet.core.webapp import mark_offline_copy
 from watchnet.drills.map_data import drill_map_data
 from watchnet.drills.models import Drill, DrillStatus, Participant
 from watchnet.drills.participations import upcoming_participations
@@ -338,13 +340,14 @@ def drill_page(drill_id: int) -> ResponseReturnValue:
         district_landmarks(drill.district_id),
         tile_settings(current_app.config),
     )
-    return render_template(
+    page = render_template(
         "field/drill.html",
         drill=drill,
         participant=participant,
         map_parts=parts,
         team_color=safe_color(participant.team.color if participant.team else None),
     )
+    return mark_offline_copy(make_response(page))  # a reload without network shows it
 
 
 def _is_drill_of_the_day(drill: Drill) -> bool:
