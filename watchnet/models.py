@@ -20,7 +20,13 @@ from watchnet.jobs.models import SchedulerJobRun, SchedulerLease, WorkerHeartbea
 from watchnet.kpt.models import ActionItem, KptBoard, KptItem, NewsletterDraft
 from watchnet.notifications.models import Delivery
 from watchnet.people.line_models import LineCodeFailure, LineLinkCode, LineWebhookEvent
-from watchnet.people.models import NotificationAddress, StaffUser, Supporter, SupporterImport
+from watchnet.people.models import (
+    ChannelTest,
+    NotificationAddress,
+    StaffUser,
+    Supporter,
+    SupporterImport,
+)
 from watchnet.practice_calls.models import PracticeCall, PracticeCallRecipient
 from watchnet.registry.models import AtRiskPerson, Consent, FamilyContact, PersonPhoto, UsualPlace
 from watchnet.tracking.models import (
@@ -57,6 +63,7 @@ __all__ = [
     "PositionReport",
     "ApiToken",
     "AuditEvent",
+    "ChannelTest",
     "Checkpoint",
     "SchedulerJobRun",
     "SchedulerLease",

@@ -74,6 +74,9 @@ DEFAULTS: dict[str, Any] = {
     # tries the next tier after that many minutes unless the person opened or answered.
     "CHANNEL_CHAINS": ["*=push line email webhook > sms > voice"],
     "ESCALATION_STEPS": ["alert=5", "practice_call=5"],
+    # A supporter's 「テスト通知を送る」 queues at most one test per this many seconds (each
+    # press sends on every channel they have: SMS and calls cost the city money).
+    "TEST_NOTIFICATION_INTERVAL_S": 60,
     # Web Push (watchnet/notifications/vapid.py). The VAPID key pair is generated once into
     # instance/vapid_private_key.pem unless VAPID_PRIVATE_KEY is set (PEM, or the base64url
     # raw 32-byte key most tools print); VAPID_PUBLIC_KEY, when set, must belong to it.
@@ -211,6 +214,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "PUSH_TIMEOUT_S": (0.1, 600),
     "TWILIO_TIMEOUT_S": (0.1, 600),
     "DELIVERY_MAX_ATTEMPTS": (1, 1000),
+    "TEST_NOTIFICATION_INTERVAL_S": (0, 86400),
     "DELIVERY_BACKOFF_S": (0, 86400),
     "DELIVERY_BACKOFF_MAX_S": (0, 7 * 86400),
     "GEOCODER_TIMEOUT_S": (0.1, 60),
