@@ -135,7 +135,11 @@ def demo_command(
         return
     from watchnet.core.config import twilio_configured
 
-    helpers = start_demo_helpers(app.instance_path, phone_gateway=twilio_configured(app.config))
+    helpers = start_demo_helpers(
+        app.instance_path,
+        phone_gateway=twilio_configured(app.config),
+        line_account=bool(app.config.get("LINE_CHANNEL_ACCESS_TOKEN")),
+    )
     click.echo("")
     try:
         run_gunicorn(app, f"{host}:{port}", workers, threads, access_log=False)
@@ -144,12 +148,13 @@ def demo_command(
 
 
 def start_demo_helpers(
-    instance_path: str, phone_gateway: bool = False
+    instance_path: str, phone_gateway: bool = False, line_account: bool = False
 ) -> list[subprocess.Popen[bytes]]:
     """The dispatcher and the scheduler, each its own process as in production, so that the
     demo's alerts, reminders and help calls are delivered. Without SMTP settings the e-mail
-    goes into a Maildir in the instance folder (readable with any mail program); without an
-    SMS/voice gateway, SMS and calls go into files in its outbox folder."""
+    goes into a Maildir in the instance folder (readable with any mail program); without a LINE
+    account or an SMS/voice gateway, LINE messages, SMS and calls go into files in its outbox
+    folder."""
     env = dict(os.environ)
     if not env.get("WATCHNET_SMTP_HOST") and not env.get("WATCHNET_MAIL_MAILDIR"):
         env["WATCHNET_MAIL_MAILDIR"] = "demo-mail"
@@ -158,8 +163,10 @@ def start_demo_helpers(
             f"  e-mail:   into {os.path.join(instance_path, env['WATCHNET_MAIL_MAILDIR'])}"
             " (Maildir; no SMTP server is used)"
         )
+    outbox = os.path.join(instance_path, "outbox")
+    if not line_account:
+        click.echo(f"  LINE:     into {outbox}/line (JSON); no LINE account is used")
     if not phone_gateway:
-        outbox = os.path.join(instance_path, "outbox")
         click.echo(
             f"  SMS/calls: into {outbox}/sms (text) and {outbox}/voice (TwiML); no gateway is used"
         )
