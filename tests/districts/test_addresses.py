@@ -211,6 +211,21 @@ def test_utf8_with_other_header_spellings_and_the_zip_from_mlit_read_alike(
     )  # 八幡町123 came from the UTF-8 file already
 
 
+def test_the_town_level_file_reads_too_and_names_the_town(app: Flask, tmp_path: Path) -> None:
+    # 大字・町丁目レベル位置参照情報: codes, names and one representative point per town.
+    header = ["都道府県コード", "都道府県名", "市区町村コード", "市区町村名", "大字町丁目コード"]
+    header += ["大字町丁目名", "緯度", "経度", "原典資料コード", "大字・字・丁目区分コード"]
+    town = ["10", "群馬県", "10202", "高崎市", "102020123000", "八幡町", "36.334", "138.946"]
+    path = write_csv(tmp_path / "10_2024_oaza.csv", [town + ["3", "1"]], header=header)
+    result = run_import(app, str(path))
+    assert "1 rows read, 1 address points added" in result.output
+    point = db.session.scalar(sa.select(AddressPoint))
+    assert point is not None and (point.town, point.block) == ("八幡町", "")
+    from watchnet.districts.addresses import address_text
+
+    assert address_text(point) == "高崎市八幡町"
+
+
 def test_a_file_that_is_no_address_file_is_refused_with_a_message(
     app: Flask, tmp_path: Path
 ) -> None:
