@@ -13,7 +13,7 @@ from watchnet.alerts.models import (
 from watchnet.audit.models import AuditEvent
 from watchnet.auth.models import ApiToken, LoginAttempt
 from watchnet.core.models import GeocodeCache
-from watchnet.districts.models import District, Landmark
+from watchnet.districts.models import AddressImport, AddressPoint, District, Landmark
 from watchnet.drills.models import Checkpoint, Drill, Participant, RoutePoint, Team
 from watchnet.feedback.models import Feedback, FeedbackTheme
 from watchnet.jobs.models import SchedulerJobRun, SchedulerLease, WorkerHeartbeat
@@ -39,6 +39,8 @@ from watchnet.tracking.models import (
 )
 
 __all__ = [
+    "AddressImport",
+    "AddressPoint",
     "Alert",
     "AlertEvent",
     "AlertRecipient",

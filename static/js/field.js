@@ -258,7 +258,8 @@ function init() {
 
   // ------------------------------------------------------------------ where am I?
 
-  const whereText = $("where-sentence");
+  const whereText = $("where-main");
+  const whereCoords = $("where-coords");
   const speakBtn = $("where-speak");
   let lastWhere = null;
   if (!("speechSynthesis" in window)) { speakBtn.hidden = true; }
@@ -277,26 +278,28 @@ function init() {
       const d = haversine(p, cp);
       if (!best || d < best.d) { best = { cp: cp, d: d }; }
     });
-    let sentence = fmt(t.where_coords, { coords: coordsText(p) });
-    if (best) {
-      sentence = fmt(t.where_near, { name: best.cp.name, m: Math.round(best.d / 10) * 10 }) + " " + sentence;
-    }
-    return sentence;
+    // The coordinates go below the sentence (and into a help call apart), not into it.
+    if (best) { return fmt(t.where_near, { name: best.cp.name, m: Math.round(best.d / 10) * 10 }); }
+    return fmt(t.where_coords, { coords: coordsText(p) });
   }
 
   $("where-btn").addEventListener("click", function () {
     show($("where-panel"), true);
     whereText.textContent = t.where_loading;
+    whereCoords.textContent = "";
     speakBtn.disabled = true;
     currentPosition().then(function (p) {
       if (!p) { whereText.textContent = t.gps_unavailable; return null; }
+      let coordsLine = fmt(t.where_coords, { coords: coordsText(p) });
       return fetchWhere(p).then(function (json) {
         lastWhere = json.sentence;
+        coordsLine = json.coords_sentence || coordsLine;
       }, function () {
         lastWhere = localWhere(p);
         say(t.where_offline, "info");
       }).then(function () {
         whereText.textContent = lastWhere;
+        whereCoords.textContent = coordsLine;
         speakBtn.disabled = false;
       });
     });

@@ -411,11 +411,11 @@ def test_where_am_i_shows_a_sentence_with_the_nearest_place(
     page.wait_for_function(
         "document.getElementById('where-sentence').textContent.indexOf('36.33405') >= 0"
     )
-    sentence = page.inner_text("#where-sentence")
+    sentence = page.inner_text("#where-main")
     assert "八幡公民館前" in sentence
     page.click("#where-speak")
     spoken = page.evaluate("window.__spoken")
-    assert spoken == [[sentence.strip(), "ja-JP"]]
+    assert spoken == [[sentence.strip(), "ja-JP"]]  # the sentence, not the coordinates
 
 
 def test_the_approach_guide_is_one_tap_away(live_server, phone, live_drill, supporter):

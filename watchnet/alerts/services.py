@@ -48,6 +48,7 @@ from watchnet.core.extensions import db
 from watchnet.core.geo import is_valid_latlon
 from watchnet.core.i18n import default_locale, recipient_locale
 from watchnet.districts.models import District
+from watchnet.districts.places import district_places, place_phrase
 from watchnet.notifications.hooks import Answer, register_answer_handler
 from watchnet.notifications.models import Delivery, DeliveryChannel, DeliveryStatus
 from watchnet.notifications.services import record_opened, stop_chains, stop_topic_chains
@@ -322,7 +323,9 @@ def start_alert(
         last_seen_at=data.last_seen_at,
         last_seen_lat=float(data.last_seen_lat),
         last_seen_lon=float(data.last_seen_lon),
-        last_seen_place=data.last_seen_place.strip(),
+        # A map click alone still gives supporters a place they can find, not coordinates.
+        last_seen_place=data.last_seen_place.strip()
+        or last_seen_phrase(district, float(data.last_seen_lat), float(data.last_seen_lon)),
         police_informed=data.police_informed,
         police_station=data.police_station.strip(),
         police_case_number=data.police_case_number.strip(),
@@ -504,16 +507,12 @@ def override_radius(alert: Alert, radius_m: float | None, actor: Actor) -> int:
     return 0
 
 
-def _place_phrase(alert: Alert, lat: float, lon: float) -> str:
-    """Where a point is, relative to the district's nearest landmark (default language)."""
-    from watchnet.core.geo import NamedPlace, nearest_place, relative_phrase
-    from watchnet.districts.services import landmarks_of
-
-    places = [NamedPlace(lm.name, lm.lat, lm.lon) for lm in landmarks_of(alert.district)]
-    best = nearest_place((lat, lon), places)
-    if best is None or best[1] > 3000:
-        return ""
-    return relative_phrase((lat, lon), best[0], default_locale()[:2])
+def last_seen_phrase(district: District, lat: float, lon: float) -> str:
+    """Where a point is, in words supporters can find (the imported address, the geocoder's,
+    or the nearest landmark with direction and distance), in the default language."""
+    language = default_locale()
+    with force_locale(language):
+        return place_phrase(lat, lon, district_places(district), language[:2])[:300]
 
 
 def recentre_alert(alert: Alert, sighting: Sighting, actor: Actor) -> int:
@@ -527,7 +526,7 @@ def recentre_alert(alert: Alert, sighting: Sighting, actor: Actor) -> int:
     if sighting.recentred:
         return 0
     at = utcnow()
-    place = _place_phrase(alert, sighting.lat, sighting.lon)
+    place = last_seen_phrase(alert.district, sighting.lat, sighting.lon)
     if not _claim_revision(
         alert,
         last_seen_at=sighting.seen_at,

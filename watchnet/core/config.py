@@ -103,6 +103,10 @@ DEFAULTS: dict[str, Any] = {
     # form's address search, e.g. "http://127.0.0.1:8080"; None = off.
     "GEOCODER_URL": None,
     "GEOCODER_TIMEOUT_S": 2.0,
+    # "Where am I" names the address of the nearest imported address point (街区レベル
+    # 位置参照情報, `watchnet addresses import`) when it is at most this far; beyond, the
+    # geocoder is asked, then the nearest landmark is named.
+    "ADDRESS_POINT_RADIUS_M": 150.0,
     "HELP_CALL_NEAREST": 2,  # how many of the nearest other participants a help call reaches
     "POSITION_MAX_BATCH": 100,  # positions per request from a phone
     # Server-sent events (a phone's field page, the organizer's live view). 0 s: each stream
@@ -218,6 +222,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "DELIVERY_BACKOFF_S": (0, 86400),
     "DELIVERY_BACKOFF_MAX_S": (0, 7 * 86400),
     "GEOCODER_TIMEOUT_S": (0.1, 60),
+    "ADDRESS_POINT_RADIUS_M": (10, 2000),
     "HELP_CALL_NEAREST": (0, 100),
     "POSITION_MAX_BATCH": (1, 10000),
     "FIELD_SSE_LIFETIME_S": (0, 86400),

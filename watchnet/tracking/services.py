@@ -16,13 +16,14 @@ from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
 
-from watchnet.core import geo, geocoding
+from watchnet.core import geo
 from watchnet.core.dbtypes import utcnow
 from watchnet.core.extensions import db
 from watchnet.core.i18n import recipient_locale
 from watchnet.core.insert_once import insert_once, insert_or_get
 from watchnet.core.labels import label
 from watchnet.core.urls import public_url
+from watchnet.districts.places import describe_place, district_places, format_coords
 from watchnet.drills.models import Checkpoint, Drill, DrillStatus, Participant
 from watchnet.people.models import StaffRole, StaffUser, Supporter, staff_district
 from watchnet.people.notify import notify_staff, notify_supporter
@@ -408,59 +409,35 @@ _STORED_KEYS = ("client_id", "lat", "lon", "accuracy_m", "recorded_at")
 
 
 def _places(drill: Drill) -> list[geo.NamedPlace]:
-    places = [geo.NamedPlace(lm.name, lm.lat, lm.lon) for lm in drill.district.landmarks]
+    places = district_places(drill.district)
     places += [geo.NamedPlace(cp.name, cp.lat, cp.lon) for cp in drill.checkpoints]
     return places
-
-
-def format_coords(lat: float, lon: float) -> str:
-    """Coordinates as read aloud or typed into a map: "36.33380, 138.94600"."""
-    return f"{lat:.5f}, {lon:.5f}"
 
 
 def place_sentences(drill: Drill, lat: float, lon: float, own: str) -> dict[str, str]:
     """The place of a help call in every language of the app, for viewers whose language is
     not the caller's: the caller's own sentence (it may hold an address the geocoder gave the
-    phone) in the caller's language, the nearest place and the coordinates in the others (no
-    geocoder round trip while the call is being raised)."""
+    phone) in the caller's language; in the others the imported address or the nearest place
+    (no geocoder round trip while the call is being raised)."""
     mine = _language()
     sentences = {mine: own}
-    nearest = geo.nearest_place((lat, lon), _places(drill))
+    places = _places(drill)
     for language in current_app.config["LANGUAGES"]:
         if language in sentences:
             continue
         with force_locale(language):
-            relative = geo.relative_phrase((lat, lon), nearest[0], language) if nearest else None
-            parts = [_("You are %(place)s.", place=relative)] if relative else []
-            parts.append(_("Latitude and longitude: %(coords)s.", coords=format_coords(lat, lon)))
-        sentences[language] = " ".join(parts)
+            sentences[language] = describe_place(lat, lon, places, language, online=False).sentence
     return sentences
 
 
 def describe_location(
     drill: Drill, lat: float, lon: float, language: str | None = None
 ) -> dict[str, Any]:
-    """The "where am I" sentence: nearest landmark or checkpoint, address when the geocoder
-    answers, and the coordinates. Always returns a sentence; never raises for the geocoder."""
+    """The "where am I" answer: a sentence to read aloud (the imported address, else the
+    geocoder's, else the nearest landmark or checkpoint; see districts/places.py) and the
+    coordinates apart. Always returns a sentence; never raises for the geocoder."""
     language = language or _language()
-    nearest = geo.nearest_place((lat, lon), _places(drill))
-    relative = geo.relative_phrase((lat, lon), nearest[0], language) if nearest else None
-    address = geocoding.reverse_geocode(lat, lon, language)
-    coords = format_coords(lat, lon)
-    parts = []
-    if relative:
-        parts.append(_("You are %(place)s.", place=relative))
-    if address:
-        parts.append(_("Address: around %(address)s.", address=address))
-    parts.append(_("Latitude and longitude: %(coords)s.", coords=coords))
-    return {
-        "sentence": " ".join(parts),
-        "relative": relative,
-        "address": address,
-        "lat": lat,
-        "lon": lon,
-        "coords": coords,
-    }
+    return describe_place(lat, lon, _places(drill), language).as_dict()
 
 
 def nearest_checkpoint(drill: Drill, lat: float, lon: float) -> dict[str, Any] | None:

@@ -168,6 +168,7 @@ def _render_start(
         centre = (float(form.last_seen_lat.data), float(form.last_seen_lon.data))
     parts = place_picker_parts(centre, tile_settings(current_app.config), places)
     persons = [(p, consent_info(p, today).state) for p in alertable_persons(district.id)]
+    home = places[0] if places and person and person.home_lat else None
     return render_template(
         "alerts/staff/start.html",
         district=district,
@@ -176,7 +177,10 @@ def _render_start(
         consent=info,
         persons=persons,
         map_parts=parts,
-        home=places[0] if places and person and person.home_lat else None,
+        home=home,
+        # What 「自宅付近」 puts into the place text, which travels in every message: a place
+        # supporters can find (whose home? they cannot know), or nothing.
+        home_place=services.last_seen_phrase(district, home.lat, home.lon) if home else "",
         geocode_url=url_for(".geocode_address", district_id=district.id),
     ), status
 
