@@ -627,7 +627,11 @@ function init() {
   }
 
   noteEl.value = storageGet(draftKey, "") || "";
-  noteEl.addEventListener("input", saveDraft);
+  noteEl.addEventListener("input", function () {
+    saveDraft();
+    // A new note is being written: the last one's 「保存しました」 no longer speaks of it.
+    if (noteStatusEl.dataset.state === "saved") { noteStatus("", ""); }
+  });
 
   $("note-save").addEventListener("click", function () {
     const text = noteEl.value.trim();
