@@ -695,7 +695,8 @@ function init() {
     if (!clientId) { forgetOwnHelp(); return; }
     state.endedOwn = state.endedOwn.concat([clientId]).slice(-20);
     storageSet(drillKey + ".help_ended", state.endedOwn);
-    queue.push("resolve", urlWithId(cfg.urls.resolve_own, clientId), {}, { client_id: clientId });
+    // Not "client_id": the queue names its items by that field, and the call has it already.
+    queue.push("resolve", cfg.urls.resolve_own, { help_client_id: clientId }, { client_id: clientId });
     forgetOwnHelp();
     say(t.own_help_ok, "info");
   });

@@ -360,6 +360,38 @@ def test_open_help_calls_close_when_the_drill_ends(scene, supporter, organizer_p
     assert ended.resolved_at == db.session.get(Drill, day.id).finished_at
 
 
+def test_im_all_right_without_a_connection_sends_the_call_and_its_end_in_order(scene, supporter):
+    caller_page = scene.caller_page
+    caller_page.context.set_offline(True)
+    caller_page.click("#help-btn")
+    caller_page.click("#help-yes")
+    caller_page.wait_for_function("document.getElementById('queue-status').dataset.actions === '1'")
+    assert not caller_page.locator("#own-help").is_hidden()
+
+    caller_page.click("#own-help-ok")  # changed their mind before anything went out
+
+    caller_page.wait_for_selector("#own-help", state="hidden")
+    assert caller_page.get_attribute("#queue-status", "data-actions") == "2"
+    caller_page.context.set_offline(False)
+    caller_page.wait_for_function(
+        "document.getElementById('queue-status').dataset.actions === '0'", timeout=20000
+    )
+    call = wait_until(
+        lambda: db.session.scalar(
+            sa.select(HelpCall).where(
+                HelpCall.supporter_id == supporter.id, HelpCall.resolved_at.is_not(None)
+            )
+        ),
+        what="the call, ended",
+    )
+    assert call.resolution == HelpCallResolution.caller_ok
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(HelpCall)) == 1
+    # The helper's phone may have shown the call for a moment; it is gone, and stays gone.
+    scene.live.wait_for_selector(f".feed-item.ended[data-help-call-id='{call.id}']")
+    scene.helper_page.wait_for_function("document.querySelectorAll('.help-banner').length === 0")
+    assert caller_page.locator("#own-help").is_hidden()
+
+
 # ---------------------------------------------------------------------------------------------
 # Notes
 
@@ -368,6 +400,7 @@ def test_a_note_typed_after_the_last_step_reaches_the_reflection_page_report_and
     live_server, phone, day, supporter, organizer_page
 ):
     join(day, supporter)
+    live = open_live_view(organizer_page, day)
     context = phone()
     page = open_field_page(context, live_server, supporter, day)
     page.click("#encounter-btn")
@@ -388,6 +421,8 @@ def test_a_note_typed_after_the_last_step_reaches_the_reflection_page_report_and
     assert note.checkpoint_id == day.checkpoints[0].id
     assert note.team_id is not None
     page.wait_for_selector(".saved-note:has-text('ご家族に引き継ぐまで5分かかった')")
+    # The organizer's live feed shows it as it comes.
+    live.wait_for_selector(".feed-item[data-kind=note]:has-text('ご家族に引き継ぐまで5分かかった')")
 
     # Without a connection the note waits on the phone, then goes once the network is back.
     context.set_offline(True)

@@ -40,7 +40,7 @@ def ended_events(drill_id: int) -> list[LiveEvent]:
 
 
 def resolve_own(client: FlaskClient, drill_id: int, client_id: str = "help-call-0001") -> Any:
-    return client.post(f"/field/drills/{drill_id}/help/{client_id}/resolve", json={})
+    return client.post(f"/field/drills/{drill_id}/help/resolve", json={"help_client_id": client_id})
 
 
 def stored(call_id: int) -> HelpCall:
@@ -169,7 +169,8 @@ def test_nobody_outside_the_drill_or_district_can_end_a_call(
     # Another participant cannot end the caller's call: it is not theirs to name.
     near1 = scene.phone("near1")
     assert resolve_own(near1, scene.drill_id).status_code == 404
-    assert resolve_own(near1, scene.drill_id, "not a client id!").status_code == 404
+    bad = resolve_own(near1, scene.drill_id, "not a client id!")
+    assert bad.status_code == 422 and set(bad.get_json()["errors"]) == {"help_client_id"}
     # A phone is not staff: the organizer's 「対応済み」 is refused.
     assert near1.post(f"/drills/{scene.drill_id}/help/{call_id}/resolve").status_code == 403
     assert stored(call_id).resolved_at is None

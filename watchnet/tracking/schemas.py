@@ -265,6 +265,15 @@ def parse_help(body: Any, now: datetime) -> HelpInput:
     )
 
 
+def parse_help_ref(body: Any) -> str:
+    """{"help_client_id": ...}: which of the phone's own help calls, by the id it made."""
+    errors = _Errors()
+    client_id = _client_id(errors, "help_client_id", _require_object(body).get("help_client_id"))
+    errors.raise_if_any()
+    assert client_id is not None
+    return client_id
+
+
 @dataclass
 class NoteInput:
     client_id: str

@@ -45,10 +45,10 @@ from watchnet.tracking import services
 from watchnet.tracking.events import phone_reader
 from watchnet.tracking.models import HelpCall, HelpCallResolution
 from watchnet.tracking.schemas import (
-    CLIENT_ID_RE,
     InvalidPayload,
     parse_consent,
     parse_help,
+    parse_help_ref,
     parse_latlon_query,
     parse_note,
     parse_positions,
@@ -255,18 +255,14 @@ def post_help(drill_id: int) -> ResponseReturnValue:
     return services.help_call_body(call), 201 if created else 200
 
 
-@bp.post("/drills/<int:drill_id>/help/<client_id>/resolve")
+@bp.post("/drills/<int:drill_id>/help/resolve")
 @supporter_required
-def resolve_own_help(drill_id: int, client_id: str) -> ResponseReturnValue:
+def resolve_own_help(drill_id: int) -> ResponseReturnValue:
     """「もう大丈夫」: the caller ends their own call, named by the id the phone made for it
-    (the phone's queue may send this before it has heard the call's server id). Again after
-    it ended, it answers how it ended."""
+    ({"help_client_id": ...}: the phone's queue may send this before it has heard the call's
+    server id). Again after it ended, it answers how it ended."""
     participant = _participant(drill_id)
-    call = (
-        services.own_help_call(participant, client_id)
-        if CLIENT_ID_RE.fullmatch(client_id)
-        else None
-    )
+    call = services.own_help_call(participant, parse_help_ref(_json_body()))
     if call is None:
         raise services.NotParticipant()
     services.resolve_help_call(
