@@ -668,6 +668,8 @@ function init() {
         closeForm();
         sendBtn.disabled = false;
         say(t.sighting_waiting, "info");
+        // The form closed: bring the message (just under the first screen's buttons) to view.
+        messageEl.scrollIntoView({ behavior: "smooth", block: "center" });
         renderQueue(queue.summary());
         sendSightings();
       });

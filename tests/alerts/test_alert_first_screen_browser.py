@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from alert_field_support import start_field_alert
 from test_alert_field_browser import phone  # noqa: F401 - the 360 × 740 phone fixture
+from test_alert_staff_browser import assert_accessible
 
 pytestmark = pytest.mark.browser
 
@@ -86,6 +87,7 @@ def test_join_and_call_are_on_the_first_screen_of_a_360_phone(
     assert page.evaluate("document.documentElement.scrollWidth") <= SCREEN["width"]
     # Nothing was sent yet: no "all sent" bar hides the bottom of the screen.
     assert page.locator("#queue-status").is_hidden()
+    assert_accessible(page)
     height = page.evaluate("document.documentElement.scrollHeight")
     with capsys.disabled():
         print(

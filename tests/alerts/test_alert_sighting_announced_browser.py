@@ -19,6 +19,7 @@ from alert_staff_support import add_landmarks
 from playwright.sync_api import expect
 from support import answer_tiles_offline, browser_login, wait_for_page_drawn
 from test_alert_field_browser import HERE, phone, wait_until  # noqa: F401 - the phone fixture
+from test_alert_staff_browser import assert_accessible
 
 from watchnet.alerts.field.services import record_search_positions
 from watchnet.alerts.models import Acknowledgement, Sighting, TravelDirection
@@ -145,6 +146,7 @@ def test_a_sighting_from_the_dial_is_announced_on_the_coordinators_page(
     expect(form.locator("label.dial-unknown")).not_to_have_class(re.compile(r"\bis-checked\b"))
     expect(form.get_by_role("radio", name="北東")).to_be_checked()
     page.fill("#s-description", "茶色の帽子の男性が北東へ歩いていった")
+    assert_accessible(page)
     page.get_by_role("button", name="目撃情報を送る").click()
     sighting = wait_until(
         lambda: db.session.scalar(sa.select(Sighting).where(Sighting.client_id != "earlier-1")),
@@ -170,6 +172,7 @@ def test_a_sighting_from_the_dial_is_announced_on_the_coordinators_page(
     staff.wait_for_function("() => window.__tones.length >= 2")
     assert staff.evaluate("window.__tones") == [880, 1318.5]
     assert staff.evaluate("window.__notReloaded") is True
+    assert_accessible(staff)
 
     # Its marker is on top of the labels around it (the other searcher's name, the landmark).
     marker = staff.locator(f".wn-sighting-s{sighting.id}")
