@@ -1,16 +1,15 @@
 """The place supporters are told in an alert is one they can find: the address of an imported
-address point or the nearest landmark with direction and distance, never 「自宅付近」 (whose
-home?) and never coordinates alone."""
+address point beside the nearest landmark with direction and distance, never 「自宅付近」
+(whose home?) and never coordinates alone. (The start form's proposals and refusals, and
+what is said near the person's home, are in test_alert_start_place.py.)"""
 
 from __future__ import annotations
 
-import html
-import re
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from alert_staff_support import CENTRE, make_person, start_fields
+from alert_staff_support import CENTRE, start_fields
 from flask import Flask
 from flask.testing import FlaskClient
 from support import login
@@ -52,38 +51,6 @@ def hall(district: Any) -> Landmark:
     db.session.add(landmark)
     db.session.commit()
     return landmark
-
-
-def home_button_place(client: FlaskClient, district: Any, person: Any) -> str:
-    page = client.get(f"/districts/{district.id}/alerts/new?person_id={person.id}")
-    assert page.status_code == 200
-    found = re.search(r'id="use-home"[^>]*data-place="([^"]*)"', page.get_data(as_text=True))
-    assert found is not None
-    return html.unescape(found.group(1))
-
-
-def test_the_near_home_button_fills_in_the_homes_address_and_landmark(
-    coordinator_client: FlaskClient, district: Any, hall: Landmark
-) -> None:
-    add_point("八幡町", "123", CENTRE[0] + 0.0001, CENTRE[1])
-    person = make_person(district)
-    assert home_button_place(coordinator_client, district, person) == (
-        "高崎市八幡町123番地付近（八幡公民館の北 約100m）"
-    )
-
-
-def test_without_address_data_the_near_home_button_names_the_landmark(
-    coordinator_client: FlaskClient, district: Any, hall: Landmark
-) -> None:
-    person = make_person(district)
-    assert home_button_place(coordinator_client, district, person) == "八幡公民館の北 約100m"
-
-
-def test_without_any_known_place_the_button_writes_nothing_misleading(
-    coordinator_client: FlaskClient, district: Any
-) -> None:
-    person = make_person(district)
-    assert home_button_place(coordinator_client, district, person) == ""
 
 
 def test_an_alert_placed_by_a_map_click_alone_gets_a_place_supporters_can_find(

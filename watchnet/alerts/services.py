@@ -26,7 +26,7 @@ from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
-from watchnet.alerts import messages, sectors
+from watchnet.alerts import messages, places, sectors
 from watchnet.alerts.events import ALL, STAFF, emit_alert_event, supporter_audience
 from watchnet.alerts.models import (
     Acknowledgement,
@@ -48,7 +48,6 @@ from watchnet.core.extensions import db
 from watchnet.core.geo import is_valid_latlon
 from watchnet.core.i18n import default_locale, recipient_locale
 from watchnet.districts.models import District
-from watchnet.districts.places import district_places, place_phrase
 from watchnet.notifications.hooks import Answer, register_answer_handler
 from watchnet.notifications.models import Delivery, DeliveryChannel, DeliveryStatus
 from watchnet.notifications.services import record_opened, stop_chains, stop_topic_chains
@@ -147,6 +146,10 @@ def _validate(data: AlertInput) -> None:
         raise UserInputError(_l("The time last seen cannot be in the future."), "last_seen_at")
     if not data.contact_phone.strip():
         raise UserInputError(_l("Enter the number to call on a sighting."), "contact_phone")
+    person = db.session.get(AtRiskPerson, data.person_id) if data.person_id else None
+    problem = places.place_problem(data.last_seen_place, person.home_address if person else "")
+    if problem is not None:
+        raise UserInputError(problem, "last_seen")
     if data.radius_override_m is not None:
         _check_radius(data.radius_override_m)
 
@@ -323,9 +326,9 @@ def start_alert(
         last_seen_at=data.last_seen_at,
         last_seen_lat=float(data.last_seen_lat),
         last_seen_lon=float(data.last_seen_lon),
-        # A map click alone still gives supporters a place they can find, not coordinates.
-        last_seen_place=data.last_seen_place.strip()
-        or last_seen_phrase(district, float(data.last_seen_lat), float(data.last_seen_lon)),
+        # Searchers are told a place they can find: without a description, the one proposed
+        # from the district's landmarks (alerts/places.py).
+        last_seen_place=data.last_seen_place.strip() or _start_place(district, data),
         police_informed=data.police_informed,
         police_station=data.police_station.strip(),
         police_case_number=data.police_case_number.strip(),
@@ -507,12 +510,32 @@ def override_radius(alert: Alert, radius_m: float | None, actor: Actor) -> int:
     return 0
 
 
-def last_seen_phrase(district: District, lat: float, lon: float) -> str:
-    """Where a point is, in words supporters can find (the imported address, the geocoder's,
-    or the nearest landmark with direction and distance), in the default language."""
-    language = default_locale()
-    with force_locale(language):
-        return place_phrase(lat, lon, district_places(district), language[:2])[:300]
+def _start_place(district: District, data: AlertInput) -> str:
+    """The proposed description of the last-seen point of a new alert (default language)."""
+    person = db.session.get(AtRiskPerson, data.person_id) if data.person_id else None
+    home = (
+        (person.home_lat, person.home_lon)
+        if person is not None and person.home_lat is not None and person.home_lon is not None
+        else None
+    )
+    point = (float(data.last_seen_lat), float(data.last_seen_lon))
+    return places.propose_place(
+        district.id, point, language=default_locale()[:2], home=home, use_geocoder=False
+    ).text
+
+
+def _place_phrase(alert: Alert, lat: float, lon: float) -> str:
+    """Where a point is, relative to the district's nearest landmark (default language); near
+    the person's home in 100 m steps (alerts/places.py)."""
+    person = alert.person if alert.purged_at is None else None
+    home = (
+        (person.home_lat, person.home_lon)
+        if person is not None and person.home_lat is not None and person.home_lon is not None
+        else None
+    )
+    return places.propose_place(
+        alert.district_id, (lat, lon), language=default_locale()[:2], home=home, use_geocoder=False
+    ).text
 
 
 def recentre_alert(alert: Alert, sighting: Sighting, actor: Actor) -> int:
@@ -526,7 +549,7 @@ def recentre_alert(alert: Alert, sighting: Sighting, actor: Actor) -> int:
     if sighting.recentred:
         return 0
     at = utcnow()
-    place = last_seen_phrase(alert.district, sighting.lat, sighting.lon)
+    place = _place_phrase(alert, sighting.lat, sighting.lon)
     if not _claim_revision(
         alert,
         last_seen_at=sighting.seen_at,
