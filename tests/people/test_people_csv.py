@@ -73,7 +73,7 @@ def test_utf8_bom_file_shows_a_preview_with_excel_row_numbers_and_errors(
         9: "new",
     }
     assert 'Row 4, <span class="user-text">ふりがな</span>: Use hiragana or katakana only' in html
-    assert 'Row 5, <span class="user-text">緯度</span>: Latitude must be between -90 and 90.' in html
+    assert 'Row 5, <span class="user-text">緯度</span>: Latitude must be between -90 and 90' in html
     assert 'Row 8, <span class="user-text">種別</span>: Unknown kind.' in html
     assert "duplicate within file (skipped)" in html
     assert db.session.get(SupporterImport, batch_id).encoding == "utf-8-sig"

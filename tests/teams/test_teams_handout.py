@@ -76,10 +76,11 @@ def test_the_handout_shows_the_drill_the_team_and_the_checkpoints_with_their_con
         r'<span class="cp-contact">Contact: (.*?)</span>\s*</li>',
         page,
     )
+    note = '<span class="user-text">{}</span>'.format
     assert checkpoints == [
-        ("ポイント1 小学校の角", 'Anshin center (<span class="user-text">あんしんセンター八幡</span>)'),
-        ("ポイント2 八幡宮の鳥居前", 'Family (<span class="user-text">ご家族 (連絡先カード)</span>)'),
-        ("ポイント3 公園の入口", 'Police (<span class="user-text">110番 / 八幡駐在所</span>)'),
+        ("ポイント1 小学校の角", f"Anshin center ({note('あんしんセンター八幡')})"),
+        ("ポイント2 八幡宮の鳥居前", f"Family ({note('ご家族 (連絡先カード)')})"),
+        ("ポイント3 公園の入口", f"Police ({note('110番 / 八幡駐在所')})"),
     ]
     assert "Give your own name first." in page
     assert "<strong>110</strong>" in page and "<strong>119</strong>" in page

@@ -27,10 +27,13 @@ def test_axe_finds_no_violation_on_any_page(app: Flask, live_server: Any, browse
     assert unplanned_routes(app, plan) == [], "walk these pages or say in NOT_PAGES why not"
     axe = Axe()
     found: dict[str, list[str]] = {}
+    axe_time: list[float] = []
 
     def check(page: Any, visit: Visit) -> None:
         assert page.locator("html").get_attribute("lang") == "ja", visit.path
+        t0 = time.monotonic()
         results = axe.run(page)
+        axe_time.append(time.monotonic() - t0)
         problems = [
             f"{v['id']} ({v['impact']}): {v['help']} — "
             + "; ".join(" ".join(n["target"]) + " " + n["html"][:140] for n in v["nodes"][:4])
@@ -42,7 +45,10 @@ def test_axe_finds_no_violation_on_any_page(app: Flask, live_server: Any, browse
     walker = Walker(browser, live_server, world, check, locale="ja-JP")
     walker.walk(plan)
     elapsed = time.monotonic() - started
-    print(f"\naxe walk: {len(walker.visited)} pages in {elapsed:.1f} s")
+    print(
+        f"\naxe walk: {len(walker.visited)} pages in {elapsed:.1f} s, axe itself "
+        f"{sum(axe_time):.1f} s (slowest {max(axe_time):.2f} s)"
+    )
     report = "\n".join(f"{page}\n    " + "\n    ".join(v) for page, v in found.items())
     if found:
         ARTIFACTS.mkdir(exist_ok=True)

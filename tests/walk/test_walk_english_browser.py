@@ -77,6 +77,24 @@ FIND_JAPANESE = r"""(pattern) => {
       found.push(where(el) + ' @value: ' + el.value);
     }
   }
+  // The words the page's scripts show later come in its JSON configuration: everything of an
+  // "…-i18n" block, and the objects under "text", "strings" or "…labels" keys of the others
+  // (their other keys carry data: checkpoints, routes, teams, a note's "text").
+  const wording = (key) => /^(text|strings|i18n)$|labels$/i.test(key);
+  const visit = (value, path, all) => {
+    if (typeof value === 'string') {
+      if (all && japanese.test(value)) found.push('json ' + path + ': ' + value);
+    } else if (value && typeof value === 'object') {
+      for (const [key, item] of Object.entries(value)) {
+        visit(item, path + '.' + key, all || (wording(key) && typeof item === 'object'));
+      }
+    }
+  };
+  for (const script of document.querySelectorAll('script[type="application/json"]')) {
+    let data;
+    try { data = JSON.parse(script.textContent); } catch (e) { continue; }
+    visit(data, '#' + script.id, /-i18n$/.test(script.id));
+  }
   return found;
 }"""
 

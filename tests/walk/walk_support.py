@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -301,6 +301,85 @@ class Visit:
     status: int = 200
     # A JS function (as text) that is true once the page's scripts have drawn what they draw.
     ready: str | None = None
+    # What a person then does on the page, each leading to a page checked in turn: a form sent
+    # empty (its field messages), the start form filled (the confirmation) ...
+    then: tuple[Action, ...] = ()
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    run: Callable[[Any, World], None]
+
+
+def submit(page: Any, selector: str = "main form[method=post] [type=submit]") -> None:
+    """Send the page's (first) form as it is and wait for the page that answers."""
+    with page.expect_navigation():
+        page.locator(selector).first.click()
+
+
+def _sent_empty(page: Any, _world: World) -> None:
+    submit(page)
+
+
+SENT_EMPTY = Action("sent empty", _sent_empty)
+
+
+def tap(name: str, selector: str, then_shown: str) -> Action:
+    """Tap a button on the page (no new page): `then_shown` is what appears."""
+
+    def run(page: Any, _world: World) -> None:
+        page.locator(selector).first.click()
+        page.locator(then_shown).first.wait_for(state="visible")
+
+    return Action(name, run)
+
+
+# The field page: the encounter log, "where am I?" answered, the approach guide.
+FIELD_PAGE_OPENED = (
+    tap("encounter log open", "#encounter-btn", "#encounter-panel"),
+    tap("where am I answered", "#where-btn", "#where-panel"),
+    tap("approach guide open", "#guide-btn", "#guide-dialog[open]"),
+)
+# The alert page: "I'll search" answered, then the sighting form open.
+ALERT_PAGE_ANSWERED = (
+    tap(
+        "answered I'll search",
+        "[data-answer=searching]",
+        "[data-answer=searching][aria-pressed=true]",
+    ),
+    tap("sighting form open", "#sighting-btn", "#sighting-form"),
+)
+
+
+def _answer_practice_call(page: Any, _world: World) -> None:
+    page.locator("button[name=answer][value=yes]").click()
+    page.locator("button[name=answer][value=yes][aria-pressed=true]").wait_for()
+
+
+def _upload_roster(page: Any, _world: World) -> None:
+    page.set_input_files(
+        "input[type=file]",
+        files=[{"name": "roster.csv", "mimeType": "text/csv", "buffer": CSV_UPLOAD}],
+    )
+    submit(page, "form[enctype='multipart/form-data'] [type=submit]")
+    assert "/supporters/import/" in page.url, page.url
+
+
+def _start_form_filled(page: Any, world: World) -> None:
+    """The registered person chosen, the map clicked, clothing and number typed, 訓練 chosen:
+    the confirmation page (nothing is sent before its button)."""
+    with page.expect_navigation():
+        page.select_option("#choose-person", str(world.person_id))
+    page.locator(".pick-map").scroll_into_view_if_needed()
+    box = page.locator(".pick-map").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.4)
+    page.locator("#point-status:not(.missing)").wait_for()
+    page.fill("#clothing_today", "赤い帽子、茶色のコート")
+    page.fill("#contact_phone", "027-000-0000")
+    page.check("#alert_mode-exercise")
+    submit(page, "#start-submit")
+    page.locator("#confirm-submit").wait_for()
 
 
 LIVE_READY = """() => document.querySelector('#live-feed li') !== null
@@ -319,7 +398,7 @@ def visits(w: World) -> list[Visit]:
         Visit("anonymous", "/drills/", status=200),  # the login page, with ?next=
         Visit(org, "/"),
         Visit(org, "/drills/"),
-        Visit(org, "/drills/new"),
+        Visit(org, "/drills/new", then=(SENT_EMPTY,)),
         Visit(org, f"/drills/{live}"),
         Visit(org, f"/drills/{live}/edit"),
         Visit(org, f"/drills/{live}/route"),
@@ -347,30 +426,33 @@ def visits(w: World) -> list[Visit]:
         Visit(org, f"/districts/{d}/landmarks"),
         Visit(org, f"/districts/landmarks/{w.landmark_id}/edit"),
         Visit(org, "/supporters"),
-        Visit(org, "/supporters/new"),
+        Visit(org, "/supporters/new", then=(SENT_EMPTY,)),
         Visit(org, f"/supporters/{w.supporter_id}"),
         Visit(org, f"/supporters/{w.supporter_id}/edit"),
         Visit(org, f"/supporters/{w.supporter_id}/card"),
-        Visit(org, "/supporters/import"),
-        # /supporters/import/<batch_id>: reached by uploading a file (see Walker.upload_import)
+        Visit(org, "/supporters/import", then=(Action("a roster uploaded", _upload_roster),)),
         Visit(org, f"/districts/{d}/alerts"),
         Visit(org, "/account"),
         Visit(org, "/drills/999999", status=404),
         Visit(org, "/admin/staff", status=403),
         Visit(coord, "/registry"),
         Visit(coord, f"/districts/{d}/registry"),
-        Visit(coord, f"/districts/{d}/registry/new"),
+        Visit(coord, f"/districts/{d}/registry/new", then=(SENT_EMPTY,)),
         Visit(coord, f"/registry/{w.person_id}"),
         Visit(coord, f"/registry/{w.person_id}/edit"),
         Visit(coord, f"/registry/{w.person_id}/consents/new"),
         Visit(coord, f"/registry/{w.person_id}/archive"),
         Visit(coord, "/alerts"),
-        Visit(coord, f"/districts/{d}/alerts/new"),
+        Visit(
+            coord,
+            f"/districts/{d}/alerts/new",
+            then=(SENT_EMPTY, Action("filled in", _start_form_filled)),
+        ),
         Visit(coord, f"/alerts/{w.alert_id}"),
         Visit(coord, f"/alerts/{w.alert_id}/close"),
         Visit(coord, f"/alerts/{w.alert_id}/flyer"),
         Visit("admin", "/admin/staff"),
-        Visit("admin", "/admin/staff/new"),
+        Visit("admin", "/admin/staff/new", then=(SENT_EMPTY,)),
         Visit("admin", f"/admin/staff/{w.staff_id}/edit"),
         Visit("admin", "/admin/districts"),
         Visit("admin", "/admin/districts/new"),
@@ -379,16 +461,18 @@ def visits(w: World) -> list[Visit]:
         Visit("newcomer", "/alerts"),
         Visit("phone", f"/s/{w.phone_signin}"),  # signs in: the drill of the day
         Visit("phone", "/me"),
-        Visit("phone", "/field/"),  # the drill of the day: the field page
+        Visit("phone", "/field/", then=FIELD_PAGE_OPENED),  # the drill of the day
         Visit("phone", f"/field/drills/{past}/feedback"),
-        Visit("phone", f"/field/drills/{past}/feedback?viewpoint=caller"),
-        Visit("phone", f"/a/{w.alert_token}"),
+        Visit("phone", f"/field/drills/{past}/feedback?viewpoint=caller", then=(SENT_EMPTY,)),
+        Visit("phone", f"/a/{w.alert_token}", then=ALERT_PAGE_ANSWERED),
         Visit("phone", f"/a/{w.closed_alert_token}"),
-        Visit("phone", f"/p/{w.practice_token}"),
+        Visit(
+            "phone", f"/p/{w.practice_token}", then=(Action("answered yes", _answer_practice_call),)
+        ),
     ]
 
 
-# Pages reached by an action on another page rather than by a link to type.
+# Pages reached by an action on another page (Visit.then) rather than by a link to type.
 REACHED_BY_ACTION = {"people.import_preview": "uploading a CSV on /supporters/import"}
 
 
@@ -481,11 +565,17 @@ class Walker:
         assert response is not None
         assert response.status == visit.status, (visit.path, response.status)
         assert "text/html" in response.headers.get("content-type", ""), visit.path
+        self.look(page, visit)
+        for action in visit.then:
+            action.run(page, self.world)
+            self.look(page, replace(visit, path=f"{visit.path} ({action.name})", ready=None))
+        self.timings[visit.path] = time.monotonic() - started
+
+    def look(self, page: Any, visit: Visit) -> None:
         wait_until_drawn(page, visit.ready)
         self.check(page, visit)
         self.screenshot(page, visit)
         self.visited.append(visit.path)
-        self.timings[visit.path] = time.monotonic() - started
 
     def screenshot(self, page: Any, visit: Visit) -> None:
         """WATCHNET_WALK_SHOTS=1: a full-page screenshot of every page walked, to look at."""
@@ -495,19 +585,6 @@ class Walker:
         folder.mkdir(parents=True, exist_ok=True)
         name = re.sub(r"[^A-Za-z0-9]+", "_", f"{self.locale}_{visit.role}_{visit.path}")[:120]
         page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
-
-    def upload_import(self, page: Any, check_visit: Visit) -> None:
-        """The import preview: upload a small CSV on the import page (already open)."""
-        page.set_input_files(
-            "input[type=file]",
-            files=[{"name": "roster.csv", "mimeType": "text/csv", "buffer": CSV_UPLOAD}],
-        )
-        with page.expect_navigation():
-            page.locator("form[enctype='multipart/form-data'] [type=submit]").first.click()
-        assert "/supporters/import/" in page.url, page.url
-        wait_until_drawn(page, None)
-        self.check(page, check_visit)
-        self.visited.append(page.url)
 
     def walk(self, plan: list[Visit]) -> None:
         roles: list[str] = []
@@ -521,8 +598,6 @@ class Walker:
                     if v.role != role:
                         continue
                     self.visit(page, v)
-                    if v.path == "/supporters/import":
-                        self.upload_import(page, Visit(role, "/supporters/import/<batch>"))
 
     def prepare(self, page: Any, role: str) -> None:
         """Hook for a walk to set up a fresh context (e.g. switch the language)."""
