@@ -33,8 +33,29 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 def _database_url(tmp_root: Path) -> str:
     url = os.environ.get("WATCHNET_TEST_DATABASE_URL")
     if url:
-        return normalise_database_url(url)
+        return _worker_database(normalise_database_url(url))
     return f"sqlite:///{tmp_root / 'test.sqlite3'}"
+
+
+def _worker_database(url: str) -> str:
+    """With pytest-xdist (-n), each worker gets a database of its own beside the given one
+    (test → test_gw0, test_gw1 ...), created on first use; SQLite files are per worker anyway."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker or not url.startswith("postgresql"):
+        return url
+    base = sa.engine.make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            exists = conn.execute(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            ).scalar()
+            if not exists:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")

@@ -50,6 +50,13 @@ PUBLIC_ENDPOINTS = {
 SUPPORTER_ENDPOINTS = {
     "people.supporter_home",
     "field.home",
+    # The supporter's own channels (tests/people/test_channels_page.py: a test press, e-mail
+    # and quiet hours change only the signed-in supporter; tests are theirs only).
+    "people.my_channels",
+    "people.set_my_email",
+    "people.set_my_quiet_hours",
+    "people.send_my_test",
+    "people.add_my_phone",
     "people.save_push_subscription",
     "people.delete_push_subscription",
     # The supporter's own LINE link (a code to send, unlinking): their own channel only.
@@ -77,6 +84,9 @@ VARIABLE_OBJECTS = {
     "alert_id": "alert",
     "sighting_id": "sighting",
     "practice_call_id": "practice_call",
+    # Another supporter's test notification: the signed-in supporter must get 404.
+    "test_id": "channel_test",
+    "phone_id": "phone_channel",
     # A recipient's link is its own secret: everyone here gets a wrong one and must learn nothing.
     "token": "wrong_token",
 }
@@ -278,6 +288,14 @@ def _build_victim_world() -> World:
         db.session.add(batch)
         db.session.commit()
         ids["supporter_import"] = batch.id
+    from watchnet.people.models import ChannelTest, PhoneChannel
+
+    channel_test = ChannelTest(supporter_id=person.id, press_key="vx" * 11)
+    phone_channel = PhoneChannel(supporter_id=person.id, number="+81273211234", voice=True)
+    db.session.add_all([channel_test, phone_channel])
+    db.session.commit()
+    ids["channel_test"] = channel_test.id
+    ids["phone_channel"] = phone_channel.id
     ids.update(_victim_alert_objects(district, coordinator, person))
     ids["practice_call"] = _victim_practice_call(drill, organizer, person)
     return World(

@@ -83,6 +83,8 @@ def _counts(db_file: Path) -> dict[str, int]:
             "checkpoint",
             "team",
             "participant",
+            "address_point",
+            "address_import",
         ]
         return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
     finally:
@@ -134,6 +136,8 @@ def test_demo_serves_the_yawata_drill_and_a_second_run_duplicates_nothing(tmp_pa
     assert first["district"] == 2 and first["drill"] == 3
     assert first["checkpoint"] == 9 and first["team"] == 6
     assert first["supporter"] >= 12
+    # Fifty hand-made address points, so 「いまどこ？」 names an address offline.
+    assert first["address_point"] == 50 and first["address_import"] == 1
     con = sqlite3.connect(db_file)
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     kinds = {k for (k,) in con.execute("SELECT DISTINCT kind FROM supporter")}

@@ -6,12 +6,16 @@ import contextlib
 import os
 import subprocess
 import sys
+import time
+import zipfile
+from pathlib import Path
 from typing import Any
 
 import click
 import sqlalchemy as sa
 from flask import current_app
 from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
+from flask_babel import force_locale
 
 from watchnet import create_app
 from watchnet.core.extensions import db
@@ -135,7 +139,11 @@ def demo_command(
         return
     from watchnet.core.config import twilio_configured
 
-    helpers = start_demo_helpers(app.instance_path, phone_gateway=twilio_configured(app.config))
+    helpers = start_demo_helpers(
+        app.instance_path,
+        phone_gateway=twilio_configured(app.config),
+        line_account=bool(app.config.get("LINE_CHANNEL_ACCESS_TOKEN")),
+    )
     click.echo("")
     try:
         run_gunicorn(app, f"{host}:{port}", workers, threads, access_log=False)
@@ -144,12 +152,13 @@ def demo_command(
 
 
 def start_demo_helpers(
-    instance_path: str, phone_gateway: bool = False
+    instance_path: str, phone_gateway: bool = False, line_account: bool = False
 ) -> list[subprocess.Popen[bytes]]:
     """The dispatcher and the scheduler, each its own process as in production, so that the
     demo's alerts, reminders and help calls are delivered. Without SMTP settings the e-mail
-    goes into a Maildir in the instance folder (readable with any mail program); without an
-    SMS/voice gateway, SMS and calls go into files in its outbox folder."""
+    goes into a Maildir in the instance folder (readable with any mail program); without a LINE
+    account or an SMS/voice gateway, LINE messages, SMS and calls go into files in its outbox
+    folder."""
     env = dict(os.environ)
     if not env.get("WATCHNET_SMTP_HOST") and not env.get("WATCHNET_MAIL_MAILDIR"):
         env["WATCHNET_MAIL_MAILDIR"] = "demo-mail"
@@ -158,8 +167,10 @@ def start_demo_helpers(
             f"  e-mail:   into {os.path.join(instance_path, env['WATCHNET_MAIL_MAILDIR'])}"
             " (Maildir; no SMTP server is used)"
         )
+    outbox = os.path.join(instance_path, "outbox")
+    if not line_account:
+        click.echo(f"  LINE:     into {outbox}/line (JSON); no LINE account is used")
     if not phone_gateway:
-        outbox = os.path.join(instance_path, "outbox")
         click.echo(
             f"  SMS/calls: into {outbox}/sms (text) and {outbox}/voice (TwiML); no gateway is used"
         )
@@ -362,6 +373,68 @@ def _wait_for_executor(scheduler: Any) -> None:
         pool = getattr(executor, "_pool", None)
         if pool is not None:
             pool.shutdown(wait=True)
+
+
+@main.group("addresses")
+def addresses_group() -> None:
+    """Address points for "where am I" (MLIT 街区レベル位置参照情報)."""
+
+
+def _district_option(district_id: int | None) -> Any:
+    from watchnet.districts.models import District
+
+    if district_id is None:
+        return None
+    district = db.session.get(District, district_id)
+    if district is None:
+        click.echo(f"error: there is no district with id {district_id}", err=True)
+        sys.exit(2)
+    return district
+
+
+@addresses_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--district", "district_id", type=int, help="Record the points as this district's.")
+@click.option("--city", default="", help="Import only this city's rows, e.g. 高崎市.")
+@with_appcontext
+def addresses_import_command(file: Path, district_id: int | None, city: str) -> None:
+    """Import an address file (CSV in CP932 or UTF-8, or MLIT's ZIP); again adds nothing."""
+    from watchnet.districts.addresses import BAD_REASONS, AddressFileError, import_address_file
+
+    district = _district_option(district_id)
+    started = time.monotonic()
+    with force_locale("en"):  # the command speaks English, as the others do
+        try:
+            report = import_address_file(
+                file, district=district, city=city.strip(), commit=db.session.commit
+            )
+        except (AddressFileError, OSError, zipfile.BadZipFile) as exc:
+            db.session.rollback()
+            click.echo(f"error: {file}: {exc}", err=True)
+            sys.exit(2)
+        db.session.commit()
+        click.echo(
+            f"{report.file_name} ({report.encoding}): {report.rows_read} rows read, "
+            f"{report.added} address points added, {report.existing} already there, "
+            f"{report.other_city} of other cities left out, {report.bad} bad rows, "
+            f"in {time.monotonic() - started:.1f} s"
+        )
+        for line, reason in report.bad_lines:
+            click.echo(f"  line {line}: {BAD_REASONS[reason]}")
+
+
+@addresses_group.command("clear")
+@click.option("--city", default="", help="Only this city's points, e.g. 高崎市.")
+@click.option("--district", "district_id", type=int, help="Only the points recorded for it.")
+@click.confirmation_option(prompt="Delete these address points?")
+@with_appcontext
+def addresses_clear_command(city: str, district_id: int | None) -> None:
+    """Delete address points, e.g. before importing a newer year's file."""
+    from watchnet.districts.addresses import clear_address_points
+
+    removed = clear_address_points(city=city, district=_district_option(district_id))
+    db.session.commit()
+    click.echo(f"{removed} address points deleted")
 
 
 @main.command("check-db")

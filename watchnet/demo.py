@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from watchnet.core.extensions import db
-from watchnet.districts.models import District, Landmark, LandmarkKind
+from watchnet.districts.addresses import import_address_file
+from watchnet.districts.models import AddressPoint, District, Landmark, LandmarkKind
 from watchnet.drills.models import (
     Checkpoint,
     Drill,
@@ -37,6 +39,11 @@ _DEMO_NAMES = {
 }
 
 YAWATA_CENTER = (36.3335, 138.9455)
+
+# Fifty lots around the route in the form of MLIT's 街区レベル位置参照情報 (CP932, the same
+# columns), made by hand for the demo: 「いまどこ？」 names an address without any network.
+# Not real survey data.
+DEMO_ADDRESSES = Path(__file__).with_name("data") / "yawata_addresses.csv"
 
 LANDMARKS = [
     ("八幡公民館", LandmarkKind.community_hall, 36.33380, 138.94600),
@@ -214,6 +221,13 @@ def load_demo_data() -> bool:
                 Landmark(district_id=yawata.id, name=name, kind=lm_kind, lat=lat, lon=lon)
             )
             created = True
+
+    has_addresses = db.session.scalar(
+        sa.select(AddressPoint.id).where(AddressPoint.district_id == yawata.id).limit(1)
+    )
+    if not has_addresses:
+        import_address_file(DEMO_ADDRESSES, district=yawata)
+        created = True
 
     for role, (email, password) in DEMO_LOGINS.items():
         exists = db.session.scalar(sa.select(StaffUser.id).where(StaffUser.email == email))

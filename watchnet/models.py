@@ -13,14 +13,20 @@ from watchnet.alerts.models import (
 from watchnet.audit.models import AuditEvent
 from watchnet.auth.models import ApiToken, LoginAttempt
 from watchnet.core.models import GeocodeCache
-from watchnet.districts.models import District, Landmark
+from watchnet.districts.models import AddressImport, AddressPoint, District, Landmark
 from watchnet.drills.models import Checkpoint, Drill, Participant, RoutePoint, Team
 from watchnet.feedback.models import Feedback, FeedbackTheme
 from watchnet.jobs.models import SchedulerJobRun, SchedulerLease, WorkerHeartbeat
 from watchnet.kpt.models import ActionItem, KptBoard, KptItem, NewsletterDraft
 from watchnet.notifications.models import Delivery
 from watchnet.people.line_models import LineCodeFailure, LineLinkCode, LineWebhookEvent
-from watchnet.people.models import NotificationAddress, StaffUser, Supporter, SupporterImport
+from watchnet.people.models import (
+    ChannelTest,
+    NotificationAddress,
+    StaffUser,
+    Supporter,
+    SupporterImport,
+)
 from watchnet.practice_calls.models import PracticeCall, PracticeCallRecipient
 from watchnet.registry.models import AtRiskPerson, Consent, FamilyContact, PersonPhoto, UsualPlace
 from watchnet.tracking.models import (
@@ -33,6 +39,8 @@ from watchnet.tracking.models import (
 )
 
 __all__ = [
+    "AddressImport",
+    "AddressPoint",
     "Alert",
     "AlertEvent",
     "AlertRecipient",
@@ -57,6 +65,7 @@ __all__ = [
     "PositionReport",
     "ApiToken",
     "AuditEvent",
+    "ChannelTest",
     "Checkpoint",
     "SchedulerJobRun",
     "SchedulerLease",

@@ -6,9 +6,7 @@ neither drills nor alerts); the route stays on the people blueprint: people.supp
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import Response, current_app, make_response, render_template, url_for
+from flask import Response, make_response, render_template
 from flask_login import current_user
 
 from watchnet.alerts.field.services import active_alerts_for
@@ -17,7 +15,7 @@ from watchnet.core.validation import safe_color
 from watchnet.core.webapp import mark_offline_copy
 from watchnet.drills.participations import recent_ended_participations, upcoming_participations
 from watchnet.people.line_views import line_section
-from watchnet.people.push import enabled_push_endpoints
+from watchnet.people.push_views import push_button
 from watchnet.people.views import bp
 
 
@@ -34,20 +32,7 @@ def supporter_home() -> Response:
         participations=upcoming_participations(supporter.id),
         ended=recent_ended_participations(supporter.id),
         safe_color=safe_color,
-        push=_push_settings(supporter.id),
+        push=push_button(supporter.id),
         line=line_section(supporter),
     )
     return mark_offline_copy(make_response(page))
-
-
-def _push_settings(supporter_id: int) -> dict[str, Any] | None:
-    """What the page's notification button needs, or None when this server has no VAPID key
-    (then the page offers no button)."""
-    key = current_app.config.get("VAPID_PUBLIC_KEY")
-    if not key:
-        return None
-    return {
-        "key": str(key),
-        "url": url_for("people.save_push_subscription"),
-        "endpoints": enabled_push_endpoints(supporter_id),
-    }

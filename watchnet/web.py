@@ -91,10 +91,13 @@ def init_app(app: Flask) -> None:
     from watchnet.jobs.health_views import healthz_delivery  # noqa: F401  (adds it to core_bp)
     from watchnet.kpt.views import bp as kpt_bp
     from watchnet.notifications.twilio_views import bp as twilio_hooks_bp
+    from watchnet.people import (
+        channel_views,  # noqa: F401  (adds /me/channels to people_bp)
+        line_views,  # noqa: F401  (adds /me/line/* and /hooks/line)
+    )
 
     # The gateway's callbacks may report a number gone; people switches it off (hooks).
     from watchnet.people import channels as _people_channels  # noqa: F401
-    from watchnet.people import line_views  # noqa: F401  (adds /me/line/* and /hooks/line)
     from watchnet.people.push_views import save_push_subscription  # noqa: F401  (on people_bp)
     from watchnet.people.views import bp as people_bp
     from watchnet.practice_calls.field_views import bp as practice_field_bp

@@ -61,12 +61,15 @@ function init() {
   };
 
   const queueEl = $("queue-status");
+  let queueUsed = false;  // "All sent" means something only once something was sent
   function renderQueue(summary) {
     if (closed || !queueEl) { return; }
     const waitingSightings = outbox.read().length;
     const actions = summary.actions + waitingSightings;
     queueEl.dataset.actions = String(actions);
     queueEl.dataset.positions = String(summary.positions);
+    if (actions || summary.positions) { queueUsed = true; }
+    show(queueEl, queueUsed);
     if (actions === 0 && summary.positions === 0) {
       queueEl.className = "queue-status all-sent";
       queueEl.textContent = t.all_sent;
@@ -292,8 +295,10 @@ function init() {
     // Local actions not yet sent win over the server's older view.
     if (!queue.pending("ack").length) { st.answer = s.answer; }
     if (!queue.pending("sector").length) { st.mySector = s.my_sector; }
-    $("last-seen-time").textContent = s.last_seen.time;
-    $("last-seen-place").textContent = s.last_seen.place || "";
+    ["last-seen-time", "last-seen-time-2"].forEach(function (id) { $(id).textContent = s.last_seen.time; });
+    ["last-seen-place", "last-seen-place-2"].forEach(function (id) {
+      $(id).textContent = s.last_seen.place || "";
+    });
     $("radius-text").textContent = fmt(t.radius, { km: (s.radius_m / 1000).toFixed(1) });
     if (s.sectors) {
       st.sectorsKey = s.sectors_key;
@@ -543,11 +548,35 @@ function init() {
   }
 
   $("sighting-btn").addEventListener("click", function () { if (form.hidden) { openForm(); } else { closeForm(); } });
+
+  /* The direction dial: radios styled as big arrow buttons; the classes mirror the state
+     (no :has() needed, older phones included). */
+  const dialInputs = form.querySelectorAll("input[name=direction]");
+  function chosenDirection() {
+    const checked = form.querySelector("input[name=direction]:checked");
+    return checked ? checked.value : "unknown";
+  }
+  function renderDial() {
+    Array.prototype.forEach.call(dialInputs, function (input) {
+      input.parentNode.classList.toggle("is-checked", input.checked);
+    });
+  }
+  Array.prototype.forEach.call(dialInputs, function (input) {
+    input.addEventListener("change", renderDial);
+    input.addEventListener("focus", function () { input.parentNode.classList.add("has-focus"); });
+    input.addEventListener("blur", function () { input.parentNode.classList.remove("has-focus"); });
+  });
+  form.addEventListener("reset", function () { window.setTimeout(renderDial, 0); });
+  renderDial();
   $("s-cancel").addEventListener("click", closeForm);
   Array.prototype.forEach.call(form.querySelectorAll("input[name=place_source]"), function (r) {
     r.addEventListener("change", function () {
       st.pickingPlace = placeSource() === "map";
-      if (st.pickingPlace) { say(t.place_map, "info"); }
+      if (st.pickingPlace) {
+        say(t.place_map, "info");
+        const frame = document.querySelector(".field-map");
+        if (frame) { frame.scrollIntoView({ behavior: "smooth", block: "center" }); }
+      }
       renderPlace();
     });
   });
@@ -621,7 +650,7 @@ function init() {
       const checked = form.querySelector("input[name=certainty]:checked");
       const fields = {
         client_id: newId(), seen_at: seenAtIso(), lat: String(p.lat), lon: String(p.lon),
-        place_source: source, direction: $("s-direction").value,
+        place_source: source, direction: chosenDirection(),
         description: $("s-description").value.trim().slice(0, 1000),
         certainty: checked ? checked.value : "unsure"
       };
@@ -639,6 +668,8 @@ function init() {
         closeForm();
         sendBtn.disabled = false;
         say(t.sighting_waiting, "info");
+        // The form closed: bring the message (just under the first screen's buttons) to view.
+        messageEl.scrollIntoView({ behavior: "smooth", block: "center" });
         renderQueue(queue.summary());
         sendSightings();
       });
@@ -674,6 +705,16 @@ function init() {
   // ---------------------------------------------------------------- guide and start
 
   $("guide-btn").addEventListener("click", function () { $("guide-dialog").showModal(); });
+
+  // The thumbnail on the first screen opens to the full photo in place (the same image: no
+  // second request for it).
+  const photoToggle = $("photo-toggle");
+  if (photoToggle) {
+    photoToggle.addEventListener("click", function () {
+      const large = $("alert-summary").classList.toggle("photo-large");
+      photoToggle.setAttribute("aria-expanded", large ? "true" : "false");
+    });
+  }
   $("guide-close").addEventListener("click", function () { $("guide-dialog").close(); });
 
   window.addEventListener("online", sendSightings);

@@ -1,14 +1,16 @@
 /* The coordinator's alert pages.
  *
  * start:     click the Folium map (window.watchnetMaps.main) to set the last-seen point, or
- *            find a typed address through the app's geocoder endpoint; choosing a registered
- *            person reloads the form prefilled.
+ *            find a typed address through the app's geocoder endpoint, or take a registered
+ *            place; each proposes the description searchers read (describe-place endpoint);
+ *            choosing a registered person reloads the form prefilled.
  * confirm:   the start form's confirmation (exercise or real, how many told): one click.
  * close:     click the map to set where the person was found; "cancelled" hides those fields.
  * dashboard: polls the state endpoint every few seconds (?v=<version>: the newest AlertEvent
  *            id and the outbox rows' attempts) and redraws counts, recipients with their
  *            messages' attempts and last errors, the retry banner, the supporters no message
- *            reaches, failures, sightings, the timeline and the map's live layers.
+ *            reaches, failures, sightings (newest report first), the timeline and the map's
+ *            live layers; new sightings raise a badge with the unseen count and a tone.
  *
  * Every piece of user text goes into the page through textContent, never as HTML.
  */
@@ -46,7 +48,10 @@ function pointPicker(latField, lonField, label, onPick) {
   }
 
   if (latField.value && lonField.value && !isNaN(Number(latField.value))) {
+    const pick = onPick;
+    onPick = null;  // the point of a form shown again: nothing new to propose
     place(Number(latField.value), Number(lonField.value), false);
+    onPick = pick;
   }
   if (map) {
     map.on("click", function (e) {
@@ -54,6 +59,57 @@ function pointPicker(latField, lonField, label, onPick) {
     });
   }
   return {place: place};
+}
+
+/* The description searchers are told, proposed by the server from the chosen point (the
+   nearest landmark with direction and distance, or the street address). It fills the place
+   field when that is empty or still holds the previous proposal; text the coordinator typed
+   stays, and the proposal is offered beside it. */
+function placeProposer(placeField, personId) {
+  const box = $("place-proposal");
+  const label = $("place-proposal-text");
+  const use = $("use-proposal");
+  let proposed = "";
+  let asked = 0;
+
+  function showNote(message, offer) {
+    label.textContent = message;
+    use.hidden = !offer;
+    box.hidden = !message;
+  }
+
+  use.addEventListener("click", function () {
+    placeField.value = proposed;
+    showNote(text.proposedFilled, false);
+    placeField.focus();
+  });
+
+  return function propose(lat, lon) {
+    const mine = ++asked;
+    let url = config.describeUrl + "?lat=" + lat.toFixed(6) + "&lon=" + lon.toFixed(6);
+    if (personId) { url += "&person_id=" + encodeURIComponent(personId); }
+    fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (body) {
+        if (mine !== asked || !body) { return; }  // a later click has its own answer
+        const current = placeField.value.trim();
+        const previous = proposed;
+        proposed = body.place || "";
+        if (!proposed) {
+          if (!current || current === previous) { placeField.value = ""; }
+          showNote(text.noProposal, false);
+        } else if (!current || current === previous) {
+          placeField.value = proposed;
+          showNote(text.proposedFilled, false);
+        } else if (current !== proposed) {
+          showNote(fmt(text.proposed, {place: proposed}), true);
+        } else {
+          showNote("", false);
+        }
+        document.body.dataset.placeProposed = String(mine);
+      })
+      .catch(function () { /* the coordinator types the description */ });
+  };
 }
 
 function initStart() {
@@ -64,9 +120,10 @@ function initStart() {
     // fallback without JavaScript).
     chooser.addEventListener("change", function () { $("person-chooser").submit(); });
   }
-  const picker = pointPicker(form.elements.last_seen_lat, form.elements.last_seen_lon,
-                           text.lastSeen);
   const placeField = form.elements.last_seen_place;
+  const propose = placeProposer(placeField, config.personId);
+  const picker = pointPicker(form.elements.last_seen_lat, form.elements.last_seen_lon,
+                           text.lastSeen, propose);
   const status = $("point-status");
   const find = $("find-address");
   find.addEventListener("click", function () {
@@ -99,15 +156,13 @@ function initStart() {
       find.click();
     }
   });
-  const home = $("use-home");
-  if (home) {
-    home.addEventListener("click", function () {
-      picker.place(Number(home.dataset.lat), Number(home.dataset.lon), true);
-      // Say so in the place text too (it travels in messages), unless something is typed.
-      const placeText = document.querySelector("input[name=last_seen_place]");
-      if (placeText && !placeText.value.trim()) { placeText.value = home.dataset.place; }
+  Array.prototype.forEach.call(document.querySelectorAll(".quick-place"), function (button) {
+    // A registered place (home, usual places): the point goes there and the description is
+    // proposed from the landmarks, so "near home" never reaches a searcher.
+    button.addEventListener("click", function () {
+      picker.place(Number(button.dataset.lat), Number(button.dataset.lon), true);
     });
-  }
+  });
   form.addEventListener("submit", function () {
     // One click, one alert: the client_key makes a second submit harmless anyway.
     const button = $("start-submit");
@@ -311,6 +366,165 @@ function renderTimeline(events) {
   });
 }
 
+/* ----- new sightings: the unseen count, a tone, the newest on top ----- */
+
+/* Which sightings this browser has looked at (the badge's link or a tap on the sighting),
+   by id, in localStorage: a reload or a second tab keeps the count. A sighting that arrives
+   while the page is open also plays a short tone. */
+const news = {
+  key: "watchnet.alertStaff." + config.alertId + ".seenSightings",
+  seen: new Set(),
+  known: null,  // the ids at the previous state (null before the first)
+  ids: [],      // the ids now, newest report first
+  title: document.title
+};
+
+(function readSeen() {
+  try {
+    const stored = JSON.parse(window.localStorage.getItem(news.key) || "[]");
+    if (Array.isArray(stored)) { stored.forEach(function (id) { if (Number.isInteger(id)) { news.seen.add(id); } }); }
+  } catch (e) { /* no storage: everything counts as new until looked at */ }
+})();
+
+function writeSeen() {
+  try {
+    window.localStorage.setItem(news.key, JSON.stringify(Array.from(news.seen).slice(-1000)));
+  } catch (e) { /* private mode: the count lasts as long as the page */ }
+}
+
+function unseenIds() {
+  return news.ids.filter(function (id) { return !news.seen.has(id); });
+}
+
+function renderNews() {
+  const unseen = unseenIds();
+  const badge = $("new-sightings");
+  if (badge) {
+    badge.hidden = unseen.length === 0;
+    $("new-sightings-text").textContent = fmt(text.newSightings, {n: unseen.length});
+    badge.dataset.count = String(unseen.length);
+  }
+  document.title = (unseen.length ? "(" + unseen.length + ") " : "") + news.title;
+  document.querySelectorAll("#sighting-list [data-sighting-id]").forEach(function (item) {
+    const isNew = !news.seen.has(Number(item.dataset.sightingId));
+    item.classList.toggle("unseen", isNew);
+    const tag = item.querySelector(".unseen-tag");
+    if (isNew && !tag) {
+      const head = item.querySelector("p");
+      if (head) { head.insertBefore(el("span", "unseen-tag", text.unseen), head.firstChild); }
+    } else if (!isNew && tag) {
+      tag.remove();
+    }
+  });
+  document.querySelectorAll(".wn-sighting").forEach(function (marker) {
+    const match = /wn-sighting-s(\d+)/.exec(marker.className);
+    const badgeEl = marker.querySelector(".wn-sighting-badge");
+    if (match && badgeEl) { badgeEl.classList.toggle("unseen", !news.seen.has(Number(match[1]))); }
+  });
+}
+
+function markSeen(ids) {
+  ids.forEach(function (id) { news.seen.add(id); });
+  writeSeen();
+  renderNews();
+}
+
+/* After each state: which sightings are new to this page (a tone for them) and unseen. */
+function noteSightings(ids) {
+  const arrived = news.known === null ? [] : ids.filter(function (id) {
+    return news.known.indexOf(id) < 0 && !news.seen.has(id);
+  });
+  news.known = ids.slice();
+  news.ids = ids.slice();
+  renderNews();
+  if (arrived.length) { chime(); }
+}
+
+const sound = {
+  key: "watchnet.alertStaff.sound",
+  wanted: true,
+  ctx: null,
+  plays: 0
+};
+try { sound.wanted = window.localStorage.getItem(sound.key) !== "off"; } catch (e) { /* on */ }
+
+function soundRunning() { return !!(sound.ctx && sound.ctx.state === "running"); }
+
+function renderSound() {
+  const toggle = $("sound-toggle");
+  if (!toggle) { return; }
+  toggle.hidden = false;
+  toggle.setAttribute("aria-pressed", sound.wanted ? "true" : "false");
+  toggle.textContent = sound.wanted ? text.soundOn : text.soundOff;
+  $("sound-hint").hidden = !sound.wanted || soundRunning();
+}
+
+/* Browsers start an AudioContext only from a user's click or key: the first one on the page
+   creates (or resumes) it, and from then on new sightings can be heard. */
+function unlockSound() {
+  if (!sound.wanted) { return; }
+  const Context = window.AudioContext || window.webkitAudioContext;
+  if (!Context) { return; }
+  if (!sound.ctx) {
+    try { sound.ctx = new Context(); } catch (e) { return; }
+    sound.ctx.onstatechange = renderSound;
+  }
+  if (sound.ctx.state === "suspended") { sound.ctx.resume().then(renderSound, renderSound); }
+  renderSound();
+}
+
+/* Two short rising tones (Web Audio oscillators: no sound file to load). */
+function chime() {
+  if (!sound.wanted || !soundRunning()) { renderSound(); return false; }
+  const ctx = sound.ctx;
+  const start = ctx.currentTime + 0.02;
+  [[880, 0], [1318.5, 0.22]].forEach(function (note) {
+    const osc = ctx.createOscillator();
+    const gain = ctx.createGain();
+    const at = start + note[1];
+    osc.type = "sine";
+    osc.frequency.value = note[0];
+    gain.gain.setValueAtTime(0.0001, at);
+    gain.gain.exponentialRampToValueAtTime(0.35, at + 0.02);
+    gain.gain.exponentialRampToValueAtTime(0.0001, at + 0.2);
+    osc.connect(gain);
+    gain.connect(ctx.destination);
+    osc.start(at);
+    osc.stop(at + 0.22);
+  });
+  sound.plays += 1;
+  document.body.dataset.tones = String(sound.plays);
+  return true;
+}
+
+function initNews() {
+  document.addEventListener("pointerdown", unlockSound, true);
+  document.addEventListener("keydown", unlockSound, true);
+  const toggle = $("sound-toggle");
+  toggle.addEventListener("click", function () {
+    sound.wanted = !sound.wanted;
+    try { window.localStorage.setItem(sound.key, sound.wanted ? "on" : "off"); } catch (e) { /* */ }
+    if (sound.wanted) { unlockSound(); window.setTimeout(chime, 50); }  // a sample of the tone
+    renderSound();
+  });
+  renderSound();
+  $("new-sightings").addEventListener("click", function () { markSeen(news.ids); });
+  const list = $("sighting-list");
+  // Touching a sighting (its verdict, its photo) is looking at it.
+  list.addEventListener("pointerdown", function (e) {
+    const item = e.target.closest && e.target.closest("[data-sighting-id]");
+    if (item) { markSeen([Number(item.dataset.sightingId)]); }
+  });
+  list.addEventListener("focusin", function (e) {
+    const item = e.target.closest && e.target.closest("[data-sighting-id]");
+    if (item) { markSeen([Number(item.dataset.sightingId)]); }
+  });
+  const ids = Array.prototype.map.call(list.querySelectorAll("[data-sighting-id]"), function (item) {
+    return Number(item.dataset.sightingId);
+  });
+  noteSightings(ids);
+}
+
 function reviewForm(s) {
   // The same form the server draws (templates/alerts/staff/_review_form.html), cloned from
   // its <template> and set for this sighting.
@@ -373,6 +587,8 @@ function renderRings(rings) {
   });
 }
 
+const SIGHTING_PANE = "wnSightings";
+
 const SECTOR_STYLE = {
   taken: {color: "#b26a00", fillColor: "#f0a030", fillOpacity: 0.30},
   walked: {color: "#1d6b35", fillColor: "#4caf50", fillOpacity: 0.30},
@@ -426,11 +642,16 @@ function renderMap(state) {
   const sightings = layer("sightings");
   if (sightings) {
     sightings.clearLayers();
-    state.sightings.forEach(function (s) {
+    // Their own pane above every label (maps/alert_maps.py); the newest report on top.
+    if (!map.getPane(SIGHTING_PANE)) { map.createPane(SIGHTING_PANE).style.zIndex = "660"; }
+    const count = state.sightings.length;
+    state.sightings.forEach(function (s, index) {
       const status = /^[a-z]+$/.test(s.status) ? s.status : "new";
       const badge = el("div", "wn-sighting-badge " + status, "!");
       L.marker([s.lat, s.lon], {icon: L.divIcon({html: badge, iconSize: [26, 26],
-        iconAnchor: [13, 13], className: "wn-sighting wn-sighting-" + status})})
+        iconAnchor: [13, 13],
+        className: "wn-sighting wn-sighting-" + status + " wn-sighting-s" + Number(s.id)}),
+        pane: SIGHTING_PANE, zIndexOffset: (count - index) * 10})
         .bindTooltip(el("span", "", s.status_label + " · " + s.certainty_label))
         .addTo(sightings);
     });
@@ -472,6 +693,7 @@ function applyState(state) {
   renderRings(state.rings);
   const drawn = renderSightings(state.sightings, a.is_active);
   renderMap(state);
+  noteSightings(state.sightings.map(function (s) { return s.id; }));
   renderElapsed();
   if (dash.active && !a.is_active) {
     dash.active = false;
@@ -487,6 +709,7 @@ function applyState(state) {
 }
 
 function initDashboard() {
+  initNews();
   dash.lastSeenAt = new Date($("elapsed").dataset.since).getTime();
   dash.clockOffsetMs = new Date(config.serverTime).getTime() - Date.now();
   renderElapsed();

@@ -6,7 +6,7 @@
  * textContent or DOM nodes, never as HTML.
  */
 import { FieldQueue, newId } from "./field_queue.js";
-import { $, csrfToken, fmt, messenger, readJson, show, storageGet, storageSet, urlWithId } from "./lib/dom.js";
+import { $, csrfToken, el, fmt, messenger, readJson, show, storageGet, storageSet, urlWithId } from "./lib/dom.js";
 import { haversine } from "./lib/geo.js";
 import { positionWatcher } from "./lib/geolocation.js";
 import { stream } from "./lib/live.js";
@@ -15,6 +15,46 @@ import { forgetOfflineCopies } from "./lib/webapp.js";
 const OWN_COLOR = "#1a5fb4";
 const HELP_COLOR = "#b3261e";
 const MIN_POSITION_INTERVAL_MS = 5000;
+// A call that arrives and ends in the same burst of events (a replay after a reload) rings
+// no bell: the alert waits this long and is skipped when the call ended meanwhile.
+const ALERT_DELAY_MS = 400;
+
+/* A short tone made with the Web Audio API (no audio file). Browsers let a page make sound
+   only after the user has touched it, so the context is created (or resumed) on the first
+   tap or key press; before that, an alert only vibrates where the phone can. */
+function chime() {
+  const Context = window.AudioContext || window.webkitAudioContext;
+  let audio = null;
+  function unlock() {
+    if (!Context) { return; }
+    try {
+      if (!audio) { audio = new Context(); }
+      if (audio.state === "suspended") { audio.resume(); }
+    } catch (e) { audio = null; }
+  }
+  ["pointerdown", "keydown", "touchend"].forEach(function (type) {
+    document.addEventListener(type, unlock, { capture: true, passive: true });
+  });
+  return function ring() {
+    if (!audio || audio.state !== "running") { return false; }
+    const start = audio.currentTime + 0.02;
+    [880, 660, 880].forEach(function (frequency, i) {
+      const at = start + i * 0.25;
+      const osc = audio.createOscillator();
+      const gain = audio.createGain();
+      osc.type = "sine";
+      osc.frequency.value = frequency;
+      gain.gain.setValueAtTime(0.0001, at);
+      gain.gain.exponentialRampToValueAtTime(0.5, at + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, at + 0.2);
+      osc.connect(gain);
+      gain.connect(audio.destination);
+      osc.start(at);
+      osc.stop(at + 0.22);
+    });
+    return true;
+  };
+}
 
 function init() {
   const cfg = readJson("field-config");
@@ -34,9 +74,14 @@ function init() {
     checkpointId: storageGet(drillKey + ".checkpoint", null),
     pendingContactAt: null,
     ownHelp: storageGet(drillKey + ".help", null),   // {client_id, id, notified, responders}
+    endedOwn: storageGet(drillKey + ".help_ended", []),  // client ids of own calls ended here
     incoming: {},          // help_call_id -> payload
+    ended: {},             // help_call_id -> true: calls that ended (never shown again)
+    serverNotes: [],       // from GET steps
+    sentAny: false,        // the "all sent" bar only shows once something was sent
     correcting: null
   };
+  const ring = chime();
 
   function timeText(iso) {
     const d = new Date(iso);
@@ -69,14 +114,17 @@ function init() {
     if (summary.actions === 0 && summary.positions === 0) {
       queueEl.className = "queue-status all-sent";
       queueEl.textContent = t.all_sent;
+      show(queueEl, state.sentAny);
       return;
     }
+    show(queueEl, true);
     queueEl.className = "queue-status waiting";
     if (summary.actions) { parts.push(fmt(t.waiting, { n: summary.actions })); }
     if (summary.positions) { parts.push(fmt(t.positions_waiting, { n: summary.positions })); }
     if (!summary.online) { parts.push(t.offline); }
     queueEl.textContent = parts.join(t.separator);
     renderSteps();
+    renderNotes();
   }
 
   const queue = new FieldQueue({
@@ -92,9 +140,15 @@ function init() {
   });
 
   function handleSent(item, json) {
+    state.sentAny = true;
     if (item.kind === "step") {
       loadSteps();
+    } else if (item.kind === "note") {
+      noteStatus(t.note_saved, "saved");
+      loadSteps();
     } else if (item.kind === "help") {
+      // Ended with 「もう大丈夫」 before it was even sent: the queued resolve follows it.
+      if (state.endedOwn.indexOf(item.body.client_id) >= 0) { renderOwnHelp(); return; }
       state.ownHelp = { client_id: item.body.client_id, id: json.id,
                         notified: json.notified || [], responders: state.ownHelp && state.ownHelp.responders || [] };
       storageSet(drillKey + ".help", state.ownHelp);
@@ -116,6 +170,14 @@ function init() {
       stopWatching();
       setSharingUi(false);
       say(message, "info");
+      return;
+    }
+    if (item.kind === "resolve" && status === 404) { return; }  // the call itself never went in
+    if (item.kind === "note") {
+      // Nothing typed is lost: the refused note goes back into the box.
+      if (!noteEl.value.trim()) { noteEl.value = item.body.text || ""; saveDraft(); }
+      noteStatus(fmt(t.note_not_saved, { message: message }), "error");
+      renderNotes();
       return;
     }
     say(fmt(t.not_sent, { message: message }), "error");
@@ -150,6 +212,10 @@ function init() {
       state.firstFix = false;
       if (!map.getBounds().contains(ll)) { map.panTo(ll); }
     }
+  }
+
+  function removeHelpMarker(id) {
+    if (helpMarkers[id]) { helpMarkers[id].remove(); delete helpMarkers[id]; }
   }
 
   function drawHelp(call) {
@@ -258,7 +324,8 @@ function init() {
 
   // ------------------------------------------------------------------ where am I?
 
-  const whereText = $("where-sentence");
+  const whereText = $("where-main");
+  const whereCoords = $("where-coords");
   const speakBtn = $("where-speak");
   let lastWhere = null;
   if (!("speechSynthesis" in window)) { speakBtn.hidden = true; }
@@ -277,26 +344,28 @@ function init() {
       const d = haversine(p, cp);
       if (!best || d < best.d) { best = { cp: cp, d: d }; }
     });
-    let sentence = fmt(t.where_coords, { coords: coordsText(p) });
-    if (best) {
-      sentence = fmt(t.where_near, { name: best.cp.name, m: Math.round(best.d / 10) * 10 }) + " " + sentence;
-    }
-    return sentence;
+    // The coordinates go below the sentence (and into a help call apart), not into it.
+    if (best) { return fmt(t.where_near, { name: best.cp.name, m: Math.round(best.d / 10) * 10 }); }
+    return fmt(t.where_coords, { coords: coordsText(p) });
   }
 
   $("where-btn").addEventListener("click", function () {
     show($("where-panel"), true);
     whereText.textContent = t.where_loading;
+    whereCoords.textContent = "";
     speakBtn.disabled = true;
     currentPosition().then(function (p) {
       if (!p) { whereText.textContent = t.gps_unavailable; return null; }
+      let coordsLine = fmt(t.where_coords, { coords: coordsText(p) });
       return fetchWhere(p).then(function (json) {
         lastWhere = json.sentence;
+        coordsLine = json.coords_sentence || coordsLine;
       }, function () {
         lastWhere = localWhere(p);
         say(t.where_offline, "info");
       }).then(function () {
         whereText.textContent = lastWhere;
+        whereCoords.textContent = coordsLine;
         speakBtn.disabled = false;
       });
     });
@@ -412,7 +481,12 @@ function init() {
   function loadSteps() {
     return fetch(cfg.urls.steps, { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (res) { if (!res.ok) { throw new Error(String(res.status)); } return res.json(); })
-      .then(function (json) { state.serverSteps = json.steps || []; renderSteps(); }, function () { /* offline */ });
+      .then(function (json) {
+        state.serverSteps = json.steps || [];
+        state.serverNotes = json.notes || [];
+        renderSteps();
+        renderNotes();
+      }, function () { /* offline */ });
   }
 
   function recordStep(kind, doneAt, contactWhom) {
@@ -422,7 +496,7 @@ function init() {
     if (cp !== null) { body.checkpoint_id = cp; }
     if (contactWhom) { body.contact_whom = contactWhom; }
     const note = noteEl.value.trim();
-    if (note) { body.note = note.slice(0, 500); noteEl.value = ""; }
+    if (note) { body.note = note.slice(0, 500); noteEl.value = ""; saveDraft(); }
     if (p) { body.lat = p.lat; body.lon = p.lon; if (p.accuracy_m !== null) { body.accuracy_m = p.accuracy_m; } }
     queue.push("step", cfg.urls.steps, body);
     renderSteps();
@@ -520,6 +594,63 @@ function init() {
     }
   });
 
+  // ------------------------------------------------------------------ notes
+
+  /* 「メモを保存」 sends the note through the queue (so it survives no connection and a
+     reload, and a retry is stored once by its client id); the box's text is also kept as a
+     draft on the phone until it is saved. */
+  const noteStatusEl = $("note-status");
+  const draftKey = drillKey + ".note_draft";
+
+  function saveDraft() { storageSet(draftKey, noteEl.value); }
+
+  function noteStatus(text, kind) {
+    noteStatusEl.textContent = text;
+    noteStatusEl.dataset.state = kind;
+    noteStatusEl.className = "note-status " + kind;
+    show(noteStatusEl, !!text);
+  }
+
+  function renderNotes() {
+    const list = $("saved-notes");
+    list.textContent = "";
+    const rows = state.serverNotes.map(function (n) {
+      return { text: n.text, at: n.written_at, waiting: false };
+    });
+    queue.pending("note").forEach(function (item) {
+      rows.push({ text: item.body.text, at: item.body.written_at, waiting: true });
+    });
+    rows.forEach(function (row) {
+      const li = el("li", row.waiting ? "saved-note waiting" : "saved-note");
+      li.appendChild(el("span", "saved-note-time", timeText(row.at) + (row.waiting ? t.separator + t.note_pending : "")));
+      li.appendChild(el("span", "saved-note-text user-text", row.text));
+      list.appendChild(li);
+    });
+    show($("saved-notes-h"), rows.length > 0);
+  }
+
+  noteEl.value = storageGet(draftKey, "") || "";
+  noteEl.addEventListener("input", function () {
+    saveDraft();
+    // A new note is being written: the last one's 「保存しました」 no longer speaks of it.
+    if (noteStatusEl.dataset.state === "saved") { noteStatus("", ""); }
+  });
+
+  $("note-save").addEventListener("click", function () {
+    const text = noteEl.value.trim();
+    if (!text) { noteStatus(t.note_empty, "error"); noteEl.focus(); return; }
+    const body = { client_id: newId(), text: text.slice(0, 500), written_at: new Date().toISOString() };
+    const cp = selectedCheckpoint();
+    if (cp !== null) { body.checkpoint_id = cp; }
+    const p = state.last;
+    if (p) { body.lat = p.lat; body.lon = p.lon; }
+    noteEl.value = "";
+    saveDraft();
+    noteStatus(t.note_waiting, "waiting");
+    queue.push("note", cfg.urls.notes, body);
+    renderNotes();
+  });
+
   // ------------------------------------------------------------------ approach guide
 
   $("guide-btn").addEventListener("click", function () { $("guide-dialog").showModal(); });
@@ -527,10 +658,16 @@ function init() {
 
   // ------------------------------------------------------------------ calling for help
 
+  function pendingOwnHelp() {
+    return queue.pending("help").filter(function (it) {
+      return state.endedOwn.indexOf(it.body.client_id) < 0;
+    });
+  }
+
   function renderOwnHelp() {
     const box = $("own-help");
     const h = state.ownHelp;
-    const waiting = queue.pending("help").length > 0;
+    const waiting = pendingOwnHelp().length > 0;
     if (!h && !waiting) { show(box, false); return; }
     show(box, true);
     if (waiting && (!h || !h.id)) {
@@ -546,11 +683,25 @@ function init() {
       ? fmt(t.help_coming, { names: h.responders.join(t.name_separator) }) : t.help_no_answer_yet;
   }
 
-  $("own-help-close").addEventListener("click", function () {
-    if (queue.pending("help").length) { return; }
+  function forgetOwnHelp() {
     state.ownHelp = null;
     storageSet(drillKey + ".help", null);
     renderOwnHelp();
+  }
+
+  // 「もう大丈夫」: ends the call for everyone. Named by the phone's own id, so it works even
+  // while the call itself still waits in the queue (the queue sends the two in order).
+  $("own-help-ok").addEventListener("click", function () {
+    const h = state.ownHelp;
+    const pending = pendingOwnHelp();
+    const clientId = h ? h.client_id : (pending.length ? pending[pending.length - 1].body.client_id : null);
+    if (!clientId) { forgetOwnHelp(); return; }
+    state.endedOwn = state.endedOwn.concat([clientId]).slice(-20);
+    storageSet(drillKey + ".help_ended", state.endedOwn);
+    // Not "client_id": the queue names its items by that field, and the call has it already.
+    queue.push("resolve", cfg.urls.resolve_own, { help_client_id: clientId }, { client_id: clientId });
+    forgetOwnHelp();
+    say(t.own_help_ok, "info");
   });
 
   $("help-btn").addEventListener("click", function () {
@@ -586,24 +737,18 @@ function init() {
     const ids = Object.keys(state.incoming);
     ids.forEach(function (id) {
       const call = state.incoming[id];
-      const box = document.createElement("section");
-      box.className = "help-banner";
+      const box = el("section", "help-banner");
       box.setAttribute("role", "alert");
-      const h = document.createElement("h2");
-      h.textContent = fmt(t.help_from, { name: call.name || "" });
-      box.appendChild(h);
-      const p = document.createElement("p");
-      p.className = "help-place";
-      p.textContent = call.sentence || "";
-      box.appendChild(p);
+      box.dataset.helpCallId = String(call.id);
+      box.appendChild(el("h2", null, fmt(t.help_from, { name: call.name || "" })));
+      const place = (call.sentences && call.sentences[cfg.locale.slice(0, 2)]) || call.sentence || "";
+      box.appendChild(el("p", "help-place", place));
       if (call.responders && call.responders.length) {
-        const r = document.createElement("p");
-        r.textContent = fmt(t.help_coming, { names: call.responders.join(t.name_separator) });
-        box.appendChild(r);
+        box.appendChild(el("p", "help-coming", fmt(t.help_coming, { names: call.responders.join(t.name_separator) })));
       }
-      const btn = document.createElement("button");
+      const actions = el("div", "help-actions");
+      const btn = el("button", "button big primary respond-btn");
       btn.type = "button";
-      btn.className = "button big primary respond-btn";
       btn.dataset.helpCallId = String(call.id);
       if (call.answered) {
         btn.textContent = t.you_answered;
@@ -617,11 +762,16 @@ function init() {
           renderIncoming();
         });
       }
-      box.appendChild(btn);
-      const close = document.createElement("button");
+      actions.appendChild(btn);
+      const row = el("div", "help-actions-row");
+      if (cfg.contact) {
+        const tel = el("a", "button big help-call", t.call_short);
+        tel.href = cfg.contact.href;
+        tel.setAttribute("aria-label", fmt(t.call_aria, { whom: cfg.contact.label, number: cfg.contact.number }));
+        row.appendChild(tel);
+      }
+      const close = el("button", "button big help-dismiss", t.close);
       close.type = "button";
-      close.className = "button big";
-      close.textContent = t.close;
       close.addEventListener("click", function () {
         const dismissed = storageGet(drillKey + ".dismissed", []);
         dismissed.push(call.id);
@@ -629,10 +779,53 @@ function init() {
         delete state.incoming[id];
         renderIncoming();
       });
-      box.appendChild(close);
+      row.appendChild(close);
+      actions.appendChild(row);
+      box.appendChild(actions);
       list.appendChild(box);
     });
     show(list, ids.length > 0);
+  }
+
+  /* Sound and vibration for a call that is still open a moment after it arrived. */
+  function alertFor(id) {
+    window.setTimeout(function () {
+      if (!state.incoming[id]) { return; }
+      const rang = ring();
+      let shook = false;
+      if (navigator.vibrate) {
+        try { shook = navigator.vibrate([300, 150, 300, 150, 300]); } catch (e) { shook = false; }
+      }
+      document.body.dataset.helpAlerts = String(parseInt(document.body.dataset.helpAlerts || "0", 10) + 1);
+      document.body.dataset.lastAlert = (rang ? "sound" : "silent") + (shook ? "+vibration" : "");
+    }, ALERT_DELAY_MS);
+  }
+
+  function addIncoming(data, announce) {
+    if (data.supporter_id === cfg.supporter_id || state.ended[data.id]) { return; }
+    if (storageGet(drillKey + ".dismissed", []).indexOf(data.id) >= 0) { return; }
+    const known = !!state.incoming[data.id];
+    state.incoming[data.id] = Object.assign({ responders: [] }, state.incoming[data.id] || {}, data);
+    renderIncoming();
+    drawHelp(data);
+    if (announce && !known) { alertFor(data.id); }
+  }
+
+  function endCall(data) {
+    const id = data.help_call_id;
+    state.ended[id] = true;
+    if (state.ownHelp && state.ownHelp.id === id) {
+      const byStaff = data.resolution === "staff_handled";
+      forgetOwnHelp();
+      say(data.resolution === "drill_ended" ? t.help_ended_drill : (byStaff ? t.own_help_handled : t.own_help_ok), "info");
+    }
+    const call = state.incoming[id];
+    removeHelpMarker(id);
+    if (call) {
+      delete state.incoming[id];
+      renderIncoming();
+      say(fmt(t.help_ended_other, { name: call.name || "" }), "info");
+    }
   }
 
   // ------------------------------------------------------------------ live events (SSE)
@@ -647,6 +840,13 @@ function init() {
     show($("not-live-note"), status !== "live");
     $("not-live-note").textContent = status === "ended" ? t.ended : (status === "planned" ? t.not_started : "");
     if (status !== "live") { stopWatching(); if (state.sharing) { setSharingUi(false); } }
+    if (status === "ended") {
+      // The server ends every open call with the drill; the page does not wait to hear it.
+      Object.keys(state.incoming).forEach(function (id) { state.ended[id] = true; removeHelpMarker(id); });
+      state.incoming = {};
+      renderIncoming();
+      if (state.ownHelp && state.ownHelp.id) { forgetOwnHelp(); }
+    }
   }
 
   function onEvent(kind, data) {
@@ -657,12 +857,9 @@ function init() {
         startWatching();
       }
     } else if (kind === "help_call") {
-      if (data.supporter_id === cfg.supporter_id) { return; }
-      if (storageGet(drillKey + ".dismissed", []).indexOf(data.id) >= 0) { return; }
-      state.incoming[data.id] = Object.assign({ responders: [] }, state.incoming[data.id] || {}, data);
-      renderIncoming();
-      drawHelp(data);
-      if (navigator.vibrate) { navigator.vibrate([300, 150, 300]); }
+      addIncoming(data, true);
+    } else if (kind === "help_resolved") {
+      endCall(data);
     } else if (kind === "help_response") {
       if (state.ownHelp && state.ownHelp.id === data.help_call_id) {
         state.ownHelp.responders = data.responders || [];
@@ -676,7 +873,7 @@ function init() {
 
   function connectEvents() {
     const handlers = {};
-    ["drill_status", "help_call", "help_response"].forEach(function (kind) {
+    ["drill_status", "help_call", "help_response", "help_resolved"].forEach(function (kind) {
       handlers[kind] = function (data) { onEvent(kind, data); };
     });
     stream(cfg.urls.events, handlers, { retryMs: 5000 });
@@ -697,6 +894,17 @@ function init() {
   } else {
     setSharingUi(false);
   }
+  // What the server knows of open calls when the page was made: a call may have ended (or
+  // been made from another device) while this page was closed.
+  const serverOwn = cfg.help && cfg.help.own;
+  if (serverOwn && state.endedOwn.indexOf(serverOwn.client_id) < 0) {
+    state.ownHelp = Object.assign({}, state.ownHelp && state.ownHelp.client_id === serverOwn.client_id ? state.ownHelp : {}, serverOwn);
+    storageSet(drillKey + ".help", state.ownHelp);
+  } else if (state.ownHelp && state.ownHelp.id && !serverOwn) {
+    state.ownHelp = null;
+    storageSet(drillKey + ".help", null);
+  }
+  ((cfg.help && cfg.help.incoming) || []).forEach(function (call) { addIncoming(call, false); });
   renderQueue(queue.summary());
   renderOwnHelp();
   loadSteps();

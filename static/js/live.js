@@ -25,6 +25,8 @@ const state = {
   teams: {},          // team id -> {id, name, color}
   stepIds: {},        // EncounterStep ids already in the feed
   helpItems: {},      // help call id -> <li>
+  noteIds: {},        // EncounterNote ids already in the feed
+  ended: {},          // help call id -> how it ended (help_resolved payload)
   counts: {steps: 0, open_help: 0}
 };
 window.watchLive = state;  // for tests and for curious organizers with a console
@@ -222,15 +224,16 @@ function feedItem(kind, p, eventId) {
   const item = el("li", "feed-item feed-" + kind);
   item.dataset.kind = kind;
   if (eventId) { item.dataset.eventId = String(eventId); }
-  const time = el("time", "feed-time", clock(kind === "help_call" ? p.called_at : p.done_at));
-  time.setAttribute("datetime", (kind === "help_call" ? p.called_at : p.done_at) || "");
+  const at = kind === "help_call" ? p.called_at : (kind === "note" ? p.written_at : p.done_at);
+  const time = el("time", "feed-time", clock(at));
+  time.setAttribute("datetime", at || "");
   item.appendChild(time);
   const body = el("div", "feed-body");
   item.appendChild(body);
   const who = el("div", "feed-who");
   who.appendChild(el("strong", "user-text", p.name));
   const team = teamOf(p.team_id);
-  if (kind === "step") {
+  if (kind === "step" || kind === "note") {
     who.appendChild(teamChip(p.team_id, p.team_name || (team && team.name),
                              p.color || (team && team.color)));
   }
@@ -252,6 +255,13 @@ function feedItem(kind, p, eventId) {
       body.appendChild(at);
     }
     if (p.note) { body.appendChild(el("div", "feed-note user-text", p.note)); }
+  } else if (kind === "note") {
+    item.dataset.noteId = String(p.id);
+    body.appendChild(el("div", "feed-what feed-step", "✎ " + text.note));
+    if (p.checkpoint_name) {
+      body.appendChild(el("div", "feed-where user-text", text.checkpoint + ": " + p.checkpoint_name));
+    }
+    body.appendChild(el("div", "feed-note user-text", p.text));
   } else {
     item.dataset.helpCallId = String(p.id);
     body.appendChild(el("div", "feed-what feed-help-title", "⚠ " + text.helpCall));
@@ -261,14 +271,45 @@ function feedItem(kind, p, eventId) {
     if (where) { body.appendChild(el("div", "feed-where user-text", where)); }
     const resp = el("div", "feed-responders");
     body.appendChild(resp);
+    const buttons = el("div", "feed-buttons");
     const button = el("button", "button small primary feed-respond", text.onMyWay);
     button.type = "button";
     button.addEventListener("click", function () { respond(p.id, button); });
-    body.appendChild(button);
+    buttons.appendChild(button);
+    const handled = el("button", "button small feed-resolve", text.markHandled);
+    handled.type = "button";
+    handled.addEventListener("click", function () { resolve(p.id, handled); });
+    buttons.appendChild(handled);
+    body.appendChild(buttons);
+    body.appendChild(el("div", "feed-ended"));
     state.helpItems[p.id] = item;
     setResponders(p.id, p.responders || []);
+    if (p.ended) { markEnded(p.ended, false); }
   }
   return item;
+}
+
+/* A help call that ended (the caller, an organizer, the drill's end): said so in its feed
+   item, without buttons; the open count goes down once. */
+function markEnded(ended, counted) {
+  const id = ended.help_call_id;
+  const first = !state.ended[id];
+  state.ended[id] = ended;
+  const item = state.helpItems[id];
+  if (item) {
+    item.classList.add("ended");
+    item.dataset.resolution = ended.resolution || "";
+    const words = text.helpEnded[ended.resolution] || "";
+    const line = words.replace("{name}", ended.resolved_by_name || "") +
+      (ended.resolved_at ? " (" + clock(ended.resolved_at) + ")" : "");
+    item.querySelector(".feed-ended").textContent = line;
+    const buttons = item.querySelector(".feed-buttons");
+    if (buttons) { buttons.hidden = true; }
+  }
+  if (first && counted) {
+    state.counts.open_help = Math.max(0, state.counts.open_help - 1);
+    renderCounts();
+  }
 }
 
 function setResponders(helpCallId, names) {
@@ -283,6 +324,9 @@ function addToFeed(kind, payload, eventId, atTop) {
   if (kind === "step") {
     if (state.stepIds[payload.id]) { return false; }
     state.stepIds[payload.id] = true;
+  } else if (kind === "note") {
+    if (state.noteIds[payload.id]) { return false; }
+    state.noteIds[payload.id] = true;
   } else if (state.helpItems[payload.id]) {
     return false;
   }
@@ -308,6 +352,20 @@ function respond(helpCallId, button) {
   });
 }
 
+function resolve(helpCallId, button) {
+  button.disabled = true;
+  fetch(urlWithId(config.resolveUrl, helpCallId), {
+    method: "POST", credentials: "same-origin",
+    headers: {"Content-Type": "application/json", "X-CSRFToken": csrfToken()},
+    body: "{}"
+  }).then(jsonOrFail).then(function (ended) {
+    markEnded(ended, true);
+  }).catch(function () {
+    button.disabled = false;
+    window.alert(text.respondFailed);
+  });
+}
+
 /* ----- events ----- */
 
 const handlers = {
@@ -322,6 +380,8 @@ const handlers = {
     renderCounts();
   },
   help_response: function (p) { setResponders(p.help_call_id, p.responders || []); },
+  help_resolved: function (p) { markEnded(p, true); },
+  note: function (p, id) { addToFeed("note", p, id, true); },
   drill_status: function (p) { setStatus(p.status); }
 };
 

@@ -91,6 +91,25 @@ def make_person(
     return person
 
 
+# Landmarks of the test district, as the demo's 八幡地区 has them: the hall 60 m north-west of
+# the centre (the registered home), the shrine 600 m north (also the person's usual place).
+HALL = ("八幡公民館", 36.33388, 138.94500)
+SHRINE = ("八幡神社", *point_at(600, 0))
+
+
+def add_landmarks(district: Any, *spots: tuple[str, float, float]) -> list[Any]:
+    """Named landmarks of the district (the hall and the shrine unless others are given)."""
+    from watchnet.districts.models import Landmark, LandmarkKind
+
+    rows = [
+        Landmark(district_id=district.id, name=name, kind=LandmarkKind.other, lat=lat, lon=lon)
+        for name, lat, lon in (spots or (HALL, SHRINE))
+    ]
+    db.session.add_all(rows)
+    db.session.commit()
+    return rows
+
+
 def start_fields(**values: Any) -> dict[str, Any]:
     """The start form as a coordinator sends it: described, placed, a number to call."""
     now = to_local(utcnow())
@@ -115,7 +134,8 @@ def start_fields(**values: Any) -> dict[str, Any]:
 
 
 class FakeNominatim:
-    """A Nominatim /search endpoint on 127.0.0.1: knows the addresses in `places`."""
+    """A Nominatim server on 127.0.0.1: /search knows the addresses in `places`; /reverse
+    answers `reverse_address` (Nominatim's address parts) for any point, or nothing."""
 
     def __init__(self, places: dict[str, tuple[float, float]]) -> None:
         import http.server
@@ -123,11 +143,38 @@ class FakeNominatim:
         fake = self
         self.places = places
         self.queries: list[str] = []
+        self.reverse_address: dict[str, str] | None = None
+        self.reverse_queries: list[tuple[float, float]] = []
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            def _answer(self, payload: Any) -> None:
+                body = json.dumps(payload).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 parts = urlsplit(self.path)
-                query = parse_qs(parts.query).get("q", [""])[0]
+                args = parse_qs(parts.query)
+                if parts.path.rstrip("/").endswith("/reverse"):
+                    lat, lon = float(args["lat"][0]), float(args["lon"][0])
+                    fake.reverse_queries.append((lat, lon))
+                    if fake.reverse_address is None:
+                        self._answer({"error": "Unable to geocode"})
+                        return
+                    self._answer(
+                        {
+                            "place_id": 2,
+                            "lat": str(lat),
+                            "lon": str(lon),
+                            "display_name": ", ".join(reversed(fake.reverse_address.values())),
+                            "address": fake.reverse_address,
+                        }
+                    )
+                    return
+                query = args.get("q", [""])[0]
                 fake.queries.append(query)
                 hits = [
                     {

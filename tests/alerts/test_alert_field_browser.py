@@ -141,7 +141,7 @@ def test_search_from_the_link_then_the_all_clear_removes_the_details(
     page.get_by_role("button", name="見かけたかもしれない").click()
     page.fill("#s-description", "紺色の上着の男性が南へ歩いていた")
     page.get_by_label("間違いない").check()
-    page.select_option("#s-direction", "s")
+    page.locator("#s-direction label.dial-s").click()  # the dial's big "south" arrow
     page.set_input_files("#s-photo", str(photo_path))
     page.get_by_role("button", name="目撃情報を送る").click()
     sighting = wait_until(lambda: db.session.scalar(sa.select(Sighting)), what="the sighting")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from alert_core_support import place_supporter, point_at
-from alert_staff_support import PHONE, make_person, start_fields
+from alert_staff_support import PHONE, add_landmarks, make_person, start_fields
 from playwright.sync_api import expect
 from support import answer_tiles_offline, browser_login
 
@@ -93,6 +93,7 @@ def test_a_coordinator_starts_an_alert_for_a_registered_person_in_under_a_minute
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     person = make_person(district)
+    add_landmarks(district)
     page = staff_page
     browser_login(page, live_server, coordinator)
     began = time.monotonic()
@@ -106,6 +107,10 @@ def test_a_coordinator_starts_an_alert_for_a_registered_person_in_under_a_minute
     box = page.locator(".pick-map").bounding_box()
     page.mouse.click(box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.3)
     expect(page.locator("#point-status")).to_have_text("地図で場所を選びました。")
+    # What searchers will read is proposed from the point: the hall, a direction, a distance.
+    expect(page.locator("#last_seen_place")).to_have_value(
+        re.compile(r"^八幡(公民館|神社)の\S+ 約[\d.]+k?m$")
+    )
     page.fill("#clothing_today", "赤い帽子、茶色のコート")
     page.fill("#contact_phone", PHONE)
     page.check("#alert_mode-real")
@@ -127,6 +132,7 @@ def test_a_coordinator_starts_an_alert_for_a_registered_person_in_under_a_minute
     assert alert.person_id == person.id and alert.clothing_today == "赤い帽子、茶色のコート"
     assert person.home_lat is not None and person.home_lon is not None
     assert alert.last_seen_lat > person.home_lat and alert.last_seen_lon > person.home_lon
+    assert re.fullmatch(r"八幡(公民館|神社)の\S+ 約[\d.]+k?m", alert.last_seen_place)
     expect(page.locator(f'#recipient-rows tr[data-supporter-id="{near.id}"]')).to_be_visible()
     assert page.locator(".wn-ring-current").count() == 1
     assert page.locator(".wn-ring-label").count() >= 4
@@ -243,6 +249,7 @@ def test_the_start_form_refuses_to_send_without_exercise_or_real_and_confirms_th
 ) -> None:
     """Issue 9, point 8: 訓練 or 本番 is the first, required choice; nothing is queued
     before the confirmation names it."""
+    add_landmarks(district)
     page = staff_page
     browser_login(page, live_server, coordinator)
     page.goto(f"{live_server.url}/districts/{district.id}/alerts/new")
@@ -363,3 +370,59 @@ def test_the_dashboard_shows_retrying_messages_live(
     expect(page.locator("#unreachable-count")).to_have_text("1")
     assert page.evaluate("window.__notReloaded") is True
     assert_accessible(page)
+
+
+def test_the_start_form_proposes_a_landmark_description_and_refuses_near_home_alone(
+    live_server: Any, staff_page: Any, district: Any, coordinator: Any, near: Any
+) -> None:
+    """Issue 12, point 1: choosing the point (on the map or from the registry's places)
+    proposes what searchers read; 「自宅付近」 alone is refused at the field, saying why."""
+    person = make_person(district)
+    add_landmarks(district)
+    page = staff_page
+    browser_login(page, live_server, coordinator)
+    page.goto(f"{live_server.url}/districts/{district.id}/alerts/new?person_id={person.id}")
+    place = page.locator("#last_seen_place")
+    expect(place).to_have_value("")
+    # The registered home: the point goes there, the text names the hall, not the home, and
+    # in 100 m steps (the home is 61 m from the hall).
+    page.click("#use-home")
+    expect(place).to_have_value("八幡公民館の南東 約100m")
+    expect(page.locator("#place-proposal")).to_contain_text("提案しました")
+    # The usual place (the shrine): a new point replaces the proposal, not typed text.
+    page.get_by_role("button", name="八幡神社").click()
+    expect(place).to_have_value("八幡神社のすぐそば")
+    # Typed text stays; the proposal for a new point is offered beside it.
+    place.fill("自宅付近")
+    page.locator(".pick-map").scroll_into_view_if_needed()
+    box = page.locator(".pick-map").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.7)
+    offer = page.locator("#place-proposal")
+    expect(offer).to_contain_text("選んだ地点からの提案：")
+    expect(place).to_have_value("自宅付近")
+    expect(page.locator("#use-proposal")).to_be_visible()
+
+    # Sent as it is: refused at the field, with the reason, and nothing is sent.
+    page.check("#alert_mode-exercise")
+    page.fill("#contact_phone", PHONE)
+    page.click("#start-submit")
+    error = page.locator("#last_seen_place-err")
+    expect(error).to_contain_text("誰の家か分からないため")
+    expect(place).to_have_attribute("aria-invalid", "true")
+    expect(place).to_have_value("自宅付近")
+    assert _count(Alert) == 0 and _count(Delivery) == 0
+    assert_accessible(page)
+
+    # The point is still chosen; clicking it again gives the proposal to take with one tap.
+    page.locator(".pick-map").scroll_into_view_if_needed()
+    box = page.locator(".pick-map").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    page.click("#use-proposal")
+    proposed = place.input_value()
+    assert re.fullmatch(r"八幡(公民館|神社)の\S+ 約[\d.]+k?m|八幡(公民館|神社)のすぐそば", proposed)
+    page.click("#start-submit")
+    expect(page.locator("#confirm-place")).to_have_text(proposed)
+    page.click("#confirm-submit")
+    page.wait_for_url(re.compile(r"/alerts/\d+$"))
+    alert = db.session.scalars(sa.select(Alert)).one()
+    assert alert.last_seen_place == proposed

@@ -261,7 +261,9 @@ def test_without_a_sentence_the_server_writes_where_the_caller_is(scene: Scene) 
     )
     assert response.status_code == 201
     event = db.session.scalars(sa.select(LiveEvent).where(LiveEvent.audience == "")).one()
-    assert "36.33400, 138.94600" in event.payload["sentence"]
+    # A place to find in words; the coordinates travel beside it, not as the sentence.
+    assert event.payload["sentence"] == "現在地はポイント1のすぐそばです。"
+    assert event.payload["coords"] == "36.33400, 138.94600"
 
 
 # ---------------------------------------------------------------------------------------------

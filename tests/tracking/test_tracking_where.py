@@ -3,14 +3,10 @@ on 127.0.0.1 (cached), and a sentence that still comes when the geocoder is unre
 
 from __future__ import annotations
 
-import http.server
-import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -18,6 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import free_port, signin_supporter
+from tests.tracking.geocoder_support import GeocoderStub
 from watchnet.core import geocoding
 from watchnet.core.extensions import db
 from watchnet.core.models import GeocodeCache
@@ -33,63 +30,6 @@ def _geocoder_failures_forgotten() -> Iterator[None]:
     geocoding.forget_failures()
     yield
     geocoding.forget_failures()
-
-
-class GeocoderStub:
-    """A Nominatim look-alike: GET /reverse answers JSON with display_name and address."""
-
-    def __init__(self, delay_s: float = 0.0) -> None:
-        stub = self
-        self.requests: list[dict[str, list[str]]] = []
-        self.delay_s = delay_s
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                parts = urlsplit(self.path)
-                query = parse_qs(parts.query)
-                stub.requests.append(query)
-                if stub.delay_s:
-                    time.sleep(stub.delay_s)
-                if parts.path != "/reverse":
-                    self.send_response(404)
-                    self.end_headers()
-                    return
-                body = json.dumps(
-                    {
-                        "place_id": 1,
-                        "lat": query["lat"][0],
-                        "lon": query["lon"][0],
-                        "display_name": "3, 八幡町, 本庄市, 埼玉県, 367-0000, 日本",
-                        "address": {
-                            "house_number": "3",
-                            "neighbourhood": "八幡町",
-                            "city": "本庄市",
-                            "province": "埼玉県",
-                            "postcode": "367-0000",
-                            "country": "日本",
-                            "country_code": "jp",
-                        },
-                    },
-                    ensure_ascii=False,
-                ).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        class Server(http.server.ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request: Any, client_address: Any) -> None:
-                pass  # the app gave up on a slow answer and closed the connection
-
-        self.server = Server(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
 
 @pytest.fixture()
@@ -141,8 +81,10 @@ def test_where_am_i_names_the_nearest_landmark_the_address_and_the_coordinates(
     assert answer["address"] == "本庄市八幡町3"
     assert answer["coords"] == "36.33376, 138.94594"
     assert (answer["lat"], answer["lon"]) == HERE
-    for part in ("八幡公民館の北東 約120m", "本庄市八幡町3", "36.33376, 138.94594"):
-        assert part in answer["sentence"]
+    assert answer["address_source"] == "geocoder"
+    # The address first, then the landmark; the coordinates apart, for small type.
+    assert answer["sentence"] == "ここは本庄市八幡町3付近です。八幡公民館の北東 約120mです。"
+    assert answer["coords_sentence"] == "緯度・経度は 36.33376, 138.94594 です。"
     assert geocoder.requests[0]["lat"] == ["36.33376"]
     assert geocoder.requests[0]["accept-language"] == ["ja"]
 
@@ -167,9 +109,11 @@ def test_the_sentence_is_in_english_for_an_english_speaking_supporter(
     db.session.commit()
     answer = where(client, drill)
     assert answer["relative"] == "about 120 m northeast of 八幡公民館"
-    assert answer["sentence"].startswith("You are about 120 m northeast of 八幡公民館.")
-    assert "Latitude and longitude: 36.33376, 138.94594." in answer["sentence"]
     assert answer["address"]  # the display name, as the geocoder gave it
+    assert answer["sentence"] == (
+        f"You are around {answer['address']}. That is about 120 m northeast of 八幡公民館."
+    )
+    assert answer["coords_sentence"] == "Latitude and longitude: 36.33376, 138.94594."
 
 
 def test_without_a_reachable_geocoder_the_sentence_still_comes_quickly(
@@ -181,8 +125,8 @@ def test_without_a_reachable_geocoder_the_sentence_still_comes_quickly(
     answer = where(client, drill)
     assert time.monotonic() - started < 2.5
     assert answer["address"] is None
-    assert "八幡公民館の北東 約120m" in answer["sentence"]
-    assert "36.33376, 138.94594" in answer["sentence"]
+    assert answer["sentence"] == "現在地は八幡公民館の北東 約120mです。"
+    assert answer["coords"] == "36.33376, 138.94594"
     assert db.session.scalar(sa.select(sa.func.count()).select_from(GeocodeCache)) == 0
 
 

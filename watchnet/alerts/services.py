@@ -26,7 +26,7 @@ from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
-from watchnet.alerts import messages, sectors
+from watchnet.alerts import messages, places, sectors
 from watchnet.alerts.events import ALL, STAFF, emit_alert_event, supporter_audience
 from watchnet.alerts.models import (
     Acknowledgement,
@@ -146,6 +146,10 @@ def _validate(data: AlertInput) -> None:
         raise UserInputError(_l("The time last seen cannot be in the future."), "last_seen_at")
     if not data.contact_phone.strip():
         raise UserInputError(_l("Enter the number to call on a sighting."), "contact_phone")
+    person = db.session.get(AtRiskPerson, data.person_id) if data.person_id else None
+    problem = places.place_problem(data.last_seen_place, person.home_address if person else "")
+    if problem is not None:
+        raise UserInputError(problem, "last_seen")
     if data.radius_override_m is not None:
         _check_radius(data.radius_override_m)
 
@@ -322,7 +326,9 @@ def start_alert(
         last_seen_at=data.last_seen_at,
         last_seen_lat=float(data.last_seen_lat),
         last_seen_lon=float(data.last_seen_lon),
-        last_seen_place=data.last_seen_place.strip(),
+        # Searchers are told a place they can find: without a description, the one proposed
+        # from the district's landmarks (alerts/places.py).
+        last_seen_place=data.last_seen_place.strip() or _start_place(district, data),
         police_informed=data.police_informed,
         police_station=data.police_station.strip(),
         police_case_number=data.police_case_number.strip(),
@@ -504,16 +510,32 @@ def override_radius(alert: Alert, radius_m: float | None, actor: Actor) -> int:
     return 0
 
 
-def _place_phrase(alert: Alert, lat: float, lon: float) -> str:
-    """Where a point is, relative to the district's nearest landmark (default language)."""
-    from watchnet.core.geo import NamedPlace, nearest_place, relative_phrase
-    from watchnet.districts.services import landmarks_of
+def _start_place(district: District, data: AlertInput) -> str:
+    """The proposed description of the last-seen point of a new alert (default language)."""
+    person = db.session.get(AtRiskPerson, data.person_id) if data.person_id else None
+    home = (
+        (person.home_lat, person.home_lon)
+        if person is not None and person.home_lat is not None and person.home_lon is not None
+        else None
+    )
+    point = (float(data.last_seen_lat), float(data.last_seen_lon))
+    return places.propose_place(
+        district.id, point, language=default_locale()[:2], home=home, use_geocoder=False
+    ).text
 
-    places = [NamedPlace(lm.name, lm.lat, lm.lon) for lm in landmarks_of(alert.district)]
-    best = nearest_place((lat, lon), places)
-    if best is None or best[1] > 3000:
-        return ""
-    return relative_phrase((lat, lon), best[0], default_locale()[:2])
+
+def _place_phrase(alert: Alert, lat: float, lon: float) -> str:
+    """Where a point is, relative to the district's nearest landmark (default language); near
+    the person's home in 100 m steps (alerts/places.py)."""
+    person = alert.person if alert.purged_at is None else None
+    home = (
+        (person.home_lat, person.home_lon)
+        if person is not None and person.home_lat is not None and person.home_lon is not None
+        else None
+    )
+    return places.propose_place(
+        alert.district_id, (lat, lon), language=default_locale()[:2], home=home, use_geocoder=False
+    ).text
 
 
 def recentre_alert(alert: Alert, sighting: Sighting, actor: Actor) -> int:

@@ -48,7 +48,13 @@ SEEN_KEY = "seen"
 
 # Pages a supporter opens on the phone (the rest of their routes answer JSON).
 PHONE_PAGE_ENDPOINTS = frozenset(
-    {"people.supporter_home", "field.home", "field.drill_page", "feedback.give_feedback"}
+    {
+        "people.supporter_home",
+        "people.my_channels",
+        "field.home",
+        "field.drill_page",
+        "feedback.give_feedback",
+    }
 )
 
 

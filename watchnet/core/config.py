@@ -74,6 +74,9 @@ DEFAULTS: dict[str, Any] = {
     # tries the next tier after that many minutes unless the person opened or answered.
     "CHANNEL_CHAINS": ["*=push line email webhook > sms > voice"],
     "ESCALATION_STEPS": ["alert=5", "practice_call=5"],
+    # A supporter's 「テスト通知を送る」 queues at most one test per this many seconds (each
+    # press sends on every channel they have: SMS and calls cost the city money).
+    "TEST_NOTIFICATION_INTERVAL_S": 60,
     # Web Push (watchnet/notifications/vapid.py). The VAPID key pair is generated once into
     # instance/vapid_private_key.pem unless VAPID_PRIVATE_KEY is set (PEM, or the base64url
     # raw 32-byte key most tools print); VAPID_PUBLIC_KEY, when set, must belong to it.
@@ -100,6 +103,10 @@ DEFAULTS: dict[str, Any] = {
     # form's address search, e.g. "http://127.0.0.1:8080"; None = off.
     "GEOCODER_URL": None,
     "GEOCODER_TIMEOUT_S": 2.0,
+    # "Where am I" names the address of the nearest imported address point (街区レベル
+    # 位置参照情報, `watchnet addresses import`) when it is at most this far; beyond, the
+    # geocoder is asked, then the nearest landmark is named.
+    "ADDRESS_POINT_RADIUS_M": 150.0,
     "HELP_CALL_NEAREST": 2,  # how many of the nearest other participants a help call reaches
     "POSITION_MAX_BATCH": 100,  # positions per request from a phone
     # Server-sent events (a phone's field page, the organizer's live view). 0 s: each stream
@@ -211,9 +218,11 @@ _RANGES: dict[str, tuple[float, float]] = {
     "PUSH_TIMEOUT_S": (0.1, 600),
     "TWILIO_TIMEOUT_S": (0.1, 600),
     "DELIVERY_MAX_ATTEMPTS": (1, 1000),
+    "TEST_NOTIFICATION_INTERVAL_S": (0, 86400),
     "DELIVERY_BACKOFF_S": (0, 86400),
     "DELIVERY_BACKOFF_MAX_S": (0, 7 * 86400),
     "GEOCODER_TIMEOUT_S": (0.1, 60),
+    "ADDRESS_POINT_RADIUS_M": (10, 2000),
     "HELP_CALL_NEAREST": (0, 100),
     "POSITION_MAX_BATCH": (1, 10000),
     "FIELD_SSE_LIFETIME_S": (0, 86400),

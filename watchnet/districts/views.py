@@ -1,4 +1,4 @@
-"""District pages: landmarks."""
+"""District pages: landmarks, and the address points loaded for "where am I"."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from watchnet.auth.access import (
     ensure_district,
     get_in_district_or_404,
     staff_required,
+    visible_district_ids,
     visible_districts,
 )
 from watchnet.core.errors import UserInputError
 from watchnet.core.extensions import db
+from watchnet.districts.addresses import BAD_REASONS, address_counts, recent_imports
 from watchnet.districts.forms import DeleteForm, LandmarkForm
 from watchnet.districts.models import District, Landmark
 from watchnet.districts.services import (
@@ -158,3 +160,19 @@ def delete_landmark(landmark_id: int) -> Response:
     db.session.commit()
     flash(_("The landmark %(name)s was deleted.", name=name), "info")
     return redirect(url_for(".district_landmarks", district_id=district_id))
+
+
+@bp.get("/addresses")
+@staff_required()
+def address_points() -> Page:
+    """How many address points are loaded per city and when, and the latest imports (those of
+    the staff member's districts and those for no district; administrators see all)."""
+    ids = None if current_user.is_admin else visible_district_ids(current_user)
+    return render_template(
+        "districts/addresses.html",
+        counts=address_counts(ids),
+        imports=recent_imports(ids),
+        bad_reasons=BAD_REASONS,
+        radius_m=int(current_app.config["ADDRESS_POINT_RADIUS_M"]),
+        geocoder=bool(current_app.config.get("GEOCODER_URL")),
+    )

@@ -17,7 +17,9 @@ import folium
 from watchnet.maps.builders import (
     LatLon,
     MapParts,
+    MapPoint,
     TileSettings,
+    add_landmarks,
     escape_for_map,
     fit_to,
     new_map,
@@ -38,6 +40,14 @@ SECTOR_STYLE: dict[str, dict[str, str | float]] = {
 }
 
 METRES_PER_DEGREE_LAT = 111_320.0
+
+# Sightings sit in a pane of their own above every label: Leaflet's tooltip pane (650, the
+# searchers' names and "last seen") and its marker pane (600, the rings' labels), and the
+# landmark labels (builders.LANDMARK_LABEL_PANE, 590). A coordinator must never miss a
+# sighting under a label. Popups (700) still open above them. static/js/alert_staff.js
+# draws live sightings into the same pane.
+SIGHTING_PANE = "wnSightings"
+SIGHTING_PANE_Z = 660
 
 
 def format_km(radius_m: float) -> str:
@@ -98,6 +108,7 @@ class AlertMapData:
     searchers: Sequence[Searcher] = ()
     sightings: Sequence[SightingMark] = ()
     found: Place | None = None
+    landmarks: Sequence[Place] = ()
 
 
 @dataclass(frozen=True)
@@ -176,23 +187,28 @@ def add_searchers(group: folium.FeatureGroup, searchers: Sequence[Searcher]) -> 
         ).add_to(group)
 
 
-def sighting_icon(status: str) -> folium.DivIcon:
+def sighting_icon(status: str, sighting_id: int = 0) -> folium.DivIcon:
     """A diamond badge coloured by review status (CSS in the dashboard; no icon fonts)."""
+    status = escape_for_map(status)
     return folium.DivIcon(
-        html=f'<div class="wn-sighting-badge {escape_for_map(status)}">!</div>',
+        html=f'<div class="wn-sighting-badge {status}">!</div>',
         icon_size=(26, 26),
         icon_anchor=(13, 13),
-        class_name=f"wn-sighting wn-sighting-{escape_for_map(status)}",
+        class_name=f"wn-sighting wn-sighting-{status} wn-sighting-s{int(sighting_id)}",
     )
 
 
 def add_sightings(group: folium.FeatureGroup, sightings: Sequence[SightingMark]) -> None:
-    """Sightings as diamonds coloured by their review status."""
-    for s in sightings:
+    """Sightings as diamonds coloured by their review status, in their own pane above every
+    label; the newest report (first in the list) on top of the others."""
+    count = len(sightings)
+    for index, s in enumerate(sightings):
         folium.Marker(
             [s.lat, s.lon],
-            icon=sighting_icon(s.status),
+            icon=sighting_icon(s.status, s.sighting_id),
             tooltip=folium.Tooltip(escape_for_map(s.label)),
+            pane=SIGHTING_PANE,
+            z_index_offset=(count - index) * 10,
         ).add_to(group)
 
 
@@ -221,6 +237,9 @@ def build_alert_map(data: AlertMapData, tiles: TileSettings) -> tuple[folium.Map
     """The search map and the names of its live layers."""
     centre = (data.last_seen.lat, data.last_seen.lon)
     m = new_map(centre, tiles, zoom=14)
+    folium.map.CustomPane(SIGHTING_PANE, z_index=SIGHTING_PANE_Z, pointer_events=True).add_to(m)
+    if data.landmarks:
+        add_landmarks(m, [MapPoint(p.label, p.lat, p.lon) for p in data.landmarks])
     groups = {
         name: folium.FeatureGroup(name=name)
         for name in ("sectors", "rings", "places", "sightings", "searchers", "last_seen", "found")

@@ -43,6 +43,9 @@ class Delivery(Model):
         sa.Index("ix_delivery_topic", "topic", "topic_id"),
         sa.Index("ix_delivery_chain", "chain_key"),
         sa.Index("ix_delivery_provider_ref", "provider_ref"),
+        # A supporter's own messages: the last delivery per channel on the staff page, and
+        # the SET NULL when a supporter is deleted (which otherwise scans the outbox).
+        sa.Index("ix_delivery_supporter", "supporter_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

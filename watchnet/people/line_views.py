@@ -23,6 +23,7 @@ from werkzeug.wrappers import Response
 
 from watchnet.auth.access import supporter_required
 from watchnet.core.extensions import csrf, db
+from watchnet.core.urls import safe_redirect_target
 from watchnet.notifications.transports.line import (
     SIGNATURE_HEADER,
     LineTransport,
@@ -82,7 +83,9 @@ def line_section(supporter: Supporter) -> LineSection:
 
 
 def _me() -> Response:
-    return redirect(url_for("people.supporter_home", _anchor="line"), code=303)
+    # Back to the page the section was on (/me or /me/channels), at the LINE section.
+    back = safe_redirect_target(request.form.get("next"), url_for("people.supporter_home"))
+    return redirect(back.split("#")[0] + "#line", code=303)
 
 
 @bp.post("/me/line/code")

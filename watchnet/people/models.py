@@ -276,6 +276,23 @@ class PhoneChannel(Model):
     supporter: Mapped[Supporter] = relationship(back_populates="phone_channels")
 
 
+class ChannelTest(Model):
+    """One press of 「テスト通知を送る」 on the supporter's channels page. Its messages are the
+    outbox rows of topic "test" with this id, one per channel the supporter had at that moment.
+    `press_key` comes with the form, so a double tap or a retried request queues once; the
+    newest `created_at` is what the one-per-interval limit counts from."""
+
+    __tablename__ = "channel_test"
+    __table_args__ = (sa.UniqueConstraint("supporter_id", "press_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    supporter_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("supporter.id", ondelete="CASCADE"), index=True
+    )
+    press_key: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class SupporterImport(Model):
     """A parsed CSV upload waiting for confirmation (the preview), then its outcome.
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, jsonify, request
+from flask import current_app, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -60,3 +60,16 @@ def delete_push_subscription() -> ResponseReturnValue:
     deleted = push.remove_push_subscription(current_user._get_current_object(), endpoint)
     db.session.commit()
     return jsonify({"deleted": deleted})
+
+
+def push_button(supporter_id: int) -> dict[str, Any] | None:
+    """What a page's notification button (templates/people/_push_button.html, me.js) needs,
+    or None when this server has no VAPID key (then the page offers no button)."""
+    key = current_app.config.get("VAPID_PUBLIC_KEY")
+    if not key:
+        return None
+    return {
+        "key": str(key),
+        "url": url_for("people.save_push_subscription"),
+        "endpoints": push.enabled_push_endpoints(supporter_id),
+    }

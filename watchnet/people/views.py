@@ -30,6 +30,9 @@ from watchnet.core.extensions import db
 from watchnet.core.refusal import refuse_form
 from watchnet.districts.models import District
 from watchnet.people import csv_io, import_export, services
+from watchnet.people.channel_forms import StaffPhoneChannelForm
+from watchnet.people.channel_services import channel_lines
+from watchnet.people.channels import add_phone_channel
 from watchnet.people.forms import (
     ConfirmForm,
     ExportForm,
@@ -154,7 +157,11 @@ def _note_link_view(supporter: Supporter, page: str) -> None:
     )
 
 
-def _render_detail(supporter: Supporter, revoke_form: RevokeLinkForm) -> str:
+def _render_detail(
+    supporter: Supporter,
+    revoke_form: RevokeLinkForm,
+    phone_form: StaffPhoneChannelForm | None = None,
+) -> str:
     url = signin_url(supporter)
     return render_template(
         "people/detail.html",
@@ -163,7 +170,38 @@ def _render_detail(supporter: Supporter, revoke_form: RevokeLinkForm) -> str:
         qr=qr_svg(url),
         revoke_form=revoke_form,
         action_form=ConfirmForm(),
+        channel_lines=channel_lines(supporter, with_last_sent=True),
+        phone_form=phone_form or StaffPhoneChannelForm(formdata=None),
     )
+
+
+@bp.post("/supporters/<int:supporter_id>/phones")
+@staff_required()
+def add_supporter_phone(supporter_id: int) -> Response | tuple[str, int]:
+    """Staff add a landline (calls only) or a mobile for a supporter who cannot do it
+    themselves, with the person's consent; the row records who added it (and the audit log)."""
+    supporter = _supporter_or_404(supporter_id)
+    form = StaffPhoneChannelForm()
+    if form.validate_on_submit():
+        try:
+            add_phone_channel(
+                supporter,
+                form.number.data or "",
+                form.sms,
+                form.voice,
+                consent=bool(form.consent.data),
+                added_by=current_user._get_current_object(),
+                label=form.label.data or "",
+            )
+        except UserInputError as exc:
+            refuse_form(form, exc, aliases={"sms": "kind"}, fallback="number")
+        else:
+            db.session.commit()
+            flash(_("The number was added."), "success")
+            return redirect(
+                url_for("people.show_supporter", supporter_id=supporter.id) + "#channels"
+            )
+    return _render_detail(supporter, RevokeLinkForm(formdata=None), form), 422
 
 
 @bp.get("/supporters/<int:supporter_id>/card")

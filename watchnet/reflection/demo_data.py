@@ -30,7 +30,13 @@ from watchnet.drills.models import (
 )
 from watchnet.feedback.models import Feedback, GaveNameFirst, Viewpoint
 from watchnet.people.models import StaffUser
-from watchnet.tracking.models import EncounterStep, HelpCall, HelpResponse, PositionReport
+from watchnet.tracking.models import (
+    EncounterStep,
+    HelpCall,
+    HelpCallResolution,
+    HelpResponse,
+    PositionReport,
+)
 
 PAST_TITLE = "第1回 まち歩き見守り声掛け訓練"
 TRIAL_TITLE = "試行 まち歩き見守り声掛け訓練"
@@ -275,6 +281,9 @@ def _help_call(drill: Drill, organizer: StaffUser | None) -> None:
         sentence=f"{cp.name}の近くにいます",
         called_at=called,
         resolved_at=called + timedelta(minutes=6),
+        resolution=HelpCallResolution.caller_ok,
+        resolved_by=f"supporter:{members[0].supporter_id}",
+        resolved_by_name=members[0].supporter.name[:100],
     )
     db.session.add(call)
     db.session.flush()

@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from watchnet.core.labels import label
 from watchnet.core.timefmt import to_local
 from watchnet.reflection.facts import DrillFacts
-from watchnet.reflection.timings import PositionRecord
+from watchnet.reflection.timings import NoteRecord, PositionRecord
 from watchnet.tracking.models import EncounterStepKind
 
 
@@ -29,9 +29,18 @@ def _number(value: float | None, digits: int = 0) -> str:
     return f"{value:.{digits}f}" if digits else str(int(round(value)))
 
 
+def _note_lines(notes: Sequence[NoteRecord], facts: DrillFacts) -> str:
+    """A cell of notes, one a line: "10:05 見守 花子: text"."""
+    return "\n".join(
+        f"{to_local(n.written_at):%H:%M} {facts.supporter_names.get(n.supporter_id, '')}: {n.text}"
+        for n in notes
+    )
+
+
 def encounters_csv(facts: DrillFacts) -> bytes:
-    """One row per encounter (checkpoint and team) with its timings in seconds; a missing
-    timing is an empty cell."""
+    """One row per encounter (checkpoint and team) with its timings in seconds and its notes;
+    a missing timing is an empty cell. Notes of no encounter follow in rows of their own
+    (checkpoint and team where known, no timings), so that every note is in the file."""
     numbers = {
         cp.id: i
         for i, cp in enumerate(sorted(facts.checkpoints, key=lambda c: (c.seq, c.id)), start=1)
@@ -51,8 +60,10 @@ def encounters_csv(facts: DrillFacts) -> bytes:
             _("Location error (m)"),
             _("Steps done"),
             _("Steps missing"),
+            _("Notes"),
         ]
     )
+    notes = facts.notes_by_encounter
     for enc in facts.encounters:
         writer.writerow(
             [
@@ -66,6 +77,18 @@ def encounters_csv(facts: DrillFacts) -> bytes:
                 _number(enc.location_error_m),
                 " / ".join(label(EncounterStepKind, s) for s in enc.steps_done),
                 " / ".join(label(EncounterStepKind, s) for s in enc.steps_missing),
+                _note_lines(notes.get((enc.checkpoint_id, enc.team_id), []), facts),
+            ]
+        )
+    for note in facts.notes_elsewhere:
+        cp = note.checkpoint_id or 0
+        writer.writerow(
+            [
+                numbers.get(cp, ""),
+                cp_names.get(cp, ""),
+                team_names.get(note.team_id or 0, ""),
+                *[""] * 7,
+                _note_lines([note], facts),
             ]
         )
     return out.getvalue().encode("utf-8-sig")

@@ -20,13 +20,14 @@ from watchnet.reflection.timings import (
     HelpCallRecord,
     HelpCallTiming,
     KindParticipation,
+    NoteRecord,
     ParticipantRecord,
     PositionRecord,
     StepRecord,
     TeamRecord,
     TimingSummary,
 )
-from watchnet.tracking.models import EncounterStep, HelpCall, PositionReport
+from watchnet.tracking.models import EncounterNote, EncounterStep, HelpCall, PositionReport
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class DrillRecords:
     supporter_names: dict[int, str]
     position_count: int
     positioned_supporter_ids: set[int]
+    saved_notes: list[NoteRecord] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ class DrillFacts:
     effective_steps: list[StepRecord] = field(default_factory=list)
     # Supporter id -> their team's id (None when not in a team).
     team_of: dict[int, int | None] = field(default_factory=dict)
+    # Every note from the field in the order written (timings.field_notes).
+    notes: list[NoteRecord] = field(default_factory=list)
 
     @staticmethod
     def duration(seconds: float | None) -> str | None:
@@ -93,6 +97,25 @@ class DrillFacts:
     @property
     def team_names(self) -> dict[int, str]:
         return {t.id: t.name for t in self.teams}
+
+    @property
+    def notes_by_encounter(self) -> dict[tuple[int, int], list[NoteRecord]]:
+        """(checkpoint id, team id) of an encounter -> its notes; notes of no encounter are in
+        notes_elsewhere."""
+        pairs = {(e.checkpoint_id, e.team_id) for e in self.encounters}
+        grouped: dict[tuple[int, int], list[NoteRecord]] = {}
+        for note in self.notes:
+            key = (note.checkpoint_id or 0, note.team_id or 0)
+            if key in pairs:
+                grouped.setdefault(key, []).append(note)
+        return grouped
+
+    @property
+    def notes_elsewhere(self) -> list[NoteRecord]:
+        """Notes without a checkpoint or team, or at a checkpoint where the team logged no
+        step."""
+        pairs = {(e.checkpoint_id, e.team_id) for e in self.encounters}
+        return [n for n in self.notes if (n.checkpoint_id or 0, n.team_id or 0) not in pairs]
 
 
 def load_records(drill: Drill) -> DrillRecords:
@@ -120,6 +143,7 @@ def load_records(drill: Drill) -> DrillRecords:
             lat=s.lat,
             lon=s.lon,
             corrects_id=s.corrects_id,
+            note=s.note,
         )
         for s in db.session.scalars(
             sa.select(EncounterStep)
@@ -173,6 +197,20 @@ def load_records(drill: Drill) -> DrillRecords:
             .distinct()
         )
     )
+    saved_notes = [
+        NoteRecord(
+            supporter_id=n.supporter_id,
+            team_id=n.team_id,
+            checkpoint_id=n.checkpoint_id,
+            text=n.text,
+            written_at=n.written_at,
+        )
+        for n in db.session.scalars(
+            sa.select(EncounterNote)
+            .where(EncounterNote.drill_id == drill.id)
+            .order_by(EncounterNote.written_at, EncounterNote.id)
+        )
+    ]
     return DrillRecords(
         checkpoints=checkpoints,
         teams=teams,
@@ -182,6 +220,7 @@ def load_records(drill: Drill) -> DrillRecords:
         supporter_names=names,
         position_count=position_count,
         positioned_supporter_ids=positioned,
+        saved_notes=saved_notes,
     )
 
 
@@ -280,4 +319,5 @@ def drill_facts(drill: Drill, with_previous: bool = True) -> DrillFacts:
         previous=_compare(previous) if previous is not None else None,
         effective_steps=effective,
         team_of={p.supporter_id: p.team_id for p in records.participants},
+        notes=timings.field_notes(records.steps, records.saved_notes),
     )

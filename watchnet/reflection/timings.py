@@ -46,6 +46,20 @@ class StepRecord:
     lat: float | None = None
     lon: float | None = None
     corrects_id: int | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class NoteRecord:
+    """A note from the field: one saved on its own with 「メモを保存」, or one typed before a
+    step and kept on it (`step` names that step)."""
+
+    supporter_id: int
+    team_id: int | None
+    checkpoint_id: int | None
+    text: str
+    written_at: datetime
+    step: str | None = None
 
 
 @dataclass(frozen=True)
@@ -186,6 +200,24 @@ def effective_steps(steps: Iterable[StepRecord]) -> list[StepRecord]:
             latest[step.corrects_id] = step
     result = [latest.get(o.id, o) for o in originals]
     return sorted(result, key=lambda s: (s.done_at, s.id))
+
+
+def field_notes(steps: Iterable[StepRecord], saved: Iterable[NoteRecord]) -> list[NoteRecord]:
+    """Every note of the drill in the order written: the notes saved on their own and those of
+    the effective steps (a corrected step's note is its correction's)."""
+    on_steps = [
+        NoteRecord(
+            supporter_id=s.supporter_id,
+            team_id=s.team_id,
+            checkpoint_id=s.checkpoint_id,
+            text=s.note,
+            written_at=s.done_at,
+            step=s.step,
+        )
+        for s in effective_steps(steps)
+        if s.note
+    ]
+    return sorted([*on_steps, *saved], key=lambda n: (n.written_at, n.supporter_id))
 
 
 def location_error_m(steps: Sequence[StepRecord], checkpoint: CheckpointRecord) -> float | None:

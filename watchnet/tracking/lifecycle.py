@@ -26,6 +26,7 @@ from watchnet.core.timefmt import format_formal_date, format_time_range, to_loca
 from watchnet.drills.models import Drill, DrillStatus, Participant
 from watchnet.people.notify import notify_supporter
 from watchnet.tracking.events import DRILL, emit
+from watchnet.tracking.services import close_open_help_calls
 
 REMINDER_TOPIC = "drill_reminder"
 
@@ -79,10 +80,12 @@ def start_drill(drill: Drill, *, actor: str | None = None, now: datetime | None 
 
 
 def end_drill(drill: Drill, *, actor: str | None = None, now: datetime | None = None) -> Drill:
-    """End a live drill: no more positions, steps or help calls are taken."""
+    """End a live drill: no more positions, steps or help calls are taken, and the help calls
+    still open end with it (every open page hears of each)."""
     at = now or utcnow()
     if not _move(drill, DrillStatus.live, DrillStatus.ended, "finished_at", at):
         raise UserInputError(_status_message(drill, DrillStatus.ended))
+    close_open_help_calls(drill.id, now=at)
     emit(
         drill.id,
         "drill_status",

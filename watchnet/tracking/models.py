@@ -133,8 +133,29 @@ class EncounterStep(Model):
     supporter: Mapped[Supporter] = relationship()
 
 
+class HelpCallResolution(StrEnum):
+    """How a help call ended."""
+
+    caller_ok = "caller_ok"  # the caller said 「もう大丈夫」
+    staff_handled = "staff_handled"  # an organizer marked it 「対応済み」
+    drill_ended = "drill_ended"  # the drill ended while the call was still open
+
+
+register_labels(
+    HelpCallResolution,
+    {
+        "caller_ok": _l("The caller is all right now"),
+        "staff_handled": _l("Marked as handled"),
+        "drill_ended": _l("Closed when the drill ended"),
+    },
+)
+
+
 class HelpCall(Model):
-    """ "I can't cope alone": a supporter asks the nearest others and the organizers for help."""
+    """ "I can't cope alone": a supporter asks the nearest others and the organizers for help.
+
+    Open until `resolved_at` is set, once, by a conditional UPDATE (services.resolve_help_call):
+    the caller's 「もう大丈夫」, an organizer's 「対応済み」 or the end of the drill."""
 
     __tablename__ = "help_call"
     __table_args__ = (sa.UniqueConstraint("supporter_id", "client_id"),)
@@ -150,6 +171,12 @@ class HelpCall(Model):
     called_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the phone's clock
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    resolution: Mapped[HelpCallResolution | None] = mapped_column(
+        enum_column_type(HelpCallResolution), nullable=True
+    )
+    # Who ended it: "supporter:5" (the caller) or "staff:2"; None when the drill's end did.
+    resolved_by: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    resolved_by_name: Mapped[str] = mapped_column(sa.String(100), default="", server_default="")
     # Whom the call reached, [{"name", "distance_m", "kind"}]: a retry answers the same list.
     notified: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
 
@@ -172,6 +199,34 @@ class HelpResponse(Model):
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     help_call: Mapped[HelpCall] = relationship(back_populates="responses")
+
+
+class EncounterNote(Model):
+    """A note a supporter saved on the phone with 「メモを保存」 (a note typed before a step is
+    kept on that step instead). `client_id` is made on the phone: a retry is stored once."""
+
+    __tablename__ = "encounter_note"
+    __table_args__ = (
+        sa.UniqueConstraint("supporter_id", "client_id"),
+        # The reflection page, report and CSV read one drill's notes in time order.
+        sa.Index("ix_encounter_note_drill_time", "drill_id", "written_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    drill_id: Mapped[int] = mapped_column(sa.ForeignKey("drill.id", ondelete="CASCADE"))
+    supporter_id: Mapped[int] = mapped_column(sa.ForeignKey("supporter.id", ondelete="CASCADE"))
+    team_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("team.id", ondelete="SET NULL"), nullable=True
+    )
+    checkpoint_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("checkpoint.id", ondelete="SET NULL"), nullable=True
+    )
+    client_id: Mapped[str] = mapped_column(sa.String(64))
+    text: Mapped[str] = mapped_column(sa.String(500))
+    written_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the phone's clock
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    supporter: Mapped[Supporter] = relationship()
 
 
 class LiveEvent(Model):

@@ -265,6 +265,53 @@ def parse_help(body: Any, now: datetime) -> HelpInput:
     )
 
 
+def parse_help_ref(body: Any) -> str:
+    """{"help_client_id": ...}: which of the phone's own help calls, by the id it made."""
+    errors = _Errors()
+    client_id = _client_id(errors, "help_client_id", _require_object(body).get("help_client_id"))
+    errors.raise_if_any()
+    assert client_id is not None
+    return client_id
+
+
+@dataclass
+class NoteInput:
+    client_id: str
+    text: str
+    written_at: datetime
+    checkpoint_id: int | None = None
+    lat: float | None = None
+    lon: float | None = None
+
+
+def parse_note(body: Any, now: datetime) -> NoteInput:
+    """A note saved with 「メモを保存」 on the phone."""
+    item = _require_object(body)
+    errors = _Errors()
+    client_id = _client_id(errors, "client_id", item.get("client_id"))
+    text = _text(errors, "text", item.get("text"), NOTE_MAX).strip()
+    if not text and "text" not in errors.errors:
+        errors.add("text", _("Write the note first."))
+    checkpoint_id = item.get("checkpoint_id")
+    if checkpoint_id is not None and (
+        isinstance(checkpoint_id, bool) or not isinstance(checkpoint_id, int)
+    ):
+        errors.add("checkpoint_id", _("Unknown checkpoint."))
+        checkpoint_id = None
+    lat, lon = _optional_latlon(errors, item)
+    written_at = _time(errors, "written_at", item.get("written_at"), now)
+    errors.raise_if_any()
+    assert client_id is not None and written_at is not None
+    return NoteInput(
+        client_id=client_id,
+        text=text,
+        written_at=written_at,
+        checkpoint_id=checkpoint_id,
+        lat=lat,
+        lon=lon,
+    )
+
+
 def parse_consent(body: Any) -> bool:
     """{"share": true|false}."""
     share = _require_object(body).get("share")

@@ -16,26 +16,30 @@ from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
 
-from watchnet.core import geo, geocoding
+from watchnet.core import geo
 from watchnet.core.dbtypes import utcnow
 from watchnet.core.extensions import db
 from watchnet.core.i18n import recipient_locale
 from watchnet.core.insert_once import insert_once, insert_or_get
 from watchnet.core.labels import label
 from watchnet.core.urls import public_url
+from watchnet.districts.places import describe_place, district_places, format_coords
 from watchnet.drills.models import Checkpoint, Drill, DrillStatus, Participant
 from watchnet.people.models import StaffRole, StaffUser, Supporter, staff_district
 from watchnet.people.notify import notify_staff, notify_supporter
-from watchnet.tracking.events import STAFF, emit, supporter_audience
+from watchnet.tracking.events import DRILL, STAFF, emit, supporter_audience
 from watchnet.tracking.models import (
+    EncounterNote,
     EncounterStep,
     EncounterStepKind,
     HelpCall,
+    HelpCallResolution,
     HelpResponse,
     LatestPosition,
+    LiveEvent,
     PositionReport,
 )
-from watchnet.tracking.schemas import HelpInput, InvalidPayload, StepInput
+from watchnet.tracking.schemas import HelpInput, InvalidPayload, NoteInput, StepInput
 
 # A step logged without a checkpoint is put at the nearest one when it is this close.
 CHECKPOINT_SNAP_M = 100.0
@@ -57,6 +61,10 @@ class NotParticipant(Exception):
 
 class SignedOut(Exception):
     """The phone's personal link was revoked or the supporter deactivated (403)."""
+
+
+class HelpCallEnded(Exception):
+    """The help call has already ended: nobody needs to be on their way any more (409)."""
 
 
 def _language() -> str:
@@ -408,59 +416,35 @@ _STORED_KEYS = ("client_id", "lat", "lon", "accuracy_m", "recorded_at")
 
 
 def _places(drill: Drill) -> list[geo.NamedPlace]:
-    places = [geo.NamedPlace(lm.name, lm.lat, lm.lon) for lm in drill.district.landmarks]
+    places = district_places(drill.district)
     places += [geo.NamedPlace(cp.name, cp.lat, cp.lon) for cp in drill.checkpoints]
     return places
-
-
-def format_coords(lat: float, lon: float) -> str:
-    """Coordinates as read aloud or typed into a map: "36.33380, 138.94600"."""
-    return f"{lat:.5f}, {lon:.5f}"
 
 
 def place_sentences(drill: Drill, lat: float, lon: float, own: str) -> dict[str, str]:
     """The place of a help call in every language of the app, for viewers whose language is
     not the caller's: the caller's own sentence (it may hold an address the geocoder gave the
-    phone) in the caller's language, the nearest place and the coordinates in the others (no
-    geocoder round trip while the call is being raised)."""
+    phone) in the caller's language; in the others the imported address or the nearest place
+    (no geocoder round trip while the call is being raised)."""
     mine = _language()
     sentences = {mine: own}
-    nearest = geo.nearest_place((lat, lon), _places(drill))
+    places = _places(drill)
     for language in current_app.config["LANGUAGES"]:
         if language in sentences:
             continue
         with force_locale(language):
-            relative = geo.relative_phrase((lat, lon), nearest[0], language) if nearest else None
-            parts = [_("You are %(place)s.", place=relative)] if relative else []
-            parts.append(_("Latitude and longitude: %(coords)s.", coords=format_coords(lat, lon)))
-        sentences[language] = " ".join(parts)
+            sentences[language] = describe_place(lat, lon, places, language, online=False).sentence
     return sentences
 
 
 def describe_location(
     drill: Drill, lat: float, lon: float, language: str | None = None
 ) -> dict[str, Any]:
-    """The "where am I" sentence: nearest landmark or checkpoint, address when the geocoder
-    answers, and the coordinates. Always returns a sentence; never raises for the geocoder."""
+    """The "where am I" answer: a sentence to read aloud (the imported address, else the
+    geocoder's, else the nearest landmark or checkpoint; see districts/places.py) and the
+    coordinates apart. Always returns a sentence; never raises for the geocoder."""
     language = language or _language()
-    nearest = geo.nearest_place((lat, lon), _places(drill))
-    relative = geo.relative_phrase((lat, lon), nearest[0], language) if nearest else None
-    address = geocoding.reverse_geocode(lat, lon, language)
-    coords = format_coords(lat, lon)
-    parts = []
-    if relative:
-        parts.append(_("You are %(place)s.", place=relative))
-    if address:
-        parts.append(_("Address: around %(address)s.", address=address))
-    parts.append(_("Latitude and longitude: %(coords)s.", coords=coords))
-    return {
-        "sentence": " ".join(parts),
-        "relative": relative,
-        "address": address,
-        "lat": lat,
-        "lon": lon,
-        "coords": coords,
-    }
+    return describe_place(lat, lon, _places(drill), language).as_dict()
 
 
 def nearest_checkpoint(drill: Drill, lat: float, lon: float) -> dict[str, Any] | None:
@@ -504,6 +488,23 @@ def _checkpoint_names(drill: Drill) -> dict[int, str]:
     return {cp.id: cp.name for cp in drill.checkpoints}
 
 
+def _checkpoint_of(
+    drill: Drill,
+    names: dict[int, str],
+    checkpoint_id: int | None,
+    lat: float | None,
+    lon: float | None,
+) -> int | None:
+    """The checkpoint the phone chose, else the nearest one when the position is close."""
+    if checkpoint_id is not None and checkpoint_id not in names:
+        raise InvalidPayload({"checkpoint_id": [_("Unknown checkpoint.")]})
+    if checkpoint_id is None and lat is not None and lon is not None:
+        near = nearest_checkpoint(drill, lat, lon)
+        if near is not None and near["distance_m"] <= CHECKPOINT_SNAP_M:
+            checkpoint_id = near["id"]
+    return checkpoint_id
+
+
 def _accepts_step(drill: Drill, data: StepInput) -> bool:
     if drill.status == DrillStatus.live:
         return True
@@ -534,13 +535,7 @@ def record_step(participant: Participant, data: StepInput) -> tuple[EncounterSte
     if not _accepts_step(drill, data):
         raise DrillNotLive()
     names = _checkpoint_names(drill)
-    checkpoint_id = data.checkpoint_id
-    if checkpoint_id is not None and checkpoint_id not in names:
-        raise InvalidPayload({"checkpoint_id": [_("Unknown checkpoint.")]})
-    if checkpoint_id is None and data.lat is not None and data.lon is not None:
-        near = nearest_checkpoint(drill, data.lat, data.lon)
-        if near is not None and near["distance_m"] <= CHECKPOINT_SNAP_M:
-            checkpoint_id = near["id"]
+    checkpoint_id = _checkpoint_of(drill, names, data.checkpoint_id, data.lat, data.lon)
     corrects_id = None
     if data.corrects_client_id is not None:
         original = db.session.scalar(
@@ -626,6 +621,86 @@ def list_steps(participant: Participant) -> list[dict[str, Any]]:
         result.append(item)
     result.sort(key=lambda item: (item["done_at"], item["id"]))
     return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Notes saved with 「メモを保存」
+
+
+def note_to_dict(note: EncounterNote, checkpoint_names: dict[int, str]) -> dict[str, Any]:
+    """The wire form of one saved note."""
+    return {
+        "id": note.id,
+        "client_id": note.client_id,
+        "text": note.text,
+        "checkpoint_id": note.checkpoint_id,
+        "checkpoint_name": checkpoint_names.get(note.checkpoint_id or 0),
+        "written_at": _iso(note.written_at),
+        "received_at": _iso(note.received_at),
+    }
+
+
+def _note_by_client_id(supporter_id: int, client_id: str) -> EncounterNote | None:
+    return db.session.scalar(
+        sa.select(EncounterNote).where(
+            EncounterNote.supporter_id == supporter_id, EncounterNote.client_id == client_id
+        )
+    )
+
+
+def record_note(participant: Participant, data: NoteInput) -> tuple[EncounterNote, bool]:
+    """Store a note from the phone; returns (note, created). The same client_id twice gives
+    the stored note. Taken while the drill is live and after it ended (a note is often written
+    after the last step, or on the way home); not before it starts."""
+    existing = _note_by_client_id(participant.supporter_id, data.client_id)
+    if existing is not None:
+        return existing, False
+    drill = participant.drill
+    if drill.status not in (DrillStatus.live, DrillStatus.ended):
+        raise DrillNotLive()
+    names = _checkpoint_names(drill)
+    note = EncounterNote(
+        drill_id=drill.id,
+        supporter_id=participant.supporter_id,
+        team_id=participant.team_id,
+        checkpoint_id=_checkpoint_of(drill, names, data.checkpoint_id, data.lat, data.lon),
+        client_id=data.client_id,
+        text=data.text,
+        written_at=data.written_at,
+    )
+    # Two workers may take the same retry at once; the first one wins.
+    note, created = insert_or_get(
+        note, lambda: _note_by_client_id(participant.supporter_id, data.client_id)
+    )
+    if not created:
+        return note, False
+    team = participant.team
+    payload = note_to_dict(note, names)
+    payload.update(
+        supporter_id=participant.supporter_id,
+        name=participant.supporter.name,
+        team_id=team.id if team else None,
+        team_name=team.name if team else None,
+        color=team.color if team else None,
+    )
+    emit(drill.id, "note", payload, audience=STAFF)
+    return note, True
+
+
+def list_notes(participant: Participant) -> list[dict[str, Any]]:
+    """The notes the supporter saved in this drill, in the order written."""
+    names = _checkpoint_names(participant.drill)
+    return [
+        note_to_dict(note, names)
+        for note in db.session.scalars(
+            sa.select(EncounterNote)
+            .where(
+                EncounterNote.drill_id == participant.drill_id,
+                EncounterNote.supporter_id == participant.supporter_id,
+            )
+            .order_by(EncounterNote.written_at, EncounterNote.id)
+        )
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -831,14 +906,16 @@ def responder_names(call: HelpCall) -> list[str]:
     )
 
 
+def _person_key(person: Supporter | StaffUser) -> str:
+    """ "staff:2" or "supporter:5": who answered or ended a call."""
+    return f"staff:{person.id}" if getattr(person, "is_staff", False) else f"supporter:{person.id}"
+
+
 def respond_to_help_call(call: HelpCall, responder: Supporter | StaffUser) -> list[str]:
     """Answer "on my way" (once per person); the caller's phone and the staff hear of it.
-    Returns everyone who has answered."""
-    key = (
-        f"staff:{responder.id}"
-        if getattr(responder, "is_staff", False)
-        else f"supporter:{responder.id}"
-    )
+    Returns everyone who has answered. An answer to a call that has ended is refused
+    (HelpCallEnded), but a repeat of one given before is answered as before."""
+    key = _person_key(responder)
     exists = db.session.scalar(
         sa.select(HelpResponse.id).where(
             HelpResponse.help_call_id == call.id, HelpResponse.responder == key
@@ -846,6 +923,8 @@ def respond_to_help_call(call: HelpCall, responder: Supporter | StaffUser) -> li
     )
     if exists is not None:
         return responder_names(call)
+    if call.resolved_at is not None:
+        raise HelpCallEnded()
     response = HelpResponse(
         help_call_id=call.id, responder=key, responder_name=responder.name[:100]
     )
@@ -861,3 +940,136 @@ def respond_to_help_call(call: HelpCall, responder: Supporter | StaffUser) -> li
     emit(call.drill_id, "help_response", payload, audience=supporter_audience(call.supporter_id))
     emit(call.drill_id, "help_response", payload, audience=STAFF)
     return names
+
+
+# ---------------------------------------------------------------------------------------------
+# Ending help calls
+
+
+def help_resolved_payload(call: HelpCall) -> dict[str, Any]:
+    """How a call ended, as the phones and the live view hear it (and the live view's feed)."""
+    return {
+        "help_call_id": call.id,
+        "resolution": str(call.resolution) if call.resolution else None,
+        "resolved_at": _iso(call.resolved_at),
+        "resolved_by_name": call.resolved_by_name,
+    }
+
+
+def resolve_help_call(
+    call: HelpCall,
+    resolution: HelpCallResolution,
+    by: Supporter | StaffUser | None = None,
+    *,
+    now: datetime | None = None,
+) -> bool:
+    """End an open help call: the caller's 「もう大丈夫」, an organizer's 「対応済み」 or the end
+    of the drill (`by` None). A conditional UPDATE (... WHERE resolved_at IS NULL), so two
+    endings at once (the caller and an organizer, or a retry) record only the first; returns
+    True when this call ended it. The ending is an event every open page of the drill hears."""
+    at = now or utcnow()
+    result = db.session.execute(
+        sa.update(HelpCall)
+        .where(HelpCall.id == call.id, HelpCall.resolved_at.is_(None))
+        .values(
+            resolved_at=at,
+            resolution=resolution,
+            resolved_by=_person_key(by) if by is not None else None,
+            resolved_by_name=by.name[:100] if by is not None else "",
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(call)
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
+    emit(call.drill_id, "help_resolved", help_resolved_payload(call), audience=DRILL)
+    return True
+
+
+def close_open_help_calls(drill_id: int, *, now: datetime | None = None) -> int:
+    """End every help call of the drill still open (the drill ended); returns how many."""
+    at = now or utcnow()
+    calls = db.session.scalars(
+        sa.select(HelpCall)
+        .where(HelpCall.drill_id == drill_id, HelpCall.resolved_at.is_(None))
+        .order_by(HelpCall.id)
+    )
+    return sum(
+        resolve_help_call(call, HelpCallResolution.drill_ended, now=at) for call in list(calls)
+    )
+
+
+def own_help_call(participant: Participant, client_id: str) -> HelpCall | None:
+    """The supporter's own help call in this drill by the id the phone made for it."""
+    return db.session.scalar(
+        sa.select(HelpCall).where(
+            HelpCall.drill_id == participant.drill_id,
+            HelpCall.supporter_id == participant.supporter_id,
+            HelpCall.client_id == client_id,
+        )
+    )
+
+
+def phone_help_state(participant: Participant) -> dict[str, Any]:
+    """The open help calls a phone shows when its page opens: its own (at most the latest)
+    and those of others that reached it, as their help_call events told the phone (the page
+    may have been closed when the event went out)."""
+    supporter_id = participant.supporter_id
+    open_calls = list(
+        db.session.scalars(
+            sa.select(HelpCall)
+            .where(HelpCall.drill_id == participant.drill_id, HelpCall.resolved_at.is_(None))
+            .order_by(HelpCall.id)
+        )
+    )
+    own = [c for c in open_calls if c.supporter_id == supporter_id]
+    incoming_ids = {
+        c.id
+        for c in open_calls
+        if c.supporter_id != supporter_id
+        and any(
+            n.get("kind") == "supporter" and n.get("id") == supporter_id for n in c.notified or []
+        )
+    }
+    incoming: list[dict[str, Any]] = []
+    if incoming_ids:
+        events = db.session.scalars(
+            sa.select(LiveEvent)
+            .where(
+                LiveEvent.drill_id == participant.drill_id,
+                LiveEvent.kind == "help_call",
+                LiveEvent.audience == supporter_audience(supporter_id),
+            )
+            .order_by(LiveEvent.id)
+        )
+        answered = set(
+            db.session.scalars(
+                sa.select(HelpResponse.help_call_id).where(
+                    HelpResponse.help_call_id.in_(incoming_ids),
+                    HelpResponse.responder == f"supporter:{supporter_id}",
+                )
+            )
+        )
+        calls = {c.id: c for c in open_calls}
+        for event in events:
+            call_id = event.payload.get("id")
+            if call_id in incoming_ids:
+                incoming.append(
+                    {
+                        **event.payload,
+                        "responders": responder_names(calls[call_id]),
+                        "answered": call_id in answered,
+                    }
+                )
+    latest = own[-1] if own else None
+    return {
+        "own": None
+        if latest is None
+        else {
+            "client_id": latest.client_id,
+            "id": latest.id,
+            "notified": help_call_body(latest)["notified"],
+            "responders": responder_names(latest),
+        },
+        "incoming": incoming,
+    }

@@ -40,7 +40,7 @@ from watchnet.core.errors import _messages, handle_http_exception, json_error
 from watchnet.core.extensions import csrf, db
 from watchnet.core.phones import tel_href
 from watchnet.core.webapp import is_offline_fill, mark_offline_copy
-from watchnet.maps.builders import new_map, render_parts
+from watchnet.maps.builders import add_landmarks, new_map, render_parts
 from watchnet.maps.drill_maps import tile_settings
 from watchnet.notifications.models import DeliveryChannel
 from watchnet.tracking.schemas import InvalidPayload, parse_positions
@@ -190,7 +190,10 @@ def show(token: str) -> ResponseReturnValue:
     fs.record_link_view(recipient, what="offline_copy" if is_offline_fill() else "page")
     db.session.commit()
     tiles = tile_settings(current_app.config)
-    map_parts = render_parts(new_map((alert.last_seen_lat, alert.last_seen_lon), tiles, 14))
+    area = new_map((alert.last_seen_lat, alert.last_seen_lon), tiles, 14)
+    # The landmarks the last-seen place is described from (「八幡公民館の北東 約200m」).
+    add_landmarks(area, alert.district.landmarks)
+    map_parts = render_parts(area)
     page = render_template(
         "alerts/field/show.html",
         alert=alert,

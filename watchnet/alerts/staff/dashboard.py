@@ -51,6 +51,7 @@ from watchnet.alerts.targeting import (
 from watchnet.core.dbtypes import utcnow
 from watchnet.core.extensions import db
 from watchnet.core.timefmt import format_time, to_local
+from watchnet.districts.models import Landmark
 from watchnet.maps.alert_maps import (
     AlertMapData,
     Place,
@@ -746,6 +747,7 @@ def searchers(alert: Alert) -> list[SearcherRow]:
 class SightingRow(TypedDict):
     id: int
     seen_at: str | None  # ISO time
+    received_at: str | None  # ISO time: when the report arrived (the list's order)
     lat: float
     lon: float
     direction: str
@@ -761,11 +763,13 @@ class SightingRow(TypedDict):
 
 
 def sightings(alert: Alert) -> list[SightingRow]:
-    """Every sighting, newest first, without photo bytes."""
+    """Every sighting, the newest report first (a report that arrives now goes on top even
+    when it tells of an earlier moment), without photo bytes."""
     rows = db.session.execute(
         sa.select(
             Sighting.id,
             Sighting.seen_at,
+            Sighting.received_at,
             Sighting.lat,
             Sighting.lon,
             Sighting.direction,
@@ -778,12 +782,13 @@ def sightings(alert: Alert) -> list[SightingRow]:
         )
         .outerjoin(Supporter, Supporter.id == Sighting.reporter_supporter_id)
         .where(Sighting.alert_id == alert.id)
-        .order_by(Sighting.seen_at.desc(), Sighting.id.desc())
+        .order_by(Sighting.received_at.desc(), Sighting.id.desc())
     )
     return [
         {
             "id": sid,
             "seen_at": _iso(seen),
+            "received_at": _iso(received),
             "lat": lat,
             "lon": lon,
             "direction": direction.value,
@@ -800,6 +805,7 @@ def sightings(alert: Alert) -> list[SightingRow]:
         for (
             sid,
             seen,
+            received,
             lat,
             lon,
             direction,
@@ -1069,8 +1075,9 @@ def dashboard_state(alert: Alert, now: datetime | None = None) -> DashboardState
     }
 
 
-def map_data(state: DashboardState) -> AlertMapData:
-    """The search map's content from a dashboard state."""
+def map_data(state: DashboardState, landmarks: list[Place] | None = None) -> AlertMapData:
+    """The search map's content from a dashboard state (and the district's landmarks, which
+    do not change during a search and so are not part of the state)."""
     a = state["alert"]
     last_seen = Place(a["last_seen"]["lat"], a["last_seen"]["lon"], _("Last seen"))
     found = a["found"]
@@ -1102,7 +1109,18 @@ def map_data(state: DashboardState) -> AlertMapData:
             for s in state["sightings"]
         ],
         found=Place(found["lat"], found["lon"], _("Found here")) if found else None,
+        landmarks=landmarks or [],
     )
+
+
+def district_landmarks(alert: Alert) -> list[Place]:
+    """The district's named landmarks for the search map (what places are described from)."""
+    rows = db.session.execute(
+        sa.select(Landmark.name, Landmark.lat, Landmark.lon)
+        .where(Landmark.district_id == alert.district_id)
+        .order_by(Landmark.name, Landmark.id)
+    )
+    return [Place(lat, lon, name) for name, lat, lon in rows]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ from watchnet.alerts.models import (
     SightingStatus,
     TravelDirection,
 )
+from watchnet.alerts.places import place_problem
 from watchnet.alerts.services import AlertInput
 from watchnet.core.dbtypes import utcnow
 from watchnet.core.labels import choices, select_choices
@@ -166,8 +167,10 @@ class StartAlertForm(SafeForm):
     )
     last_seen_lat = _coordinate_field(_l("Latitude"), -90.0, 90.0)
     last_seen_lon = _coordinate_field(_l("Longitude"), -180.0, 180.0)
+    # What every searcher reads (messages, the phone page, the flyer): a landmark with
+    # direction and distance, proposed from the point (alerts/places.py); never "near home".
     last_seen_place = StringField(
-        _l("Place (address or landmark)"), validators=[Optional(), Length(max=300)]
+        _l("Place as searchers are told it"), validators=[Optional(), Length(max=300)]
     )
     # --- police and the number to call ---
     police_informed = BooleanField(_l("The police have been told"))
@@ -178,6 +181,15 @@ class StartAlertForm(SafeForm):
         validators=[DataRequired(), Length(max=30), PhoneNumber()],
     )
     contact_label = StringField(_l("Whose number it is"), validators=[Optional(), Length(max=100)])
+
+    # The registered person's home address (set by the view): a description containing it
+    # is refused, as it would go to every searcher.
+    home_address = ""
+
+    def validate_last_seen_place(self, field: Field) -> None:
+        problem = place_problem(field.data or "", self.home_address)
+        if problem is not None:
+            raise ValidationError(problem)
 
     def validate_last_seen_at(self, field: Field) -> None:
         if field.data is None:

@@ -24,7 +24,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from watchnet.alerts import services
+from watchnet.alerts import places, services
 from watchnet.alerts.models import Alert, AlertStatus, Sighting, SightingStatus
 from watchnet.alerts.staff import dashboard
 from watchnet.alerts.staff.forms import (
@@ -49,7 +49,9 @@ from watchnet.auth.access import (
 )
 from watchnet.core.errors import UserInputError, json_error
 from watchnet.core.extensions import db
+from watchnet.core.geo import is_valid_latlon
 from watchnet.core.geocoding import GeocoderUnavailable, find_address
+from watchnet.core.i18n import default_locale
 from watchnet.core.refusal import refuse_form
 from watchnet.districts.models import District
 from watchnet.maps.alert_maps import Place, alert_map_parts, format_km, place_picker_parts
@@ -152,21 +154,45 @@ def _locate(form: StartAlertForm, district: District) -> bool:
     return True
 
 
+def _home(person: AtRiskPerson | None) -> tuple[float, float] | None:
+    if person is None or person.home_lat is None or person.home_lon is None:
+        return None
+    return (person.home_lat, person.home_lon)
+
+
+def _describe(form: StartAlertForm, district: District, person: AtRiskPerson | None) -> bool:
+    """A chosen point without a description gets the proposed one (what the confirmation
+    then shows); without a landmark or address to propose, the coordinator is asked."""
+    if form.last_seen_place.data or form.last_seen_place.errors:
+        return not form.last_seen_place.errors
+    point = (float(form.last_seen_lat.data or 0), float(form.last_seen_lon.data or 0))
+    proposal = places.propose_place(
+        district.id, point, language=default_locale()[:2], home=_home(person)
+    )
+    if not proposal.text:
+        form.last_seen_place.errors = [str(places.MISSING_MESSAGE)]
+        return False
+    form.last_seen_place.data = proposal.text
+    return True
+
+
 def _render_start(
     district: District, form: StartAlertForm, person: AtRiskPerson | None, status: int = 200
 ) -> ResponseReturnValue:
     today = dashboard.local_now().date()
     info = consent_info(person, today) if person is not None else None
-    places = []
+    # The person's registered places, as buttons and on the map: the point is set from them,
+    # the description proposed from the district's landmarks (never "near home").
+    quick: list[Place] = []
     centre = (district.center_lat, district.center_lon)
+    if (home := _home(person)) is not None:
+        centre = home
+        quick.append(Place(home[0], home[1], _("Home")))
     if person is not None:
-        if person.home_lat is not None and person.home_lon is not None:
-            centre = (person.home_lat, person.home_lon)
-            places.append(Place(person.home_lat, person.home_lon, _("Home")))
-        places += [Place(p.lat, p.lon, p.name) for p in person.places]
+        quick += [Place(p.lat, p.lon, p.name) for p in person.places]
     if form.has_point():
         centre = (float(form.last_seen_lat.data), float(form.last_seen_lon.data))
-    parts = place_picker_parts(centre, tile_settings(current_app.config), places)
+    parts = place_picker_parts(centre, tile_settings(current_app.config), quick)
     persons = [(p, consent_info(p, today).state) for p in alertable_persons(district.id)]
     return render_template(
         "alerts/staff/start.html",
@@ -176,8 +202,10 @@ def _render_start(
         consent=info,
         persons=persons,
         map_parts=parts,
-        home=places[0] if places and person and person.home_lat else None,
+        quick_places=quick,
+        has_home=home is not None,
         geocode_url=url_for(".geocode_address", district_id=district.id),
+        describe_url=url_for(".describe_place", district_id=district.id),
     ), status
 
 
@@ -224,9 +252,12 @@ def start_alert(district_id: int) -> ResponseReturnValue:
         # "Correct something" on the confirmation: the form again as typed; nothing sent.
         form.confirmed.data = ""
         return _render_start(district, form, person)
+    form.home_address = person.home_address if person is not None else ""
     valid = form.validate_on_submit()
     # The place is checked even when other fields are wrong, so every error shows at once.
     located = _locate(form, district) if form.is_submitted() else False
+    if located and not _describe(form, district, person):
+        valid = False
     if valid and located and not form.is_confirmed():
         # Nothing is sent before the coordinator has read "exercise" or "real" and how many
         # supporters will be told.
@@ -271,6 +302,32 @@ def geocode_address(district_id: int) -> ResponseReturnValue:
     return jsonify({"lat": found.lat, "lon": found.lon, "address": found.address})
 
 
+@bp.get("/districts/<int:district_id>/alerts/describe-place")
+@coordinator_required
+def describe_place(district_id: int) -> ResponseReturnValue:
+    """The description the start form proposes for a point (JSON): ?lat=&lon=[&person_id=]
+    → {"place": "八幡公民館の北東 約200m", "source": "landmark" | "address" | "none"}."""
+    district = _district(district_id)
+    lat = request.args.get("lat", type=float)
+    lon = request.args.get("lon", type=float)
+    if lat is None or lon is None or not is_valid_latlon(lat, lon):
+        message = _("Send the point as lat and lon (numbers on the map).")
+        return json_error(422, message, {"lat": [message], "lon": [message]})
+    person = _chosen_person(district, request.args.get("person_id", type=int))
+    proposal = places.propose_place(
+        district.id, (lat, lon), language=default_locale()[:2], home=_home(person)
+    )
+    db.session.commit()  # a street address the geocoder gave is cached (core/geocoding.py)
+    return jsonify(
+        {
+            "place": proposal.text,
+            "source": proposal.source,
+            "landmark": proposal.landmark,
+            "message": "" if proposal.text else str(places.MISSING_MESSAGE),
+        }
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # The dashboard
 
@@ -283,7 +340,10 @@ def _render_dashboard(
     status: int = 200,
 ) -> ResponseReturnValue:
     state = dashboard.dashboard_state(alert)
-    parts = alert_map_parts(dashboard.map_data(state), tile_settings(current_app.config))
+    parts = alert_map_parts(
+        dashboard.map_data(state, dashboard.district_landmarks(alert)),
+        tile_settings(current_app.config),
+    )
     if radius_form is None:
         radius_form = RadiusForm()
         if alert.radius_override_m is not None:

@@ -43,12 +43,14 @@ from watchnet.maps.drill_maps import drill_map_parts, tile_settings
 from watchnet.people.models import Supporter
 from watchnet.tracking import services
 from watchnet.tracking.events import phone_reader
-from watchnet.tracking.models import HelpCall
+from watchnet.tracking.models import HelpCall, HelpCallResolution
 from watchnet.tracking.schemas import (
     InvalidPayload,
     parse_consent,
     parse_help,
+    parse_help_ref,
     parse_latlon_query,
+    parse_note,
     parse_positions,
     parse_step,
 )
@@ -92,6 +94,12 @@ def _no_consent(exc: services.ConsentRequired) -> ResponseReturnValue:
 def _signed_out(exc: services.SignedOut) -> ResponseReturnValue:
     db.session.rollback()
     return json_error(403, signed_out_message(), signed_out=True)
+
+
+@bp.errorhandler(services.HelpCallEnded)
+def _help_ended(exc: services.HelpCallEnded) -> ResponseReturnValue:
+    db.session.rollback()
+    return json_error(409, _("This call for help has already ended."))
 
 
 @bp.errorhandler(services.NotParticipant)
@@ -202,7 +210,21 @@ def post_step(drill_id: int) -> ResponseReturnValue:
 @bp.get("/drills/<int:drill_id>/steps")
 @supporter_required
 def get_steps(drill_id: int) -> ResponseReturnValue:
-    return {"steps": services.list_steps(_participant(drill_id))}
+    """The phone's log: its steps (corrections applied) and the notes it saved."""
+    participant = _participant(drill_id)
+    return {"steps": services.list_steps(participant), "notes": services.list_notes(participant)}
+
+
+@bp.post("/drills/<int:drill_id>/notes")
+@supporter_required
+def post_note(drill_id: int) -> ResponseReturnValue:
+    """A note saved with 「メモを保存」; the same client_id again gives the stored note."""
+    participant = _participant(drill_id)
+    data = parse_note(_json_body(), utcnow())
+    note, created = services.record_note(participant, data)
+    db.session.commit()
+    body = services.note_to_dict(note, {cp.id: cp.name for cp in participant.drill.checkpoints})
+    return body, 201 if created else 200
 
 
 @bp.get("/drills/<int:drill_id>/nearest-checkpoint")
@@ -231,6 +253,23 @@ def post_help(drill_id: int) -> ResponseReturnValue:
     call, created = services.record_help_call(participant, data)
     db.session.commit()
     return services.help_call_body(call), 201 if created else 200
+
+
+@bp.post("/drills/<int:drill_id>/help/resolve")
+@supporter_required
+def resolve_own_help(drill_id: int) -> ResponseReturnValue:
+    """「もう大丈夫」: the caller ends their own call, named by the id the phone made for it
+    ({"help_client_id": ...}: the phone's queue may send this before it has heard the call's
+    server id). Again after it ended, it answers how it ended."""
+    participant = _participant(drill_id)
+    call = services.own_help_call(participant, parse_help_ref(_json_body()))
+    if call is None:
+        raise services.NotParticipant()
+    services.resolve_help_call(
+        call, HelpCallResolution.caller_ok, current_user._get_current_object()
+    )
+    db.session.commit()
+    return services.help_resolved_payload(call)
 
 
 @bp.post("/help/<int:help_call_id>/respond")
@@ -301,6 +340,7 @@ def drill_page(drill_id: int) -> ResponseReturnValue:
         participant=participant,
         map_parts=parts,
         team_color=safe_color(participant.team.color if participant.team else None),
+        help_state=services.phone_help_state(participant),
     )
     return mark_offline_copy(make_response(page))  # a reload without network shows it
 

@@ -30,8 +30,9 @@ from watchnet.tracking.models import (
     LiveEvent,
     PositionReport,
 )
+from watchnet.tracking.services import help_resolved_payload
 
-FEED_KINDS = ("step", "help_call")
+FEED_KINDS = ("step", "help_call", "note")
 FEED_SIZE = 50
 TRACK_POINTS = 200
 NO_TEAM_COLOR = "#666666"
@@ -173,7 +174,7 @@ def _feed(drill_id: int) -> list[dict[str, Any]]:
     )
     help_ids = [e.payload.get("id") for e in events if e.kind == "help_call"]
     responders: dict[int, list[str]] = {}
-    resolved: set[int] = set()
+    resolved: dict[int, dict[str, Any]] = {}
     if help_ids:
         for call_id, name in db.session.execute(
             sa.select(HelpResponse.help_call_id, HelpResponse.responder_name)
@@ -181,19 +182,23 @@ def _feed(drill_id: int) -> list[dict[str, Any]]:
             .order_by(HelpResponse.answered_at, HelpResponse.id)
         ):
             responders.setdefault(call_id, []).append(name)
-        resolved = set(
-            db.session.scalars(
-                sa.select(HelpCall.id).where(
+        resolved = {
+            call.id: help_resolved_payload(call)
+            for call in db.session.scalars(
+                sa.select(HelpCall).where(
                     HelpCall.id.in_(help_ids), HelpCall.resolved_at.is_not(None)
                 )
             )
-        )
+        }
     feed = []
     for event in events:
         payload = dict(event.payload)
         if event.kind == "help_call":
-            payload["responders"] = responders.get(payload.get("id"), [])  # type: ignore[arg-type]
-            payload["resolved"] = payload.get("id") in resolved
+            help_id = int(payload.get("id") or 0)
+            payload["responders"] = responders.get(help_id, [])
+            payload["resolved"] = help_id in resolved
+            # How it ended (None while open): the live view shows it and offers no buttons.
+            payload["ended"] = resolved.get(help_id)
         feed.append({"event_id": event.id, "kind": event.kind, "payload": payload})
     return feed
 

@@ -29,8 +29,13 @@ from watchnet.drills.services import district_landmarks
 from watchnet.maps.drill_maps import drill_map_parts, tile_settings
 from watchnet.tracking import lifecycle
 from watchnet.tracking.live.state import live_snapshot, parse_since, staff_event_stream
-from watchnet.tracking.models import HelpCall
-from watchnet.tracking.services import respond_to_help_call
+from watchnet.tracking.models import HelpCall, HelpCallResolution
+from watchnet.tracking.services import (
+    HelpCallEnded,
+    help_resolved_payload,
+    resolve_help_call,
+    respond_to_help_call,
+)
 
 bp = Blueprint("live", __name__, url_prefix="/drills/<int:drill_id>")
 
@@ -153,10 +158,33 @@ def schedule_drill(drill_id: int) -> ResponseReturnValue:
 @staff_required()
 def respond_to_help(drill_id: int, help_call_id: int) -> ResponseReturnValue:
     """The organizer answers a help call "on my way" (JSON; the live view posts it)."""
-    drill = _load_drill(drill_id)
-    call = db.session.get(HelpCall, help_call_id)
-    if call is None or call.drill_id != drill.id:
+    call = _load_help_call(drill_id, help_call_id)
+    if call is None:
         return jsonify({"code": 404, "message": _("This help call does not exist.")}), 404
-    responders = respond_to_help_call(call, current_user._get_current_object())
+    try:
+        responders = respond_to_help_call(call, current_user._get_current_object())
+    except HelpCallEnded:
+        db.session.rollback()
+        return jsonify({"code": 409, "message": _("This call for help has already ended.")}), 409
     db.session.commit()
     return jsonify({"responders": responders})
+
+
+@bp.post("/help/<int:help_call_id>/resolve")
+@staff_required()
+def resolve_help(drill_id: int, help_call_id: int) -> ResponseReturnValue:
+    """「対応済み」: the organizer ends a help call (JSON; the live view posts it). Again after it
+    ended, it answers how it ended."""
+    call = _load_help_call(drill_id, help_call_id)
+    if call is None:
+        return jsonify({"code": 404, "message": _("This help call does not exist.")}), 404
+    resolve_help_call(call, HelpCallResolution.staff_handled, current_user._get_current_object())
+    db.session.commit()
+    return jsonify(help_resolved_payload(call))
+
+
+def _load_help_call(drill_id: int, help_call_id: int) -> HelpCall | None:
+    """The drill's help call, or None; another district's drill is a 404 of its own."""
+    drill = _load_drill(drill_id)
+    call = db.session.get(HelpCall, help_call_id)
+    return call if call is not None and call.drill_id == drill.id else None
