@@ -70,6 +70,8 @@ NOT_PAGES: dict[str, str] = {
     "alerts.alert_state": "JSON polled by the coordinator's page",
     "alerts.sighting_photo": "an image",
     "alerts.geocode_address": "JSON for the start form's address search",
+    "alerts.describe_place": "JSON: the start form's proposed place for a point",
+    "people.my_test_status": "JSON polled by /me/channels while a test message is out",
     "alert_exports.cap": "CAP XML for other systems (Japanese by design: CAP's language is ja-JP)",
     "alert_exports.geojson": "GeoJSON for GIS",
     "drills.export_gpx": "GPX for GPS devices",
@@ -120,6 +122,32 @@ def _one(query: Any) -> Any:
     return found
 
 
+# A few blocks of the national address file (国土交通省 位置参照情報, 街区レベル) around the
+# demo district, with one bad line: the address page lists the import, "where am I" and the
+# place proposals name the nearest block.
+ADDRESS_HEADER = (
+    "都道府県名,市区町村名,大字・丁目名,小字・通称名,街区符号・地番,座標系番号,Ｘ座標,Ｙ座標,"
+    "緯度,経度,住居表示フラグ,代表フラグ,更新前履歴フラグ,更新後履歴フラグ"
+)
+ADDRESS_ROWS = [
+    f"群馬県,高崎市,八幡町,,{block},9,0,0,{lat:.6f},{lon:.6f},0,1,0,0"
+    for block, lat, lon in [
+        ("123", 36.33392, 138.94618),
+        ("124", 36.33395, 138.94760),
+        ("130", 36.33300, 138.94500),
+        ("131", 36.33250, 138.94620),
+    ]
+] + ["群馬県,高崎市,八幡町,,140"]  # too few columns: a bad line the page reports
+
+
+def _import_addresses(district: District, folder: Path) -> None:
+    from watchnet.districts.addresses import import_address_file
+
+    path = folder / "10_2024.csv"
+    path.write_bytes(("\r\n".join([ADDRESS_HEADER, *ADDRESS_ROWS]) + "\r\n").encode("cp932"))
+    import_address_file(path, district=district, city="高崎市")
+
+
 def build_world(app: Flask) -> World:
     """The demo district (drills, reflection, registry), its demo drill started with a step
     and a help call logged from a Japanese phone, a planned copy of it, an exercise alert with
@@ -129,6 +157,8 @@ def build_world(app: Flask) -> World:
     load_demo_registry()
     db.session.commit()
     district = _one(sa.select(District).where(District.name == "八幡地区"))
+    _import_addresses(district, Path(app.instance_path))
+    db.session.commit()
     live = _one(sa.select(Drill).where(Drill.title == DRILL_TITLE))
     past = _one(sa.select(Drill).where(Drill.title == PAST_TITLE))
     phone = _one(sa.select(Supporter).where(Supporter.name == PHONE_SUPPORTER))
@@ -425,6 +455,7 @@ def visits(w: World) -> list[Visit]:
         Visit(org, "/districts/landmarks"),
         Visit(org, f"/districts/{d}/landmarks"),
         Visit(org, f"/districts/landmarks/{w.landmark_id}/edit"),
+        Visit(org, "/districts/addresses"),
         Visit(org, "/supporters"),
         Visit(org, "/supporters/new", then=(SENT_EMPTY,)),
         Visit(org, f"/supporters/{w.supporter_id}"),
@@ -461,6 +492,7 @@ def visits(w: World) -> list[Visit]:
         Visit("newcomer", "/alerts"),
         Visit("phone", f"/s/{w.phone_signin}"),  # signs in: the drill of the day
         Visit("phone", "/me"),
+        Visit("phone", "/me/channels"),
         Visit("phone", "/field/", then=FIELD_PAGE_OPENED),  # the drill of the day
         Visit("phone", f"/field/drills/{past}/feedback"),
         Visit("phone", f"/field/drills/{past}/feedback?viewpoint=caller", then=(SENT_EMPTY,)),
