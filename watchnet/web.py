@@ -14,7 +14,7 @@ from flask_babel import get_locale, gettext, lazy_gettext, ngettext
 
 from watchnet.core import timefmt
 from watchnet.core.extensions import api, babel, csrf, db, login_manager, migrate
-from watchnet.core.i18n import select_locale, select_timezone
+from watchnet.core.i18n import fill, japanese, select_locale, select_timezone, user_text
 from watchnet.core.phones import phone_text, tel_href
 
 _MIGRATIONS_DIR = __import__("pathlib").Path(__file__).resolve().parent / "migrations"
@@ -161,6 +161,9 @@ def init_app(app: Flask) -> None:
         end_time=timefmt.format_end_time,
         tel_href=tel_href,
         phone_text=phone_text,
+        user_text=user_text,
+        fill=fill,
+        japanese=japanese,
     )
 
 

@@ -80,7 +80,7 @@ function init() {
     if (actions) { parts.push(fmt(t.waiting, { n: actions })); }
     if (summary.positions) { parts.push(fmt(t.positions_waiting, { n: summary.positions })); }
     if (!summary.online) { parts.push(t.offline); }
-    queueEl.textContent = parts.join(" ・ ");
+    queueEl.textContent = parts.join(t.separator);
   }
 
   function reasons(json) {

@@ -122,7 +122,7 @@ function init() {
     if (summary.actions) { parts.push(fmt(t.waiting, { n: summary.actions })); }
     if (summary.positions) { parts.push(fmt(t.positions_waiting, { n: summary.positions })); }
     if (!summary.online) { parts.push(t.offline); }
-    queueEl.textContent = parts.join(" ・ ");
+    queueEl.textContent = parts.join(t.separator);
     renderSteps();
     renderNotes();
   }
@@ -462,9 +462,9 @@ function init() {
       btn.setAttribute("aria-disabled", s ? "true" : "false");
       if (s) {
         let text = fmt(t.done_at, { time: timeText(s.done_at) });
-        if (s.contact_whom) { text += " ・ " + (cfg.contact_labels[s.contact_whom] || s.contact_whom); }
-        if (s.corrected) { text += " ・ " + t.corrected; }
-        if (s.waiting) { text += " ・ " + t.step_waiting; }
+        if (s.contact_whom) { text += t.separator + (cfg.contact_labels[s.contact_whom] || s.contact_whom); }
+        if (s.corrected) { text += t.separator + t.corrected; }
+        if (s.waiting) { text += t.separator + t.step_waiting; }
         status.textContent = text;
         li.dataset.clientId = s.client_id;
         li.dataset.doneAt = s.done_at;
@@ -622,7 +622,7 @@ function init() {
     });
     rows.forEach(function (row) {
       const li = el("li", row.waiting ? "saved-note waiting" : "saved-note");
-      li.appendChild(el("span", "saved-note-time", timeText(row.at) + (row.waiting ? " ・ " + t.note_pending : "")));
+      li.appendChild(el("span", "saved-note-time", timeText(row.at) + (row.waiting ? t.separator + t.note_pending : "")));
       li.appendChild(el("span", "saved-note-text user-text", row.text));
       list.appendChild(li);
     });

@@ -62,13 +62,16 @@ function initBoard(board) {
 
   function itemView(item) {
     const li = el("li", {"class": "kpt-item", "data-id": String(item.id)});
-    li.appendChild(el("span", {"class": "kpt-text"}, item.text));
+    li.appendChild(el("span", {"class": "kpt-text user-text"}, item.text));
     const action = actionFor(item.id);
     if (action) {
-      const badge = el("p", {"class": "kpt-action action-" + action.status});
-      badge.textContent = t.action + ": " + (action.owner || t.no_owner) +
+      // The owner is what someone typed: marked as user data (class user-text).
+      const badge = el("p", {"class": "kpt-action action-" + action.status}, t.action + ": ");
+      badge.appendChild(action.owner ? el("span", {"class": "user-text"}, action.owner)
+                                     : document.createTextNode(t.no_owner));
+      badge.appendChild(document.createTextNode(
         (action.due_date ? " · " + t.by + " " + action.due_date : "") +
-        " · " + (t["status_" + action.status] || action.status);
+        " · " + (t["status_" + action.status] || action.status)));
       li.appendChild(badge);
     }
     const tools = el("div", {"class": "kpt-tools no-print"});

@@ -250,7 +250,9 @@ function feedItem(kind, p, eventId) {
     }
     body.appendChild(what);
     if (p.checkpoint_name) {
-      body.appendChild(el("div", "feed-where user-text", text.checkpoint + ": " + p.checkpoint_name));
+      const at = el("div", "feed-where", text.checkpoint + ": ");
+      at.appendChild(el("span", "user-text", p.checkpoint_name));
+      body.appendChild(at);
     }
     if (p.note) { body.appendChild(el("div", "feed-note user-text", p.note)); }
   } else if (kind === "note") {
@@ -263,6 +265,8 @@ function feedItem(kind, p, eventId) {
   } else {
     item.dataset.helpCallId = String(p.id);
     body.appendChild(el("div", "feed-what feed-help-title", "⚠ " + text.helpCall));
+    // The place sentence in the viewer's language when the server made one (it quotes
+    // landmark and checkpoint names), else the caller's own: marked as user data either way.
     const where = (p.sentences && p.sentences[config.locale]) || p.sentence;
     if (where) { body.appendChild(el("div", "feed-where user-text", where)); }
     const resp = el("div", "feed-responders");

@@ -32,7 +32,10 @@ function initRegistryMap(map, form) {
   }
 
   function homeIcon() {
-    return L.divIcon({ html: '<div class="wn-home-badge">家</div>', className: "wn-home-icon",
+    // A house drawn, not a word (watchnet/maps/registry_maps.py draws the same badge).
+    const house = '<svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" focusable="false">' +
+      '<path d="M12 3 2 12h3v8h5v-5h4v5h5v-8h3z" fill="currentColor"/></svg>';
+    return L.divIcon({ html: '<div class="wn-home-badge">' + house + "</div>", className: "wn-home-icon",
                        iconSize: [32, 32], iconAnchor: [16, 16] });
   }
 

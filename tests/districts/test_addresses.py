@@ -418,8 +418,8 @@ def test_staff_see_how_many_points_each_city_has_and_the_imports(
     run_import(app, str(sample), "--district", str(district.id))
     page = organizer_client.get("/districts/addresses").get_data(as_text=True)
     counts = page[page.index('id="address-counts"') : page.index("</table>")]
-    assert '<td>高崎市</td><td class="num">7</td>' in counts
-    assert '<td>前橋市</td><td class="num">1</td>' in counts
+    assert '<td class="user-text">高崎市</td><td class="num">7</td>' in counts
+    assert '<td class="user-text">前橋市</td><td class="num">1</td>' in counts
     imports = page[page.index('id="address-imports"') :]
     assert "10_2024.csv" in imports and "9行目：列の数が違います" in imports
 

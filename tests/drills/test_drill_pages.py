@@ -106,7 +106,10 @@ def test_the_number_to_call_on_the_day_is_stored_dialable_and_shown_as_a_call_li
     drill = db.session.scalar(sa.select(Drill))
     assert (drill.contact_phone, drill.contact_label) == ("090-1234-5678", "主催者 八幡（携帯）")
     page = organizer_client.get(response.headers["Location"]).get_data(as_text=True)
-    assert '<a href="tel:09012345678">090-1234-5678</a> (主催者 八幡（携帯）)' in page
+    assert (
+        '<a href="tel:09012345678">090-1234-5678</a> '
+        '(<span class="user-text">主催者 八幡（携帯）</span>)'
+    ) in page
 
 
 def test_a_number_nobody_can_call_is_refused_in_japanese_and_nothing_is_saved(

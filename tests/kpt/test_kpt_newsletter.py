@@ -132,6 +132,27 @@ def test_the_draft_counts_participants_and_shows_the_mean_timings_in_english(app
     assert f"met {len(role_players)} role-players at" in page
 
 
+def test_the_english_draft_has_no_japanese_but_what_people_wrote(app: Flask) -> None:
+    """The page's walk (tests/walk) leaves the draft out as the organizer's document: here its
+    own sentences, headings and bullets are checked in English, the quoted user data taken out."""
+    import re
+
+    from flask_babel import force_locale
+
+    drill = _demo_drill_after_the_walk()
+    try_item = next(i for i in services.list_kpt_items(drill) if i.kind.value == "try")
+    services.create_action_item(drill, try_item.id, "事務局", "2026-05-31")
+    db.session.commit()
+    with app.test_request_context("/"), force_locale("en"):
+        text = services.newsletter_text(services.draft_newsletter(drill))
+    for typed in [drill.purpose, drill.background, *QUOTES.values(), try_item.text, "事務局"]:
+        assert typed in text
+        text = text.replace(typed, "")
+    japanese = re.findall(r"[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff01-\uffef]+", text)
+    assert japanese == [], text
+    assert "• " in text and "(owner: , by 31 May 2026)" in text
+
+
 def test_an_edited_newsletter_is_saved_and_shown_again(app: Flask) -> None:
     drill = _demo_drill_after_the_walk()
     client = _organizer_client(app)

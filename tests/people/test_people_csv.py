@@ -72,9 +72,9 @@ def test_utf8_bom_file_shows_a_preview_with_excel_row_numbers_and_errors(
         8: "error",
         9: "new",
     }
-    assert "Row 4, ふりがな: Use hiragana or katakana only" in html
-    assert "Row 5, 緯度: Latitude must be between -90 and 90." in html
-    assert "Row 8, 種別: Unknown kind." in html
+    assert 'Row 4, <span class="user-text">ふりがな</span>: Use hiragana or katakana only' in html
+    assert 'Row 5, <span class="user-text">緯度</span>: Latitude must be between -90 and 90' in html
+    assert 'Row 8, <span class="user-text">種別</span>: Unknown kind.' in html
     assert "duplicate within file (skipped)" in html
     assert db.session.get(SupporterImport, batch_id).encoding == "utf-8-sig"
     assert _names() == []  # nothing is written before the confirmation
@@ -150,7 +150,7 @@ def test_row_numbers_follow_excel_when_a_cell_holds_line_breaks(
     ).encode("utf-8-sig")
     _batch, html = _preview(organizer_client, _upload(organizer_client, district, data))
     assert _rows(html) == {2: "new", 3: "error"}
-    assert "Row 3, ふりがな" in html
+    assert 'Row 3, <span class="user-text">ふりがな</span>' in html
 
 
 def test_a_file_that_is_not_csv_is_refused_on_the_form(organizer_client, district, english):

@@ -48,7 +48,7 @@ def test_each_member_has_one_qr_code_whose_link_signs_that_member_in(
     for _pid, block in members:
         assert block.count("<svg") == 1
         assert "Scan to sign in" in block
-        name = re.search(r'<p class="member-name">(.*?)</p>', block).group(1)
+        name = re.search(r'<p class="member-name[^"]*">(.*?)</p>', block).group(1)
         link = htmlmod.unescape(re.search(r'<a href="([^"]+)"', block).group(1))
         assert link.startswith("http://localhost/s/")
 
@@ -70,16 +70,17 @@ def test_the_handout_shows_the_drill_the_team_and_the_checkpoints_with_their_con
     assert "第2回 まち歩き見守り声掛け訓練" in page
     assert "13 March 2026" in page and "09:30" in page
     assert "八幡公民館 集会室" in page
-    assert '<span class="team-tag-name">A班</span>' in page
+    assert '<span class="team-tag-name user-text">A班</span>' in page
     checkpoints = re.findall(
-        r'<span class="cp-name">(.*?)</span>\s*'
-        r'<span class="cp-contact">Contact: (.*?)</span>',
+        r'<span class="cp-name user-text">(.*?)</span>\s*'
+        r'<span class="cp-contact">Contact: (.*?)</span>\s*</li>',
         page,
     )
+    note = '<span class="user-text">{}</span>'.format
     assert checkpoints == [
-        ("ポイント1 小学校の角", "Anshin center (あんしんセンター八幡)"),
-        ("ポイント2 八幡宮の鳥居前", "Family (ご家族 (連絡先カード))"),
-        ("ポイント3 公園の入口", "Police (110番 / 八幡駐在所)"),
+        ("ポイント1 小学校の角", f"Anshin center ({note('あんしんセンター八幡')})"),
+        ("ポイント2 八幡宮の鳥居前", f"Family ({note('ご家族 (連絡先カード)')})"),
+        ("ポイント3 公園の入口", f"Police ({note('110番 / 八幡駐在所')})"),
     ]
     assert "Give your own name first." in page
     assert "<strong>110</strong>" in page and "<strong>119</strong>" in page
@@ -123,7 +124,7 @@ def test_all_handouts_give_one_sheet_per_team(client_en, yawata_drill, team_of_s
     db.session.commit()
     page = client_en.get(f"/drills/{yawata_drill.id}/teams/handouts").get_data(as_text=True)
     assert page.count('<article class="sheet ') == 2
-    assert page.count('<span class="team-tag-name">') == 2
+    assert page.count('<span class="team-tag-name user-text">') == 2
     assert "No members in this team yet." in page
     assert page.count('<script src="/vendor/leaflet/leaflet.js">') == 1
     actions = db.session.scalars(

@@ -49,7 +49,9 @@ def edit_staff(user_id: int | None) -> Response | str | tuple[str, int]:
     if user_id and user is None:
         abort(404)
     form = StaffForm(obj=user)
-    form.district_ids.choices = select_choices((d.id, d.name) for d in _all_districts())
+    form.district_ids.choices = select_choices(
+        ((d.id, d.name) for d in _all_districts()), user_data=True
+    )
     if user is not None and not form.is_submitted():
         form.district_ids.data = [d.id for d in user.districts]
     if form.validate_on_submit():

@@ -29,9 +29,16 @@ def label(enum_cls: type[StrEnum], value: str | StrEnum | None) -> str:
     return str(LABELS[enum_cls].get(str(value), str(value)))
 
 
-def select_choices(pairs: Iterable[tuple[Any, Any]]) -> list[SelectChoice]:
-    """(value, label) pairs as WTForms SelectChoice objects (WTForms 3.3 deprecates tuples)."""
-    return [SelectChoice(value=value, label=label) for value, label in pairs]
+def select_choices(
+    pairs: Iterable[tuple[Any, Any]], *, user_data: bool = False
+) -> list[SelectChoice]:
+    """(value, label) pairs as WTForms SelectChoice objects (WTForms 3.3 deprecates tuples).
+    `user_data`: the labels are what people typed (district, team, supporter names); their
+    options carry class user-text like all user data on a page (tests/walk checks the rest)."""
+    render_kw = {"class": "user-text"} if user_data else {}
+    return [
+        SelectChoice(value=value, label=label, render_kw=dict(render_kw)) for value, label in pairs
+    ]
 
 
 def choices(enum_cls: type[StrEnum]) -> list[SelectChoice]:

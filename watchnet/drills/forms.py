@@ -45,10 +45,8 @@ class DrillForm(SafeForm):
     contact_label = StringField(
         _l("Who answers this number"), validators=[Optional(), Length(max=100)]
     )
-    purpose = TextAreaField(_l("Purpose (目的)"), validators=[Optional(), Length(max=TEXT_MAX)])
-    background = TextAreaField(
-        _l("Background (経緯)"), validators=[Optional(), Length(max=TEXT_MAX)]
-    )
+    purpose = TextAreaField(_l("Purpose"), validators=[Optional(), Length(max=TEXT_MAX)])
+    background = TextAreaField(_l("Background"), validators=[Optional(), Length(max=TEXT_MAX)])
     status = SelectField(
         _l("Status"), choices=choices(DrillStatus), default=DrillStatus.planned.value
     )

@@ -56,7 +56,7 @@ def _load_drill(drill_id: int) -> Drill:
 def _drill_form(form_cls: type[DrillForm] = DrillForm, **kwargs: Any) -> DrillForm:
     form = form_cls(**kwargs)
     districts = visible_districts(current_user)
-    form.district_id.choices = select_choices((d.id, d.name) for d in districts)
+    form.district_id.choices = select_choices(((d.id, d.name) for d in districts), user_data=True)
     return form
 
 

@@ -20,6 +20,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Regexp, ValidationError
 
+from watchnet.core.labels import select_choices
 from watchnet.core.validation import SafeForm
 from watchnet.feedback.labels import GAVE_NAME_LABELS
 from watchnet.feedback.models import (
@@ -111,7 +112,7 @@ class StaffFeedbackForm(FeedbackForm):
 def _team_choices(form: FeedbackForm, teams: list[tuple[int, str]]) -> None:
     form.team_id.choices = [
         SelectChoice(0, _l("Choose a team")),
-        *(SelectChoice(tid, name) for tid, name in teams),
+        *select_choices(teams, user_data=True),
     ]
 
 
@@ -133,7 +134,7 @@ def staff_feedback_form(
     form.team_id.label.text = str(_l("Team"))
     form.supporter_id.choices = [
         SelectChoice(0, _l("Myself (organizer)")),
-        *(SelectChoice(pid, name) for pid, name in people),
+        *select_choices(people, user_data=True),
     ]
     if not form.client_id.data:
         form.client_id.data = new_client_id()

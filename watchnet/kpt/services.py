@@ -404,7 +404,7 @@ def draft_newsletter(drill: Drill) -> dict[str, str]:
     actions = {a.kpt_item_id: a for a in drill_action_items(drill)}
     future = []
     for item in tries:
-        line = f"・{item.text}"
+        line = _("• %(item)s", item=item.text)
         action = actions.get(item.id)
         if action is not None and (action.owner or action.due_date):
             line += " " + _(

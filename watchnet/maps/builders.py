@@ -151,7 +151,7 @@ def add_landmarks(
                 escape_for_map(lm.name),
                 permanent=True,
                 direction="right",
-                class_name="wn-landmark-label",
+                class_name="wn-landmark-label user-text",
                 pane=LANDMARK_LABEL_PANE,
             ),
         ).add_to(group)

@@ -29,10 +29,22 @@ HOME_COLOR = "#1d6b35"
 PLACE_COLOR = "#7a3e9d"
 
 
-def home_icon() -> folium.DivIcon:
-    """A square "home" badge (家), distinct from the round numbered place badges."""
+# A house drawn, not a word: the badge reads the same in every language (the marker's tooltip
+# says "home" in words). static/js/registry_form.js draws the same badge.
+HOME_BADGE_SVG = (
+    '<svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" focusable="false">'
+    '<path d="M12 3 2 12h3v8h5v-5h4v5h5v-8h3z" fill="currentColor"/></svg>'
+)
+
+
+def home_icon(label: str) -> folium.DivIcon:
+    """A square "home" badge (a house), distinct from the round numbered place badges; `label`
+    names it for screen readers (Leaflet makes the marker a focusable button)."""
     return folium.DivIcon(
-        html='<div class="wn-home-badge">家</div>',
+        html=(
+            f'<div class="wn-home-badge">{HOME_BADGE_SVG}'
+            f'<span class="visually-hidden">{escape_for_map(label)}</span></div>'
+        ),
         icon_size=(32, 32),
         icon_anchor=(16, 16),
         class_name="wn-home-icon",
@@ -84,7 +96,7 @@ def person_map_parts(
     if person.home is not None:
         folium.Marker(
             list(person.home),
-            icon=home_icon(),
+            icon=home_icon(home_label),
             tooltip=folium.Tooltip(escape_for_map(person.home_address or home_label)),
         ).add_to(group)
     for number, place in enumerate(person.places, start=1):

@@ -33,7 +33,7 @@ from wtforms.validators import (
 )
 
 from watchnet.core.errors import UserInputError
-from watchnet.core.labels import choices
+from watchnet.core.labels import choices, select_choices
 from watchnet.core.validation import SafeForm
 from watchnet.districts.models import District
 from watchnet.people import csv_io, validation
@@ -82,7 +82,7 @@ def _notification_urls(form: FlaskForm, field: TextAreaField) -> None:
 
 
 def _district_choices(districts: Sequence[District]) -> list[SelectChoice]:
-    return [SelectChoice(d.id, d.name) for d in districts]
+    return select_choices(((d.id, d.name) for d in districts), user_data=True)
 
 
 def _kind_choices() -> list[SelectChoice]:
@@ -180,8 +180,9 @@ class SupporterFilterForm(Form):
 
     def __init__(self, districts: Sequence[District], *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.district.choices = [SelectChoice("", _l("All my districts"))] + [
-            SelectChoice(str(d.id), d.name) for d in districts
+        self.district.choices = [
+            SelectChoice("", _l("All my districts")),
+            *select_choices(((str(d.id), d.name) for d in districts), user_data=True),
         ]
         self.kind.choices = [SelectChoice("", _l("All kinds")), *_kind_choices()]
 
@@ -347,8 +348,9 @@ class ExportForm(Form):
 
     def __init__(self, districts: Sequence[District], *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.district.choices = [SelectChoice("", _l("All my districts"))] + [
-            SelectChoice(str(d.id), d.name) for d in districts
+        self.district.choices = [
+            SelectChoice("", _l("All my districts")),
+            *select_choices(((str(d.id), d.name) for d in districts), user_data=True),
         ]
 
 

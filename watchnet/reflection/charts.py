@@ -111,7 +111,7 @@ def timings_chart_svg(
         name = f"{number}. {cp_names.get(enc.checkpoint_id, '')}"
         out.append(
             f'<text x="{LABEL_W - 8}" y="{y0 + BAR_H + 2}" text-anchor="end" '
-            f'font-weight="bold">{_esc(name)}</text>'
+            f'font-weight="bold" class="user-text">{_esc(name)}</text>'
         )
         if team is not None:
             out.append(
@@ -120,7 +120,7 @@ def timings_chart_svg(
             )
             out.append(
                 f'<text x="{LABEL_W - 22}" y="{y0 + 2 * BAR_H + 5}" '
-                f'text-anchor="end">{_esc(team.name)}</text>'
+                f'text-anchor="end" class="user-text">{_esc(team.name)}</text>'
             )
         for i, (key, _k) in enumerate(TIMING_KEYS):
             by = y0 + i * BAR_H

@@ -60,7 +60,7 @@ def assign_form(
     form = AssignForm(prefix=f"p{participant_id}", **kwargs)
     form.team_id.choices = [
         SelectChoice(0, _l("No team")),
-        *(SelectChoice(tid, name) for tid, name in team_choices),
+        *select_choices(team_choices, user_data=True),
     ]
     return form
 

@@ -38,6 +38,7 @@ CONTENT_TYPE = "application/cap+xml; charset=utf-8"
 class FinderFact:
     label: str
     value: str
+    is_user_text: bool = False  # typed by the coordinator (hair, clothing ...), not our words
 
 
 def sex_phrase(sex: Sex) -> str:
@@ -61,12 +62,19 @@ def finder_facts(alert: Alert) -> list[FinderFact]:
         (_("Sex"), sex_phrase(alert.sex)),
         (_("Height"), _("about %(cm)s cm", cm=alert.height_cm) if alert.height_cm else ""),
         (_("Build"), build_phrase(alert.build)),
+    ]
+    typed = [
         (_("Hair"), alert.hair),
         (_("Features"), alert.features),
         (_("Clothing today"), alert.clothing_today),
         (_("Belongings"), alert.belongings),
     ]
-    return [FinderFact(label, value.strip()) for label, value in facts if value and value.strip()]
+    return [
+        FinderFact(label, value.strip(), is_user_text=is_typed)
+        for is_typed, pairs in ((False, facts), (True, typed))
+        for label, value in pairs
+        if value and value.strip()
+    ]
 
 
 def person_summary(alert: Alert) -> str:

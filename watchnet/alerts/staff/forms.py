@@ -100,7 +100,7 @@ DIRECTION_LABELS = {
 
 ALERT_MODE_EXERCISE = "exercise"
 ALERT_MODE_REAL = "real"
-CHOOSE_MODE = _l("Please choose first: an exercise (訓練) or a real search (本番).")
+CHOOSE_MODE = _l("Please choose first: an exercise or a real search.")
 
 
 def _strip(value: object) -> object:
@@ -134,8 +134,8 @@ class StartAlertForm(SafeForm):
         _l("Exercise or real search?"),
         choices=select_choices(
             (
-                (ALERT_MODE_EXERCISE, _l("Exercise (訓練)")),
-                (ALERT_MODE_REAL, _l("Real search (本番)")),
+                (ALERT_MODE_EXERCISE, _l("Exercise")),
+                (ALERT_MODE_REAL, _l("Real search")),
             )
         ),
         validate_choice=False,  # one message for "none" and "something else", not two
