@@ -502,7 +502,8 @@ def test_login_takes_as_long_for_an_unknown_address(app: Flask, organizer: Any) 
             unknown.append(timed(f"nobody{i}@example.jp"))
             known.append(timed(organizer.email))
         ratio = statistics.median(unknown) / statistics.median(known)
-        # Without the dummy hash the ratio was ~0.03 (8 ms against 246 ms).
-        assert 0.5 < ratio < 2, ratio
+        # Without the dummy hash the ratio was ~0.03 (8 ms against 246 ms); with it, 0.4–1.5
+        # when other test workers share the cores. The bounds tell those apart.
+        assert 0.2 < ratio < 5, ratio
     finally:
         app.config.update(LOGIN_MAX_FAILURES=5, LOGIN_MAX_FAILURES_PER_IP=20)
